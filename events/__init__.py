@@ -1,0 +1,1 @@
+"""The event backbone: contracts, topics, transactional outbox, idempotent consumers."""

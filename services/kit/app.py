@@ -1,0 +1,98 @@
+"""Builds a component's FastAPI app from its spec: database, messaging, probes, errors, metrics."""
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from events.consumer import EventConsumer, Handler
+from events.outbox import Outbox
+from services.kit import db
+from services.kit.messaging import Messaging
+from services.kit.observability import configure_logging, install_observability
+from services.kit.problems import install_problem_handlers, problem_response
+from services.kit.settings import ComponentSettings
+
+
+@dataclass
+class ServiceSpec:
+    """What makes a service itself; everything else is the same for every service."""
+
+    name: str
+    title: str
+    description: str
+    settings: ComponentSettings
+    metadata: sa.MetaData
+    migrations: Path
+    routers: list[APIRouter]
+    outbox: Outbox | None = None
+    inbox: sa.Table | None = None
+    # event type -> handler; the consumer reads the topics those types are published on.
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    consumed_topics: list[str] = field(default_factory=list)
+
+
+def build_app(spec: ServiceSpec) -> FastAPI:
+    settings = spec.settings
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = db.create_engine(settings.database_url)
+        sessions = db.session_factory(engine)
+        consumer = None
+        if spec.handlers:
+            consumer = EventConsumer(
+                group_id=spec.name,
+                handlers=spec.handlers,
+                topic_names=spec.consumed_topics,
+                inbox=spec.inbox,
+                sessions=sessions,
+            )
+        messaging = Messaging(
+            component=spec.name,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            engine=engine,
+            outbox=spec.outbox,
+            consumer=consumer,
+            poll_interval=settings.outbox_poll_interval,
+        )
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = sessions
+        app.state.outbox = spec.outbox
+        app.state.messaging = messaging
+        messaging.start()
+        try:
+            yield
+        finally:
+            await messaging.stop()
+            await engine.dispose()
+
+    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    install_observability(app, spec.name)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="The database and the broker are reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        checks = {"database": "ok", "broker": "ok"}
+        try:
+            await db.ping(app.state.engine)
+        except Exception:
+            checks["database"] = "unreachable"
+        if not await app.state.messaging.broker_reachable():
+            checks["broker"] = "unreachable"
+        if all(v == "ok" for v in checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        return problem_response(request, status=503, title="Not ready", detail="A dependency is unreachable.", checks=checks)
+
+    for router in spec.routers:
+        app.include_router(router)
+    return app

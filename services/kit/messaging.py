@@ -1,0 +1,90 @@
+"""Runs a component's outbox relay and event consumer beside its HTTP app, restarting them
+after broker or database outages, and tells readiness whether the broker answers."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiokafka import AIOKafkaClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events import kafka
+from events.consumer import EventConsumer
+from events.outbox import Outbox
+
+log = structlog.get_logger(__name__)
+
+
+class Messaging:
+    def __init__(
+        self,
+        *,
+        component: str,
+        bootstrap_servers: str,
+        engine: AsyncEngine,
+        outbox: Outbox | None,
+        consumer: EventConsumer | None,
+        poll_interval: float,
+    ):
+        self.component = component
+        self.bootstrap_servers = bootstrap_servers
+        self.engine = engine
+        self.outbox = outbox
+        self.consumer = consumer
+        self.poll_interval = poll_interval
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        if self.outbox is not None:
+            self._tasks.append(asyncio.create_task(self._supervise("outbox_relay", self._relay)))
+        if self.consumer is not None:
+            self._tasks.append(asyncio.create_task(self._supervise("event_consumer", self._consume)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("messaging_restart", loop=name, error_type=type(exc).__name__, retry_in_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _relay(self) -> None:
+        producer = kafka.producer(self.bootstrap_servers, f"{self.component}-relay")
+        await producer.start()
+        try:
+            await self.outbox.run_relay(self.engine, producer, self.poll_interval)
+        finally:
+            await producer.stop()
+
+    async def _consume(self) -> None:
+        consumer = kafka.consumer(self.bootstrap_servers, self.component, self.consumer.topic_names)
+        dead_letters = kafka.producer(self.bootstrap_servers, f"{self.component}-dead-letters")
+        await dead_letters.start()
+        try:
+            await consumer.start()
+            try:
+                await self.consumer.run(consumer, dead_letters)
+            finally:
+                await consumer.stop()
+        finally:
+            await dead_letters.stop()
+
+    async def broker_reachable(self, timeout: float = 3.0) -> bool:
+        client = AIOKafkaClient(bootstrap_servers=self.bootstrap_servers, client_id=f"{self.component}-probe")
+        try:
+            await asyncio.wait_for(client.bootstrap(), timeout)
+            return True
+        except Exception:
+            return False
+        finally:
+            await client.close()

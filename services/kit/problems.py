@@ -1,0 +1,120 @@
+"""RFC 9457 problem details: one error base class and one set of handlers for every component."""
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = structlog.get_logger(__name__)
+
+
+class Problem(Exception):
+    """Raise from anywhere in a request to answer with a problem+json body.
+
+    `detail` is read by people: say what was wrong and what to do, without personal data.
+    """
+
+    status = 400
+    title = "Bad request"
+    type = "about:blank"
+
+    def __init__(self, detail: str, *, status: int | None = None, title: str | None = None, **extensions: Any):
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        if title is not None:
+            self.title = title
+        self.extensions = extensions
+
+
+class NotFound(Problem):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(Problem):
+    status = 409
+    title = "Conflict"
+
+
+class Forbidden(Problem):
+    status = 403
+    title = "Forbidden"
+
+
+class Unauthorized(Problem):
+    status = 401
+    title = "Unauthorized"
+
+
+class ProblemBody(BaseModel):
+    """Schema of every error body, for the OpenAPI documents."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem_response(
+    request: Request, *, status: int, title: str, detail: str | None = None, **extensions: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body["instance"] = request.url.path
+    body.update({k: v for k, v in extensions.items() if v is not None})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _field_path(loc: tuple) -> str:
+    # ("body", "risk_level") -> "risk_level"; ("query", "limit") -> "limit"
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else list(map(str, loc))
+    return ".".join(parts) or str(loc[0])
+
+
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # Echo neither the rejected input nor pydantic's context: both may hold personal data.
+    errors = [{"field": _field_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return problem_response(
+        request, status=422, title="Invalid request", detail=f"Check these fields: {fields}.", errors=errors
+    )
+
+
+async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    return problem_response(request, status=exc.status, title=exc.title, detail=exc.detail, **exc.extensions)
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
+    return problem_response(
+        request, status=exc.status_code, title=titles.get(exc.status_code, "Error"), detail=str(exc.detail)
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", error_type=type(exc).__name__)
+    return problem_response(request, status=500, title="Internal error", detail="The error was logged; retry later.")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+# For route decorators: `responses=PROBLEM_RESPONSES` documents the error shape.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ProblemBody, "content": {PROBLEM_MEDIA_TYPE: {}}} for code in (400, 404, 409, 422)
+}

@@ -1,0 +1,26 @@
+"""Profile: the system of record for who the customer is."""
+
+from pathlib import Path
+
+from services.kit.app import ServiceSpec, build_app
+from services.profile import models
+from services.profile.routes import router
+from services.profile.settings import ProfileSettings
+
+
+def spec() -> ServiceSpec:
+    return ServiceSpec(
+        name="profile",
+        title="Profile service",
+        description="Customers: identity, contact data, assets and risk level.",
+        settings=ProfileSettings(),
+        metadata=models.Base.metadata,
+        migrations=Path(__file__).parent / "migrations",
+        routers=[router],
+        outbox=models.outbox,
+        inbox=models.inbox_table,
+    )
+
+
+def create_app():
+    return build_app(spec())

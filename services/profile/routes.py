@@ -1,0 +1,84 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+
+from events.contracts import CustomerCreatedV1, CustomerUpdatedV1, new_event
+from events.envelope import now
+from services.kit.db import SessionDep
+from services.kit.problems import PROBLEM_RESPONSES, NotFound, Problem
+from services.profile.models import Customer, outbox
+from services.profile.schemas import CustomerCreate, CustomerOut, CustomerUpdate
+
+router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
+
+
+class PreconditionFailed(Problem):
+    status = 412
+    title = "Precondition failed"
+
+
+def _etag(customer: Customer) -> str:
+    return f'"{customer.version}"'
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CustomerOut)
+async def create_customer(body: CustomerCreate, session: SessionDep, response: Response) -> Customer:
+    async with session.begin():
+        moment = now()
+        customer = Customer(id=str(uuid.uuid4()), version=1, created_at=moment, updated_at=moment, **body.model_dump())
+        session.add(customer)
+        await session.flush()
+        event = CustomerCreatedV1(
+            customer_id=customer.id,
+            risk_level=customer.risk_level,
+            assets_under_management=customer.assets_under_management,
+        )
+        await outbox.add(session, new_event("customer.created", event, source="profile"), aggregate_type="customer")
+    response.headers["ETag"] = _etag(customer)
+    response.headers["Location"] = f"/api/v1/customers/{customer.id}"
+    return customer
+
+
+async def _get(session, customer_id: str) -> Customer:
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("No customer has this id.")
+    return customer
+
+
+@router.get("/{customer_id}", response_model=CustomerOut)
+async def read_customer(customer_id: str, session: SessionDep, response: Response) -> Customer:
+    customer = await _get(session, customer_id)
+    response.headers["ETag"] = _etag(customer)
+    return customer
+
+
+@router.patch("/{customer_id}", response_model=CustomerOut, responses={412: PROBLEM_RESPONSES[409]})
+async def update_customer(
+    customer_id: str,
+    body: CustomerUpdate,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(description="ETag from a previous read; 412 if the record changed since.")] = None,
+) -> Customer:
+    async with session.begin():
+        customer = await _get(session, customer_id)
+        if if_match is not None and if_match.strip() != _etag(customer):
+            raise PreconditionFailed("The customer changed since you read it; read it again and re-apply your change.")
+        changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if getattr(customer, k) != v}
+        if changes:
+            for field, value in changes.items():
+                setattr(customer, field, value)
+            customer.version += 1
+            customer.updated_at = now()
+            await session.flush()
+            event = CustomerUpdatedV1(
+                customer_id=customer.id,
+                risk_level=customer.risk_level,
+                assets_under_management=customer.assets_under_management,
+                changed_fields=sorted(changes),
+            )
+            await outbox.add(session, new_event("customer.updated", event, source="profile"), aggregate_type="customer")
+    response.headers["ETag"] = _etag(customer)
+    return customer
