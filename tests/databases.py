@@ -1,0 +1,39 @@
+"""Test databases: one PostgreSQL database per component, recreated empty for every run.
+
+    python -m tests.databases     creates them (CI calls this before `make test`; the test
+                                  session calls it too, so `make test` works on its own)
+"""
+
+import asyncio
+import os
+
+import asyncpg
+
+from services.kit.cli import COMPONENTS
+
+ADMIN_URL = os.environ.get("CRM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def database_name(component: str) -> str:
+    return f"crm_test_{component}"
+
+
+def database_url(component: str) -> str:
+    base = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{database_name(component)}"
+
+
+async def recreate_all() -> None:
+    connection = await asyncpg.connect(ADMIN_URL)
+    try:
+        for component in COMPONENTS:
+            name = database_name(component)
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(recreate_all())
+    print("test databases:", ", ".join(database_name(c) for c in COMPONENTS))
