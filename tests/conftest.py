@@ -2,7 +2,8 @@
 
 KAFKA_BOOTSTRAP_SERVERS, when set (CI sets it), names a running broker to use; otherwise the
 session starts its own. Databases are recreated empty on CRM_TEST_POSTGRES (default: the local
-server) for every run.
+server) for every run. CRM_TEST_COMPONENTS (comma-separated) runs only some components, for
+working on one service.
 """
 
 import asyncio
@@ -38,8 +39,13 @@ def postgres_urls() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def system(postgres_urls, bootstrap_servers, tmp_path_factory):
-    running = System(database_urls=postgres_urls, bootstrap_servers=bootstrap_servers,
-                     workdir=tmp_path_factory.mktemp("system"))
+    only = os.environ.get("CRM_TEST_COMPONENTS")
+    running = System(
+        database_urls=postgres_urls,
+        bootstrap_servers=bootstrap_servers,
+        workdir=tmp_path_factory.mktemp("system"),
+        components=only.split(",") if only else None,
+    )
     try:
         running.start()
         yield running

@@ -12,10 +12,12 @@ import asyncpg
 from services.kit.cli import COMPONENTS
 
 ADMIN_URL = os.environ.get("CRM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+# Lets two test runs share one server without dropping each other's databases.
+PREFIX = os.environ.get("CRM_TEST_DB_PREFIX", "crm_test")
 
 
 def database_name(component: str) -> str:
-    return f"crm_test_{component}"
+    return f"{PREFIX}_{component}"
 
 
 def database_url(component: str) -> str:
