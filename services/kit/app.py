@@ -1,6 +1,7 @@
 """Builds a component's FastAPI app from its spec: database, messaging, probes, errors, metrics."""
 
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,10 @@ class ServiceSpec:
     # event type -> handler; the consumer reads the topics those types are published on.
     handlers: dict[str, Handler] = field(default_factory=dict)
     consumed_topics: list[str] = field(default_factory=list)
+    # Extra resources to hold for the app's lifetime (e.g. the gateway's upstream connection pool).
+    resources: Callable[[FastAPI], AbstractAsyncContextManager] | None = None
+    # None when the component serves its own document (the gateway merges the services').
+    openapi_url: str | None = "/openapi.json"
 
 
 def build_app(spec: ServiceSpec) -> FastAPI:
@@ -67,12 +72,17 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         app.state.messaging = messaging
         messaging.start()
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                if spec.resources is not None:
+                    await stack.enter_async_context(spec.resources(app))
+                yield
         finally:
             await messaging.stop()
             await engine.dispose()
 
-    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan, openapi_url=spec.openapi_url
+    )
     install_problem_handlers(app)
     install_observability(app, spec.name)
 
@@ -82,12 +92,14 @@ def build_app(spec: ServiceSpec) -> FastAPI:
 
     @app.get("/readyz", tags=["operations"], summary="The database and the broker are reachable")
     async def readyz(request: Request) -> JSONResponse:
-        checks = {"database": "ok", "broker": "ok"}
+        checks = {"database": "ok"}
+        if app.state.messaging.uses_broker:
+            checks["broker"] = "ok"
         try:
             await db.ping(app.state.engine)
         except Exception:
             checks["database"] = "unreachable"
-        if not await app.state.messaging.broker_reachable():
+        if app.state.messaging.uses_broker and not await app.state.messaging.broker_reachable():
             checks["broker"] = "unreachable"
         if all(v == "ok" for v in checks.values()):
             return JSONResponse({"status": "ready", "checks": checks})

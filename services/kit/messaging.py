@@ -34,6 +34,10 @@ class Messaging:
         self.poll_interval = poll_interval
         self._tasks: list[asyncio.Task] = []
 
+    @property
+    def uses_broker(self) -> bool:
+        return self.outbox is not None or self.consumer is not None
+
     def start(self) -> None:
         if self.outbox is not None:
             self._tasks.append(asyncio.create_task(self._supervise("outbox_relay", self._relay)))

@@ -1,0 +1,46 @@
+"""The gateway's OpenAPI document: the services' own documents, merged, limited to the routes
+the policy exposes, with bearer authentication declared."""
+
+import json
+
+from gateway.policy import Policy
+from gateway.settings import GatewaySettings
+from gateway.upstream import Upstream, UpstreamError
+
+
+async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Upstream) -> dict:
+    document: dict = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Bank CRM API",
+            "version": "1.0.0",
+            "description": "The single entry point for the bank's web and mobile front ends.",
+        },
+        "paths": {},
+        "components": {
+            "schemas": {},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+        "security": [{"bearer": []}],
+    }
+    unavailable = []
+    for service in sorted({route.upstream for route in policy.routes}):
+        try:
+            answer = await upstream.request("GET", settings.upstream_url(service) + "/openapi.json", headers={}, body=b"")
+            source = json.loads(answer.body) if answer.status == 200 else None
+        except UpstreamError:
+            source = None
+        if source is None:
+            unavailable.append(service)
+            continue
+        document["components"]["schemas"].update(source.get("components", {}).get("schemas", {}))
+        for route in policy.routes:
+            if route.upstream != service:
+                continue
+            operation = source.get("paths", {}).get(route.path, {}).get(route.method.lower())
+            if operation is not None:
+                operation = {**operation, "x-roles": route.roles}
+                document["paths"].setdefault(route.path, {})[route.method.lower()] = operation
+    if unavailable:
+        document["info"]["x-unavailable-services"] = unavailable
+    return document

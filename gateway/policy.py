@@ -1,0 +1,103 @@
+"""The access policy (policy.yaml) as typed data: routes, roles and field masking."""
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class MaskRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keep_first: int = 0
+    keep_last: int = 0
+    email: bool = False
+
+    def apply(self, value: str) -> str:
+        if self.email and "@" in value:
+            local, domain = value.split("@", 1)
+            return local[:1] + "*" * max(len(local) - 1, 0) + "@" + domain
+        if len(value) <= self.keep_first + self.keep_last:
+            return "*" * len(value)  # too short to keep anything without revealing it all
+        end = len(value) - self.keep_last
+        return value[: self.keep_first] + "*" * (end - self.keep_first) + value[end:]
+
+
+class Masking(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fields: dict[str, MaskRule]
+    clear: dict[str, list[str]]
+    reason_required: list[str] = []
+
+
+class Route(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: str
+    upstream: Literal["profile", "consent", "recommendation", "churn", "feedback"]
+    roles: list[str]
+    customer_data: bool = False
+    customer_param: str | None = None
+    customer_field: str | None = None
+    response_customer_field: str | None = None
+    scope_header: bool = False
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[str]
+    self_scoped_roles: list[str] = []
+    routes: list[Route]
+    masking: Masking
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        known = set(self.roles)
+        for route in self.routes:
+            unknown = set(route.roles) - known
+            if unknown:
+                raise ValueError(f"{route.method} {route.path}: unknown roles {sorted(unknown)}")
+            if route.customer_param and "{" + route.customer_param + "}" not in route.path:
+                raise ValueError(f"{route.method} {route.path}: no path parameter {route.customer_param}")
+        if set(self.masking.clear) != known:
+            raise ValueError("masking.clear must list every role exactly once")
+        for role, fields in self.masking.clear.items():
+            if set(fields) - set(self.masking.fields):
+                raise ValueError(f"masking.clear.{role} names fields without a mask rule")
+        return self
+
+    def clear_fields(self, role: str) -> frozenset[str]:
+        return frozenset(self.masking.clear[role])
+
+    def mask(self, body, role: str) -> tuple[object, set[str]]:
+        """Mask `body` (parsed JSON) for `role`; returns it and the masked-policy fields left in clear."""
+        clear = self.clear_fields(role)
+        rules = self.masking.fields
+        in_clear: set[str] = set()
+
+        def walk(node):
+            if isinstance(node, dict):
+                out = {}
+                for key, value in node.items():
+                    if key in rules and isinstance(value, str):
+                        if key in clear:
+                            in_clear.add(key)
+                            out[key] = value
+                        else:
+                            out[key] = rules[key].apply(value)
+                    else:
+                        out[key] = walk(value)
+                return out
+            if isinstance(node, list):
+                return [walk(item) for item in node]
+            return node
+
+        return walk(body), in_clear
+
+
+def load_policy(path: Path) -> Policy:
+    return Policy.model_validate(yaml.safe_load(path.read_text()))

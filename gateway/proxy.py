@@ -1,0 +1,128 @@
+"""One handler for every policy route: authenticate, authorise, forward, mask, audit."""
+
+import json
+from dataclasses import dataclass
+
+import structlog
+from fastapi import Request, Response
+
+from events.envelope import current_trace_id
+from gateway.audit import record_access
+from gateway.auth import Caller, TokenVerifier
+from gateway.policy import Policy, Route
+from gateway.settings import GatewaySettings
+from gateway.upstream import Upstream, UpstreamError
+from services.kit.problems import PROBLEM_MEDIA_TYPE, Forbidden, NotFound, Problem
+
+log = structlog.get_logger(__name__)
+
+FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
+
+
+class BadGateway(Problem):
+    status = 502
+    title = "Bad gateway"
+
+
+class GatewayTimeout(Problem):
+    status = 504
+    title = "Gateway timeout"
+
+
+@dataclass
+class Gateway:
+    settings: GatewaySettings
+    policy: Policy
+    verifier: TokenVerifier
+    upstream: Upstream
+    engine: object  # AsyncEngine of the audit database
+
+    async def handle(self, request: Request, route: Route) -> Response:
+        caller = await self.verifier.verify(request.headers.get("authorization"))
+        reason = request.headers.get("x-access-reason")
+        body = await request.body()
+        customer_id = self._customer_id(request, route, body)
+        status = 500
+        in_clear: set[str] = set()
+        try:
+            self._authorise(caller, route, customer_id, reason)
+            response, in_clear = await self._forward(request, route, caller, body)
+            status = response.status_code
+            if customer_id is None and route.response_customer_field and 200 <= status < 300:
+                customer_id = _field_of(response, route.response_customer_field)
+            return response
+        except Problem as problem:
+            status = problem.status
+            raise
+        finally:
+            if route.customer_data:
+                await record_access(
+                    self.engine,
+                    actor=caller.subject,
+                    role=caller.role,
+                    customer_id=customer_id,
+                    method=route.method,
+                    route=route.path,
+                    status=status,
+                    fields_in_clear=in_clear,
+                    reason=reason[:500] if reason else None,
+                    request_id=current_trace_id.get(),
+                )
+
+    def _customer_id(self, request: Request, route: Route, body: bytes) -> str | None:
+        if route.customer_param:
+            return request.path_params.get(route.customer_param)
+        if route.customer_field and body:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                return None  # the service answers the malformed body with a 422
+            value = parsed.get(route.customer_field) if isinstance(parsed, dict) else None
+            return value if isinstance(value, str) else None
+        return None
+
+    def _authorise(self, caller: Caller, route: Route, customer_id: str | None, reason: str | None) -> None:
+        if caller.role not in route.roles:
+            raise Forbidden(f"The role '{caller.role}' may not call {route.method} {route.path}.")
+        if caller.role in self.policy.self_scoped_roles and customer_id is not None and customer_id != caller.subject:
+            raise NotFound("No customer has this id.")
+        if route.customer_data and caller.role in self.policy.masking.reason_required and not (reason or "").strip():
+            raise Problem(
+                f"The role '{caller.role}' must say why it accesses customer data: send an X-Access-Reason header.",
+                status=400,
+                title="Access reason required",
+            )
+
+    async def _forward(self, request: Request, route: Route, caller: Caller, body: bytes) -> tuple[Response, set[str]]:
+        headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
+        headers["x-request-id"] = current_trace_id.get() or ""
+        headers["x-actor-id"] = caller.subject
+        headers["x-actor-role"] = caller.role
+        if route.scope_header and caller.role in self.policy.self_scoped_roles:
+            headers["x-customer-scope"] = caller.subject
+        url = self.settings.upstream_url(route.upstream) + request.url.path
+        if request.url.query:
+            url += "?" + request.url.query
+        try:
+            answer = await self.upstream.request(route.method, url, headers=headers, body=body)
+        except UpstreamError as error:
+            log.warning("upstream_unavailable", upstream=route.upstream, timed_out=error.timed_out)
+            if error.timed_out:
+                raise GatewayTimeout(f"The {route.upstream} service did not answer in time; retry later.") from None
+            raise BadGateway(f"The {route.upstream} service is unavailable; retry later.") from None
+
+        content, in_clear = answer.body, set()
+        media_type = answer.headers.get("content-type", "")
+        if answer.body and ("application/json" in media_type or PROBLEM_MEDIA_TYPE in media_type):
+            masked, in_clear = self.policy.mask(json.loads(answer.body), caller.role)
+            content = json.dumps(masked, separators=(",", ":"), ensure_ascii=False).encode()
+        headers_back = {k: v for k, v in answer.headers.items() if k not in ("content-type", "x-request-id")}
+        return Response(content, status_code=answer.status, headers=headers_back, media_type=media_type or None), in_clear
+
+
+def _field_of(response: Response, field: str) -> str | None:
+    try:
+        value = json.loads(response.body).get(field)
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
