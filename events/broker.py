@@ -44,8 +44,16 @@ class LocalBroker:
                 time.sleep(0.1)
         asyncio.run(create_topics(self.bootstrap_servers))
 
+    def freeze(self) -> None:
+        """Stop the broker answering without losing its memory (a hung or partitioned broker)."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a frozen process cannot act on SIGTERM
             self.process.terminate()
             try:
                 self.process.wait(10)

@@ -33,8 +33,7 @@ def bootstrap_servers():
 
 @pytest.fixture(scope="session")
 def postgres_urls() -> dict[str, str]:
-    asyncio.run(databases.recreate_all())
-    return {c: databases.database_url(c) for c in databases.COMPONENTS}
+    return asyncio.run(databases.recreate())
 
 
 @pytest.fixture(scope="session")

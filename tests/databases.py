@@ -16,26 +16,28 @@ ADMIN_URL = os.environ.get("CRM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1
 PREFIX = os.environ.get("CRM_TEST_DB_PREFIX", "crm_test")
 
 
-def database_name(component: str) -> str:
-    return f"{PREFIX}_{component}"
+def database_name(component: str, prefix: str = PREFIX) -> str:
+    return f"{prefix}_{component}"
 
 
-def database_url(component: str) -> str:
+def database_url(component: str, prefix: str = PREFIX) -> str:
     base = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{database_name(component)}"
+    return f"{base}/{database_name(component, prefix)}"
 
 
-async def recreate_all() -> None:
+async def recreate(prefix: str = PREFIX) -> dict[str, str]:
+    """Drop and create every component's database; returns component -> SQLAlchemy URL."""
     connection = await asyncpg.connect(ADMIN_URL)
     try:
         for component in COMPONENTS:
-            name = database_name(component)
+            name = database_name(component, prefix)
             await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
+    return {component: database_url(component, prefix) for component in COMPONENTS}
 
 
 if __name__ == "__main__":
-    asyncio.run(recreate_all())
-    print("test databases:", ", ".join(database_name(c) for c in COMPONENTS))
+    urls = asyncio.run(recreate())
+    print("test databases:", ", ".join(database_name(c) for c in urls))

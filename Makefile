@@ -1,0 +1,41 @@
+# Everything installs itself into .venv on first use; only Python 3.11 is needed.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+ROLE   ?= relationship_manager
+SUB    ?=
+
+.PHONY: install run test bench token clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## run: the whole system on the embedded default (SQLite per component, local broker)
+run: install
+	$(BIN)/crm migrate all
+	@echo ""
+	@echo "  Gateway:  http://127.0.0.1:8000   (API docs: http://127.0.0.1:8000/docs)"
+	@echo "  Token:    make token ROLE=relationship_manager   (or ROLE=customer SUB=<customer id>)"
+	@echo "  Use:      curl -H \"Authorization: Bearer \$$(make -s token)\" http://127.0.0.1:8000/api/v1/products"
+	@echo "  Stop:     Ctrl-C"
+	@echo ""
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho --procfile Procfile start
+
+## test: every test, against PostgreSQL on 127.0.0.1:5432 and a real broker
+test: install
+	$(BIN)/python -m pytest
+
+## bench: throughput and latency, direct vs through the gateway, in one run
+bench: install
+	$(BIN)/python -m tests.bench
+
+## token: a bearer token signed with the local development key
+token: install
+	@$(BIN)/crm token --role $(ROLE) $(if $(SUB),--sub $(SUB))
+
+clean:
+	rm -rf .dev
