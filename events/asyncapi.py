@@ -1,0 +1,100 @@
+"""The AsyncAPI 3.0 description of every topic, generated from the contracts.
+
+    python -m events.asyncapi > events/asyncapi.yaml
+"""
+
+import sys
+
+import yaml
+
+from events import topics
+from events.contracts import REGISTRY
+from events.envelope import Envelope
+
+TOPIC_DESCRIPTIONS = {
+    topics.CUSTOMER: "Customer records: created and changed. Key: customer id.",
+    topics.CONSENT: "Data-sharing consents: granted and revoked. Key: customer id.",
+    topics.FEEDBACK: "Survey answers (CSAT, NPS). Key: customer id.",
+    topics.COMPLAINT: "Customer complaints. Key: customer id.",
+    topics.CHURN: "Churn warnings for customers crossing into high risk. Key: customer id.",
+    topics.DEAD_LETTER: (
+        "Messages a consumer could not handle, unchanged, with headers dlq_reason, "
+        "dlq_consumer_group, dlq_topic, dlq_partition and dlq_offset."
+    ),
+}
+HEADERS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event_id": {"type": "string", "description": "Same as the envelope id; de-duplicate on it."},
+        "event_type": {"type": "string"},
+        "event_version": {"type": "string"},
+        "source": {"type": "string"},
+    },
+}
+
+
+def _message_name(name: str, version: int) -> str:
+    return f"{name.replace('.', '_')}_v{version}"
+
+
+def document() -> dict:
+    envelope_schema = Envelope.model_json_schema()
+    channels: dict = {}
+    messages: dict = {}
+    schemas: dict = {"Envelope": envelope_schema}
+    for (name, version), contract in sorted(REGISTRY.items()):
+        message = _message_name(name, version)
+        schemas[contract.payload.__name__] = contract.payload.model_json_schema()
+        messages[message] = {
+            "name": f"{name} v{version}",
+            "title": name,
+            "summary": contract.description,
+            "contentType": "application/json",
+            "headers": HEADERS_SCHEMA,
+            "payload": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/Envelope"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "type": {"const": name},
+                            "version": {"const": version},
+                            "payload": {"$ref": f"#/components/schemas/{contract.payload.__name__}"},
+                        },
+                    },
+                ]
+            },
+        }
+        channel = channels.setdefault(
+            contract.topic,
+            {"address": contract.topic, "description": TOPIC_DESCRIPTIONS[contract.topic], "messages": {}},
+        )
+        channel["messages"][message] = {"$ref": f"#/components/messages/{message}"}
+    channels[topics.DEAD_LETTER] = {
+        "address": topics.DEAD_LETTER,
+        "description": TOPIC_DESCRIPTIONS[topics.DEAD_LETTER],
+        "messages": {},
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Bank CRM events",
+            "version": "1.0.0",
+            "description": (
+                "Every event is a JSON envelope keyed by customer id. Payloads carry ids, codes and "
+                "categories, never names, identity numbers, contact data or free text. Delivery is at "
+                "least once: de-duplicate on the envelope id."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "components": {"messages": messages, "schemas": schemas},
+    }
+
+
+def render() -> str:
+    return yaml.safe_dump(document(), sort_keys=False, allow_unicode=True)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())

@@ -1,0 +1,154 @@
+"""Exactly-once in effect across broker outages and redeliveries.
+
+The effect under test is not idempotent by itself: churn counts complaints. The feedback service
+writes a complaint and its `complaint.opened` event in one transaction; its relay publishes;
+churn applies each event once. This module runs its own broker (so it can stop it) and its own
+databases.
+"""
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from events.broker import LocalBroker
+from tests import databases
+from tests.support import KafkaProbe, System, eventually, free_port
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def outage_broker():
+    broker = LocalBroker(free_port())
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="module")
+def pair(outage_broker, tmp_path_factory):
+    urls = asyncio.run(databases.recreate(prefix=f"{databases.PREFIX}_delivery"))
+    running = System(
+        database_urls=urls,
+        bootstrap_servers=outage_broker.bootstrap_servers,
+        workdir=tmp_path_factory.mktemp("delivery"),
+        components=["feedback", "churn"],
+    )
+    running.start()
+    yield running
+    running.stop()
+
+
+class ComplaintWriter:
+    """Files complaints for one customer through the feedback API, counting the accepted ones."""
+
+    def __init__(self, system: System, customer_id: str):
+        self.url = system.url("feedback") + "/api/v1/complaints"
+        self.customer_id = customer_id
+        self.accepted = 0
+
+    async def write(self, http: httpx.AsyncClient, count: int = 1) -> None:
+        for _ in range(count):
+            response = await http.post(
+                self.url,
+                json={"customer_id": self.customer_id, "category": "service", "channel": "web", "description": "slow"},
+            )
+            assert response.status_code == 201, response.text
+            self.accepted += 1
+
+    async def write_for(self, http: httpx.AsyncClient, seconds: float, interval: float = 0.05) -> None:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        while loop.time() < until:
+            await self.write(http)
+            await asyncio.sleep(interval)
+
+
+async def complaints_seen_by_churn(http: httpx.AsyncClient, system: System, customer_id: str) -> int:
+    response = await http.get(f"{system.url('churn')}/api/v1/customers/{customer_id}/churn-risk")
+    if response.status_code == 404:
+        return 0
+    assert response.status_code == 200, response.text
+    return response.json()["features"]["complaints"]
+
+
+async def assert_settles_at(http, system, customer_id: str, expected: int) -> None:
+    async def check():
+        assert await complaints_seen_by_churn(http, system, customer_id) == expected
+
+    await eventually(check, timeout=60)
+    await asyncio.sleep(2)  # nothing more arrives later (no duplicate applied after the fact)
+    await check()
+
+
+async def unsent_events(system: System, component: str) -> int:
+    engine = create_async_engine(system.database_urls[component])
+    try:
+        async with engine.connect() as connection:
+            return (await connection.execute(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))).scalar_one()
+    finally:
+        await engine.dispose()
+
+
+async def test_writes_go_on_while_the_broker_hangs(pair, outage_broker):
+    writer = ComplaintWriter(pair, str(uuid.uuid4()))
+    async with httpx.AsyncClient(timeout=30) as http:
+        background = asyncio.create_task(writer.write_for(http, seconds=6))
+        await asyncio.sleep(1.5)
+        outage_broker.freeze()
+        try:
+            await asyncio.sleep(3)  # writes keep being accepted; their events wait in the outbox
+            assert await unsent_events(pair, "feedback") > 0
+        finally:
+            outage_broker.thaw()
+        await background
+        await assert_settles_at(http, pair, writer.customer_id, writer.accepted)
+    assert writer.accepted > 50
+    assert await unsent_events(pair, "feedback") == 0
+
+
+async def test_broker_restart_loses_no_committed_event(pair, outage_broker):
+    writer = ComplaintWriter(pair, str(uuid.uuid4()))
+    async with httpx.AsyncClient(timeout=30) as http:
+        await writer.write(http, 10)
+        await assert_settles_at(http, pair, writer.customer_id, 10)
+
+        outage_broker.stop()
+        await writer.write_for(http, seconds=3)  # accepted while no broker runs at all
+        during_outage = writer.accepted - 10
+        assert during_outage > 10
+        assert await unsent_events(pair, "feedback") >= during_outage
+
+        # The same address, empty (in-memory storage): topics are created again, as in a fresh cluster.
+        outage_broker.start()
+        await writer.write_for(http, seconds=2)
+        await assert_settles_at(http, pair, writer.customer_id, writer.accepted)
+    assert await unsent_events(pair, "feedback") == 0
+
+
+async def test_republished_events_are_applied_once(pair, outage_broker):
+    """A relay that crashed after publishing re-sends its batch; the consumer's inbox drops it."""
+    writer = ComplaintWriter(pair, str(uuid.uuid4()))
+    async with httpx.AsyncClient(timeout=30) as http:
+        await writer.write(http, 5)
+        await assert_settles_at(http, pair, writer.customer_id, 5)
+
+        engine = create_async_engine(pair.database_urls["feedback"])
+        try:
+            async with engine.begin() as connection:
+                resent = await connection.execute(
+                    sa.text("UPDATE outbox SET sent_at = NULL WHERE aggregateid = :c"), {"c": writer.customer_id}
+                )
+                assert resent.rowcount == 5
+        finally:
+            await engine.dispose()
+
+        probe = KafkaProbe(outage_broker.bootstrap_servers)
+        await probe.wait_for(
+            "crm.complaint", lambda e, h: e.customer_id == writer.customer_id, count=10, timeout=30
+        )  # every event is now on the topic twice
+        await assert_settles_at(http, pair, writer.customer_id, 5)

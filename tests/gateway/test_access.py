@@ -1,0 +1,291 @@
+"""Every role against every route through the gateway: allowed, forbidden, scoped, masked, audited.
+
+The expectations are written out here, independently of gateway/policy.yaml, so a wrong
+policy fails these tests.
+"""
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support import new_customer
+
+ROLES = ["customer", "relationship_manager", "service_agent", "compliance_officer", "marketing_analyst", "admin"]
+REASON = {"X-Access-Reason": "test: periodic review"}
+
+# route -> roles allowed (everyone else gets 403)
+ALLOWED = {
+    "create_customer": {"relationship_manager", "admin"},
+    "read_customer": set(ROLES),
+    "update_customer": {"customer", "relationship_manager", "service_agent", "admin"},
+    "grant_consent": {"customer", "relationship_manager", "compliance_officer", "admin"},
+    "revoke_consent": {"customer", "relationship_manager", "compliance_officer", "admin"},
+    "list_consents": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
+    "list_products": set(ROLES),
+    "recommendations": {"customer", "relationship_manager", "marketing_analyst", "admin"},
+    "feedback": {"customer", "relationship_manager", "service_agent", "admin"},
+    "complaint": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
+    "churn_risk": {"relationship_manager", "compliance_officer", "marketing_analyst", "admin"},
+}
+
+
+@pytest.fixture(scope="module")
+async def customer_id(system):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=30) as http:
+        response = await http.post("/api/v1/customers", json=new_customer(), headers=system.headers("relationship_manager"))
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+
+async def _grant(client, system, customer_id: str) -> str:
+    response = await client.post(
+        system.url("gateway") + "/api/v1/consents",
+        json={"customer_id": customer_id, "recipient": "wealth-unit", "purpose": "marketing", "data_categories": ["basic"]},
+        headers=system.headers("relationship_manager"),
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, dict | None]:
+    return {
+        "create_customer": ("POST", "/api/v1/customers", new_customer()),
+        "read_customer": ("GET", f"/api/v1/customers/{customer_id}", None),
+        "update_customer": ("PATCH", f"/api/v1/customers/{customer_id}", {"address": "9 Financial Street, Beijing"}),
+        "grant_consent": (
+            "POST",
+            "/api/v1/consents",
+            {"customer_id": customer_id, "recipient": "insurer-x", "purpose": "analytics", "data_categories": ["risk"]},
+        ),
+        "revoke_consent": ("POST", f"/api/v1/consents/{consent_id}/revoke", None),
+        "list_consents": ("GET", f"/api/v1/customers/{customer_id}/consents", None),
+        "list_products": ("GET", "/api/v1/products", None),
+        "recommendations": ("GET", f"/api/v1/customers/{customer_id}/recommendations", None),
+        "feedback": ("POST", "/api/v1/feedback", {"customer_id": customer_id, "survey": "csat", "score": 4, "channel": "web"}),
+        "complaint": (
+            "POST",
+            "/api/v1/complaints",
+            {"customer_id": customer_id, "category": "fees", "channel": "branch", "description": "Fee charged twice."},
+        ),
+        "churn_risk": ("GET", f"/api/v1/customers/{customer_id}/churn-risk", None),
+    }[name]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("route", sorted(ALLOWED))
+async def test_role_against_route(system, client, customer_id, route, role):
+    consent_id = await _grant(client, system, customer_id) if route == "revoke_consent" else "none"
+    method, path, body = _request(route, customer_id, consent_id)
+    subject = customer_id if role == "customer" else None
+    response = await client.request(
+        method, system.url("gateway") + path, json=body, headers=system.headers(role, subject, **REASON)
+    )
+    if role in ALLOWED[route]:
+        # Allowed through the gateway; the service decides the rest (e.g. 404 while a read model
+        # has not caught up), but never an auth refusal and never a server error.
+        assert response.status_code not in (401, 403), response.text
+        assert response.status_code < 500, response.text
+    else:
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert role in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("GET", "/api/v1/customers/{other}", None),
+        ("PATCH", "/api/v1/customers/{other}", {"address": "somewhere else"}),
+        ("GET", "/api/v1/customers/{other}/consents", None),
+        ("GET", "/api/v1/customers/{other}/recommendations", None),
+        ("POST", "/api/v1/feedback", {"customer_id": "{other}", "survey": "nps", "score": 9, "channel": "web"}),
+        ("POST", "/api/v1/complaints", {"customer_id": "{other}", "category": "fees", "channel": "web", "description": "x"}),
+        ("POST", "/api/v1/consents", {"customer_id": "{other}", "recipient": "r", "purpose": "marketing", "data_categories": ["basic"]}),
+    ],
+)
+async def test_customer_sees_only_their_own_id(system, client, customer_id, method, path, body):
+    other = customer_id  # the record exists, but the caller is a different customer
+    me = str(uuid.uuid4())
+    fill = lambda v: v.replace("{other}", other) if isinstance(v, str) else v  # noqa: E731
+    response = await client.request(
+        method,
+        system.url("gateway") + fill(path),
+        json={k: fill(v) for k, v in body.items()} if body else None,
+        headers=system.headers("customer", me),
+    )
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_customer_cannot_revoke_someone_elses_consent(system, client, customer_id):
+    consent_id = await _grant(client, system, customer_id)
+    response = await client.post(
+        f"{system.url('gateway')}/api/v1/consents/{consent_id}/revoke", headers=system.headers("customer", str(uuid.uuid4()))
+    )
+    assert response.status_code == 404, response.text
+    own = await client.post(
+        f"{system.url('gateway')}/api/v1/consents/{consent_id}/revoke", headers=system.headers("customer", customer_id)
+    )
+    assert own.status_code == 200, own.text
+
+
+KNOWN = {
+    "name": "Wang Fang",
+    "national_id": "110101198506151234",
+    "phone": "13812345678",
+    "email": "wang.fang@example.com",
+    "birth_date": "1985-06-15",
+    "address": "8 Jianguo Road, Beijing",
+}
+MASKED = {
+    "name": "W********",
+    "national_id": "110***********1234",
+    "phone": "138****5678",
+    "email": "w********@example.com",
+    "birth_date": "1985******",
+    "address": "8 Jian*****************",
+}
+CLEAR_FOR = {
+    "customer": set(KNOWN),
+    "relationship_manager": {"name", "phone", "email", "address", "birth_date"},
+    "service_agent": set(),
+    "compliance_officer": set(KNOWN),
+    "marketing_analyst": set(),
+    "admin": set(),
+}
+
+
+@pytest.fixture(scope="module")
+async def known_customer(system):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=30) as http:
+        body = new_customer(**KNOWN)
+        response = await http.post("/api/v1/customers", json=body, headers=system.headers("admin"))
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_masking_per_role(system, client, known_customer, role):
+    subject = known_customer if role == "customer" else None
+    response = await client.get(
+        f"{system.url('gateway')}/api/v1/customers/{known_customer}", headers=system.headers(role, subject, **REASON)
+    )
+    assert response.status_code == 200, response.text
+    record = response.json()
+    for field, clear in KNOWN.items():
+        expected = clear if field in CLEAR_FOR[role] else MASKED[field]
+        assert record[field] == expected, (role, field)
+
+
+async def test_compliance_officer_must_give_a_reason_and_it_is_audited(system, client, known_customer):
+    url = f"{system.url('gateway')}/api/v1/customers/{known_customer}"
+    refused = await client.get(url, headers=system.headers("compliance_officer", "officer-7"))
+    assert refused.status_code == 400
+    assert "X-Access-Reason" in refused.json()["detail"]
+
+    reason = f"AML case {uuid.uuid4().hex[:8]}"
+    read = await client.get(url, headers=system.headers("compliance_officer", "officer-7", **{"X-Access-Reason": reason}))
+    assert read.status_code == 200
+    request_id = read.headers["x-request-id"]
+
+    engine = create_async_engine(system.database_urls["gateway"])
+    try:
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(sa.text("SELECT * FROM access_audit WHERE request_id = :r"), {"r": request_id})
+            ).mappings().one()
+    finally:
+        await engine.dispose()
+    assert row["actor"] == "officer-7"
+    assert row["role"] == "compliance_officer"
+    assert row["customer_id"] == known_customer
+    assert row["reason"] == reason
+    assert row["status"] == 200
+    assert set(row["fields_in_clear"].split(",")) == set(KNOWN)
+
+
+async def test_every_customer_data_call_is_audited_with_fields_in_clear(system, client, known_customer):
+    engine = create_async_engine(system.database_urls["gateway"])
+    try:
+        for role in ("service_agent", "relationship_manager"):
+            response = await client.get(
+                f"{system.url('gateway')}/api/v1/customers/{known_customer}", headers=system.headers(role, f"{role}-1")
+            )
+            async with engine.connect() as connection:
+                row = (
+                    await connection.execute(
+                        sa.text("SELECT * FROM access_audit WHERE request_id = :r"),
+                        {"r": response.headers["x-request-id"]},
+                    )
+                ).mappings().one()
+            clear = set(filter(None, row["fields_in_clear"].split(",")))
+            assert clear == CLEAR_FOR[role]
+            assert row["actor"] == f"{role}-1"
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer not-a-jwt", "Basic dXNlcjpwYXNz"],
+)
+async def test_unauthenticated_calls_are_refused(system, client, known_customer, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = await client.get(f"{system.url('gateway')}/api/v1/customers/{known_customer}", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_token_from_another_key_is_refused(system, client, known_customer, tmp_path):
+    from gateway.auth import ensure_dev_keypair, sign_token
+
+    ensure_dev_keypair(tmp_path / "other.pem", tmp_path / "other.pub")
+    forged = sign_token(tmp_path / "other.pem", role="admin", subject="mallory")
+    response = await client.get(
+        f"{system.url('gateway')}/api/v1/customers/{known_customer}", headers={"Authorization": f"Bearer {forged}"}
+    )
+    assert response.status_code == 401
+
+
+async def test_request_id_passes_through_and_errors_stay_problem_json(system, client):
+    response = await client.post(
+        f"{system.url('gateway')}/api/v1/customers",
+        json={"name": "X", "risk_level": "C9"},
+        headers={**system.headers("relationship_manager"), "X-Request-ID": "req-test-123"},
+    )
+    assert response.status_code == 422
+    assert response.headers["x-request-id"] == "req-test-123"
+    assert response.headers["content-type"] == "application/problem+json"
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert {"risk_level", "national_id"} <= fields
+
+
+async def test_merged_openapi_documents_every_route(system, client):
+    document = (await client.get(f"{system.url('gateway')}/openapi.json")).json()
+    from gateway.policy import load_policy
+    from gateway.settings import GatewaySettings
+
+    for route in load_policy(GatewaySettings().policy_file).routes:
+        assert route.method.lower() in document["paths"].get(route.path, {}), (route.method, route.path)
+    assert "bearer" in document["components"]["securitySchemes"]
+
+
+async def test_unavailable_service_answers_502(system, client):
+    system.stop_component("churn")
+    try:
+        response = await client.get(
+            f"{system.url('gateway')}/api/v1/customers/{uuid.uuid4()}/churn-risk", headers=system.headers("admin")
+        )
+        assert response.status_code == 502
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "churn" in response.json()["detail"]
+    finally:
+        system.start_component("churn")
+        system.wait_ready("churn")

@@ -1,0 +1,101 @@
+"""The platform end to end, through the gateway only, as a front end and a bank system see it."""
+
+import pytest
+
+from tests.support import eventually, new_customer
+
+ROLES = ["customer", "relationship_manager", "service_agent", "compliance_officer", "marketing_analyst", "admin"]
+
+
+@pytest.fixture
+def gateway(system):
+    return system.url("gateway")
+
+
+async def test_customer_journey_from_onboarding_to_churn_warning(system, client, kafka, gateway):
+    rm = system.headers("relationship_manager", "rm-42")
+
+    # Onboard a cautious customer.
+    created = await client.post(f"{gateway}/api/v1/customers", json=new_customer(risk_level="C2"), headers=rm)
+    assert created.status_code == 201, created.text
+    customer_id = created.json()["id"]
+    me = system.headers("customer", customer_id)
+
+    # The event reaches recommendation: only products up to R2 are offered.
+    async def recommended():
+        response = await client.get(f"{gateway}/api/v1/customers/{customer_id}/recommendations", headers=me)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    recommendations = await eventually(recommended)
+    levels = {item["risk_level"] for item in _items(recommendations)}
+    assert levels and levels <= {"R1", "R2"}
+
+    # The customer's risk assessment rises; recommendation follows the update event.
+    patched = await client.patch(f"{gateway}/api/v1/customers/{customer_id}", json={"risk_level": "C4"}, headers=rm)
+    assert patched.status_code == 200, patched.text
+
+    async def widened():
+        levels = {item["risk_level"] for item in _items(await recommended())}
+        assert "R4" in levels and "R5" not in levels
+
+    await eventually(widened)
+
+    # The event reaches churn too; the customer starts at low risk.
+    async def churn_risk():
+        response = await client.get(f"{gateway}/api/v1/customers/{customer_id}/churn-risk", headers=rm)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    first = await eventually(churn_risk)
+    assert first["level"] == "low"
+
+    # Complaints and poor scores, filed by the customer in the app.
+    for description in ("Card blocked abroad for two days.", "Nobody called back.", "Fee charged twice."):
+        response = await client.post(
+            f"{gateway}/api/v1/complaints",
+            json={"customer_id": customer_id, "category": "service", "channel": "mobile", "description": description},
+            headers=me,
+        )
+        assert response.status_code == 201, response.text
+    for survey, score in (("csat", 1), ("nps", 2), ("csat", 2)):
+        response = await client.post(
+            f"{gateway}/api/v1/feedback",
+            json={"customer_id": customer_id, "survey": survey, "score": score, "channel": "mobile"},
+            headers=me,
+        )
+        assert response.status_code == 201, response.text
+
+    async def high():
+        risk = await churn_risk()
+        assert risk["level"] == "high", risk
+        return risk
+
+    risk = await eventually(high)
+    assert risk["score"] >= 70
+
+    # Other bank systems see the warning on the topic, once, keyed by the customer.
+    warnings = await kafka.wait_for("crm.churn", lambda e, h: e.customer_id == customer_id and e.type == "churn.warning")
+    assert len(warnings) == 1
+    envelope, headers = warnings[0]
+    assert envelope.payload["level"] == "high"
+    assert headers["event_type"] == "churn.warning"
+
+    # Read as each role: masked or clear as the policy says.
+    national_id = created.json()["national_id"]
+    for role in ROLES:
+        subject = customer_id if role == "customer" else None
+        response = await client.get(
+            f"{gateway}/api/v1/customers/{customer_id}",
+            headers=system.headers(role, subject, **{"X-Access-Reason": "journey test"}),
+        )
+        assert response.status_code == 200, (role, response.text)
+        seen = response.json()["national_id"]
+        if role in ("customer", "compliance_officer"):
+            assert seen == national_id, role
+        else:
+            assert seen == national_id[:3] + "*" * (len(national_id) - 7) + national_id[-4:], role
+
+
+def _items(body):
+    return body["items"] if isinstance(body, dict) else body
