@@ -2,6 +2,7 @@
 
     crm serve <component> [--host H] [--port P]
     crm migrate <component>|all
+    crm rotate-keys              re-encrypt customer data under the active key
     crm broker [--port P]        local Kafka-protocol broker with every topic (development, tests)
     crm token --role ROLE [--sub ID]   a signed bearer token from the local development key
 """
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     p = commands.add_parser("migrate", help="apply a component's database migrations")
     p.add_argument("component", choices=sorted(COMPONENTS) + ["all"])
 
+    commands.add_parser("rotate-keys", help="re-encrypt profile data under the active key (online, in batches)")
+
     p = commands.add_parser("broker", help="run the local broker and create every topic")
     p.add_argument("--port", type=int, default=9092)
 
@@ -77,6 +80,10 @@ def main(argv: list[str] | None = None) -> None:
         serve(args.component, args.host, args.port)
     elif args.command == "migrate":
         migrate(args.component)
+    elif args.command == "rotate-keys":
+        from services.profile.keys import main as rotate_keys
+
+        rotate_keys()
     elif args.command == "broker":
         from events.broker import run_forever
 

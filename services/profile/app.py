@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from services.kit import crypto
 from services.kit.app import ServiceSpec, build_app
 from services.profile import models
 from services.profile.routes import router
@@ -9,11 +10,13 @@ from services.profile.settings import ProfileSettings
 
 
 def spec() -> ServiceSpec:
+    settings = ProfileSettings()
+    crypto.install(settings.keyring())
     return ServiceSpec(
         name="profile",
         title="Profile service",
         description="Customers: identity, contact data, assets and risk level.",
-        settings=ProfileSettings(),
+        settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
         routers=[router],

@@ -6,6 +6,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from events.outbox import Outbox
 from events.store import add_messaging_tables
+from services.kit.crypto import EncryptedDate, EncryptedText
 from services.kit.db import new_metadata
 
 
@@ -17,12 +18,18 @@ class Customer(Base):
     __tablename__ = "customers"
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(100))
-    national_id: Mapped[str] = mapped_column(sa.String(32))
-    phone: Mapped[str] = mapped_column(sa.String(20))
-    email: Mapped[str] = mapped_column(sa.String(254))
-    birth_date: Mapped[date] = mapped_column(sa.Date())
-    address: Mapped[str] = mapped_column(sa.String(200))
+    # Personal data is encrypted at rest (AES-256-GCM); the database never holds it in clear.
+    name: Mapped[str] = mapped_column(EncryptedText("name"))
+    national_id: Mapped[str] = mapped_column(EncryptedText("national_id"))
+    phone: Mapped[str] = mapped_column(EncryptedText("phone"))
+    email: Mapped[str] = mapped_column(EncryptedText("email"))
+    birth_date: Mapped[date] = mapped_column(EncryptedDate("birth_date"))
+    address: Mapped[str] = mapped_column(EncryptedText("address"))
+    # Keyed hashes for exact look-up by national ID or phone, without plaintext.
+    national_id_index: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    phone_index: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # Key that sealed this row's fields; rotation re-encrypts rows not under the active key.
+    key_id: Mapped[str] = mapped_column(sa.String(32), index=True)
     assets_under_management: Mapped[Decimal] = mapped_column(sa.Numeric(18, 2))
     risk_level: Mapped[str] = mapped_column(sa.String(2))
     # Bumped on every change; the ETag of the record (lost-update protection).

@@ -1,14 +1,16 @@
 import uuid
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Header, Response, status
 
 from events.contracts import CustomerCreatedV1, CustomerUpdatedV1, new_event
 from events.envelope import now
+from services.kit import crypto
 from services.kit.db import SessionDep
-from services.kit.problems import PROBLEM_RESPONSES, NotFound, Problem
+from services.kit.problems import PROBLEM_RESPONSES, Conflict, NotFound, Problem
 from services.profile.models import Customer, outbox
-from services.profile.schemas import CustomerCreate, CustomerOut, CustomerUpdate
+from services.profile.schemas import CustomerCreate, CustomerLookup, CustomerOut, CustomerUpdate
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
 
@@ -24,9 +26,23 @@ def _etag(customer: Customer) -> str:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CustomerOut)
 async def create_customer(body: CustomerCreate, session: SessionDep, response: Response) -> Customer:
+    keys = crypto.keyring()
     async with session.begin():
+        national_id_index = keys.blind_index(body.national_id, field="national_id")
+        taken = await session.scalar(sa.select(Customer.id).where(Customer.national_id_index == national_id_index))
+        if taken is not None:
+            raise Conflict("A customer with this national ID already exists; read or update that record instead.")
         moment = now()
-        customer = Customer(id=str(uuid.uuid4()), version=1, created_at=moment, updated_at=moment, **body.model_dump())
+        customer = Customer(
+            id=str(uuid.uuid4()),
+            version=1,
+            created_at=moment,
+            updated_at=moment,
+            national_id_index=national_id_index,
+            phone_index=keys.blind_index(body.phone, field="phone"),
+            key_id=keys.active_key_id,
+            **body.model_dump(),
+        )
         session.add(customer)
         await session.flush()
         event = CustomerCreatedV1(
@@ -70,6 +86,8 @@ async def update_customer(
         if changes:
             for field, value in changes.items():
                 setattr(customer, field, value)
+            if "phone" in changes:
+                customer.phone_index = crypto.keyring().blind_index(customer.phone, field="phone")
             customer.version += 1
             customer.updated_at = now()
             await session.flush()
@@ -82,3 +100,16 @@ async def update_customer(
             await outbox.add(session, new_event("customer.updated", event, source="profile"), aggregate_type="customer")
     response.headers["ETag"] = _etag(customer)
     return customer
+
+
+@router.post("/search", response_model=list[CustomerOut])
+async def find_customers(body: CustomerLookup, session: SessionDep) -> list[Customer]:
+    """Exact look-up by national ID or phone, through their blind indexes (never plaintext).
+
+    A POST, so that identifiers never appear in URLs, access logs or proxies."""
+    keys = crypto.keyring()
+    if body.national_id is not None:
+        condition = Customer.national_id_index == keys.blind_index(body.national_id, field="national_id")
+    else:
+        condition = Customer.phone_index == keys.blind_index(body.phone, field="phone")
+    return list(await session.scalars(sa.select(Customer).where(condition).order_by(Customer.created_at)))

@@ -76,3 +76,16 @@ class CustomerOut(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class CustomerLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    national_id: NationalId | None = None
+    phone: Phone | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        if (self.national_id is None) == (self.phone is None):
+            raise ValueError("send exactly one of national_id or phone")
+        return self

@@ -1,0 +1,112 @@
+"""Field encryption at rest (AES-256-GCM, key id stored with each value) and blind indexes
+(keyed HMAC-SHA256) for exact look-ups without plaintext.
+
+Stored form: ``<key id>:<base64(nonce || ciphertext || tag)>``. The field name is bound in as
+associated data, so a value copied into another column does not decrypt. Keys come from
+configuration (a KMS in production); several may be loaded at once so values written under an
+older key stay readable while a rotation re-encrypts them under the active one.
+"""
+
+import base64
+from datetime import date
+import hashlib
+import hmac
+import os
+import unicodedata
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Text
+from sqlalchemy.types import TypeDecorator
+
+NONCE_BYTES = 12
+
+
+class KeyRing:
+    def __init__(self, keys: dict[str, bytes], active_key_id: str, blind_index_key: bytes):
+        if active_key_id not in keys:
+            raise ValueError(f"the active key id {active_key_id!r} is not among the configured keys")
+        for key_id, key in keys.items():
+            if len(key) != 32:
+                raise ValueError(f"key {key_id!r} must be 32 bytes (AES-256)")
+            if ":" in key_id:
+                raise ValueError(f"key id {key_id!r} may not contain ':'")
+        if len(blind_index_key) < 32:
+            raise ValueError("the blind index key must be at least 32 bytes")
+        self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
+        self.active_key_id = active_key_id
+        self._blind_index_key = blind_index_key
+
+    def encrypt(self, plaintext: str, *, field: str) -> str:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._ciphers[self.active_key_id].encrypt(nonce, plaintext.encode(), field.encode())
+        return f"{self.active_key_id}:{base64.b64encode(nonce + sealed).decode()}"
+
+    def decrypt(self, stored: str, *, field: str) -> str:
+        key_id, _, encoded = stored.partition(":")
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise LookupError(f"no key {key_id!r} is configured; load it before reading values it sealed")
+        raw = base64.b64decode(encoded)
+        return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], field.encode()).decode()
+
+    @staticmethod
+    def key_id_of(stored: str) -> str:
+        return stored.partition(":")[0]
+
+    def blind_index(self, value: str, *, field: str) -> str:
+        """Deterministic keyed hash of a normalised value, for equality look-ups only."""
+        normalised = unicodedata.normalize("NFKC", value).strip().upper()
+        message = f"{field}\x00{normalised}".encode()
+        return hmac.new(self._blind_index_key, message, hashlib.sha256).hexdigest()
+
+
+def new_key() -> str:
+    """A fresh random 256-bit key, base64-encoded, as configuration expects it."""
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def decode_key(encoded: str) -> bytes:
+    return base64.b64decode(encoded)
+
+
+# One component per process, so one key ring per process, installed at start-up.
+_installed: KeyRing | None = None
+
+
+def install(keyring: KeyRing) -> None:
+    global _installed
+    _installed = keyring
+
+
+def keyring() -> KeyRing:
+    if _installed is None:
+        raise RuntimeError("no key ring installed: the component must call crypto.install() at start-up")
+    return _installed
+
+
+class EncryptedText(TypeDecorator):
+    """A column whose values are encrypted before they reach the database."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, field: str):
+        super().__init__()
+        self.field = field
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else keyring().encrypt(str(value), field=self.field)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else keyring().decrypt(value, field=self.field)
+
+
+class EncryptedDate(EncryptedText):
+    """An encrypted date (stored as its ISO form)."""
+
+    def process_bind_param(self, value, dialect):
+        return super().process_bind_param(None if value is None else value.isoformat(), dialect)
+
+    def process_result_value(self, value, dialect):
+        plain = super().process_result_value(value, dialect)
+        return None if plain is None else date.fromisoformat(plain)
