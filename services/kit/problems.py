@@ -82,9 +82,15 @@ def _field_path(loc: tuple) -> str:
     return ".".join(parts) or str(loc[0])
 
 
+def _message(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        return "Not a declared field of this resource; it cannot be stored (minimum necessary)."
+    return error["msg"]
+
+
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     # Echo neither the rejected input nor pydantic's context: both may hold personal data.
-    errors = [{"field": _field_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    errors = [{"field": _field_path(tuple(e["loc"])), "message": _message(e)} for e in exc.errors()]
     fields = ", ".join(sorted({e["field"] for e in errors}))
     return problem_response(
         request, status=422, title="Invalid request", detail=f"Check these fields: {fields}.", errors=errors

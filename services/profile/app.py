@@ -5,7 +5,7 @@ from pathlib import Path
 from services.kit import crypto
 from services.kit.app import ServiceSpec, build_app
 from services.profile import models
-from services.profile.routes import router
+from services.profile.routes import declarations_router, router
 from services.profile.settings import ProfileSettings
 
 
@@ -19,7 +19,7 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[router, declarations_router],
         outbox=models.outbox,
         inbox=models.inbox_table,
     )

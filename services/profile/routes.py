@@ -9,6 +9,7 @@ from events.envelope import now
 from services.kit import crypto
 from services.kit.db import SessionDep
 from services.kit.problems import PROBLEM_RESPONSES, Conflict, NotFound, Problem
+from services.profile.declarations import FIELDS, FieldDeclaration
 from services.profile.models import Customer, outbox
 from services.profile.schemas import CustomerCreate, CustomerLookup, CustomerOut, CustomerUpdate
 
@@ -113,3 +114,12 @@ async def find_customers(body: CustomerLookup, session: SessionDep) -> list[Cust
     else:
         condition = Customer.phone_index == keys.blind_index(body.phone, field="phone")
     return list(await session.scalars(sa.select(Customer).where(condition).order_by(Customer.created_at)))
+
+
+declarations_router = APIRouter(prefix="/api/v1/data-declarations", tags=["data catalogue"])
+
+
+@declarations_router.get("", response_model=list[FieldDeclaration])
+async def data_declarations() -> tuple[FieldDeclaration, ...]:
+    """Every stored customer field with its category and sensitivity (R2.1)."""
+    return FIELDS

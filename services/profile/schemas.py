@@ -26,10 +26,14 @@ Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Assets = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
 
 
-class CustomerCreate(BaseModel):
-    # "Minimum necessary": a field that is not declared here is rejected, not silently stored.
+class DeclaredFieldsOnly(BaseModel):
+    """Accepts only the fields it names, each of which is in the data catalogue (R2.1; a test
+    holds the two together). Anything else is refused as undeclared, never silently stored."""
+
     model_config = ConfigDict(extra="forbid")
 
+
+class CustomerCreate(DeclaredFieldsOnly):
     name: Name
     national_id: NationalId = Field(description="National identity number (letters and digits).")
     phone: Phone
@@ -40,9 +44,7 @@ class CustomerCreate(BaseModel):
     risk_level: RiskLevel = Field(description="Risk assessment C1 (most cautious) to C5.")
 
 
-class CustomerUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CustomerUpdate(DeclaredFieldsOnly):
     name: Name | None = None
     phone: Phone | None = None
     email: Email | None = None

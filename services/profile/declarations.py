@@ -1,0 +1,51 @@
+"""The data catalogue (R2.1): every customer field the platform stores, declared once with its
+category and sensitivity. Requests naming an undeclared field are refused
+("minimum necessary"); the catalogue is served over HTTP so the gateway's masking and other
+teams read the same truth.
+"""
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class Category(StrEnum):
+    BASIC = "basic"
+    BUSINESS = "business"
+    RISK = "risk"
+    BEHAVIOUR = "behaviour"
+
+
+class Sensitivity(StrEnum):
+    INTERNAL = "internal"  # usable inside the bank without masking
+    CONFIDENTIAL = "confidential"  # personal data: masked unless the role needs it in clear
+    RESTRICTED = "restricted"  # identifiers: masked, encrypted, looked up only by blind index
+
+
+class FieldDeclaration(BaseModel):
+    name: str
+    category: Category
+    sensitivity: Sensitivity
+    encrypted: bool
+    description: str
+
+
+FIELDS: tuple[FieldDeclaration, ...] = (
+    FieldDeclaration(name="name", category=Category.BASIC, sensitivity=Sensitivity.CONFIDENTIAL, encrypted=True,
+                     description="Full legal name."),
+    FieldDeclaration(name="national_id", category=Category.BASIC, sensitivity=Sensitivity.RESTRICTED, encrypted=True,
+                     description="National identity number."),
+    FieldDeclaration(name="phone", category=Category.BASIC, sensitivity=Sensitivity.RESTRICTED, encrypted=True,
+                     description="Mobile phone number."),
+    FieldDeclaration(name="email", category=Category.BASIC, sensitivity=Sensitivity.CONFIDENTIAL, encrypted=True,
+                     description="E-mail address."),
+    FieldDeclaration(name="birth_date", category=Category.BASIC, sensitivity=Sensitivity.CONFIDENTIAL, encrypted=True,
+                     description="Date of birth (suitability checks for elderly customers)."),
+    FieldDeclaration(name="address", category=Category.BASIC, sensitivity=Sensitivity.CONFIDENTIAL, encrypted=True,
+                     description="Residential address."),
+    FieldDeclaration(name="assets_under_management", category=Category.BUSINESS, sensitivity=Sensitivity.INTERNAL,
+                     encrypted=False, description="Assets held with the bank, reporting currency."),
+    FieldDeclaration(name="risk_level", category=Category.RISK, sensitivity=Sensitivity.INTERNAL, encrypted=False,
+                     description="Risk assessment C1 (most cautious) to C5."),
+)
+BY_NAME = {field.name: field for field in FIELDS}
