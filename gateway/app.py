@@ -1,5 +1,6 @@
 """The API gateway: the only door for the bank's web and mobile front ends."""
 
+import asyncio
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -23,10 +24,13 @@ def spec(settings: GatewaySettings | None = None, policy: Policy | None = None) 
     @asynccontextmanager
     async def resources(app: FastAPI):
         upstream = open_upstream(settings.upstream_transport, settings.upstream_pool_size, settings.upstream_timeout_seconds)
-        app.state.gateway = Gateway(settings, policy, TokenVerifier(settings), upstream, app.state.engine)
+        gateway = Gateway(settings, policy, TokenVerifier(settings), upstream, app.state.engine)
+        app.state.gateway = gateway
+        refresher = asyncio.create_task(_keep_declarations_fresh(gateway))
         try:
             yield
         finally:
+            refresher.cancel()
             await upstream.close()
 
     return ServiceSpec(
@@ -40,6 +44,13 @@ def spec(settings: GatewaySettings | None = None, policy: Policy | None = None) 
         resources=resources,
         openapi_url=None,  # the merged document is served instead (create_app)
     )
+
+
+async def _keep_declarations_fresh(gateway: Gateway) -> None:
+    """Follow the profile service's data catalogue: soon after start, then every few minutes."""
+    while True:
+        fresh = await gateway.refresh_declarations()
+        await asyncio.sleep(300 if fresh else 2)
 
 
 def _proxy_endpoint(route: Route):

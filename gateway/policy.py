@@ -24,6 +24,9 @@ class MaskRule(BaseModel):
         return value[: self.keep_first] + "*" * (end - self.keep_first) + value[end:]
 
 
+FULL_MASK = MaskRule()
+
+
 class Masking(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -73,10 +76,14 @@ class Policy(BaseModel):
     def clear_fields(self, role: str) -> frozenset[str]:
         return frozenset(self.masking.clear[role])
 
-    def mask(self, body, role: str) -> tuple[object, set[str]]:
-        """Mask `body` (parsed JSON) for `role`; returns it and the masked-policy fields left in clear."""
+    def mask_rules(self, declared_sensitive: set[str]) -> dict[str, MaskRule]:
+        """The policy's rules, plus a full mask for any field the data catalogue declares
+        sensitive that the policy has no rule for: a newly declared field is never shown in clear."""
+        return {**{name: FULL_MASK for name in declared_sensitive}, **self.masking.fields}
+
+    def mask(self, body, role: str, rules: dict[str, MaskRule]) -> tuple[object, set[str]]:
+        """Mask `body` (parsed JSON) for `role`; returns it and the protected fields left in clear."""
         clear = self.clear_fields(role)
-        rules = self.masking.fields
         in_clear: set[str] = set()
 
         def walk(node):

@@ -1,7 +1,7 @@
 """One handler for every policy route: authenticate, authorise, forward, mask, audit."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from fastapi import Request, Response
@@ -36,6 +36,27 @@ class Gateway:
     verifier: TokenVerifier
     upstream: Upstream
     engine: object  # AsyncEngine of the audit database
+    # Fields the profile service's data catalogue declares sensitive (refreshed in the background).
+    declared_sensitive: frozenset[str] = frozenset()
+    mask_rules: dict = field(init=False)
+
+    async def refresh_declarations(self) -> bool:
+        url = self.settings.upstream_url("profile") + "/api/v1/data-declarations"
+        try:
+            answer = await self.upstream.request("GET", url, headers={}, body=b"")
+        except UpstreamError:
+            return False
+        if answer.status != 200:
+            return False
+        declared = json.loads(answer.body)
+        self.declared_sensitive = frozenset(
+            item["name"] for item in declared if item["sensitivity"] in ("confidential", "restricted")
+        )
+        self.mask_rules = self.policy.mask_rules(set(self.declared_sensitive))
+        return True
+
+    def __post_init__(self):
+        self.mask_rules = self.policy.mask_rules(set())
 
     async def handle(self, request: Request, route: Route) -> Response:
         caller = await self.verifier.verify(request.headers.get("authorization"))
@@ -114,7 +135,7 @@ class Gateway:
         content, in_clear = answer.body, set()
         media_type = answer.headers.get("content-type", "")
         if answer.body and ("application/json" in media_type or PROBLEM_MEDIA_TYPE in media_type):
-            masked, in_clear = self.policy.mask(json.loads(answer.body), caller.role)
+            masked, in_clear = self.policy.mask(json.loads(answer.body), caller.role, self.mask_rules)
             content = json.dumps(masked, separators=(",", ":"), ensure_ascii=False).encode()
         headers_back = {k: v for k, v in answer.headers.items() if k not in ("content-type", "x-request-id")}
         return Response(content, status_code=answer.status, headers=headers_back, media_type=media_type or None), in_clear

@@ -24,6 +24,8 @@ ALLOWED = {
     "revoke_consent": {"customer", "relationship_manager", "compliance_officer", "admin"},
     "list_consents": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
     "list_products": set(ROLES),
+    "data_declarations": set(ROLES),
+    "search_customers": {"relationship_manager", "service_agent", "compliance_officer", "admin"},
     "recommendations": {"customer", "relationship_manager", "marketing_analyst", "admin"},
     "feedback": {"customer", "relationship_manager", "service_agent", "admin"},
     "complaint": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
@@ -64,6 +66,8 @@ def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, di
         "revoke_consent": ("POST", f"/api/v1/consents/{consent_id}/revoke", None),
         "list_consents": ("GET", f"/api/v1/customers/{customer_id}/consents", None),
         "list_products": ("GET", "/api/v1/products", None),
+        "data_declarations": ("GET", "/api/v1/data-declarations", None),
+        "search_customers": ("POST", "/api/v1/customers/search", {"phone": "13800000000"}),
         "recommendations": ("GET", f"/api/v1/customers/{customer_id}/recommendations", None),
         "feedback": ("POST", "/api/v1/feedback", {"customer_id": customer_id, "survey": "csat", "score": 4, "channel": "web"}),
         "complaint": (
