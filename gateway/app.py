@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 
-from gateway.audit import Base
+from gateway.audit import Base, access_audit
 from gateway.auth import TokenVerifier
 from gateway.openapi import merged_openapi
 from gateway.policy import Policy, Route, load_policy
@@ -42,6 +42,7 @@ def spec(settings: GatewaySettings | None = None, policy: Policy | None = None) 
         migrations=Path(__file__).parent / "migrations",
         routers=[],
         resources=resources,
+        audit=access_audit,
         openapi_url=None,  # the merged document is served instead (create_app)
     )
 

@@ -7,7 +7,7 @@ import structlog
 from fastapi import Request, Response
 
 from events.envelope import current_trace_id
-from gateway.audit import record_access
+from gateway.audit import access_audit
 from gateway.auth import Caller, TokenVerifier
 from gateway.policy import Policy, Route
 from gateway.settings import GatewaySettings
@@ -16,7 +16,7 @@ from services.kit.problems import PROBLEM_MEDIA_TYPE, Forbidden, NotFound, Probl
 
 log = structlog.get_logger(__name__)
 
-FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
+FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "if-match", "if-none-match", "x-access-reason")
 
 
 class BadGateway(Problem):
@@ -77,18 +77,17 @@ class Gateway:
             raise
         finally:
             if route.customer_data:
-                await record_access(
-                    self.engine,
-                    actor=caller.subject,
-                    role=caller.role,
-                    customer_id=customer_id,
-                    method=route.method,
-                    route=route.path,
-                    status=status,
-                    fields_in_clear=in_clear,
-                    reason=reason[:500] if reason else None,
-                    request_id=current_trace_id.get(),
-                )
+                async with self.engine.begin() as connection:
+                    await access_audit.record(
+                        connection,
+                        actor=caller.subject,
+                        role=caller.role,
+                        action=f"{route.method} {route.path}",
+                        customer_id=customer_id,
+                        fields=in_clear,
+                        reason=reason,
+                        outcome=str(status),
+                    )
 
     def _customer_id(self, request: Request, route: Route, body: bytes) -> str | None:
         if route.customer_param:

@@ -1,5 +1,6 @@
 """Builds a component's FastAPI app from its spec: database, messaging, probes, errors, metrics."""
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from events.consumer import EventConsumer, Handler
 from events.outbox import Outbox
 from services.kit import db
+from services.kit.audit import AuditTrail
 from services.kit.messaging import Messaging
 from services.kit.observability import configure_logging, install_observability
 from services.kit.problems import install_problem_handlers, problem_response
@@ -34,6 +36,8 @@ class ServiceSpec:
     # event type -> handler; the consumer reads the topics those types are published on.
     handlers: dict[str, Handler] = field(default_factory=dict)
     consumed_topics: list[str] = field(default_factory=list)
+    # Hash-chained audit of access to customer data, sealed by a background task.
+    audit: AuditTrail | None = None
     # Extra resources to hold for the app's lifetime (e.g. the gateway's upstream connection pool).
     resources: Callable[[FastAPI], AbstractAsyncContextManager] | None = None
     # None when the component serves its own document (the gateway merges the services').
@@ -70,13 +74,18 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         app.state.sessions = sessions
         app.state.outbox = spec.outbox
         app.state.messaging = messaging
+        app.state.audit = spec.audit
         messaging.start()
+        sealer = asyncio.create_task(spec.audit.run_sealer(engine)) if spec.audit else None
         try:
             async with AsyncExitStack() as stack:
                 if spec.resources is not None:
                     await stack.enter_async_context(spec.resources(app))
                 yield
         finally:
+            if sealer is not None:
+                sealer.cancel()
+                await asyncio.gather(sealer, return_exceptions=True)
             await messaging.stop()
             await engine.dispose()
 

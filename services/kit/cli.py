@@ -3,6 +3,7 @@
     crm serve <component> [--host H] [--port P]
     crm migrate <component>|all
     crm rotate-keys              re-encrypt customer data under the active key
+    crm verify-audit <component> check the hash chain of a component's audit trail
     crm broker [--port P]        local Kafka-protocol broker with every topic (development, tests)
     crm token --role ROLE [--sub ID]   a signed bearer token from the local development key
 """
@@ -53,6 +54,31 @@ def migrate(component: str) -> None:
         print(f"{name}: migrations applied")
 
 
+def verify_audit(component: str) -> int:
+    import asyncio
+
+    from services.kit.db import create_engine
+
+    spec = _module(component).spec()
+    if spec.audit is None:
+        print(f"{component} keeps no audit trail")
+        return 2
+
+    async def run():
+        engine = create_engine(spec.settings.database_url)
+        try:
+            return await spec.audit.verify(engine)
+        finally:
+            await engine.dispose()
+
+    result = asyncio.run(run())
+    if result.intact:
+        print(f"{component}: audit chain intact ({result.sealed} sealed records, {result.unsealed} awaiting sealing)")
+        return 0
+    print(f"{component}: audit chain BROKEN at position {result.broken_at}: {result.problem}")
+    return 1
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="crm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +90,9 @@ def main(argv: list[str] | None = None) -> None:
 
     p = commands.add_parser("migrate", help="apply a component's database migrations")
     p.add_argument("component", choices=sorted(COMPONENTS) + ["all"])
+
+    p = commands.add_parser("verify-audit", help="check a component's audit chain; exit 1 if broken")
+    p.add_argument("component", choices=sorted(COMPONENTS))
 
     commands.add_parser("rotate-keys", help="re-encrypt profile data under the active key (online, in batches)")
 
@@ -80,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         serve(args.component, args.host, args.port)
     elif args.command == "migrate":
         migrate(args.component)
+    elif args.command == "verify-audit":
+        sys.exit(verify_audit(args.component))
     elif args.command == "rotate-keys":
         from services.profile.keys import main as rotate_keys
 

@@ -60,3 +60,4 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 # A request-scoped session; handlers open `async with session.begin():` around each unit of work
 # so a state change and its outbox event commit together.
 SessionDep = Annotated[AsyncSession, Depends(_session)]
+

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from services.kit import crypto
 from services.kit.app import ServiceSpec, build_app
+from services.kit.audit import audit_router
 from services.profile import models
 from services.profile.routes import declarations_router, router
 from services.profile.settings import ProfileSettings
@@ -19,9 +20,10 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, declarations_router],
+        routers=[router, declarations_router, audit_router(models.audit)],
         outbox=models.outbox,
         inbox=models.inbox_table,
+        audit=models.audit,
     )
 
 

@@ -6,6 +6,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from events.outbox import Outbox
 from events.store import add_messaging_tables
+from services.kit.audit import AuditTrail
 from services.kit.crypto import EncryptedDate, EncryptedText
 from services.kit.db import new_metadata
 
@@ -40,3 +41,4 @@ class Customer(Base):
 
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
 outbox = Outbox(outbox_table)
+audit = AuditTrail(Base.metadata)

@@ -8,9 +8,10 @@ from events.contracts import CustomerCreatedV1, CustomerUpdatedV1, new_event
 from events.envelope import now
 from services.kit import crypto
 from services.kit.db import SessionDep
+from services.kit.identity import ActorDep
 from services.kit.problems import PROBLEM_RESPONSES, Conflict, NotFound, Problem
 from services.profile.declarations import FIELDS, FieldDeclaration
-from services.profile.models import Customer, outbox
+from services.profile.models import Customer, audit, outbox
 from services.profile.schemas import CustomerCreate, CustomerLookup, CustomerOut, CustomerUpdate
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
@@ -21,12 +22,16 @@ class PreconditionFailed(Problem):
     title = "Precondition failed"
 
 
+# Every personal field a customer response carries; recorded by name in the audit trail.
+RETURNED_FIELDS = [field.name for field in FIELDS]
+
+
 def _etag(customer: Customer) -> str:
     return f'"{customer.version}"'
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CustomerOut)
-async def create_customer(body: CustomerCreate, session: SessionDep, response: Response) -> Customer:
+async def create_customer(body: CustomerCreate, session: SessionDep, actor: ActorDep, response: Response) -> Customer:
     keys = crypto.keyring()
     async with session.begin():
         national_id_index = keys.blind_index(body.national_id, field="national_id")
@@ -52,6 +57,8 @@ async def create_customer(body: CustomerCreate, session: SessionDep, response: R
             assets_under_management=customer.assets_under_management,
         )
         await outbox.add(session, new_event("customer.created", event, source="profile"), aggregate_type="customer")
+        await audit.record(session, actor=actor.id, role=actor.role, action="create", customer_id=customer.id,
+                           fields=body.model_fields_set, reason=actor.reason)
     response.headers["ETag"] = _etag(customer)
     response.headers["Location"] = f"/api/v1/customers/{customer.id}"
     return customer
@@ -65,8 +72,11 @@ async def _get(session, customer_id: str) -> Customer:
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
-async def read_customer(customer_id: str, session: SessionDep, response: Response) -> Customer:
-    customer = await _get(session, customer_id)
+async def read_customer(customer_id: str, session: SessionDep, actor: ActorDep, response: Response) -> Customer:
+    async with session.begin():
+        customer = await _get(session, customer_id)
+        await audit.record(session, actor=actor.id, role=actor.role, action="read", customer_id=customer_id,
+                           fields=RETURNED_FIELDS, reason=actor.reason)
     response.headers["ETag"] = _etag(customer)
     return customer
 
@@ -76,6 +86,7 @@ async def update_customer(
     customer_id: str,
     body: CustomerUpdate,
     session: SessionDep,
+    actor: ActorDep,
     response: Response,
     if_match: Annotated[str | None, Header(description="ETag from a previous read; 412 if the record changed since.")] = None,
 ) -> Customer:
@@ -99,12 +110,14 @@ async def update_customer(
                 changed_fields=sorted(changes),
             )
             await outbox.add(session, new_event("customer.updated", event, source="profile"), aggregate_type="customer")
+        await audit.record(session, actor=actor.id, role=actor.role, action="update", customer_id=customer.id,
+                           fields=changes, reason=actor.reason)
     response.headers["ETag"] = _etag(customer)
     return customer
 
 
 @router.post("/search", response_model=list[CustomerOut])
-async def find_customers(body: CustomerLookup, session: SessionDep) -> list[Customer]:
+async def find_customers(body: CustomerLookup, session: SessionDep, actor: ActorDep) -> list[Customer]:
     """Exact look-up by national ID or phone, through their blind indexes (never plaintext).
 
     A POST, so that identifiers never appear in URLs, access logs or proxies."""
@@ -113,7 +126,12 @@ async def find_customers(body: CustomerLookup, session: SessionDep) -> list[Cust
         condition = Customer.national_id_index == keys.blind_index(body.national_id, field="national_id")
     else:
         condition = Customer.phone_index == keys.blind_index(body.phone, field="phone")
-    return list(await session.scalars(sa.select(Customer).where(condition).order_by(Customer.created_at)))
+    async with session.begin():
+        found = list(await session.scalars(sa.select(Customer).where(condition).order_by(Customer.created_at)))
+        for customer in found:
+            await audit.record(session, actor=actor.id, role=actor.role, action="search", customer_id=customer.id,
+                               fields=RETURNED_FIELDS, reason=actor.reason)
+    return found
 
 
 declarations_router = APIRouter(prefix="/api/v1/data-declarations", tags=["data catalogue"])

@@ -202,7 +202,7 @@ async def test_compliance_officer_must_give_a_reason_and_it_is_audited(system, c
     try:
         async with engine.connect() as connection:
             row = (
-                await connection.execute(sa.text("SELECT * FROM access_audit WHERE request_id = :r"), {"r": request_id})
+                await connection.execute(sa.text("SELECT * FROM audit_log WHERE request_id = :r"), {"r": request_id})
             ).mappings().one()
     finally:
         await engine.dispose()
@@ -210,8 +210,8 @@ async def test_compliance_officer_must_give_a_reason_and_it_is_audited(system, c
     assert row["role"] == "compliance_officer"
     assert row["customer_id"] == known_customer
     assert row["reason"] == reason
-    assert row["status"] == 200
-    assert set(row["fields_in_clear"].split(",")) == set(KNOWN)
+    assert row["outcome"] == "200"
+    assert set(row["fields"].split(",")) == set(KNOWN)
 
 
 async def test_every_customer_data_call_is_audited_with_fields_in_clear(system, client, known_customer):
@@ -224,11 +224,11 @@ async def test_every_customer_data_call_is_audited_with_fields_in_clear(system, 
             async with engine.connect() as connection:
                 row = (
                     await connection.execute(
-                        sa.text("SELECT * FROM access_audit WHERE request_id = :r"),
+                        sa.text("SELECT * FROM audit_log WHERE request_id = :r"),
                         {"r": response.headers["x-request-id"]},
                     )
                 ).mappings().one()
-            clear = set(filter(None, row["fields_in_clear"].split(",")))
+            clear = set(filter(None, row["fields"].split(",")))
             assert clear == CLEAR_FOR[role]
             assert row["actor"] == f"{role}-1"
     finally:

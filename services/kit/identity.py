@@ -1,0 +1,30 @@
+"""The caller of a service request, as the gateway passes it on."""
+
+from typing import Annotated
+
+from fastapi import Depends, Header
+
+
+class Actor:
+    """Who is acting, as the gateway vouches for it (X-Actor-Id, X-Actor-Role). Services are
+    reachable only from the gateway (see deploy/ network policies)."""
+
+    def __init__(self, actor_id: str, role: str, scope: str | None, reason: str | None):
+        self.id = actor_id
+        self.role = role
+        # Set for self-scoped callers (customers): the only customer id they may act for.
+        self.customer_scope = scope
+        # Why the caller accesses customer data, where their role must say (X-Access-Reason).
+        self.reason = reason
+
+
+def _actor(
+    x_actor_id: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_actor_role: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_customer_scope: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_access_reason: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Actor:
+    return Actor(x_actor_id or "internal", x_actor_role or "internal", x_customer_scope, x_access_reason)
+
+
+ActorDep = Annotated[Actor, Depends(_actor)]
