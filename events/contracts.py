@@ -9,7 +9,7 @@ consumer has moved; a compatible change (a new optional field) keeps the version
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -39,6 +39,40 @@ class CustomerUpdatedV1(Payload):
     risk_level: RiskLevel
     assets_under_management: Decimal
     changed_fields: list[str] = Field(description="Names of the changed fields, values omitted.")
+
+
+Tier = Literal["high_net_worth", "affluent", "mass", "potential"]
+Stage = Literal["prospect", "onboarding", "active", "dormant", "churned"]
+
+
+class CustomerTierChangedV1(Payload):
+    customer_id: str
+    previous_tier: Tier | None
+    tier: Tier
+
+
+class CustomerLifecycleChangedV1(Payload):
+    customer_id: str
+    previous_stage: Stage | None
+    stage: Stage
+
+
+class CustomerErasedV1(Payload):
+    """The customer's identifiers were destroyed. Every service erases or anonymises its own
+    copies of their personal data, keeping only aggregates and legally required records."""
+
+    customer_id: str
+    erased_at: datetime
+
+
+class CustomerDocumentExpiringV1(Payload):
+    """An identity document needs renewal for KYC: expiring soon or already expired."""
+
+    customer_id: str
+    document_id: str
+    document_type: str
+    expires_on: date
+    status: Literal["expiring", "expired"]
 
 
 class ConsentGrantedV1(Payload):
@@ -93,6 +127,13 @@ class EventType:
 _TYPES = [
     EventType("customer.created", 1, topics.CUSTOMER, CustomerCreatedV1, "A customer record was created."),
     EventType("customer.updated", 1, topics.CUSTOMER, CustomerUpdatedV1, "A customer record changed."),
+    EventType("customer.tier_changed", 1, topics.CUSTOMER, CustomerTierChangedV1, "A customer moved to another tier."),
+    EventType("customer.lifecycle_changed", 1, topics.CUSTOMER, CustomerLifecycleChangedV1,
+              "A customer moved to another lifecycle stage."),
+    EventType("customer.erased", 1, topics.CUSTOMER, CustomerErasedV1,
+              "A customer was erased; erase or anonymise your copies of their personal data."),
+    EventType("customer.document_expiring", 1, topics.CUSTOMER, CustomerDocumentExpiringV1,
+              "An identity document is expiring or expired; KYC needs a refresh."),
     EventType("consent.granted", 1, topics.CONSENT, ConsentGrantedV1, "A data-sharing consent became active."),
     EventType("consent.revoked", 1, topics.CONSENT, ConsentRevokedV1, "A consent was revoked; sharing stops at once."),
     EventType("feedback.received", 1, topics.FEEDBACK, FeedbackReceivedV1, "A survey answer (CSAT or NPS) arrived."),

@@ -20,23 +20,55 @@ class Customer(Base):
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     # Personal data is encrypted at rest (AES-256-GCM); the database never holds it in clear.
-    name: Mapped[str] = mapped_column(EncryptedText("name"))
-    national_id: Mapped[str] = mapped_column(EncryptedText("national_id"))
-    phone: Mapped[str] = mapped_column(EncryptedText("phone"))
-    email: Mapped[str] = mapped_column(EncryptedText("email"))
-    birth_date: Mapped[date] = mapped_column(EncryptedDate("birth_date"))
-    address: Mapped[str] = mapped_column(EncryptedText("address"))
+    # All null once the customer is erased.
+    name: Mapped[str | None] = mapped_column(EncryptedText("name"))
+    national_id: Mapped[str | None] = mapped_column(EncryptedText("national_id"))
+    phone: Mapped[str | None] = mapped_column(EncryptedText("phone"))
+    email: Mapped[str | None] = mapped_column(EncryptedText("email"))
+    birth_date: Mapped[date | None] = mapped_column(EncryptedDate("birth_date"))
+    address: Mapped[str | None] = mapped_column(EncryptedText("address"))
     # Keyed hashes for exact look-up by national ID or phone, without plaintext.
-    national_id_index: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    phone_index: Mapped[str] = mapped_column(sa.String(64), index=True)
+    national_id_index: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    phone_index: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     # Key that sealed this row's fields; rotation re-encrypts rows not under the active key.
     key_id: Mapped[str] = mapped_column(sa.String(32), index=True)
     assets_under_management: Mapped[Decimal] = mapped_column(sa.Numeric(18, 2))
+    product_holdings: Mapped[int] = mapped_column(sa.Integer(), default=0)
     risk_level: Mapped[str] = mapped_column(sa.String(2))
+    tier: Mapped[str] = mapped_column(sa.String(20), index=True)
+    lifecycle_stage: Mapped[str] = mapped_column(sa.String(20), index=True)
+    relationship_manager_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    # The bank's own reference (core banking id); makes bulk imports idempotent.
+    external_ref: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    erased_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     # Bumped on every change; the ETag of the record (lost-update protection).
     version: Mapped[int] = mapped_column(sa.Integer(), default=1)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class StageChange(Base):
+    """Lifecycle history: every move from one stage to another, by whom and why."""
+
+    __tablename__ = "lifecycle_history"
+
+    id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    from_stage: Mapped[str | None] = mapped_column(sa.String(20))
+    to_stage: Mapped[str] = mapped_column(sa.String(20))
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(sa.String(128))
+    reason: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+class TierChange(Base):
+    __tablename__ = "tier_history"
+
+    id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    from_tier: Mapped[str | None] = mapped_column(sa.String(20))
+    to_tier: Mapped[str] = mapped_column(sa.String(20))
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)

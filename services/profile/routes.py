@@ -1,18 +1,27 @@
-import uuid
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
-from events.contracts import CustomerCreatedV1, CustomerUpdatedV1, new_event
-from events.envelope import now
 from services.kit import crypto
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
-from services.kit.problems import PROBLEM_RESPONSES, Conflict, NotFound, Problem
+from services.kit.problems import PROBLEM_RESPONSES, Problem
+from services.profile import service
 from services.profile.declarations import FIELDS, FieldDeclaration
-from services.profile.models import Customer, audit, outbox
-from services.profile.schemas import CustomerCreate, CustomerLookup, CustomerOut, CustomerUpdate
+from services.profile.models import Customer, StageChange, audit
+from services.profile.schemas import (
+    CustomerCreate,
+    CustomerLookup,
+    CustomerOut,
+    CustomerPage,
+    CustomerUpdate,
+    ErasureRequest,
+    ManagerAssignment,
+    StageChangeIn,
+    StageChangeOut,
+)
+from services.profile.tiers import Stage, Tier
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
 
@@ -22,61 +31,63 @@ class PreconditionFailed(Problem):
     title = "Precondition failed"
 
 
-# Every personal field a customer response carries; recorded by name in the audit trail.
-RETURNED_FIELDS = [field.name for field in FIELDS]
-
-
 def _etag(customer: Customer) -> str:
     return f'"{customer.version}"'
 
 
+def _settings(request: Request):
+    return request.app.state.settings
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CustomerOut)
-async def create_customer(body: CustomerCreate, session: SessionDep, actor: ActorDep, response: Response) -> Customer:
-    keys = crypto.keyring()
+async def create_customer(
+    body: CustomerCreate, session: SessionDep, actor: ActorDep, request: Request, response: Response
+) -> Customer:
     async with session.begin():
-        national_id_index = keys.blind_index(body.national_id, field="national_id")
-        taken = await session.scalar(sa.select(Customer.id).where(Customer.national_id_index == national_id_index))
-        if taken is not None:
-            raise Conflict("A customer with this national ID already exists; read or update that record instead.")
-        moment = now()
-        customer = Customer(
-            id=str(uuid.uuid4()),
-            version=1,
-            created_at=moment,
-            updated_at=moment,
-            national_id_index=national_id_index,
-            phone_index=keys.blind_index(body.phone, field="phone"),
-            key_id=keys.active_key_id,
-            **body.model_dump(),
-        )
-        session.add(customer)
-        await session.flush()
-        event = CustomerCreatedV1(
-            customer_id=customer.id,
-            risk_level=customer.risk_level,
-            assets_under_management=customer.assets_under_management,
-        )
-        await outbox.add(session, new_event("customer.created", event, source="profile"), aggregate_type="customer")
-        await audit.record(session, actor=actor.id, role=actor.role, action="create", customer_id=customer.id,
-                           fields=body.model_fields_set, reason=actor.reason)
+        customer = await service.create(session, body, actor, _settings(request))
     response.headers["ETag"] = _etag(customer)
     response.headers["Location"] = f"/api/v1/customers/{customer.id}"
     return customer
 
 
-async def _get(session, customer_id: str) -> Customer:
-    customer = await session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound("No customer has this id.")
-    return customer
+@router.get("", response_model=CustomerPage)
+async def list_customers(
+    session: SessionDep,
+    actor: ActorDep,
+    request: Request,
+    tier: Tier | None = None,
+    stage: Stage | None = None,
+    manager: str | None = Query(None, description="Relationship manager id."),
+    after: str | None = Query(None, description="Cursor from the previous page."),
+    limit: int = Query(50, ge=1, le=500),
+) -> CustomerPage:
+    settings = _settings(request)
+    if actor.role in settings.assigned_only_roles:
+        manager = actor.id  # managers list their own customers only
+    query = sa.select(Customer).where(Customer.erased_at.is_(None)).order_by(Customer.id).limit(limit + 1)
+    for column, value in ((Customer.tier, tier), (Customer.lifecycle_stage, stage),
+                          (Customer.relationship_manager_id, manager)):
+        if value is not None:
+            query = query.where(column == value)
+    if after is not None:
+        query = query.where(Customer.id > after)
+    async with session.begin():
+        found = list(await session.scalars(query))
+        page = found[:limit]
+        for customer in page:
+            await audit.record(session, actor=actor.id, role=actor.role, action="list", customer_id=customer.id,
+                               fields=service.RETURNED_FIELDS, reason=actor.reason)
+    return CustomerPage(items=page, next_cursor=page[-1].id if len(found) > limit else None)
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
-async def read_customer(customer_id: str, session: SessionDep, actor: ActorDep, response: Response) -> Customer:
+async def read_customer(
+    customer_id: str, session: SessionDep, actor: ActorDep, request: Request, response: Response
+) -> Customer:
     async with session.begin():
-        customer = await _get(session, customer_id)
+        customer = await service.get_visible(session, customer_id, actor, _settings(request))
         await audit.record(session, actor=actor.id, role=actor.role, action="read", customer_id=customer_id,
-                           fields=RETURNED_FIELDS, reason=actor.reason)
+                           fields=service.RETURNED_FIELDS, reason=actor.reason)
     response.headers["ETag"] = _etag(customer)
     return customer
 
@@ -87,37 +98,22 @@ async def update_customer(
     body: CustomerUpdate,
     session: SessionDep,
     actor: ActorDep,
+    request: Request,
     response: Response,
     if_match: Annotated[str | None, Header(description="ETag from a previous read; 412 if the record changed since.")] = None,
 ) -> Customer:
+    settings = _settings(request)
     async with session.begin():
-        customer = await _get(session, customer_id)
+        customer = await service.get_visible(session, customer_id, actor, settings)
         if if_match is not None and if_match.strip() != _etag(customer):
             raise PreconditionFailed("The customer changed since you read it; read it again and re-apply your change.")
-        changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if getattr(customer, k) != v}
-        if changes:
-            for field, value in changes.items():
-                setattr(customer, field, value)
-            if "phone" in changes:
-                customer.phone_index = crypto.keyring().blind_index(customer.phone, field="phone")
-            customer.version += 1
-            customer.updated_at = now()
-            await session.flush()
-            event = CustomerUpdatedV1(
-                customer_id=customer.id,
-                risk_level=customer.risk_level,
-                assets_under_management=customer.assets_under_management,
-                changed_fields=sorted(changes),
-            )
-            await outbox.add(session, new_event("customer.updated", event, source="profile"), aggregate_type="customer")
-        await audit.record(session, actor=actor.id, role=actor.role, action="update", customer_id=customer.id,
-                           fields=changes, reason=actor.reason)
+        await service.update(session, customer, body.model_dump(exclude_unset=True), actor, settings)
     response.headers["ETag"] = _etag(customer)
     return customer
 
 
 @router.post("/search", response_model=list[CustomerOut])
-async def find_customers(body: CustomerLookup, session: SessionDep, actor: ActorDep) -> list[Customer]:
+async def find_customers(body: CustomerLookup, session: SessionDep, actor: ActorDep, request: Request) -> list[Customer]:
     """Exact look-up by national ID or phone, through their blind indexes (never plaintext).
 
     A POST, so that identifiers never appear in URLs, access logs or proxies."""
@@ -126,12 +122,64 @@ async def find_customers(body: CustomerLookup, session: SessionDep, actor: Actor
         condition = Customer.national_id_index == keys.blind_index(body.national_id, field="national_id")
     else:
         condition = Customer.phone_index == keys.blind_index(body.phone, field="phone")
+    settings = _settings(request)
     async with session.begin():
-        found = list(await session.scalars(sa.select(Customer).where(condition).order_by(Customer.created_at)))
+        found = [c for c in await session.scalars(sa.select(Customer).where(condition).order_by(Customer.created_at))
+                 if service.may_see(actor, c, settings)]
         for customer in found:
             await audit.record(session, actor=actor.id, role=actor.role, action="search", customer_id=customer.id,
-                               fields=RETURNED_FIELDS, reason=actor.reason)
+                               fields=service.RETURNED_FIELDS, reason=actor.reason)
     return found
+
+
+@router.post("/{customer_id}/lifecycle", response_model=CustomerOut)
+async def change_stage(
+    customer_id: str, body: StageChangeIn, session: SessionDep, actor: ActorDep, request: Request
+) -> Customer:
+    async with session.begin():
+        customer = await service.get_visible(session, customer_id, actor, _settings(request))
+        await service.move_stage(session, customer, body.stage, actor, body.reason)
+    return customer
+
+
+@router.get("/{customer_id}/lifecycle", response_model=list[StageChangeOut])
+async def stage_history(customer_id: str, session: SessionDep, actor: ActorDep, request: Request) -> list[StageChange]:
+    async with session.begin():
+        await service.get_visible(session, customer_id, actor, _settings(request))
+        return list(await session.scalars(
+            sa.select(StageChange).where(StageChange.customer_id == customer_id).order_by(StageChange.id)
+        ))
+
+
+@router.get("/{customer_id}/relationship-manager", response_model=ManagerAssignment)
+async def assigned_manager(customer_id: str, session: SessionDep) -> ManagerAssignment:
+    """Who manages the customer; the gateway asks to keep managers to their own customers."""
+    manager = await session.scalar(sa.select(Customer.relationship_manager_id).where(Customer.id == customer_id))
+    return ManagerAssignment(relationship_manager_id=manager)
+
+
+@router.put("/{customer_id}/relationship-manager", response_model=CustomerOut)
+async def assign_manager(
+    customer_id: str, body: ManagerAssignment, session: SessionDep, actor: ActorDep, request: Request
+) -> Customer:
+    async with session.begin():
+        customer = await service.get_visible(session, customer_id, actor, _settings(request))
+        customer.relationship_manager_id = body.relationship_manager_id
+        customer.version += 1
+        await audit.record(session, actor=actor.id, role=actor.role, action="assign_manager", customer_id=customer_id,
+                           fields=["relationship_manager_id"], reason=actor.reason)
+    return customer
+
+
+@router.post("/{customer_id}/erasure", status_code=status.HTTP_202_ACCEPTED)
+async def erase_customer(
+    customer_id: str, body: ErasureRequest, session: SessionDep, actor: ActorDep, request: Request
+) -> dict:
+    """Anonymise the customer: identifiers destroyed, aggregates kept; every service is told."""
+    async with session.begin():
+        customer = await service.get_visible(session, customer_id, actor, _settings(request))
+        await service.erase(session, customer, actor, body.reason)
+    return {"customer_id": customer_id, "erased_at": customer.erased_at}
 
 
 declarations_router = APIRouter(prefix="/api/v1/data-declarations", tags=["data catalogue"])

@@ -4,6 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from services.profile.tiers import SERVICE_PLANS, Stage, Tier
+
 RiskLevel = Literal["C1", "C2", "C3", "C4", "C5"]
 
 
@@ -33,6 +35,11 @@ class DeclaredFieldsOnly(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+ExternalRef = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z._:-]{1,64}$")]
+ManagerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Holdings = Annotated[int, Field(ge=0, le=10_000)]
+
+
 class CustomerCreate(DeclaredFieldsOnly):
     name: Name
     national_id: NationalId = Field(description="National identity number (letters and digits).")
@@ -41,7 +48,13 @@ class CustomerCreate(DeclaredFieldsOnly):
     birth_date: BirthDate
     address: Address
     assets_under_management: Assets = Decimal("0")
+    product_holdings: Holdings = Field(0, description="Number of products the customer holds.")
     risk_level: RiskLevel = Field(description="Risk assessment C1 (most cautious) to C5.")
+    external_ref: ExternalRef | None = Field(None, description="The bank's own reference; unique; makes imports idempotent.")
+    lifecycle_stage: Stage = Stage.PROSPECT
+    relationship_manager_id: ManagerId | None = Field(
+        None, description="Assigned manager; when a relationship manager creates the customer, that manager."
+    )
 
 
 class CustomerUpdate(DeclaredFieldsOnly):
@@ -51,6 +64,7 @@ class CustomerUpdate(DeclaredFieldsOnly):
     birth_date: BirthDate | None = None
     address: Address | None = None
     assets_under_management: Assets | None = None
+    product_holdings: Holdings | None = None
     risk_level: RiskLevel | None = None
 
     @model_validator(mode="after")
@@ -74,10 +88,28 @@ class CustomerOut(BaseModel):
     birth_date: date
     address: str
     assets_under_management: Decimal
+    product_holdings: int
     risk_level: RiskLevel
+    tier: Tier
+    lifecycle_stage: Stage
+    relationship_manager_id: str | None
+    external_ref: str | None
+    service_plan: dict = Field(description="What the customer's tier entitles them to (R4.1).")
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plan(cls, data):
+        if not isinstance(data, dict):
+            data = {name: getattr(data, name) for name in cls.model_fields if name != "service_plan"}
+        return {**data, "service_plan": SERVICE_PLANS[Tier(data["tier"])]}
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerOut]
+    next_cursor: str | None = Field(description="Pass as `after` for the next page; null at the end.")
 
 
 class CustomerLookup(BaseModel):
@@ -91,3 +123,32 @@ class CustomerLookup(BaseModel):
         if (self.national_id is None) == (self.phone is None):
             raise ValueError("send exactly one of national_id or phone")
         return self
+
+
+class StageChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage: Stage
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class StageChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_stage: Stage | None
+    to_stage: Stage
+    at: datetime
+    actor: str
+    reason: str | None
+
+
+class ManagerAssignment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    relationship_manager_id: ManagerId | None
+
+
+class ErasureRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]

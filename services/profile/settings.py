@@ -1,4 +1,5 @@
 import json
+from decimal import Decimal
 
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
@@ -16,6 +17,14 @@ class ProfileSettings(ComponentSettings):
     active_key_id: str = ""
     # Key of the blind indexes (national ID, phone look-ups). Changing it means re-indexing.
     blind_index_key: str = ""
+
+    # Tier thresholds on assets under management, reporting currency (R1.1).
+    tier_high_net_worth_assets: Decimal = Decimal("6000000")
+    tier_affluent_assets: Decimal = Decimal("500000")
+    tier_mass_assets: Decimal = Decimal("50000")
+
+    # Roles that see only the customers assigned to them (R4.1 relationship managers).
+    assigned_only_roles: list[str] = ["relationship_manager"]
 
     @model_validator(mode="after")
     def _keys(self):
