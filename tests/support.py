@@ -129,6 +129,8 @@ class KafkaProbe:
                 for records in batch.values():
                     for record in records:
                         headers = {k: v.decode() for k, v in record.headers or []}
+                        # Not a real header: the record key, so tests can check it beside the envelope.
+                        headers["key"] = record.key.decode() if record.key is not None else None
                         try:
                             found.append((Envelope.model_validate_json(record.value), headers))
                         except ValueError:

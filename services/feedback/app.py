@@ -1,0 +1,26 @@
+"""Feedback: survey answers and complaints (R3.1, R3.3)."""
+
+from pathlib import Path
+
+from services.feedback import models
+from services.feedback.routes import router
+from services.feedback.settings import FeedbackSettings
+from services.kit.app import ServiceSpec, build_app
+
+
+def spec() -> ServiceSpec:
+    return ServiceSpec(
+        name="feedback",
+        title="Feedback service",
+        description="Satisfaction surveys (CSAT, NPS) and customer complaints.",
+        settings=FeedbackSettings(),
+        metadata=models.Base.metadata,
+        migrations=Path(__file__).parent / "migrations",
+        routers=[router],
+        outbox=models.outbox,
+        inbox=models.inbox_table,
+    )
+
+
+def create_app():
+    return build_app(spec())

@@ -1,0 +1,7 @@
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ComponentSettings
+
+
+class FeedbackSettings(ComponentSettings):
+    model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore")
