@@ -84,6 +84,37 @@ class ConsentGrantedV1(Payload):
     expires_at: datetime | None
 
 
+class ConsentRequestedV1(Payload):
+    """The bank asked to share a customer's data; a compliance officer must approve it."""
+
+    consent_id: str
+    customer_id: str
+    recipient: str
+    purpose: str
+    data_categories: list[str]
+    requested_by: str
+
+
+class ConsentDecidedV1(Payload):
+    """A requested consent was approved (and is active from now) or rejected."""
+
+    consent_id: str
+    customer_id: str
+    recipient: str
+    purpose: str
+    data_categories: list[str]
+    decided_by: str
+    expires_at: datetime | None = None
+
+
+class ConsentExpiredV1(Payload):
+    consent_id: str
+    customer_id: str
+    recipient: str
+    purpose: str
+    expired_at: datetime
+
+
 class ConsentRevokedV1(Payload):
     consent_id: str
     customer_id: str
@@ -135,6 +166,12 @@ _TYPES = [
     EventType("customer.document_expiring", 1, topics.CUSTOMER, CustomerDocumentExpiringV1,
               "An identity document is expiring or expired; KYC needs a refresh."),
     EventType("consent.granted", 1, topics.CONSENT, ConsentGrantedV1, "A data-sharing consent became active."),
+    EventType("consent.requested", 1, topics.CONSENT, ConsentRequestedV1,
+              "The bank requested a data-sharing consent; awaiting a compliance officer's approval."),
+    EventType("consent.approved", 1, topics.CONSENT, ConsentDecidedV1,
+              "A requested consent was approved by a compliance officer other than the requester; it is active."),
+    EventType("consent.rejected", 1, topics.CONSENT, ConsentDecidedV1, "A requested consent was rejected."),
+    EventType("consent.expired", 1, topics.CONSENT, ConsentExpiredV1, "A consent reached its expiry; sharing stops."),
     EventType("consent.revoked", 1, topics.CONSENT, ConsentRevokedV1, "A consent was revoked; sharing stops at once."),
     EventType("feedback.received", 1, topics.FEEDBACK, FeedbackReceivedV1, "A survey answer (CSAT or NPS) arrived."),
     EventType("complaint.opened", 1, topics.COMPLAINT, ComplaintOpenedV1, "A customer complaint was opened."),

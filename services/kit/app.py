@@ -14,6 +14,7 @@ from events.consumer import EventConsumer, Handler
 from events.outbox import Outbox
 from services.kit import db
 from services.kit.audit import AuditTrail
+from services.kit.jobs import PeriodicJob, run_forever
 from services.kit.messaging import Messaging
 from services.kit.observability import configure_logging, install_observability
 from services.kit.problems import install_problem_handlers, problem_response
@@ -38,6 +39,8 @@ class ServiceSpec:
     consumed_topics: list[str] = field(default_factory=list)
     # Hash-chained audit of access to customer data, sealed by a background task.
     audit: AuditTrail | None = None
+    # Scheduled work (expiry, retention, ...), run in the background of every replica.
+    jobs: list[PeriodicJob] = field(default_factory=list)
     # Extra resources to hold for the app's lifetime (e.g. the gateway's upstream connection pool).
     resources: Callable[[FastAPI], AbstractAsyncContextManager] | None = None
     # None when the component serves its own document (the gateway merges the services').
@@ -76,16 +79,18 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         app.state.messaging = messaging
         app.state.audit = spec.audit
         messaging.start()
-        sealer = asyncio.create_task(spec.audit.run_sealer(engine)) if spec.audit else None
+        background = [asyncio.create_task(run_forever(job, sessions)) for job in spec.jobs]
+        if spec.audit:
+            background.append(asyncio.create_task(spec.audit.run_sealer(engine)))
         try:
             async with AsyncExitStack() as stack:
                 if spec.resources is not None:
                     await stack.enter_async_context(spec.resources(app))
                 yield
         finally:
-            if sealer is not None:
-                sealer.cancel()
-                await asyncio.gather(sealer, return_exceptions=True)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await messaging.stop()
             await engine.dispose()
 

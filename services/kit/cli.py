@@ -4,6 +4,7 @@
     crm migrate <component>|all
     crm rotate-keys              re-encrypt customer data under the active key
     crm verify-audit <component> check the hash chain of a component's audit trail
+    crm run-job <component> <job>  run a scheduled job once
     crm broker [--port P]        local Kafka-protocol broker with every topic (development, tests)
     crm token --role ROLE [--sub ID]   a signed bearer token from the local development key
 """
@@ -79,6 +80,31 @@ def verify_audit(component: str) -> int:
     return 1
 
 
+def run_job(component: str, name: str) -> int:
+    import asyncio
+
+    from services.kit.db import create_engine, session_factory
+
+    spec = _module(component).spec()
+    jobs = {job.name: job for job in spec.jobs}
+    if name not in jobs:
+        print(f"{component} has no job {name!r}; its jobs: {', '.join(sorted(jobs)) or 'none'}")
+        return 2
+
+    async def run():
+        engine = create_engine(spec.settings.database_url)
+        try:
+            total = 0
+            while handled := await jobs[name].run(session_factory(engine)):
+                total += handled
+            return total
+        finally:
+            await engine.dispose()
+
+    print(f"{component}/{name}: {asyncio.run(run())} handled")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="crm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +119,10 @@ def main(argv: list[str] | None = None) -> None:
 
     p = commands.add_parser("verify-audit", help="check a component's audit chain; exit 1 if broken")
     p.add_argument("component", choices=sorted(COMPONENTS))
+
+    p = commands.add_parser("run-job", help="run one of a component's scheduled jobs once (e.g. from a CronJob)")
+    p.add_argument("component", choices=sorted(COMPONENTS))
+    p.add_argument("job")
 
     commands.add_parser("rotate-keys", help="re-encrypt profile data under the active key (online, in batches)")
 
@@ -111,6 +141,8 @@ def main(argv: list[str] | None = None) -> None:
         migrate(args.component)
     elif args.command == "verify-audit":
         sys.exit(verify_audit(args.component))
+    elif args.command == "run-job":
+        sys.exit(run_job(args.component, args.job))
     elif args.command == "rotate-keys":
         from services.profile.keys import main as rotate_keys
 
