@@ -15,7 +15,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
-from events.contracts import event_type
+from events.contracts import Payload, event_type, new_event
 from events.envelope import Envelope, now
 
 log = structlog.get_logger(__name__)
@@ -24,21 +24,41 @@ log = structlog.get_logger(__name__)
 class Outbox:
     """One component's outbox table, with the writer used inside transactions and the relay."""
 
-    def __init__(self, table: sa.Table):
+    def __init__(self, table: sa.Table, *, source: str | None = None):
         self.table = table
+        self.source = source  # the component whose events these are
         self._wake = asyncio.Event()
 
-    async def add(self, session: AsyncSession, envelope: Envelope, *, aggregate_type: str) -> None:
-        """Stage `envelope` in the caller's transaction; it is published only if that commits."""
+    async def emit(self, session: AsyncSession, name: str, payload: Payload, *, version: int = 1) -> Envelope:
+        """Stage event `name` in the caller's transaction; it is published only if that commits."""
+        envelope = new_event(name, payload, source=self.source, version=version)
+        await self._insert(session, [envelope])
+        return envelope
+
+    async def emit_many(self, session: AsyncSession, events: list[tuple[str, Payload]]) -> None:
+        """Stage many events in one round trip (bulk operations), in the order given."""
+        if events:
+            await self._insert(session, [new_event(name, payload, source=self.source) for name, payload in events])
+
+    async def add(self, session: AsyncSession, envelope: Envelope, *, aggregate_type: str | None = None) -> None:
+        """Stage an already built envelope (e.g. one relayed on behalf of another producer)."""
+        await self._insert(session, [envelope])
+
+    async def _insert(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
         await session.execute(
-            self.table.insert().values(
-                id=str(envelope.id),
-                aggregatetype=aggregate_type,
-                aggregateid=envelope.customer_id,
-                type=f"{envelope.type}.v{envelope.version}",
-                payload=envelope.model_dump_json(),
-                created_at=envelope.time,
-            )
+            self.table.insert(),
+            [
+                {
+                    "id": str(envelope.id),
+                    # Debezium's outbox router routes by aggregate type: the event's subject.
+                    "aggregatetype": envelope.type.split(".", 1)[0],
+                    "aggregateid": envelope.customer_id,
+                    "type": f"{envelope.type}.v{envelope.version}",
+                    "payload": envelope.model_dump_json(),
+                    "created_at": envelope.time,
+                }
+                for envelope in envelopes
+            ],
         )
         # The relay in this process may publish at once; other relays find the row by polling.
         session.sync_session.info["outbox_wake"] = self._wake

@@ -41,4 +41,4 @@ class Complaint(Base):
 
 
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
-outbox = Outbox(outbox_table)
+outbox = Outbox(outbox_table, source="feedback")

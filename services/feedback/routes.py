@@ -2,7 +2,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from events.contracts import ComplaintOpenedV1, FeedbackReceivedV1, new_event
+from events.contracts import ComplaintOpenedV1, FeedbackReceivedV1
 from events.envelope import now
 from services.feedback.models import Complaint, Feedback, outbox
 from services.feedback.schemas import ComplaintCreate, ComplaintOut, FeedbackCreate, FeedbackOut
@@ -25,7 +25,7 @@ async def record_feedback(body: FeedbackCreate, session: SessionDep) -> Feedback
             score=feedback.score,
             channel=feedback.channel,
         )
-        await outbox.add(session, new_event("feedback.received", event, source="feedback"), aggregate_type="feedback")
+        await outbox.emit(session, "feedback.received", event)
     return feedback
 
 
@@ -41,5 +41,5 @@ async def open_complaint(body: ComplaintCreate, session: SessionDep) -> Complain
             category=complaint.category,
             channel=complaint.channel,
         )
-        await outbox.add(session, new_event("complaint.opened", event, source="feedback"), aggregate_type="complaint")
+        await outbox.emit(session, "complaint.opened", event)
     return complaint

@@ -127,19 +127,35 @@ class AuditTrail:
         reason: str | None = None,
         outcome: str = "ok",
     ) -> None:
-        await session.execute(
-            self.table.insert().values(
-                at=now(),
-                actor=actor[:128],
-                role=role[:64],
-                action=action[:200],
-                customer_id=customer_id,
-                fields=",".join(sorted(fields)),
-                reason=reason[:500] if reason else None,
-                outcome=outcome,
-                request_id=current_trace_id.get(),
-            )
-        )
+        await self.record_many(session, actor=actor, role=role, action=action, customer_ids=[customer_id],
+                               fields=fields, reason=reason, outcome=outcome)
+
+    async def record_many(
+        self,
+        session: AsyncSession | AsyncConnection,
+        *,
+        actor: str,
+        role: str,
+        action: str,
+        customer_ids: list[str | None],
+        fields: set[str] | list[str] = (),
+        reason: str | None = None,
+        outcome: str = "ok",
+    ) -> None:
+        """One row per customer for the same access (lists, bulk imports), in one round trip."""
+        if not customer_ids:
+            return
+        common = {
+            "at": now(),
+            "actor": actor[:128],
+            "role": role[:64],
+            "action": action[:200],
+            "fields": ",".join(sorted(fields)),
+            "reason": reason[:500] if reason else None,
+            "outcome": outcome,
+            "request_id": current_trace_id.get(),
+        }
+        await session.execute(self.table.insert(), [{**common, "customer_id": c} for c in customer_ids])
         self._wake.set()
 
     async def seal_pending(self, engine: AsyncEngine, batch_size: int = 1000) -> int:

@@ -72,5 +72,5 @@ class TierChange(Base):
 
 
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
-outbox = Outbox(outbox_table)
+outbox = Outbox(outbox_table, source="profile")
 audit = AuditTrail(Base.metadata)

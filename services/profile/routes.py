@@ -7,7 +7,7 @@ from services.kit import crypto
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
 from services.kit.problems import PROBLEM_RESPONSES, Problem
-from services.profile import service
+from services.profile import imports, service
 from services.profile.declarations import FIELDS, FieldDeclaration
 from services.profile.models import Customer, StageChange, audit
 from services.profile.schemas import (
@@ -74,9 +74,8 @@ async def list_customers(
     async with session.begin():
         found = list(await session.scalars(query))
         page = found[:limit]
-        for customer in page:
-            await audit.record(session, actor=actor.id, role=actor.role, action="list", customer_id=customer.id,
-                               fields=service.RETURNED_FIELDS, reason=actor.reason)
+        await audit.record_many(session, actor=actor.id, role=actor.role, action="list",
+                                customer_ids=[c.id for c in page], fields=service.RETURNED_FIELDS, reason=actor.reason)
     return CustomerPage(items=page, next_cursor=page[-1].id if len(found) > limit else None)
 
 
@@ -126,10 +125,26 @@ async def find_customers(body: CustomerLookup, session: SessionDep, actor: Actor
     async with session.begin():
         found = [c for c in await session.scalars(sa.select(Customer).where(condition).order_by(Customer.created_at))
                  if service.may_see(actor, c, settings)]
-        for customer in found:
-            await audit.record(session, actor=actor.id, role=actor.role, action="search", customer_id=customer.id,
-                               fields=service.RETURNED_FIELDS, reason=actor.reason)
+        await audit.record_many(session, actor=actor.id, role=actor.role, action="search",
+                                customer_ids=[c.id for c in found], fields=service.RETURNED_FIELDS, reason=actor.reason)
     return found
+
+
+@router.post(
+    "/imports",
+    status_code=status.HTTP_200_OK,
+    openapi_extra={"requestBody": {"content": {"text/csv": {}, "application/x-ndjson": {}}, "required": True}},
+)
+async def import_customers(session: SessionDep, actor: ActorDep, request: Request) -> dict:
+    """Bulk import (CSV with a header row, or JSON Lines): all rows or none; idempotent by
+    `external_ref`; every bad row reported with its line number and reason."""
+    media_type = request.headers.get("content-type", "")
+    if "csv" not in media_type and "ndjson" not in media_type and "jsonl" not in media_type:
+        raise Problem("Send the file as text/csv or application/x-ndjson.", status=415, title="Unsupported media type")
+    content = await request.body()
+    async with session.begin():
+        report = await imports.import_customers(session, content, media_type, actor, _settings(request))
+    return {"rows": report.rows, "created": report.created, "skipped_existing": report.skipped_existing}
 
 
 @router.post("/{customer_id}/lifecycle", response_model=CustomerOut)

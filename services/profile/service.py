@@ -13,8 +13,6 @@ from events.contracts import (
     CustomerLifecycleChangedV1,
     CustomerTierChangedV1,
     CustomerUpdatedV1,
-    Payload,
-    new_event,
 )
 from events.envelope import now
 from services.kit import crypto
@@ -34,10 +32,6 @@ ENCRYPTED_FIELDS = [field.name for field in FIELDS if field.encrypted]
 class Gone(Problem):
     status = 410
     title = "Gone"
-
-
-async def emit(session: AsyncSession, name: str, payload: Payload) -> None:
-    await outbox.add(session, new_event(name, payload, source="profile"), aggregate_type="customer")
 
 
 def may_see(actor: Actor, customer: Customer, settings: ProfileSettings) -> bool:
@@ -81,7 +75,7 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
                             actor=actor.id, reason="created"))
     session.add(TierChange(customer_id=customer.id, from_tier=None, to_tier=customer.tier, at=moment))
     await session.flush()
-    await emit(session, "customer.created", CustomerCreatedV1(
+    await outbox.emit(session, "customer.created", CustomerCreatedV1(
         customer_id=customer.id, risk_level=customer.risk_level, assets_under_management=customer.assets_under_management,
     ))
     await audit.record(session, actor=actor.id, role=actor.role, action="create", customer_id=customer.id,
@@ -102,7 +96,7 @@ async def update(
         customer.updated_at = now()
         await retier(session, customer, settings)
         await session.flush()
-        await emit(session, "customer.updated", CustomerUpdatedV1(
+        await outbox.emit(session, "customer.updated", CustomerUpdatedV1(
             customer_id=customer.id, risk_level=customer.risk_level,
             assets_under_management=customer.assets_under_management, changed_fields=sorted(changes),
         ))
@@ -126,7 +120,7 @@ async def retier(session: AsyncSession, customer: Customer, settings: ProfileSet
     if tier != customer.tier:
         previous, customer.tier = customer.tier, tier
         session.add(TierChange(customer_id=customer.id, from_tier=previous, to_tier=tier, at=now()))
-        await emit(session, "customer.tier_changed",
+        await outbox.emit(session, "customer.tier_changed",
                    CustomerTierChangedV1(customer_id=customer.id, previous_tier=previous, tier=tier))
 
 
@@ -140,7 +134,7 @@ async def move_stage(session: AsyncSession, customer: Customer, stage: Stage, ac
     customer.updated_at = now()
     session.add(StageChange(customer_id=customer.id, from_stage=current.value, to_stage=stage.value, at=now(),
                             actor=actor.id, reason=reason))
-    await emit(session, "customer.lifecycle_changed",
+    await outbox.emit(session, "customer.lifecycle_changed",
                CustomerLifecycleChangedV1(customer_id=customer.id, previous_stage=current.value, stage=stage.value))
     await audit.record(session, actor=actor.id, role=actor.role, action="lifecycle", customer_id=customer.id,
                        fields=["lifecycle_stage"], reason=reason)
@@ -160,6 +154,6 @@ async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason:
         session.add(StageChange(customer_id=customer.id, from_stage=customer.lifecycle_stage, to_stage=Stage.CHURNED,
                                 at=customer.erased_at, actor=actor.id, reason="erased"))
         customer.lifecycle_stage = Stage.CHURNED.value
-    await emit(session, "customer.erased", CustomerErasedV1(customer_id=customer.id, erased_at=customer.erased_at))
+    await outbox.emit(session, "customer.erased", CustomerErasedV1(customer_id=customer.id, erased_at=customer.erased_at))
     await audit.record(session, actor=actor.id, role=actor.role, action="erase", customer_id=customer.id,
                        fields=ENCRYPTED_FIELDS, reason=reason)
