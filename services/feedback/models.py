@@ -5,7 +5,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from events.outbox import Outbox
 from events.store import add_messaging_tables
-from services.kit.db import new_metadata
+from services.kit.db import UTCDateTime, new_metadata
 
 
 class Base(DeclarativeBase):
@@ -23,7 +23,7 @@ class Feedback(Base):
     score: Mapped[int] = mapped_column(sa.SmallInteger())
     channel: Mapped[str] = mapped_column(sa.String(16))
     comment: Mapped[str | None] = mapped_column(sa.Text())
-    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Complaint(Base):
@@ -37,7 +37,7 @@ class Complaint(Base):
     channel: Mapped[str] = mapped_column(sa.String(16))
     description: Mapped[str] = mapped_column(sa.Text())
     status: Mapped[str] = mapped_column(sa.String(16))
-    opened_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)

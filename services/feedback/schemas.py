@@ -4,6 +4,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from services.kit.params import IdField
+
 Survey = Literal["csat", "nps"]
 Channel = Literal["mobile", "web", "branch", "call_center"]
 ComplaintCategory = Literal["service", "fees", "product", "fraud", "privacy", "other"]
@@ -12,7 +14,6 @@ ComplaintStatus = Literal["open"]
 # The score range of each survey: CSAT 1 (very unsatisfied) to 5, NPS 0 (would not recommend) to 10.
 SCORE_RANGES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10)}
 
-CustomerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Comment = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(lambda s: s or None)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
@@ -20,7 +21,7 @@ Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 class FeedbackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: CustomerId
+    customer_id: IdField
     survey: Survey
     score: int = Field(strict=True, description="CSAT: 1 to 5; NPS: 0 to 10.")
     channel: Channel
@@ -43,7 +44,7 @@ class FeedbackCreate(BaseModel):
 class ComplaintCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: CustomerId
+    customer_id: IdField
     category: ComplaintCategory
     channel: Channel
     description: Description = Field(description="Free text; stored, never logged nor published.")

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from events.envelope import current_trace_id, now
-from services.kit.db import SessionDep
+from services.kit.db import SessionDep, UTCDateTime
 
 log = structlog.get_logger(__name__)
 GENESIS = "0" * 64
@@ -32,7 +32,7 @@ _position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def _columns() -> list[sa.Column]:
     return [
         sa.Column("id", _position, primary_key=True, autoincrement=True),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
         sa.Column("actor", sa.String(128), nullable=False),
         sa.Column("role", sa.String(64), nullable=False),
         sa.Column("action", sa.String(200), nullable=False),

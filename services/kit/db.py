@@ -4,7 +4,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, event, text
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 # Deterministic constraint names, so migrations are the same on SQLite and PostgreSQL.
@@ -15,6 +18,24 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that is always time-zone aware (UTC) in Python, on PostgreSQL and on SQLite
+    (which stores no zone and would hand back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware (UTC) value")
+        return value.astimezone(UTC) if value is not None and dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def new_metadata() -> MetaData:

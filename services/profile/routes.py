@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from services.kit import crypto
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
+from services.kit.params import CustomerId
 from services.kit.problems import PROBLEM_RESPONSES, Problem
 from services.profile import imports, service
 from services.profile.declarations import FIELDS, FieldDeclaration
@@ -81,7 +82,7 @@ async def list_customers(
 
 @router.get("/{customer_id}", response_model=CustomerOut)
 async def read_customer(
-    customer_id: str, session: SessionDep, actor: ActorDep, request: Request, response: Response
+    customer_id: CustomerId, session: SessionDep, actor: ActorDep, request: Request, response: Response
 ) -> Customer:
     async with session.begin():
         customer = await service.get_visible(session, customer_id, actor, _settings(request))
@@ -93,7 +94,7 @@ async def read_customer(
 
 @router.patch("/{customer_id}", response_model=CustomerOut, responses={412: PROBLEM_RESPONSES[409]})
 async def update_customer(
-    customer_id: str,
+    customer_id: CustomerId,
     body: CustomerUpdate,
     session: SessionDep,
     actor: ActorDep,
@@ -149,7 +150,7 @@ async def import_customers(session: SessionDep, actor: ActorDep, request: Reques
 
 @router.post("/{customer_id}/lifecycle", response_model=CustomerOut)
 async def change_stage(
-    customer_id: str, body: StageChangeIn, session: SessionDep, actor: ActorDep, request: Request
+    customer_id: CustomerId, body: StageChangeIn, session: SessionDep, actor: ActorDep, request: Request
 ) -> Customer:
     async with session.begin():
         customer = await service.get_visible(session, customer_id, actor, _settings(request))
@@ -158,7 +159,7 @@ async def change_stage(
 
 
 @router.get("/{customer_id}/lifecycle", response_model=list[StageChangeOut])
-async def stage_history(customer_id: str, session: SessionDep, actor: ActorDep, request: Request) -> list[StageChange]:
+async def stage_history(customer_id: CustomerId, session: SessionDep, actor: ActorDep, request: Request) -> list[StageChange]:
     async with session.begin():
         await service.get_visible(session, customer_id, actor, _settings(request))
         return list(await session.scalars(
@@ -167,7 +168,7 @@ async def stage_history(customer_id: str, session: SessionDep, actor: ActorDep, 
 
 
 @router.get("/{customer_id}/relationship-manager", response_model=ManagerAssignment)
-async def assigned_manager(customer_id: str, session: SessionDep) -> ManagerAssignment:
+async def assigned_manager(customer_id: CustomerId, session: SessionDep) -> ManagerAssignment:
     """Who manages the customer; the gateway asks to keep managers to their own customers."""
     manager = await session.scalar(sa.select(Customer.relationship_manager_id).where(Customer.id == customer_id))
     return ManagerAssignment(relationship_manager_id=manager)
@@ -175,7 +176,7 @@ async def assigned_manager(customer_id: str, session: SessionDep) -> ManagerAssi
 
 @router.put("/{customer_id}/relationship-manager", response_model=CustomerOut)
 async def assign_manager(
-    customer_id: str, body: ManagerAssignment, session: SessionDep, actor: ActorDep, request: Request
+    customer_id: CustomerId, body: ManagerAssignment, session: SessionDep, actor: ActorDep, request: Request
 ) -> Customer:
     async with session.begin():
         customer = await service.get_visible(session, customer_id, actor, _settings(request))
@@ -188,7 +189,7 @@ async def assign_manager(
 
 @router.post("/{customer_id}/erasure", status_code=status.HTTP_202_ACCEPTED)
 async def erase_customer(
-    customer_id: str, body: ErasureRequest, session: SessionDep, actor: ActorDep, request: Request
+    customer_id: CustomerId, body: ErasureRequest, session: SessionDep, actor: ActorDep, request: Request
 ) -> dict:
     """Anonymise the customer: identifiers destroyed, aggregates kept; every service is told."""
     async with session.begin():

@@ -1,0 +1,151 @@
+"""Recommendation against the running system: the customer read model fed from crm.customer,
+suitability by risk level, event-time ordering, and poison messages."""
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from events import topics
+from events.contracts import CustomerCreatedV1, CustomerUpdatedV1, new_event
+from events.envelope import Envelope
+from tests.support import eventually
+
+
+def created(customer_id: str, risk_level: str) -> Envelope:
+    payload = CustomerCreatedV1(
+        customer_id=customer_id, risk_level=risk_level, assets_under_management=Decimal("250000.00")
+    )
+    return new_event("customer.created", payload, source="profile")
+
+
+def updated(customer_id: str, risk_level: str) -> Envelope:
+    payload = CustomerUpdatedV1(
+        customer_id=customer_id,
+        risk_level=risk_level,
+        assets_under_management=Decimal("250000.00"),
+        changed_fields=["risk_level"],
+    )
+    return new_event("customer.updated", payload, source="profile")
+
+
+async def publish(kafka, envelope: Envelope) -> None:
+    await kafka.publish(topics.CUSTOMER, envelope.model_dump_json().encode(), key=envelope.customer_id)
+
+
+async def recommendations(client, system, customer_id: str, *, max_risk: str | None = None) -> dict:
+    """The customer's recommendations, once known (and once the highest product risk is `max_risk`)."""
+
+    async def check():
+        response = await client.get(f"{system.url('recommendation')}/api/v1/customers/{customer_id}/recommendations")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        if max_risk:
+            assert body["items"][0]["product"]["risk_level"] == max_risk, body
+        return body
+
+    return await eventually(check)
+
+
+async def active_products(client, system) -> list[dict]:
+    response = await client.get(f"{system.url('recommendation')}/api/v1/products")
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+async def test_products_lists_active_products_and_filters_by_risk(system, client):
+    products = await active_products(client, system)
+    assert len(products) >= 10
+    assert {p["risk_level"] for p in products} == {"R1", "R2", "R3", "R4", "R5"}
+    assert "BOND-CORP-HY" not in {p["code"] for p in products}  # seeded inactive
+
+    response = await client.get(f"{system.url('recommendation')}/api/v1/products", params={"risk_level": "R4"})
+    assert response.status_code == 200
+    r4 = response.json()["items"]
+    assert r4 and {p["risk_level"] for p in r4} == {"R4"}
+    assert {p["code"] for p in r4} == {p["code"] for p in products if p["risk_level"] == "R4"}
+
+
+async def test_products_rejects_an_unknown_risk_level(system, client):
+    response = await client.get(f"{system.url('recommendation')}/api/v1/products", params={"risk_level": "R9"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "risk_level"
+
+
+async def test_c2_customer_gets_only_r1_and_r2_products_ranked(system, kafka, client):
+    customer_id = str(uuid.uuid4())
+    await publish(kafka, created(customer_id, "C2"))
+
+    body = await recommendations(client, system, customer_id)
+    assert body["risk_level"] == "C2"
+    items = body["items"]
+    suitable = {p["code"] for p in await active_products(client, system) if p["risk_level"] in ("R1", "R2")}
+    assert {i["product"]["code"] for i in items} == suitable
+    # Highest suitable risk first, then by name; ranks count from 1.
+    keys = [(i["product"]["risk_level"], i["product"]["name"]) for i in items]
+    assert keys == sorted(keys, key=lambda k: (-int(k[0][1]), k[1]))
+    assert [i["rank"] for i in items] == list(range(1, len(items) + 1))
+    assert items[0]["reason"].startswith("risk R2 within your assessed level C2")
+    assert items[-1]["reason"].startswith("risk R1 within your assessed level C2")
+
+
+async def test_update_to_c4_recommends_up_to_r4(system, kafka, client):
+    customer_id = str(uuid.uuid4())
+    await publish(kafka, created(customer_id, "C2"))
+    await recommendations(client, system, customer_id, max_risk="R2")
+
+    await publish(kafka, updated(customer_id, "C4"))
+    body = await recommendations(client, system, customer_id, max_risk="R4")
+    assert body["risk_level"] == "C4"
+    levels = {i["product"]["risk_level"] for i in body["items"]}
+    assert levels == {"R1", "R2", "R3", "R4"}
+    assert "BOND-CORP-HY" not in {i["product"]["code"] for i in body["items"]}  # inactive R4
+
+
+async def test_an_older_event_does_not_overwrite_a_newer_state(system, kafka, client):
+    customer_id = str(uuid.uuid4())
+    newer = created(customer_id, "C4")
+    await publish(kafka, newer)
+    await recommendations(client, system, customer_id, max_risk="R4")
+
+    older = updated(customer_id, "C1").model_copy(update={"time": newer.time - timedelta(hours=1)})
+    await publish(kafka, older)
+    await kafka.drained(topics.CUSTOMER, "customer.updated", customer_id, "recommendation")
+
+    body = await recommendations(client, system, customer_id)
+    assert body["risk_level"] == "C4"
+    assert body["items"][0]["product"]["risk_level"] == "R4"
+
+
+async def test_unknown_customer_is_a_404_problem(system, client):
+    response = await client.get(f"{system.url('recommendation')}/api/v1/customers/{uuid.uuid4()}/recommendations")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "not known to the recommendation service" in response.json()["detail"]
+
+
+async def test_a_message_that_is_not_json_is_dead_lettered_and_the_consumer_goes_on(system, kafka, client):
+    customer_id = str(uuid.uuid4())
+    garbage = f"not json {uuid.uuid4()}".encode()
+    await kafka.publish(topics.CUSTOMER, garbage, key=customer_id)
+
+    async def dead_lettered() -> dict:
+        records = await kafka.read_all(topics.DEAD_LETTER)
+        found = [h for value, h in records if value == garbage and h.get("dlq_consumer_group") == "recommendation"]
+        assert found
+        return found[0]
+
+    headers = await eventually(dead_lettered)
+    assert headers["dlq_reason"].startswith("not an event envelope")
+    assert headers["dlq_topic"] == topics.CUSTOMER
+
+    await publish(kafka, created(customer_id, "C3"))
+    body = await recommendations(client, system, customer_id, max_risk="R3")
+    assert body["risk_level"] == "C3"
+
+
+async def test_a_customer_id_the_database_cannot_hold_is_a_422_not_a_500(system, client):
+    for customer_id in ("%00x", "x" * 65):
+        response = await client.get(f"{system.url('recommendation')}/api/v1/customers/{customer_id}/recommendations")
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
