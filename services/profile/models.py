@@ -8,7 +8,7 @@ from events.outbox import Outbox
 from events.store import add_messaging_tables
 from services.kit.audit import AuditTrail
 from services.kit.crypto import EncryptedDate, EncryptedText
-from services.kit.db import new_metadata
+from services.kit.db import UTCDateTime, new_metadata
 
 
 class Base(DeclarativeBase):
@@ -40,11 +40,11 @@ class Customer(Base):
     relationship_manager_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
     # The bank's own reference (core banking id); makes bulk imports idempotent.
     external_ref: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
-    erased_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Bumped on every change; the ETag of the record (lost-update protection).
     version: Mapped[int] = mapped_column(sa.Integer(), default=1)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class StageChange(Base):
@@ -56,7 +56,7 @@ class StageChange(Base):
     customer_id: Mapped[str] = mapped_column(sa.ForeignKey("customers.id"), index=True)
     from_stage: Mapped[str | None] = mapped_column(sa.String(20))
     to_stage: Mapped[str] = mapped_column(sa.String(20))
-    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(sa.String(128))
     reason: Mapped[str | None] = mapped_column(sa.String(500))
 
@@ -68,7 +68,7 @@ class TierChange(Base):
     customer_id: Mapped[str] = mapped_column(sa.ForeignKey("customers.id"), index=True)
     from_tier: Mapped[str | None] = mapped_column(sa.String(20))
     to_tier: Mapped[str] = mapped_column(sa.String(20))
-    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
