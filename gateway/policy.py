@@ -47,6 +47,7 @@ class Route(BaseModel):
     customer_field: str | None = None
     response_customer_field: str | None = None
     scope_header: bool = False
+    timeout_seconds: float | None = None
 
 
 class Policy(BaseModel):
@@ -54,6 +55,7 @@ class Policy(BaseModel):
 
     roles: list[str]
     self_scoped_roles: list[str] = []
+    assigned_only_roles: list[str] = []
     routes: list[Route]
     masking: Masking
 

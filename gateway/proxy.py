@@ -1,6 +1,8 @@
 """One handler for every policy route: authenticate, authorise, forward, mask, audit."""
 
 import json
+import time
+from urllib.parse import quote
 from dataclasses import dataclass, field
 
 import structlog
@@ -39,6 +41,7 @@ class Gateway:
     # Fields the profile service's data catalogue declares sensitive (refreshed in the background).
     declared_sensitive: frozenset[str] = frozenset()
     mask_rules: dict = field(init=False)
+    assignments: "ManagerAssignments" = field(init=False)
 
     async def refresh_declarations(self) -> bool:
         url = self.settings.upstream_url("profile") + "/api/v1/data-declarations"
@@ -57,6 +60,7 @@ class Gateway:
 
     def __post_init__(self):
         self.mask_rules = self.policy.mask_rules(set())
+        self.assignments = ManagerAssignments(self)
 
     async def handle(self, request: Request, route: Route) -> Response:
         caller = await self.verifier.verify(request.headers.get("authorization"))
@@ -67,6 +71,11 @@ class Gateway:
         in_clear: set[str] = set()
         try:
             self._authorise(caller, route, customer_id, reason)
+            if customer_id is not None and caller.role in self.policy.assigned_only_roles and route.upstream != "profile":
+                # Profile keeps managers to their own customers itself; for the other services,
+                # the gateway asks profile who manages the customer.
+                if await self.assignments.manager_of(customer_id) != caller.subject:
+                    raise NotFound("No customer has this id.")
             response, in_clear = await self._forward(request, route, caller, body)
             status = response.status_code
             if customer_id is None and route.response_customer_field and 200 <= status < 300:
@@ -124,7 +133,9 @@ class Gateway:
         if request.url.query:
             url += "?" + request.url.query
         try:
-            answer = await self.upstream.request(route.method, url, headers=headers, body=body)
+            answer = await self.upstream.request(
+                route.method, url, headers=headers, body=body, timeout=route.timeout_seconds
+            )
         except UpstreamError as error:
             log.warning("upstream_unavailable", upstream=route.upstream, timed_out=error.timed_out)
             if error.timed_out:
@@ -146,3 +157,32 @@ def _field_of(response: Response, field: str) -> str | None:
     except (ValueError, AttributeError):
         return None
     return value if isinstance(value, str) else None
+
+
+class ManagerAssignments:
+    """Who manages each customer, as the profile service says; cached briefly, since it is asked
+    on every manager's call to another service. A reassignment reaches the gateway within TTL."""
+
+    TTL_SECONDS = 30.0
+    MAX_ENTRIES = 100_000
+
+    def __init__(self, gateway: Gateway):
+        self.gateway = gateway
+        self._cache: dict[str, tuple[float, str | None]] = {}
+
+    async def manager_of(self, customer_id: str) -> str | None:
+        cached = self._cache.get(customer_id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        url = f"{self.gateway.settings.upstream_url('profile')}/api/v1/customers/{quote(customer_id, safe='')}/relationship-manager"
+        try:
+            answer = await self.gateway.upstream.request("GET", url, headers={}, body=b"")
+        except UpstreamError:
+            raise BadGateway("The profile service is unavailable to check the customer's manager; retry later.") from None
+        if answer.status != 200:
+            return None
+        manager = json.loads(answer.body).get("relationship_manager_id")
+        if len(self._cache) >= self.MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[customer_id] = (time.monotonic() + self.TTL_SECONDS, manager)
+        return manager

@@ -24,7 +24,9 @@ class UpstreamError(Exception):
 
 
 class Upstream(Protocol):
-    async def request(self, method: str, url: str, *, headers: dict[str, str], body: bytes) -> UpstreamResponse: ...
+    async def request(
+        self, method: str, url: str, *, headers: dict[str, str], body: bytes, timeout: float | None = None
+    ) -> UpstreamResponse: ...
 
     async def close(self) -> None: ...
 
@@ -42,9 +44,13 @@ class AiohttpUpstream:
             skip_auto_headers=("User-Agent",),
         )
 
-    async def request(self, method: str, url: str, *, headers: dict[str, str], body: bytes) -> UpstreamResponse:
+    async def request(
+        self, method: str, url: str, *, headers: dict[str, str], body: bytes, timeout: float | None = None
+    ) -> UpstreamResponse:
+        # Without a per-call timeout the session's default applies (None here would disable it).
+        extra = {"timeout": aiohttp.ClientTimeout(total=timeout)} if timeout else {}
         try:
-            async with self.session.request(method, url, headers=headers, data=body or None) as response:
+            async with self.session.request(method, url, headers=headers, data=body or None, **extra) as response:
                 content = await response.read()
                 passed = {k: response.headers[k] for k in PASSED_BACK if k in response.headers}
                 return UpstreamResponse(response.status, passed, content)
@@ -64,9 +70,13 @@ class HttpxUpstream:
             timeout=httpx.Timeout(timeout_seconds, pool=timeout_seconds),
         )
 
-    async def request(self, method: str, url: str, *, headers: dict[str, str], body: bytes) -> UpstreamResponse:
+    async def request(
+        self, method: str, url: str, *, headers: dict[str, str], body: bytes, timeout: float | None = None
+    ) -> UpstreamResponse:
         try:
-            response = await self.client.request(method, url, headers=headers, content=body or None)
+            response = await self.client.request(
+                method, url, headers=headers, content=body or None, timeout=timeout or httpx.USE_CLIENT_DEFAULT
+            )
         except httpx.TimeoutException:
             raise UpstreamError(timed_out=True) from None
         except httpx.TransportError:

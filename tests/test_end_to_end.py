@@ -16,7 +16,8 @@ async def test_customer_journey_from_onboarding_to_churn_warning(system, client,
     rm = system.headers("relationship_manager", "rm-42")
 
     # Onboard a cautious customer.
-    created = await client.post(f"{gateway}/api/v1/customers", json=new_customer(risk_level="C2"), headers=rm)
+    onboarded = new_customer(risk_level="C2")
+    created = await client.post(f"{gateway}/api/v1/customers", json=onboarded, headers=rm)
     assert created.status_code == 201, created.text
     customer_id = created.json()["id"]
     me = system.headers("customer", customer_id)
@@ -28,7 +29,7 @@ async def test_customer_journey_from_onboarding_to_churn_warning(system, client,
         return response.json()
 
     recommendations = await eventually(recommended)
-    levels = {item["risk_level"] for item in _items(recommendations)}
+    levels = {item["product"]["risk_level"] for item in recommendations["items"]}
     assert levels and levels <= {"R1", "R2"}
 
     # The customer's risk assessment rises; recommendation follows the update event.
@@ -36,7 +37,7 @@ async def test_customer_journey_from_onboarding_to_churn_warning(system, client,
     assert patched.status_code == 200, patched.text
 
     async def widened():
-        levels = {item["risk_level"] for item in _items(await recommended())}
+        levels = {item["product"]["risk_level"] for item in (await recommended())["items"]}
         assert "R4" in levels and "R5" not in levels
 
     await eventually(widened)
@@ -82,9 +83,9 @@ async def test_customer_journey_from_onboarding_to_churn_warning(system, client,
     assert headers["event_type"] == "churn.warning"
 
     # Read as each role: masked or clear as the policy says.
-    national_id = created.json()["national_id"]
+    national_id = onboarded["national_id"]
     for role in ROLES:
-        subject = customer_id if role == "customer" else None
+        subject = {"customer": customer_id, "relationship_manager": "rm-42"}.get(role)
         response = await client.get(
             f"{gateway}/api/v1/customers/{customer_id}",
             headers=system.headers(role, subject, **{"X-Access-Reason": "journey test"}),
@@ -95,7 +96,3 @@ async def test_customer_journey_from_onboarding_to_churn_warning(system, client,
             assert seen == national_id, role
         else:
             assert seen == national_id[:3] + "*" * (len(national_id) - 7) + national_id[-4:], role
-
-
-def _items(body):
-    return body["items"] if isinstance(body, dict) else body

@@ -14,6 +14,9 @@ from tests.support import new_customer
 
 ROLES = ["customer", "relationship_manager", "service_agent", "compliance_officer", "marketing_analyst", "admin"]
 REASON = {"X-Access-Reason": "test: periodic review"}
+# The relationship manager every test here acts as (the harness's default subject for the
+# role); customers they create are assigned to them.
+MANAGER = "user-relationship_manager"
 
 # route -> roles allowed (everyone else gets 403)
 ALLOWED = {
@@ -30,7 +33,17 @@ ALLOWED = {
     "feedback": {"customer", "relationship_manager", "service_agent", "admin"},
     "complaint": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
     "churn_risk": {"relationship_manager", "compliance_officer", "marketing_analyst", "admin"},
+    "list_customers": {"relationship_manager", "compliance_officer", "admin"},
+    "import_customers": {"relationship_manager", "admin"},
+    "move_stage": {"relationship_manager", "admin"},
+    "stage_history": {"relationship_manager", "service_agent", "compliance_officer", "admin"},
+    "assign_manager": {"admin"},
+    "erase_customer": {"compliance_officer", "admin"},
+    "consent": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
+    "audit_records": {"compliance_officer"},
 }
+# Routes that change the customer for good get a customer of their own for each call.
+DESTRUCTIVE = {"erase_customer", "move_stage", "assign_manager"}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +56,14 @@ async def customer_id(system):
         return response.json()["id"]
 
 
+async def _new_customer(client, system) -> str:
+    response = await client.post(
+        system.url("gateway") + "/api/v1/customers", json=new_customer(), headers=system.headers("relationship_manager")
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
 async def _grant(client, system, customer_id: str) -> str:
     response = await client.post(
         system.url("gateway") + "/api/v1/consents",
@@ -51,6 +72,11 @@ async def _grant(client, system, customer_id: str) -> str:
     )
     assert response.status_code == 201, response.text
     return response.json()["id"]
+
+
+def _import_file() -> str:
+    row = new_customer(external_ref=f"EXT-{uuid.uuid4().hex[:12]}")
+    return ",".join(row) + "\n" + ",".join(str(v) for v in row.values()) + "\n"
 
 
 def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, dict | None]:
@@ -76,18 +102,34 @@ def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, di
             {"customer_id": customer_id, "category": "fees", "channel": "branch", "description": "Fee charged twice."},
         ),
         "churn_risk": ("GET", f"/api/v1/customers/{customer_id}/churn-risk", None),
+        "list_customers": ("GET", "/api/v1/customers", None),
+        "import_customers": ("POST", "/api/v1/customers/imports", _import_file()),
+        "move_stage": ("POST", f"/api/v1/customers/{customer_id}/lifecycle", {"stage": "onboarding", "reason": "kyc"}),
+        "stage_history": ("GET", f"/api/v1/customers/{customer_id}/lifecycle", None),
+        "assign_manager": (
+            "PUT", f"/api/v1/customers/{customer_id}/relationship-manager", {"relationship_manager_id": MANAGER}
+        ),
+        "erase_customer": ("POST", f"/api/v1/customers/{customer_id}/erasure", {"reason": "customer request"}),
+        "consent": ("GET", f"/api/v1/consents/{consent_id}", None),
+        "audit_records": ("GET", "/api/v1/audit-records", None),
     }[name]
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("route", sorted(ALLOWED))
 async def test_role_against_route(system, client, customer_id, route, role):
-    consent_id = await _grant(client, system, customer_id) if route == "revoke_consent" else "none"
+    if route in DESTRUCTIVE:
+        customer_id = await _new_customer(client, system)
+    consent_id = await _grant(client, system, customer_id) if route in ("revoke_consent", "consent") else "none"
     method, path, body = _request(route, customer_id, consent_id)
     subject = customer_id if role == "customer" else None
-    response = await client.request(
-        method, system.url("gateway") + path, json=body, headers=system.headers(role, subject, **REASON)
-    )
+    headers = system.headers(role, subject, **REASON)
+    if isinstance(body, str):
+        response = await client.request(
+            method, system.url("gateway") + path, content=body, headers={**headers, "Content-Type": "text/csv"}
+        )
+    else:
+        response = await client.request(method, system.url("gateway") + path, json=body, headers=headers)
     if role in ALLOWED[route]:
         # Allowed through the gateway; the service decides the rest (e.g. 404 while a read model
         # has not caught up), but never an auth refusal and never a server error.
@@ -169,7 +211,7 @@ async def known_customer(system):
 
     async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=30) as http:
         body = new_customer(**KNOWN)
-        response = await http.post("/api/v1/customers", json=body, headers=system.headers("admin"))
+        response = await http.post("/api/v1/customers", json=body, headers=system.headers("relationship_manager", MANAGER))
         assert response.status_code == 201, response.text
         return response.json()["id"]
 
@@ -217,9 +259,9 @@ async def test_compliance_officer_must_give_a_reason_and_it_is_audited(system, c
 async def test_every_customer_data_call_is_audited_with_fields_in_clear(system, client, known_customer):
     engine = create_async_engine(system.database_urls["gateway"])
     try:
-        for role in ("service_agent", "relationship_manager"):
+        for role, subject in (("service_agent", "agent-1"), ("relationship_manager", MANAGER)):
             response = await client.get(
-                f"{system.url('gateway')}/api/v1/customers/{known_customer}", headers=system.headers(role, f"{role}-1")
+                f"{system.url('gateway')}/api/v1/customers/{known_customer}", headers=system.headers(role, subject)
             )
             async with engine.connect() as connection:
                 row = (
@@ -230,7 +272,7 @@ async def test_every_customer_data_call_is_audited_with_fields_in_clear(system, 
                 ).mappings().one()
             clear = set(filter(None, row["fields"].split(",")))
             assert clear == CLEAR_FOR[role]
-            assert row["actor"] == f"{role}-1"
+            assert row["actor"] == subject
     finally:
         await engine.dispose()
 
@@ -293,3 +335,19 @@ async def test_unavailable_service_answers_502(system, client):
     finally:
         system.start_component("churn")
         system.wait_ready("churn")
+
+
+async def test_a_manager_sees_only_their_own_customers(system, client, known_customer):
+    url = f"{system.url('gateway')}/api/v1/customers/{known_customer}"
+    mine = await client.get(url, headers=system.headers("relationship_manager", MANAGER))
+    assert mine.status_code == 200
+    theirs = await client.get(url, headers=system.headers("relationship_manager", "another-manager"))
+    assert theirs.status_code == 404
+    listed = await client.get(f"{system.url('gateway')}/api/v1/customers", headers=system.headers("relationship_manager", "another-manager"))
+    assert known_customer not in {c["id"] for c in listed.json()["items"]}
+
+
+async def test_a_manager_reaches_other_services_only_for_their_customers(system, client, customer_id):
+    url = f"{system.url('gateway')}/api/v1/customers/{customer_id}/consents"
+    assert (await client.get(url, headers=system.headers("relationship_manager", MANAGER))).status_code == 200
+    assert (await client.get(url, headers=system.headers("relationship_manager", "another-manager"))).status_code == 404
