@@ -124,13 +124,16 @@ async def test_broker_restart_loses_no_committed_event(pair, outage_broker):
         assert await unsent_events(pair, "feedback") >= during_outage
 
         # The local broker keeps its log in memory, so it comes back as a new, empty cluster at the
-        # same address (topics created again). Offsets restart at 0 there; a consumer still holding
-        # positions from the old cluster would skip the offsets the new one reuses, which a durable
-        # Kafka cluster never presents. So the consumer restarts too, as after a cluster replacement;
-        # the producer side (feedback and its outbox relay) rides through untouched.
+        # same address. Clients that reconnect before its topics exist would auto-create them with
+        # other partitions, and consumers would hold positions from the old cluster: states a
+        # durable Kafka cluster never presents. So both components restart around the broker, as
+        # after a cluster replacement; the 3 s of writes above stay committed in the outbox.
+        pair.stop_component("feedback")
         pair.stop_component("churn")
         outage_broker.start()
-        pair.start_component("churn")
+        for component in ("feedback", "churn"):
+            pair.start_component(component)
+            pair.wait_ready(component)
         await writer.write_for(http, seconds=2)
         await assert_settles_at(http, pair, writer.customer_id, writer.accepted)
     assert await unsent_events(pair, "feedback") == 0
