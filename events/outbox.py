@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 class Outbox:
     """One component's outbox table, with the writer used inside transactions and the relay."""
 
-    def __init__(self, table: sa.Table, *, source: str | None = None):
+    def __init__(self, table: sa.Table, *, source: str):
         self.table = table
         self.source = source  # the component whose events these are
         self._wake = asyncio.Event()
@@ -39,10 +39,6 @@ class Outbox:
         """Stage many events in one round trip (bulk operations), in the order given."""
         if events:
             await self._insert(session, [new_event(name, payload, source=self.source) for name, payload in events])
-
-    async def add(self, session: AsyncSession, envelope: Envelope, *, aggregate_type: str | None = None) -> None:
-        """Stage an already built envelope (e.g. one relayed on behalf of another producer)."""
-        await self._insert(session, [envelope])
 
     async def _insert(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
         await session.execute(

@@ -22,10 +22,20 @@ async def test_customer_journey_from_onboarding_to_churn_warning(system, client,
     customer_id = created.json()["id"]
     me = system.headers("customer", customer_id)
 
-    # The event reaches recommendation: only products up to R2 are offered.
+    # The customer agrees to marketing in the app; without it nothing would be recommended.
+    consent = await client.post(
+        f"{gateway}/api/v1/consents",
+        json={"customer_id": customer_id, "recipient": "wealth-management", "purpose": "marketing",
+              "data_categories": ["basic", "risk"], "channel": "mobile"},
+        headers=me,
+    )
+    assert consent.status_code == 201, consent.text
+
+    # The events reach recommendation: only products up to R2 are offered.
     async def recommended():
         response = await client.get(f"{gateway}/api/v1/customers/{customer_id}/recommendations", headers=me)
         assert response.status_code == 200, response.text
+        assert response.json()["items"], response.json()
         return response.json()
 
     recommendations = await eventually(recommended)

@@ -23,6 +23,7 @@ def spec() -> ServiceSpec:
         handlers={
             "customer.created": handlers.on_customer_changed,
             "customer.updated": handlers.on_customer_changed,
+            "customer.erased": handlers.on_customer_erased,
             "feedback.received": handlers.on_feedback_received,
             "complaint.opened": handlers.on_complaint_opened,
         },

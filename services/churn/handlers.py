@@ -12,6 +12,7 @@ from events.contracts import (
     ChurnWarningV1,
     ComplaintOpenedV1,
     CustomerCreatedV1,
+    CustomerErasedV1,
     CustomerUpdatedV1,
     FeedbackReceivedV1,
 )
@@ -79,3 +80,9 @@ async def on_feedback_received(session: AsyncSession, envelope: Envelope, payloa
 
 async def on_complaint_opened(session: AsyncSession, envelope: Envelope, payload: ComplaintOpenedV1) -> None:
     await _apply(session, payload.customer_id, complaints=F.complaints + 1)
+
+
+async def on_customer_erased(session: AsyncSession, envelope: Envelope, payload: CustomerErasedV1) -> None:
+    """Forget the customer's behavioural features (R2.2); warnings already published stay on
+    their topic under the customer id, which is a random identifier, not personal data."""
+    await session.execute(sa.delete(F).where(F.customer_id == payload.customer_id))

@@ -2,23 +2,31 @@
 
 from pathlib import Path
 
-from services.consent import models
+from events import topics
+from services.consent import handlers, models, service
 from services.consent.routes import router
 from services.consent.settings import ConsentSettings
 from services.kit.app import ServiceSpec, build_app
+from services.kit.jobs import PeriodicJob
 
 
 def spec() -> ServiceSpec:
+    settings = ConsentSettings()
     return ServiceSpec(
         name="consent",
         title="Consent service",
-        description="Data-sharing consents: purpose, data categories, recipient, expiry; grant and revoke.",
-        settings=ConsentSettings(),
+        description="Data-sharing consents: purpose, data categories, recipient, expiry, notice; maker-checker "
+        "approval, revocation, receipts, and decisions on whether a share is allowed.",
+        settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
         routers=[router],
         outbox=models.outbox,
         inbox=models.inbox_table,
+        handlers={"customer.erased": handlers.on_customer_erased(settings)},
+        consumed_topics=[topics.CUSTOMER],
+        audit=models.audit,
+        jobs=[PeriodicJob(name="expire-consents", every_seconds=settings.expiry_check_seconds, run=service.expire_due)],
     )
 
 

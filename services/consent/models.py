@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -6,7 +6,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from events.envelope import now
 from events.outbox import Outbox
 from events.store import add_messaging_tables
-from services.kit.db import new_metadata
+from services.kit.audit import AuditTrail
+from services.kit.db import UTCDateTime, new_metadata
 
 
 class Base(DeclarativeBase):
@@ -16,38 +17,75 @@ class Base(DeclarativeBase):
 class Consent(Base):
     """A customer's permission for `recipient` to use `data_categories` for `purpose`.
 
-    Only the grant and the revocation are stored; `expired` is derived from `expires_at`, so a
-    consent lapses on time without anything having to write.
+    `status` is the stored lifecycle state: requested, active, rejected, revoked or expired.
+    An active consent past `expires_at` allows nothing even before the expiry job has marked it
+    (`current_status`). Every transition is also a `ConsentChange` row (for as-of decisions) and
+    an audit record (for proof).
     """
 
     __tablename__ = "consents"
-    __table_args__ = (sa.Index("ix_consents_customer_id_granted_at", "customer_id", "granted_at"),)
+    __table_args__ = (
+        sa.Index("ix_consents_customer_id_created_at", "customer_id", "created_at"),
+        # Decisions look consents up by exactly these three.
+        sa.Index("ix_consents_customer_id_recipient_purpose", "customer_id", "recipient", "purpose"),
+        # What the expiry job scans: only the active ones with an expiry.
+        sa.Index("ix_consents_due", "expires_at", postgresql_where=sa.text("status = 'active'"),
+                 sqlite_where=sa.text("status = 'active'")),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    # The customer; after erasure a keyed pseudonym of them.
     customer_id: Mapped[str] = mapped_column(sa.String(64))
     recipient: Mapped[str] = mapped_column(sa.String(100))
+    recipient_type: Mapped[str] = mapped_column(sa.String(16))
     purpose: Mapped[str] = mapped_column(sa.String(32))
     data_categories: Mapped[list[str]] = mapped_column(sa.JSON())
+    legal_basis: Mapped[str] = mapped_column(sa.String(32))
     channel: Mapped[str] = mapped_column(sa.String(16))
-    granted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
-    granted_by: Mapped[str] = mapped_column(sa.String(64))
-    expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    revoked_by: Mapped[str | None] = mapped_column(sa.String(64))
+    language: Mapped[str] = mapped_column(sa.String(35))
+    # The notice exactly as the customer saw it; never logged, never in events.
+    notice_text: Mapped[str | None] = mapped_column(sa.Text())
+    notice_text_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Maker and checker of a consent the bank requested.
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    requested_by: Mapped[str | None] = mapped_column(sa.String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(sa.String(128))
+    # When it became active, and who made it so (the customer, staff, or the approver).
+    granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    granted_by: Mapped[str | None] = mapped_column(sa.String(128))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(128))
 
     @property
-    def status(self) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and _as_utc(self.expires_at) <= now():
+    def current_status(self) -> str:
+        if self.status == "active" and self.expires_at is not None and self.expires_at <= now():
             return "expired"
-        return "active"
+        return self.status
 
 
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite hands datetimes back naive; everything here is written in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+class ConsentChange(Base):
+    """One status transition of a consent, append-only: the status at any past time is the
+    `to_status` of the last change at or before it."""
+
+    __tablename__ = "consent_history"
+    __table_args__ = (sa.Index("ix_consent_history_consent_id_at", "consent_id", "at"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    consent_id: Mapped[str] = mapped_column(sa.ForeignKey("consents.id"))
+    # Copied from the consent so that erasure can find and pseudonymise it.
+    customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    from_status: Mapped[str | None] = mapped_column(sa.String(16))
+    to_status: Mapped[str] = mapped_column(sa.String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(sa.String(128))
+    reason: Mapped[str | None] = mapped_column(sa.String(500))
 
 
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
-outbox = Outbox(outbox_table)
+outbox = Outbox(outbox_table, source="consent")
+audit = AuditTrail(Base.metadata)

@@ -1,92 +1,103 @@
-import uuid
-from typing import Annotated
+from fastapi import APIRouter, Request, Response, status
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Header, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from events.contracts import ConsentGrantedV1, ConsentRevokedV1, new_event
-from events.envelope import now
-from services.consent.models import Consent, outbox
-from services.consent.schemas import ConsentGrant, ConsentOut
+from services.consent import service
+from services.consent.models import Consent, ConsentChange
+from services.consent.receipts import receipt
+from services.consent.schemas import (
+    ConsentChangeOut,
+    ConsentDecision,
+    ConsentGrant,
+    ConsentOut,
+    ConsentReceipt,
+    DecisionOut,
+    DecisionRequest,
+)
 from services.kit.db import SessionDep
-from services.kit.problems import PROBLEM_RESPONSES, Conflict, NotFound
+from services.kit.identity import ActorDep
+from services.kit.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api/v1", tags=["consents"], responses=PROBLEM_RESPONSES)
+FORBIDDEN = {403: PROBLEM_RESPONSES[409]}
 
-# Set by the gateway once it has authenticated the caller.
-ActorId = Annotated[str, Header(alias="X-Actor-Id", max_length=64, description="Who acts; recorded.")]
-CustomerScope = Annotated[
-    str | None,
-    Header(alias="X-Customer-Scope", description="Set when the caller is a customer: the one customer they act for."),
-]
+
+def _settings(request: Request):
+    return request.app.state.settings
 
 
 @router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentOut)
-async def grant_consent(
-    body: ConsentGrant, session: SessionDep, response: Response, actor_id: ActorId = "unknown"
-) -> Consent:
+async def grant_consent(body: ConsentGrant, session: SessionDep, actor: ActorDep, response: Response) -> Consent:
+    """The customer's own consent: active at once."""
     async with session.begin():
-        consent = Consent(id=str(uuid.uuid4()), granted_at=now(), granted_by=actor_id, **body.model_dump())
-        session.add(consent)
-        await session.flush()
-        event = ConsentGrantedV1(
-            consent_id=consent.id,
-            customer_id=consent.customer_id,
-            recipient=consent.recipient,
-            purpose=consent.purpose,
-            data_categories=consent.data_categories,
-            expires_at=consent.expires_at,
-        )
-        await outbox.add(session, new_event("consent.granted", event, source="consent"), aggregate_type="consent")
+        consent = await service.grant(session, body, actor=actor)
     response.headers["Location"] = f"/api/v1/consents/{consent.id}"
     return consent
 
 
-async def _get(session: AsyncSession, consent_id: str, *, scope: str | None, for_update: bool = False) -> Consent:
-    consent = await session.get(Consent, consent_id, with_for_update=for_update)
-    # A customer asking about another customer's consent learns nothing, not even that it exists.
-    if consent is None or (scope is not None and consent.customer_id != scope):
-        raise NotFound("No consent has this id.")
+@router.post("/consent-requests", status_code=status.HTTP_201_CREATED, response_model=ConsentOut,
+             responses=FORBIDDEN)
+async def request_consent(
+    body: ConsentGrant, session: SessionDep, actor: ActorDep, request: Request, response: Response
+) -> Consent:
+    """Sharing the bank initiates (maker): `requested` until a compliance officer other than the
+    requester approves it."""
+    async with session.begin():
+        consent = await service.request(session, body, actor=actor, settings=_settings(request))
+    response.headers["Location"] = f"/api/v1/consents/{consent.id}"
     return consent
+
+
+@router.post("/consents/{consent_id}/approve", response_model=ConsentOut, responses=FORBIDDEN)
+async def approve_consent(
+    consent_id: str, session: SessionDep, actor: ActorDep, request: Request, body: ConsentDecision | None = None
+) -> Consent:
+    """Checker: the consent becomes active at once."""
+    async with session.begin():
+        return await service.approve(session, consent_id, actor=actor, settings=_settings(request),
+                                     reason=body.reason if body else None)
+
+
+@router.post("/consents/{consent_id}/reject", response_model=ConsentOut, responses=FORBIDDEN)
+async def reject_consent(
+    consent_id: str, session: SessionDep, actor: ActorDep, request: Request, body: ConsentDecision | None = None
+) -> Consent:
+    async with session.begin():
+        return await service.reject(session, consent_id, actor=actor, settings=_settings(request),
+                                    reason=body.reason if body else None)
 
 
 @router.get("/consents/{consent_id}", response_model=ConsentOut)
-async def read_consent(consent_id: str, session: SessionDep, scope: CustomerScope = None) -> Consent:
-    return await _get(session, consent_id, scope=scope)
+async def read_consent(consent_id: str, session: SessionDep, actor: ActorDep) -> Consent:
+    return await service.get(session, consent_id, scope=actor.customer_scope)
 
 
 @router.post("/consents/{consent_id}/revoke", response_model=ConsentOut)
-async def revoke_consent(
-    consent_id: str, session: SessionDep, actor_id: ActorId = "unknown", scope: CustomerScope = None
-) -> Consent:
+async def revoke_consent(consent_id: str, session: SessionDep, actor: ActorDep) -> Consent:
+    """Takes effect at once: decisions deny from this moment."""
     async with session.begin():
-        # The row stays locked until commit: of two concurrent revocations, the second sees the first.
-        consent = await _get(session, consent_id, scope=scope, for_update=True)
-        if consent.status == "revoked":
-            raise Conflict(f"The consent was already revoked at {consent.revoked_at.isoformat()}; nothing to do.")
-        if consent.status == "expired":
-            raise Conflict("The consent has expired and allows nothing any more; there is nothing to revoke.")
-        consent.revoked_at = now()
-        consent.revoked_by = actor_id
-        await session.flush()
-        event = ConsentRevokedV1(
-            consent_id=consent.id,
-            customer_id=consent.customer_id,
-            recipient=consent.recipient,
-            purpose=consent.purpose,
-            revoked_at=consent.revoked_at,
-        )
-        await outbox.add(session, new_event("consent.revoked", event, source="consent"), aggregate_type="consent")
-    return consent
+        return await service.revoke(session, consent_id, actor=actor)
+
+
+@router.get("/consents/{consent_id}/history", response_model=list[ConsentChangeOut])
+async def consent_history(consent_id: str, session: SessionDep, actor: ActorDep) -> list[ConsentChange]:
+    """Every status change, oldest first, with who made it and when."""
+    return await service.history(session, consent_id, scope=actor.customer_scope)
+
+
+@router.get("/consents/{consent_id}/receipt", response_model=ConsentReceipt)
+async def consent_receipt(consent_id: str, session: SessionDep, actor: ActorDep, request: Request) -> ConsentReceipt:
+    """Kantara Consent Receipt v1.1 fields, with the SHA-256 of the notice the customer saw."""
+    consent = await service.get(session, consent_id, scope=actor.customer_scope)
+    return receipt(consent, _settings(request))
 
 
 @router.get("/customers/{customer_id}/consents", response_model=list[ConsentOut])
 async def list_consents(customer_id: str, session: SessionDep) -> list[Consent]:
     """Newest first. A customer this service has never seen simply has none."""
-    query = (
-        sa.select(Consent)
-        .where(Consent.customer_id == customer_id)
-        .order_by(Consent.granted_at.desc(), Consent.id)
-    )
-    return list(await session.scalars(query))
+    return await service.for_customer(session, customer_id)
+
+
+@router.post("/decisions", response_model=DecisionOut, tags=["decisions"])
+async def decide(body: DecisionRequest, session: SessionDep) -> DecisionOut:
+    """May `recipient` use these categories of the customer's data for `purpose` (now, or as of
+    a past time)? Asked by the gateway before every share."""
+    return await service.decide(session, body)

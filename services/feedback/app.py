@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
+from events import topics
 from services.feedback import models
+from services.feedback.handlers import HANDLERS
 from services.feedback.routes import router
 from services.feedback.settings import FeedbackSettings
 from services.kit.app import ServiceSpec, build_app
@@ -19,6 +21,8 @@ def spec() -> ServiceSpec:
         routers=[router],
         outbox=models.outbox,
         inbox=models.inbox_table,
+        handlers=HANDLERS,
+        consumed_topics=[topics.CUSTOMER],
     )
 
 

@@ -5,6 +5,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from events.outbox import Outbox
 from events.store import add_messaging_tables
+from services.kit.crypto import EncryptedText
 from services.kit.db import UTCDateTime, new_metadata
 
 
@@ -13,7 +14,8 @@ class Base(DeclarativeBase):
 
 
 class Feedback(Base):
-    """One survey answer. `comment` is free text and may hold personal data: stored only."""
+    """One survey answer. `comment` is free text and may hold personal data: encrypted, never
+    logged, returned or published."""
 
     __tablename__ = "feedback"
 
@@ -22,12 +24,13 @@ class Feedback(Base):
     survey: Mapped[str] = mapped_column(sa.String(8))
     score: Mapped[int] = mapped_column(sa.SmallInteger())
     channel: Mapped[str] = mapped_column(sa.String(16))
-    comment: Mapped[str | None] = mapped_column(sa.Text())
+    comment: Mapped[str | None] = mapped_column(EncryptedText("comment"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Complaint(Base):
-    """A customer complaint. `description` is free text and may hold personal data: stored only."""
+    """A customer complaint. `description` is free text and may hold personal data: encrypted,
+    never logged, returned or published."""
 
     __tablename__ = "complaints"
 
@@ -35,7 +38,8 @@ class Complaint(Base):
     customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     category: Mapped[str] = mapped_column(sa.String(16))
     channel: Mapped[str] = mapped_column(sa.String(16))
-    description: Mapped[str] = mapped_column(sa.Text())
+    # Null once the customer is erased; category, channel and times stay for the statistics.
+    description: Mapped[str | None] = mapped_column(EncryptedText("description"))
     status: Mapped[str] = mapped_column(sa.String(16))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -12,13 +12,13 @@ from fastapi.responses import JSONResponse
 
 from events.consumer import EventConsumer, Handler
 from events.outbox import Outbox
-from services.kit import db
+from services.kit import crypto, db
 from services.kit.audit import AuditTrail
 from services.kit.jobs import PeriodicJob, run_forever
 from services.kit.messaging import Messaging
 from services.kit.observability import configure_logging, install_observability
 from services.kit.problems import install_problem_handlers, problem_response
-from services.kit.settings import ComponentSettings
+from services.kit.settings import ComponentSettings, EncryptionSettings
 
 
 @dataclass
@@ -45,6 +45,11 @@ class ServiceSpec:
     resources: Callable[[FastAPI], AbstractAsyncContextManager] | None = None
     # None when the component serves its own document (the gateway merges the services').
     openapi_url: str | None = "/openapi.json"
+
+    def __post_init__(self):
+        if isinstance(self.settings, EncryptionSettings):
+            # Encrypted columns read the process's key ring (one component per process).
+            crypto.install(self.settings.keyring())
 
 
 def build_app(spec: ServiceSpec) -> FastAPI:

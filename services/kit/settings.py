@@ -1,5 +1,6 @@
 """Settings shared by every component; each component subclasses with its own env prefix."""
 
+import json
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, model_validator
@@ -41,3 +42,48 @@ class ComponentSettings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+
+class EncryptionSettings(ComponentSettings):
+    """For components that encrypt fields at rest (services/kit/crypto.py)."""
+
+    # Field encryption keys: key id -> base64 256-bit key (JSON), from a KMS-backed secret in
+    # production. Keep retired keys here until a rotation has re-encrypted their values.
+    encryption_keys: dict[str, str] = {}
+    active_key_id: str = ""
+    # Key of the blind indexes (exact look-ups without plaintext). Changing it means re-indexing.
+    blind_index_key: str = ""
+
+    @model_validator(mode="after")
+    def _keys(self):
+        if not self.encryption_keys or not self.active_key_id or not self.blind_index_key:
+            if self.environment != "development":
+                prefix = self.component_name().upper()
+                raise ValueError(
+                    f"{prefix}_ENCRYPTION_KEYS, {prefix}_ACTIVE_KEY_ID and {prefix}_BLIND_INDEX_KEY must be set"
+                )
+            self._use_development_keys()
+        return self
+
+    def _use_development_keys(self) -> None:
+        """Local keys, generated once and kept apart from the data under .dev/ (never committed)."""
+        from services.kit import crypto
+
+        path = DEV_DIR / f"{self.component_name()}-keys.json"
+        if not path.exists():
+            DEV_DIR.mkdir(exist_ok=True)
+            path.write_text(json.dumps({"keys": {"dev1": crypto.new_key()}, "active": "dev1", "blind": crypto.new_key()}))
+            path.chmod(0o600)
+        stored = json.loads(path.read_text())
+        self.encryption_keys = self.encryption_keys or stored["keys"]
+        self.active_key_id = self.active_key_id or stored["active"]
+        self.blind_index_key = self.blind_index_key or stored["blind"]
+
+    def keyring(self):
+        from services.kit import crypto
+
+        return crypto.KeyRing(
+            {key_id: crypto.decode_key(key) for key_id, key in self.encryption_keys.items()},
+            self.active_key_id,
+            crypto.decode_key(self.blind_index_key),
+        )

@@ -2,17 +2,17 @@
 
 from pathlib import Path
 
-from services.kit import crypto
 from services.kit.app import ServiceSpec, build_app
 from services.kit.audit import audit_router
 from services.profile import models
+from services.profile.documents import flag_expiring_documents_job
+from services.profile.documents_routes import router as documents_router
 from services.profile.routes import declarations_router, router
 from services.profile.settings import ProfileSettings
 
 
 def spec() -> ServiceSpec:
     settings = ProfileSettings()
-    crypto.install(settings.keyring())
     return ServiceSpec(
         name="profile",
         title="Profile service",
@@ -20,10 +20,11 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, declarations_router, audit_router(models.audit)],
+        routers=[router, documents_router, declarations_router, audit_router(models.audit)],
         outbox=models.outbox,
         inbox=models.inbox_table,
         audit=models.audit,
+        jobs=[flag_expiring_documents_job(settings)],
     )
 
 

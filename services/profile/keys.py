@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import flag_modified
 
 from services.kit import crypto, db
+from services.profile.documents import reseal_documents
 from services.profile.models import Customer
 from services.profile.settings import ProfileSettings
 
@@ -33,12 +34,18 @@ async def rotate(settings: ProfileSettings, batch_size: int = 500) -> int:
                     query = query.with_for_update(skip_locked=True)
                 batch = list(await session.scalars(query))
                 if not batch:
-                    return rotated
+                    break
                 for customer in batch:
                     for field in ENCRYPTED_FIELDS:
                         flag_modified(customer, field)  # written again, hence sealed under the active key
                     customer.key_id = keys.active_key_id
                 rotated += len(batch)
+        while True:  # identity document numbers, sealed under the same keys
+            async with sessions() as session, session.begin():
+                resealed = await reseal_documents(session, batch_size)
+            if not resealed:
+                return rotated
+            rotated += resealed
     finally:
         await engine.dispose()
 

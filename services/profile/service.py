@@ -19,6 +19,7 @@ from services.kit import crypto
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, NotFound, Problem
 from services.profile.declarations import FIELDS
+from services.profile.documents import erase_documents_and_links
 from services.profile.models import Customer, StageChange, TierChange, audit, outbox
 from services.profile.schemas import CustomerCreate
 from services.profile.settings import ProfileSettings
@@ -154,6 +155,7 @@ async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason:
         session.add(StageChange(customer_id=customer.id, from_stage=customer.lifecycle_stage, to_stage=Stage.CHURNED,
                                 at=customer.erased_at, actor=actor.id, reason="erased"))
         customer.lifecycle_stage = Stage.CHURNED.value
+    await erase_documents_and_links(session, customer.id)
     await outbox.emit(session, "customer.erased", CustomerErasedV1(customer_id=customer.id, erased_at=customer.erased_at))
     await audit.record(session, actor=actor.id, role=actor.role, action="erase", customer_id=customer.id,
-                       fields=ENCRYPTED_FIELDS, reason=reason)
+                       fields=[*ENCRYPTED_FIELDS, "document_number", "relationships"], reason=reason)

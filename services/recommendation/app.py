@@ -5,7 +5,7 @@ from pathlib import Path
 from events import topics
 from services.kit.app import ServiceSpec, build_app
 from services.recommendation import models
-from services.recommendation.handlers import on_customer_changed
+from services.recommendation.handlers import HANDLERS
 from services.recommendation.routes import router
 from services.recommendation.settings import RecommendationSettings
 
@@ -20,8 +20,8 @@ def spec() -> ServiceSpec:
         migrations=Path(__file__).parent / "migrations",
         routers=[router],
         inbox=models.inbox_table,
-        handlers={"customer.created": on_customer_changed, "customer.updated": on_customer_changed},
-        consumed_topics=[topics.CUSTOMER],
+        handlers=HANDLERS,
+        consumed_topics=[topics.CUSTOMER, topics.CONSENT],
     )
 
 

@@ -4,9 +4,19 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from events.contracts import CustomerCreatedV1, CustomerUpdatedV1
+from events.contracts import (
+    ConsentDecidedV1,
+    ConsentExpiredV1,
+    ConsentGrantedV1,
+    ConsentRevokedV1,
+    CustomerCreatedV1,
+    CustomerErasedV1,
+    CustomerUpdatedV1,
+)
 from events.envelope import Envelope, now
-from services.recommendation.models import Customer
+from services.recommendation.models import Customer, MarketingConsent
+
+MARKETING = "marketing"
 
 log = structlog.get_logger(__name__)
 
@@ -38,3 +48,44 @@ async def on_customer_changed(
         session.add(Customer(customer_id=payload.customer_id, **state))
     else:
         log.info("customer_event_outdated", event_type=envelope.type)
+
+
+async def on_consent_active(
+    session: AsyncSession, envelope: Envelope, payload: ConsentGrantedV1 | ConsentDecidedV1
+) -> None:
+    if payload.purpose != MARKETING:
+        return
+    known = await session.get(MarketingConsent, payload.consent_id)
+    if known is not None and not known.active:
+        return  # already ended: a grant seen late never revives it
+    await session.merge(MarketingConsent(
+        consent_id=payload.consent_id, customer_id=payload.customer_id, expires_at=payload.expires_at, active=True
+    ))
+
+
+async def on_consent_ended(
+    session: AsyncSession, envelope: Envelope, payload: ConsentRevokedV1 | ConsentExpiredV1
+) -> None:
+    if payload.purpose != MARKETING:
+        return
+    # Recorded even if the grant was never seen, so a late grant cannot revive it.
+    await session.merge(MarketingConsent(
+        consent_id=payload.consent_id, customer_id=payload.customer_id, expires_at=None, active=False
+    ))
+
+
+async def on_customer_erased(session: AsyncSession, envelope: Envelope, payload: CustomerErasedV1) -> None:
+    """Forget the customer: this service keeps nothing about them worth an aggregate."""
+    await session.execute(sa.delete(MarketingConsent).where(MarketingConsent.customer_id == payload.customer_id))
+    await session.execute(sa.delete(Customer).where(Customer.customer_id == payload.customer_id))
+
+
+HANDLERS = {
+    "customer.created": on_customer_changed,
+    "customer.updated": on_customer_changed,
+    "customer.erased": on_customer_erased,
+    "consent.granted": on_consent_active,
+    "consent.approved": on_consent_active,
+    "consent.revoked": on_consent_ended,
+    "consent.expired": on_consent_ended,
+}

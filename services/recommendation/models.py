@@ -38,5 +38,17 @@ class Customer(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class MarketingConsent(Base):
+    """Read model of the customers' marketing consents, fed by consent events (R6.1): no
+    recommendation goes to a customer without an active one."""
+
+    __tablename__ = "marketing_consents"
+
+    consent_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    active: Mapped[bool] = mapped_column(sa.Boolean())
+
+
 # This service emits no events yet: the outbox table exists, but no Outbox relays it.
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)

@@ -3,9 +3,10 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
 
+from events.envelope import now
 from services.kit.db import SessionDep
 from services.kit.problems import PROBLEM_RESPONSES, NotFound
-from services.recommendation.models import Customer, Product
+from services.recommendation.models import Customer, MarketingConsent, Product
 from services.kit.params import CustomerId
 from services.recommendation.schemas import (
     ProductList,
@@ -42,6 +43,11 @@ async def recommend(customer_id: CustomerId, session: SessionDep) -> Recommendat
             "This customer is not known to the recommendation service (yet): "
             "it learns customers from customer events, which may still be on their way."
         )
+    if not await _has_marketing_consent(session, customer_id):
+        return RecommendationsOut(
+            customer_id=customer.customer_id, risk_level=customer.risk_level, as_of=customer.last_event_time,
+            items=[], withheld="The customer has no active marketing consent; nothing is recommended.",
+        )
     products = await session.scalars(
         sa.select(Product)
         .where(Product.active, Product.risk_level.in_(suitable_risk_levels(customer.risk_level)))
@@ -59,3 +65,14 @@ async def recommend(customer_id: CustomerId, session: SessionDep) -> Recommendat
     return RecommendationsOut(
         customer_id=customer.customer_id, risk_level=customer.risk_level, as_of=customer.last_event_time, items=items
     )
+
+
+async def _has_marketing_consent(session, customer_id: str) -> bool:
+    consent = await session.scalar(
+        sa.select(MarketingConsent.consent_id).where(
+            MarketingConsent.customer_id == customer_id,
+            MarketingConsent.active,
+            sa.or_(MarketingConsent.expires_at.is_(None), MarketingConsent.expires_at > now()),
+        ).limit(1)
+    )
+    return consent is not None

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 ProductRiskLevel = Literal["R1", "R2", "R3", "R4", "R5"]
 CustomerRiskLevel = Literal["C1", "C2", "C3", "C4", "C5"]
@@ -33,3 +33,4 @@ class RecommendationsOut(BaseModel):
     risk_level: CustomerRiskLevel
     as_of: datetime  # time of the customer event the risk level comes from
     items: list[Recommendation]
+    withheld: str | None = Field(None, description="Why nothing is recommended, when that is the case.")

@@ -1,50 +1,13 @@
 """The consent service, called directly (the gateway in front of it is tested on its own)."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from events import topics
+from tests.consent.helpers import PROBLEM, consent_events, grant, grant_body, in_days, new_customer_id
 from tests.support import eventually
-
-PROBLEM = "application/problem+json"
-
-
-def new_customer_id() -> str:
-    return f"cust-{uuid.uuid4()}"
-
-
-def in_days(days: float) -> str:
-    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
-
-
-def grant_body(customer_id: str, **overrides) -> dict:
-    body = {
-        "customer_id": customer_id,
-        "recipient": "wealth-management",
-        "purpose": "marketing",
-        "data_categories": ["basic", "behaviour"],
-        "expires_at": in_days(365),
-        "channel": "mobile",
-    }
-    body.update(overrides)
-    return body
-
-
-@pytest.fixture
-def url(system) -> str:
-    return system.url("consent")
-
-
-async def grant(client, url: str, body: dict, **headers: str) -> dict:
-    response = await client.post(f"{url}/api/v1/consents", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def consent_events(event_type: str, consent_id: str):
-    return lambda e, _h: e.type == event_type and e.payload.get("consent_id") == consent_id
 
 
 async def test_grant_creates_an_active_consent_and_publishes_consent_granted(client, url, kafka):
@@ -80,13 +43,16 @@ async def test_grant_creates_an_active_consent_and_publishes_consent_granted(cli
     assert headers["key"] == customer_id
 
 
-async def test_grant_defaults_to_web_no_expiry_and_an_unknown_actor(client, url):
+async def test_grant_defaults_to_web_no_expiry_an_internal_recipient_and_an_internal_actor(client, url):
     body = grant_body(new_customer_id())
     del body["channel"], body["expires_at"]
 
     consent = await grant(client, url, body)
 
-    assert (consent["channel"], consent["expires_at"], consent["granted_by"]) == ("web", None, "unknown")
+    # Without the gateway's identity headers the actor is the kit's "internal".
+    assert (consent["channel"], consent["expires_at"], consent["granted_by"]) == ("web", None, "internal")
+    assert (consent["recipient_type"], consent["legal_basis"], consent["language"]) == ("internal", "consent", "zh-CN")
+    assert consent["notice_text_sha256"] is None
 
 
 async def test_revoke_ends_the_consent_and_publishes_consent_revoked(client, url, kafka):
@@ -173,8 +139,9 @@ async def test_listing_shows_one_customers_consents_newest_first_with_their_stat
 
     listed = await eventually(expired_listing, timeout=10)
     assert set(listed[0]) == {
-        "id", "customer_id", "recipient", "purpose", "data_categories", "channel", "status",
-        "granted_at", "granted_by", "expires_at", "revoked_at", "revoked_by",
+        "id", "customer_id", "recipient", "recipient_type", "purpose", "data_categories", "legal_basis", "channel",
+        "language", "notice_text_sha256", "status", "created_at", "requested_at", "requested_by", "decided_at",
+        "decided_by", "granted_at", "granted_by", "expires_at", "revoked_at", "revoked_by",
     }  # fmt: skip
     expired_revoke = await client.post(f"{url}/api/v1/consents/{short['id']}/revoke")
     assert expired_revoke.status_code == 409 and "expired" in expired_revoke.json()["detail"]
@@ -202,6 +169,11 @@ async def test_a_customer_with_no_consents_has_an_empty_list(client, url):
         ({"customer_id": None}, "customer_id"),
         ({"recipient": None}, "recipient"),
         ({"national_id": "110101198506150011"}, "national_id"),  # unknown field
+        ({"recipient_type": "partner"}, "recipient_type"),
+        ({"legal_basis": "whim"}, "legal_basis"),
+        ({"notice_text": ""}, "notice_text"),
+        ({"notice_text": "x" * 20_001}, "notice_text"),
+        ({"language": "Chinese"}, "language"),
     ],
 )
 async def test_an_invalid_grant_is_rejected_naming_the_field(client, url, change, field):

@@ -4,6 +4,7 @@ The expectations are written out here, independently of gateway/policy.yaml, so 
 policy fails these tests.
 """
 
+import json
 import uuid
 
 import pytest
@@ -76,7 +77,7 @@ async def _grant(client, system, customer_id: str) -> str:
 
 def _import_file() -> str:
     row = new_customer(external_ref=f"EXT-{uuid.uuid4().hex[:12]}")
-    return ",".join(row) + "\n" + ",".join(str(v) for v in row.values()) + "\n"
+    return json.dumps(row) + "\n"
 
 
 def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, dict | None]:
@@ -126,7 +127,7 @@ async def test_role_against_route(system, client, customer_id, route, role):
     headers = system.headers(role, subject, **REASON)
     if isinstance(body, str):
         response = await client.request(
-            method, system.url("gateway") + path, content=body, headers={**headers, "Content-Type": "text/csv"}
+            method, system.url("gateway") + path, content=body, headers={**headers, "Content-Type": "application/x-ndjson"}
         )
     else:
         response = await client.request(method, system.url("gateway") + path, json=body, headers=headers)

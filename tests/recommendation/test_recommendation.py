@@ -6,8 +6,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 from events import topics
-from events.contracts import CustomerCreatedV1, CustomerUpdatedV1, new_event
-from events.envelope import Envelope
+from events.contracts import (
+    ConsentGrantedV1,
+    ConsentRevokedV1,
+    CustomerCreatedV1,
+    CustomerErasedV1,
+    CustomerUpdatedV1,
+    new_event,
+)
+from events.envelope import Envelope, now
 from tests.support import eventually
 
 
@@ -28,17 +35,38 @@ def updated(customer_id: str, risk_level: str) -> Envelope:
     return new_event("customer.updated", payload, source="profile")
 
 
-async def publish(kafka, envelope: Envelope) -> None:
-    await kafka.publish(topics.CUSTOMER, envelope.model_dump_json().encode(), key=envelope.customer_id)
+async def publish(kafka, envelope: Envelope, topic: str = topics.CUSTOMER) -> None:
+    await kafka.publish(topic, envelope.model_dump_json().encode(), key=envelope.customer_id)
 
 
-async def recommendations(client, system, customer_id: str, *, max_risk: str | None = None) -> dict:
-    """The customer's recommendations, once known (and once the highest product risk is `max_risk`)."""
+def marketing_consent(customer_id: str, consent_id: str) -> Envelope:
+    payload = ConsentGrantedV1(
+        consent_id=consent_id, customer_id=customer_id, recipient="wealth-management", purpose="marketing",
+        data_categories=["basic", "risk"], expires_at=None,
+    )
+    return new_event("consent.granted", payload, source="consent")
+
+
+async def onboard(kafka, customer_id: str, risk_level: str) -> str:
+    """A customer known to recommendation, with a marketing consent; returns the consent id."""
+    consent_id = str(uuid.uuid4())
+    await publish(kafka, created(customer_id, risk_level))
+    await publish(kafka, marketing_consent(customer_id, consent_id), topics.CONSENT)
+    return consent_id
+
+
+async def recommendations(
+    client, system, customer_id: str, *, max_risk: str | None = None, consented: bool = True
+) -> dict:
+    """The customer's recommendations, once known (and once the highest product risk is `max_risk`).
+    Consent events travel on their own topic, so they may arrive after the customer's."""
 
     async def check():
         response = await client.get(f"{system.url('recommendation')}/api/v1/customers/{customer_id}/recommendations")
         assert response.status_code == 200, response.text
         body = response.json()
+        if consented:
+            assert body["items"], body
         if max_risk:
             assert body["items"][0]["product"]["risk_level"] == max_risk, body
         return body
@@ -74,7 +102,7 @@ async def test_products_rejects_an_unknown_risk_level(system, client):
 
 async def test_c2_customer_gets_only_r1_and_r2_products_ranked(system, kafka, client):
     customer_id = str(uuid.uuid4())
-    await publish(kafka, created(customer_id, "C2"))
+    await onboard(kafka, customer_id, "C2")
 
     body = await recommendations(client, system, customer_id)
     assert body["risk_level"] == "C2"
@@ -91,7 +119,7 @@ async def test_c2_customer_gets_only_r1_and_r2_products_ranked(system, kafka, cl
 
 async def test_update_to_c4_recommends_up_to_r4(system, kafka, client):
     customer_id = str(uuid.uuid4())
-    await publish(kafka, created(customer_id, "C2"))
+    await onboard(kafka, customer_id, "C2")
     await recommendations(client, system, customer_id, max_risk="R2")
 
     await publish(kafka, updated(customer_id, "C4"))
@@ -106,6 +134,7 @@ async def test_an_older_event_does_not_overwrite_a_newer_state(system, kafka, cl
     customer_id = str(uuid.uuid4())
     newer = created(customer_id, "C4")
     await publish(kafka, newer)
+    await publish(kafka, marketing_consent(customer_id, str(uuid.uuid4())), topics.CONSENT)
     await recommendations(client, system, customer_id, max_risk="R4")
 
     older = updated(customer_id, "C1").model_copy(update={"time": newer.time - timedelta(hours=1)})
@@ -139,7 +168,7 @@ async def test_a_message_that_is_not_json_is_dead_lettered_and_the_consumer_goes
     assert headers["dlq_reason"].startswith("not an event envelope")
     assert headers["dlq_topic"] == topics.CUSTOMER
 
-    await publish(kafka, created(customer_id, "C3"))
+    await onboard(kafka, customer_id, "C3")
     body = await recommendations(client, system, customer_id, max_risk="R3")
     assert body["risk_level"] == "C3"
 
@@ -149,3 +178,38 @@ async def test_a_customer_id_the_database_cannot_hold_is_a_422_not_a_500(system,
         response = await client.get(f"{system.url('recommendation')}/api/v1/customers/{customer_id}/recommendations")
         assert response.status_code == 422, response.text
         assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_no_marketing_consent_means_no_recommendation(system, kafka, client):
+    customer_id = str(uuid.uuid4())
+    await publish(kafka, created(customer_id, "C5"))
+    body = await recommendations(client, system, customer_id, consented=False)
+    assert body["items"] == [] and "marketing consent" in body["withheld"]
+
+    consent_id = str(uuid.uuid4())
+    await publish(kafka, marketing_consent(customer_id, consent_id), topics.CONSENT)
+    await recommendations(client, system, customer_id, max_risk="R5")
+
+    revoked = ConsentRevokedV1(consent_id=consent_id, customer_id=customer_id, recipient="wealth-management",
+                               purpose="marketing", revoked_at=now())
+    await publish(kafka, new_event("consent.revoked", revoked, source="consent"), topics.CONSENT)
+
+    async def withheld():
+        body = await recommendations(client, system, customer_id, consented=False)
+        assert body["items"] == [], body
+
+    await eventually(withheld)
+
+
+async def test_customer_erased_is_forgotten(system, kafka, client):
+    customer_id = str(uuid.uuid4())
+    await onboard(kafka, customer_id, "C3")
+    await recommendations(client, system, customer_id, max_risk="R3")
+    erased = CustomerErasedV1(customer_id=customer_id, erased_at=now())
+    await publish(kafka, new_event("customer.erased", erased, source="profile"))
+
+    async def forgotten():
+        response = await client.get(f"{system.url('recommendation')}/api/v1/customers/{customer_id}/recommendations")
+        assert response.status_code == 404
+
+    await eventually(forgotten)

@@ -1,0 +1,309 @@
+"""The consent domain: grants, the bank's requests with maker-checker approval, revocation,
+expiry, erasure, and decisions on whether a share is allowed.
+
+Each state change runs inside the caller's transaction and writes three things with it: the
+status on the consent, a `consent_history` row (so decisions can be answered as of any time),
+and a hash-chained audit record (proof of who did what, when). Its event goes to the outbox in
+the same transaction, so all of it commits or none of it does.
+"""
+
+import hashlib
+import hmac
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from events.contracts import (
+    ConsentDecidedV1,
+    ConsentExpiredV1,
+    ConsentGrantedV1,
+    ConsentRequestedV1,
+    ConsentRevokedV1,
+)
+from events.envelope import now
+from services.consent.models import Consent, ConsentChange, audit, outbox
+from services.consent.schemas import ConsentGrant, DecisionOut, DecisionRequest
+from services.consent.settings import ConsentSettings
+from services.kit.identity import Actor
+from services.kit.problems import Conflict, Forbidden, NotFound
+
+EXPIRY = Actor("consent:expire-consents", "system", None, None)
+# Columns that may hold the customer's own id: as the subject, or as the actor when the
+# customer granted or revoked the consent themselves.
+_ACTOR_COLUMNS = ("requested_by", "decided_by", "granted_by", "revoked_by")
+
+
+async def get(session: AsyncSession, consent_id: str, *, scope: str | None, for_update: bool = False) -> Consent:
+    consent = await session.get(Consent, consent_id, with_for_update=for_update)
+    # A customer asking about another customer's consent learns nothing, not even that it exists.
+    if consent is None or (scope is not None and consent.customer_id != scope):
+        raise NotFound("No consent has this id.")
+    return consent
+
+
+async def _move(
+    session: AsyncSession, consent: Consent, to: str, actor: Actor, *, at: datetime, reason: str | None = None
+) -> None:
+    """Change the consent's status, with its history row and its audit record."""
+    session.add(ConsentChange(consent_id=consent.id, customer_id=consent.customer_id, from_status=consent.status,
+                              to_status=to, at=at, actor=actor.id, reason=reason))
+    consent.status = to
+    # Becoming active is a grant, whether the customer gave it or an approval made it so.
+    action = "consent.granted" if to == "active" else f"consent.{to}"
+    await audit.record(session, actor=actor.id, role=actor.role, action=action, customer_id=consent.customer_id,
+                       fields=[f"consent:{consent.id}", *consent.data_categories], reason=reason or actor.reason)
+
+
+def _new(body: ConsentGrant, moment: datetime) -> Consent:
+    fields = body.model_dump()
+    notice = fields["notice_text"]
+    return Consent(
+        id=str(uuid.uuid4()),
+        created_at=moment,
+        notice_text_sha256=hashlib.sha256(notice.encode()).hexdigest() if notice is not None else None,
+        **fields,
+    )
+
+
+def _granted(consent: Consent) -> ConsentGrantedV1:
+    return ConsentGrantedV1(consent_id=consent.id, customer_id=consent.customer_id, recipient=consent.recipient,
+                            purpose=consent.purpose, data_categories=consent.data_categories,
+                            expires_at=consent.expires_at)
+
+
+def _decided(consent: Consent) -> ConsentDecidedV1:
+    return ConsentDecidedV1(consent_id=consent.id, customer_id=consent.customer_id, recipient=consent.recipient,
+                            purpose=consent.purpose, data_categories=consent.data_categories,
+                            decided_by=consent.decided_by, expires_at=consent.expires_at)
+
+
+async def grant(session: AsyncSession, body: ConsentGrant, *, actor: Actor) -> Consent:
+    """The customer's own consent (given in person or through staff): active at once."""
+    moment = now()
+    consent = _new(body, moment)
+    consent.granted_at, consent.granted_by = moment, actor.id
+    session.add(consent)
+    await _move(session, consent, "active", actor, at=moment)
+    await outbox.emit(session, "consent.granted", _granted(consent))
+    return consent
+
+
+async def request(session: AsyncSession, body: ConsentGrant, *, actor: Actor, settings: ConsentSettings) -> Consent:
+    """Sharing the bank initiates (maker): inactive until a compliance officer approves it."""
+    if actor.role not in settings.requester_roles:
+        raise Forbidden(f"Only these roles may request a consent: {', '.join(settings.requester_roles)}.")
+    moment = now()
+    consent = _new(body, moment)
+    consent.requested_at, consent.requested_by = moment, actor.id
+    session.add(consent)
+    await _move(session, consent, "requested", actor, at=moment)
+    await outbox.emit(session, "consent.requested", ConsentRequestedV1(
+        consent_id=consent.id, customer_id=consent.customer_id, recipient=consent.recipient, purpose=consent.purpose,
+        data_categories=consent.data_categories, requested_by=actor.id,
+    ))
+    return consent
+
+
+async def _requested_for_decision(
+    session: AsyncSession, consent_id: str, *, actor: Actor, settings: ConsentSettings
+) -> Consent:
+    """The checker's side of maker-checker: an approver who is not the requester, deciding once."""
+    if actor.role not in settings.approver_roles:
+        raise Forbidden(f"Only these roles may approve or reject a consent: {', '.join(settings.approver_roles)}.")
+    consent = await get(session, consent_id, scope=None, for_update=True)
+    if consent.requested_by is not None and consent.requested_by == actor.id:
+        raise Forbidden("You requested this consent, so you cannot approve or reject it (four-eyes principle); "
+                        "another compliance officer must decide.")
+    if consent.status != "requested":
+        raise Conflict(f"The consent is {consent.current_status}; "
+                       "only a requested consent can be approved or rejected.")
+    return consent
+
+
+async def approve(
+    session: AsyncSession, consent_id: str, *, actor: Actor, settings: ConsentSettings, reason: str | None = None
+) -> Consent:
+    consent = await _requested_for_decision(session, consent_id, actor=actor, settings=settings)
+    moment = now()
+    if consent.expires_at is not None and consent.expires_at <= moment:
+        raise Conflict("The requested expiry has already passed; reject this request and ask for a new consent.")
+    consent.decided_at = consent.granted_at = moment
+    consent.decided_by = consent.granted_by = actor.id
+    await _move(session, consent, "approved", actor, at=moment, reason=reason)
+    await _move(session, consent, "active", actor, at=moment, reason=reason)
+    await outbox.emit(session, "consent.approved", _decided(consent))
+    # Consumers that know only grants learn of it as one.
+    await outbox.emit(session, "consent.granted", _granted(consent))
+    return consent
+
+
+async def reject(
+    session: AsyncSession, consent_id: str, *, actor: Actor, settings: ConsentSettings, reason: str | None = None
+) -> Consent:
+    consent = await _requested_for_decision(session, consent_id, actor=actor, settings=settings)
+    consent.decided_at, consent.decided_by = now(), actor.id
+    await _move(session, consent, "rejected", actor, at=consent.decided_at, reason=reason)
+    await outbox.emit(session, "consent.rejected", _decided(consent))
+    return consent
+
+
+async def _revoke(session: AsyncSession, consent: Consent, *, actor: Actor, reason: str | None) -> None:
+    consent.revoked_at, consent.revoked_by = now(), actor.id
+    await _move(session, consent, "revoked", actor, at=consent.revoked_at, reason=reason)
+    await outbox.emit(session, "consent.revoked", ConsentRevokedV1(
+        consent_id=consent.id, customer_id=consent.customer_id, recipient=consent.recipient, purpose=consent.purpose,
+        revoked_at=consent.revoked_at,
+    ))
+
+
+async def revoke(session: AsyncSession, consent_id: str, *, actor: Actor) -> Consent:
+    # The row stays locked until commit: of two concurrent revocations, the second sees the first.
+    consent = await get(session, consent_id, scope=actor.customer_scope, for_update=True)
+    status = consent.current_status
+    if status == "revoked":
+        raise Conflict(f"The consent was already revoked at {consent.revoked_at.isoformat()}; nothing to do.")
+    if status == "expired":
+        raise Conflict("The consent has expired and allows nothing any more; there is nothing to revoke.")
+    if status != "active":
+        raise Conflict(f"The consent is {status}, not active; only a compliance officer's decision changes it.")
+    await _revoke(session, consent, actor=actor, reason=actor.reason)
+    return consent
+
+
+async def _expire(session: AsyncSession, consent: Consent, *, actor: Actor) -> None:
+    # Recorded at the moment it lapsed, not when the job noticed, so as-of answers are exact.
+    await _move(session, consent, "expired", actor, at=consent.expires_at, reason="expiry reached")
+    await outbox.emit(session, "consent.expired", ConsentExpiredV1(
+        consent_id=consent.id, customer_id=consent.customer_id, recipient=consent.recipient, purpose=consent.purpose,
+        expired_at=consent.expires_at,
+    ))
+
+
+async def expire_due(sessions: async_sessionmaker[AsyncSession], *, batch_size: int = 100) -> int:
+    """The `expire-consents` job: mark active consents past their expiry as expired. Rows are
+    locked, skipping those another replica (or a revocation) holds, so each expires once."""
+    async with sessions() as session, session.begin():
+        due = await session.scalars(
+            sa.select(Consent)
+            .where(Consent.status == "active", Consent.expires_at <= now())
+            .order_by(Consent.expires_at)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        handled = 0
+        for consent in due:
+            await _expire(session, consent, actor=EXPIRY)
+            handled += 1
+        return handled
+
+
+def pseudonym(key: bytes, customer_id: str) -> str:
+    """Stable for one key, so the erased customer's records still belong together."""
+    return hmac.new(key, customer_id.encode(), hashlib.sha256).hexdigest()
+
+
+async def erase_customer(session: AsyncSession, customer_id: str, *, pseudonym_id: str, actor: Actor) -> None:
+    """Close the customer's consents, then replace their id with a pseudonym everywhere this
+    service keeps it, except the audit trail, which cannot change. Purposes, categories, times,
+    actors and notice hashes stay: they are the record the bank must keep."""
+    consents = list(await session.scalars(
+        sa.select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.id).with_for_update()
+    ))
+    if not consents:
+        return  # a customer who never consented to anything: nothing is kept about them here
+    for consent in consents:
+        if consent.status == "active" and consent.current_status == "expired":
+            await _expire(session, consent, actor=actor)
+        elif consent.status in ("active", "requested"):
+            await _revoke(session, consent, actor=actor, reason="customer erased")
+    await session.flush()
+
+    def replaced(column):
+        return sa.case((column == customer_id, pseudonym_id), else_=column)
+
+    await session.execute(
+        sa.update(Consent)
+        .where(Consent.customer_id == customer_id)
+        .values(customer_id=pseudonym_id, **{c: replaced(getattr(Consent, c)) for c in _ACTOR_COLUMNS})
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        sa.update(ConsentChange)
+        .where(ConsentChange.customer_id == customer_id)
+        .values(customer_id=pseudonym_id, actor=replaced(ConsentChange.actor))
+        .execution_options(synchronize_session=False)
+    )
+    await audit.record(session, actor=actor.id, role=actor.role, action="consent.pseudonymised",
+                       customer_id=customer_id, fields=["customer_id"], reason="customer erased")
+
+
+async def history(session: AsyncSession, consent_id: str, *, scope: str | None) -> list[ConsentChange]:
+    await get(session, consent_id, scope=scope)
+    return list(await session.scalars(
+        sa.select(ConsentChange).where(ConsentChange.consent_id == consent_id).order_by(ConsentChange.id)
+    ))
+
+
+async def for_customer(session: AsyncSession, customer_id: str) -> list[Consent]:
+    """Newest first. A customer this service has never seen simply has none."""
+    query = (
+        sa.select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.created_at.desc(), Consent.id)
+    )
+    return list(await session.scalars(query))
+
+
+# When no consent permits, the reason given is that of the consent closest to permitting.
+_CLOSENESS = ["active_consent", "categories_not_covered", "consent_expired", "consent_revoked", "consent_pending",
+              "consent_rejected"]
+_REASON_OF_STATUS = {"expired": "consent_expired", "revoked": "consent_revoked", "requested": "consent_pending",
+                     "approved": "consent_pending", "rejected": "consent_rejected"}
+
+
+def _reason(status: str, expires_at: datetime | None, categories: list[str], wanted: set[str], as_of: datetime) -> str:
+    if status == "active" and expires_at is not None and expires_at <= as_of:
+        status = "expired"  # lapsed, whether or not the expiry job has marked it yet
+    if status == "active":
+        return "active_consent" if wanted <= set(categories) else "categories_not_covered"
+    return _REASON_OF_STATUS[status]
+
+
+async def decide(session: AsyncSession, asked: DecisionRequest) -> DecisionOut:
+    """Permit iff a consent for this customer, recipient and purpose was active and unexpired at
+    `as_of` and covers every requested category. The status at `as_of` comes from the history,
+    so past answers stay right after later revocations. One indexed query; a second on denial
+    only, to tell a wrong purpose from no consent at all."""
+    as_of = asked.as_of.astimezone(UTC) if asked.as_of is not None else now()
+    status_then = (
+        sa.select(ConsentChange.to_status)
+        .where(ConsentChange.consent_id == Consent.id, ConsentChange.at <= as_of)
+        .order_by(ConsentChange.at.desc(), ConsentChange.id.desc())
+        .limit(1)
+        .correlate(Consent)
+        .scalar_subquery()
+    )
+    rows = (await session.execute(
+        sa.select(Consent.id, Consent.data_categories, Consent.expires_at, Consent.created_at,
+                  status_then.label("status"))
+        .where(Consent.customer_id == asked.customer_id, Consent.recipient == asked.recipient,
+               Consent.purpose == asked.purpose)
+    )).all()
+    wanted = set(asked.data_categories)
+    candidates = [
+        (_reason(row.status, row.expires_at, row.data_categories, wanted, as_of), row)
+        for row in rows
+        if row.status is not None  # None: the consent did not exist yet at `as_of`
+    ]
+    if candidates:
+        reason, row = min(candidates, key=lambda c: (_CLOSENESS.index(c[0]), -c[1].created_at.timestamp()))
+        decision = "permit" if reason == "active_consent" else "deny"
+        return DecisionOut(decision=decision, consent_id=row.id, reason=reason, as_of=as_of)
+    other_purpose = await session.scalar(
+        sa.select(Consent.id)
+        .where(Consent.customer_id == asked.customer_id, Consent.recipient == asked.recipient,
+               Consent.created_at <= as_of)
+        .limit(1)
+    )
+    reason = "purpose_not_consented" if other_purpose is not None else "no_consent"
+    return DecisionOut(decision="deny", consent_id=None, reason=reason, as_of=as_of)

@@ -1,0 +1,15 @@
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+@pytest.fixture
+def url(system) -> str:
+    return system.url("consent")
+
+
+@pytest.fixture
+async def consent_db(system):
+    """The consent service's own database, read (and, for tampering, written) as a DBA would."""
+    engine = create_async_engine(system.database_urls["consent"])
+    yield engine
+    await engine.dispose()

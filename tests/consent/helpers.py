@@ -1,0 +1,66 @@
+"""Shared by the consent tests: bodies, callers and event filters."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+PROBLEM = "application/problem+json"
+
+
+def new_customer_id() -> str:
+    return f"cust-{uuid.uuid4()}"
+
+
+def in_seconds(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+def in_days(days: float) -> str:
+    return in_seconds(days * 86400)
+
+
+def grant_body(customer_id: str, **overrides) -> dict:
+    body = {
+        "customer_id": customer_id,
+        "recipient": "wealth-management",
+        "purpose": "marketing",
+        "data_categories": ["basic", "behaviour"],
+        "expires_at": in_days(365),
+        "channel": "mobile",
+    }
+    body.update(overrides)
+    return body
+
+
+def caller(role: str, actor_id: str | None = None, **extra: str) -> dict[str, str]:
+    """The headers the gateway sets for an authenticated caller."""
+    return {"X-Actor-Id": actor_id or f"{role}-{uuid.uuid4().hex[:8]}", "X-Actor-Role": role, **extra}
+
+
+async def grant(client, url: str, body: dict, **headers: str) -> dict:
+    response = await client.post(f"{url}/api/v1/consents", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def request_consent(client, url: str, body: dict, maker: dict[str, str]) -> dict:
+    response = await client.post(f"{url}/api/v1/consent-requests", json=body, headers=maker)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def decide(client, url: str, customer_id: str, **overrides) -> dict:
+    body = {"customer_id": customer_id, "recipient": "wealth-management", "purpose": "marketing",
+            "data_categories": ["basic"], **overrides}
+    response = await client.post(f"{url}/api/v1/decisions", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def history(client, url: str, consent_id: str) -> list[tuple]:
+    response = await client.get(f"{url}/api/v1/consents/{consent_id}/history")
+    assert response.status_code == 200, response.text
+    return [(h["from_status"], h["to_status"], h["actor"]) for h in response.json()]
+
+
+def consent_events(event_type: str, consent_id: str):
+    return lambda e, _h: e.type == event_type and e.payload.get("consent_id") == consent_id
