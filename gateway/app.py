@@ -1,6 +1,7 @@
 """The API gateway: the only door for the bank's web and mobile front ends."""
 
 import asyncio
+import base64
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 
 from gateway.audit import Base, access_audit
 from gateway.auth import TokenVerifier
+from gateway.consent import ConsentChecker
 from gateway.openapi import merged_openapi
 from gateway.policy import Policy, Route, load_policy
 from gateway.proxy import Gateway
@@ -24,13 +26,21 @@ def spec(settings: GatewaySettings | None = None, policy: Policy | None = None) 
     @asynccontextmanager
     async def resources(app: FastAPI):
         upstream = open_upstream(settings.upstream_transport, settings.upstream_pool_size, settings.upstream_timeout_seconds)
-        gateway = Gateway(settings, policy, TokenVerifier(settings), upstream, app.state.engine)
+        consent = ConsentChecker(
+            upstream=upstream,
+            consent_url=settings.upstream_url("consent"),
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            pseudonym_key=base64.b64decode(settings.pseudonym_key),
+        )
+        gateway = Gateway(settings, policy, TokenVerifier(settings), upstream, app.state.engine, consent)
         app.state.gateway = gateway
-        refresher = asyncio.create_task(_keep_declarations_fresh(gateway))
+        background = [asyncio.create_task(_keep_declarations_fresh(gateway)), asyncio.create_task(consent.listen())]
         try:
             yield
         finally:
-            refresher.cancel()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await upstream.close()
 
     return ServiceSpec(

@@ -37,9 +37,21 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
         for route in policy.routes:
             if route.upstream != service:
                 continue
-            operation = source.get("paths", {}).get(route.path, {}).get(route.method.lower())
+            operation = source.get("paths", {}).get(route.upstream_path or route.path, {}).get(route.method.lower())
             if operation is not None:
                 operation = {**operation, "x-roles": route.roles}
+                if route.partner_share:
+                    operation = {
+                        **operation,
+                        "summary": "A customer's data as shared with a partner",
+                        "description": "Only the categories the customer consented to for the calling partner "
+                        "and `purpose`, without identifying fields; the customer appears as a per-partner "
+                        "pseudonym (`subject`).",
+                        "parameters": [*operation.get("parameters", []), {
+                            "name": "purpose", "in": "query", "required": True, "schema": {"type": "string"},
+                        }],
+                        "responses": {"200": {"description": "`{subject, purpose, categories, data}`"}},
+                    }
                 document["paths"].setdefault(route.path, {})[route.method.lower()] = operation
     if unavailable:
         document["info"]["x-unavailable-services"] = unavailable

@@ -48,6 +48,18 @@ class Route(BaseModel):
     response_customer_field: str | None = None
     scope_header: bool = False
     timeout_seconds: float | None = None
+    # Path on the service when it differs from the gateway's (e.g. partner views).
+    upstream_path: str | None = None
+    # Data leaves only as the categories the customer consented to for the calling partner.
+    partner_share: bool = False
+
+
+class ConsentRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recipient: str
+    purpose: str
+    categories: list[str]
 
 
 class Policy(BaseModel):
@@ -56,6 +68,7 @@ class Policy(BaseModel):
     roles: list[str]
     self_scoped_roles: list[str] = []
     assigned_only_roles: list[str] = []
+    consent_required: dict[str, ConsentRule] = {}
     routes: list[Route]
     masking: Masking
 

@@ -11,9 +11,10 @@ from fastapi import Request, Response
 from events.envelope import current_trace_id
 from gateway.audit import access_audit
 from gateway.auth import Caller, TokenVerifier
+from gateway.consent import ConsentChecker, ConsentUnavailable
 from gateway.policy import Policy, Route
 from gateway.settings import GatewaySettings
-from gateway.upstream import Upstream, UpstreamError
+from gateway.upstream import Upstream, UpstreamError, UpstreamResponse
 from services.kit.problems import PROBLEM_MEDIA_TYPE, Forbidden, NotFound, Problem
 
 log = structlog.get_logger(__name__)
@@ -38,8 +39,9 @@ class Gateway:
     verifier: TokenVerifier
     upstream: Upstream
     engine: object  # AsyncEngine of the audit database
-    # Fields the profile service's data catalogue declares sensitive (refreshed in the background).
-    declared_sensitive: frozenset[str] = frozenset()
+    consent: ConsentChecker
+    # The profile service's data catalogue: field -> declaration (refreshed in the background).
+    declarations: dict[str, dict] = field(default_factory=dict)
     mask_rules: dict = field(init=False)
     assignments: "ManagerAssignments" = field(init=False)
 
@@ -51,11 +53,10 @@ class Gateway:
             return False
         if answer.status != 200:
             return False
-        declared = json.loads(answer.body)
-        self.declared_sensitive = frozenset(
-            item["name"] for item in declared if item["sensitivity"] in ("confidential", "restricted")
+        self.declarations = {item["name"]: item for item in json.loads(answer.body)}
+        self.mask_rules = self.policy.mask_rules(
+            {name for name, item in self.declarations.items() if item["sensitivity"] != "internal"}
         )
-        self.mask_rules = self.policy.mask_rules(set(self.declared_sensitive))
         return True
 
     def __post_init__(self):
@@ -76,7 +77,12 @@ class Gateway:
                 # the gateway asks profile who manages the customer.
                 if await self.assignments.manager_of(customer_id) != caller.subject:
                     raise NotFound("No customer has this id.")
-            response, in_clear = await self._forward(request, route, caller, body)
+            if route.partner_share:
+                response, in_clear = await self._share_with_partner(request, route, caller, customer_id)
+            else:
+                if customer_id is not None and caller.role in self.policy.consent_required:
+                    await self._require_consent(caller, customer_id)
+                response, in_clear = self._respond(await self._call(request, route, caller, body), caller)
             status = response.status_code
             if customer_id is None and route.response_customer_field and 200 <= status < 300:
                 customer_id = _field_of(response, route.response_customer_field)
@@ -122,18 +128,23 @@ class Gateway:
                 title="Access reason required",
             )
 
-    async def _forward(self, request: Request, route: Route, caller: Caller, body: bytes) -> tuple[Response, set[str]]:
+    async def _call(self, request: Request, route: Route, caller: Caller, body: bytes) -> UpstreamResponse:
         headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
         headers["x-request-id"] = current_trace_id.get() or ""
         headers["x-actor-id"] = caller.subject
         headers["x-actor-role"] = caller.role
         if route.scope_header and caller.role in self.policy.self_scoped_roles:
             headers["x-customer-scope"] = caller.subject
-        url = self.settings.upstream_url(route.upstream) + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
+        if route.upstream_path:
+            url = self.settings.upstream_url(route.upstream) + route.upstream_path.format(
+                **{name: quote(value, safe="") for name, value in request.path_params.items()}
+            )
+        else:
+            url = self.settings.upstream_url(route.upstream) + request.url.path
+            if request.url.query:
+                url += "?" + request.url.query
         try:
-            answer = await self.upstream.request(
+            return await self.upstream.request(
                 route.method, url, headers=headers, body=body, timeout=route.timeout_seconds
             )
         except UpstreamError as error:
@@ -142,6 +153,8 @@ class Gateway:
                 raise GatewayTimeout(f"The {route.upstream} service did not answer in time; retry later.") from None
             raise BadGateway(f"The {route.upstream} service is unavailable; retry later.") from None
 
+    def _respond(self, answer: UpstreamResponse, caller: Caller) -> tuple[Response, set[str]]:
+        """The service's answer, its customer fields masked for the caller's role."""
         content, in_clear = answer.body, set()
         media_type = answer.headers.get("content-type", "")
         if answer.body and ("application/json" in media_type or PROBLEM_MEDIA_TYPE in media_type):
@@ -149,6 +162,54 @@ class Gateway:
             content = json.dumps(masked, separators=(",", ":"), ensure_ascii=False).encode()
         headers_back = {k: v for k, v in answer.headers.items() if k not in ("content-type", "x-request-id")}
         return Response(content, status_code=answer.status, headers=headers_back, media_type=media_type or None), in_clear
+
+    async def _require_consent(self, caller: Caller, customer_id: str) -> None:
+        rule = self.policy.consent_required[caller.role]
+        try:
+            permitted = await self.consent.permits(
+                customer_id=customer_id, recipient=rule.recipient, purpose=rule.purpose, categories=tuple(rule.categories)
+            )
+        except ConsentUnavailable:
+            raise BadGateway("The consent service is unavailable, so no customer data is released; retry later.") from None
+        if not permitted:
+            raise Forbidden(f"The customer has not consented to {rule.purpose} use of their data.")
+
+    async def _share_with_partner(
+        self, request: Request, route: Route, caller: Caller, customer_id: str
+    ) -> tuple[Response, set[str]]:
+        """Only the categories the customer consented to for this partner and purpose leave, and
+        only fields that identify nobody; the customer appears under a per-partner pseudonym."""
+        purpose = request.query_params.get("purpose")
+        if not purpose:
+            raise Problem("Say why you need the data: add ?purpose=<one of the consent purposes>.",
+                          title="Purpose required")
+        if not self.declarations:
+            raise Problem("The data catalogue is not loaded yet; retry shortly.", status=503, title="Not ready")
+        answer = await self._call(request, route, caller, b"")
+        if answer.status != 200:
+            return self._respond(answer, caller)
+        record = json.loads(answer.body)
+        shareable = {
+            name for name in record
+            if (declared := self.declarations.get(name)) and declared["sensitivity"] == "internal" and not declared["identifying"]
+        }
+        categories = {self.declarations[name]["category"] for name in shareable}
+        try:
+            permitted = await self.consent.permitted_categories(
+                customer_id=customer_id, recipient=caller.subject, purpose=purpose, categories=categories
+            )
+        except ConsentUnavailable:
+            raise BadGateway("The consent service is unavailable, so no customer data is released; retry later.") from None
+        if not permitted:
+            raise Forbidden(f"No active consent lets '{caller.subject}' receive this customer's data for {purpose}.")
+        data = {name: record[name] for name in sorted(shareable) if self.declarations[name]["category"] in permitted}
+        shared = {
+            "subject": self.consent.pseudonym(caller.subject, customer_id),
+            "purpose": purpose,
+            "categories": sorted(permitted),
+            "data": data,
+        }
+        return Response(json.dumps(shared).encode(), media_type="application/json"), set(data)
 
 
 def _field_of(response: Response, field: str) -> str | None:

@@ -4,7 +4,7 @@ from typing import Literal
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import DEV_DIR, ComponentSettings
+from services.kit.settings import DEV_DIR, ComponentSettings, secret_or_development
 
 
 class GatewaySettings(ComponentSettings):
@@ -28,6 +28,10 @@ class GatewaySettings(ComponentSettings):
 
     policy_file: Path = Path(__file__).parent / "policy.yaml"
 
+    # Key of the per-recipient pseudonyms that replace customer ids in data shared with partners
+    # (HMAC-SHA256, base64, at least 256 bits); from a KMS-backed secret in production.
+    pseudonym_key: str = ""
+
     # aiohttp is the default by measurement (README, `make bench`); httpx stays for comparison.
     upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     upstream_pool_size: int = 100
@@ -40,4 +44,7 @@ class GatewaySettings(ComponentSettings):
     def _production_needs_identity_provider(self):
         if self.environment == "production" and not self.jwks_url:
             raise ValueError("GATEWAY_JWKS_URL must be set in production (local signing keys are for development)")
+        self.pseudonym_key = secret_or_development(
+            self.pseudonym_key, setting="GATEWAY_PSEUDONYM_KEY", environment=self.environment, dev_name="gateway-pseudonym"
+        )
         return self

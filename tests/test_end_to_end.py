@@ -25,7 +25,7 @@ async def test_customer_journey_from_onboarding_to_churn_warning(system, client,
     # The customer agrees to marketing in the app; without it nothing would be recommended.
     consent = await client.post(
         f"{gateway}/api/v1/consents",
-        json={"customer_id": customer_id, "recipient": "wealth-management", "purpose": "marketing",
+        json={"customer_id": customer_id, "recipient": "bank-marketing", "purpose": "marketing",
               "data_categories": ["basic", "risk"], "channel": "mobile"},
         headers=me,
     )

@@ -1,10 +1,7 @@
-import json
-
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit import crypto
-from services.kit.settings import DEV_DIR, ComponentSettings
+from services.kit.settings import ComponentSettings, secret_or_development
 
 
 class ConsentSettings(ComponentSettings):
@@ -29,19 +26,7 @@ class ConsentSettings(ComponentSettings):
 
     @model_validator(mode="after")
     def _key(self):
-        if not self.pseudonym_key:
-            if self.environment != "development":
-                raise ValueError("CONSENT_PSEUDONYM_KEY must be set outside development")
-            self._use_development_key()
-        if len(crypto.decode_key(self.pseudonym_key)) < 32:
-            raise ValueError("CONSENT_PSEUDONYM_KEY must be at least 32 bytes, base64-encoded")
+        self.pseudonym_key = secret_or_development(
+            self.pseudonym_key, setting="CONSENT_PSEUDONYM_KEY", environment=self.environment, dev_name="consent-pseudonym"
+        )
         return self
-
-    def _use_development_key(self) -> None:
-        """A local key, generated once and kept apart from the data under .dev/ (never committed)."""
-        path = DEV_DIR / "consent-pseudonym-key.json"
-        if not path.exists():
-            DEV_DIR.mkdir(exist_ok=True)
-            path.write_text(json.dumps({"pseudonym": crypto.new_key()}))
-            path.chmod(0o600)
-        self.pseudonym_key = json.loads(path.read_text())["pseudonym"]

@@ -10,6 +10,26 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_DIR = Path(__file__).resolve().parents[2] / ".dev"
 
 
+def secret_or_development(value: str, *, setting: str, environment: str, dev_name: str) -> str:
+    """`value` (a base64 key of at least 256 bits) if set; in development, a local random key
+    generated once under .dev/ (never committed); anywhere else, a refusal to start."""
+    import base64
+    import os
+
+    if not value:
+        if environment != "development":
+            raise ValueError(f"{setting} must be set outside development")
+        path = DEV_DIR / f"{dev_name}.key"
+        if not path.exists():
+            DEV_DIR.mkdir(exist_ok=True)
+            path.write_text(base64.b64encode(os.urandom(32)).decode())
+            path.chmod(0o600)
+        value = path.read_text().strip()
+    if len(base64.b64decode(value)) < 32:
+        raise ValueError(f"{setting} must be at least 32 bytes, base64-encoded")
+    return value
+
+
 class ComponentSettings(BaseSettings):
     """Base for a component's settings. Subclasses set `env_prefix` (e.g. ``PROFILE_``)."""
 

@@ -27,32 +27,37 @@ class FieldDeclaration(BaseModel):
     category: Category
     sensitivity: Sensitivity
     encrypted: bool
+    # Names a person or links records to one (directly or through another system): never leaves
+    # for a partner, whatever the consent (data is shared pseudonymised).
+    identifying: bool = False
     description: str
 
 
 FIELDS: tuple[FieldDeclaration, ...] = (
-    FieldDeclaration(name="name", category=Category.BASIC, sensitivity=Sensitivity.CONFIDENTIAL, encrypted=True,
+    FieldDeclaration(name="name", identifying=True, category=Category.BASIC, sensitivity=Sensitivity.CONFIDENTIAL, encrypted=True,
                      description="Full legal name."),
-    FieldDeclaration(name="national_id", category=Category.BASIC, sensitivity=Sensitivity.RESTRICTED, encrypted=True,
+    FieldDeclaration(name="national_id", identifying=True, category=Category.BASIC, sensitivity=Sensitivity.RESTRICTED, encrypted=True,
                      description="National identity number."),
-    FieldDeclaration(name="phone", category=Category.BASIC, sensitivity=Sensitivity.RESTRICTED, encrypted=True,
+    FieldDeclaration(name="phone", identifying=True, category=Category.BASIC, sensitivity=Sensitivity.RESTRICTED, encrypted=True,
                      description="Mobile phone number."),
-    FieldDeclaration(name="email", category=Category.BASIC, sensitivity=Sensitivity.CONFIDENTIAL, encrypted=True,
+    FieldDeclaration(name="email", identifying=True, category=Category.BASIC, sensitivity=Sensitivity.CONFIDENTIAL, encrypted=True,
                      description="E-mail address."),
-    FieldDeclaration(name="birth_date", category=Category.BASIC, sensitivity=Sensitivity.CONFIDENTIAL, encrypted=True,
+    FieldDeclaration(name="birth_date", identifying=True, category=Category.BASIC, sensitivity=Sensitivity.CONFIDENTIAL, encrypted=True,
                      description="Date of birth (suitability checks for elderly customers)."),
-    FieldDeclaration(name="address", category=Category.BASIC, sensitivity=Sensitivity.CONFIDENTIAL, encrypted=True,
+    FieldDeclaration(name="address", identifying=True, category=Category.BASIC, sensitivity=Sensitivity.CONFIDENTIAL, encrypted=True,
                      description="Residential address."),
     FieldDeclaration(name="assets_under_management", category=Category.BUSINESS, sensitivity=Sensitivity.INTERNAL,
                      encrypted=False, description="Assets held with the bank, reporting currency."),
     FieldDeclaration(name="product_holdings", category=Category.BUSINESS, sensitivity=Sensitivity.INTERNAL,
                      encrypted=False, description="Number of products held (tiering)."),
-    FieldDeclaration(name="external_ref", category=Category.BUSINESS, sensitivity=Sensitivity.INTERNAL,
+    FieldDeclaration(name="external_ref", identifying=True, category=Category.BUSINESS, sensitivity=Sensitivity.INTERNAL,
                      encrypted=False, description="The bank's core-banking reference."),
     FieldDeclaration(name="lifecycle_stage", category=Category.BEHAVIOUR, sensitivity=Sensitivity.INTERNAL,
                      encrypted=False, description="Prospect, onboarding, active, dormant or churned."),
-    FieldDeclaration(name="relationship_manager_id", category=Category.BUSINESS, sensitivity=Sensitivity.INTERNAL,
+    FieldDeclaration(name="relationship_manager_id", identifying=True, category=Category.BUSINESS, sensitivity=Sensitivity.INTERNAL,
                      encrypted=False, description="The assigned relationship manager."),
+    FieldDeclaration(name="tier", category=Category.BUSINESS, sensitivity=Sensitivity.INTERNAL, encrypted=False,
+                     description="High-net-worth, affluent, mass or potential (derived from assets and holdings)."),
     FieldDeclaration(name="risk_level", category=Category.RISK, sensitivity=Sensitivity.INTERNAL, encrypted=False,
                      description="Risk assessment C1 (most cautious) to C5."),
 )

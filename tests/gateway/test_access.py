@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support import new_customer
 
-ROLES = ["customer", "relationship_manager", "service_agent", "compliance_officer", "marketing_analyst", "admin"]
+STAFF_AND_CUSTOMER = ["customer", "relationship_manager", "service_agent", "compliance_officer", "marketing_analyst", "admin"]
+ROLES = [*STAFF_AND_CUSTOMER, "partner"]
+PARTNER = "user-partner"  # the harness's default subject for the role: the recipient id
 REASON = {"X-Access-Reason": "test: periodic review"}
 # The relationship manager every test here acts as (the harness's default subject for the
 # role); customers they create are assigned to them.
@@ -22,13 +24,14 @@ MANAGER = "user-relationship_manager"
 # route -> roles allowed (everyone else gets 403)
 ALLOWED = {
     "create_customer": {"relationship_manager", "admin"},
-    "read_customer": set(ROLES),
+    "read_customer": set(STAFF_AND_CUSTOMER),
     "update_customer": {"customer", "relationship_manager", "service_agent", "admin"},
     "grant_consent": {"customer", "relationship_manager", "compliance_officer", "admin"},
     "revoke_consent": {"customer", "relationship_manager", "compliance_officer", "admin"},
     "list_consents": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
-    "list_products": set(ROLES),
-    "data_declarations": set(ROLES),
+    "list_products": set(STAFF_AND_CUSTOMER),
+    "data_declarations": set(STAFF_AND_CUSTOMER),
+    "partner_view": {"partner"},
     "search_customers": {"relationship_manager", "service_agent", "compliance_officer", "admin"},
     "recommendations": {"customer", "relationship_manager", "marketing_analyst", "admin"},
     "feedback": {"customer", "relationship_manager", "service_agent", "admin"},
@@ -47,6 +50,20 @@ ALLOWED = {
 DESTRUCTIVE = {"erase_customer", "move_stage", "assign_manager"}
 
 
+async def consent_to_everyone(http, system, customer_id: str) -> None:
+    """The customer lets marketing and the test partner use their data, as a customer would in the app."""
+    for recipient, purpose, categories in (
+        ("bank-marketing", "marketing", ["basic"]),
+        (PARTNER, "third_party_sharing", ["risk", "business"]),
+    ):
+        response = await http.post(
+            "/api/v1/consents",
+            json={"customer_id": customer_id, "recipient": recipient, "purpose": purpose, "data_categories": categories},
+            headers=system.headers("customer", customer_id),
+        )
+        assert response.status_code == 201, response.text
+
+
 @pytest.fixture(scope="module")
 async def customer_id(system):
     import httpx
@@ -54,6 +71,7 @@ async def customer_id(system):
     async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=30) as http:
         response = await http.post("/api/v1/customers", json=new_customer(), headers=system.headers("relationship_manager"))
         assert response.status_code == 201, response.text
+        await consent_to_everyone(http, system, response.json()["id"])
         return response.json()["id"]
 
 
@@ -94,6 +112,7 @@ def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, di
         "list_consents": ("GET", f"/api/v1/customers/{customer_id}/consents", None),
         "list_products": ("GET", "/api/v1/products", None),
         "data_declarations": ("GET", "/api/v1/data-declarations", None),
+        "partner_view": ("GET", f"/api/v1/partner/customers/{customer_id}?purpose=third_party_sharing", None),
         "search_customers": ("POST", "/api/v1/customers/search", {"phone": "13800000000"}),
         "recommendations": ("GET", f"/api/v1/customers/{customer_id}/recommendations", None),
         "feedback": ("POST", "/api/v1/feedback", {"customer_id": customer_id, "survey": "csat", "score": 4, "channel": "web"}),
@@ -214,10 +233,11 @@ async def known_customer(system):
         body = new_customer(**KNOWN)
         response = await http.post("/api/v1/customers", json=body, headers=system.headers("relationship_manager", MANAGER))
         assert response.status_code == 201, response.text
+        await consent_to_everyone(http, system, response.json()["id"])
         return response.json()["id"]
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", STAFF_AND_CUSTOMER)
 async def test_masking_per_role(system, client, known_customer, role):
     subject = known_customer if role == "customer" else None
     response = await client.get(
