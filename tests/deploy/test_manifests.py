@@ -49,7 +49,7 @@ CRD_SCHEMAS = {
 }
 # Secrets the manifests read but never contain: CloudNativePG creates
 # <component>-db-app; the operator creates the others (deploy/README.md).
-OPERATOR_SECRETS = {"profile-keys", "feedback-keys", "consent-keys", "gateway-auth"}
+OPERATOR_SECRETS = {"profile-keys", "feedback-keys", "consent-keys", "gateway-auth", "gateway-keys"}
 PRODUCTION_REGISTRY = "registry.example.bank/crm/"
 PRODUCTION_TAG = "0.1.0"
 
