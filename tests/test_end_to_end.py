@@ -1,18 +1,41 @@
-"""The platform end to end, through the gateway only, as a front end and a bank system see it."""
+"""The platform end to end, through the gateway only, as a front end and a bank system see it,
+on PostgreSQL and again on the embedded SQLite default that `make run` uses."""
 
 import pytest
 
-from tests.support import eventually, new_customer
+from events.broker import LocalBroker
+from tests.support import KafkaProbe, System, eventually, free_port, new_customer
 
 ROLES = ["customer", "relationship_manager", "service_agent", "compliance_officer", "marketing_analyst", "admin"]
 
 
-@pytest.fixture
-def gateway(system):
-    return system.url("gateway")
+@pytest.fixture(scope="module")
+def sqlite_system(tmp_path_factory):
+    """The whole system on SQLite files, with a broker of its own (its consumer groups must not
+    share partitions with the PostgreSQL system's)."""
+    broker = LocalBroker(free_port())
+    broker.start()
+    workdir = tmp_path_factory.mktemp("sqlite")
+    urls = {c: f"sqlite+aiosqlite:///{workdir / c}.db" for c in ("gateway", "profile", "consent", "recommendation",
+                                                                  "churn", "feedback")}
+    running = System(database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=workdir)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        broker.stop()
 
 
-async def test_customer_journey_from_onboarding_to_churn_warning(system, client, kafka, gateway):
+@pytest.fixture(params=["postgresql", "sqlite"])
+def backend(request):
+    system = request.getfixturevalue("system" if request.param == "postgresql" else "sqlite_system")
+    return system, KafkaProbe(system.bootstrap_servers)
+
+
+async def test_customer_journey_from_onboarding_to_churn_warning(backend, client):
+    system, kafka = backend
+    gateway = system.url("gateway")
     rm = system.headers("relationship_manager", "rm-42")
 
     # Onboard a cautious customer.
