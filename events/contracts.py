@@ -19,6 +19,8 @@ from events import topics
 from events.envelope import Envelope, current_trace_id, now
 
 RiskLevel = Literal["C1", "C2", "C3", "C4", "C5"]
+# Where a customer interacted with the bank (surveys, complaints, consents).
+Channel = Literal["mobile", "web", "branch", "call_center"]
 
 
 class Payload(BaseModel):

@@ -1,14 +1,21 @@
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
+from events.contracts import Channel
 from events.envelope import now
 
 Purpose = Literal["marketing", "credit_assessment", "risk_control", "third_party_sharing", "analytics"]
 # The profile service's declared data categories.
 DataCategory = Literal["basic", "business", "risk", "behaviour"]
-Channel = Literal["mobile", "web", "branch", "call_center"]
 RecipientType = Literal["internal", "external"]
 LegalBasis = Literal["consent", "contract", "legal_obligation", "legitimate_interest"]
 ConsentStatus = Literal["requested", "active", "rejected", "revoked", "expired"]

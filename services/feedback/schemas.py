@@ -1,13 +1,21 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from events.contracts import Channel
 from services.kit.params import IdField
 
 Survey = Literal["csat", "nps"]
-Channel = Literal["mobile", "web", "branch", "call_center"]
 ComplaintCategory = Literal["service", "fees", "product", "fraud", "privacy", "other"]
 ComplaintStatus = Literal["open"]
 
