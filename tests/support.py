@@ -85,6 +85,13 @@ class System:
         process.terminate()
         process.wait(15)
 
+    def restart_component(self, component: str, **env: str) -> None:
+        """Restart one component, e.g. with changed settings, and wait until it is ready."""
+        self.env.update(env)
+        self.stop_component(component)
+        self.start_component(component)
+        self.wait_ready(component)
+
     def wait_ready(self, component: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -7,6 +7,7 @@ from services.kit.audit import audit_router
 from services.profile import models
 from services.profile.documents import flag_expiring_documents_job
 from services.profile.documents_routes import router as documents_router
+from services.profile.retention import apply_retention_job
 from services.profile.routes import declarations_router, router
 from services.profile.settings import ProfileSettings
 
@@ -24,7 +25,7 @@ def spec() -> ServiceSpec:
         outbox=models.outbox,
         inbox=models.inbox_table,
         audit=models.audit,
-        jobs=[flag_expiring_documents_job(settings)],
+        jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings)],
     )
 
 

@@ -193,7 +193,7 @@ async def erase_customer(
 ) -> dict:
     """Anonymise the customer: identifiers destroyed, aggregates kept; every service is told."""
     async with session.begin():
-        customer = await service.get_visible(session, customer_id, actor, _settings(request))
+        customer = await service.get_visible(session, customer_id, actor, _settings(request), for_update=True)
         await service.erase(session, customer, actor, body.reason)
     return {"customer_id": customer_id, "erased_at": customer.erased_at}
 

@@ -40,8 +40,12 @@ def may_see(actor: Actor, customer: Customer, settings: ProfileSettings) -> bool
     return actor.role not in settings.assigned_only_roles or customer.relationship_manager_id == actor.id
 
 
-async def get_visible(session: AsyncSession, customer_id: str, actor: Actor, settings: ProfileSettings) -> Customer:
-    customer = await session.get(Customer, customer_id)
+async def get_visible(
+    session: AsyncSession, customer_id: str, actor: Actor, settings: ProfileSettings, *, for_update: bool = False
+) -> Customer:
+    """The customer, if `actor` may see it; locked for the transaction when `for_update` (so two
+    erasures, or an erasure and the retention job, cannot both act on it)."""
+    customer = await session.get(Customer, customer_id, with_for_update=for_update)
     if customer is None or not may_see(actor, customer, settings):
         raise NotFound("No customer has this id.")
     if customer.erased_at is not None:

@@ -18,3 +18,12 @@ class ProfileSettings(EncryptionSettings):
 
     # Days before a document's expiry from which it counts as `expiring` and is announced (KYC).
     document_expiry_notice_days: int = 60
+
+    # Days each data category (declarations.py) is kept after the relationship ends (R2.2); JSON
+    # in PROFILE_RETENTION_DAYS_AFTER_RELATIONSHIP_ENDS, merged over these. `apply-retention`
+    # erases customers past the basic limit (5 years: AML record keeping); see retention.py.
+    retention_days_after_relationship_ends: dict[str, int] = {
+        "basic": 1825, "business": 1825, "risk": 1825, "behaviour": 730,
+    }
+    # Customers erased per transaction of the retention job.
+    retention_batch_size: int = 200

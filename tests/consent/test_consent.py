@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 import pytest
 
 from events import topics
-from tests.consent.helpers import PROBLEM, consent_events, grant, grant_body, in_days, new_customer_id
+from tests.consent.helpers import (
+    PROBLEM,
+    consent_events,
+    grant,
+    grant_body,
+    in_days,
+    new_customer_id,
+)
 from tests.support import eventually
 
 

@@ -5,7 +5,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.consent.helpers import PROBLEM, decide, grant, grant_body, in_seconds, new_customer_id
+from tests.consent.helpers import (
+    PROBLEM,
+    decide,
+    grant,
+    grant_body,
+    in_seconds,
+    new_customer_id,
+)
 from tests.support import eventually
 
 

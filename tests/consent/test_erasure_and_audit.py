@@ -8,7 +8,15 @@ import sqlalchemy as sa
 
 from events import topics
 from events.contracts import CustomerErasedV1, new_event
-from tests.consent.helpers import caller, consent_events, decide, grant, grant_body, new_customer_id, request_consent
+from tests.consent.helpers import (
+    caller,
+    consent_events,
+    decide,
+    grant,
+    grant_body,
+    new_customer_id,
+    request_consent,
+)
 from tests.support import eventually
 
 

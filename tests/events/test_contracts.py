@@ -8,7 +8,14 @@ import pytest
 from pydantic import ValidationError
 
 from events import asyncapi, topics
-from events.contracts import REGISTRY, ComplaintOpenedV1, CustomerCreatedV1, UnknownEvent, new_event, parse_payload
+from events.contracts import (
+    REGISTRY,
+    ComplaintOpenedV1,
+    CustomerCreatedV1,
+    UnknownEvent,
+    new_event,
+    parse_payload,
+)
 from events.envelope import Envelope
 
 

@@ -2,7 +2,6 @@
 and lifecycle, optimistic concurrency, cursor lists, bulk import, the hash-chained audit trail,
 key rotation."""
 
-import asyncio
 import csv
 import io
 import json
@@ -13,9 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.kit import crypto
-from tests import databases
-from tests.support import System, eventually, new_customer
+from tests.support import eventually, new_customer
 
 MANAGER = {"X-Actor-Id": "rm-7", "X-Actor-Role": "relationship_manager"}
 ADMIN = {"X-Actor-Id": "admin-1", "X-Actor-Role": "admin"}
@@ -229,33 +226,13 @@ async def test_audit_trail_records_reads_and_catches_tampering(system, client, u
     assert system.run_cli("verify-audit", "profile").returncode == 0
 
 
-@pytest.fixture
-def rotating_profile(bootstrap_servers, tmp_path):
-    """A profile service of its own (its own database), started with one explicit key."""
-    urls = asyncio.run(databases.recreate(prefix=f"{databases.PREFIX}_rotation"))
-    own = System(database_urls=urls, bootstrap_servers=bootstrap_servers, workdir=tmp_path, components=["profile"])
-    first_key = {"k1": crypto.new_key()}
-    own.env.update({
-        "PROFILE_ENCRYPTION_KEYS": json.dumps(first_key),
-        "PROFILE_ACTIVE_KEY_ID": "k1",
-        "PROFILE_BLIND_INDEX_KEY": crypto.new_key(),
-    })
-    own.start()
-    yield own
-    own.stop()
-
-
-async def test_key_rotation_re_encrypts_everything_and_keeps_it_readable(rotating_profile, client):
-    own = rotating_profile
+async def test_key_rotation_re_encrypts_everything_and_keeps_it_readable(own_profile, keys, client):
+    own = own_profile
     url = own.url("profile") + "/api/v1/customers"
     created = [await create(client, url) for _ in range(7)]
 
-    # Operators add k2 and make it active (replicas restarted), then run the rotation online.
-    keys = {**json.loads(own.env["PROFILE_ENCRYPTION_KEYS"]), "k2": crypto.new_key()}
-    own.env.update({"PROFILE_ENCRYPTION_KEYS": json.dumps(keys), "PROFILE_ACTIVE_KEY_ID": "k2"})
-    own.stop_component("profile")
-    own.start_component("profile")
-    own.wait_ready("profile")
+    # Operators make k2 active (replicas restarted), then run the rotation online.
+    own.restart_component("profile", PROFILE_ACTIVE_KEY_ID="k2")
     assert "7 customer rows re-encrypted" in own.run_cli("rotate-keys").stdout
 
     engine = create_async_engine(own.database_urls["profile"])
@@ -268,10 +245,7 @@ async def test_key_rotation_re_encrypts_everything_and_keeps_it_readable(rotatin
     assert all(row.national_id.startswith("k2:") and row.phone.startswith("k2:") for row in rows)
 
     # The old key can now go: with k2 alone every customer still reads back, look-ups included.
-    own.env["PROFILE_ENCRYPTION_KEYS"] = json.dumps({"k2": keys["k2"]})
-    own.stop_component("profile")
-    own.start_component("profile")
-    own.wait_ready("profile")
+    own.restart_component("profile", PROFILE_ENCRYPTION_KEYS=json.dumps({"k2": keys["k2"]}))
     for customer in created:
         read = (await client.get(f"{url}/{customer['id']}", headers=ADMIN)).json()
         assert (read["national_id"], read["phone"], read["name"]) == (
