@@ -129,3 +129,10 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
             assert seen == national_id, role
         else:
             assert seen == national_id[:3] + "*" * (len(national_id) - 7) + national_id[-4:], role
+
+    # Nothing personal reached any component's log along the way.
+    logs = "".join(path.read_text(errors="replace") for path in system.workdir.glob("*.log"))
+    assert created.headers["x-request-id"] in logs  # the logs are there, with request ids
+    for field in ("national_id", "phone", "email", "name", "address"):
+        assert onboarded[field] not in logs, field
+
