@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from events import topics
 from events.contracts import Payload, UnknownEvent, parse_payload
 from events.envelope import Envelope, current_trace_id, now
+from events.metrics import CONSUMED
 
 log = structlog.get_logger(__name__)
 
@@ -108,6 +109,7 @@ class EventConsumer:
             raise RejectEvent(f"not an event envelope: {_describe_validation(exc)}") from None
         handler = self.handlers.get(envelope.type)
         if handler is None:
+            CONSUMED.labels(self.group_id, envelope.type, "ignored").inc()
             return  # another type on a topic we read; not ours to apply
         try:
             payload = parse_payload(envelope)
@@ -121,8 +123,10 @@ class EventConsumer:
             async with self.sessions() as session, session.begin():
                 if not await self._record_in_inbox(session, envelope):
                     log.info("event_duplicate_skipped", group=self.group_id, event_type=envelope.type)
+                    CONSUMED.labels(self.group_id, envelope.type, "duplicate").inc()
                     return
                 await handler(session, envelope, payload)
+            CONSUMED.labels(self.group_id, envelope.type, "applied").inc()
         finally:
             current_trace_id.reset(token)
 
@@ -145,5 +149,6 @@ class EventConsumer:
             ("dlq_offset", str(record.offset).encode()),
         ]
         await producer.send_and_wait(topics.DEAD_LETTER, key=record.key, value=record.value, headers=headers)
+        CONSUMED.labels(self.group_id, dict(record.headers or []).get("event_type", b"unknown").decode(), "dead_lettered").inc()
         log.warning("event_dead_lettered", group=self.group_id, topic=record.topic, offset=record.offset, reason=reason)
 

@@ -7,6 +7,7 @@ the broker takes it.
 """
 
 import asyncio
+import contextlib
 
 import sqlalchemy as sa
 import structlog
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from events.contracts import Payload, event_type, new_event
 from events.envelope import Envelope, now
+from events.metrics import OUTBOX_BACKLOG, PUBLISHED
 
 log = structlog.get_logger(__name__)
 
@@ -88,10 +90,12 @@ class Outbox:
                 )
             ).all()
             if not rows:
+                OUTBOX_BACKLOG.labels(self.source).set(0)
                 return 0
-            deliveries = []
+            deliveries, envelopes = [], []
             for row in rows:
                 envelope = Envelope.model_validate_json(row.payload)
+                envelopes.append(envelope)
                 deliveries.append(
                     await producer.send(
                         event_type(envelope.type, envelope.version).topic,
@@ -111,7 +115,11 @@ class Outbox:
             await connection.execute(
                 t.update().where(t.c.position.in_([r.position for r in rows])).values(sent_at=now())
             )
-            return len(rows)
+        for envelope in envelopes:
+            PUBLISHED.labels(self.source, envelope.type).inc()
+        # A full batch means more may wait; the next round tells how many remain.
+        OUTBOX_BACKLOG.labels(self.source).set(0 if len(rows) < batch_size else await self.pending(engine))
+        return len(rows)
 
     async def run_relay(self, engine: AsyncEngine, producer: AIOKafkaProducer, poll_interval: float) -> None:
         """Relay until cancelled, backing off while the broker or the database is unavailable."""
@@ -126,6 +134,8 @@ class Outbox:
                 raise
             except Exception as exc:  # broker or database down: keep the rows, try again later
                 log.warning("outbox_relay_retry", error_type=type(exc).__name__, retry_in_s=backoff)
+                with contextlib.suppress(Exception):  # the database may be the one that is down
+                    OUTBOX_BACKLOG.labels(self.source).set(await self.pending(engine))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue

@@ -103,10 +103,14 @@ async def test_writes_go_on_while_the_broker_hangs(pair, outage_broker):
         try:
             await asyncio.sleep(3)  # writes keep being accepted; their events wait in the outbox
             assert await unsent_events(pair, "feedback") > 0
+            metrics = (await http.get(pair.url("feedback") + "/metrics")).text
+            assert 'crm_events_published_total{source="feedback",type="complaint.opened"}' in metrics
         finally:
             outage_broker.thaw()
         await background
         await assert_settles_at(http, pair, writer.customer_id, writer.accepted)
+        churn_metrics = (await http.get(pair.url("churn") + "/metrics")).text
+        assert 'crm_events_consumed_total{group="churn",outcome="applied",type="complaint.opened"}' in churn_metrics
     assert writer.accepted > 50
     assert await unsent_events(pair, "feedback") == 0
 
