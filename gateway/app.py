@@ -5,7 +5,7 @@ import base64
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 
 from gateway.audit import Base, access_audit
@@ -16,12 +16,12 @@ from gateway.policy import Policy, Route, load_policy
 from gateway.proxy import Gateway
 from gateway.settings import GatewaySettings
 from gateway.upstream import open_upstream
-from services.kit.app import ServiceSpec, build_app
+from services.kit.app import ServiceSpec
 
 
-def spec(settings: GatewaySettings | None = None, policy: Policy | None = None) -> ServiceSpec:
-    settings = settings or GatewaySettings()
-    policy = policy or load_policy(settings.policy_file)
+def spec() -> ServiceSpec:
+    settings = GatewaySettings()
+    policy = load_policy(settings.policy_file)
 
     @asynccontextmanager
     async def resources(app: FastAPI):
@@ -50,10 +50,10 @@ def spec(settings: GatewaySettings | None = None, policy: Policy | None = None) 
         settings=settings,
         metadata=Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[],
+        routers=[_router(policy)],
         resources=resources,
         audit=access_audit,
-        openapi_url=None,  # the merged document is served instead (create_app)
+        openapi_url=None,  # the merged document is served instead (_router)
     )
 
 
@@ -72,20 +72,19 @@ def _proxy_endpoint(route: Route):
     return endpoint
 
 
-def create_app() -> FastAPI:
-    settings = GatewaySettings()
-    policy = load_policy(settings.policy_file)
-    app = build_app(spec(settings, policy))
+def _router(policy: Policy) -> APIRouter:
+    """The policy's routes, each proxied, plus the merged OpenAPI document and its viewer."""
+    router = APIRouter(include_in_schema=False)
     for route in policy.routes:
-        app.add_api_route(route.path, _proxy_endpoint(route), methods=[route.method], include_in_schema=False)
+        router.add_api_route(route.path, _proxy_endpoint(route), methods=[route.method])
 
-    @app.get("/openapi.json", include_in_schema=False)
+    @router.get("/openapi.json")
     async def openapi(request: Request) -> dict:
         gateway: Gateway = request.app.state.gateway
         return await merged_openapi(gateway.settings, gateway.policy, gateway.upstream)
 
-    @app.get("/docs", include_in_schema=False)
+    @router.get("/docs")
     async def docs():
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Bank CRM API")
 
-    return app
+    return router

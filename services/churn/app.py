@@ -6,7 +6,7 @@ from events import topics
 from services.churn import handlers, models
 from services.churn.routes import router
 from services.churn.settings import ChurnSettings
-from services.kit.app import ServiceSpec, build_app
+from services.kit.app import ServiceSpec
 
 
 def spec() -> ServiceSpec:
@@ -29,7 +29,3 @@ def spec() -> ServiceSpec:
         },
         consumed_topics=[topics.CUSTOMER, topics.FEEDBACK, topics.COMPLAINT],
     )
-
-
-def create_app():
-    return build_app(spec())

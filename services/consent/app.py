@@ -6,7 +6,7 @@ from events import topics
 from services.consent import handlers, models, service
 from services.consent.routes import router
 from services.consent.settings import ConsentSettings
-from services.kit.app import ServiceSpec, build_app
+from services.kit.app import ServiceSpec
 from services.kit.jobs import PeriodicJob
 
 
@@ -28,7 +28,3 @@ def spec() -> ServiceSpec:
         audit=models.audit,
         jobs=[PeriodicJob(name="expire-consents", every_seconds=settings.expiry_check_seconds, run=service.expire_due)],
     )
-
-
-def create_app():
-    return build_app(spec())

@@ -7,7 +7,7 @@ from services.feedback import models
 from services.feedback.handlers import HANDLERS
 from services.feedback.routes import router
 from services.feedback.settings import FeedbackSettings
-from services.kit.app import ServiceSpec, build_app
+from services.kit.app import ServiceSpec
 
 
 def spec() -> ServiceSpec:
@@ -24,7 +24,3 @@ def spec() -> ServiceSpec:
         handlers=HANDLERS,
         consumed_topics=[topics.CUSTOMER],
     )
-
-
-def create_app():
-    return build_app(spec())

@@ -14,7 +14,7 @@ import importlib
 import os
 import sys
 
-# component -> (module with create_app() and spec(), default local port)
+# component -> (module with spec(), default local port)
 COMPONENTS: dict[str, tuple[str, int]] = {
     "gateway": ("gateway.app", 8000),
     "profile": ("services.profile.app", 8001),
@@ -33,8 +33,9 @@ def serve(component: str, host: str, port: int | None) -> None:
     import uvicorn
 
     port = port or int(os.environ.get("PORT", COMPONENTS[component][1]))
+    os.environ["CRM_COMPONENT"] = component  # read by the app factory in the server process
     uvicorn.run(
-        f"{COMPONENTS[component][0]}:create_app",
+        "services.kit.cli:create_component_app",
         factory=True,
         host=host,
         port=port,
@@ -43,6 +44,13 @@ def serve(component: str, host: str, port: int | None) -> None:
         proxy_headers=False,
         lifespan="on",
     )
+
+
+def create_component_app():
+    """The ASGI app of the component `crm serve` was asked for."""
+    from services.kit.app import build_app
+
+    return build_app(_module(os.environ["CRM_COMPONENT"]).spec())
 
 
 def migrate(component: str) -> None:

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.kit.app import ServiceSpec, build_app
+from services.kit.app import ServiceSpec
 from services.kit.audit import audit_router
 from services.profile import models
 from services.profile.documents import flag_expiring_documents_job
@@ -27,7 +27,3 @@ def spec() -> ServiceSpec:
         audit=models.audit,
         jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings)],
     )
-
-
-def create_app():
-    return build_app(spec())

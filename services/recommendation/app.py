@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from events import topics
-from services.kit.app import ServiceSpec, build_app
+from services.kit.app import ServiceSpec
 from services.recommendation import models
 from services.recommendation.handlers import HANDLERS
 from services.recommendation.routes import router
@@ -23,7 +23,3 @@ def spec() -> ServiceSpec:
         handlers=HANDLERS,
         consumed_topics=[topics.CUSTOMER, topics.CONSENT],
     )
-
-
-def create_app():
-    return build_app(spec())
