@@ -176,7 +176,10 @@ async def test_role_against_route(system, client, customer_id, route, role):
 async def test_customer_sees_only_their_own_id(system, client, customer_id, method, path, body):
     other = customer_id  # the record exists, but the caller is a different customer
     me = str(uuid.uuid4())
-    fill = lambda v: v.replace("{other}", other) if isinstance(v, str) else v  # noqa: E731
+
+    def fill(value):
+        return value.replace("{other}", other) if isinstance(value, str) else value
+
     response = await client.request(
         method,
         system.url("gateway") + fill(path),
