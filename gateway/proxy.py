@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from fastapi import Request, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from events.envelope import current_trace_id
 from gateway.audit import access_audit
@@ -92,17 +93,28 @@ class Gateway:
             raise
         finally:
             if route.customer_data:
-                async with self.engine.begin() as connection:
-                    await access_audit.record(
-                        connection,
-                        actor=caller.subject,
-                        role=caller.role,
-                        action=f"{route.method} {route.path}",
-                        customer_id=customer_id,
-                        fields=in_clear,
-                        reason=reason,
-                        outcome=str(status),
-                    )
+                await self._audit(caller, route, customer_id, in_clear, reason, status)
+
+    async def _audit(self, caller: Caller, route: Route, customer_id, in_clear: set[str], reason, status: int) -> None:
+        """Record the access before the answer leaves; if it cannot be recorded, nothing leaves."""
+        try:
+            async with self.engine.begin() as connection:
+                await access_audit.record(
+                    connection,
+                    actor=caller.subject,
+                    role=caller.role,
+                    action=f"{route.method} {route.path}",
+                    customer_id=customer_id,
+                    fields=in_clear,
+                    reason=reason,
+                    outcome=str(status),
+                )
+        except (SQLAlchemyError, OSError) as error:
+            log.error("access_audit_unavailable", error_type=type(error).__name__)
+            raise Problem(
+                "The access could not be recorded, so no customer data is released; retry later.",
+                status=503, title="Audit unavailable",
+            ) from None
 
     def _customer_id(self, request: Request, route: Route, body: bytes) -> str | None:
         if route.customer_param:

@@ -14,11 +14,17 @@ import hmac
 import os
 import unicodedata
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
 NONCE_BYTES = 12
+
+
+class UndecryptableValue(Exception):
+    """A stored value does not open with the configured keys: a key is missing, wrong, or the
+    value was altered. An operations problem, answered 503, never the value itself."""
 
 
 class KeyRing:
@@ -45,9 +51,12 @@ class KeyRing:
         key_id, _, encoded = stored.partition(":")
         cipher = self._ciphers.get(key_id)
         if cipher is None:
-            raise LookupError(f"no key {key_id!r} is configured; load it before reading values it sealed")
+            raise UndecryptableValue(f"no key {key_id!r} is configured; load it before reading values it sealed")
         raw = base64.b64decode(encoded)
-        return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], field.encode()).decode()
+        try:
+            return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], field.encode()).decode()
+        except InvalidTag:
+            raise UndecryptableValue(f"a {field} value does not open with key {key_id!r} (wrong key or altered data)") from None
 
     @staticmethod
     def key_id_of(stored: str) -> str:

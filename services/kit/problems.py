@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.kit.crypto import UndecryptableValue
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger(__name__)
 
@@ -108,6 +110,14 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     )
 
 
+async def _undecryptable(request: Request, exc: Exception) -> JSONResponse:
+    log.error("undecryptable_value", problem=str(exc))  # names fields and key ids, never values
+    return problem_response(
+        request, status=503, title="Data unavailable",
+        detail="Stored data cannot be decrypted with the configured keys; operators have been alerted in the logs.",
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", error_type=type(exc).__name__)
     return problem_response(request, status=500, title="Internal error", detail="The error was logged; retry later.")
@@ -117,6 +127,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(UndecryptableValue, _undecryptable)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -375,3 +375,22 @@ async def test_a_manager_reaches_other_services_only_for_their_customers(system,
     url = f"{system.url('gateway')}/api/v1/customers/{customer_id}/consents"
     assert (await client.get(url, headers=system.headers("relationship_manager", MANAGER))).status_code == 200
     assert (await client.get(url, headers=system.headers("relationship_manager", "another-manager"))).status_code == 404
+
+
+async def test_no_data_leaves_when_the_access_cannot_be_audited(system, client, known_customer):
+    engine = create_async_engine(system.database_urls["gateway"])
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(sa.text("ALTER TABLE audit_log RENAME TO audit_log_away"))
+        try:
+            response = await client.get(
+                f"{system.url('gateway')}/api/v1/customers/{known_customer}", headers=system.headers("admin")
+            )
+        finally:
+            async with engine.begin() as connection:
+                await connection.execute(sa.text("ALTER TABLE audit_log_away RENAME TO audit_log"))
+    finally:
+        await engine.dispose()
+    assert response.status_code == 503
+    assert response.json()["title"] == "Audit unavailable"
+    assert KNOWN["name"][0] + "*" not in response.text and "national_id" not in response.text
