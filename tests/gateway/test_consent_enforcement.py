@@ -98,3 +98,18 @@ async def _pause():
     import asyncio
 
     await asyncio.sleep(0.02)
+
+
+async def test_a_customer_downloads_their_own_consent_receipt(system, client, gateway):
+    customer_id = await onboard(client, system, gateway)
+    consent_id = await grant(client, system, gateway, customer_id, "bank-marketing", "marketing", ["basic"])
+    url = f"{gateway}/api/v1/consents/{consent_id}/receipt"
+
+    receipt = await client.get(url, headers=system.headers("customer", customer_id))
+    assert receipt.status_code == 200, receipt.text
+    body = receipt.json()
+    assert body["piiPrincipalId"] == customer_id and body["consentReceiptID"]
+    assert body["services"][0]["purposes"][0]["purpose"] == "marketing"
+
+    someone_else = await client.get(url, headers=system.headers("customer", "another-customer"))
+    assert someone_else.status_code == 404
