@@ -73,12 +73,16 @@ def run_forever(port: int) -> None:
     broker = LocalBroker(port)
     broker.start()
     print(f"broker ready on {broker.bootstrap_servers}", flush=True)
+    stopping = False
 
     def _stop(*_):
-        broker.stop()
-        sys.exit(0)
+        # Only signal the broker here: the main thread is waiting on it and reaps it.
+        nonlocal stopping
+        stopping = True
+        broker.process.terminate()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    broker.process.wait()
-    sys.exit(f"the broker stopped unexpectedly (exit code {broker.process.returncode})")
+    code = broker.process.wait()
+    if not stopping:
+        sys.exit(f"the broker stopped unexpectedly (exit code {code})")
