@@ -61,9 +61,6 @@ class Outbox:
         # The relay in this process may publish at once; other relays find the row by polling.
         session.sync_session.info["outbox_wake"] = self._wake
 
-    def wake(self) -> None:
-        self._wake.set()
-
     async def pending(self, engine: AsyncEngine) -> int:
         async with engine.connect() as connection:
             result = await connection.execute(
