@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ROLE   ?= relationship_manager
 SUB    ?=
 
-.PHONY: install run test bench token clean
+.PHONY: install run test test-fast bench token clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: install
 ## test: every test, against PostgreSQL on 127.0.0.1:5432 and a real broker
 test: install
 	$(BIN)/python -m pytest
+
+## test-fast: the unit and service tiers only (no broker, no server processes)
+test-fast: install
+	$(BIN)/python -m pytest tests/unit tests/service
 
 ## bench: throughput and latency, direct vs through the gateway, in one run
 bench: install

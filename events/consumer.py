@@ -17,9 +17,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from events import topics
+from events.contracts import topics
 from events.contracts import Payload, UnknownEvent, parse_payload
-from events.envelope import Envelope, current_trace_id, now
+from events.contracts.envelope import Envelope
+from events.tracing import current_trace_id
+from services.kit.clock import now
 from events.metrics import CONSUMED
 
 log = structlog.get_logger(__name__)
@@ -107,6 +109,11 @@ class EventConsumer:
             envelope = Envelope.model_validate_json(record.value)
         except ValidationError as exc:
             raise RejectEvent(f"not an event envelope: {_describe_validation(exc)}") from None
+        await self.apply(envelope)
+
+    async def apply(self, envelope: Envelope) -> None:
+        """Apply one event at most once (its effect and its inbox row in one transaction); raises
+        RejectEvent for an event that can never apply. Tests of one service call this directly."""
         handler = self.handlers.get(envelope.type)
         if handler is None:
             CONSUMED.labels(self.group_id, envelope.type, "ignored").inc()

@@ -4,7 +4,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from events import topics
+from events.contracts import topics
 
 
 def producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:

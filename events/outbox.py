@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from events.contracts import Payload, event_type, new_event
-from events.envelope import Envelope, now
+from events.contracts.envelope import Envelope
+from services.kit.clock import now
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
+from events.tracing import current_trace_id
 
 log = structlog.get_logger(__name__)
 
@@ -33,14 +35,14 @@ class Outbox:
 
     async def emit(self, session: AsyncSession, name: str, payload: Payload, *, version: int = 1) -> Envelope:
         """Stage event `name` in the caller's transaction; it is published only if that commits."""
-        envelope = new_event(name, payload, source=self.source, version=version)
+        envelope = new_event(name, payload, source=self.source, version=version, trace_id=current_trace_id.get())
         await self._insert(session, [envelope])
         return envelope
 
     async def emit_many(self, session: AsyncSession, events: list[tuple[str, Payload]]) -> None:
         """Stage many events in one round trip (bulk operations), in the order given."""
         if events:
-            await self._insert(session, [new_event(name, payload, source=self.source) for name, payload in events])
+            await self._insert(session, [new_event(name, payload, source=self.source, trace_id=current_trace_id.get()) for name, payload in events])
 
     async def _insert(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
         await session.execute(

@@ -16,8 +16,8 @@ import time
 import structlog
 from aiokafka import AIOKafkaConsumer
 
-from events import topics
-from events.envelope import Envelope
+from events.contracts import topics
+from events.contracts.envelope import Envelope
 from gateway.upstream import Upstream, UpstreamError
 
 log = structlog.get_logger(__name__)

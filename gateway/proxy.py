@@ -9,7 +9,7 @@ import structlog
 from fastapi import Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from events.envelope import current_trace_id
+from events.tracing import current_trace_id
 from gateway.audit import access_audit
 from gateway.auth import Caller, TokenVerifier
 from gateway.consent import ConsentChecker, ConsentUnavailable

@@ -156,7 +156,7 @@ def main() -> None:
 
 def _serve_gateway(system: System, port: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "services.kit.cli", "serve", "gateway", "--port", str(port)],
+        [sys.executable, "-m", "services.cli", "serve", "gateway", "--port", str(port)],
         env=system.env, stdout=open(system.workdir / "gateway-httpx.log", "ab"), stderr=subprocess.STDOUT,
     )
 

@@ -9,7 +9,7 @@ import os
 
 import asyncpg
 
-from services.kit.cli import COMPONENTS
+from services.components import COMPONENTS
 
 ADMIN_URL = os.environ.get("CRM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Lets two test runs share one server without dropping each other's databases.

@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from events import topics
-from events.envelope import Envelope, now
-from services.kit.cli import COMPONENTS
+from events.contracts import topics
+from events.contracts.envelope import Envelope
+from services.kit.clock import now
+from services.components import COMPONENTS
 
 SERVICES = [c for c in COMPONENTS if c != "gateway"]
 
@@ -60,7 +61,7 @@ class System:
 
     def run_cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "services.kit.cli", *args], env=self.env, capture_output=True, text=True, check=True
+            [sys.executable, "-m", "services.cli", *args], env=self.env, capture_output=True, text=True, check=True
         )
 
     def start(self) -> None:
@@ -74,7 +75,7 @@ class System:
     def start_component(self, component: str) -> None:
         log = open(self.workdir / f"{component}.log", "ab")
         self.processes[component] = subprocess.Popen(
-            [sys.executable, "-m", "services.kit.cli", "serve", component, "--port", str(self.ports[component])],
+            [sys.executable, "-m", "services.cli", "serve", component, "--port", str(self.ports[component])],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from events import topics
+from events.contracts import topics
 from services.churn import handlers, models
 from services.churn.routes import router
 from services.churn.settings import ChurnSettings

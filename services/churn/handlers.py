@@ -16,7 +16,8 @@ from events.contracts import (
     CustomerUpdatedV1,
     FeedbackReceivedV1,
 )
-from events.envelope import Envelope, now
+from events.contracts.envelope import Envelope
+from services.kit.clock import now
 from services.churn.models import CustomerFeatures as F
 from services.churn.models import outbox
 from services.churn.scoring import assess, is_low_csat, is_nps_detractor

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from events import topics
+from events.contracts import topics
 from services.consent import handlers, models, service
 from services.consent.routes import router
 from services.consent.settings import ConsentSettings

@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.consumer import Handler
 from events.contracts import CustomerErasedV1
-from events.envelope import Envelope
+from events.contracts.envelope import Envelope
 from services.consent import service
 from services.consent.settings import ConsentSettings
 from services.kit import crypto

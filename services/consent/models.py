@@ -3,7 +3,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from events.envelope import now
+from services.kit.clock import now
 from events.outbox import Outbox
 from events.store import add_messaging_tables
 from services.kit.audit import AuditTrail

@@ -11,7 +11,7 @@ from pydantic import (
 )
 
 from events.contracts import Channel
-from events.envelope import now
+from services.kit.clock import now
 
 Purpose = Literal["marketing", "credit_assessment", "risk_control", "third_party_sharing", "analytics"]
 # The profile service's declared data categories.

@@ -22,7 +22,7 @@ from events.contracts import (
     ConsentRequestedV1,
     ConsentRevokedV1,
 )
-from events.envelope import now
+from services.kit.clock import now
 from services.consent.models import Consent, ConsentChange, audit, outbox
 from services.consent.schemas import ConsentGrant, DecisionOut, DecisionRequest
 from services.consent.settings import ConsentSettings

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from events import topics
+from events.contracts import topics
 from services.feedback import models
 from services.feedback.handlers import HANDLERS
 from services.feedback.routes import router

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import CustomerErasedV1
-from events.envelope import Envelope
+from events.contracts.envelope import Envelope
 from services.feedback.models import Complaint, Feedback
 
 

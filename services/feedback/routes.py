@@ -3,7 +3,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from events.contracts import ComplaintOpenedV1, FeedbackReceivedV1
-from events.envelope import now
+from services.kit.clock import now
 from services.feedback.models import Complaint, Feedback, outbox
 from services.feedback.schemas import ComplaintCreate, ComplaintOut, FeedbackCreate, FeedbackOut
 from services.kit.db import SessionDep

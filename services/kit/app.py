@@ -52,7 +52,9 @@ class ServiceSpec:
             crypto.install(self.settings.keyring())
 
 
-def build_app(spec: ServiceSpec) -> FastAPI:
+def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
+    """`background=False` leaves out the relay, the consumer, jobs and the audit sealer: the app
+    of one service in process (tests feed its handlers and read its outbox directly)."""
     settings = spec.settings
     configure_logging(settings.log_level)
 
@@ -83,19 +85,22 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         app.state.outbox = spec.outbox
         app.state.messaging = messaging
         app.state.audit = spec.audit
-        messaging.start()
-        background = [asyncio.create_task(run_forever(job, sessions)) for job in spec.jobs]
-        if spec.audit:
-            background.append(asyncio.create_task(spec.audit.run_sealer(engine)))
+        app.state.consumer = consumer
+        tasks: list[asyncio.Task] = []
+        if background:
+            messaging.start()
+            tasks = [asyncio.create_task(run_forever(job, sessions)) for job in spec.jobs]
+            if spec.audit:
+                tasks.append(asyncio.create_task(spec.audit.run_sealer(engine)))
         try:
             async with AsyncExitStack() as stack:
                 if spec.resources is not None:
                     await stack.enter_async_context(spec.resources(app))
                 yield
         finally:
-            for task in background:
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             await messaging.stop()
             await engine.dispose()
 

@@ -21,7 +21,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from events.envelope import current_trace_id, now
+from events.tracing import current_trace_id
+from services.kit.clock import now
 from services.kit.db import SessionDep, UTCDateTime
 
 log = structlog.get_logger(__name__)

@@ -28,3 +28,16 @@ def _actor(
 
 
 ActorDep = Annotated[Actor, Depends(_actor)]
+
+
+def caller_headers(
+    role: str, subject: str | None = None, *, customer_scope: str | None = None, reason: str | None = None
+) -> dict[str, str]:
+    """The headers by which a service learns who calls it, as the gateway sends them (and as
+    tests of one service in process send them). The one place that knows their form."""
+    headers = {"X-Actor-Id": subject or f"user-{role}", "X-Actor-Role": role}
+    if customer_scope is not None:
+        headers["X-Customer-Scope"] = customer_scope
+    if reason is not None:
+        headers["X-Access-Reason"] = reason
+    return headers

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from events.envelope import current_trace_id
+from events.tracing import current_trace_id
 
 REQUEST_ID_HEADER = "x-request-id"
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, defer, load_only, mapped_column
 from sqlalchemy.orm.attributes import flag_modified
 
 from events.contracts import CustomerDocumentExpiringV1
-from events.envelope import now
+from services.kit.clock import now
 from services.kit import crypto
 from services.kit.crypto import EncryptedText
 from services.kit.db import UTCDateTime

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import CustomerCreatedV1
-from events.envelope import now
+from services.kit.clock import now
 from services.kit import crypto
 from services.kit.identity import Actor
 from services.kit.problems import Problem

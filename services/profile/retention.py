@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import load_only
 
-from events.envelope import now
+from services.kit.clock import now
 from services.kit.identity import Actor
 from services.kit.jobs import PeriodicJob
 from services.profile import service

@@ -14,7 +14,7 @@ from events.contracts import (
     CustomerTierChangedV1,
     CustomerUpdatedV1,
 )
-from events.envelope import now
+from services.kit.clock import now
 from services.kit import crypto
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, NotFound, Problem

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from events import topics
+from events.contracts import topics
 from services.kit.app import ServiceSpec
 from services.recommendation import models
 from services.recommendation.handlers import HANDLERS

@@ -13,7 +13,8 @@ from events.contracts import (
     CustomerErasedV1,
     CustomerUpdatedV1,
 )
-from events.envelope import Envelope, now
+from events.contracts.envelope import Envelope
+from services.kit.clock import now
 from services.recommendation.models import Customer, MarketingConsent
 
 MARKETING = "marketing"

@@ -3,7 +3,7 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
 
-from events.envelope import now
+from services.kit.clock import now
 from services.kit.db import SessionDep
 from services.kit.problems import PROBLEM_RESPONSES, NotFound
 from services.recommendation.models import Customer, MarketingConsent, Product

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.kit import crypto
 from tests import databases
-from tests.profile.conftest import key_env
+from tests.system.profile.conftest import key_env
 from tests.support import System, eventually, new_customer
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "deploy" / "backup"
+SCRIPTS = Path(__file__).resolve().parents[3] / "deploy" / "backup"
 ADMIN = {"X-Actor-Id": "admin-b", "X-Actor-Role": "admin"}
 PERSONAL = ("name", "national_id", "phone", "email", "birth_date", "address")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from events import asyncapi, topics
+from events.contracts import asyncapi, topics
 from events.contracts import (
     REGISTRY,
     ComplaintOpenedV1,
@@ -16,12 +16,12 @@ from events.contracts import (
     new_event,
     parse_payload,
 )
-from events.envelope import Envelope
+from events.contracts.envelope import Envelope
 
 
 def test_asyncapi_file_is_up_to_date():
     committed = (Path(asyncapi.__file__).parent / "asyncapi.yaml").read_text()
-    assert committed == asyncapi.render(), "run: python -m events.asyncapi > events/asyncapi.yaml"
+    assert committed == asyncapi.render(), "run: python -m events.contracts.asyncapi > events/contracts/asyncapi.yaml"
 
 
 def test_every_event_type_has_a_documented_topic():

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from events import topics
-from tests.consent.helpers import (
+from events.contracts import topics
+from tests.system.consent.helpers import (
     PROBLEM,
     caller,
     consent_events,

@@ -9,14 +9,14 @@ consumer has moved; a compatible change (a new optional field) keeps the version
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from events import topics
-from events.envelope import Envelope, current_trace_id, now
+from events.contracts import topics
+from events.contracts.envelope import Envelope
 
 RiskLevel = Literal["C1", "C2", "C3", "C4", "C5"]
 # Where a customer interacted with the bank (surveys, complaints, consents).
@@ -193,7 +193,9 @@ def event_type(name: str, version: int) -> EventType:
         raise UnknownEvent(f"no contract for {name} v{version}") from None
 
 
-def new_event(name: str, payload: Payload, *, source: str, version: int = 1) -> Envelope:
+def new_event(
+    name: str, payload: Payload, *, source: str, version: int = 1, trace_id: str | None = None
+) -> Envelope:
     """Build an envelope for `payload`, checking that the payload matches the contract."""
     contract = event_type(name, version)
     if not isinstance(payload, contract.payload):
@@ -204,9 +206,9 @@ def new_event(name: str, payload: Payload, *, source: str, version: int = 1) -> 
         type=name,
         version=version,
         source=source,
-        time=now(),
+        time=datetime.now(UTC),
         customer_id=body["customer_id"],
-        trace_id=current_trace_id.get(),
+        trace_id=trace_id,
         payload=body,
     )
 

@@ -1,15 +1,15 @@
 """The AsyncAPI 3.0 description of every topic, generated from the contracts.
 
-    python -m events.asyncapi > events/asyncapi.yaml
+    python -m events.contracts.asyncapi > events/contracts/asyncapi.yaml
 """
 
 import sys
 
 import yaml
 
-from events import topics
+from events.contracts import topics
 from events.contracts import REGISTRY
-from events.envelope import Envelope
+from events.contracts.envelope import Envelope
 
 TOPIC_DESCRIPTIONS = {
     topics.CUSTOMER: "Customer records: created and changed. Key: customer id.",

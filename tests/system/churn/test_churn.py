@@ -4,7 +4,7 @@ the explainable score, and one churn.warning per crossing into high risk."""
 import uuid
 from decimal import Decimal
 
-from events import topics
+from events.contracts import topics
 from events.contracts import (
     ComplaintOpenedV1,
     CustomerCreatedV1,
@@ -13,7 +13,7 @@ from events.contracts import (
     event_type,
     new_event,
 )
-from events.envelope import Envelope
+from events.contracts.envelope import Envelope
 from tests.support import eventually
 
 

@@ -5,7 +5,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
-from events import topics
+from events.contracts import topics
 from events.contracts import (
     ConsentGrantedV1,
     ConsentRevokedV1,
@@ -14,7 +14,8 @@ from events.contracts import (
     CustomerUpdatedV1,
     new_event,
 )
-from events.envelope import Envelope, now
+from events.contracts.envelope import Envelope
+from services.kit.clock import now
 from tests.support import eventually
 
 

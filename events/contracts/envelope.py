@@ -1,16 +1,10 @@
 """The envelope every event travels in, whatever its type."""
 
 import uuid
-from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
-# The trace an event belongs to: the HTTP request id that caused it, or the trace of the event
-# being consumed when a consumer emits a follow-up event. Set by the HTTP middleware and consumers.
-current_trace_id: ContextVar[str | None] = ContextVar("current_trace_id", default=None)
-
 
 class Envelope(BaseModel):
     """Common metadata around an event's payload. Serialized as JSON; the Kafka key is customer_id."""
@@ -26,6 +20,3 @@ class Envelope(BaseModel):
     trace_id: str | None = Field(default=None, description="Id of the request or event that caused this one.")
     payload: dict[str, Any] = Field(description="The type- and version-specific body; see the contracts.")
 
-
-def now() -> datetime:
-    return datetime.now(UTC)

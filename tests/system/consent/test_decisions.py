@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.consent.helpers import (
+from tests.system.consent.helpers import (
     PROBLEM,
     decide,
     grant,

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from events import topics
+from events.contracts import topics
 from events.contracts import CustomerErasedV1, new_event
-from tests.consent.helpers import (
+from tests.system.consent.helpers import (
     caller,
     consent_events,
     decide,

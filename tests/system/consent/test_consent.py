@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from events import topics
-from tests.consent.helpers import (
+from events.contracts import topics
+from tests.system.consent.helpers import (
     PROBLEM,
     consent_events,
     grant,

@@ -10,23 +10,11 @@
 """
 
 import argparse
-import importlib
 import os
 import sys
 
-# component -> (module with spec(), default local port)
-COMPONENTS: dict[str, tuple[str, int]] = {
-    "gateway": ("gateway.app", 8000),
-    "profile": ("services.profile.app", 8001),
-    "consent": ("services.consent.app", 8002),
-    "recommendation": ("services.recommendation.app", 8003),
-    "churn": ("services.churn.app", 8004),
-    "feedback": ("services.feedback.app", 8005),
-}
+from services.components import COMPONENTS, spec_of
 
-
-def _module(component: str):
-    return importlib.import_module(COMPONENTS[component][0])
 
 
 def serve(component: str, host: str, port: int | None) -> None:
@@ -35,7 +23,7 @@ def serve(component: str, host: str, port: int | None) -> None:
     port = port or int(os.environ.get("PORT", COMPONENTS[component][1]))
     os.environ["CRM_COMPONENT"] = component  # read by the app factory in the server process
     uvicorn.run(
-        "services.kit.cli:create_component_app",
+        "services.cli:create_component_app",
         factory=True,
         host=host,
         port=port,
@@ -50,7 +38,7 @@ def create_component_app():
     """The ASGI app of the component `crm serve` was asked for."""
     from services.kit.app import build_app
 
-    return build_app(_module(os.environ["CRM_COMPONENT"]).spec())
+    return build_app(spec_of(os.environ["CRM_COMPONENT"]))
 
 
 def migrate(component: str) -> None:
@@ -58,7 +46,7 @@ def migrate(component: str) -> None:
 
     names = [c for c in COMPONENTS] if component == "all" else [component]
     for name in names:
-        spec = _module(name).spec()
+        spec = spec_of(name)
         upgrade(spec.migrations, spec.settings.database_url)
         print(f"{name}: migrations applied")
 
@@ -68,7 +56,7 @@ def verify_audit(component: str) -> int:
 
     from services.kit.db import create_engine
 
-    spec = _module(component).spec()
+    spec = spec_of(component)
     if spec.audit is None:
         print(f"{component} keeps no audit trail")
         return 2
@@ -93,7 +81,7 @@ def run_job(component: str, name: str) -> int:
 
     from services.kit.db import create_engine, session_factory
 
-    spec = _module(component).spec()
+    spec = spec_of(component)
     jobs = {job.name: job for job in spec.jobs}
     if name not in jobs:
         print(f"{component} has no job {name!r}; its jobs: {', '.join(sorted(jobs)) or 'none'}")

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from events import topics
+from events.contracts import topics
 
 PROBLEM = "application/problem+json"
 # Free text that must stay in the feedback database: never in responses or events.

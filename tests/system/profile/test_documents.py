@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from events import topics
+from events.contracts import topics
 from services.profile.documents import erase_documents_and_links
 from tests.support import new_customer
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from events.envelope import now
+from services.kit.clock import now
 from services.kit import crypto, db
 from services.profile.declarations import Category
 from services.profile.retention import apply_retention, retention_days

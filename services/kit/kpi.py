@@ -1,0 +1,86 @@
+"""The one shape every KPI route answers in, and the query every KPI route takes.
+
+    GET /api/v1/kpis/<area>?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&by=channel&bucket=week
+
+Each service computes its own KPIs over its own data (and read models it keeps from events);
+the gateway's dashboard reads them all in this shape.
+"""
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
+
+from services.kit.clock import now
+from services.kit.problems import Problem
+
+Unit = Literal["count", "ratio", "score", "hours", "per_1000", "currency", "index"]
+Bucket = Literal["day", "week", "month"]
+
+
+class KpiGroup(BaseModel):
+    key: str = Field(description="The breakdown value, e.g. a channel code or a tier.")
+    value: float | None = Field(description="The KPI over this group's part of the window; null when undefined.")
+    count: int = Field(ge=0, description="How many items the value is computed over.")
+
+
+class KpiPoint(BaseModel):
+    bucket: date = Field(description="First day of the bucket (day, ISO week or month).")
+    value: float | None
+    count: int = Field(ge=0)
+
+
+class Kpi(BaseModel):
+    name: str = Field(description="Stable machine name, e.g. `nps`, `sla_breach_rate`.")
+    value: float | None = Field(description="The KPI over the whole window; null when undefined (no data).")
+    unit: Unit
+    count: int = Field(ge=0, description="How many items the value is computed over.")
+    breakdown: list[KpiGroup] = Field(default_factory=list, description="One entry per value of `by`, if asked.")
+    series: list[KpiPoint] = Field(default_factory=list, description="The KPI per bucket across the window.")
+    drill: str | None = Field(default=None, description="API path listing the items behind the number.")
+
+
+class KpiReport(BaseModel):
+    area: str = Field(description="The service area, e.g. `service`, `churn`.")
+    window_from: datetime
+    window_to: datetime
+    by: str | None
+    bucket: Bucket
+    kpis: list[Kpi]
+
+
+class KpiWindow(BaseModel):
+    start: datetime
+    end: datetime
+    by: str | None
+    bucket: Bucket
+
+
+class InvalidKpiQuery(Problem):
+    status = 422
+    title = "Invalid KPI query"
+
+
+def kpi_query(*breakdowns: str):
+    """A dependency parsing the window, bucket and breakdown; `by` must be one of `breakdowns`."""
+
+    def parse(
+        start: Annotated[datetime | None, Query(alias="from", description="Window start (default: 30 days ago).")] = None,
+        end: Annotated[datetime | None, Query(alias="to", description="Window end, exclusive (default: now).")] = None,
+        by: Annotated[str | None, Query(description=f"Breakdown: one of {', '.join(breakdowns) or 'none'}.")] = None,
+        bucket: Annotated[Bucket, Query(description="Trend bucket.")] = "day",
+    ) -> KpiWindow:
+        end = end or now()
+        start = start or end - timedelta(days=30)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise InvalidKpiQuery("`from` and `to` need a time zone, e.g. 2026-11-01T00:00:00Z.")
+        if start >= end:
+            raise InvalidKpiQuery("`from` must be before `to`.")
+        if end - start > timedelta(days=3660):
+            raise InvalidKpiQuery("The window may span at most ten years.")
+        if by is not None and by not in breakdowns:
+            raise InvalidKpiQuery(f"`by` must be one of: {', '.join(breakdowns) or 'none for this route'}.")
+        return KpiWindow(start=start, end=end, by=by, bucket=bucket)
+
+    return Depends(parse)

@@ -1,0 +1,101 @@
+"""Service tier: one component in process, on its own real PostgreSQL database, with no broker
+and no server processes. Requests go through `httpx.ASGITransport`; events are fed straight to
+the component's handlers (with the real inbox), and its published events are read from its outbox.
+
+    async def test_something(service):
+        profile = await service("profile")
+        answer = await profile.client("relationship_manager", "rm-1").get("/api/v1/customers")
+        await profile.deliver(envelope)           # as if consumed from the broker
+        events = await profile.published("customer.created")
+"""
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from events.contracts.envelope import Envelope
+from services.components import COMPONENTS, spec_of
+from services.kit.app import build_app
+from services.kit.identity import caller_headers
+from services.kit.migrations import upgrade
+from tests import databases
+
+PREFIX = f"{databases.PREFIX}_svc"
+
+
+class InProcessService:
+    """A component's app, running its lifespan, with helpers to drive and observe it."""
+
+    def __init__(self, name: str, app, spec):
+        self.name = name
+        self.app = app
+        self.spec = spec
+
+    @property
+    def sessions(self):
+        return self.app.state.sessions
+
+    @property
+    def engine(self):
+        return self.app.state.engine
+
+    def client(self, role: str | None = None, subject: str | None = None, **identity) -> httpx.AsyncClient:
+        """An HTTP client calling the app as `role` (anonymous when None), as the gateway would."""
+        headers = caller_headers(role, subject, **identity) if role else {}
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url=f"http://{self.name}", headers=headers, timeout=30
+        )
+
+    async def deliver(self, envelope: Envelope) -> None:
+        """Apply an event exactly as the consumer would (inbox included)."""
+        await self.app.state.consumer.apply(envelope)
+
+    async def published(self, event_type: str | None = None, *, customer_id: str | None = None) -> list[Envelope]:
+        """Events this component has staged in its outbox, oldest first."""
+        table = self.spec.outbox.table
+        query = sa.select(table.c.payload).order_by(table.c.position)
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).scalars().all()
+        found = [Envelope.model_validate_json(row) for row in rows]
+        return [
+            e for e in found
+            if (event_type is None or e.type == event_type) and (customer_id is None or e.customer_id == customer_id)
+        ]
+
+
+@pytest.fixture(scope="session")
+def service_database_urls() -> dict[str, str]:
+    """Every component's database, recreated empty and migrated to head, once per session."""
+    urls = asyncio.run(databases.recreate(prefix=PREFIX))
+    for component, url in urls.items():
+        os.environ[f"{component.upper()}_DATABASE_URL"] = url
+        upgrade(spec_of(component).migrations, url)
+    return urls
+
+
+@pytest.fixture
+async def service(service_database_urls) -> AsyncIterator:
+    """`await service("profile")`: that component in process, its lifespan running."""
+    async with AsyncExitStack() as stack:
+
+        async def start(name: str, **settings_env: str) -> InProcessService:
+            previous = {k: os.environ.get(k) for k in settings_env}
+            os.environ.update(settings_env)
+            try:
+                spec = spec_of(name)
+            finally:
+                for key, value in previous.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+            app = build_app(spec, background=False)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            return InProcessService(name, app, spec)
+
+        yield start
