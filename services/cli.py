@@ -2,6 +2,7 @@
 
     crm serve <component> [--host H] [--port P]
     crm migrate <component>|all
+    crm revision <component> -m MESSAGE   autogenerate a migration from the models
     crm rotate-keys              re-encrypt customer data under the active key
     crm verify-audit <component> check the hash chain of a component's audit trail
     crm run-job <component> <job>  run a scheduled job once
@@ -47,8 +48,15 @@ def migrate(component: str) -> None:
     names = [c for c in COMPONENTS] if component == "all" else [component]
     for name in names:
         spec = spec_of(name)
-        upgrade(spec.migrations, spec.settings.database_url)
+        upgrade(spec.migrations, spec.settings.database_url, spec.metadata)
         print(f"{name}: migrations applied")
+
+
+def revision(component: str, message: str) -> None:
+    from services.kit.migrations import new_revision
+
+    spec = spec_of(component)
+    new_revision(spec.migrations, spec.settings.database_url, spec.metadata, message)
 
 
 def verify_audit(component: str) -> int:
@@ -113,6 +121,12 @@ def main(argv: list[str] | None = None) -> None:
     p = commands.add_parser("migrate", help="apply a component's database migrations")
     p.add_argument("component", choices=sorted(COMPONENTS) + ["all"])
 
+    p = commands.add_parser(
+        "revision", help="autogenerate a migration from a component's models (its database must be at head)"
+    )
+    p.add_argument("component", choices=sorted(COMPONENTS))
+    p.add_argument("-m", "--message", required=True)
+
     p = commands.add_parser("verify-audit", help="check a component's audit chain; exit 1 if broken")
     p.add_argument("component", choices=sorted(COMPONENTS))
 
@@ -135,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
         serve(args.component, args.host, args.port)
     elif args.command == "migrate":
         migrate(args.component)
+    elif args.command == "revision":
+        revision(args.component, args.message)
     elif args.command == "verify-audit":
         sys.exit(verify_audit(args.component))
     elif args.command == "run-job":

@@ -48,13 +48,21 @@ def _columns() -> list[sa.Column]:
     ]
 
 
+def _indexes(table: sa.Table) -> list[sa.Index]:
+    """The audit table's indexes, declared once for the models and the migrations."""
+    unsealed = table.c.hash.is_(None)
+    return [
+        sa.Index("ix_audit_log_customer_id", table.c.customer_id, table.c.at),
+        sa.Index("ix_audit_log_actor", table.c.actor, table.c.at),
+        sa.Index("ix_audit_log_unsealed", table.c.id, sqlite_where=unsealed, postgresql_where=unsealed),
+    ]
+
+
 def create_audit_table(op) -> None:
     """For a component's migration: the audit table and its indexes."""
-    op.create_table("audit_log", *_columns())
-    op.create_index("ix_audit_log_customer_id", "audit_log", ["customer_id", "at"])
-    op.create_index("ix_audit_log_actor", "audit_log", ["actor", "at"])
-    op.create_index("ix_audit_log_unsealed", "audit_log", ["id"], sqlite_where=sa.text("hash IS NULL"),
-                    postgresql_where=sa.text("hash IS NULL"))
+    table = op.create_table("audit_log", *_columns())
+    for index in _indexes(table):
+        index.create(op.get_bind())
     if op.get_bind().dialect.name == "postgresql":
         # Append-only: no deletes; an update may only seal an unsealed row (the sealer's job).
         op.execute(_APPEND_ONLY_FUNCTION)
@@ -114,6 +122,7 @@ class Verification:
 class AuditTrail:
     def __init__(self, metadata: sa.MetaData):
         self.table = sa.Table("audit_log", metadata, *_columns())
+        _indexes(self.table)
         self._wake = asyncio.Event()
 
     async def record(

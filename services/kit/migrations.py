@@ -5,32 +5,50 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command, context
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from alembic.config import Config
 
 from services.kit.db import create_engine
 
 
-def alembic_config(migrations_dir: Path, database_url: str) -> Config:
+def alembic_config(migrations_dir: Path, database_url: str, metadata: sa.MetaData) -> Config:
+    """`metadata` is the component's whole schema (its ServiceSpec's), which autogenerate and the
+    drift check compare against; each tree's env.py takes it from here."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
     # The URL travels in attributes, not the ini file: it holds credentials and '%' characters.
     config.attributes["database_url"] = database_url
+    config.attributes["target_metadata"] = metadata
     return config
 
 
-def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(migrations_dir, database_url), revision)
+def upgrade(migrations_dir: Path, database_url: str, metadata: sa.MetaData, revision: str = "head") -> None:
+    command.upgrade(alembic_config(migrations_dir, database_url, metadata), revision)
 
 
-def run_env(target_metadata: sa.MetaData) -> None:
+def new_revision(migrations_dir: Path, database_url: str, metadata: sa.MetaData, message: str) -> None:
+    """Autogenerate a revision from the difference between the database (at head) and the models."""
+    command.revision(alembic_config(migrations_dir, database_url, metadata), message=message, autogenerate=True)
+
+
+def differences(connection: sa.Connection, metadata: sa.MetaData) -> list:
+    """What autogenerate would change to make the database match `metadata` (empty when in step)."""
+    migration_context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(migration_context, metadata)
+
+
+def run_env() -> None:
     """Body of every component's `migrations/env.py` (online mode only; always async)."""
+    target_metadata = context.config.attributes["target_metadata"]
 
     def do_run(connection) -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy
+            compare_type=True,
         )
         with context.begin_transaction():
             context.run_migrations()

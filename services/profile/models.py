@@ -17,6 +17,8 @@ class Base(DeclarativeBase):
 
 class Customer(Base):
     __tablename__ = "customers"
+    # One customer per national ID (its keyed hash; null once erased).
+    __table_args__ = (sa.Index("uq_customers_national_id_index", "national_id_index", unique=True),)
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     # Personal data is encrypted at rest (AES-256-GCM); the database never holds it in clear.
@@ -28,7 +30,7 @@ class Customer(Base):
     birth_date: Mapped[date | None] = mapped_column(EncryptedDate("birth_date"))
     address: Mapped[str | None] = mapped_column(EncryptedText("address"))
     # Keyed hashes for exact look-up by national ID or phone, without plaintext.
-    national_id_index: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    national_id_index: Mapped[str | None] = mapped_column(sa.String(64))
     phone_index: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     # Key that sealed this row's fields; rotation re-encrypts rows not under the active key.
     key_id: Mapped[str] = mapped_column(sa.String(32), index=True)

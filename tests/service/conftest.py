@@ -74,7 +74,8 @@ def service_database_urls() -> dict[str, str]:
     urls = asyncio.run(databases.recreate(prefix=PREFIX))
     for component, url in urls.items():
         os.environ[f"{component.upper()}_DATABASE_URL"] = url
-        upgrade(spec_of(component).migrations, url)
+        spec = spec_of(component)
+        upgrade(spec.migrations, url, spec.metadata)
     return urls
 
 
