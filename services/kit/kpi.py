@@ -9,6 +9,7 @@ the gateway's dashboard reads them all in this shape.
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
+import sqlalchemy as sa
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
@@ -84,3 +85,22 @@ def kpi_query(*breakdowns: str):
         return KpiWindow(start=start, end=end, by=by, bucket=bucket)
 
     return Depends(parse)
+
+
+def bucket_start(column, bucket: Bucket, dialect: str):
+    """SQL for the first day of `column`'s bucket (a date string on SQLite), for GROUP BY."""
+    if dialect == "postgresql":
+        return sa.func.date(sa.func.date_trunc(bucket, sa.func.timezone("UTC", column)))
+    if bucket == "day":
+        return sa.func.date(column)
+    if bucket == "week":  # ISO weeks start on Monday
+        return sa.func.date(column, "-6 days", "weekday 1")
+    return sa.func.strftime("%Y-%m-01", column)
+
+
+def as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return None if not denominator else numerator / denominator

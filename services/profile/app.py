@@ -4,7 +4,7 @@ from pathlib import Path
 
 from services.kit.app import ServiceSpec
 from services.kit.audit import audit_router
-from services.profile import models
+from services.profile import kpis, models
 from services.profile.documents import flag_expiring_documents_job
 from services.profile.documents_routes import router as documents_router
 from services.profile.retention import apply_retention_job
@@ -21,7 +21,7 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, documents_router, declarations_router, audit_router(models.audit)],
+        routers=[router, documents_router, declarations_router, kpis.router, audit_router(models.audit)],
         outbox=models.outbox,
         inbox=models.inbox_table,
         audit=models.audit,

@@ -8,9 +8,9 @@ from services.kit.migrations import differences
 
 
 @pytest.mark.parametrize("component", sorted(COMPONENTS))
-async def test_models_and_migrations_are_in_step(service_database_urls, component):
+async def test_models_and_migrations_are_in_step(service_databases, component):
     metadata = spec_of(component).metadata
-    engine = create_async_engine(service_database_urls[component])
+    engine = create_async_engine(await service_databases.url(component))
     try:
         async with engine.connect() as connection:
             drift = await connection.run_sync(lambda sync: differences(sync, metadata))
