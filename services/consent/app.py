@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from events.contracts import topics
-from services.consent import handlers, models, service
+from services.consent import handlers, kpis, models, service
 from services.consent.routes import router
 from services.consent.settings import ConsentSettings
 from services.kit.app import ServiceSpec
@@ -20,11 +20,14 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[router, kpis.router],
         outbox=models.outbox,
         inbox=models.inbox_table,
         handlers={"customer.erased": handlers.on_customer_erased(settings)},
         consumed_topics=[topics.CUSTOMER],
         audit=models.audit,
-        jobs=[PeriodicJob(name="expire-consents", every_seconds=settings.expiry_check_seconds, run=service.expire_due)],
+        jobs=[
+            PeriodicJob(name="expire-consents", every_seconds=settings.expiry_check_seconds, run=service.expire_due),
+            PeriodicJob(name="flush-decision-tallies", every_seconds=2.0, run=kpis.decisions.flush),
+        ],
     )

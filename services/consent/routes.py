@@ -1,6 +1,7 @@
 from fastapi import APIRouter, Request, Response, status
 
 from services.consent import service
+from services.consent.kpis import decisions
 from services.consent.models import Consent, ConsentChange
 from services.consent.receipts import receipt
 from services.consent.schemas import (
@@ -100,4 +101,6 @@ async def list_consents(customer_id: str, session: SessionDep) -> list[Consent]:
 async def decide(body: DecisionRequest, session: SessionDep) -> DecisionOut:
     """May `recipient` use these categories of the customer's data for `purpose` (now, or as of
     a past time)? Asked by the gateway before every share."""
-    return await service.decide(session, body)
+    answer = await service.decide(session, body)
+    decisions.count(body, answer)
+    return answer

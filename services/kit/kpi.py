@@ -98,6 +98,15 @@ def bucket_start(column, bucket: Bucket, dialect: str):
     return sa.func.strftime("%Y-%m-01", column)
 
 
+def bucket_of(day: date, bucket: Bucket) -> date:
+    """The first day of `day`'s bucket (the same rule as `bucket_start`, in Python)."""
+    if bucket == "week":
+        return day - timedelta(days=day.weekday())
+    if bucket == "month":
+        return day.replace(day=1)
+    return day
+
+
 def as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
