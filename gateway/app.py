@@ -11,6 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from gateway.audit import Base, access_audit
 from gateway.auth import TokenVerifier
 from gateway.consent import ConsentChecker
+from gateway.dashboard import dashboard_router, mount_assets
 from gateway.openapi import merged_openapi
 from gateway.policy import Policy, Route, load_policy
 from gateway.proxy import Gateway
@@ -50,7 +51,8 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[_router(policy)],
+        routers=[_router(policy), dashboard_router()],
+        static_mounts=mount_assets,
         resources=resources,
         audit=access_audit,
         openapi_url=None,  # the merged document is served instead (_router)

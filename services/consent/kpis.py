@@ -95,8 +95,7 @@ async def consent_kpis(session: SessionDep, window: KpiWindow = kpi_query(*BREAK
         ]
         for outcome in ("permit", "deny"):
             kpis.append(await _decision_kpi(session, outcome, window))
-    return KpiReport(area="consent", window_from=window.start, window_to=window.end, by=window.by,
-                     bucket=window.bucket, kpis=kpis)
+    return KpiReport.of("consent", window, kpis)
 
 
 async def _count_kpi(session, name, where, group, *, moment=None, window=None, dialect=None) -> Kpi:

@@ -45,6 +45,8 @@ class ServiceSpec:
     resources: Callable[[FastAPI], AbstractAsyncContextManager] | None = None
     # None when the component serves its own document (the gateway merges the services').
     openapi_url: str | None = "/openapi.json"
+    # Mounts static files on the app (the gateway's dashboard assets).
+    static_mounts: Callable[[FastAPI], None] | None = None
 
     def __post_init__(self):
         if isinstance(self.settings, EncryptionSettings):
@@ -131,4 +133,6 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
 
     for router in spec.routers:
         app.include_router(router)
+    if spec.static_mounts is not None:
+        spec.static_mounts(app)
     return app

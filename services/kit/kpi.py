@@ -48,7 +48,13 @@ class KpiReport(BaseModel):
     window_to: datetime
     by: str | None
     bucket: Bucket
+    breakdowns: list[str] = Field(default_factory=list, description="The values `by` may take on this route.")
     kpis: list[Kpi]
+
+    @classmethod
+    def of(cls, area: str, window: "KpiWindow", kpis: list[Kpi]) -> "KpiReport":
+        return cls(area=area, window_from=window.start, window_to=window.end, by=window.by, bucket=window.bucket,
+                   breakdowns=list(window.breakdowns), kpis=kpis)
 
 
 class KpiWindow(BaseModel):
@@ -56,6 +62,7 @@ class KpiWindow(BaseModel):
     end: datetime
     by: str | None
     bucket: Bucket
+    breakdowns: tuple[str, ...] = ()
 
 
 class InvalidKpiQuery(Problem):
@@ -82,7 +89,7 @@ def kpi_query(*breakdowns: str):
             raise InvalidKpiQuery("The window may span at most ten years.")
         if by is not None and by not in breakdowns:
             raise InvalidKpiQuery(f"`by` must be one of: {', '.join(breakdowns) or 'none for this route'}.")
-        return KpiWindow(start=start, end=end, by=by, bucket=bucket)
+        return KpiWindow(start=start, end=end, by=by, bucket=bucket, breakdowns=breakdowns)
 
     return Depends(parse)
 

@@ -68,9 +68,8 @@ async def customer_kpis(
 
     churn_rate = {k: ratio(churned.get(k, 0), at_start.get(k, 0)) for k in set(at_start) | set(churned)}
     high_risk_share = {k: ratio(high_risk.get(k, 0), book.get(k, 0)) for k in book}
-    return KpiReport(
-        area="customers", window_from=window.start, window_to=window.end, by=window.by, bucket=window.bucket,
-        kpis=[
+    return KpiReport.of(
+        "customers", window, [
             kpi("customers", "count", book, drill="/api/v1/customers"),
             kpi("new_customers", "count", new, series=new_series, drill="/api/v1/customers?stage=prospect"),
             kpi("churned_customers", "count", churned, series=churn_series, drill="/api/v1/customers?stage=churned"),
