@@ -33,6 +33,7 @@ from services.kit.crypto import EncryptedText
 from services.kit.db import UTCDateTime
 from services.kit.identity import Actor
 from services.kit.jobs import PeriodicJob
+from services.kit.pagination import Keyset
 from services.kit.params import IdField
 from services.kit.problems import Conflict, NotFound, Problem
 from services.profile.models import Base, Customer, audit, outbox
@@ -248,20 +249,7 @@ async def list_documents(
     return [_out(document, DocumentOut, settings) for document in found]
 
 
-# "<expires_on>_<document id>": the sort key of the last document of a page.
-CURSOR_PATTERN = r"^\d{4}-\d{2}-\d{2}_[!-~]{1,64}$"
-
-
-def _cursor_of(document: Document) -> str:
-    return f"{document.expires_on.isoformat()}_{document.id}"
-
-
-def _parse_cursor(cursor: str) -> tuple[date, str]:
-    expires_on, _, document_id = cursor.partition("_")
-    try:
-        return date.fromisoformat(expires_on), document_id
-    except ValueError:
-        raise Problem("`after` is not a cursor this list returned.", status=422, title="Invalid request") from None
+BY_EXPIRY = Keyset(Document.expires_on, Document.id)
 
 
 async def needing_follow_up(
@@ -282,22 +270,16 @@ async def needing_follow_up(
         .options(defer(d.document_number, raiseload=True))  # not listed here: never even decrypted
         .join(Customer, Customer.id == d.customer_id)
         .where(Customer.erased_at.is_(None), d.expires_on <= now().date() + timedelta(days=within_days))
-        .order_by(d.expires_on, d.id)
-        .limit(limit + 1)
     )
     if manager is not None:
         query = query.where(Customer.relationship_manager_id == manager)
-    if after is not None:
-        last, document_id = _parse_cursor(after)
-        query = query.where(sa.or_(d.expires_on > last, sa.and_(d.expires_on == last, d.id > document_id)))
-    found = list(await session.scalars(query))
-    page = found[:limit]
+    page, next_cursor = BY_EXPIRY.page(list(await session.scalars(BY_EXPIRY.apply(query, after, limit))), limit)
     await audit.record_many(session, actor=actor.id, role=actor.role, action="document_follow_up_list",
                             customer_ids=list(dict.fromkeys(doc.customer_id for doc in page)), fields=SUMMARY_FIELDS,
                             reason=actor.reason)
     return ExpiringPage(
         items=[_out(document, DocumentSummary, settings) for document in page],
-        next_cursor=_cursor_of(page[-1]) if len(found) > limit else None,
+        next_cursor=next_cursor,
     )
 
 

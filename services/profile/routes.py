@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from services.kit import crypto
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
+from services.kit.pagination import After, Keyset, Limit
 from services.kit.params import CustomerId
 from services.kit.problems import PROBLEM_RESPONSES, Problem
 from services.profile import imports, service
@@ -25,6 +26,7 @@ from services.profile.schemas import (
 from services.profile.tiers import Stage, Tier
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
+BY_ID = Keyset(Customer.id)
 
 
 class PreconditionFailed(Problem):
@@ -59,25 +61,22 @@ async def list_customers(
     tier: Tier | None = None,
     stage: Stage | None = None,
     manager: str | None = Query(None, description="Relationship manager id."),
-    after: str | None = Query(None, description="Cursor from the previous page."),
-    limit: int = Query(50, ge=1, le=500),
+    after: After = None,
+    limit: Limit = 50,
 ) -> CustomerPage:
     settings = _settings(request)
     if actor.role in settings.assigned_only_roles:
         manager = actor.id  # managers list their own customers only
-    query = sa.select(Customer).where(Customer.erased_at.is_(None)).order_by(Customer.id).limit(limit + 1)
+    query = sa.select(Customer).where(Customer.erased_at.is_(None))
     for column, value in ((Customer.tier, tier), (Customer.lifecycle_stage, stage),
                           (Customer.relationship_manager_id, manager)):
         if value is not None:
             query = query.where(column == value)
-    if after is not None:
-        query = query.where(Customer.id > after)
     async with session.begin():
-        found = list(await session.scalars(query))
-        page = found[:limit]
+        page, next_cursor = BY_ID.page(list(await session.scalars(BY_ID.apply(query, after, limit))), limit)
         await audit.record_many(session, actor=actor.id, role=actor.role, action="list",
                                 customer_ids=[c.id for c in page], fields=service.RETURNED_FIELDS, reason=actor.reason)
-    return CustomerPage(items=page, next_cursor=page[-1].id if len(found) > limit else None)
+    return CustomerPage(items=page, next_cursor=next_cursor)
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
