@@ -2,7 +2,6 @@
 after broker or database outages, and tells readiness whether the broker answers."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import structlog
 from aiokafka import AIOKafkaClient
@@ -11,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events import kafka
 from events.consumer import EventConsumer
 from events.outbox import Outbox
+from services.kit.supervise import supervise
 
 log = structlog.get_logger(__name__)
 
@@ -40,27 +40,15 @@ class Messaging:
 
     def start(self) -> None:
         if self.outbox is not None:
-            self._tasks.append(asyncio.create_task(self._supervise("outbox_relay", self._relay)))
+            self._tasks.append(asyncio.create_task(supervise("outbox_relay", self._relay)))
         if self.consumer is not None:
-            self._tasks.append(asyncio.create_task(self._supervise("event_consumer", self._consume)))
+            self._tasks.append(asyncio.create_task(supervise("event_consumer", self._consume)))
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-
-    async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
-        backoff = 0.5
-        while True:
-            try:
-                await loop()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("messaging_restart", loop=name, error_type=type(exc).__name__, retry_in_s=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
 
     async def _relay(self) -> None:
         producer = kafka.producer(self.bootstrap_servers, f"{self.component}-relay")
