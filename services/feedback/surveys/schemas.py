@@ -81,6 +81,10 @@ class InvitationOut(BaseModel):
     expires_at: datetime
     token: str = Field(description="Send it to the customer; it answers the survey once. Shown only now.")
 
+    @classmethod
+    def fields_of(cls, invitation) -> dict:
+        return {name: getattr(invitation, name) for name in cls.model_fields if name != "token"}
+
 
 class TokenAnswer(BaseModel):
     """An invited customer's answer: the invitation token is the credential."""

@@ -65,7 +65,7 @@ async def invite(session: AsyncSession, body: InvitationCreate, actor: Actor, se
     )
     session.add(invitation)
     await session.flush()
-    return InvitationOut.model_validate(invitation).model_copy(update={"token": token})
+    return InvitationOut.model_validate({**InvitationOut.fields_of(invitation), "token": token})
 
 
 async def answer_invitation(
