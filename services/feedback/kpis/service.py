@@ -185,10 +185,11 @@ async def report(session: AsyncSession, window: KpiWindow) -> KpiReport:
         separator = "&" if "?" in definition.drill else "?"
         kpis.append(Kpi(
             name=definition.name, unit=definition.unit, value=value, count=count,
+            # Groups and buckets without an item this KPI counts are left out.
             breakdown=[KpiGroup(key=key, value=v, count=n) for key, group in sorted(sums.by_key.items())
-                       for v, n in [definition.compute(group)]],
+                       for v, n in [definition.compute(group)] if n],
             series=[KpiPoint(bucket=day, value=v, count=n) for day, group in sorted(sums.by_bucket.items())
-                    for v, n in [definition.compute(group)]],
+                    for v, n in [definition.compute(group)] if n],
             drill=definition.drill + separator + urlencode(query),
         ))
     return KpiReport(area="service", window_from=window.start, window_to=window.end, by=by, bucket=window.bucket,
