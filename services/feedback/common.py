@@ -82,3 +82,16 @@ class Scope:
         """As if the item did not exist when the caller may not see it (no probing for ids)."""
         if not await self.may_see(session, customer_id):
             raise NotFound(f"No {what} has this id.")
+
+    async def require_for_new(self, session: AsyncSession, customer_id: str) -> None:
+        """For a new item naming its customer in the request: the gateway has checked a manager
+        against the profile service already; here a customer this service has not heard of yet
+        (its creation event still on the way) is let through, any other manager refused."""
+        if self.assigned_only:
+            manager = await session.scalar(
+                sa.select(KnownCustomer.relationship_manager_id).where(KnownCustomer.customer_id == customer_id)
+            )
+            if manager is not None and manager != self.actor.id:
+                raise NotFound("No customer has this id.")
+            return
+        await self.require(session, customer_id, "customer")

@@ -41,7 +41,7 @@ async def _visible_case(session: AsyncSession, scope: Scope, case_id: str, *, fo
 async def _open(session: AsyncSession, request: Request, actor, body, kind: str) -> Case:
     settings = settings_of(request)
     service.check_category(body.category, settings)
-    await _scope(actor, request).require(session, body.customer_id, "customer")
+    await _scope(actor, request).require_for_new(session, body.customer_id)
     return await service.open_case(
         session, settings, customer_id=body.customer_id, kind=kind, category=body.category, channel=body.channel,
         description=body.description, opened_by=actor.id, priority=body.priority, complexity=body.complexity,

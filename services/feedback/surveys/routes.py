@@ -23,14 +23,14 @@ router = APIRouter(prefix="/api/v1", tags=["surveys"], responses=PROBLEM_RESPONS
 async def record_feedback(body: AnswerCreate, session: SessionDep, actor: ActorDep, request: Request) -> AnswerOut:
     """Records an answer given outside an invitation (e.g. in the app after a transaction)."""
     async with session.begin():
-        await Scope(actor, settings_of(request)).require(session, body.customer_id, "customer")
+        await Scope(actor, settings_of(request)).require_for_new(session, body.customer_id)
         return await service.record(session, settings_of(request), recorded_by=actor.id, **body.model_dump())
 
 
 @router.post("/survey-invitations", status_code=status.HTTP_201_CREATED, response_model=InvitationOut)
 async def invite(body: InvitationCreate, session: SessionDep, actor: ActorDep, request: Request) -> InvitationOut:
     async with session.begin():
-        await Scope(actor, settings_of(request)).require(session, body.customer_id, "customer")
+        await Scope(actor, settings_of(request)).require_for_new(session, body.customer_id)
         return await service.invite(session, body, actor, settings_of(request))
 
 
