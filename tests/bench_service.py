@@ -1,10 +1,13 @@
 """Service KPIs at volume: `GET /api/v1/kpis/service` over BENCH_SERVICE_ANSWERS survey answers
-(default 1,000,000) and BENCH_SERVICE_CASES cases (default 100,000), beside a baseline measured
-in the same run on the same rows: counting them (one plain scan of each table's window).
+(default 1,000,000) and BENCH_SERVICE_CASES cases (default 100,000) in a 30-day window, beside
+baselines measured in the same run on the same rows: counting them (one index scan of each
+table's window), and the same report computed by scanning every item instead of reading the
+hourly sums.
 
 The feedback service runs in process on its own PostgreSQL database (prefix from
-CRM_TEST_DB_PREFIX, `_bench`); the fixture is bulk-loaded with COPY, not through HTTP. Figures
-are medians of BENCH_SERVICE_REPEATS calls (default 5) after one warm-up call.
+CRM_TEST_DB_PREFIX, `_bench`); the fixture is bulk-loaded with COPY (secondary indexes built
+after), not through HTTP, and the hourly sums rebuilt from it with the migration's statements.
+Figures are medians of BENCH_SERVICE_REPEATS calls (default 5) after one warm-up call.
 
     python -m tests.bench_service
 """
@@ -14,13 +17,13 @@ import os
 import random
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import httpx
 
+from services.feedback.kpis.rollup import rebuild_statements
 from services.kit.identity import caller_headers
 from tests import databases
 
@@ -43,12 +46,12 @@ def _moment(rng: random.Random) -> datetime:
 
 def _answers(rng: random.Random, customers: list[tuple[str, str]]) -> list[tuple]:
     rows = []
-    for _ in range(ANSWERS):
+    for index in range(ANSWERS):
         customer, tier = rng.choice(customers)
         survey = rng.choice(("csat", "nps", "ces"))
         low, high, bad_low, bad_high = SURVEYS[survey]
         score = rng.randint(low, high)
-        rows.append((str(uuid.uuid4()), customer, survey, score, rng.choice(CHANNELS), _moment(rng), tier,
+        rows.append((f"answer-{index:09d}", customer, survey, score, rng.choice(CHANNELS), _moment(rng), tier,
                      rng.choice(PRODUCTS), bad_low <= score <= bad_high))
     return rows
 
@@ -69,7 +72,7 @@ def _cases(rng: random.Random, customers: list[tuple[str, str]], detractors: lis
         closed = resolved + timedelta(hours=1) if resolved and rng.random() < 0.7 else None
         state = "closed" if closed else "resolved" if resolved else "acknowledged" if answered else "opened"
         breached = bool(answered and answered - opened > timedelta(hours=24))
-        rows.append((str(uuid.uuid4()), customer, kind, category, rng.choice(CHANNELS), "normal",
+        rows.append((f"case-{index:09d}", customer, kind, category, rng.choice(CHANNELS), "normal",
                      rng.choice(("simple", "complex")), rng.choice(PRODUCTS), tier, state, "bench", opened, answered,
                      resolved, closed, breached, answer_id, opened))
     return rows
@@ -85,6 +88,11 @@ async def _load(url: str) -> dict[str, float]:
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         started = time.perf_counter()
+        indexes = await connection.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('feedback', 'cases')"
+            " AND indexname LIKE 'ix_%'")
+        for index in indexes:
+            await connection.execute(f'DROP INDEX "{index["indexname"]}"')
         await connection.copy_records_to_table(
             "known_customers", records=[(c, None, t, False, END) for c, t in customers],
             columns=["customer_id", "relationship_manager_id", "tier", "erased", "updated_at"])
@@ -101,16 +109,24 @@ async def _load(url: str) -> dict[str, float]:
             " SELECT md5(id), customer_id, kind, category, channel, priority, complexity, product, tier, 'opened',"
             " 'bench', resolved_at, false, resolved_at, id FROM cases"
             " WHERE resolved_at IS NOT NULL AND kind <> 'follow_up' AND random() < 0.1 AND resolved_at < $1", END)
+        for index in indexes:
+            await connection.execute(index["indexdef"])
         loaded = time.perf_counter() - started
+        started = time.perf_counter()
+        for statement in rebuild_statements("postgresql"):
+            await connection.execute(statement)
+        summed = time.perf_counter() - started
         started = time.perf_counter()
         await connection.execute("VACUUM ANALYZE feedback")
         await connection.execute("VACUUM ANALYZE cases")
-        await connection.execute("VACUUM ANALYZE known_customers")
+        for table in ("known_customers", "kpi_answers_hourly", "kpi_cases_hourly"):
+            await connection.execute(f"VACUUM ANALYZE {table}")
         vacuumed = time.perf_counter() - started
         total_cases = await connection.fetchval("SELECT count(*) FROM cases")
     finally:
         await connection.close()
-    return {"generated_s": generated, "loaded_s": loaded, "vacuum_s": vacuumed, "cases": total_cases}
+    return {"generated_s": generated, "loaded_s": loaded, "summed_s": summed, "vacuum_s": vacuumed,
+            "cases": total_cases}
 
 
 async def _median_ms(call) -> float:
@@ -150,14 +166,26 @@ async def _measure(url: str) -> list[dict]:
                 assert answer.status_code == 200, answer.text
             return call
 
+        async def scanned():
+            from services.feedback.kpis.service import report
+            from services.kit.kpi import KpiWindow
+
+            async with app.state.sessions() as session, session.begin():
+                await report(session, KpiWindow(start=START, end=END, by=None, bucket="day"), use_hourly_sums=False)
+
         base = await _median_ms(baseline)
         results.append({"cell": "baseline: count answers and cases in the window", "value": round(base, 1),
                         "unit": "ms", "baseline": None, "ratio": None})
+        scan = await _median_ms(scanned)
+        results.append({"cell": "KPI report scanning every item (no hourly sums)", "value": round(scan, 1),
+                        "unit": "ms", "baseline": round(base, 1), "ratio": round(scan / base, 2)})
         for label, params in (
-            ("KPI report, 30 days, daily series", {}),
-            ("KPI report by channel, daily", {"by": "channel"}),
-            ("KPI report by tier, weekly", {"by": "tier", "bucket": "week"}),
-            ("KPI report by product, monthly", {"by": "product", "bucket": "month"}),
+            ("GET KPI report, 30 days, daily series", {}),
+            ("GET KPI report, window not on whole hours", {"from": (START + timedelta(minutes=30)).isoformat(),
+                                                           "to": (END - timedelta(minutes=20)).isoformat()}),
+            ("GET KPI report by channel, daily", {"by": "channel"}),
+            ("GET KPI report by tier, weekly", {"by": "tier", "bucket": "week"}),
+            ("GET KPI report by product, monthly", {"by": "product", "bucket": "month"}),
         ):
             value = await _median_ms(report(**params))
             results.append({"cell": label, "value": round(value, 1), "unit": "ms", "baseline": round(base, 1),
@@ -177,12 +205,13 @@ def main() -> list[dict]:
     upgrade(Path(__file__).resolve().parents[1] / "services/feedback/migrations", url)
     loading = asyncio.run(_load(url))
     print(f"bench_service: {ANSWERS:,} answers, {loading['cases']:,} cases, {CUSTOMERS:,} customers over 30 days; "
-          f"generated in {loading['generated_s']:.1f} s, COPY {loading['loaded_s']:.1f} s, "
-          f"VACUUM ANALYZE {loading['vacuum_s']:.1f} s; median of {REPEATS} calls")
+          f"generated in {loading['generated_s']:.1f} s, COPY and indexes {loading['loaded_s']:.1f} s, "
+          f"hourly sums {loading['summed_s']:.1f} s, VACUUM ANALYZE {loading['vacuum_s']:.1f} s; median of {REPEATS} calls")
     results = asyncio.run(_measure(url))
     print(f"\n    {'cell':<52}{'value':>10}  unit  {'baseline':>9}  ratio")
     for r in results:
         print(f"    {r['cell']:<52}{r['value']:>10.1f}  {r['unit']:<4}  {r['baseline'] or '':>9}  {r['ratio'] or ''}")
+    print("    ratio: the cell over the count baseline (same run, same rows)")
     return results
 
 

@@ -11,9 +11,11 @@ from services.feedback.cases.models import Case, CaseNote
 from services.feedback.cases.schemas import Assignment, CaseOut, ClockOut
 from services.feedback.customers.models import KnownCustomer
 from services.feedback.db import outbox
+from services.feedback.kpis import rollup
 from services.feedback.settings import FOLLOW_UP_CATEGORY, FeedbackSettings
 from services.feedback.sla import service as sla
 from services.feedback.sla.models import SlaClock
+from services.feedback.surveys.models import SurveyAnswer
 from services.kit.clock import now
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, Problem
@@ -68,6 +70,7 @@ async def open_case(
     session.add(case)
     await session.flush()
     sla.start(session, case, settings)
+    await rollup.count_case(session, case, cases=1, complaints=int(kind == "complaint" and reopened_from is None))
     await outbox.emit(session, "case.opened", CaseOpenedV1(
         case_id=case.id, customer_id=customer_id, kind=kind, category=category, channel=channel,
         priority=priority, complexity=complexity, reopened_from=reopened_from,
@@ -120,6 +123,8 @@ async def transition(
     if action == "acknowledge":
         case.first_answer_at = moment
         await sla.meet(session, case, sla.FIRST_ANSWER)
+        await rollup.count_case(session, case, answered=1,
+                                first_answer_hours=rollup.hours_between(moment, case.opened_at))
     elif action == "wait":
         await sla.pause(session, case.id)
     elif action == "resolve":
@@ -127,6 +132,8 @@ async def transition(
         case.resolved_at = moment
         if case.kind != "follow_up":
             await sla.meet(session, case, sla.RESOLUTION)
+        await rollup.count_case(session, case, resolved=1, resolve_hours=rollup.hours_between(moment, case.opened_at),
+                                resolved_originals=int(case.reopened_from is None))
     elif action == "follow-up":
         case.followed_up_at = moment
     elif action == "close":
@@ -134,6 +141,7 @@ async def transition(
         case.closed_at = moment
         if case.kind == "follow_up":  # a detractor's follow-up must be closed in time
             await sla.meet(session, case, sla.RESOLUTION)
+            await _count_closed_loop(session, case)
         await sla.stop_all(session, case)
     case.state, case.updated_at = target, moment
     if note:
@@ -152,10 +160,20 @@ async def transition(
     return case
 
 
+async def _count_closed_loop(session: AsyncSession, case: Case) -> None:
+    """A detractor's follow-up closed in time closes the loop, counted with the answer."""
+    if case.reopened_from is None and case.answer_id and not case.sla_breached:
+        answer = await session.get(SurveyAnswer, case.answer_id)
+        if answer is not None:
+            await rollup.count_answer(session, answer, in_time=1)
+
+
 async def reopen(session: AsyncSession, case: Case, actor: Actor, settings: FeedbackSettings, note: str | None) -> Case:
     if case.state not in REOPENABLE:
         raise Conflict(f"Only a resolved or closed case can be reopened; this one is {case.state.replace('_', ' ')}.",
                        actions=actions(case))
+    if case.reopened_from is None and not await session.scalar(sa.select(Case.id).where(Case.reopened_from == case.id)):
+        await rollup.count_case(session, case, reopened=1)  # the reopen rate counts a case once
     return await open_case(
         session, settings, customer_id=case.customer_id, kind=case.kind, category=case.category,
         channel=case.channel, description=note, opened_by=actor.id, priority=case.priority,

@@ -1,15 +1,16 @@
 """Service KPIs over any window, by channel, tier or product, with a trend per bucket.
 
-Three grouped scans, each one SQL statement over an index on its time column: survey answers
-(CSAT, NPS, CES), cases (complaint rate, SLA breach rate, times to first answer and to resolve,
-reopen rate) and detractors' answers joined to their follow-up cases (closed-loop rate). Each
-returns one row per (breakdown value, bucket) with sums; the KPIs are ratios of those sums.
+Every KPI is a ratio of sums: over survey answers (CSAT, NPS, CES, closed-loop rate) and over
+cases (complaint rate, SLA breach rate, times to first answer and to resolve, reopen rate).
+The window's whole hours are read from the hourly sums kept on every change (kpis/rollup.py);
+the parts of hours at its edges are summed from the items themselves, by grouped scans on the
+time-column indexes. Either way one row per (breakdown value, bucket) comes back.
 """
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from sqlalchemy.orm import aliased
 
 from services.feedback.cases.models import Case
 from services.feedback.customers.models import KnownCustomer
+from services.feedback.kpis.rollup import ANSWER_SUMS, CASE_SUMS, AnswerHourly, CaseHourly, hour_of
 from services.feedback.surveys.models import SurveyAnswer
 from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow
 
@@ -69,19 +71,17 @@ class Sums:
         values = {k: float(v or 0) for k, v in row._mapping.items() if k not in ("key", "bucket")}
         self.total.update(values)
         if "key" in row._mapping:
-            self.by_key[row.key if row.key is not None else UNKNOWN].update(values)
+            self.by_key[row.key or UNKNOWN].update(values)
         self.by_bucket[_as_date(row.bucket)].update(values)
 
 
-async def _scan(session: AsyncSession, query: sa.Select, key_column, bucket_column, window: KpiWindow) -> Sums:
+async def _scan(session: AsyncSession, sums: Sums, query: sa.Select, key_column, bucket_column,
+                window: KpiWindow) -> None:
     dialect = session.bind.dialect.name
     bucket = _bucket(bucket_column, window.bucket, dialect).label("bucket")
     columns = [bucket] + ([key_column.label("key")] if key_column is not None else [])
-    query = query.add_columns(*columns).group_by(*columns)
-    sums = Sums()
-    for row in await session.execute(query):
+    for row in await session.execute(query.add_columns(*columns).group_by(*columns)):
         sums.add(row)
-    return sums
 
 
 def _ratio(numerator: str, denominator: str, scale: float = 1.0) -> Callable[[Counter], tuple[float | None, int]]:
@@ -101,7 +101,7 @@ def _nps(sums: Counter) -> tuple[float | None, int]:
 class Definition:
     name: str
     unit: str
-    source: str  # answers | cases | loop
+    source: str  # answers | cases
     compute: Callable[[Counter], tuple[float | None, int]]
     drill: str
 
@@ -116,18 +116,30 @@ DEFINITIONS = [
     Definition("mean_time_to_first_answer", "hours", "cases", _ratio("first_answer_hours", "answered"),
                "/api/v1/cases"),
     Definition("mean_time_to_resolve", "hours", "cases", _ratio("resolve_hours", "resolved"), "/api/v1/cases"),
-    Definition("closed_loop_rate", "ratio", "loop", _ratio("in_time", "detractors"),
+    Definition("closed_loop_rate", "ratio", "answers", _ratio("in_time", "detractors"),
                "/api/v1/survey-answers?detractor=true"),
     Definition("reopen_rate", "ratio", "cases", _ratio("reopened", "resolved_originals"), "/api/v1/cases"),
 ]
 
 
-async def report(session: AsyncSession, window: KpiWindow) -> KpiReport:
+def _split(window: KpiWindow) -> tuple[list[tuple[datetime, datetime]], tuple[datetime, datetime] | None]:
+    """The window's whole hours (read from the hourly sums) and the parts of hours at its edges
+    (scanned); a window within one hour is scanned whole."""
+    first = hour_of(window.start)
+    first = first if first == window.start else first + timedelta(hours=1)
+    last = hour_of(window.end)
+    if first >= last:
+        return [(window.start, window.end)], None
+    edges = [(lo, hi) for lo, hi in ((window.start, first), (last, window.end)) if lo < hi]
+    return edges, (first, last)
+
+
+async def _scan_items(session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime,
+                      window: KpiWindow) -> None:
     dialect = session.bind.dialect.name
     a, c = SurveyAnswer, Case
     by = window.by
-
-    answers = await _scan(session, sa.select(
+    await _scan(session, answers, sa.select(
         _count(a.survey == "csat").label("csat_n"),
         _count(sa.and_(a.survey == "csat", a.score >= 4)).label("csat_satisfied"),
         _count(a.survey == "nps").label("nps_n"),
@@ -135,12 +147,11 @@ async def report(session: AsyncSession, window: KpiWindow) -> KpiReport:
         _count(sa.and_(a.survey == "nps", a.score <= 6)).label("nps_detractors"),
         _count(a.survey == "ces").label("ces_n"),
         _sum(a.survey == "ces", a.score).label("ces_sum"),
-    ).where(a.received_at >= window.start, a.received_at < window.end),
-        getattr(a, by) if by else None, a.received_at, window)
+    ).where(a.received_at >= lo, a.received_at < hi), getattr(a, by) if by else None, a.received_at, window)
 
     reopens = sa.exists().where(aliased(Case, name="reopen").reopened_from == c.id)
     original = c.reopened_from.is_(None)
-    cases = await _scan(session, sa.select(
+    await _scan(session, cases, sa.select(
         sa.func.count().label("cases"),
         _count(sa.and_(c.kind == "complaint", original)).label("complaints"),
         _count(c.sla_breached).label("breached"),
@@ -150,19 +161,37 @@ async def report(session: AsyncSession, window: KpiWindow) -> KpiReport:
         _sum(c.resolved_at.is_not(None), _hours(c.resolved_at, c.opened_at, dialect)).label("resolve_hours"),
         _count(sa.and_(original, c.resolved_at.is_not(None))).label("resolved_originals"),
         _count(sa.and_(original, c.resolved_at.is_not(None), reopens)).label("reopened"),
-    ).where(c.opened_at >= window.start, c.opened_at < window.end),
-        getattr(c, by) if by else None, c.opened_at, window)
+    ).where(c.opened_at >= lo, c.opened_at < hi), getattr(c, by) if by else None, c.opened_at, window)
 
     # In time: the follow-up was closed before its (pause-adjusted) deadlines.
     follow_up = aliased(Case, name="follow_up")
     in_time = sa.and_(follow_up.closed_at.is_not(None), follow_up.sla_breached.is_(False))
-    loop = await _scan(session, sa.select(
+    await _scan(session, answers, sa.select(
         sa.func.count().label("detractors"),
         _count(in_time).label("in_time"),
     ).select_from(a).outerjoin(
         follow_up, sa.and_(follow_up.answer_id == a.id, follow_up.kind == "follow_up", follow_up.reopened_from.is_(None))
-    ).where(a.detractor.is_(True), a.received_at >= window.start, a.received_at < window.end),
+    ).where(a.detractor.is_(True), a.received_at >= lo, a.received_at < hi),
         getattr(a, by) if by else None, a.received_at, window)
+
+
+async def _read_hours(session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime,
+                      window: KpiWindow) -> None:
+    for sums, model, names in ((answers, AnswerHourly, ANSWER_SUMS), (cases, CaseHourly, CASE_SUMS)):
+        query = sa.select(*[sa.func.sum(getattr(model, name)).label(name) for name in names])
+        await _scan(session, sums, query.where(model.hour >= lo, model.hour < hi),
+                    getattr(model, window.by) if window.by else None, model.hour, window)
+
+
+async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: bool = True) -> KpiReport:
+    """`use_hourly_sums=False` scans every item of the window (the benchmark's comparison)."""
+    answers, cases = Sums(), Sums()
+    edges, hours = _split(window) if use_hourly_sums else ([(window.start, window.end)], None)
+    for lo, hi in edges:
+        await _scan_items(session, answers, cases, lo, hi, window)
+    if hours:
+        await _read_hours(session, answers, cases, *hours, window)
+    by = window.by
 
     # Complaint rate: per 1,000 customers known to the service (per tier for the tier breakdown).
     known = KnownCustomer.erased.is_(False)
@@ -176,7 +205,7 @@ async def report(session: AsyncSession, window: KpiWindow) -> KpiReport:
     for sums in cases.by_bucket.values():
         sums["customers"] = customers
 
-    sources = {"answers": answers, "cases": cases, "loop": loop}
+    sources = {"answers": answers, "cases": cases}
     query = {"from": window.start.isoformat(), "to": window.end.isoformat()}
     kpis = []
     for definition in DEFINITIONS:

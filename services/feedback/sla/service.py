@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from events.contracts import CaseSlaV1
 from services.feedback.cases.models import Case
 from services.feedback.db import outbox
+from services.feedback.kpis import rollup
 from services.feedback.settings import FeedbackSettings
 from services.feedback.sla.models import SlaClock
 from services.kit.clock import now
@@ -75,7 +76,14 @@ async def meet(session: AsyncSession, case: Case, kind: str) -> None:
         effective = clock.paused_at or moment  # a paused clock stopped counting when it paused
         clock.breached = clock.breached or effective > clock.breach_at
         clock.state, clock.met_at, clock.next_due_at, clock.paused_at = "met", moment, None, None
-        case.sla_breached = case.sla_breached or clock.breached
+        if clock.breached:
+            await mark_breached(session, case)
+
+
+async def mark_breached(session: AsyncSession, case: Case) -> None:
+    if not case.sla_breached:
+        case.sla_breached = True
+        await rollup.count_case(session, case, breached=1)
 
 
 async def stop_all(session: AsyncSession, case: Case) -> None:
@@ -118,7 +126,8 @@ async def escalate_due(sessions: async_sessionmaker[AsyncSession], settings: Fee
                 # once; a warning that never went out is moot now.
                 clock.escalated_at, clock.breached, clock.next_due_at = moment, True, None
                 clock.warned_at = clock.warned_at or moment
-                case.team, case.sla_breached, case.updated_at = settings.escalation_team, True, moment
+                case.team, case.updated_at = settings.escalation_team, moment
+                await mark_breached(session, case)
                 case.escalated_at = case.escalated_at or moment
                 await outbox.emit(session, "case.escalated", CaseSlaV1(
                     case_id=case.id, customer_id=case.customer_id, clock=clock.kind, breach_at=clock.breach_at,

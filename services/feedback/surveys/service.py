@@ -12,6 +12,7 @@ from events.contracts import FeedbackReceivedV1
 from services.feedback.cases import service as cases
 from services.feedback.customers.models import KnownCustomer
 from services.feedback.db import outbox
+from services.feedback.kpis import rollup
 from services.feedback.settings import FOLLOW_UP_CATEGORY, FeedbackSettings
 from services.feedback.surveys.models import SurveyAnswer, SurveyInvitation
 from services.feedback.surveys.schemas import AnswerOut, InvitationCreate, InvitationOut, is_detractor, score_error
@@ -43,6 +44,7 @@ async def record(
     )
     session.add(answer)
     await session.flush()
+    await rollup.count_answer(session, answer)
     await outbox.emit(session, "feedback.received", FeedbackReceivedV1(
         feedback_id=answer.id, customer_id=customer_id, survey=survey, score=score, channel=channel, case_id=case_id,
     ))

@@ -20,7 +20,8 @@ def at(hours: float) -> datetime:
 async def build_fixture(feedback) -> None:
     async with feedback.engine.begin() as connection:  # this test needs the database to itself
         await connection.execute(sa.text(
-            "TRUNCATE known_customers, case_notes, sla_clocks, cases, feedback, survey_invitations"))
+            "TRUNCATE known_customers, case_notes, sla_clocks, cases, feedback, survey_invitations, "
+            "kpi_answers_hourly, kpi_cases_hourly"))
     for name, tier in CUSTOMERS.items():
         await feedback.deliver(new_event("customer.created", CustomerCreatedV1(
             customer_id=name, risk_level="C3", assets_under_management="1000", relationship_manager_id="rm-1",
@@ -128,3 +129,21 @@ async def test_a_kpi_query_outside_the_rules_is_refused(feedback):
         assert (await http.get("/api/v1/kpis/service", params={**WINDOW, "by": "colour"})).status_code == 422
         assert (await http.get("/api/v1/kpis/service", params={"from": WINDOW["to"], "to": WINDOW["from"]})
                 ).status_code == 422
+
+
+async def test_hourly_sums_give_what_a_scan_of_every_item_gives(feedback):
+    from services.feedback.kpis.service import report
+    from services.kit.kpi import KpiWindow
+
+    await build_fixture(feedback)
+    windows = [(at(0), at(24 * 7)), (at(0.5), at(49.25)), (at(2.2), at(2.7)), (at(-30), at(90))]
+    for (start, end) in windows:
+        for by, bucket in ((None, "day"), ("channel", "week"), ("tier", "day"), ("product", "month")):
+            window = KpiWindow(start=start, end=end, by=by, bucket=bucket)
+            async with feedback.sessions() as session:
+                summed = await report(session, window)
+                scanned = await report(session, window, use_hourly_sums=False)
+            assert summed.model_dump() == scanned.model_dump(), (start, end, by)
+    async with feedback.sessions() as session:
+        rows = await session.scalar(sa.text("SELECT count(*) FROM kpi_answers_hourly"))
+    assert 0 < rows <= 9  # one row per hour and group with answers, not one per answer
