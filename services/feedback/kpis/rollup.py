@@ -23,13 +23,16 @@ CASE_SUMS = ("cases", "complaints", "breached", "answered", "first_answer_hours"
 HOURS = ("first_answer_hours", "resolve_hours")
 
 
-class AnswerHourly(Base):
-    __tablename__ = "kpi_answers_hourly"
-
+class _HourAndGroups:
     hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     channel: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     tier: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     product: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+
+
+class AnswerHourly(_HourAndGroups, Base):
+    __tablename__ = "kpi_answers_hourly"
+
     csat_n: Mapped[int] = mapped_column(sa.BigInteger())
     csat_satisfied: Mapped[int] = mapped_column(sa.BigInteger())
     nps_n: Mapped[int] = mapped_column(sa.BigInteger())
@@ -42,13 +45,9 @@ class AnswerHourly(Base):
     in_time: Mapped[int] = mapped_column(sa.BigInteger())
 
 
-class CaseHourly(Base):
+class CaseHourly(_HourAndGroups, Base):
     __tablename__ = "kpi_cases_hourly"
 
-    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    channel: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
-    tier: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
-    product: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     cases: Mapped[int] = mapped_column(sa.BigInteger())
     complaints: Mapped[int] = mapped_column(sa.BigInteger())
     breached: Mapped[int] = mapped_column(sa.BigInteger())
