@@ -60,7 +60,8 @@ class Scope:
 
     def restrict(self, query: sa.Select, customer_column) -> sa.Select:
         if self.self_scoped:
-            return query.where(customer_column == (self.actor.customer_scope or "\x00none"))
+            scope = self.actor.customer_scope
+            return query.where(customer_column == scope if scope else sa.false())
         if self.assigned_only:
             managed = sa.select(KnownCustomer.customer_id).where(
                 KnownCustomer.relationship_manager_id == self.actor.id

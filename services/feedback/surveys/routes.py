@@ -24,6 +24,7 @@ async def record_feedback(body: AnswerCreate, session: SessionDep, actor: ActorD
     """Records an answer given outside an invitation (e.g. in the app after a transaction)."""
     async with session.begin():
         await Scope(actor, settings_of(request)).require_for_new(session, body.customer_id)
+        await service.check_rated_case(session, body.customer_id, body.case_id)
         return await service.record(session, settings_of(request), recorded_by=actor.id, **body.model_dump())
 
 

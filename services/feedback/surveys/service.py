@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import FeedbackReceivedV1
 from services.feedback.cases import service as cases
+from services.feedback.cases.models import Case
 from services.feedback.customers.models import KnownCustomer
 from services.feedback.db import outbox
 from services.feedback.kpis import rollup
@@ -29,6 +30,15 @@ class InvitationGone(Problem):
 def token_hash(token: str) -> str:
     # The token carries 256 random bits: a plain SHA-256 cannot be reversed by guessing.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def check_rated_case(session: AsyncSession, customer_id: str, case_id: str | None) -> None:
+    """An answer may rate only a case of the same customer."""
+    if case_id is not None:
+        owner = await session.scalar(sa.select(Case.customer_id).where(Case.id == case_id))
+        if owner != customer_id:
+            raise Problem("`case_id` names no case of this customer.", status=422, title="Invalid request",
+                          errors=[{"field": "case_id", "message": "no case of this customer has this id"}])
 
 
 async def record(
@@ -59,6 +69,7 @@ async def record(
 
 
 async def invite(session: AsyncSession, body: InvitationCreate, actor: Actor, settings: FeedbackSettings) -> InvitationOut:
+    await check_rated_case(session, body.customer_id, body.case_id)
     token = secrets.token_urlsafe(32)
     moment = now()
     invitation = SurveyInvitation(

@@ -121,3 +121,19 @@ async def test_answers_are_listed_only_to_whom_may_see_them(feedback):
         assert (await other_manager.post("/api/v1/survey-invitations", json=invite)).status_code == 404
     async with feedback.client("relationship_manager", "rm-1") as manager:
         assert len((await manager.get("/api/v1/survey-answers", params={"customer_id": mine})).json()["items"]) == 1
+
+
+async def test_an_answer_rates_only_a_case_of_the_same_customer(feedback):
+    from tests.service.feedback.conftest import case_body
+
+    mine, other = await known_customer(feedback), await known_customer(feedback)
+    async with feedback.client(*AGENT) as agent:
+        case_id = (await agent.post("/api/v1/cases", json=case_body(mine))).json()["id"]
+        wrong = await agent.post("/api/v1/survey-invitations",
+                                 json={"customer_id": other, "survey": "csat", "channel": "web", "case_id": case_id})
+        assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "case_id"
+        right = await agent.post("/api/v1/feedback", json={"customer_id": mine, "survey": "csat", "score": 5,
+                                                           "channel": "web", "case_id": case_id})
+        assert right.status_code == 201 and right.json()["case_id"] == case_id
+    [event] = await feedback.published("feedback.received", customer_id=mine)
+    assert event.payload["case_id"] == case_id
