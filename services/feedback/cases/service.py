@@ -71,14 +71,15 @@ async def open_case(
     await session.flush()
     sla.start(session, case, settings)
     await rollup.count_case(session, case, cases=1, complaints=int(kind == "complaint" and reopened_from is None))
-    await outbox.emit(session, "case.opened", CaseOpenedV1(
+    events: list = [("case.opened", CaseOpenedV1(
         case_id=case.id, customer_id=customer_id, kind=kind, category=category, channel=channel,
         priority=priority, complexity=complexity, reopened_from=reopened_from,
-    ))
+    ))]
     if kind == "complaint" and reopened_from is None:
-        await outbox.emit(session, "complaint.opened", ComplaintOpenedV1(
+        events.append(("complaint.opened", ComplaintOpenedV1(
             complaint_id=case.id, customer_id=customer_id, category=category, channel=channel,
-        ))
+        )))
+    await outbox.emit_many(session, events)
     return case
 
 
