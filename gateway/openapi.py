@@ -40,6 +40,8 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
             operation = source.get("paths", {}).get(route.upstream_path or route.path, {}).get(route.method.lower())
             if operation is not None:
                 operation = {**operation, "x-roles": route.roles}
+                if route.token_bearer:  # no login: the body carries the credential
+                    operation = {**operation, "security": [], "x-rate-limit-per-minute": route.token_bearer.per_minute}
                 if route.partner_share:
                     operation = {
                         **operation,

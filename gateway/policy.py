@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class MaskRule(BaseModel):
@@ -35,6 +35,16 @@ class Masking(BaseModel):
     reason_required: list[str] = []
 
 
+class TokenBearer(BaseModel):
+    """A route without login whose body carries a single-use credential the service checks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body_field: str
+    pattern: str
+    per_minute: int = Field(gt=0, description="Calls allowed per client address and minute.")
+
+
 class Route(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -52,6 +62,7 @@ class Route(BaseModel):
     upstream_path: str | None = None
     # Data leaves only as the categories the customer consented to for the calling partner.
     partner_share: bool = False
+    token_bearer: TokenBearer | None = None
 
 
 class ConsentRule(BaseModel):
@@ -79,6 +90,10 @@ class Policy(BaseModel):
             unknown = set(route.roles) - known
             if unknown:
                 raise ValueError(f"{route.method} {route.path}: unknown roles {sorted(unknown)}")
+            if route.token_bearer and (route.roles or route.customer_data):
+                raise ValueError(f"{route.method} {route.path}: a token_bearer route names no roles and no customer data")
+            if not route.token_bearer and not route.roles:
+                raise ValueError(f"{route.method} {route.path}: no role may call it")
             if route.customer_param and "{" + route.customer_param + "}" not in route.path:
                 raise ValueError(f"{route.method} {route.path}: no path parameter {route.customer_param}")
         if set(self.masking.clear) != known:
@@ -89,7 +104,7 @@ class Policy(BaseModel):
         return self
 
     def clear_fields(self, role: str) -> frozenset[str]:
-        return frozenset(self.masking.clear[role])
+        return frozenset(self.masking.clear.get(role, ()))  # callers without a role see nothing in clear
 
     def mask_rules(self, declared_sensitive: set[str]) -> dict[str, MaskRule]:
         """The policy's rules, plus a full mask for any field the data catalogue declares

@@ -3,7 +3,7 @@
     crm serve <component> [--host H] [--port P]
     crm migrate <component>|all
     crm revision <component> -m MESSAGE   autogenerate a migration from the models
-    crm rotate-keys              re-encrypt customer data under the active key
+    crm rotate-keys [component]  re-encrypt profile (default) or feedback data under the active key
     crm verify-audit <component> check the hash chain of a component's audit trail
     crm run-job <component> <job>  run a scheduled job once
     crm broker [--port P]        local Kafka-protocol broker with every topic (development, tests)
@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("component", choices=sorted(COMPONENTS))
     p.add_argument("job")
 
-    commands.add_parser("rotate-keys", help="re-encrypt profile data under the active key (online, in batches)")
+    p = commands.add_parser("rotate-keys", help="re-encrypt a component's data under the active key (online, in batches)")
+    p.add_argument("component", nargs="?", default="profile", choices=["profile", "feedback"])
 
     p = commands.add_parser("broker", help="run the local broker and create every topic")
     p.add_argument("--port", type=int, default=9092)
@@ -156,9 +157,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "run-job":
         sys.exit(run_job(args.component, args.job))
     elif args.command == "rotate-keys":
-        from services.profile.keys import main as rotate_keys
+        import importlib
 
-        rotate_keys()
+        importlib.import_module(f"services.{args.component}.keys").main()
     elif args.command == "broker":
         from events.broker import run_forever
 

@@ -21,6 +21,7 @@ from events.contracts.envelope import Envelope
 RiskLevel = Literal["C1", "C2", "C3", "C4", "C5"]
 # Where a customer interacted with the bank (surveys, complaints, consents).
 Channel = Literal["mobile", "web", "branch", "call_center"]
+Tier = Literal["high_net_worth", "affluent", "mass", "potential"]
 
 
 class Payload(BaseModel):
@@ -32,6 +33,10 @@ class CustomerCreatedV1(Payload):
     customer_id: str
     risk_level: RiskLevel
     assets_under_management: Decimal = Field(description="In the bank's reporting currency.")
+    # Optional (added compatibly): services that keep managers to their own customers, or break
+    # figures down by tier, follow these without asking the profile service.
+    relationship_manager_id: str | None = Field(default=None, description="Id of the assigned relationship manager.")
+    tier: Tier | None = Field(default=None, description="The customer's tier at creation.")
 
 
 class CustomerUpdatedV1(Payload):
@@ -41,9 +46,11 @@ class CustomerUpdatedV1(Payload):
     risk_level: RiskLevel
     assets_under_management: Decimal
     changed_fields: list[str] = Field(description="Names of the changed fields, values omitted.")
+    relationship_manager_id: str | None = Field(
+        default=None, description="Id of the assigned relationship manager (optional; current state)."
+    )
 
 
-Tier = Literal["high_net_worth", "affluent", "mass", "potential"]
 Stage = Literal["prospect", "onboarding", "active", "dormant", "churned"]
 
 
@@ -125,12 +132,65 @@ class ConsentRevokedV1(Payload):
     revoked_at: datetime
 
 
+Survey = Literal["csat", "nps", "ces"]
+
+
 class FeedbackReceivedV1(Payload):
+    """A survey answer. `ces` (customer effort, 1 easy to 7 hard) was added compatibly: consumers
+    that only know CSAT and NPS may ignore it."""
+
     feedback_id: str
     customer_id: str
-    survey: Literal["csat", "nps"]
+    survey: Survey
     score: int = Field(ge=0, le=10)
     channel: str
+    case_id: str | None = Field(default=None, description="The service case the answer rates, if any.")
+
+
+CaseKind = Literal["request", "complaint", "follow_up"]
+SlaClock = Literal["first_answer", "resolution"]
+
+
+class CaseOpenedV1(Payload):
+    """A service case was opened (a service request, a complaint, or the follow-up of a
+    detractor's answer); `reopened_from` names the case it takes up again."""
+
+    case_id: str
+    customer_id: str
+    kind: CaseKind
+    category: str
+    channel: str
+    priority: str
+    complexity: str
+    reopened_from: str | None = None
+
+
+class CaseSlaV1(Payload):
+    """An SLA clock of a case nears its breach (warning) or has breached (escalation)."""
+
+    case_id: str
+    customer_id: str
+    clock: SlaClock
+    breach_at: datetime
+    escalated_to: str | None = Field(default=None, description="Team code the case went to (escalations).")
+
+
+class CaseResolvedV1(Payload):
+    case_id: str
+    customer_id: str
+    kind: CaseKind
+    category: str
+    root_cause: str | None
+    sla_breached: bool
+
+
+class CaseClosedV1(Payload):
+    case_id: str
+    customer_id: str
+    kind: CaseKind
+    category: str
+    root_cause: str
+    sla_breached: bool
 
 
 class ComplaintOpenedV1(Payload):
@@ -175,8 +235,15 @@ _TYPES = [
     EventType("consent.rejected", 1, topics.CONSENT, ConsentDecidedV1, "A requested consent was rejected."),
     EventType("consent.expired", 1, topics.CONSENT, ConsentExpiredV1, "A consent reached its expiry; sharing stops."),
     EventType("consent.revoked", 1, topics.CONSENT, ConsentRevokedV1, "A consent was revoked; sharing stops at once."),
-    EventType("feedback.received", 1, topics.FEEDBACK, FeedbackReceivedV1, "A survey answer (CSAT or NPS) arrived."),
-    EventType("complaint.opened", 1, topics.COMPLAINT, ComplaintOpenedV1, "A customer complaint was opened."),
+    EventType("feedback.received", 1, topics.FEEDBACK, FeedbackReceivedV1, "A survey answer (CSAT, NPS or CES) arrived."),
+    EventType("complaint.opened", 1, topics.COMPLAINT, ComplaintOpenedV1,
+              "A customer complaint was opened (also published as case.opened of kind complaint)."),
+    EventType("case.opened", 1, topics.CASE, CaseOpenedV1, "A service case was opened or reopened."),
+    EventType("case.sla_warning", 1, topics.CASE, CaseSlaV1, "A case's SLA clock is about to breach."),
+    EventType("case.escalated", 1, topics.CASE, CaseSlaV1,
+              "A case's SLA clock breached; the case went to a supervisor. Published once per clock."),
+    EventType("case.resolved", 1, topics.CASE, CaseResolvedV1, "A case was resolved."),
+    EventType("case.closed", 1, topics.CASE, CaseClosedV1, "A case was closed with a root cause; it is frozen."),
     EventType("churn.warning", 1, topics.CHURN, ChurnWarningV1, "A customer crossed into high churn risk."),
 ]
 REGISTRY: dict[tuple[str, int], EventType] = {(t.name, t.version): t for t in _TYPES}

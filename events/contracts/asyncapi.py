@@ -14,8 +14,9 @@ from events.contracts.envelope import Envelope
 TOPIC_DESCRIPTIONS = {
     topics.CUSTOMER: "Customer records: created and changed. Key: customer id.",
     topics.CONSENT: "Data-sharing consents: granted and revoked. Key: customer id.",
-    topics.FEEDBACK: "Survey answers (CSAT, NPS). Key: customer id.",
+    topics.FEEDBACK: "Survey answers (CSAT, NPS, CES). Key: customer id.",
     topics.COMPLAINT: "Customer complaints. Key: customer id.",
+    topics.CASE: "Service cases: opened, SLA warnings and escalations, resolved, closed. Key: customer id.",
     topics.CHURN: "Churn warnings for customers crossing into high risk. Key: customer id.",
     topics.DEAD_LETTER: (
         "Messages a consumer could not handle, unchanged, with headers dlq_reason, "

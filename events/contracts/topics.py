@@ -4,8 +4,9 @@ CUSTOMER = "crm.customer"
 CONSENT = "crm.consent"
 FEEDBACK = "crm.feedback"
 COMPLAINT = "crm.complaint"
+CASE = "crm.case"
 CHURN = "crm.churn"
 # Messages a consumer could not handle, with the reason in headers (see events.consumer).
 DEAD_LETTER = "crm.dead-letter"
 
-ALL = (CUSTOMER, CONSENT, FEEDBACK, COMPLAINT, CHURN, DEAD_LETTER)
+ALL = (CUSTOMER, CONSENT, FEEDBACK, COMPLAINT, CASE, CHURN, DEAD_LETTER)

@@ -66,7 +66,7 @@ async def test_erasure_reaches_every_service(system, client, kafka):
         feedback = await rows(system, "feedback", "SELECT comment, score FROM feedback WHERE customer_id = :c", c=customer_id)
         assert feedback and all(comment is None for comment, _ in feedback)
         assert [score for _, score in feedback] == [3]  # the statistic stays
-        complaints = await rows(system, "feedback", "SELECT description, category FROM complaints WHERE customer_id = :c",
+        complaints = await rows(system, "feedback", "SELECT description, category FROM cases WHERE customer_id = :c AND kind = 'complaint'",
                                 c=customer_id)
         assert complaints == [(None, "privacy")]
         consents = await rows(system, "consent", "SELECT id FROM consents WHERE customer_id = :c", c=customer_id)

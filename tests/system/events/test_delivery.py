@@ -111,7 +111,9 @@ async def test_writes_go_on_while_the_broker_hangs(pair, outage_broker):
         await assert_settles_at(http, pair, writer.customer_id, writer.accepted)
         churn_metrics = (await http.get(pair.url("churn") + "/metrics")).text
         assert 'crm_events_consumed_total{group="churn",outcome="applied",type="complaint.opened"}' in churn_metrics
-    assert writer.accepted > 50
+    # Writes went on through the freeze (a complaint opens a case with its SLA clocks: several
+    # statements each, so on a busy machine some dozens in the six seconds, not hundreds).
+    assert writer.accepted > 20
     assert await unsent_events(pair, "feedback") == 0
 
 
@@ -154,7 +156,8 @@ async def test_republished_events_are_applied_once(pair, outage_broker):
         try:
             async with engine.begin() as connection:
                 resent = await connection.execute(
-                    sa.text("UPDATE outbox SET sent_at = NULL WHERE aggregateid = :c"), {"c": writer.customer_id}
+                    sa.text("UPDATE outbox SET sent_at = NULL WHERE aggregateid = :c AND type = 'complaint.opened.v1'"),
+                    {"c": writer.customer_id},  # (each complaint also published case.opened)
                 )
                 assert resent.rowcount == 5
         finally:

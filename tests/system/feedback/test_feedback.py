@@ -49,6 +49,7 @@ async def test_feedback_is_recorded_and_published_without_its_comment(client, ur
     assert (event.source, event.version, headers["event_type"]) == ("feedback", 1, "feedback.received")
     assert event.payload == {
         "feedback_id": feedback["id"], "customer_id": customer_id, "survey": "csat", "score": 4, "channel": "mobile",
+        "case_id": None,
     }  # fmt: skip
     assert "13800138000" not in event.model_dump_json()
 
@@ -72,7 +73,7 @@ async def test_a_complaint_is_opened_and_published_without_its_description(clien
     assert response.status_code == 201, response.text
     complaint = response.json()
     assert (complaint["customer_id"], complaint["category"], complaint["channel"], complaint["status"]) == (
-        customer_id, "fees", "branch", "open",
+        customer_id, "fees", "branch", "opened",
     )  # fmt: skip
     assert SECRET_TEXT not in response.text
     [(event, headers)] = await kafka.wait_for(
@@ -94,7 +95,8 @@ async def test_a_complaint_is_opened_and_published_without_its_description(clien
         ({"survey": "nps", "score": -1}, "score", "from 0 to 10 for a nps survey"),
         ({"score": "5"}, "score", None),
         ({"score": 4.5}, "score", None),
-        ({"survey": "ces"}, "survey", None),
+        ({"survey": "ces", "score": 8}, "score", "from 1 to 7 for a ces survey"),
+        ({"survey": "ces_v2"}, "survey", None),
         ({"channel": "fax"}, "channel", None),
         ({"comment": "x" * 2001}, "comment", None),
         ({"channel": None}, "channel", None),
