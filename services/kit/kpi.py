@@ -115,7 +115,12 @@ def bucket_of(day: date, bucket: Bucket) -> date:
 
 
 def as_date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    """A bucket value as the database returns it (date, timestamp or ISO text) as a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

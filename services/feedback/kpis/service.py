@@ -21,7 +21,7 @@ from services.feedback.cases.models import Case
 from services.feedback.customers.models import KnownCustomer
 from services.feedback.kpis.rollup import ANSWER_SUMS, CASE_SUMS, AnswerHourly, CaseHourly, hour_of
 from services.feedback.surveys.models import SurveyAnswer
-from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow
+from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow, as_date, bucket_start
 
 BREAKDOWNS = ("channel", "tier", "product")
 UNKNOWN = "unknown"
@@ -35,28 +35,10 @@ def _sum(condition, value) -> sa.ColumnElement:
     return sa.func.sum(sa.case((condition, value), else_=0))
 
 
-def _bucket(column, bucket: str, dialect: str) -> sa.ColumnElement:
-    if dialect == "postgresql":
-        return sa.func.date_trunc(bucket, sa.func.timezone("UTC", column))
-    if bucket == "day":
-        return sa.func.date(column)
-    if bucket == "week":
-        return sa.func.date(column, "-6 days", "weekday 1")  # the Monday on or before
-    return sa.func.strftime("%Y-%m-01", column)
-
-
 def _hours(later, earlier, dialect: str) -> sa.ColumnElement:
     if dialect == "postgresql":
         return sa.extract("epoch", later - earlier) / 3600.0
     return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 24.0
-
-
-def _as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 @dataclass
@@ -72,13 +54,13 @@ class Sums:
         self.total.update(values)
         if "key" in row._mapping:
             self.by_key[row.key or UNKNOWN].update(values)
-        self.by_bucket[_as_date(row.bucket)].update(values)
+        self.by_bucket[as_date(row.bucket)].update(values)
 
 
 async def _scan(session: AsyncSession, sums: Sums, query: sa.Select, key_column, bucket_column,
                 window: KpiWindow) -> None:
     dialect = session.bind.dialect.name
-    bucket = _bucket(bucket_column, window.bucket, dialect).label("bucket")
+    bucket = bucket_start(bucket_column, window.bucket, dialect).label("bucket")
     columns = [bucket] + ([key_column.label("key")] if key_column is not None else [])
     for row in await session.execute(query.add_columns(*columns).group_by(*columns)):
         sums.add(row)
@@ -221,5 +203,4 @@ async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: b
                     for v, n in [definition.compute(group)] if n],
             drill=definition.drill + separator + urlencode(query),
         ))
-    return KpiReport(area="service", window_from=window.start, window_to=window.end, by=by, bucket=window.bucket,
-                     kpis=kpis)
+    return KpiReport.of("service", window, kpis)
