@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.clock import now
+from services.kit.problems import NotFound
 from services.recommendation.holdings.models import Holding
 from services.recommendation.models import Customer
 from services.recommendation.products.models import Product
@@ -60,8 +61,14 @@ async def current_assessment(session: AsyncSession, customer_id: str) -> RiskAss
     )
 
 
-async def customer(session: AsyncSession, customer_id: str) -> Known:
+async def customer(session: AsyncSession, customer_id: str, *, known_only: bool = False) -> Known:
+    """`known_only`: a customer the profile events have not yet brought is a 404, not a customer with no assets."""
     record = await session.get(Customer, customer_id)
+    if record is None and known_only:
+        raise NotFound(
+            "This customer is not known to the recommendation service (yet): "
+            "it learns customers from customer events, which may still be on their way."
+        )
     assessment = _valid(await current_assessment(session, customer_id))
     return Known(_facts(customer_id, record, assessment), record, assessment)
 

@@ -36,7 +36,7 @@ async def has_marketing_consent(session: AsyncSession, customer_id: str) -> bool
 async def recommend(
     session: AsyncSession, settings: RecommendationSettings, customer_id: str, mode: str, actor: Actor, limit: int,
 ) -> tuple[RecommendationList | None, dict[str, Product], facts.Known]:
-    known = await facts.customer(session, customer_id)
+    known = await facts.customer(session, customer_id, known_only=True)
     if mode == "proactive" and not await has_marketing_consent(session, customer_id):
         return None, {}, known
     catalogue = {p.code: p for p in await session.scalars(sa.select(Product).where(Product.status == "on_sale"))}

@@ -50,7 +50,7 @@ async def check(
     """Judge the proposal, store the decision with its inputs; returns it, the verdict and the
     warning text when the customer may insist."""
     product = await products.get(session, body.product_code)
-    known = await facts.customer(session, customer_id)
+    known = await facts.customer(session, customer_id, known_only=True)
     holdings = (await facts.holdings(session, [customer_id]))[customer_id]
     product_facts = facts.product_facts(product)
     warning = warning_text(known.facts.risk_level, product) if known.facts.risk_level else None
