@@ -34,7 +34,8 @@ def build(args: argparse.Namespace):
 
 async def publish(args: argparse.Namespace) -> None:
     envelope = build(args)
-    producer = AIOKafkaProducer(bootstrap_servers=args.bootstrap_servers, acks="all")
+    # The CRM de-duplicates by event id, so the idempotent producer is not needed (some brokers lack it).
+    producer = AIOKafkaProducer(bootstrap_servers=args.bootstrap_servers, acks="all", enable_idempotence=False)
     await producer.start()
     try:
         await producer.send_and_wait(
