@@ -1,5 +1,7 @@
 """Product management: every change is a new product version, numbered across the catalogue."""
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,11 +12,36 @@ from services.kit.problems import Conflict, NotFound
 from services.recommendation.base import audit
 from services.recommendation.facts import product_facts
 from services.recommendation.products.models import Product, ProductVersion
+from services.recommendation.products.schemas import ProductOut
 from services.recommendation.proof import codec
+from services.recommendation.rules import ProductFacts
 
 
 async def catalogue_version(session: AsyncSession) -> int:
     return await session.scalar(sa.select(sa.func.coalesce(sa.func.max(ProductVersion.catalogue_version), 0)))
+
+
+@dataclass(frozen=True)
+class Listed:
+    facts: ProductFacts
+    out: ProductOut
+
+
+_on_sale: dict[int, dict[str, Listed]] = {}
+
+
+async def on_sale(session: AsyncSession) -> tuple[int, dict[str, Listed]]:
+    """The products on sale as of the current catalogue version, read once per version and kept
+    in the process: every change bumps the version, so no replica serves a stale catalogue."""
+    version = await catalogue_version(session)
+    if version in _on_sale:
+        return version, _on_sale[version]
+    rows = await session.scalars(sa.select(Product).where(Product.status == "on_sale").order_by(Product.code))
+    listed = {p.code: Listed(product_facts(p), ProductOut.model_validate(p)) for p in rows}
+    if await catalogue_version(session) == version:  # no change committed in between: keep it
+        _on_sale.clear()
+        _on_sale[version] = listed
+    return version, listed
 
 
 async def get(session: AsyncSession, code: str, *, for_update: bool = False) -> Product:

@@ -54,4 +54,4 @@ async def replay_list(session: AsyncSession, stored: RecommendationList) -> tupl
         codec.load_limits(inputs["limits"]),
         limit=inputs["limit"],
     )
-    return [codec.dump(p) for p in picks], [codec.dump(e) for e in exclusions]
+    return [p.as_dict() for p in picks], [e.as_dict() for e in exclusions]

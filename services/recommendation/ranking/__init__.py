@@ -36,12 +36,21 @@ class Pick:
     reasons: tuple[str, ...]
     warnings: tuple[str, ...] = ()  # warn findings (e.g. cooling-off for elderly customers)
 
+    def as_dict(self) -> dict:
+        return {"rank": self.rank, "product_code": self.product_code, "score": self.score,
+                "reasons": list(self.reasons), "warnings": list(self.warnings)}
+
 
 @dataclass(frozen=True)
 class Exclusion:
+    """A product left out, with the ids of the rules that block it (their sentences: RULES_BY_ID;
+    the specifics: replay the list, or check the product for the customer)."""
+
     product_code: str
     rule_ids: tuple[str, ...]
-    reasons: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {"product_code": self.product_code, "rule_ids": list(self.rule_ids)}
 
 
 def asset_band(assets: Decimal) -> str:
@@ -103,8 +112,7 @@ def rank(
             Proposal(customer, product, product.min_amount, holdings, purpose="recommendation"), limits
         )
         if verdict.result == "block":
-            blocks = [f for f in verdict.findings if f.effect == "block"]
-            exclusions.append(Exclusion(product.code, tuple(f.rule_id for f in blocks), tuple(f.reason for f in blocks)))
+            exclusions.append(Exclusion(product.code, tuple(f.rule_id for f in verdict.findings if f.effect == "block")))
             continue
         score, reasons = _fit(customer, product, similar.get(product.code, 0.0), product.code in held)
         scored.append((score, product.code, reasons, [f.reason for f in verdict.findings]))

@@ -8,7 +8,7 @@ from services.kit.identity import ActorDep
 from services.kit.params import CustomerId
 from services.kit.problems import PROBLEM_RESPONSES, Forbidden, NotFound
 from services.recommendation.access import own_customer
-from services.recommendation.products.schemas import ProductOut
+from services.recommendation.rules import RULES_BY_ID
 from services.recommendation.proof.models import RecommendationList
 from services.recommendation.proof.replay import replay_list
 from services.recommendation.recommendations import service
@@ -44,12 +44,14 @@ async def recommend(
     if stored is None:
         return RecommendationsOut(id=None, customer_id=customer_id, mode=mode, risk_level=level,
                                   assessment_valid_until=valid_until, made_at=now(), items=[], excluded=[],
-                                  withheld=service.NO_CONSENT)
+                                  rules={}, withheld=service.NO_CONSENT)
     return RecommendationsOut(
         id=stored.id, customer_id=customer_id, mode=mode, risk_level=level, assessment_valid_until=valid_until,
         made_at=stored.made_at,
-        items=[{**p, "product": ProductOut.model_validate(catalogue[p["product_code"]])} for p in stored.picks],
+        items=[{**p, "product": catalogue[p["product_code"]]} for p in stored.picks],
         excluded=stored.exclusions,
+        rules={rule_id: RULES_BY_ID[rule_id].sentence
+               for rule_id in sorted({r for e in stored.exclusions for r in e["rule_ids"]})},
     )
 
 

@@ -16,8 +16,7 @@ class PickOut(BaseModel):
 
 class ExclusionOut(BaseModel):
     product_code: str
-    rule_ids: list[str]
-    reasons: list[str]
+    rule_ids: list[str] = Field(description="The hard rules that exclude it (sentences in `rules`).")
 
 
 class RecommendationsOut(BaseModel):
@@ -29,6 +28,7 @@ class RecommendationsOut(BaseModel):
     made_at: datetime
     items: list[PickOut]
     excluded: list[ExclusionOut]
+    rules: dict[str, str] = Field(description="Id -> sentence of every rule that excluded something here.")
     withheld: str | None = Field(None, description="Why nothing is recommended, when that is the case.")
 
 

@@ -13,7 +13,7 @@ from services.recommendation.base import audit, outbox
 from services.recommendation.holdings.service import similar_shares
 from services.recommendation.models import MarketingConsent
 from services.recommendation.products import service as products
-from services.recommendation.products.models import Product
+from services.recommendation.products.schemas import ProductOut
 from services.recommendation.proof import codec
 from services.recommendation.proof.models import RecommendationItem, RecommendationList
 from services.recommendation.rules import RULESET_VERSION
@@ -35,29 +35,29 @@ async def has_marketing_consent(session: AsyncSession, customer_id: str) -> bool
 
 async def recommend(
     session: AsyncSession, settings: RecommendationSettings, customer_id: str, mode: str, actor: Actor, limit: int,
-) -> tuple[RecommendationList | None, dict[str, Product], facts.Known]:
+) -> tuple[RecommendationList | None, dict[str, ProductOut], facts.Known]:
     known = await facts.customer(session, customer_id, known_only=True)
     if mode == "proactive" and not await has_marketing_consent(session, customer_id):
         return None, {}, known
-    catalogue = {p.code: p for p in await session.scalars(sa.select(Product).where(Product.status == "on_sale"))}
+    version, catalogue = await products.on_sale(session)
     holdings = (await facts.holdings(session, [customer_id]))[customer_id]
     f = known.facts
     similar = await similar_shares(session, ranking.segment(f.risk_level, f.age_band, f.assets))
     limits = settings.limits()
     picks, exclusions = ranking.rank(
-        f, [facts.product_facts(p) for p in catalogue.values()], holdings, similar, limits, limit=limit
+        f, [entry.facts for entry in catalogue.values()], holdings, similar, limits, limit=limit
     )
     moment = now()
     stored = RecommendationList(
         id=str(uuid.uuid4()), customer_id=customer_id, mode=mode, ruleset_version=RULESET_VERSION,
         questionnaire_version=known.assessment.questionnaire_version if known.assessment else None,
         assessment_id=known.assessment.id if known.assessment else None,
-        catalogue_version=await products.catalogue_version(session),
+        catalogue_version=version,
         customer_as_of=known.customer.last_event_time if known.customer else None,
         inputs={"customer": codec.dump(f), "holdings": [codec.dump(h) for h in holdings],
                 "similar": {code: share for code, share in similar.items() if code in catalogue},
                 "limits": codec.dump_limits(limits), "limit": limit},
-        picks=[codec.dump(p) for p in picks], exclusions=[codec.dump(e) for e in exclusions],
+        picks=[p.as_dict() for p in picks], exclusions=[e.as_dict() for e in exclusions],
         made_by=actor.id, made_by_role=actor.role, made_at=moment,
     )
     session.add(stored)
@@ -74,4 +74,4 @@ async def recommend(
     ))
     await audit.record(session, actor=actor.id, role=actor.role, action=f"recommendations.{mode}",
                        customer_id=customer_id, fields=["risk_assessment", "holdings"], reason=actor.reason)
-    return stored, catalogue, known
+    return stored, {code: entry.out for code, entry in catalogue.items()}, known

@@ -158,6 +158,8 @@ def _liquidity(p: Proposal, limits: Limits) -> Finding | None:
 
 def _concentration(p: Proposal, limits: Limits) -> Finding | None:
     share = limits.concentration.get(p.product.risk_level, Decimal(1))
+    if share >= 1:
+        return None  # a level's holdings never exceed all holdings, nor the assets they count in
     at_level = sum((h.amount for h in p.holdings if h.risk_level == p.product.risk_level), Decimal(0)) + p.amount
     held = sum((h.amount for h in p.holdings), Decimal(0)) + p.amount
     base = max(p.customer.assets, held)
