@@ -84,3 +84,13 @@ def kpi_query(*breakdowns: str):
         return KpiWindow(start=start, end=end, by=by, bucket=bucket)
 
     return Depends(parse)
+
+
+def bucket_start(moment: datetime, bucket: Bucket) -> date:
+    """The first day of the trend bucket `moment` falls in (ISO weeks start on Monday)."""
+    day = moment.date()
+    if bucket == "week":
+        return day - timedelta(days=day.weekday())
+    if bucket == "month":
+        return day.replace(day=1)
+    return day

@@ -1,27 +1,18 @@
 """`GET /api/v1/kpis/recommendation`: suitability checks by result, overrides, mismatches."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter
 
 from services.kit.db import SessionDep
-from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow, kpi_query
+from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow, bucket_start, kpi_query
 from services.kit.problems import PROBLEM_RESPONSES
 from services.recommendation.proof.models import SuitabilityCheck, SuitabilityMismatch
 
 router = APIRouter(prefix="/api/v1/kpis", responses=PROBLEM_RESPONSES, tags=["kpis"])
 BREAKDOWNS = ("product", "risk_level")
-
-
-def _bucket(moment: datetime, bucket: str) -> date:
-    day = moment.date()
-    if bucket == "week":
-        return day - timedelta(days=day.weekday())
-    if bucket == "month":
-        return day.replace(day=1)
-    return day
 
 
 def _kpi(name: str, rows: list[tuple[datetime, str, str]], window: KpiWindow, drill: str | None = None) -> Kpi:
@@ -35,7 +26,7 @@ def _kpi(name: str, rows: list[tuple[datetime, str, str]], window: KpiWindow, dr
         breakdown = [KpiGroup(key=k, value=v, count=v) for k, v in sorted(counts.items())]
     series: dict[date, int] = {}
     for row in rows:
-        key = _bucket(row[0], window.bucket)
+        key = bucket_start(row[0], window.bucket)
         series[key] = series.get(key, 0) + 1
     return Kpi(name=name, value=len(rows), unit="count", count=len(rows), breakdown=breakdown,
                series=[KpiPoint(bucket=k, value=v, count=v) for k, v in sorted(series.items())], drill=drill)
