@@ -32,8 +32,8 @@ class Known:
     """A customer's facts with where they came from (for proof)."""
 
     facts: CustomerFacts
-    customer: Customer | None
-    assessment: RiskAssessment | None  # the valid one, or None
+    customer: Customer | None  # or its row
+    assessment: RiskAssessment | None  # the valid one (or its row), or None
 
 
 def _facts(customer_id: str, customer: Customer | None, assessment: RiskAssessment | None) -> CustomerFacts:
@@ -79,10 +79,13 @@ async def customers(session: AsyncSession, customer_ids: Iterable[str]) -> dict[
     assessments: dict[str, RiskAssessment] = {}
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        records.update((c.customer_id, c) for c in await session.scalars(
-            sa.select(Customer).where(Customer.customer_id.in_(chunk))))
-        assessments.update((a.customer_id, a) for a in await session.scalars(
-            sa.select(RiskAssessment).where(RiskAssessment.customer_id.in_(chunk), RiskAssessment.superseded_at.is_(None))))
+        # Plain rows, not ORM instances: thousands of holders are re-matched at once.
+        customers_t, assessments_t = Customer.__table__, RiskAssessment.__table__
+        records.update((c.customer_id, c) for c in await session.execute(
+            sa.select(customers_t).where(customers_t.c.customer_id.in_(chunk))))
+        assessments.update((a.customer_id, a) for a in await session.execute(
+            sa.select(assessments_t).where(assessments_t.c.customer_id.in_(chunk),
+                                           assessments_t.c.superseded_at.is_(None))))
     out = {}
     for customer_id in ids:
         assessment = _valid(assessments.get(customer_id))

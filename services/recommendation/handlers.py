@@ -1,6 +1,8 @@
 """Keeps the read models from other services' events: customers (profile), marketing consents
 (consent), holdings (core banking)."""
 
+from functools import cache
+
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +26,12 @@ from services.recommendation.questionnaire.service import request_reassessment_i
 from services.recommendation.settings import RecommendationSettings
 
 MARKETING = "marketing"
+
+
+@cache
+def _settings() -> RecommendationSettings:
+    """Handlers take no settings argument; read them once per process."""
+    return RecommendationSettings()
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +66,7 @@ async def on_customer_changed(
         session.add(Customer(customer_id=payload.customer_id, **state))
     await session.flush()
     customer = await session.get(Customer, payload.customer_id, populate_existing=True)
-    await request_reassessment_if_changed(session, RecommendationSettings(), customer)
+    await request_reassessment_if_changed(session, _settings(), customer)
 
 
 async def on_consent_active(

@@ -151,7 +151,7 @@ async def record_mismatches(session: AsyncSession, mismatches: list[dict]) -> No
     if not mismatches:
         return
     moment = now()
-    await session.execute(sa.insert(SuitabilityMismatch), [
+    await session.execute(SuitabilityMismatch.__table__.insert(), [
         {**m, "rule_ids": ",".join(m["rule_ids"]), "detected_at": moment} for m in mismatches
     ])
     await outbox.emit_many(session, [("suitability.mismatch_detected", SuitabilityMismatchDetectedV1(**m))

@@ -140,6 +140,12 @@ async def test_another_customer_and_roles_that_must_not_write(service):
     async with svc.client("customer", str(uuid.uuid4())) as http:
         assert (await http.get(f"/api/v1/customers/{customer_id}/suitability-checks/{mine.json()['id']}")).status_code == 404
         assert (await http.get(f"/api/v1/customers/{customer_id}/holdings")).status_code == 404
+        sale = await http.post(f"/api/v1/customers/{customer_id}/sales", json={"check_id": mine.json()["id"]})
+        assert sale.status_code == 404
+    for role in ("service_agent", "marketing_analyst", "product_manager"):
+        async with svc.client(role, "x-1") as http:
+            sale = await http.post(f"/api/v1/customers/{customer_id}/sales", json={"check_id": mine.json()["id"]})
+        assert sale.status_code == 403, role
 
 
 async def test_an_unknown_customer_or_product_is_a_404(service):
