@@ -59,10 +59,14 @@ class RecommendationList(Base):
 
 
 class RecommendationItem(Base):
-    """The picks of each list, open until re-matched away (e.g. by a product re-rating)."""
+    """The picks of each list: open until the customer's next list supersedes them, or a
+    re-matching (e.g. after a product re-rating) finds them unsuitable."""
 
     __tablename__ = "recommendation_items"
-    __table_args__ = (sa.Index("ix_recommendation_items_product_open", "product_code", "open"),)
+    __table_args__ = (
+        sa.Index("ix_recommendation_items_product_open", "product_code", "open"),
+        sa.Index("ix_recommendation_items_customer_open", "customer_id", "open"),
+    )
 
     recommendation_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     product_code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)

@@ -15,7 +15,10 @@ router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES, tags=["risk as
 @router.get("/risk-questionnaire", response_model=QuestionnaireOut)
 async def questionnaire(request: Request) -> QuestionnaireOut:
     """The questionnaire to answer now (questions and answer ids; points stay with the bank)."""
-    return QuestionnaireOut.model_validate(service.current_questionnaire(request.app.state.settings).model_dump())
+    settings = request.app.state.settings
+    questionnaire = service.current_questionnaire(settings).model_dump()
+    return QuestionnaireOut.model_validate(
+        {**questionnaire, "validity_days": settings.assessment_validity_days or questionnaire["validity_days"]})
 
 
 @router.post("/customers/{customer_id}/risk-assessments", response_model=AssessmentOut, status_code=201)

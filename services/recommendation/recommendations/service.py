@@ -62,6 +62,9 @@ async def recommend(
     )
     session.add(stored)
     await session.flush()
+    # The new list supersedes the customer's earlier ones: only its picks stay open.
+    await session.execute(sa.update(RecommendationItem).where(
+        RecommendationItem.customer_id == customer_id, RecommendationItem.open).values(open=False))
     if picks:
         await session.execute(sa.insert(RecommendationItem), [
             {"recommendation_id": stored.id, "product_code": p.product_code, "customer_id": customer_id,

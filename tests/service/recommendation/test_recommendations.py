@@ -108,3 +108,18 @@ async def test_kpis_count_checks_by_result_overrides_and_mismatches(service):
     r5 = {g["key"]: g["count"] for g in {k["name"]: k for k in by_risk["kpis"]}["checks_block"]["breakdown"]}
     assert r5["R5"] >= 2
     assert bad.status_code == 422
+
+
+async def test_a_new_list_supersedes_the_earlier_ones_so_only_its_picks_are_re_matched(service):
+    svc = await service("recommendation")
+    product = await new_product(svc, risk_level="R3", min_amount="1.00", horizon_years=30)
+    customer_id = await known_customer(svc, assets="1000000.00")
+    await assess(svc, customer_id, C4_ANSWERS)
+    first = (await recommend(svc, customer_id)).json()
+    second = (await recommend(svc, customer_id)).json()
+    assert product["code"] in {i["product"]["code"] for i in second["items"]}
+    async with svc.client("product_manager", "pm-1") as http:
+        rerated = (await http.post(f"/api/v1/products/{product['code']}/risk-rating", json={"risk_level": "R5"})).json()
+    assert rerated["recommendations_checked"] == 1
+    [event] = [e for e in await svc.published("suitability.mismatch_detected", customer_id=customer_id)]
+    assert event.payload["recommendation_id"] == second["id"] != first["id"]

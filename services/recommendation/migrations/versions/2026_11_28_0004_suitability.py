@@ -200,6 +200,7 @@ def upgrade() -> None:
         sa.Column("open", sa.Boolean(), nullable=False),
     )
     op.create_index("ix_recommendation_items_product_open", "recommendation_items", ["product_code", "open"])
+    op.create_index("ix_recommendation_items_customer_open", "recommendation_items", ["customer_id", "open"])
     op.create_table(
         "suitability_mismatches",
         sa.Column("id", _id, primary_key=True, autoincrement=True),
