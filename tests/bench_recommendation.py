@@ -63,7 +63,7 @@ async def seed(url: str) -> tuple[str, str, str]:
                              Decimal(rng.choice((0, 1000, 50000, 200000))), "simple", "on_sale", 1,
                              start + 1 + i, now))
         await connection.copy_records_to_table("products", records=products, columns=[
-            "code", "name", "product_type", "risk_level", "description", "horizon_years", "liquidity_days",
+            "code", "title", "product_type", "risk_level", "description", "horizon_years", "liquidity_days",
             "min_amount", "complexity", "status", "version", "catalogue_version", "updated_at"])
         await connection.copy_records_to_table("product_versions", columns=[
             "code", "version", "catalogue_version", "data", "change", "changed_by", "changed_by_role", "changed_at"],

@@ -14,7 +14,8 @@ class Product(Base):
     __tablename__ = "products"
 
     code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(100))
+    # Not `name`: the gateway masks fields called `name` (customers' names) for most roles.
+    title: Mapped[str] = mapped_column(sa.String(100))
     product_type: Mapped[str] = mapped_column(sa.String(24))  # deposit, wealth_management, fund, insurance, loan
     risk_level: Mapped[str] = mapped_column(sa.String(2))  # R1 (lowest) .. R5
     description: Mapped[str] = mapped_column(sa.String(500))

@@ -19,7 +19,7 @@ class ProductOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     code: str
-    name: str
+    title: str
     product_type: ProductType
     risk_level: ProductRiskLevel
     description: str
@@ -39,7 +39,7 @@ class ProductIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: Code
-    name: Text
+    title: Text
     product_type: ProductType
     risk_level: ProductRiskLevel
     description: Description
@@ -54,7 +54,7 @@ class ProductChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Text | None = None
+    title: Text | None = None
     product_type: ProductType | None = None
     description: Description | None = None
     horizon_years: Years | None = None

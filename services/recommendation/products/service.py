@@ -56,7 +56,7 @@ async def record_version(session: AsyncSession, product: Product, change: str, a
     Two concurrent changes cannot take the same catalogue version (unique): one gets a 409."""
     product.catalogue_version = await catalogue_version(session) + 1
     product.updated_at = now()
-    data = {**codec.dump(product_facts(product)), "name": product.name, "description": product.description}
+    data = {**codec.dump(product_facts(product)), "title": product.title, "description": product.description}
     session.add(ProductVersion(
         code=product.code, version=product.version, catalogue_version=product.catalogue_version, data=data,
         change=change, changed_by=actor.id, changed_by_role=actor.role, changed_at=product.updated_at,

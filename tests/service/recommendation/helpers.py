@@ -54,7 +54,7 @@ async def assess(svc, customer_id: str, answers: dict, *, role: str = "customer"
 
 
 async def new_product(svc, code: str | None = None, **fields) -> dict:
-    body = {"code": code or f"T-{uuid.uuid4().hex[:10].upper()}", "name": "Test product", "product_type": "fund",
+    body = {"code": code or f"T-{uuid.uuid4().hex[:10].upper()}", "title": "Test product", "product_type": "fund",
             "risk_level": "R3", "description": "A product made by a test.", "horizon_years": 3,
             "liquidity_days": 3, "min_amount": "1000.00", **fields}
     async with svc.client("product_manager", "pm-1") as http:

@@ -14,13 +14,13 @@ async def test_only_product_managers_add_change_rerate_and_withdraw(service):
         async with svc.client(role, "x-1") as http:
             assert (await http.post("/api/v1/products", json={**product, "code": f"X-{uuid.uuid4().hex[:8].upper()}"}
                                     )).status_code in (403, 422), role
-            assert (await http.patch(f"/api/v1/products/{code}", json={"name": "Renamed"})).status_code == 403, role
+            assert (await http.patch(f"/api/v1/products/{code}", json={"title": "Renamed"})).status_code == 403, role
             assert (await http.post(f"/api/v1/products/{code}/risk-rating", json={"risk_level": "R1"})
                     ).status_code == 403, role
             assert (await http.post(f"/api/v1/products/{code}/withdrawal")).status_code == 403, role
 
     async with svc.client("product_manager", "pm-1") as http:
-        changed = await http.patch(f"/api/v1/products/{code}", json={"name": "Renamed", "min_amount": "500.00"})
+        changed = await http.patch(f"/api/v1/products/{code}", json={"title": "Renamed", "min_amount": "500.00"})
         assert changed.status_code == 200 and changed.json()["version"] == 2
         rerate_here = await http.patch(f"/api/v1/products/{code}", json={"risk_level": "R5"})
         assert rerate_here.status_code == 422 and "risk-rating" in rerate_here.text

@@ -37,7 +37,7 @@ async def onboard(client, system, gateway, manager: str, answers: dict, **fields
 async def add_product(client, system, gateway, risk_level: str) -> str:
     code = f"SYS-{uuid.uuid4().hex[:8].upper()}"
     answer = await client.post(f"{gateway}/api/v1/products", headers=system.headers("product_manager", "pm-1"), json={
-        "code": code, "name": "System test fund", "product_type": "fund", "risk_level": risk_level,
+        "code": code, "title": "System test fund", "product_type": "fund", "risk_level": risk_level,
         "description": "Made by a system test.", "horizon_years": 3, "liquidity_days": 3, "min_amount": "1000.00"})
     assert answer.status_code == 201, answer.text
     return code
