@@ -65,7 +65,12 @@ async def sell(session: AsyncSession, customer_id: str, check_id: str, actor: Ac
 
 async def learn_popularity(session: AsyncSession) -> int:
     """Per segment of similar customers (risk level, age band, assets band), the share holding
-    each product; replaces the previous shares in one transaction. Returns the segments learned."""
+    each product; replaces the previous shares in one transaction. Returns the segments learned
+    (0 when another replica is learning at this moment: one learner at a time)."""
+    if session.bind.dialect.name == "postgresql" and not await session.scalar(
+        sa.text("SELECT pg_try_advisory_xact_lock(hashtext('learn_popularity'))")
+    ):
+        return 0
     rows = await session.execute(
         sa.select(Holding.customer_id, Holding.product_code, Customer.age_band, Customer.assets_under_management,
                   RiskAssessment.risk_level)
