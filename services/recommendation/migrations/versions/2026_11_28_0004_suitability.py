@@ -85,7 +85,7 @@ def upgrade() -> None:
             "changed_by": "migration-0004", "changed_by_role": "system", "changed_at": sa.func.now(),
             "data": {"code": row.code, "risk_level": int(row.risk_level[1]), "product_type": kind,
                      "horizon_years": horizon, "liquidity_days": liquidity, "min_amount": minimum,
-                     "complexity": complexity, "on_sale": bool(row.active), "title": row.name,
+                     "complexity": complexity, "on_sale": bool(row.active), "name": row.name,
                      "description": row.description},
         })
     version_table = sa.table("product_versions", *(sa.column(c) for c in (
@@ -97,7 +97,6 @@ def upgrade() -> None:
     with op.batch_alter_table("products") as batch:
         batch.drop_column("category")
         batch.drop_column("active")
-        batch.alter_column("name", new_column_name="title", existing_type=sa.String(100), existing_nullable=False)
         for column in ("product_type", "horizon_years", "liquidity_days", "min_amount", "complexity", "status",
                        "version", "catalogue_version", "updated_at"):
             batch.alter_column(column, server_default=None)
@@ -201,7 +200,6 @@ def upgrade() -> None:
         sa.Column("open", sa.Boolean(), nullable=False),
     )
     op.create_index("ix_recommendation_items_product_open", "recommendation_items", ["product_code", "open"])
-    op.create_index("ix_recommendation_items_customer_open", "recommendation_items", ["customer_id", "open"])
     op.create_table(
         "suitability_mismatches",
         sa.Column("id", _id, primary_key=True, autoincrement=True),
@@ -225,7 +223,6 @@ def downgrade() -> None:
         op.drop_table(table)
     with op.batch_alter_table("products") as batch:
         batch.drop_index("ix_products_status")
-        batch.alter_column("title", new_column_name="name", existing_type=sa.String(100), existing_nullable=False)
         batch.add_column(sa.Column("category", sa.String(16), nullable=False, server_default="deposit"))
         batch.add_column(sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()))
         for column in ("product_type", "horizon_years", "liquidity_days", "min_amount", "complexity", "status",
