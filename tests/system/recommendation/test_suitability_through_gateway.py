@@ -106,6 +106,23 @@ async def test_an_override_without_the_warning_acknowledged_is_refused(system, c
         forbidden = await client.post(f"{gateway}/api/v1/customers/{customer_id}/suitability-checks", json=proposal,
                                       headers=system.headers(role, "x-1"))
         assert forbidden.status_code == 403, role
+    # Every customer route of the service: another manager's customer looks as if it did not exist.
+    check_id = blocked["id"]
+    for method, path, body in (
+        ("POST", "risk-assessments", {"questionnaire_version": "2026.1", "answers": C3}),
+        ("GET", "risk-assessments/current", None),
+        ("GET", "holdings", None),
+        ("POST", "sales", {"check_id": check_id}),
+        ("GET", f"suitability-checks/{check_id}", None),
+        ("GET", f"suitability-checks/{check_id}/replay", None),
+        ("GET", "recommendations?mode=advice", None),
+    ):
+        answer = await client.request(method, f"{gateway}/api/v1/customers/{customer_id}/{path}", json=body,
+                                      headers=system.headers("relationship_manager", "rm-other"))
+        assert answer.status_code == 404, (method, path, answer.text)
+        mine = await client.request(method, f"{gateway}/api/v1/customers/{customer_id}/{path}", json=body,
+                                    headers=system.headers("relationship_manager", "rm-s3"))
+        assert mine.status_code < 400 or (path == "sales" and mine.status_code == 409), (method, path, mine.text)
     not_product_role = await client.post(f"{gateway}/api/v1/products/{code}/risk-rating", json={"risk_level": "R1"},
                                          headers=system.headers("relationship_manager", "rm-s3"))
     assert not_product_role.status_code == 403
