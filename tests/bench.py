@@ -213,7 +213,7 @@ def _customer_bodies(prefix: str) -> Callable[[], bytes]:
         return (
             f'{{"name":"Wang Fang","national_id":"{prefix}{n:012d}","phone":"139{prefix[-1]}{n:08d}",'
             f'"email":"b{prefix}{n}@example.com","birth_date":"1985-06-15","address":"8 Jianguo Road, Beijing",'
-            f'"assets_under_management":"250000.00","risk_level":"C3"}}'
+            f'"assets_under_management":"250000.00"}}'
         ).encode()
 
     return body
@@ -277,12 +277,10 @@ async def _decisions(system: System) -> None:
 # --- bulk import ----------------------------------------------------------------------------------
 
 def _import_file(rows: int) -> bytes:
-    header = "external_ref,name,national_id,phone,email,birth_date,address,assets_under_management,risk_level\n"
-    risk = ("C1", "C2", "C3", "C4", "C5")
+    header = "external_ref,name,national_id,phone,email,birth_date,address,assets_under_management\n"
     lines = [
         f"core-{i:09d},Li Wei {i},IM{i:012d},137{i:08d},li.wei.{i}@example.com,19{60 + i % 40:02d}-"
-        f"{1 + i % 12:02d}-{1 + i % 28:02d},\"{1 + i % 999} Renmin Road, Shanghai\",{(i * 7919) % 9_000_000}.00,"
-        f"{risk[i % 5]}\n"
+        f"{1 + i % 12:02d}-{1 + i % 28:02d},\"{1 + i % 999} Renmin Road, Shanghai\",{(i * 7919) % 9_000_000}.00\n"
         for i in range(rows)
     ]
     return (header + "".join(lines)).encode()

@@ -209,7 +209,6 @@ def new_customer(**overrides) -> dict:
         "birth_date": "1985-06-15",
         "address": "8 Jianguo Road, Beijing",
         "assets_under_management": "250000.00",
-        "risk_level": "C3",
     }
     body.update(overrides)
     return body

@@ -29,26 +29,36 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+# Age bands, not birth dates: enough for suitability (elderly customers) without the date itself.
+AgeBand = Literal["under_18", "18_39", "40_64", "65_79", "80_plus"]
+RISK_LEVEL_SOURCE = (
+    "The customer's risk level as last set by a `risk_assessment.completed` event; null until assessed "
+    "(profile no longer accepts it from people)."
+)
+
+
 class CustomerCreatedV1(Payload):
     customer_id: str
-    risk_level: RiskLevel
+    risk_level: RiskLevel | None = Field(None, description=RISK_LEVEL_SOURCE)
     assets_under_management: Decimal = Field(description="In the bank's reporting currency.")
     # Optional (added compatibly): services that keep managers to their own customers, or break
     # figures down by tier, follow these without asking the profile service.
     relationship_manager_id: str | None = Field(default=None, description="Id of the assigned relationship manager.")
     tier: Tier | None = Field(default=None, description="The customer's tier at creation.")
+    age_band: AgeBand | None = Field(None, description="Age band from the birth date, when known.")
 
 
 class CustomerUpdatedV1(Payload):
     """Carries the current state of the fields consumers use, plus which fields changed."""
 
     customer_id: str
-    risk_level: RiskLevel
+    risk_level: RiskLevel | None = Field(None, description=RISK_LEVEL_SOURCE)
     assets_under_management: Decimal
     changed_fields: list[str] = Field(description="Names of the changed fields, values omitted.")
     relationship_manager_id: str | None = Field(
         default=None, description="Id of the assigned relationship manager (optional; current state)."
     )
+    age_band: AgeBand | None = Field(None, description="Age band from the birth date, when known.")
 
 
 Stage = Literal["prospect", "onboarding", "active", "dormant", "churned"]
@@ -208,6 +218,70 @@ class ChurnWarningV1(Payload):
     reasons: list[str] = Field(description="Codes of the factors that raised the score.")
 
 
+ProductRiskLevel = Literal["R1", "R2", "R3", "R4", "R5"]
+
+
+class RiskAssessmentCompletedV1(Payload):
+    """A customer's risk assessment was scored; the level holds until `valid_until`."""
+
+    customer_id: str
+    assessment_id: str
+    risk_level: RiskLevel
+    lowest_category: bool = Field(description="Not fully legally competent or unwilling to bear any loss: R1 only.")
+    questionnaire_version: str
+    recorded_by_role: str = Field(description="`customer` when answered by the customer, else the staff role.")
+    completed_at: datetime
+    valid_until: datetime
+
+
+class ReassessmentRequestedV1(Payload):
+    """Something that matters for suitability changed; the assessment lapses at `due_on`."""
+
+    customer_id: str
+    assessment_id: str
+    reason: Literal["age_band_changed", "assets_changed", "horizon_or_goals_changed"]
+    due_on: date
+
+
+class SuitabilityMismatchDetectedV1(Payload):
+    """A holding or an open recommendation no longer fits the customer, e.g. after a re-rating."""
+
+    customer_id: str
+    product_code: str
+    holding_id: str | None = None
+    recommendation_id: str | None = None
+    product_risk_level: ProductRiskLevel
+    customer_risk_level: RiskLevel | None
+    rule_ids: list[str] = Field(description="Ids of the hard rules the pair now breaks.")
+    cause: Literal["product_rerated", "assessment_changed"]
+
+
+class RecommendationMadeV1(Payload):
+    recommendation_id: str
+    customer_id: str
+    mode: Literal["proactive", "advice"] = Field(description="`advice` when a relationship manager asked in service.")
+    product_codes: list[str] = Field(description="The picks, best first.")
+    ruleset_version: str
+    questionnaire_version: str | None
+
+
+class CoreBankingProductOpenedV1(Payload):
+    """Core banking opened a product for a customer (account, deposit, fund position, policy, loan)."""
+
+    customer_id: str
+    holding_id: str = Field(description="Core banking's own id of the contract or account; unique per holding.")
+    product_code: str = Field(description="The product code as in the CRM catalogue (GET /api/v1/products).")
+    amount: Decimal = Field(ge=0, description="Invested or contracted amount, reporting currency.")
+    opened_at: datetime
+
+
+class CoreBankingProductClosedV1(Payload):
+    customer_id: str
+    holding_id: str
+    product_code: str
+    closed_at: datetime
+
+
 @dataclass(frozen=True)
 class EventType:
     name: str
@@ -245,6 +319,18 @@ _TYPES = [
     EventType("case.resolved", 1, topics.CASE, CaseResolvedV1, "A case was resolved."),
     EventType("case.closed", 1, topics.CASE, CaseClosedV1, "A case was closed with a root cause; it is frozen."),
     EventType("churn.warning", 1, topics.CHURN, ChurnWarningV1, "A customer crossed into high churn risk."),
+    EventType("risk_assessment.completed", 1, topics.RISK_ASSESSMENT, RiskAssessmentCompletedV1,
+              "A risk assessment was scored into C1-C5; the profile shows this level."),
+    EventType("risk_assessment.reassessment_requested", 1, topics.RISK_ASSESSMENT, ReassessmentRequestedV1,
+              "Age band, assets, horizon or goals changed: the customer must be re-assessed by the due date."),
+    EventType("suitability.mismatch_detected", 1, topics.SUITABILITY, SuitabilityMismatchDetectedV1,
+              "A holding or open recommendation breaks a hard suitability rule; the relationship manager follows up."),
+    EventType("recommendation.made", 1, topics.SUITABILITY, RecommendationMadeV1,
+              "A ranked recommendation list was made (stored with its proof in the recommendation service)."),
+    EventType("corebanking.product_opened", 1, topics.COREBANKING_HOLDINGS, CoreBankingProductOpenedV1,
+              "Published by core banking: a customer now holds a product."),
+    EventType("corebanking.product_closed", 1, topics.COREBANKING_HOLDINGS, CoreBankingProductClosedV1,
+              "Published by core banking: a customer no longer holds a product."),
 ]
 REGISTRY: dict[tuple[str, int], EventType] = {(t.name, t.version): t for t in _TYPES}
 

@@ -18,6 +18,14 @@ TOPIC_DESCRIPTIONS = {
     topics.COMPLAINT: "Customer complaints. Key: customer id.",
     topics.CASE: "Service cases: opened, SLA warnings and escalations, resolved, closed. Key: customer id.",
     topics.CHURN: "Churn warnings for customers crossing into high risk. Key: customer id.",
+    topics.RISK_ASSESSMENT: "Risk assessments completed (C1-C5) and re-assessments requested. Key: customer id.",
+    topics.SUITABILITY: (
+        "Suitability mismatches for relationship managers and recommendation lists made. Key: customer id."
+    ),
+    topics.COREBANKING_HOLDINGS: (
+        "Products opened and closed in core banking, published by the bank's core systems "
+        "(example producer: events/examples/publish_holding.py). Key: customer id."
+    ),
     topics.DEAD_LETTER: (
         "Messages a consumer could not handle, unchanged, with headers dlq_reason, "
         "dlq_consumer_group, dlq_topic, dlq_partition and dlq_offset."

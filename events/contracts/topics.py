@@ -6,7 +6,16 @@ FEEDBACK = "crm.feedback"
 COMPLAINT = "crm.complaint"
 CASE = "crm.case"
 CHURN = "crm.churn"
+# Risk assessments (results, re-assessment requests) owned by the recommendation service.
+RISK_ASSESSMENT = "crm.risk-assessment"
+# Suitability findings and recommendation lists, for relationship managers' follow-up.
+SUITABILITY = "crm.suitability"
+# Products opened and closed in core banking (published by the bank's core systems).
+COREBANKING_HOLDINGS = "crm.corebanking.holdings"
 # Messages a consumer could not handle, with the reason in headers (see events.consumer).
 DEAD_LETTER = "crm.dead-letter"
 
-ALL = (CUSTOMER, CONSENT, FEEDBACK, COMPLAINT, CASE, CHURN, DEAD_LETTER)
+ALL = (
+    CUSTOMER, CONSENT, FEEDBACK, COMPLAINT, CASE, CHURN, RISK_ASSESSMENT, SUITABILITY, COREBANKING_HOLDINGS,
+    DEAD_LETTER,
+)

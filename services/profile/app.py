@@ -2,11 +2,14 @@
 
 from pathlib import Path
 
+from events.contracts import topics
+
 from services.kit.app import ServiceSpec
 from services.kit.audit import audit_router
 from services.profile import kpis, models
 from services.profile.documents import flag_expiring_documents_job
 from services.profile.documents_routes import router as documents_router
+from services.profile.handlers import HANDLERS
 from services.profile.retention import apply_retention_job
 from services.profile.routes import declarations_router, router
 from services.profile.settings import ProfileSettings
@@ -24,6 +27,8 @@ def spec() -> ServiceSpec:
         routers=[router, documents_router, declarations_router, kpis.router, audit_router(models.audit)],
         outbox=models.outbox,
         inbox=models.inbox_table,
+        handlers=HANDLERS,
+        consumed_topics=[topics.RISK_ASSESSMENT],
         audit=models.audit,
         jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings)],
     )

@@ -59,6 +59,8 @@ FIELDS: tuple[FieldDeclaration, ...] = (
     FieldDeclaration(name="tier", category=Category.BUSINESS, sensitivity=Sensitivity.INTERNAL, encrypted=False,
                      description="High-net-worth, affluent, mass or potential (derived from assets and holdings)."),
     FieldDeclaration(name="risk_level", category=Category.RISK, sensitivity=Sensitivity.INTERNAL, encrypted=False,
-                     description="Risk assessment C1 (most cautious) to C5."),
+                     description="Risk assessment C1 (most cautious) to C5, from the recommendation service's assessment."),
+    FieldDeclaration(name="risk_level_valid_until", category=Category.RISK, sensitivity=Sensitivity.INTERNAL,
+                     encrypted=False, description="When the risk assessment behind risk_level lapses."),
 )
 BY_NAME = {field.name: field for field in FIELDS}

@@ -23,7 +23,7 @@ from services.kit.identity import Actor
 from services.kit.problems import Problem
 from services.profile.models import Customer, StageChange, TierChange, audit, outbox
 from services.profile.schemas import CustomerCreate, ExternalRef
-from services.profile.service import _tier
+from services.profile.service import _tier, age_band
 from services.profile.settings import ProfileSettings
 
 MAX_REPORTED_ERRORS = 1000
@@ -153,8 +153,9 @@ async def import_customers(
                        "at": moment, "actor": actor.id, "reason": "imported"})
         tiers.append({"customer_id": customer_id, "from_tier": None, "to_tier": tier, "at": moment})
         events.append(("customer.created", CustomerCreatedV1(
-            customer_id=customer_id, risk_level=row.risk_level, assets_under_management=row.assets_under_management,
+            customer_id=customer_id, assets_under_management=row.assets_under_management,
             relationship_manager_id=fields.get("relationship_manager_id"), tier=tier,
+            age_band=age_band(row.birth_date),
         )))
     for start in range(0, len(customers), CHUNK):
         await session.execute(sa.insert(Customer), customers[start:start + CHUNK])

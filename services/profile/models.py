@@ -36,7 +36,10 @@ class Customer(Base):
     key_id: Mapped[str] = mapped_column(sa.String(32), index=True)
     assets_under_management: Mapped[Decimal] = mapped_column(sa.Numeric(18, 2))
     product_holdings: Mapped[int] = mapped_column(sa.Integer(), default=0)
-    risk_level: Mapped[str] = mapped_column(sa.String(2))
+    # Set only by `risk_assessment.completed` events (the recommendation service assesses).
+    risk_level: Mapped[str | None] = mapped_column(sa.String(2))
+    risk_level_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    risk_assessed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     tier: Mapped[str] = mapped_column(sa.String(20), index=True)
     lifecycle_stage: Mapped[str] = mapped_column(sa.String(20), index=True)
     relationship_manager_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)

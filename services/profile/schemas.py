@@ -2,7 +2,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from services.profile.tiers import SERVICE_PLANS, Stage, Tier
 
@@ -35,12 +36,29 @@ class DeclaredFieldsOnly(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+RISK_LEVEL_REFUSED = (
+    "risk_level is not accepted from anyone: it comes from a risk assessment "
+    "(POST /api/v1/customers/{id}/risk-assessments) and is shown here once one is completed"
+)
+
+
+class RiskLevelFromAssessment(BaseModel):
+    """Refuses `risk_level` by name, with the way to set it, instead of a generic 'undeclared'."""
+
+    risk_level: SkipJsonSchema[None] = Field(None, exclude=True)
+
+    @field_validator("risk_level", mode="before")
+    @classmethod
+    def _refuse(cls, value):
+        raise ValueError(RISK_LEVEL_REFUSED)
+
+
 ExternalRef = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z._:-]{1,64}$")]
 ManagerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Holdings = Annotated[int, Field(ge=0, le=10_000)]
 
 
-class CustomerCreate(DeclaredFieldsOnly):
+class CustomerCreate(RiskLevelFromAssessment, DeclaredFieldsOnly):
     name: Name
     national_id: NationalId = Field(description="National identity number (letters and digits).")
     phone: Phone
@@ -49,7 +67,6 @@ class CustomerCreate(DeclaredFieldsOnly):
     address: Address
     assets_under_management: Assets = Decimal("0")
     product_holdings: Holdings = Field(0, description="Number of products the customer holds.")
-    risk_level: RiskLevel = Field(description="Risk assessment C1 (most cautious) to C5.")
     external_ref: ExternalRef | None = Field(None, description="The bank's own reference; unique; makes imports idempotent.")
     lifecycle_stage: Stage = Stage.PROSPECT
     relationship_manager_id: ManagerId | None = Field(
@@ -57,7 +74,7 @@ class CustomerCreate(DeclaredFieldsOnly):
     )
 
 
-class CustomerUpdate(DeclaredFieldsOnly):
+class CustomerUpdate(RiskLevelFromAssessment, DeclaredFieldsOnly):
     name: Name | None = None
     phone: Phone | None = None
     email: Email | None = None
@@ -65,7 +82,6 @@ class CustomerUpdate(DeclaredFieldsOnly):
     address: Address | None = None
     assets_under_management: Assets | None = None
     product_holdings: Holdings | None = None
-    risk_level: RiskLevel | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self):
@@ -89,7 +105,8 @@ class CustomerOut(BaseModel):
     address: str
     assets_under_management: Decimal
     product_holdings: int
-    risk_level: RiskLevel
+    risk_level: RiskLevel | None = Field(description="From the latest risk assessment; null until one is completed.")
+    risk_level_valid_until: datetime | None = Field(description="When that assessment lapses.")
     tier: Tier
     lifecycle_stage: Stage
     relationship_manager_id: str | None

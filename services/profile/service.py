@@ -3,6 +3,7 @@ lifecycle, reassigned or erased. Each function runs inside the caller's transact
 its events in the outbox and its audit rows there, so all of it commits or none of it does."""
 
 import uuid
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,6 +84,7 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
     await outbox.emit(session, "customer.created", CustomerCreatedV1(
         customer_id=customer.id, risk_level=customer.risk_level, assets_under_management=customer.assets_under_management,
         relationship_manager_id=customer.relationship_manager_id, tier=customer.tier,
+        age_band=age_band(customer.birth_date),
     ))
     await audit.record(session, actor=actor.id, role=actor.role, action="create", customer_id=customer.id,
                        fields=body.model_fields_set, reason=actor.reason)
@@ -112,8 +114,20 @@ async def announce_update(session: AsyncSession, customer: Customer, changed_fie
     await outbox.emit(session, "customer.updated", CustomerUpdatedV1(
         customer_id=customer.id, risk_level=customer.risk_level,
         assets_under_management=customer.assets_under_management, changed_fields=changed_fields,
-        relationship_manager_id=customer.relationship_manager_id,
+        relationship_manager_id=customer.relationship_manager_id, age_band=age_band(customer.birth_date),
     ))
+
+
+def age_band(birth_date: date | None) -> str | None:
+    """The age band events carry instead of the birth date."""
+    if birth_date is None:
+        return None
+    today = now().date()
+    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    for upper, band in ((18, "under_18"), (40, "18_39"), (65, "40_64"), (80, "65_79")):
+        if age < upper:
+            return band
+    return "80_plus"
 
 
 def _tier(assets, holdings, settings: ProfileSettings) -> str:

@@ -39,7 +39,7 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
     rm = system.headers("relationship_manager", "rm-42")
 
     # Onboard a cautious customer.
-    onboarded = new_customer(risk_level="C2")
+    onboarded = new_customer()
     created = await client.post(f"{gateway}/api/v1/customers", json=onboarded, headers=rm)
     assert created.status_code == 201, created.text
     customer_id = created.json()["id"]
@@ -54,9 +54,10 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
     )
     assert consent.status_code == 201, consent.text
 
-    # The events reach recommendation: only products up to R2 are offered.
+    # The events reach recommendation: without a risk assessment only products up to R2 are offered.
     async def recommended():
-        response = await client.get(f"{gateway}/api/v1/customers/{customer_id}/recommendations", headers=me)
+        response = await client.get(f"{gateway}/api/v1/customers/{customer_id}/recommendations?limit=50",
+                                    headers=me)
         assert response.status_code == 200, response.text
         assert response.json()["items"], response.json()
         return response.json()
@@ -65,9 +66,13 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
     levels = {item["product"]["risk_level"] for item in recommendations["items"]}
     assert levels and levels <= {"R1", "R2"}
 
-    # The customer's risk assessment rises; recommendation follows the update event.
-    patched = await client.patch(f"{gateway}/api/v1/customers/{customer_id}", json={"risk_level": "C4"}, headers=rm)
-    assert patched.status_code == 200, patched.text
+    # The customer answers the risk questionnaire: C4, and recommendations widen at once.
+    answers = {"legal_capacity": "yes", "loss_tolerance": "up_to_30", "experience": "funds", "income": "stable",
+               "horizon": "over_5y", "liquidity": "not_soon", "goal": "growth", "vulnerability": "no"}
+    assessed = await client.post(f"{gateway}/api/v1/customers/{customer_id}/risk-assessments",
+                                 json={"questionnaire_version": "2026.1", "answers": answers}, headers=me)
+    assert assessed.status_code == 201, assessed.text
+    assert assessed.json()["risk_level"] == "C4"
 
     async def widened():
         levels = {item["product"]["risk_level"] for item in (await recommended())["items"]}

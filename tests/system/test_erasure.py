@@ -21,7 +21,7 @@ async def rows(system, component: str, sql: str, **params) -> list:
 
 async def test_erasure_reaches_every_service(system, client, kafka):
     gateway = system.url("gateway")
-    body = new_customer(risk_level="C3")
+    body = new_customer()
     created = await client.post(f"{gateway}/api/v1/customers", json=body, headers=system.headers("relationship_manager"))
     assert created.status_code == 201
     customer_id = created.json()["id"]

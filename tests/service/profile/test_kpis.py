@@ -1,15 +1,24 @@
 """Customer KPIs against hand-computed values on a small book, each test in its own past window."""
 
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 
+from events.contracts import RiskAssessmentCompletedV1, new_event
 from services.kit import clock
 from tests.support import new_customer
 
 
-async def _create(http, **overrides) -> str:
+async def _create(http, profile=None, risk_level: str | None = None, **overrides) -> str:
     answer = await http.post("/api/v1/customers", json=new_customer(**overrides))
     assert answer.status_code == 201, answer.text
-    return answer.json()["id"]
+    customer_id = answer.json()["id"]
+    if risk_level is not None:  # the level comes from a risk assessment, as in production
+        moment = clock.now()
+        await profile.deliver(new_event("risk_assessment.completed", RiskAssessmentCompletedV1(
+            customer_id=customer_id, assessment_id=str(uuid.uuid4()), risk_level=risk_level, lowest_category=False,
+            questionnaire_version="test", recorded_by_role="customer", completed_at=moment,
+            valid_until=moment + timedelta(days=365)), source="recommendation"))
+    return customer_id
 
 
 async def _churn(http, customer_id: str) -> None:
@@ -27,11 +36,11 @@ async def test_book_new_and_churned_match_hand_computed_values(service):
     async with profile.client("relationship_manager", "rm-kpi-a") as mine, \
             profile.client("relationship_manager", "rm-kpi-b") as theirs:
         with clock.frozen_at(datetime(2011, 3, 1, 9, tzinfo=UTC)):
-            a1 = await _create(mine, assets_under_management="5000000.00", risk_level="C5")
-            await _create(mine, assets_under_management="100.00", risk_level="C1")
+            a1 = await _create(mine, assets_under_management="5000000.00", risk_level="C5", profile=profile)
+            await _create(mine, assets_under_management="100.00", risk_level="C1", profile=profile)
         with clock.frozen_at(datetime(2011, 3, 8, 9, tzinfo=UTC)):
-            await _create(mine, assets_under_management="300000.00", risk_level="C4")
-            await _create(theirs, assets_under_management="1.00", risk_level="C2")
+            await _create(mine, assets_under_management="300000.00", risk_level="C4", profile=profile)
+            await _create(theirs, assets_under_management="1.00", risk_level="C2", profile=profile)
         with clock.frozen_at(datetime(2011, 3, 20, 9, tzinfo=UTC)):
             await _churn(mine, a1)
 

@@ -65,7 +65,8 @@ async def test_a_partner_receives_only_consented_categories_under_a_pseudonym(sy
     assert shared.status_code == 200, shared.text
     body = shared.json()
     assert body["categories"] == ["risk"]
-    assert set(body["data"]) == {"risk_level"}  # the only risk-category field; nothing else leaves
+    # The only risk-category fields; nothing else leaves.
+    assert set(body["data"]) == {"risk_level", "risk_level_valid_until"}
     assert body["subject"] != customer_id and customer_id not in shared.text
     for identifying in ("national_id", "phone", "name", "email", "address", "birth_date", "id"):
         assert identifying not in body["data"]

@@ -170,13 +170,13 @@ def csv_file(rows: list[dict]) -> str:
 
 async def test_bulk_import_is_all_or_nothing_and_idempotent(client, url):
     rows = [new_customer(external_ref=f"CORE-{uuid.uuid4().hex[:10]}") for _ in range(3)]
-    bad = [dict(rows[0]), {**rows[1], "risk_level": "C9"}, {**rows[2], "email": "not-an-email"}]
+    bad = [dict(rows[0]), {**rows[1], "assets_under_management": "-5"}, {**rows[2], "email": "not-an-email"}]
     bad[0]["external_ref"] = rows[0]["external_ref"]
     csv_headers = {**ADMIN, "Content-Type": "text/csv"}
 
     rejected = await client.post(f"{url}/imports", content=csv_file(bad), headers=csv_headers)
     assert rejected.status_code == 422
-    assert [(e["line"], e["reason"].split(":")[0]) for e in rejected.json()["errors"]] == [(3, "risk_level"), (4, "email")]
+    assert [(e["line"], e["reason"].split(":")[0]) for e in rejected.json()["errors"]] == [(3, "assets_under_management"), (4, "email")]
     assert (await client.post(f"{url}/search", json={"national_id": rows[0]["national_id"]}, headers=ADMIN)).json() == []
 
     first = await client.post(f"{url}/imports", content=csv_file(rows), headers=csv_headers)

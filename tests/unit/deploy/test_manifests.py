@@ -41,6 +41,9 @@ TOPICS = {
     "crm.feedback": (6, 7),
     "crm.complaint": (6, 7),
     "crm.churn": (6, 7),
+    "crm.risk-assessment": (6, 7),
+    "crm.suitability": (6, 7),
+    "crm.corebanking.holdings": (6, 7),
     "crm.dead-letter": (3, 30),
 }
 CRD_SCHEMAS = {
