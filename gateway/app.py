@@ -11,6 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from gateway.audit import Base, access_audit
 from gateway.auth import TokenVerifier
 from gateway.consent import ConsentChecker
+from gateway.declarations import CATALOGUE
 from gateway.openapi import merged_openapi
 from gateway.policy import Policy, Route, load_policy
 from gateway.proxy import Gateway
@@ -53,6 +54,8 @@ def spec() -> ServiceSpec:
         routers=[_router(policy)],
         resources=resources,
         audit=access_audit,
+        catalogue=CATALOGUE,
+        serve_catalogue=False,  # the policy route merges every component's (gateway/local.py)
         openapi_url=None,  # the merged document is served instead (_router)
     )
 

@@ -2,7 +2,7 @@
 
     crm serve <component> [--host H] [--port P]
     crm migrate <component>|all
-    crm rotate-keys              re-encrypt customer data under the active key
+    crm rotate-keys [component]  re-encrypt every declared encrypted field under the active key
     crm verify-audit <component> check the hash chain of a component's audit trail
     crm run-job <component> <job>  run a scheduled job once
     crm broker [--port P]        local Kafka-protocol broker with every topic (development, tests)
@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("component", choices=sorted(COMPONENTS))
     p.add_argument("job")
 
-    commands.add_parser("rotate-keys", help="re-encrypt profile data under the active key (online, in batches)")
+    p = commands.add_parser("rotate-keys", help="re-encrypt every declared encrypted field under the active key "
+                            "(online, in batches)")
+    p.add_argument("component", nargs="?", choices=sorted(COMPONENTS), help="one component (default: every one)")
 
     p = commands.add_parser("broker", help="run the local broker and create every topic")
     p.add_argument("--port", type=int, default=9092)
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "rotate-keys":
         from services.profile.keys import main as rotate_keys
 
-        rotate_keys()
+        rotate_keys(args.component)
     elif args.command == "broker":
         from events.broker import run_forever
 

@@ -6,14 +6,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import CustomerErasedV1
 from events.contracts.envelope import Envelope
+from services.feedback.declarations import CATALOGUE
 from services.feedback.models import Complaint, Feedback
 
 
 async def on_customer_erased(session: AsyncSession, envelope: Envelope, payload: CustomerErasedV1) -> None:
-    await session.execute(sa.update(Feedback).where(Feedback.customer_id == payload.customer_id).values(comment=None))
-    await session.execute(
-        sa.update(Complaint).where(Complaint.customer_id == payload.customer_id).values(description=None)
-    )
+    for model in (Feedback, Complaint):
+        await session.execute(sa.update(model).where(model.customer_id == payload.customer_id)
+                              .values(**CATALOGUE.erased_values(model.__tablename__)))
 
 
 HANDLERS = {"customer.erased": on_customer_erased}

@@ -5,8 +5,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from events.outbox import Outbox
 from events.store import add_messaging_tables
-from services.kit.crypto import EncryptedText
+from services.feedback.declarations import CATALOGUE
 from services.kit.db import UTCDateTime, new_metadata
+from services.kit.retention import add_legal_holds_table
 
 
 class Base(DeclarativeBase):
@@ -24,7 +25,7 @@ class Feedback(Base):
     survey: Mapped[str] = mapped_column(sa.String(8))
     score: Mapped[int] = mapped_column(sa.SmallInteger())
     channel: Mapped[str] = mapped_column(sa.String(16))
-    comment: Mapped[str | None] = mapped_column(EncryptedText("comment"))
+    comment: Mapped[str | None] = mapped_column(CATALOGUE.column_type("feedback", "comment", sa.Text()))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -39,10 +40,11 @@ class Complaint(Base):
     category: Mapped[str] = mapped_column(sa.String(16))
     channel: Mapped[str] = mapped_column(sa.String(16))
     # Null once the customer is erased; category, channel and times stay for the statistics.
-    description: Mapped[str | None] = mapped_column(EncryptedText("description"))
+    description: Mapped[str | None] = mapped_column(CATALOGUE.column_type("complaints", "description", sa.Text()))
     status: Mapped[str] = mapped_column(sa.String(16))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
 outbox = Outbox(outbox_table, source="feedback")
+legal_holds = add_legal_holds_table(Base.metadata)

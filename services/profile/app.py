@@ -7,8 +7,9 @@ from services.kit.audit import audit_router
 from services.profile import models
 from services.profile.documents import flag_expiring_documents_job
 from services.profile.documents_routes import router as documents_router
-from services.profile.retention import apply_retention_job
-from services.profile.routes import declarations_router, router
+from services.profile.retention import apply_retention_job, reannounce_erasures_job
+from services.profile.declarations import CATALOGUE
+from services.profile.routes import router
 from services.profile.settings import ProfileSettings
 
 
@@ -21,9 +22,10 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, documents_router, declarations_router, audit_router(models.audit)],
+        routers=[router, documents_router, audit_router(models.audit)],
         outbox=models.outbox,
         inbox=models.inbox_table,
         audit=models.audit,
-        jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings)],
+        catalogue=CATALOGUE,
+        jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings), reannounce_erasures_job(settings)],
     )

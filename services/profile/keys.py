@@ -1,55 +1,29 @@
-"""Key rotation: re-encrypt every customer row still sealed under a key other than the active
-one, in small batches, each its own short transaction, while the service keeps running.
-
-Run after adding the new key to PROFILE_ENCRYPTION_KEYS and making it PROFILE_ACTIVE_KEY_ID
-(every replica first, so new writes use it); remove the old key once this reports 0 left.
-"""
+"""`crm rotate-keys`: re-encrypt, under the active key, every field the data catalogue declares
+encrypted, in every component that encrypts (services/kit/rotation.py)."""
 
 import asyncio
 
-import sqlalchemy as sa
-from sqlalchemy.orm.attributes import flag_modified
-
 from services.kit import crypto, db
-from services.profile.documents import reseal_documents
-from services.profile.models import Customer
-from services.profile.settings import ProfileSettings
-
-ENCRYPTED_FIELDS = ("name", "national_id", "phone", "email", "birth_date", "address")
+from services.kit.rotation import rotate
+from services.kit.settings import EncryptionSettings
 
 
-async def rotate(settings: ProfileSettings, batch_size: int = 500) -> int:
-    keys = settings.keyring()
+async def rotate_component(spec, batch_size: int = 500) -> dict[str, int]:
+    keys = spec.settings.keyring()
     crypto.install(keys)
-    engine = db.create_engine(settings.database_url)
-    sessions = db.session_factory(engine)
-    rotated = 0
+    engine = db.create_engine(spec.settings.database_url)
     try:
-        while True:
-            async with sessions() as session, session.begin():
-                query = sa.select(Customer).where(Customer.key_id != keys.active_key_id).limit(batch_size)
-                if engine.dialect.name == "postgresql":
-                    # Lock the batch so a concurrent update cannot be overwritten with stale values;
-                    # rows being edited right now are skipped and picked up by the next batch.
-                    query = query.with_for_update(skip_locked=True)
-                batch = list(await session.scalars(query))
-                if not batch:
-                    break
-                for customer in batch:
-                    for field in ENCRYPTED_FIELDS:
-                        flag_modified(customer, field)  # written again, hence sealed under the active key
-                    customer.key_id = keys.active_key_id
-                rotated += len(batch)
-        while True:  # identity document numbers, sealed under the same keys
-            async with sessions() as session, session.begin():
-                resealed = await reseal_documents(session, batch_size)
-            if not resealed:
-                return rotated
-            rotated += resealed
+        return await rotate(engine, spec.metadata, spec.catalogue, keys, batch_size)
     finally:
         await engine.dispose()
 
 
-def main() -> None:
-    rotated = asyncio.run(rotate(ProfileSettings()))
-    print(f"profile: {rotated} customer rows re-encrypted under the active key")
+def main(component: str | None = None) -> None:
+    from services.components import COMPONENTS, spec_of
+
+    for name in [component] if component else list(COMPONENTS):
+        spec = spec_of(name)
+        if not isinstance(spec.settings, EncryptionSettings) or spec.catalogue is None:
+            continue
+        for table, count in asyncio.run(rotate_component(spec)).items():
+            print(f"{name}: {count} {table} rows re-encrypted under the active key")

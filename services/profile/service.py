@@ -10,7 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events.contracts import (
     CustomerCreatedV1,
     CustomerErasedV1,
+    CustomerLegalHoldPlacedV1,
+    CustomerLegalHoldReleasedV1,
     CustomerLifecycleChangedV1,
+    CustomerManagerChangedV1,
     CustomerTierChangedV1,
     CustomerUpdatedV1,
 )
@@ -18,16 +21,18 @@ from services.kit.clock import now
 from services.kit import crypto
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, NotFound, Problem
-from services.profile.declarations import FIELDS
+from services.profile.declarations import CATALOGUE, FIELDS
 from services.profile.documents import erase_documents_and_links
-from services.profile.models import Customer, StageChange, TierChange, audit, outbox
+from services.kit.retention import is_on_hold, place_hold, release_hold
+from services.profile.models import Customer, StageChange, TierChange, audit, legal_holds, outbox
 from services.profile.schemas import CustomerCreate
 from services.profile.settings import ProfileSettings
 from services.profile.tiers import TRANSITIONS, Stage, tier_for
 
 # Every declared field a customer response carries; recorded by name in the audit trail.
 RETURNED_FIELDS = [field.name for field in FIELDS]
-ENCRYPTED_FIELDS = [field.name for field in FIELDS if field.encrypted]
+# What erasure destroys on the customer row (the catalogue's `destroy` fields).
+ERASED = CATALOGUE.erased_values("customers")
 
 
 class Gone(Problem):
@@ -147,12 +152,12 @@ async def move_stage(session: AsyncSession, customer: Customer, stage: Stage, ac
 
 async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason: str) -> None:
     """Destroy the identifiers; keep aggregates (assets, tier, risk level, history) (R2.2)."""
-    for field in ENCRYPTED_FIELDS:
-        setattr(customer, field, None)
-    customer.national_id_index = None
-    customer.phone_index = None
-    customer.external_ref = None
+    for field, value in ERASED.items():
+        setattr(customer, field, value)
+    if await is_on_hold(session, legal_holds, customer.id):
+        raise Conflict("This customer is under a legal hold; their data cannot be erased until the hold is released.")
     customer.erased_at = now()
+    customer.erasure_announced_at = customer.erased_at
     customer.version += 1
     customer.updated_at = customer.erased_at
     if customer.lifecycle_stage != Stage.CHURNED:
@@ -162,4 +167,36 @@ async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason:
     await erase_documents_and_links(session, customer.id)
     await outbox.emit(session, "customer.erased", CustomerErasedV1(customer_id=customer.id, erased_at=customer.erased_at))
     await audit.record(session, actor=actor.id, role=actor.role, action="erase", customer_id=customer.id,
-                       fields=[*ENCRYPTED_FIELDS, "document_number", "relationships"], reason=reason)
+                       fields=[*ERASED, "document_number", "relationships"], reason=reason)
+
+
+async def assign_manager(session: AsyncSession, customer: Customer, manager_id: str | None, actor: Actor) -> None:
+    """Reassign the customer (or give them a dedicated advisor); services scoping access by
+    manager learn it from `customer.manager_changed`."""
+    previous = customer.relationship_manager_id
+    if manager_id != previous:
+        customer.relationship_manager_id = manager_id
+        customer.version += 1
+        customer.updated_at = now()
+        await outbox.emit(session, "customer.manager_changed", CustomerManagerChangedV1(
+            customer_id=customer.id, previous_manager_id=previous, manager_id=manager_id))
+    await audit.record(session, actor=actor.id, role=actor.role, action="assign_manager", customer_id=customer.id,
+                       fields=["relationship_manager_id"], reason=actor.reason)
+
+
+async def hold(session: AsyncSession, customer: Customer, reference: str, actor: Actor) -> None:
+    """Suspend retention and erasure of the customer's data everywhere (R2.2 legal hold)."""
+    if not await place_hold(session, legal_holds, customer.id, reference):
+        raise Conflict("This customer is already under a legal hold; release it first to change its reference.")
+    await outbox.emit(session, "customer.legal_hold_placed",
+                      CustomerLegalHoldPlacedV1(customer_id=customer.id, reference=reference))
+    await audit.record(session, actor=actor.id, role=actor.role, action="legal_hold_placed", customer_id=customer.id,
+                       fields=["legal_hold"], reason=actor.reason)
+
+
+async def release(session: AsyncSession, customer_id: str, actor: Actor) -> None:
+    if not await release_hold(session, legal_holds, customer_id):
+        raise NotFound("This customer is not under a legal hold.")
+    await outbox.emit(session, "customer.legal_hold_released", CustomerLegalHoldReleasedV1(customer_id=customer_id))
+    await audit.record(session, actor=actor.id, role=actor.role, action="legal_hold_released", customer_id=customer_id,
+                       fields=["legal_hold"], reason=actor.reason)

@@ -25,5 +25,11 @@ class ProfileSettings(EncryptionSettings):
     retention_days_after_relationship_ends: dict[str, int] = {
         "basic": 1825, "business": 1825, "risk": 1825, "behaviour": 730,
     }
+    # Days a prospect who never became a customer is kept (then erased like a leaver).
+    prospect_retention_days: int = 365
+    # Reconciliation: each erasure is announced again every N days (below the 7-day topic
+    # retention) for M days, so a consumer away up to M days still applies it when it returns.
+    erasure_reannounce_every_days: float = 3
+    erasure_reannounce_for_days: float = 90
     # Customers erased per transaction of the retention job.
     retention_batch_size: int = 200

@@ -6,6 +6,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from events.store import add_messaging_tables
 from services.kit.db import UTCDateTime, new_metadata
+from services.kit.retention import add_legal_holds_table
 
 
 class Base(DeclarativeBase):
@@ -52,3 +53,4 @@ class MarketingConsent(Base):
 
 # This service emits no events yet: the outbox table exists, but no Outbox relays it.
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
+legal_holds = add_legal_holds_table(Base.metadata)

@@ -233,7 +233,7 @@ async def test_key_rotation_re_encrypts_everything_and_keeps_it_readable(own_pro
 
     # Operators make k2 active (replicas restarted), then run the rotation online.
     own.restart_component("profile", PROFILE_ACTIVE_KEY_ID="k2")
-    assert "7 customer rows re-encrypted" in own.run_cli("rotate-keys").stdout
+    assert "profile: 7 customers rows re-encrypted" in own.run_cli("rotate-keys", "profile").stdout
 
     engine = create_async_engine(own.database_urls["profile"])
     try:
