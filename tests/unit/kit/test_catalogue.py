@@ -72,3 +72,12 @@ def test_the_erased_values_come_from_the_declarations(specs):
         "external_ref",
     }
     assert all(f.category in Category for spec in specs.values() for f in spec.catalogue.fields())
+
+
+def test_the_record_of_processing_activities_is_up_to_date():
+    from pathlib import Path
+
+    from services import ropa
+
+    committed = Path(__file__).parents[3] / "docs" / "record-of-processing.md"
+    assert committed.read_text() == ropa.render(), "run: python -m services.ropa > docs/record-of-processing.md"
