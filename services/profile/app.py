@@ -7,6 +7,9 @@ from services.kit.audit import audit_router
 from services.profile import models
 from services.profile.documents import flag_expiring_documents_job
 from services.profile.documents_routes import router as documents_router
+from services.profile import segments
+from services.profile.segments_routes import router as segments_router
+from events.contracts import topics
 from services.profile.retention import apply_retention_job, reannounce_erasures_job
 from services.profile.declarations import CATALOGUE
 from services.profile.routes import router
@@ -22,10 +25,14 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, documents_router, audit_router(models.audit)],
+        routers=[router, documents_router, segments_router, audit_router(models.audit)],
         outbox=models.outbox,
         inbox=models.inbox_table,
         audit=models.audit,
         catalogue=CATALOGUE,
-        jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings), reannounce_erasures_job(settings)],
+        jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings), reannounce_erasures_job(settings),
+              *segments.jobs(settings)],
+        # Activity: the customer's interactions with the bank (tiers, dormancy).
+        handlers=segments.HANDLERS,
+        consumed_topics=[topics.FEEDBACK, topics.COMPLAINT, topics.CONSENT],
     )

@@ -43,6 +43,7 @@ CUSTOMERS = table("customers", purpose="Customer master data: knowing the custom
     field("risk_level", R, "Risk assessment C1 (most cautious) to C5."),
     field("erased_at", OPS, "When the identifiers were destroyed (the erasure tombstone, announced again "
           "until every consumer has surely applied it)."),
+    field("last_activity_at", BEH, "The customer's last interaction with the bank (tiering, dormancy)."),
     field("erasure_announced_at", OPS, "When the erasure was last announced to the other services."),
     field("version", OPS, "Record version (ETag)."),
     field("created_at", OPS, "When the record was created."),
@@ -92,7 +93,31 @@ RELATIONSHIPS = table("customer_relationships", purpose="Related parties (R1.1):
     field("created_at", OPS, "When recorded.", erasure=ROW),
 ])
 
-TABLES = [CUSTOMERS, LIFECYCLE_HISTORY, TIER_HISTORY, DOCUMENTS, RELATIONSHIPS]
+HOUSEHOLDS = table("households", purpose="Households as records (R1.1): combined assets of their members.",
+                   retention_from="ends when fewer than two members remain", fields=[
+    field("id", OPS, "Household id."),
+    field("created_at", OPS, "When formed."),
+])
+HOUSEHOLD_MEMBERS = table("household_members", purpose="Who belongs to which household (R1.1).",
+                          retention_from="deleted when the member leaves or is erased", fields=[
+    field("customer_id", B, "The member.", identifying=True, erasure=ROW),
+    field("household_id", B, "Their household.", erasure=ROW),
+    field("joined_at", B, "Since when.", erasure=ROW),
+])
+SERVICE_REVIEWS = table("service_reviews", purpose="Reviews the tier's service plan schedules (R4.1).",
+                        retention_from="kept with the customer's aggregates", fields=[
+    field("id", OPS, "Review id."),
+    field("customer_id", OPS, "The customer.", identifying=True),
+    field("tier", BUS, "Tier when scheduled."),
+    field("due_on", BUS, "When it is due."),
+    field("assigned_to", BUS, "The manager or advisor who does it.", identifying=True),
+    field("created_at", OPS, "When scheduled."),
+    field("done_at", BUS, "When done."),
+    field("done_by", BUS, "Who did it.", identifying=True),
+])
+
+TABLES = [CUSTOMERS, LIFECYCLE_HISTORY, TIER_HISTORY, DOCUMENTS, RELATIONSHIPS, HOUSEHOLDS, HOUSEHOLD_MEMBERS,
+          SERVICE_REVIEWS]
 CATALOGUE = Catalogue("profile", TABLES, shared=[*MESSAGING, AUDIT_LOG])
 
 # The customer record's own fields, as requests and responses name them.

@@ -43,6 +43,8 @@ class Customer(Base):
     # The bank's own reference (core banking id); makes bulk imports idempotent.
     external_ref: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The customer's last interaction the platform heard of (activity events); tiers and dormancy.
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # When `customer.erased` was last announced; announced again every few days for a while, so a
     # consumer away longer than the topic retention still applies it (retention.py).
     erasure_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

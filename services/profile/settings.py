@@ -12,6 +12,22 @@ class ProfileSettings(EncryptionSettings):
     tier_high_net_worth_assets: Decimal = Decimal("6000000")
     tier_affluent_assets: Decimal = Decimal("500000")
     tier_mass_assets: Decimal = Decimal("50000")
+    # Engagement lifts a customer one tier (up to affluent): this many products and activity
+    # within the activity window (tiers.py).
+    tier_uplift_holdings: int = 5
+    activity_window_days: int = 90
+    # An active customer with no activity for this long becomes dormant (the `mark-dormant` job).
+    dormant_after_days: int = 365
+    # Private-banking advisors, one of whom is assigned to each high-net-worth customer (R4.1);
+    # empty: high-net-worth customers keep their manager and the review tasks say so.
+    private_banking_advisors: list[str] = []
+
+    def tier_policy(self):
+        from services.profile.tiers import TierPolicy
+
+        return TierPolicy(hnw_assets=self.tier_high_net_worth_assets, affluent_assets=self.tier_affluent_assets,
+                          mass_assets=self.tier_mass_assets, uplift_holdings=self.tier_uplift_holdings,
+                          activity_window_days=self.activity_window_days)
 
     # Roles that see only the customers assigned to them (R4.1 relationship managers).
     assigned_only_roles: list[str] = ["relationship_manager"]
