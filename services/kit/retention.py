@@ -12,7 +12,6 @@ Legal holds: the profile service places and releases them (`PUT`/`DELETE
 rule touches a held customer's rows, and profile refuses to erase them.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -151,8 +150,6 @@ async def apply_rule(session: AsyncSession, rule: RetentionRule, days: int, hold
     return len(ids)
 
 
-# A rule that needs a component's own logic (e.g. profile erasing a customer, with its event).
-CustomRule = Callable[[async_sessionmaker[AsyncSession]], "object"]
 
 
 async def apply_retention(
