@@ -76,6 +76,21 @@ def verify_audit(component: str) -> int:
     return 1
 
 
+def rotate_keys(component: str | None) -> None:
+    """Re-encrypt every declared encrypted field of `component` (or every one that encrypts)."""
+    import asyncio
+
+    from services.kit.rotation import rotate_component
+    from services.kit.settings import EncryptionSettings
+
+    for name in [component] if component else list(COMPONENTS):
+        spec = spec_of(name)
+        if not isinstance(spec.settings, EncryptionSettings) or spec.catalogue is None:
+            continue
+        for table, count in asyncio.run(rotate_component(spec)).items():
+            print(f"{name}: {count} {table} rows re-encrypted under the active key")
+
+
 def run_job(component: str, name: str) -> int:
     import asyncio
 
@@ -142,8 +157,6 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "run-job":
         sys.exit(run_job(args.component, args.job))
     elif args.command == "rotate-keys":
-        from services.profile.keys import main as rotate_keys
-
         rotate_keys(args.component)
     elif args.command == "broker":
         from events.broker import run_forever

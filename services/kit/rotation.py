@@ -10,7 +10,7 @@ A table with a `key_id` column gets it set to the active key too.
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.kit import crypto
+from services.kit import crypto, db
 from services.kit.catalogue import Catalogue
 
 
@@ -57,3 +57,14 @@ async def rotate(engine: AsyncEngine, metadata: sa.MetaData, catalogue: Catalogu
         if fields and name in metadata.tables:
             done[name] = await rotate_table(engine, metadata.tables[name], fields, keys, batch_size)
     return done
+
+
+async def rotate_component(spec, batch_size: int = 500) -> dict[str, int]:
+    """`rotate` for one component's ServiceSpec, on its configured database and keys."""
+    keys = spec.settings.keyring()
+    crypto.install(keys)
+    engine = db.create_engine(spec.settings.database_url)
+    try:
+        return await rotate(engine, spec.metadata, spec.catalogue, keys, batch_size)
+    finally:
+        await engine.dispose()

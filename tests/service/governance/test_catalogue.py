@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from services.kit import crypto
 from services.kit.catalogue import undeclared_columns
-from services.profile.keys import rotate_component
+from services.kit.rotation import rotate_component
 
 SERVICES = ["profile", "consent", "recommendation", "churn", "feedback"]
 
