@@ -1,8 +1,8 @@
 """Retention (R2.2) in the profile service, per data category (declarations.py), and the
 `apply-retention` job that enforces it (the shared mechanism: services/kit/retention.py).
 
-- basic (identity and contact data): `PROFILE_RETENTION_DAYS_AFTER_RELATIONSHIP_ENDS` (JSON, days
-  per category over the defaults), 1825 days (five years, AML record keeping) after the
+- basic (identity and contact data): `PROFILE_RETENTION_DAYS` (JSON, days per category over the
+  defaults of services/kit/retention.py), 1825 days (five years, AML record keeping) after the
   relationship ended, i.e. the latest `churned` row of `lifecycle_history` (a returning customer
   who churns again starts the clock again). The customer is then erased through
   `service.erase`, exactly like an erasure on request, and `customer.erased` is emitted.
@@ -46,17 +46,8 @@ JOB_ACTOR = Actor(f"job:{JOB_NAME}", "system", scope=None, reason=None)
 
 
 def retention_days(settings: ProfileSettings) -> dict[Category, int]:
-    """The policy in force: configured limits over the defaults; unknown categories and
-    negative limits are refused (at start-up, since the job is built then)."""
-    field = ProfileSettings.model_fields["retention_days_after_relationship_ends"]
-    configured = settings.retention_days_after_relationship_ends
-    unknown = sorted(set(configured) - set(Category))
-    if unknown:
-        raise ValueError(f"retention limits for unknown data categories {unknown}; known: {sorted(Category)}")
-    policy = {Category(name): days for name, days in {**field.default, **configured}.items()}
-    if negative := sorted(name for name, days in policy.items() if days < 0):
-        raise ValueError(f"retention limits must be zero or more days: {negative}")
-    return policy
+    """The policy in force (configured over the defaults, validated when settings are read)."""
+    return {Category(name): days for name, days in settings.retention_days.items()}
 
 
 def relationship_ended_at():
@@ -116,7 +107,7 @@ async def apply_all(sessions: async_sessionmaker[AsyncSession], settings: Profil
     handled += await expire_prospects(sessions, days=settings.prospect_retention_days, batch_size=batch)
     for rule in RULES:
         async with sessions() as session, session.begin():
-            handled += await apply_rule(session, rule, settings.retention_days[rule.category], legal_holds, batch)
+            handled += await apply_rule(session, rule, retention_days(settings)[rule.category], legal_holds, batch)
     return handled
 
 

@@ -35,12 +35,8 @@ class ProfileSettings(EncryptionSettings):
     # Days before a document's expiry from which it counts as `expiring` and is announced (KYC).
     document_expiry_notice_days: int = 60
 
-    # Days each data category (declarations.py) is kept after the relationship ends (R2.2); JSON
-    # in PROFILE_RETENTION_DAYS_AFTER_RELATIONSHIP_ENDS, merged over these. `apply-retention`
-    # erases customers past the basic limit (5 years: AML record keeping); see retention.py.
-    retention_days_after_relationship_ends: dict[str, int] = {
-        "basic": 1825, "business": 1825, "risk": 1825, "behaviour": 730,
-    }
+    # Retention per data category: PROFILE_RETENTION_DAYS (services/kit/retention.py); for basic
+    # data the days count from the end of the relationship (retention.py).
     # Days a prospect who never became a customer is kept (then erased like a leaver).
     prospect_retention_days: int = 365
     # Reconciliation: each erasure is announced again every N days (below the 7-day topic
