@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, load_only, mapped_column
 
-from events.contracts import ComplaintOpenedV1, ConsentGrantedV1, FeedbackReceivedV1
+from events.contracts import ComplaintOpenedV1, ConsentGrantedV1, CustomerTierChangedV1, FeedbackReceivedV1
 from events.contracts.envelope import Envelope
 from services.kit.clock import now
 from services.kit.db import UTCDateTime
@@ -29,7 +29,7 @@ from services.kit.jobs import PeriodicJob
 from services.kit.params import IdField
 from services.kit.problems import Conflict, NotFound
 from services.profile import service
-from services.profile.models import Base, Customer, audit
+from services.profile.models import Base, Customer, TierChange, audit, outbox
 from services.profile.settings import ProfileSettings
 from services.profile.tiers import SERVICE_PLANS, Stage, Tier, add_months, tier_sql
 
@@ -218,24 +218,38 @@ HANDLERS = {"feedback.received": on_activity, "complaint.opened": on_activity, "
 
 # --- Jobs ---------------------------------------------------------------------------------
 
-RETIER = Actor("job:retier", "system", None, "tier thresholds or activity changed")
 DORMANCY = Actor("job:mark-dormant", "system", None, None)
 
 
 async def retier_all(sessions: async_sessionmaker[AsyncSession], *, settings: ProfileSettings,
-                     batch_size: int = 200) -> int:
-    """Re-tier up to `batch_size` customers whose tier differs from what the rule gives now."""
-    computed = tier_sql(Customer.assets_under_management, Customer.product_holdings, Customer.last_activity_at,
-                        policy=settings.tier_policy(), moment=now())
-    query = (sa.select(Customer)
-             .options(load_only(Customer.id, Customer.tier, Customer.assets_under_management, Customer.product_holdings,
-                                Customer.last_activity_at, Customer.relationship_manager_id, Customer.version))
-             .where(Customer.erased_at.is_(None), Customer.tier != computed)
-             .order_by(Customer.id).limit(batch_size).with_for_update(of=Customer, skip_locked=True))
+                     batch_size: int = 500) -> int:
+    """Re-tier up to `batch_size` customers whose tier differs from what the rule gives now: the
+    new tiers, their history rows and `customer.tier_changed` events written in a few statements
+    for the whole batch; customers entering high-net-worth then get their advisor one by one."""
+    moment = now()
+    c = Customer.__table__
+    computed = tier_sql(c.c.assets_under_management, c.c.product_holdings, c.c.last_activity_at,
+                        policy=settings.tier_policy(), moment=moment)
+    query = (sa.select(c.c.id, c.c.tier, computed.label("new_tier"))
+             .where(c.c.erased_at.is_(None), c.c.tier != computed)
+             .order_by(c.c.id).limit(batch_size).with_for_update(of=c, skip_locked=True))
     async with sessions() as session, session.begin():
-        due = list(await session.scalars(query))
-        for customer in due:
-            await service.retier(session, customer, settings)
+        due = (await session.execute(query)).all()
+        if not due:
+            return 0
+        await session.execute(
+            sa.update(c).where(c.c.id == sa.bindparam("customer_id"))
+            .values(tier=sa.bindparam("new_tier"), version=c.c.version + 1, updated_at=moment),
+            [{"customer_id": row.id, "new_tier": row.new_tier} for row in due],
+        )
+        await session.execute(sa.insert(TierChange), [
+            {"customer_id": row.id, "from_tier": row.tier, "to_tier": row.new_tier, "at": moment} for row in due])
+        await outbox.emit_many(session, [
+            ("customer.tier_changed", CustomerTierChangedV1(customer_id=row.id, previous_tier=row.tier,
+                                                            tier=row.new_tier)) for row in due])
+        for row in due:
+            if row.new_tier == Tier.HIGH_NET_WORTH.value:
+                await service.assign_advisor(session, await session.get(Customer, row.id), settings)
     return len(due)
 
 
