@@ -80,7 +80,8 @@ class HouseholdIn(BaseModel):
 
 
 class MemberOut(BaseModel):
-    """Tier and assets are null for a member the caller may not see (another manager's)."""
+    """Tier and assets are null for a member the caller may not see (another manager's, or, for
+    a customer, anyone but themselves: they see the household's total only)."""
 
     customer_id: str
     tier: Tier | None
@@ -134,7 +135,8 @@ async def household_of(session: AsyncSession, customer: Customer, actor: Actor, 
         .where(HouseholdMember.household_id == household_id)
         .order_by(HouseholdMember.joined_at, HouseholdMember.customer_id)
     )).all()
-    shown = {c.id for _, c in rows if service.may_see(actor, c, settings)}
+    shown = {c.id for _, c in rows if service.may_see(actor, c, settings)
+             and (actor.role not in settings.self_scoped_roles or c.id == actor.id)}
     await audit.record_many(session, actor=actor.id, role=actor.role, action="household_read",
                             customer_ids=sorted(shown), fields=HOUSEHOLD_FIELDS, reason=actor.reason)
     return HouseholdOut(

@@ -88,7 +88,8 @@ async def test_a_household_shows_its_members_combined_assets_through_the_gateway
                             headers=system.headers("customer", members[1]))
     assert read.status_code == 200, read.text
     assert read.json()["combined_assets"] == "345000.25"
-    assert {m["customer_id"] for m in read.json()["members"]} == set(members)
+    shown = {m["customer_id"]: m["assets_under_management"] for m in read.json()["members"]}
+    assert shown == {members[0]: None, members[1]: "45000.25"}  # a customer sees only their own figures
     other = await client.get(f"{gateway}/api/v1/customers/{members[1]}/household",
                              headers=system.headers("customer", str(uuid.uuid4())))
     assert other.status_code == 404  # another customer
