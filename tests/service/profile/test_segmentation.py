@@ -74,6 +74,8 @@ async def test_lowering_a_threshold_re_tiers_existing_customers_with_history(ser
         assert (await admin.get(f"/api/v1/customers/{customer['id']}")).json()["tier"] == "affluent"
         history = (await admin.get(f"/api/v1/customers/{customer['id']}/tier-history")).json()
     assert [(h["from_tier"], h["to_tier"]) for h in history] == [(None, "mass"), ("mass", "affluent")]
+    async with lowered.client("relationship_manager", "rm-other") as stranger:
+        assert (await stranger.get(f"/api/v1/customers/{customer['id']}/tier-history")).status_code == 404
     [event] = await lowered.published("customer.tier_changed", customer_id=customer["id"])
     assert event.payload == {"customer_id": customer["id"], "previous_tier": "mass", "tier": "affluent"}
     assert await lowered.run_job("retier") == 0  # nothing left to move
