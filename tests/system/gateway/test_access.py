@@ -187,6 +187,8 @@ async def test_role_against_route(system, client, customer_id, route, role):
         ("PATCH", "/api/v1/customers/{other}", {"address": "somewhere else"}),
         ("GET", "/api/v1/customers/{other}/consents", None),
         ("GET", "/api/v1/customers/{other}/recommendations", None),
+        ("GET", "/api/v1/customers/{other}/household", None),
+        ("GET", "/api/v1/customers/{other}/tier-history", None),
         ("POST", "/api/v1/feedback", {"customer_id": "{other}", "survey": "nps", "score": 9, "channel": "web"}),
         ("POST", "/api/v1/complaints", {"customer_id": "{other}", "category": "fees", "channel": "web", "description": "x"}),
         ("POST", "/api/v1/consents", {"customer_id": "{other}", "recipient": "r", "purpose": "marketing", "data_categories": ["basic"]}),
