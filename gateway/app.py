@@ -12,6 +12,7 @@ from gateway.audit import Base, access_audit
 from gateway.auth import TokenVerifier
 from gateway.consent import ConsentChecker
 from gateway.dashboard import dashboard_router, mount_assets
+from gateway.declarations import CATALOGUE
 from gateway.openapi import merged_openapi
 from gateway.policy import Policy, Route, load_policy
 from gateway.proxy import Gateway
@@ -55,6 +56,8 @@ def spec() -> ServiceSpec:
         static_mounts=mount_assets,
         resources=resources,
         audit=access_audit,
+        catalogue=CATALOGUE,
+        serve_catalogue=False,  # the policy route merges every component's (gateway/local.py)
         openapi_url=None,  # the merged document is served instead (_router)
     )
 

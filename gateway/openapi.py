@@ -3,6 +3,7 @@ the policy exposes, with bearer authentication declared."""
 
 import json
 
+from gateway import local
 from gateway.policy import Policy
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream, UpstreamError
@@ -24,7 +25,7 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
         "security": [{"bearer": []}],
     }
     unavailable = []
-    for service in sorted({route.upstream for route in policy.routes}):
+    for service in sorted({route.upstream for route in policy.routes} - {"gateway"}):
         try:
             answer = await upstream.request("GET", settings.upstream_url(service) + "/openapi.json", headers={}, body=b"")
             source = json.loads(answer.body) if answer.status == 200 else None
@@ -55,6 +56,12 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
                         "responses": {"200": {"description": "`{subject, purpose, categories, data}`"}},
                     }
                 document["paths"].setdefault(route.path, {})[route.method.lower()] = operation
+    for route in policy.routes:
+        if route.upstream == "gateway":  # answered by the gateway itself (gateway/local.py)
+            document["paths"].setdefault(route.path, {})[route.method.lower()] = {
+                "summary": (local.HANDLERS[route.path].__doc__ or "").split("\n")[0], "x-roles": route.roles,
+                "responses": {"200": {"description": "OK"}},
+            }
     if unavailable:
         document["info"]["x-unavailable-services"] = unavailable
     return document

@@ -50,7 +50,8 @@ class Route(BaseModel):
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
-    upstream: Literal["profile", "consent", "recommendation", "churn", "feedback"]
+    # `gateway`: answered by the gateway itself (gateway/local.py).
+    upstream: Literal["profile", "consent", "recommendation", "churn", "feedback", "gateway"]
     roles: list[str]
     customer_data: bool = False
     customer_param: str | None = None

@@ -11,6 +11,7 @@ from fastapi import Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from events.tracing import current_trace_id
+from gateway import local
 from gateway.audit import access_audit
 from gateway.auth import Caller, TokenVerifier
 from gateway.consent import ConsentChecker, ConsentUnavailable
@@ -59,7 +60,8 @@ class Gateway:
             return False
         if answer.status != 200:
             return False
-        self.declarations = {item["name"]: item for item in json.loads(answer.body)}
+        # The customer record's fields: what masking and partner sharing apply to.
+        self.declarations = {item["name"]: item for item in json.loads(answer.body) if item.get("table") == "customers"}
         self.mask_rules = self.policy.mask_rules(
             {name for name, item in self.declarations.items() if item["sensitivity"] != "internal"}
         )
@@ -91,7 +93,8 @@ class Gateway:
             else:
                 if customer_id is not None and caller.role in self.policy.consent_required:
                     await self._require_consent(caller, customer_id)
-                response, in_clear = self._respond(await self._call(request, route, caller, body), caller)
+                response, in_clear = self._respond(await self._call(request, route, caller, body), caller,
+                                                   mask=route.customer_data)
             status = response.status_code
             if customer_id is None and route.response_customer_field and 200 <= status < 300:
                 customer_id = _field_of(response, route.response_customer_field)
@@ -164,6 +167,8 @@ class Gateway:
             )
 
     async def _call(self, request: Request, route: Route, caller: Caller, body: bytes) -> UpstreamResponse:
+        if route.upstream == "gateway":
+            return await local.HANDLERS[route.path](self, request)
         headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
         headers["x-request-id"] = current_trace_id.get() or ""
         headers["x-actor-id"] = caller.subject
@@ -176,8 +181,8 @@ class Gateway:
             )
         else:
             url = self.settings.upstream_url(route.upstream) + request.url.path
-            if request.url.query:
-                url += "?" + request.url.query
+        if request.url.query:
+            url += "?" + request.url.query
         try:
             return await self.upstream.request(
                 route.method, url, headers=headers, body=body, timeout=route.timeout_seconds
@@ -188,11 +193,13 @@ class Gateway:
                 raise GatewayTimeout(f"The {route.upstream} service did not answer in time; retry later.") from None
             raise BadGateway(f"The {route.upstream} service is unavailable; retry later.") from None
 
-    def _respond(self, answer: UpstreamResponse, caller: Caller) -> tuple[Response, set[str]]:
-        """The service's answer, its customer fields masked for the caller's role."""
+    def _respond(self, answer: UpstreamResponse, caller: Caller, *, mask: bool = True) -> tuple[Response, set[str]]:
+        """The service's answer, its customer fields masked for the caller's role (routes that
+        carry no customer data, e.g. the product list or the data catalogue, are not masked:
+        a product's or a field's `name` is not a person's)."""
         content, in_clear = answer.body, set()
         media_type = answer.headers.get("content-type", "")
-        if answer.body and ("application/json" in media_type or PROBLEM_MEDIA_TYPE in media_type):
+        if mask and answer.body and ("application/json" in media_type or PROBLEM_MEDIA_TYPE in media_type):
             masked, in_clear = self.policy.mask(json.loads(answer.body), caller.role, self.mask_rules)
             content = json.dumps(masked, separators=(",", ":"), ensure_ascii=False).encode()
         headers_back = {k: v for k, v in answer.headers.items() if k not in ("content-type", "x-request-id")}
@@ -226,7 +233,8 @@ class Gateway:
         record = json.loads(answer.body)
         shareable = {
             name for name in record
-            if (declared := self.declarations.get(name)) and declared["sensitivity"] == "internal" and not declared["identifying"]
+            if (declared := self.declarations.get(name)) and declared["sensitivity"] == "internal"
+            and not declared["identifying"] and declared["category"] != "operational"
         }
         categories = {self.declarations[name]["category"] for name in shareable}
         try:

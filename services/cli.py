@@ -3,7 +3,7 @@
     crm serve <component> [--host H] [--port P]
     crm migrate <component>|all
     crm revision <component> -m MESSAGE   autogenerate a migration from the models
-    crm rotate-keys [component]  re-encrypt profile (default) or feedback data under the active key
+    crm rotate-keys [component]  re-encrypt every declared encrypted field under the active key
     crm verify-audit <component> check the hash chain of a component's audit trail
     crm run-job <component> <job>  run a scheduled job once
     crm broker [--port P]        local Kafka-protocol broker with every topic (development, tests)
@@ -84,6 +84,21 @@ def verify_audit(component: str) -> int:
     return 1
 
 
+def rotate_keys(component: str | None) -> None:
+    """Re-encrypt every declared encrypted field of `component` (or every one that encrypts)."""
+    import asyncio
+
+    from services.kit.rotation import rotate_component
+    from services.kit.settings import EncryptionSettings
+
+    for name in [component] if component else list(COMPONENTS):
+        spec = spec_of(name)
+        if not isinstance(spec.settings, EncryptionSettings) or spec.catalogue is None:
+            continue
+        for table, count in asyncio.run(rotate_component(spec)).items():
+            print(f"{name}: {count} {table} rows re-encrypted under the active key")
+
+
 def run_job(component: str, name: str) -> int:
     import asyncio
 
@@ -134,8 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("component", choices=sorted(COMPONENTS))
     p.add_argument("job")
 
-    p = commands.add_parser("rotate-keys", help="re-encrypt a component's data under the active key (online, in batches)")
-    p.add_argument("component", nargs="?", default="profile", choices=["profile", "feedback"])
+    p = commands.add_parser("rotate-keys", help="re-encrypt every declared encrypted field under the active key "
+                            "(online, in batches)")
+    p.add_argument("component", nargs="?", choices=sorted(COMPONENTS), help="one component (default: every one)")
 
     p = commands.add_parser("broker", help="run the local broker and create every topic")
     p.add_argument("--port", type=int, default=9092)
@@ -157,9 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "run-job":
         sys.exit(run_job(args.component, args.job))
     elif args.command == "rotate-keys":
-        import importlib
-
-        importlib.import_module(f"services.{args.component}.keys").main()
+        rotate_keys(args.component)
     elif args.command == "broker":
         from events.broker import run_forever
 

@@ -82,6 +82,28 @@ class CustomerErasedV1(Payload):
 
     customer_id: str
     erased_at: datetime
+    replayed: bool = Field(False, description="True when profile announces an erasure again so that a consumer "
+                           "that was away longer than the topic retention still applies it (reconciliation).")
+
+
+class CustomerLegalHoldPlacedV1(Payload):
+    """The customer's data must not be erased (retention suspended) until the hold is released."""
+
+    customer_id: str
+    reference: str = Field(description="The case reference code.")
+
+
+class CustomerLegalHoldReleasedV1(Payload):
+    customer_id: str
+
+
+class CustomerManagerChangedV1(Payload):
+    """The customer's relationship manager (or dedicated advisor) changed; services scoping
+    access by manager follow it."""
+
+    customer_id: str
+    previous_manager_id: str | None
+    manager_id: str | None
 
 
 class CustomerDocumentExpiringV1(Payload):
@@ -299,6 +321,12 @@ _TYPES = [
               "A customer moved to another lifecycle stage."),
     EventType("customer.erased", 1, topics.CUSTOMER, CustomerErasedV1,
               "A customer was erased; erase or anonymise your copies of their personal data."),
+    EventType("customer.legal_hold_placed", 1, topics.CUSTOMER, CustomerLegalHoldPlacedV1,
+              "A legal hold was placed: suspend retention and erasure of the customer's data."),
+    EventType("customer.legal_hold_released", 1, topics.CUSTOMER, CustomerLegalHoldReleasedV1,
+              "A legal hold was released: retention applies again."),
+    EventType("customer.manager_changed", 1, topics.CUSTOMER, CustomerManagerChangedV1,
+              "The customer's relationship manager changed."),
     EventType("customer.document_expiring", 1, topics.CUSTOMER, CustomerDocumentExpiringV1,
               "An identity document is expiring or expired; KYC needs a refresh."),
     EventType("consent.granted", 1, topics.CONSENT, ConsentGrantedV1, "A data-sharing consent became active."),

@@ -7,6 +7,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from events.outbox import Outbox
 from events.store import add_messaging_tables
 from services.kit.db import UTCDateTime, new_metadata
+from services.kit.retention import add_legal_holds_table
 
 
 class Base(DeclarativeBase):
@@ -38,3 +39,4 @@ class CustomerFeatures(Base):
 
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
 outbox = Outbox(outbox_table, source="churn")
+legal_holds = add_legal_holds_table(Base.metadata)

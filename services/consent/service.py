@@ -23,16 +23,21 @@ from events.contracts import (
     ConsentRevokedV1,
 )
 from services.kit.clock import now
+from services.consent.declarations import CATALOGUE
 from services.consent.models import Consent, ConsentChange, audit, outbox
 from services.consent.schemas import ConsentGrant, DecisionOut, DecisionRequest
 from services.consent.settings import ConsentSettings
+from services.kit.catalogue import Erasure
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, Forbidden, NotFound
 
 EXPIRY = Actor("consent:expire-consents", "system", None, None)
-# Columns that may hold the customer's own id: as the subject, or as the actor when the
-# customer granted or revoked the consent themselves.
-_ACTOR_COLUMNS = ("requested_by", "decided_by", "granted_by", "revoked_by")
+# Columns the catalogue says erasure pseudonymises: the subject, and the actors (who may be the
+# customer, having granted or revoked the consent themselves).
+_PSEUDONYMISED = {
+    table: [f.name for f in CATALOGUE.fields(table) if f.erasure is Erasure.PSEUDONYMISE and f.name != "customer_id"]
+    for table in ("consents", "consent_history")
+}
 
 
 async def get(session: AsyncSession, consent_id: str, *, scope: str | None, for_update: bool = False) -> Consent:
@@ -226,13 +231,14 @@ async def erase_customer(session: AsyncSession, customer_id: str, *, pseudonym_i
     await session.execute(
         sa.update(Consent)
         .where(Consent.customer_id == customer_id)
-        .values(customer_id=pseudonym_id, **{c: replaced(getattr(Consent, c)) for c in _ACTOR_COLUMNS})
+        .values(customer_id=pseudonym_id, **{c: replaced(getattr(Consent, c)) for c in _PSEUDONYMISED["consents"]})
         .execution_options(synchronize_session=False)
     )
     await session.execute(
         sa.update(ConsentChange)
         .where(ConsentChange.customer_id == customer_id)
-        .values(customer_id=pseudonym_id, actor=replaced(ConsentChange.actor))
+        .values(customer_id=pseudonym_id,
+                **{c: replaced(getattr(ConsentChange, c)) for c in _PSEUDONYMISED["consent_history"]})
         .execution_options(synchronize_session=False)
     )
     await audit.record(session, actor=actor.id, role=actor.role, action="consent.pseudonymised",

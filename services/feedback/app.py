@@ -11,7 +11,23 @@ from services.feedback.settings import FeedbackSettings
 from services.feedback.sla.service import escalate_due
 from services.feedback.surveys.routes import router as surveys_router
 from services.kit.app import ServiceSpec
+from services.feedback.declarations import CATALOGUE
+from services.kit.catalogue import Category
 from services.kit.jobs import PeriodicJob
+from services.kit.retention import RetentionRule, legal_hold_handlers, retention_job
+
+# Survey answers are behavioural data; cases are business records (regulatory complaint statistics),
+# and a case's notes and clocks go with it.
+RULES = [
+    RetentionRule("feedback", models.SurveyAnswer.__table__, Category.BEHAVIOUR,
+                  since=models.SurveyAnswer.received_at, customer=models.SurveyAnswer.customer_id),
+    RetentionRule("survey_invitations", models.SurveyInvitation.__table__, Category.BEHAVIOUR,
+                  since=models.SurveyInvitation.created_at, customer=models.SurveyInvitation.customer_id),
+    RetentionRule("cases", models.Case.__table__, Category.BUSINESS, since=models.Case.opened_at,
+                  customer=models.Case.customer_id,
+                  dependents=((models.CaseNote.__table__, models.CaseNote.case_id),
+                              (models.SlaClock.__table__, models.SlaClock.case_id))),
+]
 
 
 def spec() -> ServiceSpec:
@@ -31,7 +47,11 @@ def spec() -> ServiceSpec:
         routers=[cases_router, surveys_router, kpis_router],
         outbox=models.outbox,
         inbox=models.inbox_table,
-        handlers=HANDLERS,
+        catalogue=CATALOGUE,
+        handlers={**HANDLERS, **legal_hold_handlers(models.legal_holds)},
         consumed_topics=[topics.CUSTOMER],
-        jobs=[PeriodicJob("escalate-sla", settings.sla_job_every_seconds, escalate)],
+        jobs=[
+            PeriodicJob("escalate-sla", settings.sla_job_every_seconds, escalate),
+            retention_job(RULES, settings.retention_days, models.legal_holds),
+        ],
     )

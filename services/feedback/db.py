@@ -5,6 +5,7 @@ from sqlalchemy.orm import DeclarativeBase
 from events.outbox import Outbox
 from events.store import add_messaging_tables
 from services.kit.db import new_metadata
+from services.kit.retention import add_legal_holds_table
 
 
 class Base(DeclarativeBase):
@@ -13,3 +14,4 @@ class Base(DeclarativeBase):
 
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
 outbox = Outbox(outbox_table, source="feedback")
+legal_holds = add_legal_holds_table(Base.metadata)

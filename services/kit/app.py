@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -12,8 +13,11 @@ from fastapi.responses import JSONResponse
 
 from events.consumer import EventConsumer, Handler
 from events.outbox import Outbox
+from events.store import purge_messaging
+from services.kit.clock import now
 from services.kit import crypto, db
 from services.kit.audit import AuditTrail
+from services.kit.catalogue import Catalogue
 from services.kit.jobs import PeriodicJob, run_forever
 from services.kit.messaging import Messaging
 from services.kit.observability import configure_logging, install_observability
@@ -47,11 +51,27 @@ class ServiceSpec:
     openapi_url: str | None = "/openapi.json"
     # Mounts static files on the app (the gateway's dashboard assets).
     static_mounts: Callable[[FastAPI], None] | None = None
+    # Every field the component stores (services/kit/catalogue.py), served at /api/v1/data-declarations.
+    catalogue: Catalogue | None = None
+    serve_catalogue: bool = True
 
     def __post_init__(self):
+        if self.outbox is not None or self.inbox is not None:
+            self.jobs = [*self.jobs, purge_messaging_job(self)]
         if isinstance(self.settings, EncryptionSettings):
             # Encrypted columns read the process's key ring (one component per process).
             crypto.install(self.settings.keyring())
+
+
+def purge_messaging_job(spec: "ServiceSpec") -> PeriodicJob:
+    """Published outbox rows and handled inbox rows go after `messaging_retention_days`."""
+
+    async def run(sessions) -> int:
+        older_than = now() - timedelta(days=spec.settings.messaging_retention_days)
+        return await purge_messaging(sessions.kw["bind"], outbox=spec.outbox.table if spec.outbox else None,
+                                     inbox=spec.inbox, older_than=older_than)
+
+    return PeriodicJob(name="purge-messaging", every_seconds=3600, run=run)
 
 
 def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
@@ -133,6 +153,8 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
 
     for router in spec.routers:
         app.include_router(router)
+    if spec.catalogue is not None and spec.serve_catalogue:
+        app.include_router(spec.catalogue.router())
     if spec.static_mounts is not None:
         spec.static_mounts(app)
     return app

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Annotated
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -259,38 +260,46 @@ class AuditPage(BaseModel):
     next_cursor: int | None = Field(description="Pass as `after` for the next page; null at the end.")
 
 
+class AuditQuery(BaseModel):
+    """The filters of every audit trail's query (profile's, consent's, the gateway's)."""
+
+    customer_id: str | None = None
+    actor: str | None = None
+    since: datetime | None = Field(None, description="Inclusive, ISO 8601 with time zone.")
+    until: datetime | None = Field(None, description="Exclusive, ISO 8601 with time zone.")
+    after: int | None = Field(None, description="Cursor from the previous page.")
+    limit: int = Field(100, ge=1, le=1000)
+
+
+async def query_trail(trail: AuditTrail, session: AsyncSession | AsyncConnection, filters: AuditQuery) -> AuditPage:
+    """One page of `trail`, oldest first, by customer, actor and time."""
+    t = trail.table
+    query = sa.select(t).order_by(t.c.id).limit(filters.limit + 1)
+    for column, value in ((t.c.customer_id, filters.customer_id), (t.c.actor, filters.actor)):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.since is not None:
+        query = query.where(t.c.at >= filters.since)
+    if filters.until is not None:
+        query = query.where(t.c.at < filters.until)
+    if filters.after is not None:
+        query = query.where(t.c.id > filters.after)
+    rows = (await session.execute(query)).all()
+    page = rows[:filters.limit]
+    items = [
+        AuditRecordOut(**{**row._mapping, "fields": [f for f in row.fields.split(",") if f],
+                          "at": row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)})
+        for row in page
+    ]
+    return AuditPage(items=items, next_cursor=page[-1].id if len(rows) > filters.limit else None)
+
+
 def audit_router(trail: AuditTrail) -> APIRouter:
     """`GET /api/v1/audit-records`: the trail by customer, actor and time (for compliance officers)."""
     router = APIRouter(prefix="/api/v1/audit-records", tags=["audit"])
 
     @router.get("", response_model=AuditPage)
-    async def audit_records(
-        session: SessionDep,
-        customer_id: str | None = None,
-        actor: str | None = None,
-        since: datetime | None = Query(None, description="Inclusive, ISO 8601 with time zone."),
-        until: datetime | None = Query(None, description="Exclusive, ISO 8601 with time zone."),
-        after: int | None = Query(None, description="Cursor from the previous page."),
-        limit: int = Query(100, ge=1, le=1000),
-    ) -> AuditPage:
-        t = trail.table
-        query = sa.select(t).order_by(t.c.id).limit(limit + 1)
-        for column, value in ((t.c.customer_id, customer_id), (t.c.actor, actor)):
-            if value is not None:
-                query = query.where(column == value)
-        if since is not None:
-            query = query.where(t.c.at >= since)
-        if until is not None:
-            query = query.where(t.c.at < until)
-        if after is not None:
-            query = query.where(t.c.id > after)
-        rows = (await session.execute(query)).all()
-        page = rows[:limit]
-        items = [
-            AuditRecordOut(**{**row._mapping, "fields": [f for f in row.fields.split(",") if f],
-                              "at": row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)})
-            for row in page
-        ]
-        return AuditPage(items=items, next_cursor=page[-1].id if len(rows) > limit else None)
+    async def audit_records(session: SessionDep, filters: Annotated[AuditQuery, Query()]) -> AuditPage:
+        return await query_trail(trail, session, filters)
 
     return router

@@ -46,9 +46,21 @@ class ComponentSettings(BaseSettings):
     log_level: str = "INFO"
     # How often the outbox relay looks for unsent events when nothing woke it (seconds).
     outbox_poll_interval: float = 0.2
+    # Days published outbox rows and inbox rows are kept: longer than the topics keep messages
+    # (7 days, deploy/), so no redelivery outlives the inbox row that de-duplicates it.
+    messaging_retention_days: float = 14
+    # Days each data category is kept (JSON over services.kit.retention.DEFAULT_RETENTION_DAYS).
+    retention_days: dict[str, int] = {}
 
     def component_name(self) -> str:
         return self.model_config.get("env_prefix", "").rstrip("_").lower()
+
+    @model_validator(mode="after")
+    def _retention(self):
+        from services.kit.retention import retention_policy
+
+        self.retention_days = retention_policy(self.retention_days)
+        return self
 
     @model_validator(mode="after")
     def _default_database(self):

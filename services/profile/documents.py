@@ -24,18 +24,17 @@ from pydantic import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, defer, load_only, mapped_column
-from sqlalchemy.orm.attributes import flag_modified
 
 from events.contracts import CustomerDocumentExpiringV1
 from services.kit.clock import now
 from services.kit import crypto
-from services.kit.crypto import EncryptedText
 from services.kit.db import UTCDateTime
 from services.kit.identity import Actor
 from services.kit.jobs import PeriodicJob
 from services.kit.pagination import Keyset
 from services.kit.params import IdField
 from services.kit.problems import Conflict, NotFound, Problem
+from services.profile.declarations import CATALOGUE
 from services.profile.models import Base, Customer, audit, outbox
 from services.profile.settings import ProfileSettings
 from services.profile.tiers import Stage, Tier
@@ -61,7 +60,7 @@ class Document(Base):
     customer_id: Mapped[str] = mapped_column(sa.ForeignKey("customers.id"), index=True)
     type: Mapped[str] = mapped_column(sa.String(32))
     # Encrypted at rest; null once the customer is erased.
-    document_number: Mapped[str | None] = mapped_column(EncryptedText("document_number"))
+    document_number: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customer_documents", "document_number", sa.Text()))
     number_index: Mapped[str | None] = mapped_column(sa.String(64))
     # Key that sealed the number; rotation re-encrypts rows not under the active key.
     key_id: Mapped[str] = mapped_column(sa.String(32), index=True)
@@ -331,19 +330,6 @@ def flag_expiring_documents_job(settings: ProfileSettings) -> PeriodicJob:
                        run=partial(flag_expiring_documents, notice=notice_days(settings)))
 
 
-async def reseal_documents(session: AsyncSession, batch_size: int = 500) -> int:
-    """One batch of key rotation: re-encrypt numbers sealed under a key other than the active one
-    (rows being edited are skipped on PostgreSQL and picked up by the next batch)."""
-    active = crypto.keyring().active_key_id
-    batch = list(await session.scalars(
-        sa.select(Document).where(Document.key_id != active).limit(batch_size).with_for_update(skip_locked=True)
-    ))
-    for document in batch:
-        flag_modified(document, "document_number")  # written again, hence sealed under the active key
-        document.key_id = active
-    return len(batch)
-
-
 # --- Relationships ------------------------------------------------------------------------
 
 
@@ -441,7 +427,7 @@ async def erase_documents_and_links(session: AsyncSession, customer_id: str) -> 
     await session.execute(
         sa.update(Document)
         .where(Document.customer_id == customer_id)
-        .values(document_number=None, number_index=None)
+        .values(**CATALOGUE.erased_values("customer_documents"))
         .execution_options(synchronize_session="fetch")
     )
     await session.execute(

@@ -143,9 +143,10 @@ async def import_customers(
         if actor.role in settings.assigned_only_roles:
             fields["relationship_manager_id"] = actor.id
         customer_id = str(uuid.uuid4())
-        tier = _tier(fields["assets_under_management"], fields["product_holdings"], settings)
+        tier = _tier(fields["assets_under_management"], fields["product_holdings"], moment, settings)
         customers.append({
             **fields, "id": customer_id, "version": 1, "created_at": moment, "updated_at": moment,
+            "last_activity_at": moment,
             "national_id_index": index, "phone_index": keys.blind_index(row.phone, field="phone"),
             "key_id": keys.active_key_id, "tier": tier,
         })

@@ -10,8 +10,7 @@ from services.kit.pagination import After, Keyset, Limit
 from services.kit.params import CustomerId
 from services.kit.problems import PROBLEM_RESPONSES, Problem
 from services.profile import imports, service
-from services.profile.declarations import FIELDS, FieldDeclaration
-from services.profile.models import Customer, StageChange, audit
+from services.profile.models import Customer, StageChange, audit, legal_holds
 from services.profile.schemas import (
     CustomerCreate,
     CustomerLookup,
@@ -19,6 +18,8 @@ from services.profile.schemas import (
     CustomerPage,
     CustomerUpdate,
     ErasureRequest,
+    LegalHoldIn,
+    LegalHoldOut,
     ManagerAssignment,
     StageChangeIn,
     StageChangeOut,
@@ -179,12 +180,7 @@ async def assign_manager(
 ) -> Customer:
     async with session.begin():
         customer = await service.get_visible(session, customer_id, actor, _settings(request))
-        if customer.relationship_manager_id != body.relationship_manager_id:
-            customer.relationship_manager_id = body.relationship_manager_id
-            customer.version += 1
-            await service.announce_update(session, customer, ["relationship_manager_id"])
-        await audit.record(session, actor=actor.id, role=actor.role, action="assign_manager", customer_id=customer_id,
-                           fields=["relationship_manager_id"], reason=actor.reason)
+        await service.assign_manager(session, customer, body.relationship_manager_id, actor)
     return customer
 
 
@@ -199,10 +195,20 @@ async def erase_customer(
     return {"customer_id": customer_id, "erased_at": customer.erased_at}
 
 
-declarations_router = APIRouter(prefix="/api/v1/data-declarations", tags=["data catalogue"])
+@router.put("/{customer_id}/legal-hold", response_model=LegalHoldOut)
+async def place_legal_hold(
+    customer_id: CustomerId, body: LegalHoldIn, session: SessionDep, actor: ActorDep, request: Request
+) -> LegalHoldOut:
+    """Suspend retention and erasure of the customer's data in every service until released."""
+    async with session.begin():
+        customer = await service.get_visible(session, customer_id, actor, _settings(request), for_update=True)
+        await service.hold(session, customer, body.reference, actor)
+        row = (await session.execute(sa.select(legal_holds).where(legal_holds.c.customer_id == customer_id))).one()
+    return LegalHoldOut(**row._mapping)
 
 
-@declarations_router.get("", response_model=list[FieldDeclaration])
-async def data_declarations() -> tuple[FieldDeclaration, ...]:
-    """Every stored customer field with its category and sensitivity (R2.1)."""
-    return FIELDS
+@router.delete("/{customer_id}/legal-hold", status_code=status.HTTP_204_NO_CONTENT)
+async def release_legal_hold(customer_id: CustomerId, session: SessionDep, actor: ActorDep, request: Request) -> None:
+    async with session.begin():
+        await service.get_visible(session, customer_id, actor, _settings(request), for_update=True)
+        await service.release(session, customer_id, actor)

@@ -165,6 +165,20 @@ class ManagerAssignment(BaseModel):
     relationship_manager_id: ManagerId | None
 
 
+class LegalHoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reference: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z._:/-]{1,64}$")] = Field(
+        description="The case reference (a code; it travels in events, so never names or free text)."
+    )
+
+
+class LegalHoldOut(BaseModel):
+    customer_id: str
+    reference: str
+    placed_at: datetime
+
+
 class ErasureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -11,7 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events.contracts import (
     CustomerCreatedV1,
     CustomerErasedV1,
+    CustomerLegalHoldPlacedV1,
+    CustomerLegalHoldReleasedV1,
     CustomerLifecycleChangedV1,
+    CustomerManagerChangedV1,
     CustomerTierChangedV1,
     CustomerUpdatedV1,
 )
@@ -19,16 +22,21 @@ from services.kit.clock import now
 from services.kit import crypto
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, NotFound, Problem
-from services.profile.declarations import FIELDS
+from services.profile.declarations import CATALOGUE, FIELDS
 from services.profile.documents import erase_documents_and_links
-from services.profile.models import Customer, StageChange, TierChange, audit, outbox
+from services.kit.retention import is_on_hold, place_hold, release_hold
+from services.profile.models import Customer, StageChange, TierChange, audit, legal_holds, outbox
 from services.profile.schemas import CustomerCreate
 from services.profile.settings import ProfileSettings
-from services.profile.tiers import TRANSITIONS, Stage, tier_for
+from services.profile.tiers import TRANSITIONS, Stage, Tier, tier_for
 
 # Every declared field a customer response carries; recorded by name in the audit trail.
 RETURNED_FIELDS = [field.name for field in FIELDS]
-ENCRYPTED_FIELDS = [field.name for field in FIELDS if field.encrypted]
+# What erasure destroys on the customer row (the catalogue's `destroy` fields).
+ERASED = CATALOGUE.erased_values("customers")
+
+
+ADVISOR_ASSIGNMENT = Actor("job:assign-advisor", "system", None, "high-net-worth service plan: dedicated advisor")
 
 
 class Gone(Problem):
@@ -73,7 +81,8 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
         national_id_index=national_id_index,
         phone_index=keys.blind_index(body.phone, field="phone"),
         key_id=keys.active_key_id,
-        tier=_tier(fields["assets_under_management"], fields["product_holdings"], settings),
+        last_activity_at=moment,  # becoming a customer is an interaction
+        tier=_tier(fields["assets_under_management"], fields["product_holdings"], moment, settings),
         **fields,
     )
     session.add(customer)
@@ -81,6 +90,8 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
                             actor=actor.id, reason="created"))
     session.add(TierChange(customer_id=customer.id, from_tier=None, to_tier=customer.tier, at=moment))
     await session.flush()
+    if customer.tier == Tier.HIGH_NET_WORTH:
+        await assign_advisor(session, customer, settings)
     await outbox.emit(session, "customer.created", CustomerCreatedV1(
         customer_id=customer.id, risk_level=customer.risk_level, assets_under_management=customer.assets_under_management,
         relationship_manager_id=customer.relationship_manager_id, tier=customer.tier,
@@ -130,23 +141,37 @@ def age_band(birth_date: date | None) -> str | None:
     return "80_plus"
 
 
-def _tier(assets, holdings, settings: ProfileSettings) -> str:
-    return tier_for(
-        assets,
-        holdings,
-        hnw_assets=settings.tier_high_net_worth_assets,
-        affluent_assets=settings.tier_affluent_assets,
-        mass_assets=settings.tier_mass_assets,
-    ).value
+def _tier(assets, holdings, last_activity_at, settings: ProfileSettings) -> str:
+    return tier_for(assets, holdings, last_activity_at, policy=settings.tier_policy(), moment=now()).value
 
 
 async def retier(session: AsyncSession, customer: Customer, settings: ProfileSettings) -> None:
-    tier = _tier(customer.assets_under_management, customer.product_holdings, settings)
+    """Move the customer to the tier their assets, holdings and activity give now, with history
+    and an event; a customer entering high-net-worth gets a private-banking advisor (R4.1)."""
+    tier = _tier(customer.assets_under_management, customer.product_holdings, customer.last_activity_at, settings)
     if tier != customer.tier:
         previous, customer.tier = customer.tier, tier
         session.add(TierChange(customer_id=customer.id, from_tier=previous, to_tier=tier, at=now()))
         await outbox.emit(session, "customer.tier_changed",
                    CustomerTierChangedV1(customer_id=customer.id, previous_tier=previous, tier=tier))
+        if tier == Tier.HIGH_NET_WORTH:
+            await assign_advisor(session, customer, settings)
+
+
+async def assign_advisor(session: AsyncSession, customer: Customer, settings: ProfileSettings) -> None:
+    """The private-banking advisor with the fewest high-net-worth customers becomes the
+    customer's manager, unless one of them already is."""
+    advisors = settings.private_banking_advisors
+    if not advisors or customer.relationship_manager_id in advisors:
+        return
+    load = dict((await session.execute(
+        sa.select(Customer.relationship_manager_id, sa.func.count())
+        .where(Customer.relationship_manager_id.in_(advisors), Customer.tier == Tier.HIGH_NET_WORTH.value,
+               Customer.erased_at.is_(None))
+        .group_by(Customer.relationship_manager_id)
+    )).all())
+    advisor = min(advisors, key=lambda a: (load.get(a, 0), a))
+    await assign_manager(session, customer, advisor, ADVISOR_ASSIGNMENT)
 
 
 async def move_stage(session: AsyncSession, customer: Customer, stage: Stage, actor: Actor, reason: str) -> None:
@@ -167,12 +192,12 @@ async def move_stage(session: AsyncSession, customer: Customer, stage: Stage, ac
 
 async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason: str) -> None:
     """Destroy the identifiers; keep aggregates (assets, tier, risk level, history) (R2.2)."""
-    for field in ENCRYPTED_FIELDS:
-        setattr(customer, field, None)
-    customer.national_id_index = None
-    customer.phone_index = None
-    customer.external_ref = None
+    for field, value in ERASED.items():
+        setattr(customer, field, value)
+    if await is_on_hold(session, legal_holds, customer.id):
+        raise Conflict("This customer is under a legal hold; their data cannot be erased until the hold is released.")
     customer.erased_at = now()
+    customer.erasure_announced_at = customer.erased_at
     customer.version += 1
     customer.updated_at = customer.erased_at
     if customer.lifecycle_stage != Stage.CHURNED:
@@ -180,6 +205,41 @@ async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason:
                                 at=customer.erased_at, actor=actor.id, reason="erased"))
         customer.lifecycle_stage = Stage.CHURNED.value
     await erase_documents_and_links(session, customer.id)
+    from services.profile.segments import leave_household  # segments builds on this module
+
+    await leave_household(session, customer.id)
     await outbox.emit(session, "customer.erased", CustomerErasedV1(customer_id=customer.id, erased_at=customer.erased_at))
     await audit.record(session, actor=actor.id, role=actor.role, action="erase", customer_id=customer.id,
-                       fields=[*ENCRYPTED_FIELDS, "document_number", "relationships"], reason=reason)
+                       fields=[*ERASED, "document_number", "relationships"], reason=reason)
+
+
+async def assign_manager(session: AsyncSession, customer: Customer, manager_id: str | None, actor: Actor) -> None:
+    """Reassign the customer (or give them a dedicated advisor); services scoping access by
+    manager learn it from `customer.manager_changed`."""
+    previous = customer.relationship_manager_id
+    if manager_id != previous:
+        customer.relationship_manager_id = manager_id
+        customer.version += 1
+        customer.updated_at = now()
+        await outbox.emit(session, "customer.manager_changed", CustomerManagerChangedV1(
+            customer_id=customer.id, previous_manager_id=previous, manager_id=manager_id))
+    await audit.record(session, actor=actor.id, role=actor.role, action="assign_manager", customer_id=customer.id,
+                       fields=["relationship_manager_id"], reason=actor.reason)
+
+
+async def hold(session: AsyncSession, customer: Customer, reference: str, actor: Actor) -> None:
+    """Suspend retention and erasure of the customer's data everywhere (R2.2 legal hold)."""
+    if not await place_hold(session, legal_holds, customer.id, reference):
+        raise Conflict("This customer is already under a legal hold; release it first to change its reference.")
+    await outbox.emit(session, "customer.legal_hold_placed",
+                      CustomerLegalHoldPlacedV1(customer_id=customer.id, reference=reference))
+    await audit.record(session, actor=actor.id, role=actor.role, action="legal_hold_placed", customer_id=customer.id,
+                       fields=["legal_hold"], reason=actor.reason)
+
+
+async def release(session: AsyncSession, customer_id: str, actor: Actor) -> None:
+    if not await release_hold(session, legal_holds, customer_id):
+        raise NotFound("This customer is not under a legal hold.")
+    await outbox.emit(session, "customer.legal_hold_released", CustomerLegalHoldReleasedV1(customer_id=customer_id))
+    await audit.record(session, actor=actor.id, role=actor.role, action="legal_hold_released", customer_id=customer_id,
+                       fields=["legal_hold"], reason=actor.reason)

@@ -5,6 +5,9 @@ from pathlib import Path
 
 from events.contracts import topics
 from services.kit.app import ServiceSpec
+from services.kit.catalogue import Category
+from services.kit.retention import RetentionRule, legal_hold_handlers, retention_job
+from services.recommendation.declarations import CATALOGUE
 from services.recommendation import models
 from services.recommendation.handlers import HANDLERS
 from services.recommendation.holdings.routes import router as holdings_router
@@ -15,6 +18,14 @@ from services.recommendation.questionnaire.routes import router as questionnaire
 from services.recommendation.recommendations.routes import router as recommendations_router
 from services.recommendation.settings import RecommendationSettings
 from services.recommendation.suitability.routes import router as suitability_router
+
+
+# The read model of a customer no event has touched for the business limit expires (the risk
+# level in it is kept no longer than the record it belongs to).
+RULES = [
+    RetentionRule("customers", models.Customer.__table__, Category.BUSINESS, since=models.Customer.last_event_time,
+                  customer=models.Customer.customer_id),
+]
 
 
 def spec() -> ServiceSpec:
@@ -32,7 +43,11 @@ def spec() -> ServiceSpec:
         outbox=models.outbox,
         inbox=models.inbox_table,
         audit=models.audit,
-        handlers=HANDLERS,
+        catalogue=CATALOGUE,
+        handlers={**HANDLERS, **legal_hold_handlers(models.legal_holds)},
         consumed_topics=[topics.CUSTOMER, topics.CONSENT, topics.COREBANKING_HOLDINGS],
-        jobs=[learn_popularity_job(settings.popularity_refresh_seconds)],
+        jobs=[
+            learn_popularity_job(settings.popularity_refresh_seconds),
+            retention_job(RULES, settings.retention_days, models.legal_holds),
+        ],
     )

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kit.db import UTCDateTime
-from services.recommendation.base import Base, audit, inbox_table, outbox, outbox_table
+from services.recommendation.base import Base, audit, inbox_table, legal_holds, outbox, outbox_table
 
 
 class Customer(Base):
@@ -43,4 +43,4 @@ from services.recommendation.products import models as _products  # noqa: E402,F
 from services.recommendation.proof import models as _proof  # noqa: E402,F401
 from services.recommendation.questionnaire import models as _questionnaire  # noqa: E402,F401
 
-__all__ = ["Base", "Customer", "MarketingConsent", "audit", "inbox_table", "outbox", "outbox_table"]
+__all__ = ["Base", "Customer", "MarketingConsent", "audit", "inbox_table", "legal_holds", "outbox", "outbox_table"]

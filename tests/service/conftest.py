@@ -55,6 +55,14 @@ class InProcessService:
         """Apply an event exactly as the consumer would (inbox included)."""
         await self.app.state.consumer.apply(envelope)
 
+    async def run_job(self, name: str) -> int:
+        """Run one of the component's scheduled jobs until it finds nothing more to do."""
+        job = next(job for job in self.spec.jobs if job.name == name)
+        total = 0
+        while handled := await job.run(self.sessions):
+            total += handled
+        return total
+
     async def published(self, event_type: str | None = None, *, customer_id: str | None = None) -> list[Envelope]:
         """Events this component has staged in its outbox, oldest first."""
         table = self.spec.outbox.table

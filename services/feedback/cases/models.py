@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.feedback.db import Base
-from services.kit.crypto import EncryptedText
+from services.feedback.declarations import CATALOGUE
 from services.kit.db import UTCDateTime
 
 
@@ -30,7 +30,7 @@ class Case(Base):
     tier: Mapped[str | None] = mapped_column(sa.String(16))
     state: Mapped[str] = mapped_column(sa.String(24), index=True)
     # Null once the customer is erased; the rest stays for the statistics.
-    description: Mapped[str | None] = mapped_column(EncryptedText("description"))
+    description: Mapped[str | None] = mapped_column(CATALOGUE.column_type("cases", "description", sa.Text()))
     assignee: Mapped[str | None] = mapped_column(sa.String(128))
     team: Mapped[str | None] = mapped_column(sa.String(64))
     root_cause: Mapped[str | None] = mapped_column(sa.String(64))
@@ -56,5 +56,5 @@ class CaseNote(Base):
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     author: Mapped[str] = mapped_column(sa.String(128))
-    body: Mapped[str | None] = mapped_column(EncryptedText("note"))
+    body: Mapped[str | None] = mapped_column(CATALOGUE.column_type("case_notes", "body", sa.Text()))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

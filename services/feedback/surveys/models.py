@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.feedback.db import Base
-from services.kit.crypto import EncryptedText
+from services.feedback.declarations import CATALOGUE
 from services.kit.db import UTCDateTime
 
 
@@ -24,7 +24,7 @@ class SurveyAnswer(Base):
     survey: Mapped[str] = mapped_column(sa.String(8))
     score: Mapped[int] = mapped_column(sa.SmallInteger())
     channel: Mapped[str] = mapped_column(sa.String(16))
-    comment: Mapped[str | None] = mapped_column(EncryptedText("comment"))
+    comment: Mapped[str | None] = mapped_column(CATALOGUE.column_type("feedback", "comment", sa.Text()))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     invitation_id: Mapped[str | None] = mapped_column(sa.String(36), unique=True)
     case_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)

@@ -1,12 +1,13 @@
-"""Free text (comments, descriptions, notes) is sealed at rest and re-sealed by key rotation."""
+"""Free text (comments, descriptions, notes) is sealed at rest and re-sealed by key rotation, which
+the data catalogue drives (every field it declares encrypted)."""
 
 import json
 
 import sqlalchemy as sa
 
-from services.feedback.keys import rotate
-from services.feedback.settings import FeedbackSettings
+from services.components import spec_of
 from services.kit import crypto
+from services.kit.rotation import rotate_component
 from tests.service.feedback.conftest import case_body, known_customer
 
 OLD, NEW, BLIND = crypto.new_key(), crypto.new_key(), crypto.new_key()
@@ -42,9 +43,9 @@ async def test_rotation_reseals_every_free_text_under_the_new_key(service, monke
            "FEEDBACK_BLIND_INDEX_KEY": BLIND}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    settings = FeedbackSettings()  # as `crm rotate-keys feedback` reads them
-    assert await rotate(settings, batch_size=2) == 3
-    assert await rotate(settings) == 0
+    spec = spec_of("feedback")  # as `crm rotate-keys feedback` reads it
+    assert await rotate_component(spec, batch_size=2) == {"cases": 1, "case_notes": 1, "feedback": 1}
+    assert sum((await rotate_component(spec)).values()) == 0
     after = await _stored(feedback)
     assert len(after) == 3 and all(value.startswith("new:") for value in after)
 

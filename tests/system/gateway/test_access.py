@@ -45,9 +45,19 @@ ALLOWED = {
     "erase_customer": {"compliance_officer", "admin"},
     "consent": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
     "audit_records": {"compliance_officer"},
+    "consent_audit_records": {"compliance_officer"},
+    "gateway_audit_records": {"compliance_officer"},
+    "place_legal_hold": {"compliance_officer"},
+    "release_legal_hold": {"compliance_officer"},
+    "read_household": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
+    "join_household": {"relationship_manager", "admin"},
+    "leave_household": {"relationship_manager", "admin"},
+    "tier_history": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
+    "service_reviews": {"relationship_manager", "compliance_officer", "admin"},
 }
 # Routes that change the customer for good get a customer of their own for each call.
-DESTRUCTIVE = {"erase_customer", "move_stage", "assign_manager"}
+DESTRUCTIVE = {"erase_customer", "move_stage", "assign_manager", "place_legal_hold", "release_legal_hold",
+               "join_household", "leave_household"}
 
 
 async def consent_to_everyone(http, system, customer_id: str) -> None:
@@ -132,6 +142,15 @@ def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, di
         "erase_customer": ("POST", f"/api/v1/customers/{customer_id}/erasure", {"reason": "customer request"}),
         "consent": ("GET", f"/api/v1/consents/{consent_id}", None),
         "audit_records": ("GET", "/api/v1/audit-records", None),
+        "consent_audit_records": ("GET", f"/api/v1/audit-records/consent?customer_id={customer_id}", None),
+        "gateway_audit_records": ("GET", f"/api/v1/audit-records/gateway?customer_id={customer_id}", None),
+        "place_legal_hold": ("PUT", f"/api/v1/customers/{customer_id}/legal-hold", {"reference": "CASE-1"}),
+        "release_legal_hold": ("DELETE", f"/api/v1/customers/{customer_id}/legal-hold", None),
+        "read_household": ("GET", f"/api/v1/customers/{customer_id}/household", None),
+        "join_household": ("POST", f"/api/v1/customers/{customer_id}/household", {"members": [customer_id]}),
+        "leave_household": ("DELETE", f"/api/v1/customers/{customer_id}/household", None),
+        "tier_history": ("GET", f"/api/v1/customers/{customer_id}/tier-history", None),
+        "service_reviews": ("GET", f"/api/v1/customers/{customer_id}/service-reviews", None),
     }[name]
 
 
@@ -168,6 +187,8 @@ async def test_role_against_route(system, client, customer_id, route, role):
         ("PATCH", "/api/v1/customers/{other}", {"address": "somewhere else"}),
         ("GET", "/api/v1/customers/{other}/consents", None),
         ("GET", "/api/v1/customers/{other}/recommendations", None),
+        ("GET", "/api/v1/customers/{other}/household", None),
+        ("GET", "/api/v1/customers/{other}/tier-history", None),
         ("POST", "/api/v1/feedback", {"customer_id": "{other}", "survey": "nps", "score": 9, "channel": "web"}),
         ("POST", "/api/v1/complaints", {"customer_id": "{other}", "category": "fees", "channel": "web", "description": "x"}),
         ("POST", "/api/v1/consents", {"customer_id": "{other}", "recipient": "r", "purpose": "marketing", "data_categories": ["basic"]}),
