@@ -17,6 +17,7 @@ TOPIC_DESCRIPTIONS = {
     topics.FEEDBACK: "Survey answers (CSAT, NPS). Key: customer id.",
     topics.COMPLAINT: "Customer complaints. Key: customer id.",
     topics.CHURN: "Churn warnings for customers crossing into high risk. Key: customer id.",
+    topics.SCREENING: "Sanctions/PEP screening hits and clearances, money-laundering risk ratings. Key: customer id.",
     topics.DEAD_LETTER: (
         "Messages a consumer could not handle, unchanged, with headers dlq_reason, "
         "dlq_consumer_group, dlq_topic, dlq_partition and dlq_offset."

@@ -9,6 +9,8 @@ from services.profile.documents import flag_expiring_documents_job
 from services.profile.documents_routes import router as documents_router
 from services.profile.retention import apply_retention_job
 from services.profile.routes import declarations_router, router
+from services.profile.screening.book import rescreen_book_job
+from services.profile.screening.routes import router as screening_router
 from services.profile.settings import ProfileSettings
 
 
@@ -21,9 +23,9 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, documents_router, declarations_router, audit_router(models.audit)],
+        routers=[router, documents_router, declarations_router, screening_router, audit_router(models.audit)],
         outbox=models.outbox,
         inbox=models.inbox_table,
         audit=models.audit,
-        jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings)],
+        jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings), rescreen_book_job(settings)],
     )

@@ -12,10 +12,11 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from services.kit import crypto, db
 from services.profile.documents import reseal_documents
+from services.profile.declarations import FIELDS
 from services.profile.models import Customer
 from services.profile.settings import ProfileSettings
 
-ENCRYPTED_FIELDS = ("name", "national_id", "phone", "email", "birth_date", "address")
+ENCRYPTED_FIELDS = tuple(field.name for field in FIELDS if field.encrypted)
 
 
 async def rotate(settings: ProfileSettings, batch_size: int = 500) -> int:

@@ -27,6 +27,12 @@ class Customer(Base):
     email: Mapped[str | None] = mapped_column(EncryptedText("email"))
     birth_date: Mapped[date | None] = mapped_column(EncryptedDate("birth_date"))
     address: Mapped[str | None] = mapped_column(EncryptedText("address"))
+    # Screening and money-laundering risk (services/profile/screening): personal, so encrypted.
+    nationality: Mapped[str | None] = mapped_column(EncryptedText("nationality"))
+    residence_country: Mapped[str | None] = mapped_column(EncryptedText("residence_country"))
+    occupation: Mapped[str | None] = mapped_column(EncryptedText("occupation"))
+    onboarding_channel: Mapped[str | None] = mapped_column(sa.String(20))
+    cash_intensity: Mapped[str | None] = mapped_column(sa.String(10))
     # Keyed hashes for exact look-up by national ID or phone, without plaintext.
     national_id_index: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     phone_index: Mapped[str | None] = mapped_column(sa.String(64), index=True)
@@ -74,3 +80,7 @@ class TierChange(Base):
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
 outbox = Outbox(outbox_table, source="profile")
 audit = AuditTrail(Base.metadata)
+
+
+# Screening's tables live in this database too; importing them here puts them in Base.metadata.
+from services.profile.screening import models as screening_models  # noqa: E402,F401

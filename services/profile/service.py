@@ -21,6 +21,7 @@ from services.kit.problems import Conflict, NotFound, Problem
 from services.profile.declarations import FIELDS
 from services.profile.documents import erase_documents_and_links
 from services.profile.models import Customer, StageChange, TierChange, audit, outbox
+from services.profile.screening import alerts as screening, risk
 from services.profile.schemas import CustomerCreate
 from services.profile.settings import ProfileSettings
 from services.profile.tiers import TRANSITIONS, Stage, tier_for
@@ -85,6 +86,8 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
     ))
     await audit.record(session, actor=actor.id, role=actor.role, action="create", customer_id=customer.id,
                        fields=body.model_fields_set, reason=actor.reason)
+    await screening.screen(session, customer, trigger="onboarding", settings=settings)
+    await risk.rerate(session, customer, settings)
     return customer
 
 
@@ -105,6 +108,10 @@ async def update(
             customer_id=customer.id, risk_level=customer.risk_level,
             assets_under_management=customer.assets_under_management, changed_fields=sorted(changes),
         ))
+        if changes.keys() & screening.SCREENED_FIELDS:
+            await screening.screen(session, customer, trigger="profile_change", settings=settings)
+        if changes.keys() & risk.RATED_FIELDS:
+            await risk.rerate(session, customer, settings)
     await audit.record(session, actor=actor.id, role=actor.role, action="update", customer_id=customer.id,
                        fields=changes, reason=actor.reason)
     return customer
@@ -129,11 +136,15 @@ async def retier(session: AsyncSession, customer: Customer, settings: ProfileSet
                    CustomerTierChangedV1(customer_id=customer.id, previous_tier=previous, tier=tier))
 
 
-async def move_stage(session: AsyncSession, customer: Customer, stage: Stage, actor: Actor, reason: str) -> None:
+async def move_stage(
+    session: AsyncSession, customer: Customer, stage: Stage, actor: Actor, reason: str, settings: ProfileSettings
+) -> None:
     current = Stage(customer.lifecycle_stage)
     if stage not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
         raise Conflict(f"A customer cannot move from {current} to {stage}; from {current} they may move to: {allowed}.")
+    if current == Stage.ONBOARDING and stage == Stage.ACTIVE:
+        await screening.guard_activation(session, customer, actor, settings)
     customer.lifecycle_stage = stage.value
     customer.version += 1
     customer.updated_at = now()
