@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
+import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from services.profile.screening.names import NameForm, name_form
@@ -76,6 +77,7 @@ def consonants(token: str) -> str:
     return skeleton(token).translate(_VOWELS)
 
 
+@lru_cache(maxsize=1_048_576)
 def _token_similarity(a: str, b: str) -> tuple[float, str]:
     if a == b:
         return 1.0, "exact"
@@ -175,39 +177,55 @@ class _Form:
 
 @dataclass
 class ListIndex:
-    """An inverted index from name-part keys to the names of the list that carry them."""
+    """An inverted index from name-part keys to the names of the list that carry them.
+
+    Blocking: a person's keys (each name part's spelling skeleton and consonants, the start
+    and end of long parts, the start of the joined name) select the list names sharing them,
+    weighted by rarity; only the best `candidates` are compared part by part."""
 
     entries: list[ListedPerson] = field(default_factory=list)
     forms: list[_Form] = field(default_factory=list)
-    postings: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    postings: dict[str, np.ndarray] = field(default_factory=dict)
     # Keys carried by more names than this are too common to block on (unless nothing else).
-    common: int = 2000
-    candidates: int = 25
+    common: int = 1000
+    candidates: int = 12
 
     @classmethod
     def build(cls, entries: Iterable[ListedPerson]) -> "ListIndex":
         index = cls()
+        postings: dict[str, list[int]] = defaultdict(list)
         for entry in entries:
-            index.add(entry)
-        index.postings = dict(index.postings)
+            position = len(index.entries)
+            index.entries.append(entry)
+            seen: set[NameForm] = set()
+            for name in entry.names:
+                form = name_form(name)
+                if form is None or form in seen:
+                    continue
+                seen.add(form)
+                for key in _keys(form):
+                    postings[key].append(len(index.forms))
+                index.forms.append(_Form(position, form))
+        index.postings = {key: np.array(ids, dtype=np.int32) for key, ids in postings.items()}
         return index
-
-    def add(self, entry: ListedPerson) -> None:
-        position = len(self.entries)
-        self.entries.append(entry)
-        seen: set[NameForm] = set()
-        for name in entry.names:
-            form = name_form(name)
-            if form is None or form in seen:
-                continue
-            seen.add(form)
-            form_id = len(self.forms)
-            self.forms.append(_Form(position, form))
-            for key in _keys(form):
-                self.postings[key].append(form_id)
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def _shortlist(self, form: NameForm) -> list[int]:
+        found = sorted((self.postings[k] for k in _keys(form) if k in self.postings), key=len)
+        if not found:
+            return []
+        usable = [p for p in found if len(p) <= self.common] or found[:1]
+        ids = np.concatenate(usable)
+        weights = np.repeat([1.0 / math.log(2 + len(p)) for p in usable], [len(p) for p in usable])
+        unique, inverse = np.unique(ids, return_inverse=True)
+        sums = np.bincount(inverse, weights=weights)
+        if len(unique) > self.candidates:
+            best = np.argpartition(-sums, self.candidates)[: self.candidates]
+        else:
+            best = np.arange(len(unique))
+        return [int(unique[i]) for i in best[np.argsort(-sums[best], kind="stable")]]
 
     def search(
         self, name: str, *, birth_date: date | None = None, nationality: str | None = None, limit: int = 5
@@ -216,20 +234,8 @@ class ListIndex:
         form = name_form(name)
         if form is None:
             return []
-        keys = [(self.postings[k], k) for k in _keys(form) if k in self.postings]
-        if not keys:
-            return []
-        keys.sort(key=lambda pk: len(pk[0]))
-        weights: dict[int, float] = defaultdict(float)
-        for posting, _key in keys:
-            if len(posting) > self.common and weights:
-                break
-            weight = 1.0 / math.log(2 + len(posting))
-            for form_id in posting[: self.common * 4]:
-                weights[form_id] += weight
-        shortlist = sorted(weights, key=weights.__getitem__, reverse=True)[: self.candidates]
         best: dict[int, Candidate] = {}
-        for form_id in shortlist:
+        for form_id in self._shortlist(form):
             listed = self.forms[form_id]
             entry = self.entries[listed.entry]
             score, reasons = compare_names(form, listed.form)

@@ -66,13 +66,14 @@ def romanise(word: str) -> str:
     return "".join(c for c in word.lower() if c.isalnum() and c.isascii())
 
 
-def _han_tokens(run: str) -> list[str]:
+@lru_cache(maxsize=65_536)
+def _han_tokens(run: str) -> tuple[str, ...]:
     """A run of Han characters as a Chinese personal name: [family name, given name] in pinyin."""
     syllables = [romanise(s) for s in lazy_pinyin(run)]
     if len(run) < 2:
-        return syllables
+        return tuple(syllables)
     cut = 2 if run[:2] in COMPOUND_SURNAMES and len(run) > 2 else 1
-    return ["".join(syllables[:cut]), "".join(syllables[cut:])]
+    return "".join(syllables[:cut]), "".join(syllables[cut:])
 
 
 @dataclass(frozen=True, slots=True)
