@@ -137,10 +137,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_screening_dismissals_customer_id_customers')),
         sa.PrimaryKeyConstraint('customer_id', 'list_name', 'entity_id', name=op.f('pk_screening_dismissals'))
     )
-    op.drop_index(op.f('ix_customer_documents_customer_id'), table_name='customer_documents')
-    op.drop_index(op.f('ix_customer_documents_expires_on'), table_name='customer_documents')
-    op.drop_index(op.f('ix_customer_documents_key_id'), table_name='customer_documents')
-    op.drop_table('customer_documents')
 
 
 def downgrade() -> None:
