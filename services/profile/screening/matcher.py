@@ -54,8 +54,8 @@ _SKELETON_RULES = [
     (re.compile(p), r) for p, r in [
         ("shch|sch|tch", "s"), ("dzh|dj", "j"), ("ch", "c"), ("sh", "s"), ("zh", "j"), ("kh", "h"), ("ph", "f"),
         ("th", "t"), ("gh", "g"), ("ts|tz|cz", "c"), ("ck|q", "k"), ("x", "ks"), ("w", "v"), ("y", "i"),
-        ("ae", "a"), ("oe", "o"), ("ue", "u"), ("ou|oo", "u"), ("ee|ie", "i"), ("ii", "i"), (r"(.)\1+", r"\1"),
-        ("j", "i"),
+        ("ee|ie", "i"), ("ae", "a"), ("oe", "o"), ("ue", "u"), ("ou|oo", "u"), ("ii", "i"), ("io", "e"),
+        (r"(.)\1+", r"\1"), ("j", "i"),
     ]
 ]
 
@@ -88,11 +88,13 @@ def _token_similarity(a: str, b: str) -> tuple[float, str]:
     sa, sb = skeleton(a), skeleton(b)
     if sa == sb:
         return 0.95, "transliteration"
-    ca = consonants(a)
-    if len(ca) >= 3 and ca == consonants(b):
-        return 0.9, "transliteration"
     spelling = Levenshtein.normalized_similarity(a, b)
     variant = Levenshtein.normalized_similarity(sa, sb) * 0.97
+    # Same consonants, vowels romanised differently; not for names that share only a frame
+    # of consonants (Mohammed / Mahmoud).
+    ca = consonants(a)
+    if len(ca) >= 3 and ca == consonants(b) and variant >= 0.6:
+        return 0.9, "transliteration"
     if variant > spelling:
         return (variant, "transliteration") if variant >= 0.7 else (0.0, "")
     return (spelling, "spelling") if spelling >= 0.7 else (0.0, "")

@@ -34,6 +34,8 @@ COMPOUND_SURNAMES = frozenset({
     "慕容", "令狐", "长孙", "長孫", "宇文", "司徒", "夏侯", "端木", "独孤", "獨孤", "南宫", "南宮",
 })
 _WORD = re.compile(r"[^\W_]+")  # runs of letters and digits in any script
+# Particles that romanisations write differently or leave out (Al-/El-, bin/ibn, van/von).
+PARTICLES = frozenset({"al", "el", "ul", "bin", "ibn", "bint", "ben", "de", "da", "del", "der", "van", "von", "di", "la", "le"})
 
 
 def _is_han(char: str) -> bool:
@@ -69,7 +71,7 @@ def romanise(word: str) -> str:
 @lru_cache(maxsize=65_536)
 def _han_tokens(run: str) -> tuple[str, ...]:
     """A run of Han characters as a Chinese personal name: [family name, given name] in pinyin."""
-    syllables = [romanise(s) for s in lazy_pinyin(run)]
+    syllables = [romanise(s) for s in lazy_pinyin(run, v_to_u=True)]
     if len(run) < 2:
         return tuple(syllables)
     cut = 2 if run[:2] in COMPOUND_SURNAMES and len(run) > 2 else 1
@@ -106,6 +108,8 @@ def name_form(name: str) -> NameForm | None:
                     tokens.extend(t for t in romanise(run).split() if t)
                 start = index
     tokens = [t for t in tokens if t]
+    if len([t for t in tokens if t not in PARTICLES]) >= 2:
+        tokens = [t for t in tokens if t not in PARTICLES]
     if not tokens:
         return None
     return NameForm(tuple(tokens), "".join(tokens), "".join(reversed(tokens)), han)
