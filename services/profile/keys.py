@@ -14,6 +14,7 @@ from services.kit import crypto, db
 from services.profile.documents import reseal_documents
 from services.profile.declarations import FIELDS
 from services.profile.models import Customer
+from services.profile.screening.alerts import reseal_screening
 from services.profile.settings import ProfileSettings
 
 ENCRYPTED_FIELDS = tuple(field.name for field in FIELDS if field.encrypted)
@@ -41,12 +42,15 @@ async def rotate(settings: ProfileSettings, batch_size: int = 500) -> int:
                         flag_modified(customer, field)  # written again, hence sealed under the active key
                     customer.key_id = keys.active_key_id
                 rotated += len(batch)
-        while True:  # identity document numbers, sealed under the same keys
-            async with sessions() as session, session.begin():
-                resealed = await reseal_documents(session, batch_size)
-            if not resealed:
-                return rotated
-            rotated += resealed
+        # Identity document numbers and screening reasons, sealed under the same keys.
+        for reseal in (reseal_documents, reseal_screening):
+            while True:
+                async with sessions() as session, session.begin():
+                    resealed = await reseal(session, batch_size)
+                if not resealed:
+                    break
+                rotated += resealed
+        return rotated
     finally:
         await engine.dispose()
 

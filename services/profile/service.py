@@ -171,6 +171,7 @@ async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason:
                                 at=customer.erased_at, actor=actor.id, reason="erased"))
         customer.lifecycle_stage = Stage.CHURNED.value
     await erase_documents_and_links(session, customer.id)
+    await screening.redact(session, customer.id)
     await outbox.emit(session, "customer.erased", CustomerErasedV1(customer_id=customer.id, erased_at=customer.erased_at))
     await audit.record(session, actor=actor.id, role=actor.role, action="erase", customer_id=customer.id,
                        fields=[*ENCRYPTED_FIELDS, "document_number", "relationships"], reason=reason)

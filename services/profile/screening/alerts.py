@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from events.contracts import ScreeningClearedV1, ScreeningHitV1
 from services.kit import crypto
@@ -167,3 +168,26 @@ async def _remember_false_positive(session: AsyncSession, alert: ScreeningAlert)
     dismissal.customer_fingerprint = alert.customer_fingerprint
     dismissal.alert_id = alert.id
     dismissal.at = now()
+
+
+async def redact(session: AsyncSession, customer_id: str) -> None:
+    """On erasure: the reasons name the customer's name parts; keep the alerts (AML records)
+    without them."""
+    for alert in await session.scalars(sa.select(ScreeningAlert).where(ScreeningAlert.customer_id == customer_id)):
+        alert.reasons = json.dumps({"reasons": ["erased"], "topics": json.loads(alert.reasons)["topics"]})
+
+
+async def reseal_screening(session: AsyncSession, batch_size: int = 500) -> int:
+    """One batch of key rotation for screening's encrypted columns (alert reasons, decision
+    reasons): rows not sealed under the active key are written again."""
+    active = crypto.keyring().active_key_id
+    handled = 0
+    for model, column in ((ScreeningAlert, "reasons"), (ScreeningDecision, "reason")):
+        stored = sa.type_coerce(getattr(model, column), sa.Text())  # the sealed form, as stored
+        query = sa.select(model).where(~stored.startswith(f"{active}:", autoescape=True)).limit(batch_size)
+        if session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        for row in await session.scalars(query):
+            flag_modified(row, column)
+            handled += 1
+    return handled

@@ -92,7 +92,9 @@ async def _build(session: AsyncSession, row) -> ActiveList:
         people.append(ListedPerson(entry.entity_id, tuple(entry.names), tuple(entry.birth_dates),
                                    tuple(entry.nationalities), tuple(entry.topics)))
         fingerprints[entry.entity_id] = entry.fingerprint
-    return ActiveList(row.id, row.name, row.version, ListIndex.build(people), fingerprints)
+    # Building takes seconds for a large list; a thread keeps the event loop answering meanwhile.
+    index = await asyncio.to_thread(ListIndex.build, people)
+    return ActiveList(row.id, row.name, row.version, index, fingerprints)
 
 
 # One per process (like the key ring): every request and job of the profile service shares it.

@@ -98,6 +98,8 @@ async def test_only_compliance_officers_see_and_decide_alerts(service):
     for role in (MANAGER, ("customer", customer["id"]), ("service_agent", "sa-1"), ("admin", "ad-1")):
         async with profile.client(*role) as http:
             assert (await http.get("/api/v1/screening/alerts")).status_code == 403
+            assert (await http.get(f"/api/v1/screening/alerts/{alert['id']}")).status_code == 403
+            assert (await http.get("/api/v1/screening/lists")).status_code == 403
             assert (await http.post(f"/api/v1/screening/alerts/{alert['id']}/decisions",
                                     json={"outcome": "false_positive", "reason": "not them"})).status_code == 403
     # The compliance role sees which alerts block the customer; others only the reason code.
@@ -208,3 +210,16 @@ async def test_risk_ratings_are_seen_only_by_those_who_may_see_the_customer(serv
         assert (await http.get("/api/v1/aml-reviews")).status_code == 403
     async with profile.client("customer", customer["id"]) as http:
         assert (await http.post("/api/v1/aml-reviews/1/completion")).status_code == 403
+
+
+async def test_erasure_keeps_the_alert_but_not_the_name_parts_in_its_reasons(service):
+    profile = await service("profile")
+    await load(profile, listed("南宫秋月"), name=f"sanctions-{uuid.uuid4().hex[:6]}")
+    customer = await onboard(profile, "Nangong Qiuyue")
+    [alert] = await open_alerts(profile, customer["id"])
+    assert any("nangong" in r for r in alert["reasons"])
+    async with profile.client("compliance_officer", "co-a", reason="erasure request") as http:
+        erased = await http.post(f"/api/v1/customers/{customer['id']}/erasure", json={"reason": "customer request"})
+        assert erased.status_code == 202, erased.text
+        kept = (await http.get(f"/api/v1/screening/alerts/{alert['id']}")).json()
+    assert kept["reasons"] == ["erased"] and kept["entity_id"] == alert["entity_id"]
