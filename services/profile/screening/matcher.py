@@ -3,7 +3,8 @@ scoring the few candidates part by part, with birth date and nationality moving 
 
 Each candidate carries its score and reasons: which parts matched and how (exact, spelling,
 initial, joined, transliteration), which parts were missing, what the birth date and
-nationality said. Token similarity is rapidfuzz's normalised Levenshtein (C speed).
+nationality said. Part similarity is rapidfuzz's optimal string alignment distance (a swap
+of neighbouring letters is one edit), in C.
 """
 
 import math
@@ -15,7 +16,7 @@ from datetime import date
 from functools import lru_cache
 
 import numpy as np
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA, Levenshtein
 
 from services.profile.screening.names import NameForm, name_form
 
@@ -52,7 +53,7 @@ class Candidate:
 # Müller / Mueller, Yuri / Juri, Tsoi / Coi): applied to both sides, as a second comparison.
 _SKELETON_RULES = [
     (re.compile(p), r) for p, r in [
-        ("shch|sch|tch", "s"), ("dzh|dj", "j"), ("ch", "c"), ("sh", "s"), ("zh", "j"), ("kh", "h"), ("ph", "f"),
+        ("^([ln])v", r"\1u"), ("shch|sch|tch", "s"), ("dzh|dj", "j"), ("ch", "c"), ("sh", "s"), ("zh", "z"), ("kh", "h"), ("ph", "f"),
         ("th", "t"), ("gh", "g"), ("ts|tz|cz", "c"), ("ck|q", "k"), ("x", "ks"), ("w", "v"), ("y", "i"),
         ("ee|ie", "i"), ("ae", "a"), ("oe", "o"), ("ue", "u"), ("ou|oo", "u"), ("ii", "i"), ("io", "e"),
         (r"(.)\1+", r"\1"), ("j", "i"),
@@ -88,16 +89,19 @@ def _token_similarity(a: str, b: str) -> tuple[float, str]:
     sa, sb = skeleton(a), skeleton(b)
     if sa == sb:
         return 0.95, "transliteration"
-    spelling = Levenshtein.normalized_similarity(a, b)
-    variant = Levenshtein.normalized_similarity(sa, sb) * 0.97
+    # Optimal string alignment: a swap of two neighbouring letters is one edit, like a typo.
+    spelling = OSA.normalized_similarity(a, b)
+    variant = OSA.normalized_similarity(sa, sb) * 0.97
     # Same consonants, vowels romanised differently; not for names that share only a frame
     # of consonants (Mohammed / Mahmoud).
     ca = consonants(a)
-    if len(ca) >= 3 and ca == consonants(b) and variant >= 0.6:
+    if len(ca) >= 3 and ca == consonants(b) and variant >= 0.7:
         return 0.9, "transliteration"
+    # A different first letter makes another name (Walid / Khalid) unless the rest is close.
+    floor = 0.7 if sa[0] == sb[0] else 0.8
     if variant > spelling:
-        return (variant, "transliteration") if variant >= 0.7 else (0.0, "")
-    return (spelling, "spelling") if spelling >= 0.7 else (0.0, "")
+        return (variant, "transliteration") if variant >= floor else (0.0, "")
+    return (spelling, "spelling") if spelling >= floor else (0.0, "")
 
 
 def compare_names(query: NameForm, listed: NameForm) -> tuple[float, list[str]]:
@@ -144,8 +148,8 @@ def compare_names(query: NameForm, listed: NameForm) -> tuple[float, list[str]]:
         Levenshtein.normalized_similarity(query.joined, listed.joined),
         Levenshtein.normalized_similarity(query.joined, listed.joined_reversed),
     )
-    if joined * 0.98 > score and (len(query.tokens) != len(listed.tokens)):
-        score = joined * 0.98
+    if joined * 0.95 > score:
+        score = joined * 0.95
         reasons = [f"{query.joined}~{listed.joined} (joined, {joined:.2f})"]
     return score, reasons
 
