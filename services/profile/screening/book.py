@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.kit.clock import now
 from services.kit.db import is_sqlite
 from services.kit.jobs import PeriodicJob
-from services.profile.models import Customer
-from services.profile.screening.alerts import screen
+from services.profile.models import Customer, audit
+from services.profile.screening.alerts import SCREENED_FIELDS, screen
 from services.profile.screening.models import ScreeningRun
 from services.profile.settings import ProfileSettings
 
@@ -31,6 +31,9 @@ async def rescreen_batch(sessions: async_sessionmaker[AsyncSession], settings: P
         customers = list(await session.scalars(batch))
         for customer in customers:
             await screen(session, customer, trigger="list_version" if run.list_id else "import", settings=settings)
+        if customers:
+            await audit.record_many(session, actor="job:rescreen-book", role="system", action="screen",
+                                    customer_ids=[c.id for c in customers], fields=sorted(SCREENED_FIELDS))
         run.screened += len(customers)
         if customers:
             run.after_customer_id = customers[-1].id
