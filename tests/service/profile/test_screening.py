@@ -223,3 +223,29 @@ async def test_erasure_keeps_the_alert_but_not_the_name_parts_in_its_reasons(ser
         assert erased.status_code == 202, erased.text
         kept = (await http.get(f"/api/v1/screening/alerts/{alert['id']}")).json()
     assert kept["reasons"] == ["erased"] and kept["entity_id"] == alert["entity_id"]
+
+
+async def test_customers_imported_in_bulk_are_screened_by_the_book_job(service):
+    import json
+
+    profile = await service("profile")
+    await load(profile, listed("端木晓光"), name=f"sanctions-{uuid.uuid4().hex[:6]}")
+    while await rescreen_batch(profile.sessions, profile.app.state.settings):
+        pass  # the new version's run, before the import
+    rows = [new_customer(name="Duanmu Xiaoguang", birth_date="1961-03-09", external_ref=f"IMP-{uuid.uuid4().hex[:10]}"),
+            new_customer(name="Astrid Lindqvist", external_ref=f"IMP-{uuid.uuid4().hex[:10]}")]
+    async with profile.client(*MANAGER) as http:
+        answer = await http.post("/api/v1/customers/imports", content="\n".join(json.dumps(r) for r in rows),
+                                 headers={"content-type": "application/x-ndjson"})
+    assert answer.status_code == 200, answer.text
+    while await rescreen_batch(profile.sessions, profile.app.state.settings):
+        pass
+    async with profile.sessions() as session:
+        from services.profile.models import Customer
+
+        imported = (await session.execute(sa.select(Customer.id, Customer.external_ref).where(
+            Customer.external_ref.in_([r["external_ref"] for r in rows])))).all()
+    by_ref = {ref: cid for cid, ref in imported}
+    [alert] = await open_alerts(profile, by_ref[rows[0]["external_ref"]])
+    assert alert["trigger"] == "import"
+    assert await open_alerts(profile, by_ref[rows[1]["external_ref"]]) == []
