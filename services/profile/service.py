@@ -86,7 +86,11 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
     ))
     await audit.record(session, actor=actor.id, role=actor.role, action="create", customer_id=customer.id,
                        fields=body.model_fields_set, reason=actor.reason)
-    await screening.screen(session, customer, trigger="onboarding", settings=settings)
+    hits = await screening.screen(session, customer, trigger="onboarding", settings=settings)
+    if hits and Stage(customer.lifecycle_stage) in (Stage.ACTIVE, Stage.DORMANT):
+        # Not a way around the onboarding hold: nothing is written, the caller starts in onboarding.
+        raise Conflict("A customer with a screening hit cannot be created as active (reason code SCREENING_HIT_OPEN); "
+                       "create them in onboarding and let compliance decide.", reason_code="SCREENING_HIT_OPEN")
     await risk.rerate(session, customer, settings)
     return customer
 

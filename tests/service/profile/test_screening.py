@@ -249,3 +249,13 @@ async def test_customers_imported_in_bulk_are_screened_by_the_book_job(service):
     [alert] = await open_alerts(profile, by_ref[rows[0]["external_ref"]])
     assert alert["trigger"] == "import"
     assert await open_alerts(profile, by_ref[rows[1]["external_ref"]]) == []
+
+
+async def test_a_listed_person_cannot_be_created_straight_into_active(service):
+    profile = await service("profile")
+    await load(profile, listed("西门庆华"), name=f"sanctions-{uuid.uuid4().hex[:6]}")
+    async with profile.client(*MANAGER) as http:
+        refused = await http.post("/api/v1/customers", json=new_customer(
+            name="Ximen Qinghua", birth_date="1961-03-09", nationality="CN", lifecycle_stage="active"))
+    assert refused.status_code == 409 and refused.json()["reason_code"] == "SCREENING_HIT_OPEN"
+    assert "Ximen" not in refused.text
