@@ -17,8 +17,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from services.profile.screening.loader import FORMATS, ListFormatError, parse
-from services.profile.screening.matcher import Thresholds
+from services.profile.screening import LIST_FORMATS
 
 
 def add_commands(commands) -> None:
@@ -26,7 +25,7 @@ def add_commands(commands) -> None:
     sub = screening.add_subparsers(dest="screening_command", required=True)
     p = sub.add_parser("load", help="load a new version of a list (replaces the active one atomically)")
     p.add_argument("--list", dest="list_file", required=True, type=Path)
-    p.add_argument("--format", dest="list_format", required=True, choices=FORMATS)
+    p.add_argument("--format", dest="list_format", required=True, choices=LIST_FORMATS)
     p.add_argument("--name", default=None, help="list name (default: ofac-sdn, or the file name for ftm)")
     p = sub.add_parser("match", help="screen a CSV of names against the active lists")
     p.add_argument("--names", required=True, type=Path)
@@ -34,9 +33,13 @@ def add_commands(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.screening_command == "load":
-        return load(args.list_file, args.list_format, args.name)
-    return match(args.names, args.out)
+    try:
+        if args.screening_command == "load":
+            return load(args.list_file, args.list_format, args.name)
+        return match(args.names, args.out)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # unreadable files, bad dates in --names
+        print(f"crm screening {args.screening_command}: {exc}", file=sys.stderr)
+        return 2
 
 
 async def _with_sessions(work):
@@ -55,6 +58,7 @@ async def _with_sessions(work):
 
 def load(list_file: Path, list_format: str, name: str | None) -> int:
     from services.profile.screening.lists import store_version
+    from services.profile.screening.loader import ListFormatError, parse
 
     content = list_file.read_bytes()
     try:
@@ -77,6 +81,7 @@ def load(list_file: Path, list_format: str, name: str | None) -> int:
 
 def match(names: Path, out: Path) -> int:
     from services.profile.screening.lists import ACTIVE
+    from services.profile.screening.matcher import Thresholds
 
     with names.open(newline="", encoding="utf-8-sig") as source:
         rows = list(csv.DictReader(source))

@@ -22,9 +22,9 @@ from datetime import datetime
 
 from rigour.territories.lookup import lookup_territory
 
+from services.profile.screening import LIST_FORMATS
 from services.profile.screening.matcher import ListedPerson
 
-FORMATS = ("sdn-csv", "ftm")
 SDN_NULL = "-0-"
 _DOB = re.compile(r"DOB ((?:\d{1,2} )?(?:[A-Z][a-z]{2} )?\d{4})")
 _NATIONALITY = re.compile(r"(?:nationality|citizen) ([A-Z][A-Za-z .'-]+?)(?:;|\.|$)")
@@ -131,7 +131,7 @@ def parse(content: bytes, list_format: str) -> ParsedList:
         return parse_sdn_csv(content)
     if list_format == "ftm":
         return parse_ftm(content)
-    raise ListFormatError(f"unknown list format {list_format!r}; use one of {', '.join(FORMATS)}")
+    raise ListFormatError(f"unknown list format {list_format!r}; use one of {', '.join(LIST_FORMATS)}")
 
 
 def ftm_lines(people: list[ListedPerson]) -> Iterator[str]:
