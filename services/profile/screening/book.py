@@ -1,6 +1,8 @@
 """Re-screening the whole book: the `rescreen-book` job works through pending runs (queued by a
 new list version or a bulk import), one batch of customers per transaction, resuming from the
-last customer id it screened. Safe in several replicas: the run row is locked while a batch runs."""
+last customer id it screened; each customer is rated again on the way (so customers imported,
+or created before ratings existed, get one). Safe in several replicas: the run row is locked
+while a batch runs."""
 
 from functools import partial
 
@@ -13,6 +15,7 @@ from services.kit.jobs import PeriodicJob
 from services.profile.models import Customer, audit
 from services.profile.screening.alerts import SCREENED_FIELDS, screen
 from services.profile.screening.models import ScreeningRun
+from services.profile.screening.risk import rerate
 from services.profile.settings import ProfileSettings
 
 
@@ -31,6 +34,7 @@ async def rescreen_batch(sessions: async_sessionmaker[AsyncSession], settings: P
         customers = list(await session.scalars(batch))
         for customer in customers:
             await screen(session, customer, trigger="list_version" if run.list_id else "import", settings=settings)
+            await rerate(session, customer, settings)  # customers from before ratings, or imported, get one
         if customers:
             await audit.record_many(session, actor="job:rescreen-book", role="system", action="screen",
                                     customer_ids=[c.id for c in customers], fields=sorted(SCREENED_FIELDS))

@@ -249,6 +249,9 @@ async def test_customers_imported_in_bulk_are_screened_by_the_book_job(service):
     [alert] = await open_alerts(profile, by_ref[rows[0]["external_ref"]])
     assert alert["trigger"] == "import"
     assert await open_alerts(profile, by_ref[rows[1]["external_ref"]]) == []
+    async with profile.client(*MANAGER) as http:  # rated on the way
+        rating = await http.get(f"/api/v1/customers/{by_ref[rows[1]['external_ref']]}/aml-risk")
+    assert rating.status_code == 200 and rating.json()["rating"] == "low"
 
 
 async def test_a_listed_person_cannot_be_created_straight_into_active(service):
