@@ -22,7 +22,7 @@ from services.kit.problems import Conflict, Forbidden, NotFound
 from services.profile.models import Customer, audit, outbox
 from services.profile.screening.lists import ACTIVE
 from services.profile.screening.matcher import Thresholds
-from services.profile.screening.models import ScreeningAlert, ScreeningDecision, ScreeningDismissal
+from services.profile.screening.models import ScreeningAlert, ScreeningDecision, ScreeningDismissal, ScreeningRun
 from services.profile.settings import ProfileSettings
 
 SCREENED_FIELDS = frozenset({"name", "birth_date", "nationality"})
@@ -101,8 +101,16 @@ async def blocking_alerts(session: AsyncSession, customer_id: str) -> list[Scree
 
 
 async def guard_activation(session: AsyncSession, customer: Customer, actor: Actor, settings: ProfileSettings) -> None:
-    """Refuse onboarding -> active while a screening hit is undecided or confirmed. The reason
-    code is given to everyone; which alerts (and so which list) only to compliance roles."""
+    """Refuse onboarding -> active while the customer awaits screening against a new list version
+    or a hit is undecided or confirmed. The reason code is given to everyone; which alerts (and
+    so which list) only to compliance roles."""
+    unscreened = await session.scalar(sa.select(ScreeningRun.id).where(
+        ScreeningRun.status == "pending",
+        sa.or_(ScreeningRun.after_customer_id.is_(None), ScreeningRun.after_customer_id < customer.id),
+    ).limit(1))
+    if unscreened:  # a new list version or an import: the book's re-screening has not reached them
+        raise Conflict("Onboarding cannot complete yet: reason code SCREENING_PENDING. The customer has not been "
+                       "screened against the current lists; try again in a few minutes.", reason_code="SCREENING_PENDING")
     found = await blocking_alerts(session, customer.id)
     if not found:
         return

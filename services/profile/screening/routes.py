@@ -18,7 +18,14 @@ from services.kit.problems import PROBLEM_RESPONSES, Conflict, NotFound
 from services.profile import service
 from services.profile.models import Customer, audit
 from services.profile.screening import alerts, risk
-from services.profile.screening.models import AmlRating, AmlReview, ScreeningAlert, ScreeningDecision, ScreeningList
+from services.profile.screening.models import (
+    AmlRating,
+    AmlReview,
+    ScreeningAlert,
+    ScreeningDecision,
+    ScreeningList,
+    ScreeningRun,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["screening"], responses=PROBLEM_RESPONSES)
 
@@ -60,8 +67,6 @@ class DecisionIn(BaseModel):
 
 
 class ListVersionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     name: str
     version: int
     source: str
@@ -69,6 +74,8 @@ class ListVersionOut(BaseModel):
     entries: int
     active: bool
     loaded_at: datetime
+    rescreening: Literal["pending", "done"] = Field(description="The whole book's re-screening for this version.")
+    rescreened: int = Field(description="Customers re-screened so far.")
 
 
 class RatingOut(BaseModel):
@@ -157,12 +164,19 @@ async def decide_alert(alert_id: str, body: DecisionIn, session: SessionDep, act
 
 
 @router.get("/screening/lists", response_model=list[ListVersionOut])
-async def list_versions(session: SessionDep, actor: ActorDep, request: Request) -> list[ScreeningList]:
-    """Every loaded version of every list, newest first (the active one marked)."""
+async def list_versions(session: SessionDep, actor: ActorDep, request: Request) -> list[ListVersionOut]:
+    """Every loaded version of every list, newest first (the active one marked), with how far
+    the book's re-screening for it has come."""
     alerts.require_compliance(actor, request.app.state.settings)
     async with session.begin():
-        return list(await session.scalars(sa.select(ScreeningList).order_by(ScreeningList.name,
-                                                                            ScreeningList.version.desc())))
+        rows = (await session.execute(
+            sa.select(ScreeningList, ScreeningRun.status, ScreeningRun.screened)
+            .join(ScreeningRun, ScreeningRun.list_id == ScreeningList.id)
+            .order_by(ScreeningList.name, ScreeningList.version.desc())
+        )).all()
+    return [ListVersionOut(name=v.name, version=v.version, source=v.source, list_format=v.list_format, entries=v.entries,
+                           active=v.active, loaded_at=v.loaded_at, rescreening=status, rescreened=screened)
+            for v, status, screened in rows]
 
 
 @router.get("/customers/{customer_id}/aml-risk", response_model=RatingOut)

@@ -20,9 +20,17 @@ OFFICER_A = ("compliance_officer", "co-a")
 OFFICER_B = ("compliance_officer", "co-b")
 
 
-async def load(profile, *people: ListedPerson, name: str) -> None:
+async def load(profile, *people: ListedPerson, name: str, rescreen: bool = True) -> None:
     async with profile.sessions() as session, session.begin():
         await store_version(session, ParsedList(list(people), 0), name=name, source="test", list_format="ftm")
+    if rescreen:
+        await rescreen_book(profile)
+
+
+async def rescreen_book(profile) -> None:
+    """What the profile's `rescreen-book` job does in the background, run to the end."""
+    while await rescreen_batch(profile.sessions, profile.app.state.settings):
+        pass
 
 
 def listed(han_name: str, *, born="1961-03-09", nationality="cn", topics=("sanction",)) -> ListedPerson:
@@ -131,8 +139,6 @@ async def test_a_false_positive_is_raised_again_only_when_the_customer_or_the_en
 
     # The same entry in a new version: the whole book is re-screened, the decision holds.
     await load(profile, entry, name=name)
-    while await rescreen_batch(profile.sessions, profile.app.state.settings):
-        pass
     assert await open_alerts(profile, customer["id"]) == []
 
     # The customer's screened data changes: raised again.
@@ -148,8 +154,6 @@ async def test_a_false_positive_is_raised_again_only_when_the_customer_or_the_en
     changed_entry = ListedPerson(entry.entity_id, (*entry.names, "Shangguan Minghui"), entry.birth_dates,
                                  entry.nationalities, entry.topics)
     await load(profile, changed_entry, name=name)
-    while await rescreen_batch(profile.sessions, profile.app.state.settings):
-        pass
     [third] = await open_alerts(profile, customer["id"])
     assert third["trigger"] == "list_version" and third["list_version"] == 3
 
@@ -229,17 +233,14 @@ async def test_customers_imported_in_bulk_are_screened_by_the_book_job(service):
     import json
 
     profile = await service("profile")
-    await load(profile, listed("端木晓光"), name=f"sanctions-{uuid.uuid4().hex[:6]}")
-    while await rescreen_batch(profile.sessions, profile.app.state.settings):
-        pass  # the new version's run, before the import
+    await load(profile, listed("端木晓光"), name=f"sanctions-{uuid.uuid4().hex[:6]}")  # its run done before the import
     rows = [new_customer(name="Duanmu Xiaoguang", birth_date="1961-03-09", external_ref=f"IMP-{uuid.uuid4().hex[:10]}"),
             new_customer(name="Astrid Lindqvist", external_ref=f"IMP-{uuid.uuid4().hex[:10]}")]
     async with profile.client(*MANAGER) as http:
         answer = await http.post("/api/v1/customers/imports", content="\n".join(json.dumps(r) for r in rows),
                                  headers={"content-type": "application/x-ndjson"})
     assert answer.status_code == 200, answer.text
-    while await rescreen_batch(profile.sessions, profile.app.state.settings):
-        pass
+    await rescreen_book(profile)
     async with profile.sessions() as session:
         from services.profile.models import Customer
 
@@ -262,3 +263,13 @@ async def test_a_listed_person_cannot_be_created_straight_into_active(service):
             name="Ximen Qinghua", birth_date="1961-03-09", nationality="CN", lifecycle_stage="active"))
     assert refused.status_code == 409 and refused.json()["reason_code"] == "SCREENING_HIT_OPEN"
     assert "Ximen" not in refused.text
+
+
+async def test_activation_waits_until_the_book_is_screened_against_a_new_list_version(service):
+    profile = await service("profile")
+    customer = await onboard(profile, "Lucia Ferreira Santos", nationality="PT")
+    await load(profile, listed("慕容博远"), name=f"sanctions-{uuid.uuid4().hex[:6]}", rescreen=False)
+    waiting = await activate(profile, customer["id"])
+    assert waiting.status_code == 409 and waiting.json()["reason_code"] == "SCREENING_PENDING"
+    await rescreen_book(profile)
+    assert (await activate(profile, customer["id"])).status_code == 200

@@ -36,6 +36,16 @@ async def onboard(gateway, system, name: str, born: str) -> str:
     return answer.json()["id"]
 
 
+async def rescreened(gateway, system, list_name: str, version: int) -> None:
+    """Wait until the profile's job has re-screened the whole book for that list version."""
+    async def done():
+        answer = await gateway.get("/api/v1/screening/lists", headers=system.headers("compliance_officer", "co-1", **REASON))
+        [mine] = [v for v in answer.json() if v["name"] == list_name and v["version"] == version]
+        assert mine["rescreening"] == "done"
+
+    await eventually(done, timeout=30)
+
+
 async def alerts_of(gateway, system, customer_id: str, officer="co-1") -> list[dict]:
     answer = await gateway.get("/api/v1/screening/alerts", params={"customer_id": customer_id},
                                headers=system.headers("compliance_officer", officer, **REASON))
@@ -47,6 +57,7 @@ async def test_screening_holds_onboarding_until_two_officers_clear_and_a_new_lis
     list_name = f"sanctions-{uuid.uuid4().hex[:6]}"
     system.run_cli("screening", "load", "--list", ftm_file(tmp_path / "v1.jsonl", ("ent-1", "龙海涛", "1970-02-11")),
                    "--format", "ftm", "--name", list_name)
+    await rescreened(gateway, system, list_name, 1)
 
     customer = await onboard(gateway, system, "Lóng Hǎitāo", "1970-02-11")  # pinyin with tones
     bystander = await onboard(gateway, system, "Jiang Wenli", "1982-07-30")
@@ -92,7 +103,8 @@ async def test_screening_holds_onboarding_until_two_officers_clear_and_a_new_lis
         assert len(found) == 1
         return found[0]
 
-    hit = await eventually(new_hit, timeout=30)
+    await rescreened(gateway, system, list_name, 2)
+    hit = await new_hit()
     assert hit["entity_id"] == "ent-2" and hit["trigger"] == "list_version" and hit["list_version"] == 2
     assert await alerts_of(gateway, system, customer) == []  # the false positive is remembered
     versions = await gateway.get("/api/v1/screening/lists", headers=system.headers("compliance_officer", "co-1", **REASON))
