@@ -102,13 +102,14 @@ async def blocking_alerts(session: AsyncSession, customer_id: str) -> list[Scree
 
 async def guard_activation(session: AsyncSession, customer: Customer, actor: Actor, settings: ProfileSettings) -> None:
     """Refuse onboarding -> active while the customer awaits screening against a new list version
-    or a hit is undecided or confirmed. The reason code is given to everyone; which alerts (and
+    or a hit is undecided or confirmed (customers imported in bulk are screened by the same job,
+    but existing customers are not held back for an import's run). The reason code is given to everyone; which alerts (and
     so which list) only to compliance roles."""
     unscreened = await session.scalar(sa.select(ScreeningRun.id).where(
-        ScreeningRun.status == "pending",
+        ScreeningRun.status == "pending", ScreeningRun.list_id.is_not(None),
         sa.or_(ScreeningRun.after_customer_id.is_(None), ScreeningRun.after_customer_id < customer.id),
     ).limit(1))
-    if unscreened:  # a new list version or an import: the book's re-screening has not reached them
+    if unscreened:  # a new list version whose re-screening of the book has not reached them
         raise Conflict("Onboarding cannot complete yet: reason code SCREENING_PENDING. The customer has not been "
                        "screened against the current lists; try again in a few minutes.", reason_code="SCREENING_PENDING")
     found = await blocking_alerts(session, customer.id)
