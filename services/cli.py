@@ -8,6 +8,8 @@
     crm run-job <component> <job>  run a scheduled job once
     crm broker [--port P]        local Kafka-protocol broker with every topic (development, tests)
     crm token --role ROLE [--sub ID]   a signed bearer token from the local development key
+    crm screening load --list FILE --format sdn-csv|ftm [--name NAME]
+    crm screening match --names FILE --out FILE
 """
 
 import argparse
@@ -161,7 +163,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sub", default=None, help="subject; for the customer role, the customer id")
     p.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
 
+    # Sanctions/PEP screening commands (services/profile/screening/cli.py).
+    from services.profile.screening import cli as screening_cli
+
+    screening_cli.add_commands(commands)
+
     args = parser.parse_args(argv)
+    if args.command == "screening":
+        sys.exit(screening_cli.run(args))
     if args.command == "serve":
         serve(args.component, args.host, args.port)
     elif args.command == "migrate":

@@ -302,6 +302,38 @@ class CoreBankingProductClosedV1(Payload):
     holding_id: str
     product_code: str
     closed_at: datetime
+ScreeningReason = Literal["sanctions_screening_hit", "pep_screening_hit", "watchlist_screening_hit"]
+AmlRating = Literal["low", "medium", "high"]
+
+
+class ScreeningHitV1(Payload):
+    """A customer came close to a list entry; the alert waits for a two-person decision."""
+
+    customer_id: str
+    alert_id: str
+    list_name: str
+    list_version: int
+    reason_code: ScreeningReason
+    decision: Literal["match", "review"] = Field(description="How close: match (strong) or review.")
+
+
+class ScreeningClearedV1(Payload):
+    """Two compliance officers decided that an alert was a false positive."""
+
+    customer_id: str
+    alert_id: str
+    reason_code: ScreeningReason
+
+
+class AmlRiskChangedV1(Payload):
+    """A customer's money-laundering risk rating changed (or was first set)."""
+
+    customer_id: str
+    previous_rating: AmlRating | None
+    rating: AmlRating
+    factors: list[str] = Field(description="Codes of the factors that set the rating.")
+    enhanced_due_diligence: bool
+    review_due: date
 
 
 @dataclass(frozen=True)
@@ -359,6 +391,12 @@ _TYPES = [
               "Published by core banking: a customer now holds a product."),
     EventType("corebanking.product_closed", 1, topics.COREBANKING_HOLDINGS, CoreBankingProductClosedV1,
               "Published by core banking: a customer no longer holds a product."),
+    EventType("screening.hit", 1, topics.SCREENING, ScreeningHitV1,
+              "A customer came close to a sanctions, PEP or watch-list entry; onboarding waits for compliance."),
+    EventType("screening.cleared", 1, topics.SCREENING, ScreeningClearedV1,
+              "A screening alert was decided a false positive by two compliance officers."),
+    EventType("aml_risk.changed", 1, topics.SCREENING, AmlRiskChangedV1,
+              "A customer's money-laundering risk rating changed."),
 ]
 REGISTRY: dict[tuple[str, int], EventType] = {(t.name, t.version): t for t in _TYPES}
 

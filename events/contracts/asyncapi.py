@@ -26,6 +26,7 @@ TOPIC_DESCRIPTIONS = {
         "Products opened and closed in core banking, published by the bank's core systems "
         "(example producer: events/examples/publish_holding.py). Key: customer id."
     ),
+    topics.SCREENING: "Sanctions/PEP screening hits and clearances, money-laundering risk ratings. Key: customer id.",
     topics.DEAD_LETTER: (
         "Messages a consumer could not handle, unchanged, with headers dlq_reason, "
         "dlq_consumer_group, dlq_topic, dlq_partition and dlq_offset."

@@ -12,10 +12,12 @@ RISK_ASSESSMENT = "crm.risk-assessment"
 SUITABILITY = "crm.suitability"
 # Products opened and closed in core banking (published by the bank's core systems).
 COREBANKING_HOLDINGS = "crm.corebanking.holdings"
+# Sanctions/PEP screening hits and clearances, money-laundering risk ratings.
+SCREENING = "crm.screening"
 # Messages a consumer could not handle, with the reason in headers (see events.consumer).
 DEAD_LETTER = "crm.dead-letter"
 
 ALL = (
     CUSTOMER, CONSENT, FEEDBACK, COMPLAINT, CASE, CHURN, RISK_ASSESSMENT, SUITABILITY, COREBANKING_HOLDINGS,
-    DEAD_LETTER,
+    SCREENING, DEAD_LETTER,
 )

@@ -14,6 +14,8 @@ from services.profile.declarations import CATALOGUE
 from services.profile.handlers import HANDLERS
 from services.profile.retention import apply_retention_job, reannounce_erasures_job
 from services.profile.routes import router
+from services.profile.screening.book import rescreen_book_job
+from services.profile.screening.routes import router as screening_router
 from services.profile.segments_routes import router as segments_router
 from services.profile.settings import ProfileSettings
 
@@ -27,13 +29,13 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, documents_router, segments_router, kpis.router, audit_router(models.audit)],
+        routers=[router, documents_router, segments_router, screening_router, kpis.router, audit_router(models.audit)],
         outbox=models.outbox,
         inbox=models.inbox_table,
         audit=models.audit,
         catalogue=CATALOGUE,
         jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings), reannounce_erasures_job(settings),
-              *segments.jobs(settings)],
+              rescreen_book_job(settings), *segments.jobs(settings)],
         # The risk level from assessments; activity (the customer's interactions with the bank)
         # for tiers and dormancy.
         handlers={**HANDLERS, **segments.HANDLERS},

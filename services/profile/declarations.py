@@ -31,6 +31,13 @@ CUSTOMERS = table("customers", purpose="Customer master data: knowing the custom
     field("email", B, "E-mail address.", sensitivity=CONF, **PERSONAL),
     field("birth_date", B, "Date of birth (suitability checks for elderly customers).", sensitivity=CONF, **PERSONAL),
     field("address", B, "Residential address.", sensitivity=CONF, **PERSONAL),
+    field("nationality", R, "Nationality, ISO 3166 alpha-2 (sanctions screening, AML risk).", sensitivity=CONF,
+          **PERSONAL),
+    field("residence_country", R, "Country of residence, ISO 3166 alpha-2 (AML risk).", sensitivity=CONF, **PERSONAL),
+    field("occupation", R, "Occupation code, e.g. salaried, money_services, casino (AML risk).", sensitivity=CONF,
+          **PERSONAL),
+    field("onboarding_channel", R, "How the relationship began: branch, online, agent, partner (AML risk)."),
+    field("cash_intensity", R, "Expected share of cash in the customer's business: low, medium, high (AML risk)."),
     field("national_id_index", B, "Keyed hash of the national ID for exact look-up.", identifying=True, erasure=GONE),
     field("phone_index", B, "Keyed hash of the phone number for exact look-up.", identifying=True, erasure=GONE),
     field("key_id", OPS, "Key that sealed the row's encrypted fields (rotation)."),
@@ -118,8 +125,81 @@ SERVICE_REVIEWS = table("service_reviews", purpose="Reviews the tier's service p
     field("done_by", BUS, "Who did it.", identifying=True),
 ])
 
+# Sanctions/PEP screening and AML risk (services/profile/screening): list entries are public data
+# about listed persons; alerts, decisions and ratings are compliance records kept for their legal
+# period, naming the customer by the platform's random id.
+SCREENING_LISTS = table("screening_lists", purpose="Sanctions and PEP list versions loaded (R5.2).",
+                        retention_from="replacement by a newer version", fields=[
+    field(name, OPS, description) for name, description in [
+        ("id", "List version id."), ("name", "List name."), ("version", "Version number."),
+        ("source", "File name and SHA-256 of its content."), ("list_format", "SDN CSV or FollowTheMoney."),
+        ("entries", "Number of entries."), ("active", "The version in force."), ("loaded_at", "When loaded.")]
+])
+SCREENING_ENTRIES = table("screening_entries", purpose="Listed persons and entities, as published (R5.2).",
+                          retention_from="replacement of their list version", fields=[
+    field(name, R, description) for name, description in [
+        ("id", "Entry id."), ("list_id", "The list version."), ("entity_id", "The list's id of the entry."),
+        ("names", "Names and aliases, as published."), ("birth_dates", "Birth dates, as published."),
+        ("nationalities", "Nationalities, as published."), ("topics", "Sanction, PEP, ..."),
+        ("fingerprint", "Hash of the entry (a changed entry raises a remembered alert again).")]
+])
+SCREENING_RUNS = table("screening_runs", purpose="Re-screening of the whole book on a new list version.",
+                       retention_from="the run", fields=[
+    field(name, OPS, description) for name, description in [
+        ("id", "Run id."), ("list_id", "The list version screened against."), ("status", "Pending or done."),
+        ("after_customer_id", "Where the run has reached."), ("screened", "Customers screened so far."),
+        ("created_at", "When queued."), ("finished_at", "When done.")]
+])
+SCREENING_ALERTS = table("screening_alerts", purpose="Possible list matches for compliance decisions (R5.2, R6.2).",
+                         retention_from="closing of the alert", fields=[
+    field("id", OPS, "Alert id."),
+    field("customer_id", OPS, "The customer.", identifying=True),
+    field("reasons", R, "Which name parts matched and how (they quote the customer's name).", sensitivity=CONF,
+          encrypted=True, erasure=GONE),
+    *(field(name, R, description) for name, description in [
+        ("list_name", "The list."), ("list_version", "Its version."), ("entity_id", "The list entry."),
+        ("entry_fingerprint", "Hash of the entry then."), ("customer_fingerprint", "Keyed hash of the screened fields."),
+        ("score", "Match score."), ("decision", "Match or review."), ("reason_code", "Sanctions, PEP or watch list."),
+        ("trigger", "Onboarding, profile change or list version."), ("status", "Open, proposed or decided."),
+        ("proposed_outcome", "The first officer's proposal."), ("created_at", "When raised."),
+        ("closed_at", "When decided.")]),
+])
+SCREENING_DECISIONS = table("screening_decisions", purpose="Two-person decisions on alerts (R5.2).",
+                            retention_from="the decision", fields=[
+    field("id", OPS, "Decision id."), field("alert_id", OPS, "The alert."),
+    field("actor", OPS, "The compliance officer."), field("outcome", R, "True match or false positive."),
+    field("reason", R, "Why (the officer's words).", sensitivity=CONF, encrypted=True, erasure=GONE),
+    field("at", R, "When."),
+])
+SCREENING_DISMISSALS = table("screening_dismissals", purpose="False positives remembered per customer and entry.",
+                             retention_from="a change of the customer or the entry", fields=[
+    field("customer_id", OPS, "The customer.", identifying=True),
+    *(field(name, R, description) for name, description in [
+        ("list_name", "The list."), ("entity_id", "The entry."), ("entry_fingerprint", "Hash of the entry then."),
+        ("customer_fingerprint", "Keyed hash of the customer's screened fields then."),
+        ("alert_id", "The alert decided."), ("at", "When.")]),
+])
+AML_RATINGS = table("aml_ratings", purpose="Money-laundering risk rating per customer (R5.2).",
+                    retention_from="end of the relationship", fields=[
+    field("customer_id", OPS, "The customer.", identifying=True),
+    *(field(name, R, description) for name, description in [
+        ("rating", "Low, medium or high."), ("score", "Points from the factors."),
+        ("factors", "Codes of the factors that set it (no values)."),
+        ("enhanced_due_diligence", "Enhanced due diligence required."), ("rated_at", "When."),
+        ("review_due", "Next review.")]),
+])
+AML_REVIEWS = table("aml_reviews", purpose="Periodic reviews of AML ratings (tasks).", retention_from="completion",
+                    fields=[
+    field("id", OPS, "Review id."), field("customer_id", OPS, "The customer.", identifying=True),
+    *(field(name, R, description) for name, description in [
+        ("rating", "Rating reviewed."), ("due_on", "Due."), ("status", "Open or done."),
+        ("created_at", "When scheduled."), ("completed_at", "When completed.")]),
+    field("completed_by", OPS, "Who completed it."),
+])
+
 TABLES = [CUSTOMERS, LIFECYCLE_HISTORY, TIER_HISTORY, DOCUMENTS, RELATIONSHIPS, HOUSEHOLDS, HOUSEHOLD_MEMBERS,
-          SERVICE_REVIEWS]
+          SERVICE_REVIEWS, SCREENING_LISTS, SCREENING_ENTRIES, SCREENING_RUNS, SCREENING_ALERTS, SCREENING_DECISIONS,
+          SCREENING_DISMISSALS, AML_RATINGS, AML_REVIEWS]
 CATALOGUE = Catalogue("profile", TABLES, shared=[*MESSAGING, AUDIT_LOG])
 
 # The customer record's own fields, as requests and responses name them.

@@ -23,6 +23,7 @@ from services.kit.identity import Actor
 from services.kit.problems import Problem
 from services.profile.models import Customer, StageChange, TierChange, audit, outbox
 from services.profile.schemas import CustomerCreate, ExternalRef
+from services.profile.screening.models import ScreeningRun
 from services.profile.service import _tier, age_band
 from services.profile.settings import ProfileSettings
 
@@ -166,6 +167,8 @@ async def import_customers(
         await audit.record_many(session, actor=actor.id, role=actor.role, action="import",
                                 customer_ids=[c["id"] for c in customers[start:start + CHUNK]],
                                 fields=sorted(CustomerImportRow.model_fields), reason=actor.reason)
+    if customers:  # screened by the `rescreen-book` job (as the whole book, in batches)
+        session.add(ScreeningRun(list_id=None, status="pending", screened=0, created_at=moment))
     report.created = len(customers)
     return report
 

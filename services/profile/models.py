@@ -31,6 +31,13 @@ class Customer(Base):
     email: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "email", sa.Text()))
     birth_date: Mapped[date | None] = mapped_column(CATALOGUE.column_type("customers", "birth_date", sa.Date()))
     address: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "address", sa.Text()))
+    # Screening and money-laundering risk (services/profile/screening).
+    nationality: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "nationality", sa.Text()))
+    residence_country: Mapped[str | None] = mapped_column(
+        CATALOGUE.column_type("customers", "residence_country", sa.Text()))
+    occupation: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "occupation", sa.Text()))
+    onboarding_channel: Mapped[str | None] = mapped_column(sa.String(20))
+    cash_intensity: Mapped[str | None] = mapped_column(sa.String(10))
     # Keyed hashes for exact look-up by national ID or phone, without plaintext.
     national_id_index: Mapped[str | None] = mapped_column(sa.String(64))
     phone_index: Mapped[str | None] = mapped_column(sa.String(64), index=True)
@@ -87,3 +94,6 @@ outbox_table, inbox_table = add_messaging_tables(Base.metadata)
 outbox = Outbox(outbox_table, source="profile")
 audit = AuditTrail(Base.metadata)
 legal_holds = add_legal_holds_table(Base.metadata)
+
+# Screening's tables live in this database too; importing them here puts them in Base.metadata.
+from services.profile.screening import models as screening_models  # noqa: E402,F401

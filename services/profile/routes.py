@@ -153,8 +153,9 @@ async def change_stage(
     customer_id: CustomerId, body: StageChangeIn, session: SessionDep, actor: ActorDep, request: Request
 ) -> Customer:
     async with session.begin():
-        customer = await service.get_visible(session, customer_id, actor, _settings(request))
-        await service.move_stage(session, customer, body.stage, actor, body.reason)
+        settings = _settings(request)
+        customer = await service.get_visible(session, customer_id, actor, settings)
+        await service.move_stage(session, customer, body.stage, actor, body.reason, settings)
     return customer
 
 

@@ -56,6 +56,10 @@ class RiskLevelFromAssessment(BaseModel):
 ExternalRef = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z._:-]{1,64}$")]
 ManagerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Holdings = Annotated[int, Field(ge=0, le=10_000)]
+Country = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
+Occupation = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z_]{2,40}$")]
+OnboardingChannel = Literal["branch", "online", "agent", "partner"]
+CashIntensity = Literal["low", "medium", "high"]
 
 
 class CustomerCreate(RiskLevelFromAssessment, DeclaredFieldsOnly):
@@ -69,6 +73,11 @@ class CustomerCreate(RiskLevelFromAssessment, DeclaredFieldsOnly):
     product_holdings: Holdings = Field(0, description="Number of products the customer holds.")
     external_ref: ExternalRef | None = Field(None, description="The bank's own reference; unique; makes imports idempotent.")
     lifecycle_stage: Stage = Stage.PROSPECT
+    nationality: Country | None = Field(None, description="ISO 3166 alpha-2.")
+    residence_country: Country | None = Field(None, description="ISO 3166 alpha-2.")
+    occupation: Occupation | None = Field(None, description="Occupation code (AML risk factors name some).")
+    onboarding_channel: OnboardingChannel | None = None
+    cash_intensity: CashIntensity | None = None
     relationship_manager_id: ManagerId | None = Field(
         None, description="Assigned manager; when a relationship manager creates the customer, that manager."
     )
@@ -82,6 +91,11 @@ class CustomerUpdate(RiskLevelFromAssessment, DeclaredFieldsOnly):
     address: Address | None = None
     assets_under_management: Assets | None = None
     product_holdings: Holdings | None = None
+    nationality: Country | None = None
+    residence_country: Country | None = None
+    occupation: Occupation | None = None
+    onboarding_channel: OnboardingChannel | None = None
+    cash_intensity: CashIntensity | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self):
@@ -111,6 +125,11 @@ class CustomerOut(BaseModel):
     lifecycle_stage: Stage
     relationship_manager_id: str | None
     external_ref: str | None
+    nationality: str | None = None
+    residence_country: str | None = None
+    occupation: str | None = None
+    onboarding_channel: str | None = None
+    cash_intensity: str | None = None
     service_plan: dict = Field(description="What the customer's tier entitles them to (R4.1).")
     version: int
     created_at: datetime

@@ -26,6 +26,7 @@ from services.profile.declarations import CATALOGUE, FIELDS
 from services.profile.documents import erase_documents_and_links
 from services.kit.retention import is_on_hold, place_hold, release_hold
 from services.profile.models import Customer, StageChange, TierChange, audit, legal_holds, outbox
+from services.profile.screening import alerts as screening, risk
 from services.profile.schemas import CustomerCreate
 from services.profile.settings import ProfileSettings
 from services.profile.tiers import TRANSITIONS, Stage, Tier, tier_for
@@ -99,6 +100,12 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
     ))
     await audit.record(session, actor=actor.id, role=actor.role, action="create", customer_id=customer.id,
                        fields=body.model_fields_set, reason=actor.reason)
+    hits = await screening.screen(session, customer, trigger="onboarding", settings=settings)
+    if hits and Stage(customer.lifecycle_stage) in (Stage.ACTIVE, Stage.DORMANT):
+        # Not a way around the onboarding hold: nothing is written, the caller starts in onboarding.
+        raise Conflict("A customer with a screening hit cannot be created as active (reason code SCREENING_HIT_OPEN); "
+                       "create them in onboarding and let compliance decide.", reason_code="SCREENING_HIT_OPEN")
+    await risk.rerate(session, customer, settings)
     return customer
 
 
@@ -116,6 +123,10 @@ async def update(
         await retier(session, customer, settings)
         await session.flush()
         await announce_update(session, customer, sorted(changes))
+        if changes.keys() & screening.SCREENED_FIELDS:
+            await screening.screen(session, customer, trigger="profile_change", settings=settings)
+        if changes.keys() & risk.RATED_FIELDS:
+            await risk.rerate(session, customer, settings)
     await audit.record(session, actor=actor.id, role=actor.role, action="update", customer_id=customer.id,
                        fields=changes, reason=actor.reason)
     return customer
@@ -174,11 +185,18 @@ async def assign_advisor(session: AsyncSession, customer: Customer, settings: Pr
     await assign_manager(session, customer, advisor, ADVISOR_ASSIGNMENT)
 
 
-async def move_stage(session: AsyncSession, customer: Customer, stage: Stage, actor: Actor, reason: str) -> None:
+async def move_stage(
+    session: AsyncSession, customer: Customer, stage: Stage, actor: Actor, reason: str,
+    settings: ProfileSettings | None = None,
+) -> None:
+    """`settings` is needed for the move from onboarding to active (the screening guard)."""
     current = Stage(customer.lifecycle_stage)
     if stage not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
         raise Conflict(f"A customer cannot move from {current} to {stage}; from {current} they may move to: {allowed}.")
+    if current == Stage.ONBOARDING and stage == Stage.ACTIVE:
+        assert settings is not None, "activation needs the profile settings (screening guard)"
+        await screening.guard_activation(session, customer, actor, settings)
     customer.lifecycle_stage = stage.value
     customer.version += 1
     customer.updated_at = now()
@@ -208,6 +226,7 @@ async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason:
     from services.profile.segments import leave_household  # segments builds on this module
 
     await leave_household(session, customer.id)
+    await screening.redact(session, customer.id)
     await outbox.emit(session, "customer.erased", CustomerErasedV1(customer_id=customer.id, erased_at=customer.erased_at))
     await audit.record(session, actor=actor.id, role=actor.role, action="erase", customer_id=customer.id,
                        fields=[*ERASED, "document_number", "relationships"], reason=reason)

@@ -47,3 +47,32 @@ class ProfileSettings(EncryptionSettings):
     erasure_reannounce_for_days: float = 90
     # Customers erased per transaction of the retention job.
     retention_batch_size: int = 200
+
+    # Screening (services/profile/screening): scores at or above `match` are strong hits, at or
+    # above `review` weaker ones; both raise an alert. Roles with compliance rights decide alerts
+    # and see which list entry blocks a customer.
+    screening_match_threshold: float = 0.92
+    screening_review_threshold: float = 0.80
+    compliance_roles: list[str] = ["compliance_officer"]
+    # Customers re-screened per transaction when a new list version arrives; seconds between runs.
+    screening_batch_size: int = 200
+    screening_job_seconds: float = 5.0
+
+    # Money-laundering risk (R5.2): points per factor; the sum sets the rating. A PEP is always
+    # rated high. High means enhanced due diligence. Codes, not values, are what ratings record.
+    aml_factor_points: dict[str, int] = {
+        "pep": 4, "high_risk_country": 4, "monitored_country": 2, "high_risk_occupation": 2,
+        "remote_onboarding": 1, "cash_intensity_medium": 1, "cash_intensity_high": 3,
+        "private_banking": 1, "many_products": 1,
+    }
+    aml_medium_from: int = 2
+    aml_high_from: int = 4
+    # FATF "call for action" and "increased monitoring" jurisdictions (ISO alpha-2), as configured.
+    aml_high_risk_countries: list[str] = ["KP", "IR", "MM"]
+    aml_monitored_countries: list[str] = ["SY", "YE", "HT", "SS", "VE", "LB", "NG", "ZA", "VN"]
+    aml_high_risk_occupations: list[str] = ["money_services", "casino", "precious_metals", "arms_trade",
+                                            "real_estate_agent", "politician", "crypto_exchange"]
+    aml_remote_channels: list[str] = ["online", "partner"]
+    aml_many_products: int = 5
+    # Months until the next periodic review, per rating.
+    aml_review_months: dict[str, int] = {"low": 36, "medium": 24, "high": 12}

@@ -70,7 +70,7 @@ def test_the_erased_values_come_from_the_declarations(specs):
     profile = specs["profile"].catalogue
     assert set(profile.erased_values("customers")) == {
         "name", "national_id", "phone", "email", "birth_date", "address", "national_id_index", "phone_index",
-        "external_ref",
+        "external_ref", "nationality", "residence_country", "occupation",
     }
     assert all(f.category in Category for spec in specs.values() for f in spec.catalogue.fields())
 
