@@ -7,6 +7,7 @@
     crm run-job <component> <job>  run a scheduled job once
     crm broker [--port P]        local Kafka-protocol broker with every topic (development, tests)
     crm token --role ROLE [--sub ID]   a signed bearer token from the local development key
+    crm churn ...                churn models: train, score, models, rollback (crm churn --help)
 """
 
 import argparse
@@ -130,7 +131,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sub", default=None, help="subject; for the customer role, the customer id")
     p.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
 
+    p = commands.add_parser("churn", help="churn models: train, score, models, rollback", add_help=False)
+    p.add_argument("churn_args", nargs=argparse.REMAINDER)
+
     args = parser.parse_args(argv)
+    if args.command == "churn":
+        from services.churn.cli import main as churn
+
+        sys.exit(churn(args.churn_args))
     if args.command == "serve":
         serve(args.component, args.host, args.port)
     elif args.command == "migrate":

@@ -32,6 +32,7 @@ class CustomerCreatedV1(Payload):
     customer_id: str
     risk_level: RiskLevel
     assets_under_management: Decimal = Field(description="In the bank's reporting currency.")
+    relationship_manager_id: str | None = Field(default=None, description="Id of the customer's manager, if any.")
 
 
 class CustomerUpdatedV1(Payload):
@@ -41,6 +42,7 @@ class CustomerUpdatedV1(Payload):
     risk_level: RiskLevel
     assets_under_management: Decimal
     changed_fields: list[str] = Field(description="Names of the changed fields, values omitted.")
+    relationship_manager_id: str | None = Field(default=None, description="Id of the customer's manager, if any.")
 
 
 Tier = Literal["high_net_worth", "affluent", "mass", "potential"]
@@ -142,10 +144,35 @@ class ComplaintOpenedV1(Payload):
 
 class ChurnWarningV1(Payload):
     customer_id: str
-    score: int = Field(ge=0, le=100)
+    score: int = Field(ge=0, le=100, description="Churn probability in percent.")
     level: Literal["low", "medium", "high"]
     previous_level: Literal["low", "medium", "high"]
-    reasons: list[str] = Field(description="Codes of the factors that raised the score.")
+    reasons: list[str] = Field(description="Codes of the features that raised the score most, largest first.")
+    model: str | None = Field(default=None, description="The model that scored: `rules-v1` or `model-<version>`.")
+
+
+Direction = Literal["credit", "debit"]
+
+
+class TransactionPostedV1(Payload):
+    """Core banking posted a transaction on one of the customer's accounts."""
+
+    customer_id: str
+    transaction_id: str
+    account_id: str
+    amount: Decimal = Field(gt=0, description="Absolute amount in the bank's reporting currency.")
+    direction: Direction
+    posted_at: datetime
+    category: str = Field(default="other", description="Transaction category code, e.g. card, transfer, fee.")
+
+
+class BalanceSnapshotV1(Payload):
+    """End-of-day (or intraday) balance of one of the customer's accounts."""
+
+    customer_id: str
+    account_id: str
+    balance: Decimal = Field(description="Balance in the bank's reporting currency (negative when overdrawn).")
+    as_of: datetime
 
 
 @dataclass(frozen=True)
@@ -177,7 +204,12 @@ _TYPES = [
     EventType("consent.revoked", 1, topics.CONSENT, ConsentRevokedV1, "A consent was revoked; sharing stops at once."),
     EventType("feedback.received", 1, topics.FEEDBACK, FeedbackReceivedV1, "A survey answer (CSAT or NPS) arrived."),
     EventType("complaint.opened", 1, topics.COMPLAINT, ComplaintOpenedV1, "A customer complaint was opened."),
-    EventType("churn.warning", 1, topics.CHURN, ChurnWarningV1, "A customer crossed into high churn risk."),
+    EventType("churn.warning", 1, topics.CHURN, ChurnWarningV1,
+              "A customer rose a churn band (low to medium, medium to high, low to high), with the top reasons."),
+    EventType("transaction.posted", 1, topics.COREBANKING_ACTIVITY, TransactionPostedV1,
+              "Core banking posted a transaction (published by core-banking systems)."),
+    EventType("balance.snapshot", 1, topics.COREBANKING_ACTIVITY, BalanceSnapshotV1,
+              "An account balance as of a moment (published by core-banking systems)."),
 ]
 REGISTRY: dict[tuple[str, int], EventType] = {(t.name, t.version): t for t in _TYPES}
 

@@ -16,7 +16,11 @@ TOPIC_DESCRIPTIONS = {
     topics.CONSENT: "Data-sharing consents: granted and revoked. Key: customer id.",
     topics.FEEDBACK: "Survey answers (CSAT, NPS). Key: customer id.",
     topics.COMPLAINT: "Customer complaints. Key: customer id.",
-    topics.CHURN: "Churn warnings for customers crossing into high risk. Key: customer id.",
+    topics.CHURN: "Churn warnings for customers rising a churn band. Key: customer id.",
+    topics.COREBANKING_ACTIVITY: (
+        "Published by core-banking systems: posted transactions and balance snapshots. Key: customer id. "
+        "Producer example: events/examples/corebanking_producer.py."
+    ),
     topics.DEAD_LETTER: (
         "Messages a consumer could not handle, unchanged, with headers dlq_reason, "
         "dlq_consumer_group, dlq_topic, dlq_partition and dlq_offset."

@@ -154,6 +154,7 @@ async def import_customers(
         tiers.append({"customer_id": customer_id, "from_tier": None, "to_tier": tier, "at": moment})
         events.append(("customer.created", CustomerCreatedV1(
             customer_id=customer_id, risk_level=row.risk_level, assets_under_management=row.assets_under_management,
+            relationship_manager_id=fields.get("relationship_manager_id"),
         )))
     for start in range(0, len(customers), CHUNK):
         await session.execute(sa.insert(Customer), customers[start:start + CHUNK])

@@ -180,8 +180,11 @@ async def assign_manager(
 ) -> Customer:
     async with session.begin():
         customer = await service.get_visible(session, customer_id, actor, _settings(request))
+        changed = customer.relationship_manager_id != body.relationship_manager_id
         customer.relationship_manager_id = body.relationship_manager_id
         customer.version += 1
+        if changed:
+            await service.emit_updated(session, customer, ["relationship_manager_id"])
         await audit.record(session, actor=actor.id, role=actor.role, action="assign_manager", customer_id=customer_id,
                            fields=["relationship_manager_id"], reason=actor.reason)
     return customer

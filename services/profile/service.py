@@ -82,6 +82,7 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
     await session.flush()
     await outbox.emit(session, "customer.created", CustomerCreatedV1(
         customer_id=customer.id, risk_level=customer.risk_level, assets_under_management=customer.assets_under_management,
+        relationship_manager_id=customer.relationship_manager_id,
     ))
     await audit.record(session, actor=actor.id, role=actor.role, action="create", customer_id=customer.id,
                        fields=body.model_fields_set, reason=actor.reason)
@@ -101,13 +102,18 @@ async def update(
         customer.updated_at = now()
         await retier(session, customer, settings)
         await session.flush()
-        await outbox.emit(session, "customer.updated", CustomerUpdatedV1(
-            customer_id=customer.id, risk_level=customer.risk_level,
-            assets_under_management=customer.assets_under_management, changed_fields=sorted(changes),
-        ))
+        await emit_updated(session, customer, sorted(changes))
     await audit.record(session, actor=actor.id, role=actor.role, action="update", customer_id=customer.id,
                        fields=changes, reason=actor.reason)
     return customer
+
+
+async def emit_updated(session: AsyncSession, customer: Customer, changed_fields: list[str]) -> None:
+    await outbox.emit(session, "customer.updated", CustomerUpdatedV1(
+        customer_id=customer.id, risk_level=customer.risk_level,
+        assets_under_management=customer.assets_under_management, changed_fields=changed_fields,
+        relationship_manager_id=customer.relationship_manager_id,
+    ))
 
 
 def _tier(assets, holdings, settings: ProfileSettings) -> str:
