@@ -64,3 +64,72 @@ def kaggle_like(rows: int, seed: int = 7, *, dirty: bool = True, with_label: boo
         if with_label:
             frame.loc[rng.random(rows) < 0.003, "Exited"] = ""
     return frame
+
+
+# Event-fed features: histories of platform and core-banking events with a known signal.
+ONLINE_SPEC = {
+    "id": "customer_id",
+    "label": "Exited",
+    "columns": {
+        "tenure_days": "numeric", "days_since_last_transaction": "numeric", "transactions_30d": "numeric",
+        "debit_value_30d": "numeric", "balance": "numeric", "balance_trend_30d": "numeric",
+        "complaints_90d": "numeric", "satisfaction": "numeric", "unhappy_answers_90d": "numeric",
+    },
+}
+
+
+def histories(customers: int, at, seed: int = 3, horizon_days: int = 90):
+    """Envelopes (oldest first per customer) up to `at`, then churn events within the horizon
+    for the customers who leave: leavers complain, answer surveys badly, move money out and
+    transact less in the months before `at`."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from events.contracts import (
+        BalanceSnapshotV1, ComplaintOpenedV1, CustomerCreatedV1, CustomerLifecycleChangedV1,
+        FeedbackReceivedV1, TransactionPostedV1, new_event,
+    )
+
+    rng = np.random.default_rng(seed)
+
+    def stamped(name, payload, moment):
+        return new_event(name, payload, source="history").model_copy(update={"time": moment})
+
+    for n in range(customers):
+        cid = f"h-{seed}-{n}"
+        risk = rng.random()
+        leaves = rng.random() < 0.1 + 0.6 * risk ** 2
+        start = at - timedelta(days=int(rng.integers(200, 1500)))
+        events = [stamped("customer.created", CustomerCreatedV1(customer_id=cid, risk_level="C3",
+                                                                assets_under_management=Decimal("10000")), start)]
+        balance = float(rng.uniform(2_000, 50_000))
+        drains = rng.random() < (0.6 if leaves else 0.15)
+        for day in range(180, 0, -15):
+            moment = at - timedelta(days=day)
+            if drains and day < 75:
+                balance *= float(rng.uniform(0.5, 0.9))
+            else:
+                balance *= float(rng.uniform(0.95, 1.06))
+            events.append(stamped("balance.snapshot", BalanceSnapshotV1(
+                customer_id=cid, account_id=f"{cid}-a", balance=Decimal(f"{balance:.2f}"), as_of=moment), moment))
+        activity = rng.poisson(4 if leaves else 8)
+        for _ in range(activity):
+            moment = at - timedelta(days=float(rng.uniform(0, 90 if not leaves else 120)))
+            events.append(stamped("transaction.posted", TransactionPostedV1(
+                customer_id=cid, transaction_id=f"{cid}-t{len(events)}", account_id=f"{cid}-a",
+                amount=Decimal(f"{rng.uniform(5, 500):.2f}"), direction="debit", posted_at=moment), moment))
+        for _ in range(rng.poisson(1.2 if leaves else 0.3)):
+            moment = at - timedelta(days=float(rng.uniform(0, 80)))
+            events.append(stamped("complaint.opened", ComplaintOpenedV1(
+                complaint_id=f"{cid}-c{len(events)}", customer_id=cid, category="fees", channel="branch"), moment))
+        for _ in range(rng.poisson(1)):
+            moment = at - timedelta(days=float(rng.uniform(0, 120)))
+            score = int(rng.integers(0, 9) if leaves else rng.integers(4, 11))
+            events.append(stamped("feedback.received", FeedbackReceivedV1(
+                feedback_id=f"{cid}-f{len(events)}", customer_id=cid, survey="nps", score=score, channel="web"), moment))
+        events.sort(key=lambda e: e.payload.get("posted_at") or e.payload.get("as_of") or e.time.isoformat())
+        if leaves:
+            moment = at + timedelta(days=float(rng.uniform(1, horizon_days)))
+            events.append(stamped("customer.lifecycle_changed", CustomerLifecycleChangedV1(
+                customer_id=cid, previous_stage="active", stage="churned"), moment))
+        yield from events
