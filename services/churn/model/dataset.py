@@ -15,6 +15,7 @@ does not match its spec (a column missing, a row with too many or too few fields
 repeated id) is refused with a message naming the column and the line.
 """
 
+import csv
 import hashlib
 import json
 import math
@@ -104,6 +105,18 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _check_widths(path: Path, header: list[str]) -> None:
+    """Every record has as many fields as the header (pandas fills short rows silently)."""
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for row in reader:
+            if len(row) != len(header) and row:
+                which = "fewer" if len(row) < len(header) else "more"
+                raise DataError(f"{path}: line {reader.line_num} has {which} fields ({len(row)}) than the header "
+                                f"({len(header)}); column {header[min(len(row), len(header) - 1)]!r} is off")
+
+
 def _read_raw(path: Path, needed: list[str]) -> pd.DataFrame:
     if path.suffix.lower() in (".parquet", ".pq"):
         try:
@@ -128,11 +141,7 @@ def _read_raw(path: Path, needed: list[str]) -> pd.DataFrame:
         raise DataError(f"{path}: the file does not match its header: {str(error).strip()}") from None
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text ({error})") from None
-    last = header[-1]
-    short = frame[last].isna()
-    if short.any():
-        line = int(np.flatnonzero(short.to_numpy())[0]) + 2
-        raise DataError(f"{path}: line {line} has fewer fields than the header (column {last!r} is missing)")
+    _check_widths(path, header)
     return frame[needed]
 
 
@@ -238,7 +247,7 @@ class Encoder:
             elif kind == "boolean":
                 matrix[:, i] = _boolean(values)
             else:
-                codes = pd.Categorical(values.astype(str).str.strip(), categories=self.categories[name]).codes
+                codes = pd.Index(self.categories[name]).get_indexer(values.astype(str).str.strip())
                 matrix[:, i] = np.where(codes < 0, np.nan, codes)
         return matrix
 
