@@ -2,6 +2,8 @@
 points where the earning rules say so, and re-scores the customer; rising a band warns
 (`churn.warning` with the top reasons) and starts the band's playbook.
 
+A customer gets a band (and warnings) once their record is known from a customer.* event.
+
 Each event locks the customer's row (SELECT ... FOR UPDATE) until its transaction ends, so
 events of one customer arriving on different topics at once apply one after the other, and the
 band read is the one the previous event left.
@@ -123,6 +125,10 @@ class ChurnEvents:
 
     async def _reassess(self, session: AsyncSession, row: CustomerFeatures) -> None:
         assessment = self.scorer.assess(row, now())
+        if row.customer_event_time is None:
+            # Activity that arrives before the customer record (a core-banking backfill, say)
+            # only builds features: no band, warning or playbook for a customer not yet known.
+            return
         previous = row.level
         if rank(assessment.level) > rank(previous) and row.churned_at is None:
             warning = ChurnWarningV1(
