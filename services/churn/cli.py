@@ -5,6 +5,7 @@
     crm churn models
     crm churn rollback [--to VERSION]
     crm churn promote VERSION
+    crm churn retire                    no model: online scoring falls back to the rules
     crm churn features --history FILE --at TIME --out FILE [--label-horizon-days N]
 
 FILE is CSV (or Parquet by extension); SPEC is YAML (see services/churn/model/dataset.py).
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--to", type=int)
     p = commands.add_parser("promote", help="promote a version")
     p.add_argument("version", type=int)
+    commands.add_parser("retire", help="promote no model: online scoring falls back to the rules")
     p = commands.add_parser("features", help="features of every customer in a history file (JSON lines of events) at a moment")
     p.add_argument("--history", required=True)
     p.add_argument("--at", required=True, type=datetime.fromisoformat)
@@ -121,6 +123,10 @@ def _run(args) -> int:
         return 0
     if args.command == "rollback":
         print(f"model {registry.rollback(args.to)} is promoted")
+        return 0
+    if args.command == "retire":
+        registry.promote(None, action="retire")
+        print("no model is promoted: online scoring uses the rules")
         return 0
     if args.command == "promote":
         registry.promote(args.version, note="by hand")

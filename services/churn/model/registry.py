@@ -3,7 +3,8 @@ fingerprint; an append-only promotion log says which one scores (the last line w
 
     <model_dir>/<version>/model.skops   the calibrated classifier (skops: no pickle on load)
     <model_dir>/<version>/meta.json     version, time, spec, encoder, metrics, fingerprints
-    <model_dir>/promotions.jsonl        {"version", "at", "action", "note"} per promotion or rollback
+    <model_dir>/promotions.jsonl        {"version", "at", "action", "note"} per promotion, rollback or
+                                        retirement (version null: no model, the rules score)
 
 Model files are loaded with an allow-list of types kept in this code, never one read from the
 file, so a tampered file cannot run code on load.
@@ -133,8 +134,10 @@ class Registry:
         log = self._log()
         return log[-1]["version"] if log else None
 
-    def promote(self, version: int, *, action: str = "promote", note: str = "") -> None:
-        self.meta(version)  # must exist
+    def promote(self, version: int | None, *, action: str = "promote", note: str = "") -> None:
+        """Make `version` the scoring model; None retires models (the rules score again)."""
+        if version is not None:
+            self.meta(version)  # must exist
         line = json.dumps({"version": version, "at": datetime.now(UTC).isoformat(), "action": action, "note": note})
         self.directory.mkdir(parents=True, exist_ok=True)
         # One short append is atomic; readers see the old or the new last line.
@@ -158,7 +161,7 @@ class Registry:
     def rollback(self, to: int | None = None) -> int:
         """Promote `to`, or the version that was promoted before the current one; returns it."""
         stack = self._stack()
-        if not stack:
+        if not stack or stack == [None]:
             raise RegistryError("No model has been promoted; nothing to roll back")
         if to is None:
             if len(stack) < 2:

@@ -60,6 +60,9 @@ def test_the_first_model_is_promoted_and_an_equal_one_is_not(trained, files):
     forced = train(files / "train.csv", Spec.load(files / "spec.yaml"), registry, progress=False, force=True)
     assert forced.promoted and registry.promoted() == forced.version
     assert registry.rollback() == outcome.version and registry.promoted() == outcome.version
+    registry.promote(None, action="retire")
+    assert registry.promoted() is None
+    assert registry.rollback() == outcome.version and registry.promoted() == outcome.version
     meta = registry.meta(forced.version)
     assert meta["data_fingerprint"] == registry.meta(outcome.version)["data_fingerprint"]
     assert meta["spec"]["columns"] == KAGGLE_SPEC["columns"]
