@@ -102,6 +102,10 @@ def histories(customers: int, at, seed: int = 3, horizon_days: int = 90):
         start = at - timedelta(days=int(rng.integers(200, 1500)))
         events = [stamped("customer.created", CustomerCreatedV1(customer_id=cid, risk_level="C3",
                                                                 assets_under_management=Decimal("10000")), start)]
+        if rng.random() < 0.1:  # newly onboarded: no activity yet, and they stay
+            events[0] = events[0].model_copy(update={"time": at - timedelta(days=float(rng.uniform(0, 20)))})
+            yield from events
+            continue
         balance = float(rng.uniform(2_000, 50_000))
         drains = rng.random() < (0.6 if leaves else 0.15)
         for day in range(180, 0, -15):
