@@ -177,3 +177,19 @@ def test_a_model_file_with_a_type_outside_the_allow_list_is_refused(trained, tmp
 def test_rollback_without_history_is_refused(tmp_path):
     with pytest.raises(RegistryError, match="nothing to roll back"):
         Registry(tmp_path).rollback()
+
+
+def test_fast_paths_score_exactly_as_the_calibrated_classifier(trained, files):
+    import numpy as np
+
+    registry, outcome = trained
+    model = registry.load(outcome.version)
+    table = read_table(files / "train.csv", Spec.load(files / "spec.yaml"), with_label=True)
+    matrix = model.encoder.transform(table.frame.iloc[:300])
+    expected = model.classifier.predict_proba(matrix)[:, 1]
+    probability, contributions = model.explain(matrix)
+    np.testing.assert_allclose(model.probabilities(matrix), expected, atol=1e-9)
+    np.testing.assert_allclose(probability, expected, atol=1e-9)
+    assert contributions.shape == (300, len(KAGGLE_SPEC["columns"]))
+    one = model.encoder.transform_one(table.frame.iloc[7].to_dict())
+    np.testing.assert_allclose(one, matrix[7:8], equal_nan=True)
