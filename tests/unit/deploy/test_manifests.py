@@ -41,6 +41,7 @@ TOPICS = {
     "crm.feedback": (6, 7),
     "crm.complaint": (6, 7),
     "crm.churn": (6, 7),
+    "crm.corebanking.activity": (6, 7),
     "crm.dead-letter": (3, 30),
 }
 CRD_SCHEMAS = {
