@@ -42,7 +42,7 @@ async def test_online_and_batch_features_agree(service, tmp_path):
     assert compared > 25 * 10
     # The generated histories carry the signals the features are for.
     assert any(vector(s, AT)["complaints_90d"] > 0 for s in batch.values())
-    assert any(vector(s, AT)["balance_trend_30d"] < -0.1 for s in batch.values())
+    assert any((vector(s, AT)["balance_trend_30d"] or 0) < -0.1 for s in batch.values())
 
 
 async def test_decayed_counts_do_not_depend_on_arrival_order(service, tmp_path):
