@@ -151,6 +151,8 @@ def train(
                  "validation": int(len(valid_rows)), "blank_label_dropped": table.dropped_blank_label,
                  "positives": positives},
         "validation": "time-based (latest 20%)" if spec.time else "stratified hold-out (20%)",
+        "validation_from": str(table.times[valid_rows].min()) if spec.time else None,
+        "training_until": str(table.times[train_rows].max()) if spec.time else None,
         "malformed_values": malformed,
         "trees": int(booster.booster_.num_trees()),
         "metrics": report_model,

@@ -56,3 +56,19 @@ async def test_decayed_counts_do_not_depend_on_arrival_order(service, tmp_path):
             row = await session.get(CustomerFeatures, customer_id)
             for name in ("complaints_90d", "transactions_30d", "debit_value_30d"):
                 assert math.isclose(vector(row.state, AT)[name], vector(state, AT)[name], rel_tol=1e-9)
+
+
+async def test_a_malformed_core_banking_message_is_rejected_for_the_dead_letter_topic(service, tmp_path):
+    import pytest
+
+    from events.consumer import RejectEvent
+
+    churn = await service("churn", CHURN_MODEL_DIR=str(tmp_path / "no-models"))
+    good = next(e for e in histories(2, AT, seed=5) if e.type == "transaction.posted")
+    bad = good.model_copy(update={"payload": {**good.payload, "direction": "sideways"}})
+    with pytest.raises(RejectEvent, match="direction"):
+        await churn.deliver(bad)
+    await churn.deliver(good)
+    async with churn.sessions() as session:
+        row = await session.get(CustomerFeatures, good.customer_id)
+    assert vector(row.state, AT)["transactions_30d"] > 0

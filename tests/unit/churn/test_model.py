@@ -193,3 +193,15 @@ def test_fast_paths_score_exactly_as_the_calibrated_classifier(trained, files):
     assert contributions.shape == (300, len(KAGGLE_SPEC["columns"]))
     one = model.encoder.transform_one(table.frame.iloc[7].to_dict())
     np.testing.assert_allclose(one, matrix[7:8], equal_nan=True)
+
+
+def test_with_a_time_column_validation_is_on_the_latest_rows(tmp_path):
+    frame = kaggle_like(3000, seed=13, dirty=False)
+    frame["SnapshotDate"] = pd.date_range("2025-01-01", periods=len(frame), freq="h").astype(str)
+    frame = frame.sample(frac=1, random_state=1)  # file order is not time order
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    outcome = train(tmp_path / "data.csv", _spec(time="SnapshotDate"), Registry(tmp_path / "m"), progress=False)
+    report = outcome.report
+    assert report["validation"].startswith("time-based")
+    assert report["training_until"] < report["validation_from"]
+    assert report["metrics"]["rows"] == 600
