@@ -36,7 +36,7 @@ async def locked_features(session: AsyncSession, customer_id: str) -> CustomerFe
     await session.execute(
         dialect.insert(CustomerFeatures)
         .values(customer_id=customer_id, complaints=0, low_csat=0, nps_detractors=0, state={}, score=0,
-                level="low", updated_at=now())
+                level="low", updated_at=now(), first_seen_at=now())
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )
     query = (sa.select(CustomerFeatures).where(CustomerFeatures.customer_id == customer_id)

@@ -33,6 +33,8 @@ class CustomerFeatures(Base):
     manager_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
     tier: Mapped[str | None] = mapped_column(sa.String(32))
     churned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the first event about the customer arrived (the churn rate's denominator).
+    first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The assessment after the last event: a warning is sent when `level` rises.
     score: Mapped[int] = mapped_column(sa.Integer(), default=0)
     probability: Mapped[float | None] = mapped_column(sa.Float())

@@ -47,7 +47,8 @@ async def churn_kpis(request: Request, session: SessionDep, window: KpiWindow = 
     settings: ChurnSettings = request.app.state.settings
     F = CustomerFeatures
     known = await session.scalar(sa.select(sa.func.count()).where(
-        F.updated_at < window.end, sa.or_(F.churned_at.is_(None), F.churned_at >= window.start)))
+        sa.or_(F.first_seen_at.is_(None), F.first_seen_at < window.end),
+        sa.or_(F.churned_at.is_(None), F.churned_at >= window.start)))
     churned = await session.scalar(sa.select(sa.func.count()).where(
         F.churned_at >= window.start, F.churned_at < window.end))
 

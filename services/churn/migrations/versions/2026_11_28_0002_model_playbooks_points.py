@@ -20,6 +20,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("manager_id", sa.String(128), nullable=True))
         batch.add_column(sa.Column("tier", sa.String(32), nullable=True))
         batch.add_column(sa.Column("churned_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("probability", sa.Float(), nullable=True))
         batch.add_column(sa.Column("model", sa.String(32), nullable=True))
         batch.create_index("ix_customer_features_manager_id", ["manager_id"])
@@ -100,5 +101,5 @@ def downgrade() -> None:
     op.drop_table("retention_interventions")
     with op.batch_alter_table("customer_features") as batch:
         batch.drop_index("ix_customer_features_manager_id")
-        for column in ("model", "probability", "churned_at", "tier", "manager_id", "state"):
+        for column in ("model", "probability", "first_seen_at", "churned_at", "tier", "manager_id", "state"):
             batch.drop_column(column)
