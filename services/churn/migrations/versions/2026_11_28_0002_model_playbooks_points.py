@@ -14,6 +14,9 @@ branch_labels = None
 depends_on = None
 
 
+# Check constraints are named short: the metadata's naming convention makes them ck_<table>_<name>.
+
+
 def upgrade() -> None:
     with op.batch_alter_table("customer_features") as batch:
         batch.add_column(sa.Column("state", sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
@@ -61,7 +64,7 @@ def upgrade() -> None:
             ["intervention_id"], ["retention_interventions.id"],
             name="fk_retention_tasks_intervention_id_retention_interventions",
         ),
-        sa.CheckConstraint("status IN ('open', 'done', 'cancelled')", name="ck_retention_tasks_status_known"),
+        sa.CheckConstraint("status IN ('open', 'done', 'cancelled')", name="status_known"),
     )
     op.create_index("ix_retention_tasks_intervention_id", "retention_tasks", ["intervention_id"])
     op.create_index("ix_retention_tasks_customer_id", "retention_tasks", ["customer_id"])
@@ -73,7 +76,7 @@ def upgrade() -> None:
         sa.Column("balance", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("customer_id", name="pk_points_accounts"),
-        sa.CheckConstraint("balance >= 0", name="ck_points_accounts_balance_not_negative"),
+        sa.CheckConstraint("balance >= 0", name="balance_not_negative"),
     )
     op.create_table(
         "points_movements",
@@ -87,8 +90,8 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_points_movements"),
         sa.UniqueConstraint("source_id", name="uq_points_movements_source_id"),
-        sa.CheckConstraint("points <> 0", name="ck_points_movements_points_not_zero"),
-        sa.CheckConstraint("kind IN ('earn', 'redeem', 'expire', 'adjust')", name="ck_points_movements_kind_known"),
+        sa.CheckConstraint("points <> 0", name="points_not_zero"),
+        sa.CheckConstraint("kind IN ('earn', 'redeem', 'expire', 'adjust')", name="kind_known"),
     )
     op.create_index("ix_points_movements_customer_id", "points_movements", ["customer_id"])
     op.create_index("ix_points_movements_expires_at", "points_movements", ["expires_at"])
