@@ -131,14 +131,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sub", default=None, help="subject; for the customer role, the customer id")
     p.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
 
-    p = commands.add_parser("churn", help="churn models: train, score, models, rollback", add_help=False)
-    p.add_argument("churn_args", nargs=argparse.REMAINDER)
+    commands.add_parser("churn", help="churn models: train, score, models, rollback (crm churn --help)")
 
-    args = parser.parse_args(argv)
-    if args.command == "churn":
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["churn"]:  # its own options and subcommands: services/churn/cli.py
         from services.churn.cli import main as churn
 
-        sys.exit(churn(args.churn_args))
+        sys.exit(churn(argv[1:]))
+    args = parser.parse_args(argv)
     if args.command == "serve":
         serve(args.component, args.host, args.port)
     elif args.command == "migrate":

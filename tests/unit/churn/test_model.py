@@ -205,3 +205,15 @@ def test_with_a_time_column_validation_is_on_the_latest_rows(tmp_path):
     assert report["validation"].startswith("time-based")
     assert report["training_until"] < report["validation_from"]
     assert report["metrics"]["rows"] == 600
+
+
+def test_the_crm_command_hands_churn_to_its_own_parser(tmp_path, monkeypatch, capsys):
+    from services import cli as crm
+
+    monkeypatch.setenv("CHURN_MODEL_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exit_:
+        crm.main(["churn", "models"])
+    assert exit_.value.code == 0 and "no model promoted" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        crm.main(["churn", "rollback"])
+    assert exit_.value.code == 2 and "nothing to roll back" in capsys.readouterr().err
