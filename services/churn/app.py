@@ -26,6 +26,7 @@ def spec() -> ServiceSpec:
 
     @asynccontextmanager
     async def resources(app: FastAPI):
+        settings.models_path  # refuse to serve without a model directory (outside development)
         app.state.churn_scorer = scorer
         yield
 

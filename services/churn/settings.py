@@ -36,9 +36,7 @@ class ChurnSettings(ComponentSettings):
 
     @model_validator(mode="after")
     def _default_model_dir(self):
-        if not self.model_dir:
-            if self.environment != "development":
-                raise ValueError("CHURN_MODEL_DIR must be set outside development")
+        if not self.model_dir and self.environment == "development":
             self.model_dir = str(DEV_DIR / "models")
         if not 0 < self.band_medium < self.band_high < 1:
             raise ValueError("CHURN_BAND_MEDIUM and CHURN_BAND_HIGH must satisfy 0 < medium < high < 1")
@@ -48,6 +46,9 @@ class ChurnSettings(ComponentSettings):
 
     @property
     def models_path(self) -> Path:
+        """Checked when used (serving, training), not by commands that never read models (migrate)."""
+        if not self.model_dir:
+            raise ValueError("CHURN_MODEL_DIR must be set outside development")
         return Path(self.model_dir)
 
     def band(self, probability: float) -> str:

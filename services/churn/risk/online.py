@@ -61,9 +61,15 @@ def _display(value) -> float | str | None:
 class OnlineScorer:
     def __init__(self, settings: ChurnSettings):
         self.settings = settings
-        self.registry = Registry(settings.models_path)
+        self._registry: Registry | None = None
         self._stamp: float | None = None
         self._model: ChurnModel | None = None
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry(self.settings.models_path)
+        return self._registry
 
     def model(self) -> ChurnModel | None:
         stamp = self.registry.promotion_stamp()
