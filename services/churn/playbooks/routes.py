@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.churn.features import events as feature_events
 from services.churn.playbooks.models import RetentionTask
-from services.churn.playbooks.service import OUTCOMES
+from services.churn.playbooks.service import Outcome
 from services.churn.points import ledger
 from services.kit.clock import now
 from services.kit.db import SessionDep
@@ -43,7 +43,7 @@ class TaskOut(BaseModel):
 class OutcomeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: Literal[OUTCOMES]  # type: ignore[valid-type]
+    outcome: Outcome
 
 
 def _visible(query, actor: Actor):

@@ -14,6 +14,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +22,7 @@ from services.churn.playbooks.models import Intervention, RetentionTask
 from services.churn.settings import ChurnSettings
 from services.kit.clock import now
 
-OUTCOMES = ("retained", "offer_accepted", "declined", "unreachable", "not_needed")
+Outcome = Literal["retained", "offer_accepted", "declined", "unreachable", "not_needed"]
 
 
 @dataclass(frozen=True)
