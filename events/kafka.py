@@ -5,6 +5,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from events.contracts import topics
+from events.contracts.envelope import Envelope
 
 
 def producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
@@ -20,6 +21,16 @@ def producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
         request_timeout_ms=10_000,
         retry_backoff_ms=200,
     )
+
+
+def headers_for(envelope: Envelope) -> list[tuple[str, bytes]]:
+    """The Kafka headers every event carries (consumers may de-duplicate on event_id)."""
+    return [
+        ("event_id", str(envelope.id).encode()),
+        ("event_type", envelope.type.encode()),
+        ("event_version", str(envelope.version).encode()),
+        ("source", envelope.source.encode()),
+    ]
 
 
 def consumer(bootstrap_servers: str, group_id: str, topic_names: list[str]) -> AIOKafkaConsumer:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from events.contracts import Payload, event_type, new_event
 from events.contracts.envelope import Envelope
+from events.kafka import headers_for
 from services.kit.clock import now
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
 from events.tracing import current_trace_id
@@ -100,12 +101,7 @@ class Outbox:
                         event_type(envelope.type, envelope.version).topic,
                         key=row.aggregateid.encode(),
                         value=row.payload.encode(),
-                        headers=[
-                            ("event_id", row.id.encode()),
-                            ("event_type", envelope.type.encode()),
-                            ("event_version", str(envelope.version).encode()),
-                            ("source", envelope.source.encode()),
-                        ],
+                        headers=headers_for(envelope),
                     )
                 )
             # Raises if the broker did not take every one; the transaction then rolls back and

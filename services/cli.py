@@ -10,6 +10,7 @@
     crm token --role ROLE [--sub ID]   a signed bearer token from the local development key
     crm screening load --list FILE --format sdn-csv|ftm [--name NAME]
     crm screening match --names FILE --out FILE
+    crm churn ...                churn models: train, score, models, rollback (crm churn --help)
 """
 
 import argparse
@@ -168,6 +169,13 @@ def main(argv: list[str] | None = None) -> None:
 
     screening_cli.add_commands(commands)
 
+    commands.add_parser("churn", help="churn models: train, score, models, rollback (crm churn --help)")
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["churn"]:  # its own options and subcommands: services/churn/cli.py
+        from services.churn.cli import main as churn
+
+        sys.exit(churn(argv[1:]))
     args = parser.parse_args(argv)
     if args.command == "screening":
         sys.exit(screening_cli.run(args))

@@ -52,6 +52,8 @@ class System:
             "GATEWAY_JWT_PRIVATE_KEY_FILE": str(self.private_key_file),
             "CRM_ENVIRONMENT": "development",
             "LOG_LEVEL": "WARNING",
+            # The churn models of this run only (no model promoted: the rules score).
+            "CHURN_MODEL_DIR": str(workdir / "churn-models"),
             **{f"{c.upper()}_DATABASE_URL": url for c, url in database_urls.items()},
             **{f"GATEWAY_{c.upper()}_URL": self.url(c) for c in SERVICES},
         }

@@ -234,10 +234,35 @@ class ComplaintOpenedV1(Payload):
 
 class ChurnWarningV1(Payload):
     customer_id: str
-    score: int = Field(ge=0, le=100)
+    score: int = Field(ge=0, le=100, description="Churn probability in percent.")
     level: Literal["low", "medium", "high"]
     previous_level: Literal["low", "medium", "high"]
-    reasons: list[str] = Field(description="Codes of the factors that raised the score.")
+    reasons: list[str] = Field(description="Codes of the features that raised the score most, largest first.")
+    model: str | None = Field(default=None, description="The model that scored: `rules-v1` or `model-<version>`.")
+
+
+Direction = Literal["credit", "debit"]
+
+
+class TransactionPostedV1(Payload):
+    """Core banking posted a transaction on one of the customer's accounts."""
+
+    customer_id: str
+    transaction_id: str
+    account_id: str
+    amount: Decimal = Field(gt=0, description="Absolute amount in the bank's reporting currency.")
+    direction: Direction
+    posted_at: datetime
+    category: str = Field(default="other", description="Transaction category code, e.g. card, transfer, fee.")
+
+
+class BalanceSnapshotV1(Payload):
+    """End-of-day (or intraday) balance of one of the customer's accounts."""
+
+    customer_id: str
+    account_id: str
+    balance: Decimal = Field(description="Balance in the bank's reporting currency (negative when overdrawn).")
+    as_of: datetime
 
 
 ProductRiskLevel = Literal["R1", "R2", "R3", "R4", "R5"]
@@ -378,7 +403,8 @@ _TYPES = [
               "A case's SLA clock breached; the case went to a supervisor. Published once per clock."),
     EventType("case.resolved", 1, topics.CASE, CaseResolvedV1, "A case was resolved."),
     EventType("case.closed", 1, topics.CASE, CaseClosedV1, "A case was closed with a root cause; it is frozen."),
-    EventType("churn.warning", 1, topics.CHURN, ChurnWarningV1, "A customer crossed into high churn risk."),
+    EventType("churn.warning", 1, topics.CHURN, ChurnWarningV1,
+              "A customer rose a churn band (low to medium, medium to high, low to high), with the top reasons."),
     EventType("risk_assessment.completed", 1, topics.RISK_ASSESSMENT, RiskAssessmentCompletedV1,
               "A risk assessment was scored into C1-C5; the profile shows this level."),
     EventType("risk_assessment.reassessment_requested", 1, topics.RISK_ASSESSMENT, ReassessmentRequestedV1,
@@ -397,6 +423,10 @@ _TYPES = [
               "A screening alert was decided a false positive by two compliance officers."),
     EventType("aml_risk.changed", 1, topics.SCREENING, AmlRiskChangedV1,
               "A customer's money-laundering risk rating changed."),
+    EventType("transaction.posted", 1, topics.COREBANKING_ACTIVITY, TransactionPostedV1,
+              "Core banking posted a transaction (published by core-banking systems)."),
+    EventType("balance.snapshot", 1, topics.COREBANKING_ACTIVITY, BalanceSnapshotV1,
+              "An account balance as of a moment (published by core-banking systems)."),
 ]
 REGISTRY: dict[tuple[str, int], EventType] = {(t.name, t.version): t for t in _TYPES}
 

@@ -27,6 +27,11 @@ TOPIC_DESCRIPTIONS = {
         "(example producer: events/examples/publish_holding.py). Key: customer id."
     ),
     topics.SCREENING: "Sanctions/PEP screening hits and clearances, money-laundering risk ratings. Key: customer id.",
+    topics.CHURN: "Churn warnings for customers rising a churn band. Key: customer id.",
+    topics.COREBANKING_ACTIVITY: (
+        "Published by core-banking systems: posted transactions and balance snapshots. Key: customer id. "
+        "Producer example: events/examples/corebanking_producer.py."
+    ),
     topics.DEAD_LETTER: (
         "Messages a consumer could not handle, unchanged, with headers dlq_reason, "
         "dlq_consumer_group, dlq_topic, dlq_partition and dlq_offset."

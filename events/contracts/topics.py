@@ -14,10 +14,12 @@ SUITABILITY = "crm.suitability"
 COREBANKING_HOLDINGS = "crm.corebanking.holdings"
 # Sanctions/PEP screening hits and clearances, money-laundering risk ratings.
 SCREENING = "crm.screening"
+# Published by core-banking systems, not by the platform: posted transactions, balance snapshots.
+COREBANKING_ACTIVITY = "crm.corebanking.activity"
 # Messages a consumer could not handle, with the reason in headers (see events.consumer).
 DEAD_LETTER = "crm.dead-letter"
 
 ALL = (
     CUSTOMER, CONSENT, FEEDBACK, COMPLAINT, CASE, CHURN, RISK_ASSESSMENT, SUITABILITY, COREBANKING_HOLDINGS,
-    SCREENING, DEAD_LETTER,
+    SCREENING, COREBANKING_ACTIVITY, DEAD_LETTER,
 )

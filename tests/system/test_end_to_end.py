@@ -113,11 +113,12 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
     risk = await eventually(high)
     assert risk["score"] >= 70
 
-    # Other bank systems see the warning on the topic, once, keyed by the customer.
-    warnings = await kafka.wait_for("crm.churn", lambda e, h: e.customer_id == customer_id and e.type == "churn.warning")
-    assert len(warnings) == 1
-    envelope, headers = warnings[0]
-    assert envelope.payload["level"] == "high"
+    # Other bank systems see a warning per band risen (medium, then high), keyed by the customer.
+    warnings = await kafka.wait_for(
+        "crm.churn", lambda e, h: e.customer_id == customer_id and e.type == "churn.warning", count=2)
+    assert [e.payload["level"] for e, _ in warnings] == ["medium", "high"]
+    envelope, headers = warnings[-1]
+    assert envelope.payload["previous_level"] == "medium" and envelope.payload["reasons"]
     assert headers["event_type"] == "churn.warning"
 
     # Read as each role: masked or clear as the policy says.

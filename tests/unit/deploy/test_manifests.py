@@ -44,6 +44,7 @@ TOPICS = {
     "crm.risk-assessment": (6, 7),
     "crm.suitability": (6, 7),
     "crm.corebanking.holdings": (6, 7),
+    "crm.corebanking.activity": (6, 7),
     "crm.dead-letter": (3, 30),
 }
 CRD_SCHEMAS = {

@@ -1,7 +1,7 @@
 """legal holds (retention and erasure suspended for these customers)
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-29
 """
 
@@ -9,8 +9,8 @@ from alembic import op
 
 from services.kit.retention import create_legal_holds_table
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

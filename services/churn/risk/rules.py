@@ -10,22 +10,19 @@ A factor contributes min(occurrences x points, cap); the score is the sum of the
 The caps add up to 100, so the score is 0-100 without clamping, and no single kind of signal
 reaches high on its own (the largest cap is 40).
 
-Levels: low below 40, medium from 40, high from 70.
+The score over 100 is the probability the bands (settings) apply to: with the default bands,
+low below 40, medium from 40, high from 70. These rules score when no model is promoted.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Protocol
+
+from services.churn.features.definitions import LOW_CSAT_MAX, NPS_DETRACTOR_MAX
 
 MODEL = "rules-v1"
-LOW_CSAT_MAX = 2
-NPS_DETRACTOR_MAX = 6
 AUM_DROP = Decimal("0.30")
-
-Level = Literal["low", "medium", "high"]
-# (lowest score, level), highest first.
-LEVELS: tuple[tuple[int, Level], ...] = ((70, "high"), (40, "medium"), (0, "low"))
 
 
 class Features(Protocol):
@@ -34,14 +31,6 @@ class Features(Protocol):
     nps_detractors: int
     assets_under_management: Decimal | None
     peak_assets: Decimal | None
-
-
-def is_low_csat(survey: str, score: int) -> bool:
-    return survey == "csat" and score <= LOW_CSAT_MAX
-
-
-def is_nps_detractor(survey: str, score: int) -> bool:
-    return survey == "nps" and score <= NPS_DETRACTOR_MAX
 
 
 def _aum_dropped(f: Features) -> int:
@@ -68,31 +57,11 @@ FACTORS: tuple[Factor, ...] = (
 assert sum(f.cap for f in FACTORS) == 100, "the caps must add up to the top of the 0-100 scale"
 
 
-@dataclass(frozen=True)
-class Contribution:
-    factor: str
-    points: int
-    explanation: str
-
-
-@dataclass(frozen=True)
-class Assessment:
-    score: int
-    level: Level
-    contributions: list[Contribution]
-
-    @property
-    def reasons(self) -> list[str]:
-        """Codes of the factors that raised the score."""
-        return [c.factor for c in self.contributions if c.points]
-
-
-def assess(features: Features) -> Assessment:
-    contributions = []
+def contributions(features: Features) -> list[tuple[str, int, str]]:
+    """(factor, points, explanation) per factor; the score is the sum of the points."""
+    out = []
     for factor in FACTORS:
         n = factor.occurrences(features)
         explanation = f"{factor.counts}: {n} x {factor.points} points, at most {factor.cap}"
-        contributions.append(Contribution(factor.code, min(n * factor.points, factor.cap), explanation))
-    score = sum(c.points for c in contributions)
-    level = next(level for floor, level in LEVELS if score >= floor)
-    return Assessment(score, level, contributions)
+        out.append((factor.code, min(n * factor.points, factor.cap), explanation))
+    return out
