@@ -8,7 +8,7 @@ from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream, UpstreamError
 
 
-async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Upstream) -> dict:
+async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Upstream, credential: dict) -> dict:
     document: dict = {
         "openapi": "3.1.0",
         "info": {
@@ -26,7 +26,7 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
     unavailable = []
     for service in sorted({route.upstream for route in policy.routes}):
         try:
-            answer = await upstream.request("GET", settings.upstream_url(service) + "/openapi.json", headers={}, body=b"")
+            answer = await upstream.request("GET", settings.upstream_url(service) + "/openapi.json", headers=credential, body=b"")
             source = json.loads(answer.body) if answer.status == 200 else None
         except UpstreamError:
             source = None

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from events.consumer import EventConsumer, Handler
 from events.outbox import Outbox
 from services.kit import crypto, db
 from services.kit.audit import AuditTrail
+from services.kit.identity import caller
 from services.kit.jobs import PeriodicJob, run_forever
 from services.kit.messaging import Messaging
 from services.kit.observability import configure_logging, install_observability
@@ -45,6 +46,11 @@ class ServiceSpec:
     resources: Callable[[FastAPI], AbstractAsyncContextManager] | None = None
     # None when the component serves its own document (the gateway merges the services').
     openapi_url: str | None = "/openapi.json"
+    # Services answer only callers the gateway vouches for (services/kit/identity.py); the
+    # gateway authenticates its own callers by bearer token instead.
+    authenticate_callers: bool = True
+    # ASGI middleware (class, options) around everything else, e.g. the gateway's edge guard.
+    middleware: list[tuple[type, dict]] = field(default_factory=list)
 
     def __post_init__(self):
         if isinstance(self.settings, EncryptionSettings):
@@ -104,11 +110,15 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             await messaging.stop()
             await engine.dispose()
 
+    # No public documents or viewers: a service's OpenAPI document is for its callers only.
     app = FastAPI(
-        title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan, openapi_url=spec.openapi_url
+        title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan,
+        openapi_url=None, docs_url=None, redoc_url=None,
     )
     install_problem_handlers(app)
     install_observability(app, spec.name)
+    for middleware, options in spec.middleware:
+        app.add_middleware(middleware, **options)
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:
@@ -129,6 +139,13 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             return JSONResponse({"status": "ready", "checks": checks})
         return problem_response(request, status=503, title="Not ready", detail="A dependency is unreachable.", checks=checks)
 
+    guarded = [Depends(caller)] if spec.authenticate_callers else []
+    if spec.openapi_url:
+
+        @app.get(spec.openapi_url, include_in_schema=False, dependencies=guarded)
+        async def openapi() -> dict:
+            return app.openapi()
+
     for router in spec.routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=guarded)
     return app
