@@ -9,6 +9,7 @@ request without a valid one (401): there is no anonymous or "internal" caller.
 
 import os
 import time
+from collections.abc import Mapping
 from typing import Annotated
 
 import jwt
@@ -88,13 +89,33 @@ def credential_headers(
     return {CREDENTIAL_HEADER: sign_credential(key, role, subject, customer_scope=customer_scope, reason=reason)}
 
 
+class _CallerHeaders(Mapping[str, str]):
+    """A caller's headers whose credential is signed afresh each time it is read, so a test or
+    tool can keep them for longer than one credential lives."""
+
+    def __init__(self, role: str, subject: str, customer_scope: str | None, reason: str | None):
+        self._identity = (role, subject, customer_scope, reason)
+
+    def __getitem__(self, name: str) -> str:
+        if name != CREDENTIAL_HEADER:
+            raise KeyError(name)
+        role, subject, customer_scope, reason = self._identity
+        key = resolve_service_identity_key(
+            os.environ.get(SERVICE_IDENTITY_KEY_SETTING, ""), os.environ.get("CRM_ENVIRONMENT", "development")
+        )
+        return sign_credential(key, role, subject, customer_scope=customer_scope, reason=reason)
+
+    def __iter__(self):
+        return iter((CREDENTIAL_HEADER,))
+
+    def __len__(self) -> int:
+        return 1
+
+
 def caller_headers(
     role: str, subject: str | None = None, *, customer_scope: str | None = None, reason: str | None = None
-) -> dict[str, str]:
+) -> Mapping[str, str]:
     """The headers by which a service learns who calls it, as the gateway sends them (and as
     tests and tools that call one service directly send them). The one place that knows their
     form; signs with the key of this environment (CRM_SERVICE_IDENTITY_KEY)."""
-    key = resolve_service_identity_key(
-        os.environ.get(SERVICE_IDENTITY_KEY_SETTING, ""), os.environ.get("CRM_ENVIRONMENT", "development")
-    )
-    return credential_headers(key, role, subject or f"user-{role}", customer_scope=customer_scope, reason=reason)
+    return _CallerHeaders(role, subject or f"user-{role}", customer_scope, reason)

@@ -3,6 +3,8 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from services.kit.identity import caller_headers
+
 PROBLEM = "application/problem+json"
 
 
@@ -31,13 +33,18 @@ def grant_body(customer_id: str, **overrides) -> dict:
     return body
 
 
-def caller(role: str, actor_id: str | None = None, **extra: str) -> dict[str, str]:
-    """The headers the gateway sets for an authenticated caller."""
-    return {"X-Actor-Id": actor_id or f"{role}-{uuid.uuid4().hex[:8]}", "X-Actor-Role": role, **extra}
+def caller(role: str, actor_id: str | None = None, *, reason: str | None = None) -> dict[str, str]:
+    """The credential the gateway sends for an authenticated caller."""
+    return caller_headers(role, actor_id or f"{role}-{uuid.uuid4().hex[:8]}", reason=reason)
+
+
+def as_customer(customer_id: str) -> dict[str, str]:
+    return caller_headers("customer", customer_id, customer_scope=customer_id)
 
 
 async def grant(client, url: str, body: dict, **headers: str) -> dict:
-    response = await client.post(f"{url}/api/v1/consents", json=body, headers=headers)
+    """The customer's own grant (the only direct one), unless other headers are given."""
+    response = await client.post(f"{url}/api/v1/consents", json=body, headers=headers or as_customer(body["customer_id"]))
     assert response.status_code == 201, response.text
     return response.json()
 
