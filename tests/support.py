@@ -43,6 +43,8 @@ class System:
         self.bootstrap_servers = bootstrap_servers
         self.workdir = workdir
         self.ports = {c: free_port() for c in COMPONENTS}
+        # Metrics are served on their own port, apart from the API (METRICS_PORT).
+        self.metrics_ports = {c: free_port() for c in COMPONENTS}
         self.processes: dict[str, subprocess.Popen] = {}
         self.private_key_file = workdir / "jwt-private.pem"
         self.env = {
@@ -58,6 +60,9 @@ class System:
 
     def url(self, component: str) -> str:
         return f"http://127.0.0.1:{self.ports[component]}"
+
+    def metrics_url(self, component: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_ports[component]}/metrics"
 
     def run_cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -76,7 +81,7 @@ class System:
         log = open(self.workdir / f"{component}.log", "ab")
         self.processes[component] = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", component, "--port", str(self.ports[component])],
-            env=self.env,
+            env={**self.env, "METRICS_PORT": str(self.metrics_ports[component])},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

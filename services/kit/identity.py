@@ -103,7 +103,9 @@ class _CallerHeaders(Mapping[str, str]):
         key = resolve_service_identity_key(
             os.environ.get(SERVICE_IDENTITY_KEY_SETTING, ""), os.environ.get("CRM_ENVIRONMENT", "development")
         )
-        return sign_credential(key, role, subject, customer_scope=customer_scope, reason=reason)
+        # As long-lived as services accept, for tools that sign once and call for a while.
+        return sign_credential(key, role, subject, customer_scope=customer_scope, reason=reason,
+                               ttl_seconds=MAX_TTL_SECONDS)
 
     def __iter__(self):
         return iter((CREDENTIAL_HEADER,))

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from events.broker import LocalBroker
+from services.kit.identity import caller_headers
 from tests import databases
 from tests.support import KafkaProbe, System, eventually, free_port
 
@@ -96,20 +97,20 @@ async def unsent_events(system: System, component: str) -> int:
 
 async def test_writes_go_on_while_the_broker_hangs(pair, outage_broker):
     writer = ComplaintWriter(pair, str(uuid.uuid4()))
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=caller_headers("service_agent", "agent-1")) as http:
         background = asyncio.create_task(writer.write_for(http, seconds=6))
         await asyncio.sleep(1.5)
         outage_broker.freeze()
         try:
             await asyncio.sleep(3)  # writes keep being accepted; their events wait in the outbox
             assert await unsent_events(pair, "feedback") > 0
-            metrics = (await http.get(pair.url("feedback") + "/metrics")).text
+            metrics = (await http.get(pair.metrics_url("feedback"))).text
             assert 'crm_events_published_total{source="feedback",type="complaint.opened"}' in metrics
         finally:
             outage_broker.thaw()
         await background
         await assert_settles_at(http, pair, writer.customer_id, writer.accepted)
-        churn_metrics = (await http.get(pair.url("churn") + "/metrics")).text
+        churn_metrics = (await http.get(pair.metrics_url("churn"))).text
         assert 'crm_events_consumed_total{group="churn",outcome="applied",type="complaint.opened"}' in churn_metrics
     assert writer.accepted > 50
     assert await unsent_events(pair, "feedback") == 0
@@ -117,7 +118,7 @@ async def test_writes_go_on_while_the_broker_hangs(pair, outage_broker):
 
 async def test_broker_restart_loses_no_committed_event(pair, outage_broker):
     writer = ComplaintWriter(pair, str(uuid.uuid4()))
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=caller_headers("service_agent", "agent-1")) as http:
         await writer.write(http, 10)
         await assert_settles_at(http, pair, writer.customer_id, 10)
 
@@ -146,7 +147,7 @@ async def test_broker_restart_loses_no_committed_event(pair, outage_broker):
 async def test_republished_events_are_applied_once(pair, outage_broker):
     """A relay that crashed after publishing re-sends its batch; the consumer's inbox drops it."""
     writer = ComplaintWriter(pair, str(uuid.uuid4()))
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=caller_headers("service_agent", "agent-1")) as http:
         await writer.write(http, 5)
         await assert_settles_at(http, pair, writer.customer_id, 5)
 
