@@ -53,6 +53,25 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
                         "responses": {"200": {"description": "`{subject, purpose, categories, data}`"}},
                     }
                 document["paths"].setdefault(route.path, {})[route.method.lower()] = operation
+    _declare_masked_values(document["components"]["schemas"], policy)
     if unavailable:
         document["info"]["x-unavailable-services"] = unavailable
     return document
+
+
+def _declare_masked_values(schemas: dict, policy: Policy) -> None:
+    """What a masked field looks like, in the published schema: a field masked as null is
+    nullable; a partly masked string keeps its type but not its format or pattern."""
+    for schema in schemas.values():
+        for name, prop in schema.get("properties", {}).items():
+            rule = policy.masking.fields.get(name)
+            if rule is None:
+                continue
+            note = "Masked for roles that may not see it in clear (gateway/policy.yaml)."
+            if rule.as_null:
+                schema["properties"][name] = {"anyOf": [prop, {"type": "null"}], "description": note}
+            elif prop.get("type") == "string":
+                schema["properties"][name] = {
+                    **{k: v for k, v in prop.items() if k not in ("format", "pattern", "minLength", "maxLength")},
+                    "description": note,
+                }
