@@ -3,7 +3,8 @@ gateway's merged OpenAPI document and sends them as several roles; no answer may
 error or break the document's response schemas (masked values included).
 
 Bounded: a fixed number of generated cases per operation (CRM_SCHEMATHESIS_EXAMPLES, default 5)
-and at most CRM_SCHEMATHESIS_SECONDS per role (default 20; fuzzing repeats until it is spent), five roles, one worker, a fixed seed.
+and at most CRM_SCHEMATHESIS_SECONDS per role (default 20; fuzzing repeats until it is spent),
+five roles, one worker, a fixed seed.
 """
 
 import json
