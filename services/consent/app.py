@@ -23,7 +23,7 @@ def spec() -> ServiceSpec:
         routers=[router],
         outbox=models.outbox,
         inbox=models.inbox_table,
-        handlers={"customer.erased": handlers.on_customer_erased(settings)},
+        handlers={**models.known_customers.handlers(), "customer.erased": handlers.on_customer_erased(settings)},
         consumed_topics=[topics.CUSTOMER],
         audit=models.audit,
         jobs=[PeriodicJob(name="expire-consents", every_seconds=settings.expiry_check_seconds, run=service.expire_due)],

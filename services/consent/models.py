@@ -8,6 +8,7 @@ from events.outbox import Outbox
 from events.store import add_messaging_tables
 from services.kit.audit import AuditTrail
 from services.kit.db import UTCDateTime, new_metadata
+from services.kit.known_customers import KnownCustomers
 
 
 class Base(DeclarativeBase):
@@ -89,3 +90,5 @@ class ConsentChange(Base):
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
 outbox = Outbox(outbox_table, source="consent")
 audit = AuditTrail(Base.metadata)
+# Customers as learnt from customer events: consents only for customers who exist.
+known_customers = KnownCustomers(Base.metadata)

@@ -23,7 +23,7 @@ from events.contracts import (
     ConsentRevokedV1,
 )
 from services.kit.clock import now
-from services.consent.models import Consent, ConsentChange, audit, outbox
+from services.consent.models import Consent, ConsentChange, audit, known_customers, outbox
 from services.consent.schemas import ConsentGrant, DecisionOut, DecisionRequest
 from services.consent.settings import ConsentSettings
 from services.kit.identity import Actor
@@ -91,6 +91,7 @@ async def grant(session: AsyncSession, body: ConsentGrant, *, actor: Actor, sett
     if body.legal_basis != "consent":
         raise Forbidden("A customer's own grant rests on their consent; another legal basis is recorded "
                         "by staff through a consent request.")
+    await known_customers.require(session, body.customer_id)
     moment = now()
     consent = _new(body, moment)
     consent.granted_at, consent.granted_by = moment, actor.id
@@ -104,6 +105,7 @@ async def request(session: AsyncSession, body: ConsentGrant, *, actor: Actor, se
     """Sharing the bank initiates (maker): inactive until a compliance officer approves it."""
     if actor.role not in settings.requester_roles:
         raise Forbidden(f"Only these roles may request a consent: {', '.join(settings.requester_roles)}.")
+    await known_customers.require(session, body.customer_id)
     moment = now()
     consent = _new(body, moment)
     consent.requested_at, consent.requested_by = moment, actor.id

@@ -7,6 +7,7 @@ from events.outbox import Outbox
 from events.store import add_messaging_tables
 from services.kit.crypto import EncryptedText
 from services.kit.db import UTCDateTime, new_metadata
+from services.kit.known_customers import KnownCustomers
 
 
 class Base(DeclarativeBase):
@@ -46,3 +47,5 @@ class Complaint(Base):
 
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
 outbox = Outbox(outbox_table, source="feedback")
+# Customers as learnt from customer events: feedback only from customers who exist.
+known_customers = KnownCustomers(Base.metadata)

@@ -4,7 +4,7 @@ from fastapi import APIRouter, status
 
 from events.contracts import ComplaintOpenedV1, FeedbackReceivedV1
 from services.kit.clock import now
-from services.feedback.models import Complaint, Feedback, outbox
+from services.feedback.models import Complaint, Feedback, known_customers, outbox
 from services.feedback.schemas import ComplaintCreate, ComplaintOut, FeedbackCreate, FeedbackOut
 from services.kit.db import SessionDep
 from services.kit.problems import PROBLEM_RESPONSES
@@ -15,6 +15,7 @@ router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 @router.post("/feedback", tags=["feedback"], status_code=status.HTTP_201_CREATED, response_model=FeedbackOut)
 async def record_feedback(body: FeedbackCreate, session: SessionDep) -> Feedback:
     async with session.begin():
+        await known_customers.require(session, body.customer_id)
         feedback = Feedback(id=str(uuid.uuid4()), received_at=now(), **body.model_dump())
         session.add(feedback)
         await session.flush()
@@ -32,6 +33,7 @@ async def record_feedback(body: FeedbackCreate, session: SessionDep) -> Feedback
 @router.post("/complaints", tags=["complaints"], status_code=status.HTTP_201_CREATED, response_model=ComplaintOut)
 async def open_complaint(body: ComplaintCreate, session: SessionDep) -> Complaint:
     async with session.begin():
+        await known_customers.require(session, body.customer_id)
         complaint = Complaint(id=str(uuid.uuid4()), status="open", opened_at=now(), **body.model_dump())
         session.add(complaint)
         await session.flush()

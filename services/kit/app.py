@@ -19,7 +19,7 @@ from services.kit.jobs import PeriodicJob, run_forever
 from services.kit.messaging import Messaging
 from services.kit.observability import configure_logging, install_observability
 from services.kit.problems import install_problem_handlers, problem_response
-from services.kit.settings import ComponentSettings, EncryptionSettings
+from services.kit.settings import ComponentSettings, EncryptionSettings, resolve_service_identity_key
 
 
 @dataclass
@@ -63,6 +63,7 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
     of one service in process (tests feed its handlers and read its outbox directly)."""
     settings = spec.settings
     configure_logging(settings.log_level)
+    settings.service_identity_key = resolve_service_identity_key(settings.service_identity_key, settings.environment)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

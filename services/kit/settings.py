@@ -55,6 +55,7 @@ class ComponentSettings(BaseSettings):
     environment: str = Field(default="development", validation_alias=AliasChoices("CRM_ENVIRONMENT"))
     # Shared by the gateway (signs caller credentials) and every service (verifies them):
     # services/kit/identity.py. Base64, at least 256 bits; from a KMS-backed secret in production.
+    # Needed by the serving processes only (resolved when the app is built), not by migrations.
     service_identity_key: str = Field(default="", validation_alias=AliasChoices(SERVICE_IDENTITY_KEY_SETTING))
     log_level: str = "INFO"
     # How often the outbox relay looks for unsent events when nothing woke it (seconds).
@@ -76,7 +77,6 @@ class ComponentSettings(BaseSettings):
                 raise ValueError(f"{self.component_name().upper()}_DATABASE_URL must be set outside development")
             DEV_DIR.mkdir(exist_ok=True)
             self.database_url = f"sqlite+aiosqlite:///{DEV_DIR / (self.component_name() + '.db')}"
-        self.service_identity_key = resolve_service_identity_key(self.service_identity_key, self.environment)
         return self
 
     @property

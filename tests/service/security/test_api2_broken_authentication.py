@@ -42,6 +42,7 @@ async def test_documents_need_a_credential_and_metrics_are_not_on_the_api_port(s
 async def test_the_actor_recorded_is_the_one_the_credential_names(service):
     consent = await service("consent")
     customer = "c-" + "1" * 8
+    await consent.know_customer(customer)
     body = {"customer_id": customer, "recipient": "wealth-unit", "purpose": "marketing", "data_categories": ["basic"]}
     async with consent.client("customer", customer, customer_scope=customer) as http:
         granted = await http.post("/api/v1/consents", json=body)

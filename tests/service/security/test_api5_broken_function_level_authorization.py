@@ -28,6 +28,8 @@ async def test_staff_cannot_grant_a_consent_directly(consent, role):
 
 async def test_a_customer_grants_only_their_own_consent(consent):
     me, other = str(uuid.uuid4()), str(uuid.uuid4())
+    await consent.know_customer(me)
+    await consent.know_customer(other)
     async with consent.client("customer", me, customer_scope=me) as http:
         assert (await http.post("/api/v1/consents", json=body(other))).status_code == 403
         own = await http.post("/api/v1/consents", json=body(me))
@@ -46,6 +48,7 @@ async def test_a_customer_cannot_use_staff_only_fields(consent, changes):
 
 async def test_staff_consent_becomes_active_only_when_a_second_person_approves(consent):
     customer_id = str(uuid.uuid4())
+    await consent.know_customer(customer_id)
     async with consent.client("admin", "admin-1") as maker:
         requested = await maker.post("/api/v1/consent-requests", json=body(customer_id, channel="branch"))
     assert requested.status_code == 201, requested.text

@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from services.kit.identity import caller_headers
+from tests.support import introduce_customer, once_customer_known
 
 PROBLEM = "application/problem+json"
 
@@ -42,15 +43,31 @@ def as_customer(customer_id: str) -> dict[str, str]:
     return caller_headers("customer", customer_id, customer_scope=customer_id)
 
 
+# The broker probe through which tests tell the consent service a customer exists (conftest).
+PROBE = None
+_introduced: set[str] = set()
+
+
+async def post_for_customer(client, url: str, body: dict, headers):
+    """POST `body` once the consent service has learnt its customer (from `customer.created`,
+    published here for ids no profile service created)."""
+    customer_id = body["customer_id"]
+    if customer_id not in _introduced:
+        await introduce_customer(PROBE, customer_id)
+        _introduced.add(customer_id)
+    return await once_customer_known(lambda: client.post(url, json=body, headers=headers))
+
+
 async def grant(client, url: str, body: dict, **headers: str) -> dict:
     """The customer's own grant (the only direct one), unless other headers are given."""
-    response = await client.post(f"{url}/api/v1/consents", json=body, headers=headers or as_customer(body["customer_id"]))
+    response = await post_for_customer(client, f"{url}/api/v1/consents", body,
+                                       headers or as_customer(body["customer_id"]))
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def request_consent(client, url: str, body: dict, maker: dict[str, str]) -> dict:
-    response = await client.post(f"{url}/api/v1/consent-requests", json=body, headers=maker)
+    response = await post_for_customer(client, f"{url}/api/v1/consent-requests", body, maker)
     assert response.status_code == 201, response.text
     return response.json()
 

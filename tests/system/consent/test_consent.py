@@ -13,6 +13,7 @@ from tests.system.consent.helpers import (
     grant_body,
     in_days,
     new_customer_id,
+    post_for_customer,
 )
 from tests.support import eventually
 from services.kit.identity import caller_headers
@@ -22,8 +23,8 @@ async def test_grant_creates_an_active_consent_and_publishes_consent_granted(cli
     customer_id = new_customer_id()
     body = grant_body(customer_id, expires_at="2099-01-01T08:00:00+08:00")
 
-    response = await client.post(f"{url}/api/v1/consents", json=body,
-                                 headers=caller_headers("customer", customer_id, customer_scope=customer_id))
+    response = await post_for_customer(client, f"{url}/api/v1/consents", body,
+                                       caller_headers("customer", customer_id, customer_scope=customer_id))
 
     assert response.status_code == 201, response.text
     consent = response.json()

@@ -19,6 +19,7 @@ from tests.system.consent.helpers import (
     history,
     in_seconds,
     new_customer_id,
+    post_for_customer,
     request_consent,
 )
 
@@ -29,7 +30,7 @@ CHECKER = caller("compliance_officer", "co-0007")
 async def test_a_request_awaits_approval_and_publishes_consent_requested(client, url, kafka):
     customer_id = new_customer_id()
 
-    response = await client.post(f"{url}/api/v1/consent-requests", json=grant_body(customer_id), headers=MAKER)
+    response = await post_for_customer(client, f"{url}/api/v1/consent-requests", grant_body(customer_id), MAKER)
 
     assert response.status_code == 201, response.text
     consent = response.json()

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from events.broker import LocalBroker
 from services.kit.identity import caller_headers
 from tests import databases
-from tests.support import KafkaProbe, System, eventually, free_port
+from tests.support import KafkaProbe, System, eventually, free_port, introduce_customer, once_customer_known
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -51,13 +51,18 @@ class ComplaintWriter:
         self.url = system.url("feedback") + "/api/v1/complaints"
         self.customer_id = customer_id
         self.accepted = 0
+        self.kafka = KafkaProbe(system.bootstrap_servers)
+        self.introduced = False
 
     async def write(self, http: httpx.AsyncClient, count: int = 1) -> None:
+        if not self.introduced:  # feedback takes complaints only from customers it has learnt of
+            await introduce_customer(self.kafka, self.customer_id)
+            self.introduced = True
         for _ in range(count):
-            response = await http.post(
+            response = await once_customer_known(lambda: http.post(
                 self.url,
                 json={"customer_id": self.customer_id, "category": "service", "channel": "web", "description": "slow"},
-            )
+            ))
             assert response.status_code == 201, response.text
             self.accepted += 1
 

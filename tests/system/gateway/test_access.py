@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support import new_customer
+from tests.support import new_customer, once_customer_known
 
 STAFF_AND_CUSTOMER = ["customer", "relationship_manager", "service_agent", "compliance_officer", "marketing_analyst", "admin"]
 ROLES = [*STAFF_AND_CUSTOMER, "partner"]
@@ -57,11 +57,11 @@ async def consent_to_everyone(http, system, customer_id: str) -> None:
         ("bank-marketing", "marketing", ["basic"]),
         (PARTNER, "third_party_sharing", ["risk", "business"]),
     ):
-        response = await http.post(
+        response = await once_customer_known(lambda: http.post(
             "/api/v1/consents",
             json={"customer_id": customer_id, "recipient": recipient, "purpose": purpose, "data_categories": categories},
             headers=system.headers("customer", customer_id),
-        )
+        ))
         assert response.status_code == 201, response.text
 
 
@@ -85,11 +85,11 @@ async def _new_customer(client, system) -> str:
 
 
 async def _grant(client, system, customer_id: str) -> str:
-    response = await client.post(
+    response = await once_customer_known(lambda: client.post(
         system.url("gateway") + "/api/v1/consents",
         json={"customer_id": customer_id, "recipient": "wealth-unit", "purpose": "marketing", "data_categories": ["basic"]},
         headers=system.headers("customer", customer_id),
-    )
+    ))
     assert response.status_code == 201, response.text
     return response.json()["id"]
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.support import new_customer
+from tests.support import new_customer, once_customer_known
 
 
 @pytest.fixture
@@ -21,11 +21,11 @@ async def onboard(client, system, gateway) -> str:
 
 
 async def grant(client, system, gateway, customer_id, recipient, purpose, categories) -> str:
-    response = await client.post(
+    response = await once_customer_known(lambda: client.post(
         f"{gateway}/api/v1/consents",
         json={"customer_id": customer_id, "recipient": recipient, "purpose": purpose, "data_categories": categories},
         headers=system.headers("customer", customer_id),
-    )
+    ))
     assert response.status_code == 201, response.text
     return response.json()["id"]
 

@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from tests.support import once_customer_known
+
 PATHS = [
     ("GET", "/api/v1/consents/{id}"),
     ("GET", "/api/v1/consents/{id}/receipt"),
@@ -33,11 +35,11 @@ async def test_another_managers_customers_consents_look_like_nothing(system, cli
 
 async def test_another_managers_pending_request_cannot_be_read_or_revoked(system, client, gateway, onboard):
     customer_id = await onboard("rm-owner")
-    requested = await client.post(
+    requested = await once_customer_known(lambda: client.post(
         f"{gateway}/api/v1/consent-requests", headers=system.headers("relationship_manager", "rm-owner"),
         json={"customer_id": customer_id, "recipient": "partner-insurer", "purpose": "third_party_sharing",
               "data_categories": ["basic"], "channel": "branch"},
-    )
+    ))
     assert requested.status_code == 201, requested.text
     url = f"{gateway}/api/v1/consents/{requested.json()['id']}"
     intruder = system.headers("relationship_manager", "rm-intruder")

@@ -28,7 +28,7 @@ async def test_a_customer_still_updates_their_contact_details(system, client, ga
 
 async def test_a_customer_cannot_choose_the_legal_basis_of_their_consent(system, client, gateway, onboard):
     customer_id = await onboard()
-    response = await client.post(
+    response = await client.post(  # refused at the gateway, before the consent service knows the customer
         f"{gateway}/api/v1/consents", headers=system.headers("customer", customer_id),
         json={"customer_id": customer_id, "recipient": "bank-marketing", "purpose": "marketing",
               "data_categories": ["basic"], "legal_basis": "legal_obligation"},

@@ -11,7 +11,7 @@ import pytest
 
 from events.broker import LocalBroker
 from tests import databases
-from tests.support import System, free_port, new_customer
+from tests.support import System, free_port, new_customer, once_customer_known
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -39,11 +39,11 @@ async def test_a_revocation_denies_within_a_second_while_the_broker_hangs(trio, 
     async with httpx.AsyncClient(timeout=30) as http:
         created = await http.post(f"{gateway}/api/v1/customers", json=new_customer(), headers=trio.headers("admin"))
         customer_id = created.json()["id"]
-        granted = await http.post(
+        granted = await once_customer_known(lambda: http.post(
             f"{gateway}/api/v1/consents", headers=trio.headers("customer", customer_id),
             json={"customer_id": customer_id, "recipient": "bank-marketing", "purpose": "marketing",
                   "data_categories": ["basic"]},
-        )
+        ))
         assert granted.status_code == 201, granted.text
         url, analyst = f"{gateway}/api/v1/customers/{customer_id}", trio.headers("marketing_analyst")
         assert (await http.get(url, headers=analyst)).status_code == 200  # permit now cached
