@@ -103,6 +103,7 @@ async def unsent_events(system: System, component: str) -> int:
 async def test_writes_go_on_while_the_broker_hangs(pair, outage_broker):
     writer = ComplaintWriter(pair, str(uuid.uuid4()))
     async with httpx.AsyncClient(timeout=30, headers=caller_headers("service_agent", "agent-1")) as http:
+        await writer.write(http)  # the feedback service knows the customer before the broker hangs
         background = asyncio.create_task(writer.write_for(http, seconds=6))
         await asyncio.sleep(1.5)
         outage_broker.freeze()
