@@ -62,7 +62,6 @@ class Route(BaseModel):
     customer_param: str | None = None
     customer_field: str | None = None
     response_customer_field: str | None = None
-    scope_header: bool = False
     timeout_seconds: float | None = None
     # Path on the service when it differs from the gateway's (e.g. partner views).
     upstream_path: str | None = None
