@@ -92,8 +92,6 @@ class Gateway:
         body = await read_body(request, limit=route.max_body_bytes or self.settings.max_body_bytes,
                                timeout=self.settings.body_timeout_seconds)
         parsed = self._parsed(request, body)
-        if caller.role in route.roles and (refused := route.forbidden_fields(caller.role, parsed)):
-            raise Forbidden(f"The role '{caller.role}' may not set: {', '.join(refused)}.")
         customer_id = self._customer_id(request, route, parsed)
         status = 500
         in_clear: set[str] = set()
@@ -101,6 +99,8 @@ class Gateway:
             if route.owner is not None and caller.role in route.roles:
                 customer_id = await self._owner_of(request, route)
             self._authorise(caller, route, customer_id, reason)
+            if refused := route.forbidden_fields(caller.role, parsed):
+                raise Forbidden(f"The role '{caller.role}' may not set: {', '.join(refused)}.")
             if customer_id is not None and caller.role in self.policy.assigned_only_roles and route.upstream != "profile":
                 # Profile keeps managers to their own customers itself; for the other services,
                 # the gateway asks profile who manages the customer.

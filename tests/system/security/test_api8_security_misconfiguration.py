@@ -65,3 +65,8 @@ async def test_services_answer_no_anonymous_caller(system):
             response = await anonymous.get(f"{system.url(component)}/api/v1/customers/c-1/consents"
                                            if component == "consent" else f"{system.url(component)}/openapi.json")
             assert response.status_code == 401, component
+
+
+async def test_head_is_answered_like_get_without_a_body(system, client, gateway):
+    response = await client.head(f"{gateway}/api/v1/products", headers=system.headers("customer", "c-1"))
+    assert response.status_code == 200 and response.content == b""

@@ -2,9 +2,9 @@
 gateway's merged OpenAPI document and sends them as several roles; no answer may be a server
 error or break the document's response schemas (masked values included).
 
-Bounded: a fixed number of generated cases per operation (CRM_SCHEMATHESIS_EXAMPLES, default 5)
-and at most CRM_SCHEMATHESIS_SECONDS per role (default 20; fuzzing repeats until it is spent),
-five roles, one worker, a fixed seed.
+Bounded by the number of generated cases, not by a clock (a time budget on a busy machine left
+operations untested): CRM_SCHEMATHESIS_EXAMPLES per operation (default 3), five roles, one
+worker, a fixed seed; about 100 requests per role. A hard timeout per role stops a hung run.
 """
 
 import json
@@ -19,13 +19,13 @@ import pytest
 
 from tests.support import new_customer
 
-SECONDS_PER_ROLE = int(os.environ.get("CRM_SCHEMATHESIS_SECONDS", "20"))
-EXAMPLES = os.environ.get("CRM_SCHEMATHESIS_EXAMPLES", "5")
+EXAMPLES = os.environ.get("CRM_SCHEMATHESIS_EXAMPLES", "3")
+SECONDS_PER_ROLE = 240  # a hard stop only; a run takes well under a minute per role
 # The roles whose answers differ most: everything allowed, self-scoped, assigned-only, all masked,
 # reason-bound with everything in clear.
 ROLES = ["admin", "customer", "relationship_manager", "service_agent", "compliance_officer"]
 
-pytestmark = pytest.mark.timeout(len(ROLES) * (SECONDS_PER_ROLE + 60) + 120)
+pytestmark = pytest.mark.timeout(SECONDS_PER_ROLE + 120)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,6 @@ def test_no_server_error_and_no_schema_violation(system, document_file, customer
         "-H", f"Authorization: Bearer {system.token(role, subject)}",
         "-H", "X-Access-Reason: schemathesis run",
         "--checks", "not_a_server_error,response_schema_conformance",
-        "--max-time", str(SECONDS_PER_ROLE),
         "--max-examples", EXAMPLES,
         "--phases", "examples,fuzzing",
         "--workers", "1",
@@ -68,7 +67,7 @@ def test_no_server_error_and_no_schema_violation(system, document_file, customer
         "--report-dir", str(tmp_path),
         "--warnings", "off",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS_PER_ROLE + 240,
+    result = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS_PER_ROLE,
                             cwd=tmp_path, env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
     assert result.returncode == 0, f"{role}:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
     # Not a vacuous pass: every operation of the document was exercised.
