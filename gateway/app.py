@@ -93,9 +93,7 @@ def _proxy_endpoint(routes: dict[str, Route]):
     """One endpoint per path, so that a method the path does not have answers 405 with Allow."""
 
     async def endpoint(request: Request):
-        # HEAD is answered as GET without the body (the server leaves the body out).
-        method = "GET" if request.method == "HEAD" else request.method
-        return await request.app.state.gateway.handle(request, routes[method])
+        return await request.app.state.gateway.handle(request, routes[request.method])
 
     return endpoint
 

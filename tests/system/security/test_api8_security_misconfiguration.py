@@ -67,6 +67,7 @@ async def test_services_answer_no_anonymous_caller(system):
             assert response.status_code == 401, component
 
 
-async def test_head_is_answered_like_get_without_a_body(system, client, gateway):
+async def test_a_method_no_route_has_is_405_not_an_error(system, client, gateway):
     response = await client.head(f"{gateway}/api/v1/products", headers=system.headers("customer", "c-1"))
-    assert response.status_code == 200 and response.content == b""
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
