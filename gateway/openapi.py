@@ -9,7 +9,7 @@ from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream, UpstreamError
 
 
-async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Upstream) -> dict:
+async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Upstream, credential: dict) -> dict:
     document: dict = {
         "openapi": "3.1.0",
         "info": {
@@ -27,7 +27,7 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
     unavailable = []
     for service in sorted({route.upstream for route in policy.routes} - {"gateway"}):
         try:
-            answer = await upstream.request("GET", settings.upstream_url(service) + "/openapi.json", headers={}, body=b"")
+            answer = await upstream.request("GET", settings.upstream_url(service) + "/openapi.json", headers=credential, body=b"")
             source = json.loads(answer.body) if answer.status == 200 else None
         except UpstreamError:
             source = None
@@ -62,6 +62,25 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
                 "summary": (local.HANDLERS[route.path].__doc__ or "").split("\n")[0], "x-roles": route.roles,
                 "responses": {"200": {"description": "OK"}},
             }
+    _declare_masked_values(document["components"]["schemas"], policy)
     if unavailable:
         document["info"]["x-unavailable-services"] = unavailable
     return document
+
+
+def _declare_masked_values(schemas: dict, policy: Policy) -> None:
+    """What a masked field looks like, in the published schema: a field masked as null is
+    nullable; a partly masked string keeps its type but not its format or pattern."""
+    for schema in schemas.values():
+        for name, prop in schema.get("properties", {}).items():
+            rule = policy.masking.fields.get(name)
+            if rule is None:
+                continue
+            note = "Masked for roles that may not see it in clear (gateway/policy.yaml)."
+            if rule.as_null:
+                schema["properties"][name] = {"anyOf": [prop, {"type": "null"}], "description": note}
+            elif prop.get("type") == "string":
+                schema["properties"][name] = {
+                    **{k: v for k, v in prop.items() if k not in ("format", "pattern", "minLength", "maxLength")},
+                    "description": note,
+                }

@@ -24,8 +24,13 @@ from services.components import COMPONENTS, spec_of
 def serve(component: str, host: str, port: int | None) -> None:
     import uvicorn
 
+    from services.kit.observability import serve_metrics
+
+    settings = spec_of(component).settings
     port = port or int(os.environ.get("PORT", COMPONENTS[component][1]))
     os.environ["CRM_COMPONENT"] = component  # read by the app factory in the server process
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port, host)
     uvicorn.run(
         "services.cli:create_component_app",
         factory=True,
@@ -34,6 +39,11 @@ def serve(component: str, host: str, port: int | None) -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        server_header=False,  # no banner naming the server software
+        # Slow or idle clients: an idle keep-alive connection is closed after a few seconds, and
+        # beyond this many open connections new ones answer 503 instead of queueing.
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        limit_concurrency=settings.http_max_connections,
         lifespan="on",
     )
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import aiohttp
 
 from events.broker import LocalBroker
+from services.kit.identity import caller_headers
 from tests import databases
 from tests.support import System, free_port, new_customer
 
@@ -139,6 +140,8 @@ def main() -> None:
     system = System(database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=workdir,
                     components=["profile", "consent", "gateway"])
     system.env["LOG_LEVEL"] = "WARNING"
+    # The load generator is one caller sending hundreds of requests a second: no rate limit.
+    system.env["GATEWAY_RATE_LIMITS"] = ""
     try:
         system.start()
         # A second gateway on the httpx transport, for the comparison.
@@ -198,7 +201,7 @@ async def _reads(system: System) -> None:
     path = f"/api/v1/customers/{customer_id}"
     gateway_httpx = f"http://127.0.0.1:{system.ports['gateway-httpx']}"
     await table("1. Read one customer (GET /api/v1/customers/{id}, role service_agent via the gateway)", [
-        ("profile direct", Cell("GET", system.url("profile") + path)),
+        ("profile direct", Cell("GET", system.url("profile") + path, dict(caller_headers("service_agent")))),
         ("gateway (aiohttp)", Cell("GET", system.url("gateway") + path, system.headers("service_agent"))),
         ("gateway (httpx)", Cell("GET", gateway_httpx + path, system.headers("service_agent"))),
     ], CONCURRENCY)
@@ -222,7 +225,7 @@ def _customer_bodies(prefix: str) -> Callable[[], bytes]:
 async def _creates(system: System) -> None:
     role = "relationship_manager"
     # Direct calls carry the actor headers the gateway would pass on, so the service does the same work.
-    direct_actor = {"X-Actor-Id": f"user-{role}", "X-Actor-Role": role}
+    direct_actor = dict(caller_headers(role))
     await table("2. Create a customer (POST /api/v1/customers, unique bodies, role relationship_manager)", [
         ("profile direct", Cell("POST", system.url("profile") + "/api/v1/customers", {**JSON, **direct_actor},
                                 _customer_bodies("BD1"), ok_status=201)),
@@ -241,7 +244,7 @@ async def _decisions(system: System) -> None:
             body = {"customer_id": f"bench-customer-{i:05d}", "recipient": recipient, "purpose": purpose,
                     "data_categories": ["basic", "behaviour"], "channel": "mobile"}
             async with session.post(f"{consent}/api/v1/consents", json=body,
-                                    headers={"X-Actor-Id": f"bench-customer-{i:05d}", "X-Actor-Role": "customer"}) as r:
+                                    headers=caller_headers("customer", body["customer_id"], customer_scope=body["customer_id"])) as r:
                 if r.status != 201:
                     raise RuntimeError(f"seeding consents: {r.status} {await r.text()}")
 
@@ -263,12 +266,14 @@ async def _decisions(system: System) -> None:
         return body
 
     url = f"{consent}/api/v1/decisions"
+    as_gateway = dict(caller_headers("gateway", "gateway"))  # who asks for decisions
     await table(
         f"3. Consent decisions (POST /api/v1/decisions direct to consent; {SEEDED_CONSENTS} consents seeded "
         f"in {seeded:.1f} s; random customers)", [
             ("consent /healthz (baseline)", Cell("GET", f"{consent}/healthz")),
-            ("decision: permit", Cell("POST", url, JSON, asking(purpose, '["basic"]'), ok_body=b'"permit"')),
-            ("decision: deny (other purpose)", Cell("POST", url, JSON, asking("credit_assessment", '["basic"]'),
+            ("decision: permit", Cell("POST", url, {**JSON, **as_gateway}, asking(purpose, '["basic"]'),
+                                      ok_body=b'"permit"')),
+            ("decision: deny (other purpose)", Cell("POST", url, {**JSON, **as_gateway}, asking("credit_assessment", '["basic"]'),
                                                     ok_body=b'"purpose_not_consented"')),
         ], CONCURRENCY)
     print("  permit: one indexed query; deny (other purpose): a second query to tell the reason", flush=True)
@@ -326,8 +331,7 @@ async def _import(system: System) -> None:
     pid = system.processes["profile"].pid
     before = _memory_kib(pid)
     sampler = MemorySampler(pid)
-    headers = {"Content-Type": "text/csv", "X-Actor-Id": "user-relationship_manager",
-               "X-Actor-Role": "relationship_manager"}
+    headers = {"Content-Type": "text/csv", **caller_headers("relationship_manager")}
     sampler.start()
     started = time.perf_counter()
     try:

@@ -43,6 +43,8 @@ class System:
         self.bootstrap_servers = bootstrap_servers
         self.workdir = workdir
         self.ports = {c: free_port() for c in COMPONENTS}
+        # Metrics are served on their own port, apart from the API (METRICS_PORT).
+        self.metrics_ports = {c: free_port() for c in COMPONENTS}
         self.processes: dict[str, subprocess.Popen] = {}
         self.private_key_file = workdir / "jwt-private.pem"
         self.env = {
@@ -61,6 +63,9 @@ class System:
     def url(self, component: str) -> str:
         return f"http://127.0.0.1:{self.ports[component]}"
 
+    def metrics_url(self, component: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_ports[component]}/metrics"
+
     def run_cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "services.cli", *args], env=self.env, capture_output=True, text=True, check=True
@@ -78,7 +83,7 @@ class System:
         log = open(self.workdir / f"{component}.log", "ab")
         self.processes[component] = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", component, "--port", str(self.ports[component])],
-            env=self.env,
+            env={**self.env, "METRICS_PORT": str(self.metrics_ports[component])},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -214,3 +219,31 @@ def new_customer(**overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+def customer_created(customer_id: str) -> Envelope:
+    """The event by which every service learns that a customer exists, as profile publishes it."""
+    from decimal import Decimal
+
+    from events.contracts import CustomerCreatedV1, new_event
+
+    payload = CustomerCreatedV1(customer_id=customer_id, risk_level="C3", assets_under_management=Decimal("0"))
+    return new_event("customer.created", payload, source="profile")
+
+
+async def introduce_customer(kafka: "KafkaProbe", customer_id: str) -> None:
+    """Publish `customer.created` for an id no profile service created (component tests)."""
+    await kafka.publish(topics.CUSTOMER, customer_created(customer_id).model_dump_json().encode(), key=customer_id)
+
+
+async def once_customer_known(call: Callable, *, timeout: float = 20.0):
+    """Retry `call()` (an HTTP request) while the service answers that it does not know the
+    customer yet: it learns customers from events, which may still be on their way."""
+
+    async def attempt():
+        response = await call()
+        unknown = response.status_code == 404 and response.json().get("detail") == "No customer has this id."
+        assert not unknown, "the service has not learnt of the customer yet"
+        return response
+
+    return await eventually(attempt, timeout=timeout)

@@ -40,7 +40,11 @@ def spec() -> ServiceSpec:
         routers=[router, kpis.router, audit_router(models.audit)],
         outbox=models.outbox,
         inbox=models.inbox_table,
-        handlers={"customer.erased": handlers.on_customer_erased(settings), **legal_hold_handlers(models.legal_holds)},
+        handlers={
+            **models.known_customers.handlers(),
+            "customer.erased": handlers.on_customer_erased(settings),
+            **legal_hold_handlers(models.legal_holds),
+        },
         consumed_topics=[topics.CUSTOMER],
         audit=models.audit,
         catalogue=CATALOGUE,

@@ -1,6 +1,6 @@
 """Consent's part of the data catalogue (services/kit/catalogue.py)."""
 
-from services.kit.catalogue import AUDIT_LOG, MESSAGING, Catalogue, Category, Erasure, Sensitivity, field, table
+from services.kit.catalogue import KNOWN_CUSTOMERS, AUDIT_LOG, MESSAGING, Catalogue, Category, Erasure, Sensitivity, field, table
 
 BUS, OPS = Category.BUSINESS, Category.OPERATIONAL
 PSEUDO = {"identifying": True, "erasure": Erasure.PSEUDONYMISE}
@@ -51,4 +51,4 @@ DECISION_TALLIES = table("decision_tallies", purpose="Consent KPIs: share decisi
     field("count", OPS, "How many decisions."),
 ])
 
-CATALOGUE = Catalogue("consent", [CONSENTS, HISTORY, DECISION_TALLIES], shared=[*MESSAGING, AUDIT_LOG])
+CATALOGUE = Catalogue("consent", [CONSENTS, HISTORY, DECISION_TALLIES], shared=[*MESSAGING, AUDIT_LOG, KNOWN_CUSTOMERS])

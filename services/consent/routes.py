@@ -25,11 +25,14 @@ def _settings(request: Request):
     return request.app.state.settings
 
 
-@router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentOut)
-async def grant_consent(body: ConsentGrant, session: SessionDep, actor: ActorDep, response: Response) -> Consent:
-    """The customer's own consent: active at once."""
+@router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentOut, responses=FORBIDDEN)
+async def grant_consent(
+    body: ConsentGrant, session: SessionDep, actor: ActorDep, request: Request, response: Response
+) -> Consent:
+    """The customer's own consent, in a customer channel: active at once. Staff ask through
+    /consent-requests instead (maker-checker)."""
     async with session.begin():
-        consent = await service.grant(session, body, actor=actor)
+        consent = await service.grant(session, body, actor=actor, settings=_settings(request))
     response.headers["Location"] = f"/api/v1/consents/{consent.id}"
     return consent
 

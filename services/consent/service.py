@@ -24,7 +24,7 @@ from events.contracts import (
 )
 from services.kit.clock import now
 from services.consent.declarations import CATALOGUE
-from services.consent.models import Consent, ConsentChange, audit, outbox
+from services.consent.models import Consent, ConsentChange, audit, known_customers, outbox
 from services.consent.schemas import ConsentGrant, DecisionOut, DecisionRequest
 from services.consent.settings import ConsentSettings
 from services.kit.catalogue import Erasure
@@ -84,8 +84,19 @@ def _decided(consent: Consent) -> ConsentDecidedV1:
                             decided_by=consent.decided_by, expires_at=consent.expires_at)
 
 
-async def grant(session: AsyncSession, body: ConsentGrant, *, actor: Actor) -> Consent:
-    """The customer's own consent (given in person or through staff): active at once."""
+async def grant(session: AsyncSession, body: ConsentGrant, *, actor: Actor, settings: ConsentSettings) -> Consent:
+    """The customer's own consent, in a customer channel: active at once. Staff never grant
+    directly: they request (maker) and another person approves (checker)."""
+    if actor.role not in settings.self_service_roles or actor.customer_scope != body.customer_id:
+        raise Forbidden("Only the customer gives a consent directly; staff ask for one through "
+                        "POST /api/v1/consent-requests, and another person approves it.")
+    if body.channel not in settings.customer_channels:
+        raise Forbidden(f"A customer gives a consent through: {', '.join(settings.customer_channels)}; "
+                        "consents taken in a branch or by phone go through a consent request.")
+    if body.legal_basis != "consent":
+        raise Forbidden("A customer's own grant rests on their consent; another legal basis is recorded "
+                        "by staff through a consent request.")
+    await known_customers.require(session, body.customer_id)
     moment = now()
     consent = _new(body, moment)
     consent.granted_at, consent.granted_by = moment, actor.id
@@ -99,6 +110,7 @@ async def request(session: AsyncSession, body: ConsentGrant, *, actor: Actor, se
     """Sharing the bank initiates (maker): inactive until a compliance officer approves it."""
     if actor.role not in settings.requester_roles:
         raise Forbidden(f"Only these roles may request a consent: {', '.join(settings.requester_roles)}.")
+    await known_customers.require(session, body.customer_id)
     moment = now()
     consent = _new(body, moment)
     consent.requested_at, consent.requested_by = moment, actor.id

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from events.consumer import EventConsumer, Handler
@@ -18,11 +18,12 @@ from services.kit.clock import now
 from services.kit import crypto, db
 from services.kit.audit import AuditTrail
 from services.kit.catalogue import Catalogue
+from services.kit.identity import caller
 from services.kit.jobs import PeriodicJob, run_forever
 from services.kit.messaging import Messaging
 from services.kit.observability import configure_logging, install_observability
 from services.kit.problems import install_problem_handlers, problem_response
-from services.kit.settings import ComponentSettings, EncryptionSettings
+from services.kit.settings import ComponentSettings, EncryptionSettings, resolve_service_identity_key
 
 
 @dataclass
@@ -54,6 +55,11 @@ class ServiceSpec:
     # Every field the component stores (services/kit/catalogue.py), served at /api/v1/data-declarations.
     catalogue: Catalogue | None = None
     serve_catalogue: bool = True
+    # Services answer only callers the gateway vouches for (services/kit/identity.py); the
+    # gateway authenticates its own callers by bearer token instead.
+    authenticate_callers: bool = True
+    # ASGI middleware (class, options) around everything else, e.g. the gateway's edge guard.
+    middleware: list[tuple[type, dict]] = field(default_factory=list)
 
     def __post_init__(self):
         if self.outbox is not None or self.inbox is not None:
@@ -79,6 +85,7 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
     of one service in process (tests feed its handlers and read its outbox directly)."""
     settings = spec.settings
     configure_logging(settings.log_level)
+    settings.service_identity_key = resolve_service_identity_key(settings.service_identity_key, settings.environment)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -126,11 +133,15 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             await messaging.stop()
             await engine.dispose()
 
+    # No public documents or viewers: a service's OpenAPI document is for its callers only.
     app = FastAPI(
-        title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan, openapi_url=spec.openapi_url
+        title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan,
+        openapi_url=None, docs_url=None, redoc_url=None,
     )
     install_problem_handlers(app)
     install_observability(app, spec.name)
+    for middleware, options in spec.middleware:
+        app.add_middleware(middleware, **options)
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:
@@ -151,10 +162,17 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             return JSONResponse({"status": "ready", "checks": checks})
         return problem_response(request, status=503, title="Not ready", detail="A dependency is unreachable.", checks=checks)
 
+    guarded = [Depends(caller)] if spec.authenticate_callers else []
+    if spec.openapi_url:
+
+        @app.get(spec.openapi_url, include_in_schema=False, dependencies=guarded)
+        async def openapi() -> dict:
+            return app.openapi()
+
     for router in spec.routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=guarded)
     if spec.catalogue is not None and spec.serve_catalogue:
-        app.include_router(spec.catalogue.router())
+        app.include_router(spec.catalogue.router(), dependencies=guarded)
     if spec.static_mounts is not None:
         spec.static_mounts(app)
     return app

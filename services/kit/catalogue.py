@@ -125,6 +125,12 @@ LEGAL_HOLDS = table("legal_holds", purpose="Customers whose data must not be era
     field("placed_at", OPS, "When the hold was placed."),
 ])
 MESSAGING = (OUTBOX, INBOX, LEGAL_HOLDS)
+# services/kit/known_customers.py: which customers exist, for components that take a customer id.
+KNOWN_CUSTOMERS = table("known_customers", purpose="Refuse ids of customers that do not exist or were erased.",
+                        retention_from="kept as long as the component keeps data about the customer", fields=[
+    field("customer_id", OPS, "A customer profile announced.", identifying=True),
+    field("erased_at", OPS, "When the customer was erased (their id is refused from then on)."),
+])
 
 
 class Catalogue:

@@ -4,18 +4,31 @@ Logs carry ids, routes and outcomes; never request bodies, query strings or cust
 """
 
 import logging
+import re
 import sys
 import time
 import uuid
 
 import structlog
-from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from fastapi import FastAPI
+from prometheus_client import Counter, Histogram, start_http_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from events.tracing import current_trace_id
 
 REQUEST_ID_HEADER = "x-request-id"
+# The only request ids taken from a caller: a UUID (with or without dashes). Anything else is
+# replaced, so no caller can plant text in logs, audit trails or event trace ids.
+_REQUEST_ID = re.compile(r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def accepted_request_id(sent: bytes | None) -> str:
+    """The caller's request id if it is a UUID (lower-cased), else a fresh one."""
+    if sent is not None and len(sent) <= 36:
+        candidate = sent.decode("latin-1").lower()
+        if _REQUEST_ID.fullmatch(candidate):
+            return candidate
+    return uuid.uuid4().hex
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests served", ["component", "method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -61,12 +74,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = None
-        for name, value in scope["headers"]:
-            if name == REQUEST_ID_HEADER.encode():
-                request_id = value.decode("latin-1")[:128]
-                break
-        request_id = request_id or uuid.uuid4().hex
+        sent = next((value for name, value in scope["headers"] if name == REQUEST_ID_HEADER.encode()), None)
+        request_id = accepted_request_id(sent)
         # Events written while serving this request carry its id as their trace id.
         token = current_trace_id.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -97,6 +106,8 @@ class RequestContextMiddleware:
 def install_observability(app: FastAPI, component: str) -> None:
     app.add_middleware(RequestContextMiddleware, component=component)
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+def serve_metrics(port: int, host: str = "0.0.0.0") -> None:
+    """Prometheus metrics on their own listener, never on the API port: the gateway's API port
+    is public, and a service's is for the gateway only (`METRICS_PORT`, `crm serve`)."""
+    start_http_server(port, addr=host)

@@ -33,6 +33,8 @@ class Problem(Exception):
         if title is not None:
             self.title = title
         self.extensions = extensions
+        # Response headers the answer needs (e.g. Retry-After on a 429).
+        self.headers: dict[str, str] = {}
 
 
 class NotFound(Problem):
@@ -67,14 +69,15 @@ class ProblemBody(BaseModel):
 
 
 def problem_response(
-    request: Request, *, status: int, title: str, detail: str | None = None, **extensions: Any
+    request: Request, *, status: int, title: str, detail: str | None = None,
+    headers: dict[str, str] | None = None, **extensions: Any
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body["instance"] = request.url.path
     body.update({k: v for k, v in extensions.items() if v is not None})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -100,13 +103,16 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 
 
 async def _problem(request: Request, exc: Problem) -> JSONResponse:
-    return problem_response(request, status=exc.status, title=exc.title, detail=exc.detail, **exc.extensions)
+    return problem_response(
+        request, status=exc.status, title=exc.title, detail=exc.detail, headers=exc.headers, **exc.extensions
+    )
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
     return problem_response(
-        request, status=exc.status_code, title=titles.get(exc.status_code, "Error"), detail=str(exc.detail)
+        request, status=exc.status_code, title=titles.get(exc.status_code, "Error"), detail=str(exc.detail),
+        headers=dict(exc.headers or {}),  # e.g. Allow on a 405
     )
 
 

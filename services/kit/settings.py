@@ -30,6 +30,16 @@ def secret_or_development(value: str, *, setting: str, environment: str, dev_nam
     return value
 
 
+SERVICE_IDENTITY_KEY_SETTING = "CRM_SERVICE_IDENTITY_KEY"
+
+
+def resolve_service_identity_key(value: str, environment: str) -> str:
+    """The key the gateway signs caller credentials with and services verify them with."""
+    return secret_or_development(
+        value, setting=SERVICE_IDENTITY_KEY_SETTING, environment=environment, dev_name="service-identity"
+    )
+
+
 class ComponentSettings(BaseSettings):
     """Base for a component's settings. Subclasses set `env_prefix` (e.g. ``PROFILE_``)."""
 
@@ -43,6 +53,10 @@ class ComponentSettings(BaseSettings):
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"),
     )
     environment: str = Field(default="development", validation_alias=AliasChoices("CRM_ENVIRONMENT"))
+    # Shared by the gateway (signs caller credentials) and every service (verifies them):
+    # services/kit/identity.py. Base64, at least 256 bits; from a KMS-backed secret in production.
+    # Needed by the serving processes only (resolved when the app is built), not by migrations.
+    service_identity_key: str = Field(default="", validation_alias=AliasChoices(SERVICE_IDENTITY_KEY_SETTING))
     log_level: str = "INFO"
     # How often the outbox relay looks for unsent events when nothing woke it (seconds).
     outbox_poll_interval: float = 0.2
@@ -51,6 +65,12 @@ class ComponentSettings(BaseSettings):
     messaging_retention_days: float = 14
     # Days each data category is kept (JSON over services.kit.retention.DEFAULT_RETENTION_DAYS).
     retention_days: dict[str, int] = {}
+    # Prometheus metrics on their own port (unset: none), never on the API port.
+    metrics_port: int | None = Field(default=None, validation_alias=AliasChoices("METRICS_PORT"))
+    # HTTP server (crm serve): idle keep-alive connections closed after this many seconds;
+    # beyond this many open connections, new ones answer 503.
+    http_keep_alive_seconds: int = 5
+    http_max_connections: int = 1000
 
     def component_name(self) -> str:
         return self.model_config.get("env_prefix", "").rstrip("_").lower()

@@ -13,6 +13,8 @@ from functools import partial
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
+
+from services.kit.params import IsoDate
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -120,8 +122,8 @@ class DocumentIn(BaseModel):
     type: DocumentType
     document_number: DocumentNumber = Field(description="Letters, digits and '-'; encrypted at rest.")
     issuer: Issuer = Field(description="Issuing country or authority code, e.g. CN or CN-PSB-110000.")
-    issued_on: Annotated[date, AfterValidator(_not_in_future)] | None = None
-    expires_on: date
+    issued_on: Annotated[IsoDate, AfterValidator(_not_in_future)] | None = None
+    expires_on: IsoDate
 
     @model_validator(mode="after")
     def _issued_before_expiry(self):

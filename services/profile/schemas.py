@@ -6,6 +6,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.json_schema import SkipJsonSchema
 
 from services.profile.tiers import SERVICE_PLANS, Stage, Tier
+from services.kit.params import IsoDate
 
 RiskLevel = Literal["C1", "C2", "C3", "C4", "C5"]
 
@@ -24,7 +25,7 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ]
-BirthDate = Annotated[date, AfterValidator(_not_in_future)]
+BirthDate = Annotated[IsoDate, AfterValidator(_not_in_future)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Assets = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
 

@@ -63,6 +63,12 @@ class InProcessService:
             total += handled
         return total
 
+    async def know_customer(self, customer_id: str) -> None:
+        """Let the component learn that the customer exists, as from the profile service."""
+        from tests.support import customer_created
+
+        await self.deliver(customer_created(customer_id))
+
     async def published(self, event_type: str | None = None, *, customer_id: str | None = None) -> list[Envelope]:
         """Events this component has staged in its outbox, oldest first."""
         table = self.spec.outbox.table

@@ -4,7 +4,7 @@
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support import eventually, new_customer
+from tests.support import eventually, new_customer, once_customer_known
 
 COMMENT = "Call me on my private line, Mrs Qian"
 DESCRIPTION = "Teller shared my account balance with my neighbour Mr Sun"
@@ -33,7 +33,7 @@ async def test_erasure_reaches_every_service(system, client, kafka):
         ("/api/v1/complaints", {"customer_id": customer_id, "category": "privacy", "channel": "branch",
                                 "description": DESCRIPTION}),
     ):
-        response = await client.post(gateway + path, json=payload, headers=me)
+        response = await once_customer_known(lambda: client.post(gateway + path, json=payload, headers=me))
         assert response.status_code == 201, response.text
 
     async def known_everywhere():

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events.contracts import CaseClosedV1, CaseOpenedV1, CaseResolvedV1, ComplaintOpenedV1
 from services.feedback.cases.models import Case, CaseNote
 from services.feedback.cases.schemas import Assignment, CaseOut, ClockOut
-from services.feedback.customers.models import KnownCustomer
+from services.feedback.customers.models import tier_of_known
 from services.feedback.db import outbox
 from services.feedback.kpis import rollup
 from services.feedback.settings import FOLLOW_UP_CATEGORY, FeedbackSettings
@@ -60,7 +60,7 @@ async def open_case(
     product: str | None = None, reopened_from: str | None = None, answer_id: str | None = None,
 ) -> Case:
     moment = now()
-    tier = await session.scalar(sa.select(KnownCustomer.tier).where(KnownCustomer.customer_id == customer_id))
+    tier = await tier_of_known(session, customer_id)
     case = Case(
         id=str(uuid.uuid4()), customer_id=customer_id, kind=kind, category=category, channel=channel,
         priority=priority, complexity=complexity, product=product, tier=tier, state="opened",

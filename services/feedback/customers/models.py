@@ -18,3 +18,16 @@ class KnownCustomer(Base):
     tier: Mapped[str | None] = mapped_column(sa.String(16))
     erased: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+async def tier_of_known(session, customer_id: str) -> str | None:
+    """The customer's tier; refuses (404) a customer this service has not heard of from the
+    profile service, or one who was erased: no case or answer for a customer who does not exist."""
+    from services.kit.problems import NotFound
+
+    row = (await session.execute(
+        sa.select(KnownCustomer.tier, KnownCustomer.erased).where(KnownCustomer.customer_id == customer_id)
+    )).first()
+    if row is None or row.erased:
+        raise NotFound("No customer has this id.")
+    return row.tier

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events.contracts import FeedbackReceivedV1
 from services.feedback.cases import service as cases
 from services.feedback.cases.models import Case
-from services.feedback.customers.models import KnownCustomer
+from services.feedback.customers.models import tier_of_known
 from services.feedback.db import outbox
 from services.feedback.kpis import rollup
 from services.feedback.settings import FOLLOW_UP_CATEGORY, FeedbackSettings
@@ -46,7 +46,7 @@ async def record(
     comment: str | None, recorded_by: str, case_id: str | None = None, interaction_id: str | None = None,
     product: str | None = None, invitation_id: str | None = None,
 ) -> AnswerOut:
-    tier = await session.scalar(sa.select(KnownCustomer.tier).where(KnownCustomer.customer_id == customer_id))
+    tier = await tier_of_known(session, customer_id)
     answer = SurveyAnswer(
         id=str(uuid.uuid4()), customer_id=customer_id, survey=survey, score=score, channel=channel, comment=comment,
         received_at=now(), invitation_id=invitation_id, case_id=case_id, interaction_id=interaction_id, tier=tier,
@@ -69,6 +69,7 @@ async def record(
 
 
 async def invite(session: AsyncSession, body: InvitationCreate, actor: Actor, settings: FeedbackSettings) -> InvitationOut:
+    await tier_of_known(session, body.customer_id)
     await check_rated_case(session, body.customer_id, body.case_id)
     token = secrets.token_urlsafe(32)
     moment = now()
@@ -96,7 +97,7 @@ async def answer_invitation(
     if invitation.expires_at <= now():
         raise InvitationGone("This survey invitation has expired.")
     if error := score_error(invitation.survey, score):
-        raise Problem(f"Check these fields: score.", status=422, title="Invalid request",
+        raise Problem("Check these fields: score.", status=422, title="Invalid request",
                       errors=[{"field": "score", "message": error.message()}])
     invitation.answered_at = now()
     return await record(

@@ -17,6 +17,8 @@ def _grant_body(customer_id: str, purpose: str, expires_at: str) -> dict:
 async def test_consents_and_decisions_match_hand_computed_values(service):
     consent = await service("consent")
     customers = [f"cust-{uuid.uuid4()}" for _ in range(3)]
+    for customer_id in customers:
+        await consent.know_customer(customer_id)
     async with consent.client("admin") as admin:
         with clock.frozen_at(datetime(2013, 6, 3, tzinfo=UTC)):
             granted = []

@@ -27,7 +27,7 @@ async def _invite(feedback, customer_id, **overrides) -> dict:
 async def test_an_invitation_is_answered_once_without_a_login(feedback):
     customer_id = await known_customer(feedback)
     invitation = await _invite(feedback, customer_id, survey="csat")
-    async with feedback.client() as anonymous:
+    async with feedback.client("anonymous", "anonymous") as anonymous:
         first = await anonymous.post("/api/v1/survey-answers", json={"token": invitation["token"], "score": 5})
         again = await anonymous.post("/api/v1/survey-answers", json={"token": invitation["token"], "score": 1})
     assert first.status_code == 201, first.text
@@ -44,7 +44,7 @@ async def test_an_invitation_is_answered_once_without_a_login(feedback):
 async def test_two_answers_at_once_count_once(feedback):
     customer_id = await known_customer(feedback)
     invitation = await _invite(feedback, customer_id)
-    async with feedback.client() as a, feedback.client() as b:
+    async with feedback.client("anonymous", "anonymous") as a, feedback.client("anonymous", "anonymous") as b:
         answers = await asyncio.gather(
             a.post("/api/v1/survey-answers", json={"token": invitation["token"], "score": 9}),
             b.post("/api/v1/survey-answers", json={"token": invitation["token"], "score": 10}),
@@ -56,7 +56,7 @@ async def test_a_bad_score_keeps_the_invitation_open_and_unknown_or_expired_toke
     customer_id = await known_customer(feedback)
     with movable(T0) as clock:
         invitation = await _invite(feedback, customer_id, survey="ces")
-        async with feedback.client() as anonymous:
+        async with feedback.client("anonymous", "anonymous") as anonymous:
             bad = await anonymous.post("/api/v1/survey-answers", json={"token": invitation["token"], "score": 8})
             assert bad.status_code == 422 and "from 1 to 7" in bad.text
             unknown = await anonymous.post("/api/v1/survey-answers", json={"token": "A" * 43, "score": 3})
@@ -72,7 +72,7 @@ async def test_a_bad_score_keeps_the_invitation_open_and_unknown_or_expired_toke
 async def test_a_detractor_opens_a_follow_up_case_that_must_close_within_48_hours(feedback):
     customer_id = await known_customer(feedback)
     invitation = await _invite(feedback, customer_id, survey="nps")
-    async with feedback.client() as anonymous:
+    async with feedback.client("anonymous", "anonymous") as anonymous:
         await anonymous.post("/api/v1/survey-answers",
                              json={"token": invitation["token"], "score": 3, "comment": COMMENT})
     async with feedback.client(*AGENT) as agent:

@@ -108,15 +108,16 @@ async def test_ended_consents_expire_with_their_history_active_and_held_ones_sta
     consent = await service("consent")
     ended, active, held = (str(uuid.uuid4()) for _ in range(3))
     ids = {}
-    async with consent.client("admin", "admin-1") as http:
-        for customer_id in (ended, active, held):
+    for customer_id in (ended, active, held):
+        await consent.know_customer(customer_id)
+        async with consent.client("customer", customer_id, customer_scope=customer_id) as http:
             answer = await http.post("/api/v1/consents", json={
                 "customer_id": customer_id, "recipient": "bank-marketing", "purpose": "marketing",
-                "data_categories": ["basic"]})
+                "data_categories": ["basic"], "channel": "mobile"})
             assert answer.status_code == 201, answer.text
             ids[customer_id] = answer.json()["id"]
-        for customer_id in (ended, held):
-            assert (await http.post(f"/api/v1/consents/{ids[customer_id]}/revoke")).status_code == 200
+            if customer_id != active:
+                assert (await http.post(f"/api/v1/consents/{ids[customer_id]}/revoke")).status_code == 200
     await hold(consent, held)
 
     with later(BUSINESS - 1):

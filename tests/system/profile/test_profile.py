@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support import eventually, new_customer
+from services.kit.identity import caller_headers
 
-MANAGER = {"X-Actor-Id": "rm-7", "X-Actor-Role": "relationship_manager"}
-ADMIN = {"X-Actor-Id": "admin-1", "X-Actor-Role": "admin"}
+MANAGER = caller_headers("relationship_manager", "rm-7")
+ADMIN = caller_headers("admin", "admin-1")
 
 
 @pytest.fixture
@@ -128,7 +129,7 @@ async def test_lifecycle_moves_are_checked_and_kept(client, url, kafka):
 async def test_managers_see_and_list_only_their_own_customers(client, url):
     mine = await create(client, url, headers=MANAGER)
     assert mine["relationship_manager_id"] == "rm-7"
-    other = await create(client, url, headers={"X-Actor-Id": "rm-8", "X-Actor-Role": "relationship_manager"})
+    other = await create(client, url, headers=caller_headers("relationship_manager", "rm-8"))
     assert (await client.get(f"{url}/{other['id']}", headers=MANAGER)).status_code == 404
     listed = (await client.get(url, params={"limit": 500}, headers=MANAGER)).json()["items"]
     assert mine["id"] in {c["id"] for c in listed}
@@ -147,12 +148,13 @@ async def test_lost_update_is_refused_with_412(client, url):
 
 
 async def test_cursor_pagination_with_filters(client, url):
-    manager = {"X-Actor-Id": f"rm-{uuid.uuid4().hex[:6]}", "X-Actor-Role": "admin"}
-    ids = {(await create(client, url, headers=manager, relationship_manager_id=manager["X-Actor-Id"],
+    manager_id = f"rm-{uuid.uuid4().hex[:6]}"
+    manager = caller_headers("admin", manager_id)
+    ids = {(await create(client, url, headers=manager, relationship_manager_id=manager_id,
                          assets_under_management="700000"))["id"] for _ in range(5)}
     seen, after = [], None
     while True:
-        params = {"manager": manager["X-Actor-Id"], "tier": "affluent", "limit": 2, **({"after": after} if after else {})}
+        params = {"manager": manager_id, "tier": "affluent", "limit": 2, **({"after": after} if after else {})}
         page = (await client.get(url, params=params, headers=ADMIN)).json()
         seen += [c["id"] for c in page["items"]]
         after = page["next_cursor"]
@@ -193,7 +195,7 @@ async def test_bulk_import_is_all_or_nothing_and_idempotent(client, url):
 
 async def test_audit_trail_records_reads_and_catches_tampering(system, client, url):
     customer = await create(client, url)
-    await client.get(f"{url}/{customer['id']}", headers={**ADMIN, "X-Access-Reason": "audit test"})
+    await client.get(f"{url}/{customer['id']}", headers=caller_headers("admin", "admin-1", reason="audit test"))
 
     async def recorded():
         page = (await client.get(system.url("profile") + "/api/v1/audit-records",

@@ -14,8 +14,9 @@ from services.profile.declarations import Category
 from services.profile.retention import apply_retention, retention_days
 from services.profile.settings import ProfileSettings
 from tests.support import new_customer
+from services.kit.identity import caller_headers
 
-ADMIN = {"X-Actor-Id": "admin-r", "X-Actor-Role": "admin"}
+ADMIN = caller_headers("admin", "admin-r")
 
 
 @pytest.fixture

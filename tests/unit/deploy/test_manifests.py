@@ -53,7 +53,7 @@ CRD_SCHEMAS = {
 }
 # Secrets the manifests read but never contain: CloudNativePG creates
 # <component>-db-app; the operator creates the others (deploy/README.md).
-OPERATOR_SECRETS = {"profile-keys", "feedback-keys", "consent-keys", "gateway-auth", "gateway-keys"}
+OPERATOR_SECRETS = {"profile-keys", "feedback-keys", "consent-keys", "gateway-auth", "gateway-keys", "service-identity"}
 PRODUCTION_REGISTRY = "registry.example.bank/crm/"
 PRODUCTION_TAG = "0.1.0"
 
@@ -260,7 +260,11 @@ def test_deployment_is_hardened_and_probed(target, component):
     assert probe_path("startupProbe") == "/healthz"
     annotations = dep["spec"]["template"]["metadata"].get("annotations", {})
     assert annotations.get("prometheus.io/scrape") == "true"
-    assert annotations.get("prometheus.io/port") == "8000"
+    # Metrics on their own listener (METRICS_PORT), not on the API port.
+    assert annotations.get("prometheus.io/port") == "9100"
+    env = {e["name"]: e for e in app.get("env", [])}
+    assert env["METRICS_PORT"]["value"] == "9100"
+    assert env["CRM_SERVICE_IDENTITY_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "service-identity"
     assert annotations.get("prometheus.io/path") == "/metrics"
     assert _command(app) == ["crm", "serve", component]
 
@@ -576,7 +580,7 @@ def test_only_the_gateway_is_reachable_from_outside(target, component):
                 peer_ns = peer if peer == OUTSIDE else peer.namespace
                 ok = (
                     (is_gateway_server and port == 8000)
-                    or (peer_ns == "monitoring" and ((is_server and port == 8000) or (is_db and port == 9187)))
+                    or (peer_ns == "monitoring" and ((is_server and port == 9100) or (is_db and port == 9187)))
                     or (peer_ns == "cnpg-system" and is_db)
                 )
                 assert ok, f"{pod} is reachable from {peer_ns} on port {port}"
@@ -594,7 +598,8 @@ def test_services_accept_only_the_gateway(target, service):
     for other in pods.values():
         if other.name != "gateway" and other is not pod:
             assert not _allowed(target, pod, other, 8000), f"{other} must not reach {service}"
-    assert _allowed(target, pod, _foreign("monitoring"), 8000), "Prometheus must scrape /metrics"
+    assert _allowed(target, pod, _foreign("monitoring"), 9100), "Prometheus must scrape /metrics"
+    assert not _allowed(target, pod, _foreign("monitoring"), 8000), "metrics are not on the API port"
 
 
 @pytest.mark.parametrize("component", COMPONENTS)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from gateway.policy import Policy, load_policy
-from gateway.ratelimit import RateLimiter, TooManyRequests
+from gateway.limits import RateLimits, TooManyRequests
 
 POLICY_FILE = Path(__file__).resolve().parents[3] / "gateway" / "policy.yaml"
 
@@ -35,10 +35,11 @@ def test_a_route_without_roles_must_be_token_bearer():
         Policy.model_validate(_with_route(roles=[]))
 
 
-def test_calls_beyond_the_limit_per_client_are_refused():
-    limiter = RateLimiter()
+async def test_calls_beyond_the_limit_per_client_are_refused():
+    limits = RateLimits("3/minute")
     for _ in range(3):
-        limiter.check(("/r", "10.0.0.1"), 3)
-    with pytest.raises(TooManyRequests):
-        limiter.check(("/r", "10.0.0.1"), 3)
-    limiter.check(("/r", "10.0.0.2"), 3)  # another client has its own allowance
+        await limits.hit("/r:10.0.0.1")
+    with pytest.raises(TooManyRequests) as refused:
+        await limits.hit("/r:10.0.0.1")
+    assert int(refused.value.headers["Retry-After"]) >= 1
+    await limits.hit("/r:10.0.0.2")  # another client has its own allowance
