@@ -53,6 +53,8 @@ class System:
             "CRM_ENVIRONMENT": "development",
             "LOG_LEVEL": "WARNING",
             **{f"{c.upper()}_DATABASE_URL": url for c, url in database_urls.items()},
+            # Audit chains anchored often, so tests see checkpoints of what they just did.
+            **{f"{c.upper()}_AUDIT_CHECKPOINT_INTERVAL_SECONDS": "0.5" for c in COMPONENTS},
             **{f"GATEWAY_{c.upper()}_URL": self.url(c) for c in SERVICES},
         }
 

@@ -47,6 +47,26 @@ class ComponentSettings(BaseSettings):
     # How often the outbox relay looks for unsent events when nothing woke it (seconds).
     outbox_poll_interval: float = 0.2
 
+    # PostgreSQL pool per process: requests plus the background loops (relay, consumer, audit
+    # sealer, jobs). Sized so steady load stays inside the pool: overflow connections are opened
+    # and closed per burst, which costs a new backend each time.
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
+    # Connections older than this are replaced at checkout (instead of a ping on every checkout).
+    db_pool_recycle_seconds: float = 1800.0
+    # How long a request waits for a free connection before failing (503).
+    db_pool_timeout_seconds: float = 10.0
+
+    # Audit trail (components that keep one, services/kit/audit.py). The chain's HMAC key (base64,
+    # at least 256 bits), from a KMS-backed secret in production; generated under .dev/ otherwise.
+    audit_key: str = ""
+    # The sealer waits this long after a write so that a burst is sealed as one batch...
+    audit_seal_delay_seconds: float = 0.05
+    # ...and looks for rows other replicas wrote at least this often.
+    audit_poll_interval_seconds: float = 1.0
+    # How often the chain head is checkpointed to crm.audit-checkpoints (when it moved).
+    audit_checkpoint_interval_seconds: float = 60.0
+
     def component_name(self) -> str:
         return self.model_config.get("env_prefix", "").rstrip("_").lower()
 
@@ -58,6 +78,24 @@ class ComponentSettings(BaseSettings):
             DEV_DIR.mkdir(exist_ok=True)
             self.database_url = f"sqlite+aiosqlite:///{DEV_DIR / (self.component_name() + '.db')}"
         return self
+
+    def audit_chain_key(self) -> bytes:
+        import base64
+
+        prefix = self.component_name().upper()
+        return base64.b64decode(secret_or_development(
+            self.audit_key, setting=f"{prefix}_AUDIT_KEY", environment=self.environment,
+            dev_name=f"{self.component_name()}-audit",
+        ))
+
+    def audit_chain_id(self) -> str:
+        """The chain's identity in its checkpoints: the component and the database it lives in
+        (from configuration, which the database's own users cannot rewrite)."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        where = url.database if url.get_backend_name() == "sqlite" else f"{url.host}:{url.port or 5432}/{url.database}"
+        return f"{self.component_name()}@{where}"
 
     @property
     def is_production(self) -> bool:

@@ -84,10 +84,7 @@ async def list_customers(
 async def read_customer(
     customer_id: CustomerId, session: SessionDep, actor: ActorDep, request: Request, response: Response
 ) -> Customer:
-    async with session.begin():
-        customer = await service.get_visible(session, customer_id, actor, _settings(request))
-        await audit.record(session, actor=actor.id, role=actor.role, action="read", customer_id=customer_id,
-                           fields=service.RETURNED_FIELDS, reason=actor.reason)
+    customer = await service.read_audited(session, customer_id, actor, _settings(request))
     response.headers["ETag"] = _etag(customer)
     return customer
 
