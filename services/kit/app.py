@@ -53,7 +53,7 @@ class ServiceSpec:
         if self.audit is not None:
             s = self.settings
             self.audit.configure(
-                key=s.audit_chain_key(), chain=s.audit_chain_id(), seal_delay=s.audit_seal_delay_seconds,
+                key=s.audit_chain_key, chain=s.audit_chain_id(), seal_delay=s.audit_seal_delay_seconds,
                 poll_interval=s.audit_poll_interval_seconds, checkpoint_interval=s.audit_checkpoint_interval_seconds,
             )
 
@@ -83,7 +83,7 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             engine=engine,
             outbox=spec.outbox,
             consumer=consumer,
-            poll_interval=settings.outbox_poll_interval,
+            settings=settings,
         )
         app.state.settings = settings
         app.state.engine = engine

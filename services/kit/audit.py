@@ -231,21 +231,29 @@ class AuditTrail:
     def __init__(self, metadata: sa.MetaData):
         self.table = sa.Table("audit_log", metadata, *_columns())
         self._wake = asyncio.Event()
-        # Set by `configure` from the component's settings (ServiceSpec does it).
-        self.key: bytes | None = None
+        # Set by `configure` from the component's settings (ServiceSpec does it); the key is
+        # read when first needed, so commands that never seal or verify (migrate) need none.
+        self._key_source: Callable[[], bytes] | None = None
+        self._key_value: bytes | None = None
         self.chain = "unconfigured"
         self.seal_delay = 0.05
         self.poll_interval = 1.0
         self.checkpoint_interval = 60.0
 
-    def configure(self, *, key: bytes, chain: str, seal_delay: float, poll_interval: float,
+    def configure(self, *, key: Callable[[], bytes], chain: str, seal_delay: float, poll_interval: float,
                   checkpoint_interval: float) -> None:
-        self.key, self.chain = key, chain
+        self._key_source, self._key_value, self.chain = key, None, chain
         self.seal_delay, self.poll_interval, self.checkpoint_interval = seal_delay, poll_interval, checkpoint_interval
 
+    @property
+    def key(self) -> bytes:
+        if self._key_value is None:
+            if self._key_source is None:
+                raise RuntimeError("the audit trail has no key: configure it from the component's settings")
+            self._key_value = self._key_source()
+        return self._key_value
+
     def _key(self) -> bytes:
-        if self.key is None:
-            raise RuntimeError("the audit trail has no key: configure it from the component's settings")
         return self.key
 
     def _row(self, *, actor: str, role: str, action: str, fields, reason: str | None, outcome: str) -> dict:

@@ -6,6 +6,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from events import kafka
+
 # Local state for the embedded default (SQLite files, dev signing key) lives here, outside git.
 DEV_DIR = Path(__file__).resolve().parents[2] / ".dev"
 
@@ -46,6 +48,17 @@ class ComponentSettings(BaseSettings):
     log_level: str = "INFO"
     # How often the outbox relay looks for unsent events when nothing woke it (seconds).
     outbox_poll_interval: float = 0.2
+    # Events per relay transaction (one read, one batch to the broker, one update).
+    outbox_batch_size: int = 500
+    # While batches are full, the unsent backlog (a metric) is counted at most this often.
+    outbox_backlog_interval_seconds: float = 5.0
+
+    # Event delivery latency (events/kafka.py), shared by every component hence no prefix. The
+    # relay gives the producer whole batches, so it need not linger; the consumer's fetch is
+    # answered after at most this wait when nothing new arrived on some partition it covers.
+    kafka_linger_ms: int = Field(default=kafka.LINGER_MS, validation_alias=AliasChoices("KAFKA_LINGER_MS"))
+    kafka_fetch_max_wait_ms: int = Field(default=kafka.FETCH_MAX_WAIT_MS, validation_alias=AliasChoices("KAFKA_FETCH_MAX_WAIT_MS"))
+    kafka_max_poll_records: int = Field(default=100, validation_alias=AliasChoices("KAFKA_MAX_POLL_RECORDS"))
 
     # PostgreSQL pool per process: requests plus the background loops (relay, consumer, audit
     # sealer, jobs). Sized so steady load stays inside the pool: overflow connections are opened

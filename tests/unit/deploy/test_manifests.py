@@ -42,6 +42,7 @@ TOPICS = {
     "crm.complaint": (6, 7),
     "crm.churn": (6, 7),
     "crm.dead-letter": (3, 30),
+    "crm.audit-checkpoints": (1, 3650),
 }
 CRD_SCHEMAS = {
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"): "kafkatopic-kafka.strimzi.io-v1beta2.json",
