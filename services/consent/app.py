@@ -1,6 +1,9 @@
 """Consent: the customer's permissions to use and share their data (R2.4, R6.1)."""
 
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+from fastapi import FastAPI
 
 from events.contracts import topics
 from services.consent import handlers, models, service
@@ -12,6 +15,13 @@ from services.kit.jobs import PeriodicJob
 
 def spec() -> ServiceSpec:
     settings = ConsentSettings()
+
+    @asynccontextmanager
+    async def resources(app: FastAPI):
+        async with service.DecisionReader.open(settings.database_url, settings.decision_pool_size) as reader:
+            app.state.decisions = reader
+            yield
+
     return ServiceSpec(
         name="consent",
         title="Consent service",
@@ -26,5 +36,6 @@ def spec() -> ServiceSpec:
         handlers={"customer.erased": handlers.on_customer_erased(settings)},
         consumed_topics=[topics.CUSTOMER],
         audit=models.audit,
+        resources=resources,
         jobs=[PeriodicJob(name="expire-consents", every_seconds=settings.expiry_check_seconds, run=service.expire_due)],
     )

@@ -15,6 +15,9 @@ class ConsentSettings(ComponentSettings):
     requester_roles: list[str] = ["relationship_manager", "admin"]
     approver_roles: list[str] = ["compliance_officer"]
 
+    # Connections of the decision path (DecisionReader: bare driver, outside the main pool).
+    decision_pool_size: int = 5
+
     # How often each replica looks for consents that reached their expiry (seconds).
     expiry_check_seconds: float = 2.0
 
