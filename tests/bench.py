@@ -210,8 +210,10 @@ def main() -> list[dict]:
         _print_settings(workdir)
         entries = _run_async(_run(system, broker))
     finally:
-        system.stop()
-        broker.stop()
+        try:
+            _stop(system)
+        finally:
+            broker.stop()
     if wanted("others"):
         entries += others()
     print("\nSummary (ratio = value / baseline, both from this run)")
@@ -219,6 +221,20 @@ def main() -> list[dict]:
     RESULTS_FILE.write_text(json.dumps(entries, indent=2) + "\n")
     print(f"\n  {len(entries)} entries written to {RESULTS_FILE.name}\n", flush=True)
     return entries
+
+
+def _stop(system: System, timeout: float = 30.0) -> None:
+    """Every server stopped: asked first, killed if it does not stop within `timeout`."""
+    for process in system.processes.values():
+        process.terminate()
+    for name, process in list(system.processes.items()):
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            print(f"  {name} did not stop within {timeout:g} s; killed", flush=True)
+            process.kill()
+            process.wait()
+    system.processes.clear()
 
 
 def wanted(section: str) -> bool:

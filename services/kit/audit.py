@@ -19,6 +19,7 @@ hold names of fields, never their values.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -302,36 +303,32 @@ class AuditTrail:
         await session.execute(self.table.insert(), [{**common, "customer_id": c} for c in customer_ids])
         self._wake.set()
 
-    def audited_select(
-        self,
-        entity,
-        key_condition: Callable,
-        released: Callable,
-        *,
-        actor: str,
-        role: str,
-        action: str,
-        customer_id: str,
-        fields: set[str] | list[str] = (),
-        reason: str | None = None,
-    ) -> sa.Select:
-        """A read of one `entity` row whose audit row is inserted by the same statement (a
-        data-modifying CTE, PostgreSQL), exactly when `released(row)` holds: the conditions under
-        which the caller releases the row. Run it on its own (autocommit): the statement commits
-        the record and returns the row together, or neither. `key_condition(row)` selects it."""
-        found = sa.select(entity).where(key_condition(entity)).cte("found")
+    _READ_COLUMNS = ("at", "actor", "role", "action", "customer_id", "fields", "reason", "outcome", "request_id")
+
+    def audited_read(self, entity, key, released: Callable) -> sa.Select:
+        """Built once (at import): a read of the one `entity` row whose `key` column equals the
+        bind `:key`, and, in the same statement (a data-modifying CTE, PostgreSQL), the insert of
+        this access's audit row exactly when `released(row)` holds: the conditions under which
+        the caller releases the row. Execute it with `read_params(...)` on its own (autocommit):
+        the statement commits the record and returns the row together, or neither."""
+        found = sa.select(entity).where(key(entity) == sa.bindparam("key")).cte("found")
         row = aliased(entity, found)
-        values = {**self._row(actor=actor, role=role, action=action, fields=fields, reason=reason, outcome="ok"),
-                  "customer_id": customer_id}
         t = self.table
         insert = t.insert().from_select(
-            list(values),
-            sa.select(*[sa.literal(value, t.c[name].type).label(name) for name, value in values.items()])
+            list(self._READ_COLUMNS),
+            sa.select(*[sa.bindparam(f"audit_{name}", type_=t.c[name].type) for name in self._READ_COLUMNS])
             .select_from(found)
             .where(released(row)),
         )
-        self._wake.set()
         return sa.select(row).add_cte(insert.cte("audited"))
+
+    def read_params(self, *, actor: str, role: str, action: str, customer_id: str,
+                    fields: set[str] | list[str] = (), reason: str | None = None) -> dict:
+        """The audit row's values for a statement from `audited_read`."""
+        self._wake.set()
+        values = {**self._row(actor=actor, role=role, action=action, fields=fields, reason=reason, outcome="ok"),
+                  "customer_id": customer_id}
+        return {f"audit_{name}": value for name, value in values.items()}
 
     # --- sealing ---------------------------------------------------------------------------
 
@@ -416,7 +413,8 @@ class AuditTrail:
                     log.warning("audit_sealer_retry", error_type=type(exc).__name__)
         finally:
             if store is not None:
-                await store.close()
+                with contextlib.suppress(Exception):  # shutting down: never hang on the broker
+                    await asyncio.wait_for(store.close(), timeout=5)
 
     # --- verification ------------------------------------------------------------------------
 

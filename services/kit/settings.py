@@ -74,7 +74,7 @@ class ComponentSettings(BaseSettings):
     # at least 256 bits), from a KMS-backed secret in production; generated under .dev/ otherwise.
     audit_key: str = ""
     # The sealer waits this long after a write so that a burst is sealed as one batch...
-    audit_seal_delay_seconds: float = 0.05
+    audit_seal_delay_seconds: float = 0.2
     # ...and looks for rows other replicas wrote at least this often.
     audit_poll_interval_seconds: float = 1.0
     # How often the chain head is checkpointed to crm.audit-checkpoints (when it moved).

@@ -70,13 +70,18 @@ async def read_audited(session: AsyncSession, customer_id: str, actor: Actor, se
         return customer
     await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     restricted = actor.role in settings.assigned_only_roles
-    query = audit.audited_select(
-        Customer,
-        lambda c: c.id == customer_id,
-        lambda c: sa.and_(c.erased_at.is_(None), c.relationship_manager_id == actor.id if restricted else sa.true()),
-        **record,
-    )
-    return _visible((await session.execute(query)).scalar_one_or_none(), actor, settings)
+    query, params = (_READ_ASSIGNED, {"manager": actor.id}) if restricted else (_READ_ANY, {})
+    found = await session.execute(query, {"key": customer_id, **params, **audit.read_params(**record)})
+    return _visible(found.scalar_one_or_none(), actor, settings)
+
+
+# The audited reads of one customer (read_audited), built once: released when not erased and,
+# for roles that see only their assigned customers, assigned to the caller (as in `_visible`).
+_READ_ANY = audit.audited_read(Customer, lambda c: c.id, lambda c: c.erased_at.is_(None))
+_READ_ASSIGNED = audit.audited_read(
+    Customer, lambda c: c.id,
+    lambda c: sa.and_(c.erased_at.is_(None), c.relationship_manager_id == sa.bindparam("manager")),
+)
 
 
 async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, settings: ProfileSettings) -> Customer:

@@ -44,6 +44,13 @@ async def test_a_read_writes_its_audit_row_only_when_the_row_is_released(service
     assert [(r.actor, r.role, r.reason, r.outcome) for r in reads] == [("agent-7", "service_agent", "call back", "ok")]
     assert "national_id" in reads[0].fields.split(",")
 
+    # A manager's own customer: released to them, and recorded.
+    async with profile.client("relationship_manager", "rm-own") as http:
+        own = (await http.post("/api/v1/customers", json=new_customer())).json()
+        assert (await http.get(f"/api/v1/customers/{own['id']}")).status_code == 200
+    reads = [r for r in await _rows(profile.engine, own["id"]) if r.action == "read"]
+    assert [(r.actor, r.role) for r in reads] == [("rm-own", "relationship_manager")]
+
 
 async def test_sealing_is_batched_keyed_and_checked_against_checkpoints(service):
     profile = await service("profile")
