@@ -300,7 +300,8 @@ class AuditTrail:
         if not customer_ids:
             return
         common = self._row(actor=actor, role=role, action=action, fields=fields, reason=reason, outcome=outcome)
-        await session.execute(self.table.insert(), [{**common, "customer_id": c} for c in customer_ids])
+        rows = [{**common, "customer_id": c} for c in customer_ids]
+        await session.execute(self.table.insert(), rows if len(rows) > 1 else rows[0])
         self._wake.set()
 
     _READ_COLUMNS = ("at", "actor", "role", "action", "customer_id", "fields", "reason", "outcome", "request_id")
@@ -365,14 +366,26 @@ class AuditTrail:
                 digest = _digest(key, row, position, prev_hash)
                 sealed.append({"row_id": row.id, "position": position, "prev": prev_hash, "digest": digest})
                 prev_hash = digest
-            await connection.execute(
-                t.update()
-                .where(t.c.id == sa.bindparam("row_id"))
-                .values(chain_position=sa.bindparam("position"), prev_hash=sa.bindparam("prev"),
-                        hash=sa.bindparam("digest")),
-                sealed,
-            )
+            if engine.dialect.name == "postgresql":  # one statement for the batch
+                await connection.execute(self._SEAL_BATCH, {
+                    "ids": [s["row_id"] for s in sealed], "positions": [s["position"] for s in sealed],
+                    "prevs": [s["prev"] for s in sealed], "digests": [s["digest"] for s in sealed],
+                })
+            else:
+                await connection.execute(
+                    t.update()
+                    .where(t.c.id == sa.bindparam("row_id"))
+                    .values(chain_position=sa.bindparam("position"), prev_hash=sa.bindparam("prev"),
+                            hash=sa.bindparam("digest")),
+                    sealed,
+                )
             return len(pending)
+
+    _SEAL_BATCH = sa.text(
+        "UPDATE audit_log AS a SET chain_position = v.position, prev_hash = v.prev, hash = v.digest "
+        "FROM unnest(CAST(:ids AS bigint[]), CAST(:positions AS bigint[]), CAST(:prevs AS text[]), "
+        "CAST(:digests AS text[])) AS v(id, position, prev, digest) WHERE a.id = v.id"
+    )
 
     async def publish_checkpoint(self, engine: AsyncEngine, store: CheckpointStore) -> Checkpoint | None:
         """Sign the current head and keep it in `store`; None while the chain is empty."""
