@@ -185,7 +185,7 @@ class CheckpointStore:
         try:
             known = consumer.partitions_for_topic(topics.AUDIT_CHECKPOINTS)
             if not known:
-                await consumer._client.force_metadata_update()
+                await consumer.topics()  # refreshes the cluster metadata
                 known = consumer.partitions_for_topic(topics.AUDIT_CHECKPOINTS)
             partitions = [TopicPartition(topics.AUDIT_CHECKPOINTS, p) for p in sorted(known or ())]
             if not partitions:
