@@ -73,8 +73,11 @@ def revision(component: str, message: str) -> None:
 
 
 def verify_audit(component: str) -> int:
+    """Exit 0 if the chain is intact and agrees with every checkpoint of it on the broker; 1 if
+    broken; 3 if the checkpoints cannot be read (a chain that cannot be checked is not passed)."""
     import asyncio
 
+    from services.kit.audit import CheckpointStore
     from services.kit.db import create_engine
 
     spec = spec_of(component)
@@ -82,16 +85,25 @@ def verify_audit(component: str) -> int:
         print(f"{component} keeps no audit trail")
         return 2
 
-    async def run():
-        engine = create_engine(spec.settings.database_url)
+    async def checkpoints():
+        return await CheckpointStore(spec.settings.kafka_bootstrap_servers, component).read(spec.audit.chain)
+
+    async def run(anchors):
+        engine = create_engine(spec.settings.database_url, spec.settings)
         try:
-            return await spec.audit.verify(engine)
+            return await spec.audit.verify(engine, anchors)
         finally:
             await engine.dispose()
 
-    result = asyncio.run(run())
+    try:
+        anchors = asyncio.run(checkpoints())
+    except Exception as error:
+        print(f"{component}: cannot read the audit checkpoints ({type(error).__name__}); the chain was not checked")
+        return 3
+    result = asyncio.run(run(anchors))
     if result.intact:
-        print(f"{component}: audit chain intact ({result.sealed} sealed records, {result.unsealed} awaiting sealing)")
+        print(f"{component}: audit chain intact ({result.sealed} sealed records, {result.unsealed} awaiting sealing; "
+              f"{result.checkpoints} checkpoints agree)")
         return 0
     print(f"{component}: audit chain BROKEN at position {result.broken_at}: {result.problem}")
     return 1
@@ -124,7 +136,7 @@ def run_job(component: str, name: str) -> int:
         return 2
 
     async def run():
-        engine = create_engine(spec.settings.database_url)
+        engine = create_engine(spec.settings.database_url, spec.settings)
         try:
             total = 0
             while handled := await jobs[name].run(session_factory(engine)):

@@ -57,6 +57,8 @@ class System:
             # The churn models of this run only (no model promoted: the rules score).
             "CHURN_MODEL_DIR": str(workdir / "churn-models"),
             **{f"{c.upper()}_DATABASE_URL": url for c, url in database_urls.items()},
+            # Audit chains anchored often, so tests see checkpoints of what they just did.
+            **{f"{c.upper()}_AUDIT_CHECKPOINT_INTERVAL_SECONDS": "0.5" for c in COMPONENTS},
             **{f"GATEWAY_{c.upper()}_URL": self.url(c) for c in SERVICES},
         }
 

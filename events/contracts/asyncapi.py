@@ -36,6 +36,10 @@ TOPIC_DESCRIPTIONS = {
         "Messages a consumer could not handle, unchanged, with headers dlq_reason, "
         "dlq_consumer_group, dlq_topic, dlq_partition and dlq_offset."
     ),
+    topics.AUDIT_CHECKPOINTS: (
+        "Signed checkpoints of the audit chains' heads (not events: JSON {chain, position, hash, at, "
+        "signature}). Key: the chain's identity. Append-only; `crm verify-audit` checks each chain against them."
+    ),
 }
 HEADERS_SCHEMA = {
     "type": "object",
@@ -85,11 +89,8 @@ def document() -> dict:
             {"address": contract.topic, "description": TOPIC_DESCRIPTIONS[contract.topic], "messages": {}},
         )
         channel["messages"][message] = {"$ref": f"#/components/messages/{message}"}
-    channels[topics.DEAD_LETTER] = {
-        "address": topics.DEAD_LETTER,
-        "description": TOPIC_DESCRIPTIONS[topics.DEAD_LETTER],
-        "messages": {},
-    }
+    for topic in (topics.DEAD_LETTER, topics.AUDIT_CHECKPOINTS):
+        channels[topic] = {"address": topic, "description": TOPIC_DESCRIPTIONS[topic], "messages": {}}
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -19,7 +19,11 @@ COREBANKING_ACTIVITY = "crm.corebanking.activity"
 # Messages a consumer could not handle, with the reason in headers (see events.consumer).
 DEAD_LETTER = "crm.dead-letter"
 
+# Signed checkpoints of each audit chain's head, kept outside the chain's database (append-only;
+# see services/kit/audit.py). Key: the chain's identity.
+AUDIT_CHECKPOINTS = "crm.audit-checkpoints"
+
 ALL = (
     CUSTOMER, CONSENT, FEEDBACK, COMPLAINT, CASE, CHURN, RISK_ASSESSMENT, SUITABILITY, COREBANKING_HOLDINGS,
-    SCREENING, COREBANKING_ACTIVITY, DEAD_LETTER,
+    SCREENING, COREBANKING_ACTIVITY, AUDIT_CHECKPOINTS, DEAD_LETTER,
 )

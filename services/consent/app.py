@@ -1,8 +1,10 @@
 """Consent: the customer's permissions to use and share their data (R2.4, R6.1)."""
 
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
+from fastapi import FastAPI
 
 from events.contracts import topics
 from services.consent import handlers, kpis, models, service
@@ -29,6 +31,13 @@ RULES = [
 
 def spec() -> ServiceSpec:
     settings = ConsentSettings()
+
+    @asynccontextmanager
+    async def resources(app: FastAPI):
+        async with service.DecisionReader.open(settings.database_url, settings.decision_pool_size) as reader:
+            app.state.decisions = reader
+            yield
+
     return ServiceSpec(
         name="consent",
         title="Consent service",
@@ -48,6 +57,7 @@ def spec() -> ServiceSpec:
         consumed_topics=[topics.CUSTOMER],
         audit=models.audit,
         catalogue=CATALOGUE,
+        resources=resources,
         jobs=[
             PeriodicJob(name="expire-consents", every_seconds=settings.expiry_check_seconds, run=service.expire_due),
             PeriodicJob(name="flush-decision-tallies", every_seconds=2.0, run=kpis.decisions.flush),

@@ -101,9 +101,14 @@ async def list_consents(customer_id: str, session: SessionDep) -> list[Consent]:
 
 
 @router.post("/decisions", response_model=DecisionOut, tags=["decisions"])
-async def decide(body: DecisionRequest, session: SessionDep) -> DecisionOut:
+async def decide(body: DecisionRequest, request: Request) -> DecisionOut:
     """May `recipient` use these categories of the customer's data for `purpose` (now, or as of
     a past time)? Asked by the gateway before every share."""
-    answer = await service.decide(session, body)
+    reader = request.app.state.decisions
+    if body.as_of is None and reader is not None:
+        answer = await reader.decide(body)
+    else:
+        async with request.app.state.sessions() as session:
+            answer = await service.decide(session, body)
     decisions.count(body, answer)
     return answer

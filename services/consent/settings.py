@@ -19,6 +19,9 @@ class ConsentSettings(ComponentSettings):
     self_service_roles: list[str] = ["customer"]
     customer_channels: list[str] = ["web", "mobile"]
 
+    # Connections of the decision path (DecisionReader: bare driver, outside the main pool).
+    decision_pool_size: int = 5
+
     # How often each replica looks for consents that reached their expiry (seconds).
     expiry_check_seconds: float = 2.0
 

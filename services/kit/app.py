@@ -16,7 +16,7 @@ from events.outbox import Outbox
 from events.store import purge_messaging
 from services.kit.clock import now
 from services.kit import crypto, db
-from services.kit.audit import AuditTrail
+from services.kit.audit import AuditTrail, CheckpointStore
 from services.kit.catalogue import Catalogue
 from services.kit.identity import caller
 from services.kit.jobs import PeriodicJob, run_forever
@@ -67,6 +67,12 @@ class ServiceSpec:
         if isinstance(self.settings, EncryptionSettings):
             # Encrypted columns read the process's key ring (one component per process).
             crypto.install(self.settings.keyring())
+        if self.audit is not None:
+            s = self.settings
+            self.audit.configure(
+                key=s.audit_chain_key, chain=s.audit_chain_id(), seal_delay=s.audit_seal_delay_seconds,
+                poll_interval=s.audit_poll_interval_seconds, checkpoint_interval=s.audit_checkpoint_interval_seconds,
+            )
 
 
 def purge_messaging_job(spec: "ServiceSpec") -> PeriodicJob:
@@ -89,7 +95,7 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        engine = db.create_engine(settings.database_url)
+        engine = db.create_engine(settings.database_url, settings)
         sessions = db.session_factory(engine)
         consumer = None
         if spec.handlers:
@@ -106,7 +112,7 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             engine=engine,
             outbox=spec.outbox,
             consumer=consumer,
-            poll_interval=settings.outbox_poll_interval,
+            settings=settings,
         )
         app.state.settings = settings
         app.state.engine = engine
@@ -120,7 +126,8 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             messaging.start()
             tasks = [asyncio.create_task(run_forever(job, sessions)) for job in spec.jobs]
             if spec.audit:
-                tasks.append(asyncio.create_task(spec.audit.run_sealer(engine)))
+                anchor = CheckpointStore(settings.kafka_bootstrap_servers, spec.name)
+                tasks.append(asyncio.create_task(spec.audit.run_sealer(engine, anchor)))
         try:
             async with AsyncExitStack() as stack:
                 if spec.resources is not None:

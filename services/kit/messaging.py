@@ -11,6 +11,7 @@ from events import kafka
 from events.consumer import EventConsumer
 from events.outbox import Outbox
 from services.kit.supervise import supervise
+from services.kit.settings import ComponentSettings
 
 log = structlog.get_logger(__name__)
 
@@ -24,14 +25,14 @@ class Messaging:
         engine: AsyncEngine,
         outbox: Outbox | None,
         consumer: EventConsumer | None,
-        poll_interval: float,
+        settings: ComponentSettings,
     ):
         self.component = component
         self.bootstrap_servers = bootstrap_servers
         self.engine = engine
         self.outbox = outbox
         self.consumer = consumer
-        self.poll_interval = poll_interval
+        self.settings = settings
         self._tasks: list[asyncio.Task] = []
 
     @property
@@ -51,15 +52,19 @@ class Messaging:
         self._tasks.clear()
 
     async def _relay(self) -> None:
-        producer = kafka.producer(self.bootstrap_servers, f"{self.component}-relay")
+        s = self.settings
+        producer = kafka.producer(self.bootstrap_servers, f"{self.component}-relay", linger_ms=s.kafka_linger_ms)
         await producer.start()
         try:
-            await self.outbox.run_relay(self.engine, producer, self.poll_interval)
+            await self.outbox.run_relay(self.engine, producer, s.outbox_poll_interval, batch_size=s.outbox_batch_size,
+                                        backlog_interval=s.outbox_backlog_interval_seconds)
         finally:
             await producer.stop()
 
     async def _consume(self) -> None:
-        consumer = kafka.consumer(self.bootstrap_servers, self.component, self.consumer.topic_names)
+        consumer = kafka.consumer(self.bootstrap_servers, self.component, self.consumer.topic_names,
+                                  fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+                                  max_poll_records=self.settings.kafka_max_poll_records)
         dead_letters = kafka.producer(self.bootstrap_servers, f"{self.component}-dead-letters")
         await dead_letters.start()
         try:

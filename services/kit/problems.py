@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.kit.crypto import UndecryptableValue
@@ -124,6 +125,18 @@ async def _undecryptable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    if not exc.connection_invalidated:
+        return await _unexpected(request, exc)
+    # A pooled connection was found dead (no ping per checkout): SQLAlchemy has invalidated the
+    # pool, so the next request gets a fresh connection. This one answers 503, once.
+    log.warning("database_connection_lost", error_type=type(exc.orig).__name__)
+    response = problem_response(request, status=503, title="Database connection lost",
+                                detail="The connection to the database was lost; retry.")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", error_type=type(exc).__name__)
     return problem_response(request, status=500, title="Internal error", detail="The error was logged; retry later.")
@@ -134,6 +147,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(UndecryptableValue, _undecryptable)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

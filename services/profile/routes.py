@@ -1,3 +1,5 @@
+import io
+import tempfile
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -28,6 +30,10 @@ from services.profile.tiers import Stage, Tier
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
 BY_ID = Keyset(Customer.id)
+
+
+# An import file is kept in memory up to this size, on disk beyond (read back as a stream).
+IMPORT_SPOOL_BYTES = 1 << 20
 
 
 class PreconditionFailed(Problem):
@@ -84,10 +90,7 @@ async def list_customers(
 async def read_customer(
     customer_id: CustomerId, session: SessionDep, actor: ActorDep, request: Request, response: Response
 ) -> Customer:
-    async with session.begin():
-        customer = await service.get_visible(session, customer_id, actor, _settings(request))
-        await audit.record(session, actor=actor.id, role=actor.role, action="read", customer_id=customer_id,
-                           fields=service.RETURNED_FIELDS, reason=actor.reason)
+    customer = await service.read_audited(session, customer_id, actor, _settings(request))
     response.headers["ETag"] = _etag(customer)
     return customer
 
@@ -142,9 +145,13 @@ async def import_customers(session: SessionDep, actor: ActorDep, request: Reques
     media_type = request.headers.get("content-type", "")
     if "csv" not in media_type and "ndjson" not in media_type and "jsonl" not in media_type:
         raise Problem("Send the file as text/csv or application/x-ndjson.", status=415, title="Unsupported media type")
-    content = await request.body()
-    async with session.begin():
-        report = await imports.import_customers(session, content, media_type, actor, _settings(request))
+    with tempfile.SpooledTemporaryFile(max_size=IMPORT_SPOOL_BYTES) as spool:
+        async for part in request.stream():
+            spool.write(part)
+        spool.seek(0)
+        text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
+        async with session.begin():
+            report = await imports.import_customers(session, text, media_type, actor, _settings(request))
     return {"rows": report.rows, "created": report.created, "skipped_existing": report.skipped_existing}
 
 

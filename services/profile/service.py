@@ -55,12 +55,43 @@ async def get_visible(
 ) -> Customer:
     """The customer, if `actor` may see it; locked for the transaction when `for_update` (so two
     erasures, or an erasure and the retention job, cannot both act on it)."""
-    customer = await session.get(Customer, customer_id, with_for_update=for_update)
+    return _visible(await session.get(Customer, customer_id, with_for_update=for_update), actor, settings)
+
+
+def _visible(customer: Customer | None, actor: Actor, settings: ProfileSettings) -> Customer:
     if customer is None or not may_see(actor, customer, settings):
         raise NotFound("No customer has this id.")
     if customer.erased_at is not None:
         raise Gone("This customer's personal data was erased; only aggregates remain.")
     return customer
+
+
+async def read_audited(session: AsyncSession, customer_id: str, actor: Actor, settings: ProfileSettings) -> Customer:
+    """The customer, if `actor` may see it, with the read recorded in the audit trail. On
+    PostgreSQL one statement in one round trip, outside a transaction: it reads the row and
+    inserts the audit row exactly when the row is released (the same conditions as `_visible`),
+    and commits both together. Elsewhere, a transaction of two statements."""
+    record = {"actor": actor.id, "role": actor.role, "action": "read", "customer_id": customer_id,
+              "fields": RETURNED_FIELDS, "reason": actor.reason}
+    if session.bind.dialect.name != "postgresql":
+        async with session.begin():
+            customer = await get_visible(session, customer_id, actor, settings)
+            await audit.record(session, **record)
+        return customer
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    restricted = actor.role in settings.assigned_only_roles
+    query, params = (_READ_ASSIGNED, {"manager": actor.id}) if restricted else (_READ_ANY, {})
+    found = await session.execute(query, {"key": customer_id, **params, **audit.read_params(**record)})
+    return _visible(found.scalar_one_or_none(), actor, settings)
+
+
+# The audited reads of one customer (read_audited), built once: released when not erased and,
+# for roles that see only their assigned customers, assigned to the caller (as in `_visible`).
+_READ_ANY = audit.audited_read(Customer, lambda c: c.id, lambda c: c.erased_at.is_(None))
+_READ_ASSIGNED = audit.audited_read(
+    Customer, lambda c: c.id,
+    lambda c: sa.and_(c.erased_at.is_(None), c.relationship_manager_id == sa.bindparam("manager")),
+)
 
 
 async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, settings: ProfileSettings) -> Customer:

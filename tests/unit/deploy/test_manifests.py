@@ -46,6 +46,7 @@ TOPICS = {
     "crm.corebanking.holdings": (6, 7),
     "crm.corebanking.activity": (6, 7),
     "crm.dead-letter": (3, 30),
+    "crm.audit-checkpoints": (1, 3650),
 }
 CRD_SCHEMAS = {
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"): "kafkatopic-kafka.strimzi.io-v1beta2.json",
