@@ -28,8 +28,8 @@ async def test_a_complaint_is_worked_to_closed_and_then_frozen(system, client, g
     me = system.headers("customer", customer_id)
     agent = system.headers("service_agent", "agent-7")
 
-    opened = await client.post(f"{gateway}/complaints", headers=me, json={
-        "customer_id": customer_id, "category": "fees", "channel": "mobile", "description": DESCRIPTION})
+    opened = await once_customer_known(lambda: client.post(f"{gateway}/complaints", headers=me, json={
+        "customer_id": customer_id, "category": "fees", "channel": "mobile", "description": DESCRIPTION}))
     assert opened.status_code == 201, opened.text
     case_id = opened.json()["id"]
 
