@@ -16,7 +16,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
-from events.contracts import Payload, event_type, new_event
+from events.contracts import Payload, event_type, new_event, topics
 from events.contracts.envelope import Envelope
 from services.kit.clock import now
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
@@ -45,6 +45,11 @@ class Outbox:
             await self._insert(session, [new_event(name, payload, source=self.source, trace_id=current_trace_id.get()) for name, payload in events])
 
     async def _insert(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
+        for envelope in envelopes:
+            topic = event_type(envelope.type, envelope.version).topic
+            if topics.PRODUCER.get(topic) != self.source:
+                # The ACLs let a component write only its own topics (events.contracts.topics).
+                raise ValueError(f"{self.source} does not publish on {topic} ({envelope.type})")
         await session.execute(
             self.table.insert(),
             [

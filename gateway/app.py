@@ -8,6 +8,8 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 
+from events.contracts import topics
+
 from gateway.audit import Base, access_audit
 from gateway.auth import TokenVerifier
 from gateway.consent import ConsentChecker
@@ -22,6 +24,8 @@ from services.kit.app import ServiceSpec
 def spec() -> ServiceSpec:
     settings = GatewaySettings()
     policy = load_policy(settings.policy_file)
+    # Consent events evict cached permits (no consumer group: every replica reads them all).
+    consumed_topics = [topics.CONSENT]
 
     @asynccontextmanager
     async def resources(app: FastAPI):
@@ -29,8 +33,9 @@ def spec() -> ServiceSpec:
         consent = ConsentChecker(
             upstream=upstream,
             consent_url=settings.upstream_url("consent"),
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            bootstrap_servers=settings.kafka(),
             pseudonym_key=base64.b64decode(settings.pseudonym_key),
+            topic_names=consumed_topics,
         )
         gateway = Gateway(settings, policy, TokenVerifier(settings), upstream, app.state.engine, consent)
         app.state.gateway = gateway
@@ -52,6 +57,7 @@ def spec() -> ServiceSpec:
         migrations=Path(__file__).parent / "migrations",
         routers=[_router(policy)],
         resources=resources,
+        consumed_topics=consumed_topics,
         audit=access_audit,
         openapi_url=None,  # the merged document is served instead (_router)
     )

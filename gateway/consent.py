@@ -14,9 +14,8 @@ import json
 import time
 
 import structlog
-from aiokafka import AIOKafkaConsumer
+from events import kafka
 
-from events.contracts import topics
 from events.contracts.envelope import Envelope
 from gateway.upstream import Upstream, UpstreamError
 
@@ -32,10 +31,11 @@ class ConsentChecker:
     # The cache is trusted only while the eviction consumer has polled this recently.
     LISTENER_FRESHNESS_SECONDS = 2.0
 
-    def __init__(self, *, upstream: Upstream, consent_url: str, bootstrap_servers: str, pseudonym_key: bytes):
+    def __init__(self, *, upstream: Upstream, consent_url: str, bootstrap_servers: kafka.Connection | str, pseudonym_key: bytes, topic_names: list[str]):
         self.upstream = upstream
         self.consent_url = consent_url
         self.bootstrap_servers = bootstrap_servers
+        self.topic_names = topic_names  # the consent topic (the gateway's ServiceSpec.consumed_topics)
         self.pseudonym_key = pseudonym_key
         self._cache: dict[str, dict[tuple, tuple[float, bool]]] = {}  # customer -> decision key -> (expiry, permit)
         self._listener_polled_at = 0.0
@@ -81,9 +81,8 @@ class ConsentChecker:
         """Drop cached decisions of every customer a consent event names; runs until cancelled.
         Every gateway replica reads every event (no consumer group): each has its own cache."""
         while True:
-            consumer = AIOKafkaConsumer(
-                topics.CONSENT, bootstrap_servers=self.bootstrap_servers, group_id=None,
-                auto_offset_reset="latest", client_id="gateway-consent-cache",
+            consumer = kafka.consumer(
+                self.bootstrap_servers, None, self.topic_names, auto_offset_reset="latest", client_id="gateway-consent-cache"
             )
             try:
                 await consumer.start()

@@ -213,3 +213,11 @@ def new_customer(**overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+def marketing_consent(customer_id: str, **overrides) -> dict:
+    """A body for POST /api/v1/consents: the customer agrees to the bank's own marketing."""
+    body = {"customer_id": customer_id, "recipient": "bank-marketing", "purpose": "marketing",
+            "data_categories": ["basic", "risk"], "channel": "mobile"}
+    body.update(overrides)
+    return body

@@ -1,6 +1,7 @@
 """Builds a component's FastAPI app from its spec: database, messaging, probes, errors, metrics."""
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,14 +12,22 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from events.consumer import EventConsumer, Handler
+from events.contracts import topics
 from events.outbox import Outbox
-from services.kit import crypto, db
+from services.kit import crypto, db, migrations
 from services.kit.audit import AuditTrail
 from services.kit.jobs import PeriodicJob, run_forever
 from services.kit.messaging import Messaging
 from services.kit.observability import configure_logging, install_observability
 from services.kit.problems import install_problem_handlers, problem_response
 from services.kit.settings import ComponentSettings, EncryptionSettings
+
+
+@dataclass(frozen=True)
+class KafkaAccess:
+    writes: tuple[str, ...]
+    reads: tuple[str, ...]
+    group: str | None  # the consumer group, when the component commits offsets
 
 
 @dataclass
@@ -45,6 +54,16 @@ class ServiceSpec:
     resources: Callable[[FastAPI], AbstractAsyncContextManager] | None = None
     # None when the component serves its own document (the gateway merges the services').
     openapi_url: str | None = "/openapi.json"
+
+    def kafka_access(self) -> "KafkaAccess":
+        """What the component does on the broker, from its outbox and its consumers: the Kafka ACLs
+        of its KafkaUser (deploy/) and its AsyncAPI operations are derived from this."""
+        writes = topics.produced_by(self.name) if self.outbox is not None else []
+        if self.handlers:
+            writes = [*writes, topics.DEAD_LETTER]  # what it cannot handle goes there
+        return KafkaAccess(
+            writes=tuple(writes), reads=tuple(self.consumed_topics), group=self.name if self.handlers else None
+        )
 
     def __post_init__(self):
         if isinstance(self.settings, EncryptionSettings):
@@ -73,11 +92,12 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             )
         messaging = Messaging(
             component=spec.name,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            kafka_connection=settings.kafka(),
             engine=engine,
             outbox=spec.outbox,
             consumer=consumer,
             poll_interval=settings.outbox_poll_interval,
+            uses_broker=any(dataclasses.astuple(spec.kafka_access())),
         )
         app.state.settings = settings
         app.state.engine = engine
@@ -92,6 +112,7 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             tasks = [asyncio.create_task(run_forever(job, sessions)) for job in spec.jobs]
             if spec.audit:
                 tasks.append(asyncio.create_task(spec.audit.run_sealer(engine)))
+                tasks.append(asyncio.create_task(spec.audit.run_verifier(engine, spec.name, settings.audit_verify_interval)))
         try:
             async with AsyncExitStack() as stack:
                 if spec.resources is not None:
@@ -110,24 +131,26 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
     install_problem_handlers(app)
     install_observability(app, spec.name)
 
-    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    @app.get("/healthz", tags=["operations"], summary="The process is up and its event loop answers (liveness)")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="The database and the broker are reachable")
+    head = migrations.heads(spec.migrations)
+
+    @app.get("/readyz", tags=["operations"], summary="Can serve: the database answers and is migrated to head")
     async def readyz(request: Request) -> JSONResponse:
-        checks = {"database": "ok"}
-        if app.state.messaging.uses_broker:
-            checks["broker"] = "ok"
+        # The broker is deliberately not checked: writes go on through the outbox while Kafka is
+        # away (its reachability, the outbox backlog and the consumer lag are metrics and alerts).
+        checks = {"database": "ok", "migrations": "ok"}
         try:
-            await db.ping(app.state.engine)
+            if await migrations.applied(app.state.engine) != head:
+                checks["migrations"] = "not at head"
         except Exception:
             checks["database"] = "unreachable"
-        if app.state.messaging.uses_broker and not await app.state.messaging.broker_reachable():
-            checks["broker"] = "unreachable"
+            checks["migrations"] = "unknown"
         if all(v == "ok" for v in checks.values()):
             return JSONResponse({"status": "ready", "checks": checks})
-        return problem_response(request, status=503, title="Not ready", detail="A dependency is unreachable.", checks=checks)
+        return problem_response(request, status=503, title="Not ready", detail="The database is unreachable or not migrated.", checks=checks)
 
     for router in spec.routers:
         app.include_router(router)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, Query
+from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -27,6 +28,13 @@ from services.kit.db import SessionDep, UTCDateTime
 
 log = structlog.get_logger(__name__)
 GENESIS = "0" * 64
+
+AUDIT_VERIFICATION_FAILURES = Counter(
+    "crm_audit_chain_verification_failures_total", "Scheduled audit-chain checks that found a broken chain", ["component"]
+)
+AUDIT_VERIFIED_AT = Gauge(
+    "crm_audit_chain_verified_timestamp_seconds", "When the audit chain was last found intact", ["component"]
+)
 _position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -200,6 +208,22 @@ class AuditTrail:
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
             except TimeoutError:
                 pass
+
+    async def run_verifier(self, engine: AsyncEngine, component: str, interval: float) -> None:
+        """Verify the chain every `interval` seconds; a broken chain counts as a failure (alerted)."""
+        while True:
+            try:
+                result = await self.verify(engine)
+                if result.intact:
+                    AUDIT_VERIFIED_AT.labels(component).set_to_current_time()
+                else:
+                    AUDIT_VERIFICATION_FAILURES.labels(component).inc()
+                    log.error("audit_chain_broken", component=component, position=result.broken_at, problem=result.problem)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database away: the timestamp goes stale, which is alerted too
+                log.warning("audit_verifier_retry", error_type=type(exc).__name__)
+            await asyncio.sleep(interval)
 
     async def verify(self, engine: AsyncEngine, batch_size: int = 5000) -> Verification:
         t = self.table

@@ -5,11 +5,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import structlog
-from aiokafka import AIOKafkaClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import kafka
 from events.consumer import EventConsumer
+from events.metrics import BROKER_REACHABLE
 from events.outbox import Outbox
 
 log = structlog.get_logger(__name__)
@@ -20,29 +20,29 @@ class Messaging:
         self,
         *,
         component: str,
-        bootstrap_servers: str,
+        kafka_connection: kafka.Connection,
         engine: AsyncEngine,
         outbox: Outbox | None,
         consumer: EventConsumer | None,
         poll_interval: float,
+        uses_broker: bool,
     ):
         self.component = component
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka_connection
         self.engine = engine
         self.outbox = outbox
         self.consumer = consumer
         self.poll_interval = poll_interval
+        self.uses_broker = uses_broker
         self._tasks: list[asyncio.Task] = []
-
-    @property
-    def uses_broker(self) -> bool:
-        return self.outbox is not None or self.consumer is not None
 
     def start(self) -> None:
         if self.outbox is not None:
             self._tasks.append(asyncio.create_task(self._supervise("outbox_relay", self._relay)))
         if self.consumer is not None:
             self._tasks.append(asyncio.create_task(self._supervise("event_consumer", self._consume)))
+        if self.uses_broker:
+            self._tasks.append(asyncio.create_task(self._probe_broker()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -63,7 +63,7 @@ class Messaging:
                 backoff = min(backoff * 2, 5.0)
 
     async def _relay(self) -> None:
-        producer = kafka.producer(self.bootstrap_servers, f"{self.component}-relay")
+        producer = kafka.producer(self.kafka, f"{self.component}-relay")
         await producer.start()
         try:
             await self.outbox.run_relay(self.engine, producer, self.poll_interval)
@@ -71,8 +71,8 @@ class Messaging:
             await producer.stop()
 
     async def _consume(self) -> None:
-        consumer = kafka.consumer(self.bootstrap_servers, self.component, self.consumer.topic_names)
-        dead_letters = kafka.producer(self.bootstrap_servers, f"{self.component}-dead-letters")
+        consumer = kafka.consumer(self.kafka, self.component, self.consumer.topic_names)
+        dead_letters = kafka.producer(self.kafka, f"{self.component}-dead-letters")
         await dead_letters.start()
         try:
             await consumer.start()
@@ -83,8 +83,14 @@ class Messaging:
         finally:
             await dead_letters.stop()
 
+    async def _probe_broker(self, interval: float = 15.0) -> None:
+        """Broker reachability as a metric (alerted), not as readiness: the outbox absorbs outages."""
+        while True:
+            BROKER_REACHABLE.labels(self.component).set(1 if await self.broker_reachable() else 0)
+            await asyncio.sleep(interval)
+
     async def broker_reachable(self, timeout: float = 3.0) -> bool:
-        client = AIOKafkaClient(bootstrap_servers=self.bootstrap_servers, client_id=f"{self.component}-probe")
+        client = kafka.client(self.kafka, f"{self.component}-probe")
         try:
             await asyncio.wait_for(client.bootstrap(), timeout)
             return True

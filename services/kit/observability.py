@@ -24,6 +24,9 @@ HTTP_LATENCY = Histogram(
     ["component", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+# Cases (complaints, requests) that passed their service-level deadline; a component with such
+# deadlines increments it once per case when the deadline passes (alerted in deploy/).
+SLA_BREACHES = Counter("crm_sla_breaches_total", "Cases that passed their service-level deadline", ["component", "kind"])
 
 
 def configure_logging(level: str = "INFO") -> None:

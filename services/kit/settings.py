@@ -42,10 +42,18 @@ class ComponentSettings(BaseSettings):
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"),
     )
+    # How to reach the broker securely (production: SASL_SSL with the component's KafkaUser).
+    kafka_security_protocol: str = Field(default="PLAINTEXT", validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL"))
+    kafka_sasl_mechanism: str = Field(default="SCRAM-SHA-512", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM"))
+    kafka_username: str = Field(default="", validation_alias=AliasChoices("KAFKA_USERNAME"))
+    kafka_password: str = Field(default="", validation_alias=AliasChoices("KAFKA_PASSWORD"))
+    kafka_ca_file: str = Field(default="", validation_alias=AliasChoices("KAFKA_CA_FILE"))
     environment: str = Field(default="development", validation_alias=AliasChoices("CRM_ENVIRONMENT"))
     log_level: str = "INFO"
     # How often the outbox relay looks for unsent events when nothing woke it (seconds).
     outbox_poll_interval: float = 0.2
+    # How often the audit chain (where the component keeps one) is verified in the background.
+    audit_verify_interval: float = 3600.0
 
     def component_name(self) -> str:
         return self.model_config.get("env_prefix", "").rstrip("_").lower()
@@ -58,6 +66,24 @@ class ComponentSettings(BaseSettings):
             DEV_DIR.mkdir(exist_ok=True)
             self.database_url = f"sqlite+aiosqlite:///{DEV_DIR / (self.component_name() + '.db')}"
         return self
+
+    @model_validator(mode="after")
+    def _secure_broker(self):
+        if self.environment == "production" and self.kafka_security_protocol != "SASL_SSL":
+            raise ValueError("KAFKA_SECURITY_PROTOCOL must be SASL_SSL in production (a KafkaUser per component)")
+        return self
+
+    def kafka(self):
+        from events.kafka import Connection
+
+        return Connection(
+            self.kafka_bootstrap_servers,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_username,
+            password=self.kafka_password,
+            ca_file=self.kafka_ca_file,
+        )
 
     @property
     def is_production(self) -> bool:
