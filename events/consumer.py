@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from events.contracts import topics
 from events.contracts import Payload, UnknownEvent, parse_payload
 from events.contracts.envelope import Envelope
+from events import tracing
 from events.tracing import current_trace_id
+from opentelemetry.trace import SpanKind
 from services.kit.clock import now
 from events.metrics import CONSUMED, CONSUMER_LAG
 
@@ -77,7 +79,13 @@ class EventConsumer:
         records: list[ConsumerRecord],
     ) -> None:
         for record in records:
-            await self._handle_with_retries(producer, record)
+            # A consumer span continuing the producer's trace (the record's traceparent header).
+            with tracing.span(f"{record.topic} process", SpanKind.CONSUMER, parent=tracing.traceparent_of(record.headers), attributes={
+                "messaging.system": "kafka", "messaging.destination.name": record.topic,
+                "messaging.operation.type": "process", "messaging.consumer.group.name": self.group_id,
+                "messaging.kafka.message.offset": record.offset,
+            }):
+                await self._handle_with_retries(producer, record)
         # Commit after the effects: a crash before this line redelivers, and the inbox skips them.
         await consumer.commit({partition: records[-1].offset + 1})
         end = consumer.highwater(partition)

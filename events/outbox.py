@@ -20,7 +20,9 @@ from events.contracts import Payload, event_type, new_event, topics
 from events.contracts.envelope import Envelope
 from services.kit.clock import now
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
+from events import tracing
 from events.tracing import current_trace_id
+from opentelemetry.trace import SpanKind
 
 log = structlog.get_logger(__name__)
 
@@ -35,14 +37,15 @@ class Outbox:
 
     async def emit(self, session: AsyncSession, name: str, payload: Payload, *, version: int = 1) -> Envelope:
         """Stage event `name` in the caller's transaction; it is published only if that commits."""
-        envelope = new_event(name, payload, source=self.source, version=version, trace_id=current_trace_id.get())
+        envelope = new_event(name, payload, source=self.source, version=version, **_trace())
         await self._insert(session, [envelope])
         return envelope
 
     async def emit_many(self, session: AsyncSession, events: list[tuple[str, Payload]]) -> None:
         """Stage many events in one round trip (bulk operations), in the order given."""
         if events:
-            await self._insert(session, [new_event(name, payload, source=self.source, trace_id=current_trace_id.get()) for name, payload in events])
+            trace = _trace()
+            await self._insert(session, [new_event(name, payload, source=self.source, **trace) for name, payload in events])
 
     async def _insert(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
         for envelope in envelopes:
@@ -100,19 +103,26 @@ class Outbox:
             for row in rows:
                 envelope = Envelope.model_validate_json(row.payload)
                 envelopes.append(envelope)
-                deliveries.append(
-                    await producer.send(
-                        event_type(envelope.type, envelope.version).topic,
-                        key=row.aggregateid.encode(),
-                        value=row.payload.encode(),
-                        headers=[
-                            ("event_id", row.id.encode()),
-                            ("event_type", envelope.type.encode()),
-                            ("event_version", str(envelope.version).encode()),
-                            ("source", envelope.source.encode()),
-                        ],
+                topic = event_type(envelope.type, envelope.version).topic
+                # A producer span in the trace of the change that staged the event.
+                with tracing.span(f"{topic} publish", SpanKind.PRODUCER, parent=envelope.traceparent, attributes={
+                    "messaging.system": "kafka", "messaging.destination.name": topic,
+                    "messaging.operation.type": "publish", "messaging.message.id": row.id,
+                }):
+                    deliveries.append(
+                        await producer.send(
+                            topic,
+                            key=row.aggregateid.encode(),
+                            value=row.payload.encode(),
+                            headers=[
+                                ("event_id", row.id.encode()),
+                                ("event_type", envelope.type.encode()),
+                                ("event_version", str(envelope.version).encode()),
+                                ("source", envelope.source.encode()),
+                                *tracing.headers_of(tracing.current_traceparent()),
+                            ],
+                        )
                     )
-                )
             # Raises if the broker did not take every one; the transaction then rolls back and
             # the rows stay unsent for the next attempt.
             await asyncio.gather(*deliveries)
@@ -148,6 +158,11 @@ class Outbox:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
             except TimeoutError:
                 pass
+
+
+def _trace() -> dict:
+    """The request id and trace context an event staged now carries."""
+    return {"trace_id": current_trace_id.get(), "traceparent": tracing.current_traceparent()}
 
 
 @sa_event.listens_for(Session, "after_commit")

@@ -43,6 +43,8 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
                 if route.partner_share:
                     operation = {
                         **operation,
+                        # The upstream operation is the customer read; this is another operation.
+                        "operationId": "partner_read_shared_customer_data",
                         "summary": "A customer's data as shared with a partner",
                         "description": "Only the categories the customer consented to for the calling partner "
                         "and `purpose`, without identifying fields; the customer appears as a per-partner "
@@ -55,4 +57,8 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
                 document["paths"].setdefault(route.path, {})[route.method.lower()] = operation
     if unavailable:
         document["info"]["x-unavailable-services"] = unavailable
+    operation_ids = [op.get("operationId") for item in document["paths"].values() for op in item.values()]
+    duplicates = sorted({i for i in operation_ids if i and operation_ids.count(i) > 1})
+    if duplicates:  # a generated client would merge or drop them
+        raise ValueError(f"operationIds used twice in the merged document: {duplicates}")
     return document

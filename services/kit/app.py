@@ -18,7 +18,7 @@ from services.kit import crypto, db, migrations
 from services.kit.audit import AuditTrail
 from services.kit.jobs import PeriodicJob, run_forever
 from services.kit.messaging import Messaging
-from services.kit.observability import configure_logging, install_observability
+from services.kit.observability import configure_logging, configure_tracing, install_observability, trace_engine
 from services.kit.problems import install_problem_handlers, problem_response
 from services.kit.settings import ComponentSettings, EncryptionSettings
 
@@ -76,10 +76,12 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
     of one service in process (tests feed its handlers and read its outbox directly)."""
     settings = spec.settings
     configure_logging(settings.log_level)
+    configure_tracing(spec.name, otlp_endpoint=settings.otlp_endpoint, trace_dir=settings.trace_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = db.create_engine(settings.database_url)
+        trace_engine(engine)
         sessions = db.session_factory(engine)
         consumer = None
         if spec.handlers:

@@ -49,6 +49,10 @@ class ComponentSettings(BaseSettings):
     kafka_password: str = Field(default="", validation_alias=AliasChoices("KAFKA_PASSWORD"))
     kafka_ca_file: str = Field(default="", validation_alias=AliasChoices("KAFKA_CA_FILE"))
     environment: str = Field(default="development", validation_alias=AliasChoices("CRM_ENVIRONMENT"))
+    # Traces: OTLP/gRPC collector address (empty: no export) and, for tests and drills, a folder
+    # where each process writes its spans as JSON lines.
+    otlp_endpoint: str = Field(default="", validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    trace_dir: str = Field(default="", validation_alias=AliasChoices("CRM_TRACE_DIR"))
     log_level: str = "INFO"
     # How often the outbox relay looks for unsent events when nothing woke it (seconds).
     outbox_poll_interval: float = 0.2

@@ -3,30 +3,20 @@ readiness asks only whether it can serve: database reachable and migrated), writ
 gateway succeed, and the outage shows where operators look for it: the broker-reachability and
 outbox-backlog metrics. Runs the whole system on a broker and databases of its own."""
 
-import asyncio
 import re
 
 import pytest
 
-from events.broker import LocalBroker
-from tests import databases
-from tests.support import System, eventually, free_port, marketing_consent, new_customer
+from tests.support import eventually, onboard_through_gateway, system_of_its_own
 
 pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
 def without_broker(tmp_path_factory):
-    broker = LocalBroker(free_port())
-    broker.start()
-    urls = asyncio.run(databases.recreate(prefix=f"{databases.PREFIX}_outage"))
-    running = System(database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=tmp_path_factory.mktemp("outage"))
-    try:
-        running.start()
+    with system_of_its_own(tmp_path_factory.mktemp("outage"), "outage") as (running, broker):
         broker.stop()
         yield running
-    finally:
-        running.stop()
 
 
 def metric(text: str, name: str, **labels: str) -> float | None:
@@ -53,21 +43,8 @@ async def test_every_component_stays_ready_and_writes_succeed_while_the_broker_i
         assert response.json()["checks"] == {"database": "ok", "migrations": "ok"}
 
     # Writes through the gateway succeed; their events wait in the outboxes.
-    gateway = system.url("gateway")
-    rm = system.headers("relationship_manager", "rm-outage")
-    created = await client.post(f"{gateway}/api/v1/customers", json=new_customer(), headers=rm)
-    assert created.status_code == 201, created.text
-    customer_id = created.json()["id"]
-    me = system.headers("customer", customer_id)
-    consent = await client.post(f"{gateway}/api/v1/consents", json=marketing_consent(customer_id), headers=me)
-    assert consent.status_code == 201, consent.text
-    complaint = await client.post(
-        f"{gateway}/api/v1/complaints",
-        json={"customer_id": customer_id, "category": "service", "channel": "web", "description": "slow"},
-        headers=me,
-    )
-    assert complaint.status_code == 201, complaint.text
-    read = await client.get(f"{gateway}/api/v1/customers/{customer_id}", headers=rm)
+    customer_id = await onboard_through_gateway(client, system, "rm-outage")
+    read = await client.get(f"{system.url('gateway')}/api/v1/customers/{customer_id}", headers=system.headers("relationship_manager", "rm-outage"))
     assert read.status_code == 200, read.text
 
     async def backlog(component):
