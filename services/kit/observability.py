@@ -23,6 +23,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -140,12 +141,17 @@ _provider: TracerProvider | None = None
 
 def configure_tracing(component: str, *, otlp_endpoint: str, trace_dir: str) -> None:
     """Install the process's tracer provider once. Spans are exported over OTLP when
-    `otlp_endpoint` is set, to `<trace_dir>/<component>-<pid>.jsonl` when `trace_dir` is set,
-    and nowhere otherwise (context still propagates, so traces stay whole across components)."""
+    `otlp_endpoint` is set and to `<trace_dir>/<component>-<pid>.jsonl` when `trace_dir` is set.
+    With neither, spans are not recorded (next to no cost per request), but they still get ids:
+    log lines carry a trace id, and traceparents still travel through HTTP and Kafka."""
     global _provider
     if _provider is not None:
         return
-    _provider = TracerProvider(resource=Resource.create({"service.name": component, "service.namespace": "bank-crm"}))
+    exporting = bool(otlp_endpoint or trace_dir)
+    _provider = TracerProvider(
+        resource=Resource.create({"service.name": component, "service.namespace": "bank-crm"}),
+        sampler=ParentBased(ALWAYS_ON if exporting else ALWAYS_OFF),
+    )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
