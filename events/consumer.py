@@ -22,7 +22,6 @@ from events.contracts import Payload, UnknownEvent, parse_payload
 from events.contracts.envelope import Envelope
 from events import tracing
 from events.tracing import current_trace_id
-from opentelemetry.trace import SpanKind
 from services.kit.clock import now
 from events.metrics import CONSUMED, CONSUMER_LAG
 
@@ -79,12 +78,7 @@ class EventConsumer:
         records: list[ConsumerRecord],
     ) -> None:
         for record in records:
-            # A consumer span continuing the producer's trace (the record's traceparent header).
-            with tracing.span(f"{record.topic} process", SpanKind.CONSUMER, parent=tracing.traceparent_of(record.headers), attributes={
-                "messaging.system": "kafka", "messaging.destination.name": record.topic,
-                "messaging.operation.type": "process", "messaging.consumer.group.name": self.group_id,
-                "messaging.kafka.message.offset": record.offset,
-            }):
+            with tracing.consuming(record, self.group_id):  # continues the producer's trace
                 await self._handle_with_retries(producer, record)
         # Commit after the effects: a crash before this line redelivers, and the inbox skips them.
         await consumer.commit({partition: records[-1].offset + 1})

@@ -22,7 +22,6 @@ from services.kit.clock import now
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
 from events import tracing
 from events.tracing import current_trace_id
-from opentelemetry.trace import SpanKind
 
 log = structlog.get_logger(__name__)
 
@@ -103,26 +102,21 @@ class Outbox:
             for row in rows:
                 envelope = Envelope.model_validate_json(row.payload)
                 envelopes.append(envelope)
-                topic = event_type(envelope.type, envelope.version).topic
-                # A producer span in the trace of the change that staged the event.
-                with tracing.span(f"{topic} publish", SpanKind.PRODUCER, parent=envelope.traceparent, attributes={
-                    "messaging.system": "kafka", "messaging.destination.name": topic,
-                    "messaging.operation.type": "publish", "messaging.message.id": row.id,
-                }):
-                    deliveries.append(
-                        await producer.send(
-                            topic,
-                            key=row.aggregateid.encode(),
-                            value=row.payload.encode(),
-                            headers=[
-                                ("event_id", row.id.encode()),
-                                ("event_type", envelope.type.encode()),
-                                ("event_version", str(envelope.version).encode()),
-                                ("source", envelope.source.encode()),
-                                *tracing.headers_of(tracing.current_traceparent()),
-                            ],
-                        )
+                deliveries.append(
+                    await producer.send(
+                        event_type(envelope.type, envelope.version).topic,
+                        key=row.aggregateid.encode(),
+                        value=row.payload.encode(),
+                        headers=[
+                            ("event_id", row.id.encode()),
+                            ("event_type", envelope.type.encode()),
+                            ("event_version", str(envelope.version).encode()),
+                            ("source", envelope.source.encode()),
+                            # traceparent: a producer span in the trace of the change that staged it
+                            *tracing.publish_headers(envelope.traceparent, event_type(envelope.type, envelope.version).topic, row.id),
+                        ],
                     )
+                )
             # Raises if the broker did not take every one; the transaction then rolls back and
             # the rows stay unsent for the next attempt.
             await asyncio.gather(*deliveries)
