@@ -627,6 +627,12 @@ def test_alert_rules_cover_the_platform_and_name_real_metrics(target):
         "crm_audit_chain_verification_failures_total",
     ):
         assert metric in alerted, f"no alert on {metric}"
+    # Consumer lag as the brokers see it too: it keeps growing when a consumer is stuck.
+    assert any("kafka_consumergroup_lag" in r["expr"] for r in rules if "alert" in r)
+    assert one(target, "Kafka", KAFKA_CLUSTER)["spec"].get("kafkaExporter") is not None
+    (exporter,) = docs_of(target, "PodMonitor")
+    assert exporter["metadata"]["namespace"] == KAFKA_NAMESPACE
+    assert exporter["spec"]["selector"]["matchLabels"]["strimzi.io/name"] == f"{KAFKA_CLUSTER}-kafka-exporter"
     (monitor,) = docs_of(target, "ServiceMonitor")
     for component in COMPONENTS:
         svc = one(target, "Service", component)
