@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ROLE   ?= relationship_manager
 SUB    ?=
 
-.PHONY: install run test test-fast bench token clean
+.PHONY: install run test test-fast lint bench token clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: install
 ## test-fast: the unit and service tiers only (no broker, no server processes)
 test-fast: install
 	$(BIN)/python -m pytest tests/unit tests/service
+
+## lint: formatting, lint rules and types, on the whole tree
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## bench: throughput and latency, direct vs through the gateway, in one run
 bench: install

@@ -46,3 +46,22 @@ def create_messaging_tables(op) -> None:
     op.create_index("ix_outbox_unsent", "outbox", ["position"], sqlite_where=sa.text("sent_at IS NULL"),
                     postgresql_where=sa.text("sent_at IS NULL"))
     op.create_table("inbox", *_inbox_columns())
+
+
+async def purge_messaging(engine, *, outbox: sa.Table | None, inbox: sa.Table | None, older_than,
+                          batch_size: int = 5000) -> int:
+    """Delete published outbox rows and inbox rows handled before `older_than`, a bounded batch
+    of each. Safe once that is longer than the topics keep messages: no redelivery can then
+    bring back an event whose inbox row is gone, and no relay needs a sent row."""
+    purged = 0
+    async with engine.begin() as connection:
+        for table, moment, key in (
+            (outbox, outbox.c.sent_at if outbox is not None else None, "position"),
+            (inbox, inbox.c.handled_at if inbox is not None else None, "event_id"),
+        ):
+            if table is None:
+                continue
+            batch = sa.select(table.c[key]).where(moment.is_not(None), moment < older_than).limit(batch_size)
+            result = await connection.execute(sa.delete(table).where(table.c[key].in_(batch)))
+            purged += result.rowcount
+    return purged

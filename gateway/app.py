@@ -5,20 +5,42 @@ import base64
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import Mount
 
 from events.contracts import topics
 
 from gateway.audit import Base, access_audit
 from gateway.auth import TokenVerifier
 from gateway.consent import ConsentChecker
+from gateway.dashboard import dashboard_router, mount_assets
+from gateway.declarations import CATALOGUE
+from gateway.limits import EdgeGuard
 from gateway.openapi import merged_openapi
 from gateway.policy import Policy, Route, load_policy
 from gateway.proxy import Gateway
 from gateway.settings import GatewaySettings
 from gateway.upstream import open_upstream
 from services.kit.app import ServiceSpec
+
+
+DOCS_ASSETS = "/docs-assets"
+# The API viewer: Swagger UI from the gateway's own assets (no CDN). The document needs a token,
+# so the page asks for one and sends it with every request it makes; it keeps it nowhere.
+DOCS_PAGE = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Bank CRM API</title>
+<link rel="icon" href="{DOCS_ASSETS}/favicon.png"><link rel="stylesheet" href="{DOCS_ASSETS}/swagger-ui.css"></head>
+<body><div id="ui"></div><script src="{DOCS_ASSETS}/swagger-ui-bundle.js"></script>
+<script>
+const token = window.prompt("Bearer token (make token ROLE=...)") || "";
+SwaggerUIBundle({{url: "/openapi.json", dom_id: "#ui",
+  requestInterceptor: (request) => {{ request.headers.Authorization = "Bearer " + token; return request; }}}});
+</script></body></html>"""
+# Swagger UI's script, style sheet and icon, as the fastapi-offline package ships them.
+SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 
 def spec() -> ServiceSpec:
@@ -36,6 +58,7 @@ def spec() -> ServiceSpec:
             bootstrap_servers=settings.kafka(),
             pseudonym_key=base64.b64decode(settings.pseudonym_key),
             topic_names=consumed_topics,
+            credential=lambda: gateway.own_credential(),
         )
         gateway = Gateway(settings, policy, TokenVerifier(settings), upstream, app.state.engine, consent)
         app.state.gateway = gateway
@@ -55,11 +78,18 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[_router(policy)],
+        routers=[_router(policy, settings), dashboard_router()],
+        static_mounts=mount_assets,
         resources=resources,
         consumed_topics=consumed_topics,
         audit=access_audit,
+        catalogue=CATALOGUE,
+        serve_catalogue=False,  # the policy route merges every component's (gateway/local.py)
         openapi_url=None,  # the merged document is served instead (_router)
+        authenticate_callers=False,  # bearer tokens, checked per route (gateway/proxy.py)
+        middleware=[(EdgeGuard, {"max_header_bytes": settings.max_header_bytes,
+                                 "hsts_max_age_seconds": settings.hsts_max_age_seconds,
+                                 "docs_prefixes": ("/docs", DOCS_ASSETS)})],
     )
 
 
@@ -70,27 +100,37 @@ async def _keep_declarations_fresh(gateway: Gateway) -> None:
         await asyncio.sleep(300 if fresh else 2)
 
 
-def _proxy_endpoint(route: Route):
-    async def endpoint(request: Request):
-        return await request.app.state.gateway.handle(request, route)
+def _proxy_endpoint(routes: dict[str, Route]):
+    """One endpoint per path, so that a method the path does not have answers 405 with Allow."""
 
-    endpoint.__name__ = f"{route.method.lower()}_{route.path}"
+    async def endpoint(request: Request):
+        return await request.app.state.gateway.handle(request, routes[request.method])
+
     return endpoint
 
 
-def _router(policy: Policy) -> APIRouter:
+def _router(policy: Policy, settings: GatewaySettings) -> APIRouter:
     """The policy's routes, each proxied, plus the merged OpenAPI document and its viewer."""
     router = APIRouter(include_in_schema=False)
+    by_path: dict[str, dict[str, Route]] = {}
     for route in policy.routes:
-        router.add_api_route(route.path, _proxy_endpoint(route), methods=[route.method])
+        by_path.setdefault(route.path, {})[route.method] = route
+    for path, routes in by_path.items():
+        router.add_api_route(path, _proxy_endpoint(routes), methods=list(routes), name=path)
 
     @router.get("/openapi.json")
     async def openapi(request: Request) -> dict:
+        """The API's document, for callers with a valid token only."""
         gateway: Gateway = request.app.state.gateway
-        return await merged_openapi(gateway.settings, gateway.policy, gateway.upstream)
+        await gateway.authenticate(request)
+        return await merged_openapi(gateway.settings, gateway.policy, gateway.upstream, gateway.own_credential())
 
-    @router.get("/docs")
-    async def docs():
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Bank CRM API")
+    if settings.docs_enabled:
+
+        @router.get("/docs")
+        async def docs() -> HTMLResponse:
+            return HTMLResponse(DOCS_PAGE)
+
+        router.routes.append(Mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_ASSETS), name="docs-assets"))
 
     return router

@@ -1,7 +1,9 @@
 """Bearer-token authentication: who is calling and in which role."""
 
 import asyncio
+import hashlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,10 +11,9 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gateway.settings import GatewaySettings
+from gateway.settings import DEV_AUDIENCE, DEV_ISSUER, GatewaySettings
 from services.kit.problems import Unauthorized
 
-DEV_ISSUER = "crm-local-dev"
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,14 @@ def ensure_dev_keypair(private_key_file: Path, public_key_file: Path) -> None:
     )
 
 
-def sign_token(private_key_file: Path, *, role: str, subject: str, ttl_seconds: int = 3600) -> str:
+def sign_token(
+    private_key_file: Path, *, role: str, subject: str, ttl_seconds: int = 3600, **claims_over
+) -> str:
     issued = int(time.time())
-    claims = {"sub": subject, "role": role, "iss": DEV_ISSUER, "iat": issued, "exp": issued + ttl_seconds}
-    return jwt.encode(claims, private_key_file.read_bytes(), algorithm="ES256")
+    claims = {"sub": subject, "role": role, "iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "iat": issued,
+              "exp": issued + ttl_seconds, **claims_over}
+    return jwt.encode({k: v for k, v in claims.items() if v is not None}, private_key_file.read_bytes(),
+                      algorithm="ES256")
 
 
 def issue_dev_token(*, role: str, subject: str | None, ttl_seconds: int) -> str:
@@ -48,7 +53,17 @@ def issue_dev_token(*, role: str, subject: str | None, ttl_seconds: int) -> str:
     return sign_token(settings.jwt_private_key_file, role=role, subject=subject or f"dev-{role}", ttl_seconds=ttl_seconds)
 
 
+INVALID = "The token is not valid for this service."
+
+
 class TokenVerifier:
+    """Verifies bearer tokens: signature, issuer, audience, a bounded integer `exp`, a non-empty
+    subject and a role. Verified tokens are remembered until they expire (at most
+    CACHE_SECONDS, so a signing key withdrawn from the JWKS stops being honoured soon after),
+    in a bounded cache: a repeated token costs a dictionary look-up, not a signature check."""
+
+    CACHE_SECONDS = 60.0
+
     def __init__(self, settings: GatewaySettings):
         self.settings = settings
         if settings.jwks_url:
@@ -59,6 +74,7 @@ class TokenVerifier:
                 ensure_dev_keypair(settings.jwt_private_key_file, settings.jwt_public_key_file)
             self._jwks = None
             self._public_key = settings.jwt_public_key_file.read_bytes()
+        self._verified: OrderedDict[bytes, tuple[float, Caller]] = OrderedDict()
 
     async def _key_for(self, token: str):
         if self._jwks is None:
@@ -70,20 +86,47 @@ class TokenVerifier:
         if not authorization or not authorization.lower().startswith("bearer "):
             raise Unauthorized("Send an Authorization header with a bearer token.")
         token = authorization[7:].strip()
+        if len(token) > self.settings.max_token_bytes:
+            raise Unauthorized(INVALID)
+        key = hashlib.sha256(token.encode()).digest()
+        cached = self._verified.get(key)
+        if cached is not None:
+            if cached[0] > time.time():
+                return cached[1]
+            self._verified.pop(key, None)
+        caller, expires_at = await self._verify(token)
+        if len(self._verified) >= self.settings.token_cache_size:
+            self._verified.popitem(last=False)  # the oldest entry
+        self._verified[key] = (min(expires_at, time.time() + self.CACHE_SECONDS), caller)
+        return caller
+
+    async def _verify(self, token: str) -> tuple[Caller, float]:
+        settings = self.settings
         try:
             claims = jwt.decode(
                 token,
                 await self._key_for(token),
-                algorithms=self.settings.jwt_algorithms,
-                issuer=self.settings.jwt_issuer,
-                audience=self.settings.jwt_audience,
-                options={"require": ["exp", "sub"], "verify_aud": self.settings.jwt_audience is not None},
+                algorithms=settings.jwt_algorithms,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+                leeway=settings.jwt_leeway_seconds,
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("The token has expired; sign in again.") from None
         except (jwt.InvalidTokenError, jwt.PyJWKClientError):
-            raise Unauthorized("The token is not valid for this service.") from None
-        role = claims.get(self.settings.role_claim)
+            raise Unauthorized(INVALID) from None
+        now = time.time()
+        times = [claims.get(name) for name in ("exp", "iat", "nbf") if name in claims]
+        # Numeric dates only (RFC 7519), and a lifetime no longer than the bank allows.
+        if any(not isinstance(value, int) or isinstance(value, bool) for value in times):
+            raise Unauthorized(INVALID)
+        if claims["exp"] > now + settings.jwt_max_lifetime_seconds:
+            raise Unauthorized("The token lives longer than this service accepts; sign in again.")
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject.strip():
+            raise Unauthorized(INVALID)
+        role = claims.get(settings.role_claim)
         if not isinstance(role, str) or not role:
-            raise Unauthorized(f"The token carries no '{self.settings.role_claim}' claim.")
-        return Caller(subject=str(claims["sub"]), role=role)
+            raise Unauthorized(f"The token carries no '{settings.role_claim}' claim.")
+        return Caller(subject=subject, role=role), float(claims["exp"])

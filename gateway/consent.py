@@ -3,8 +3,11 @@ system or a marketing role, the consent service decides. Permits are cached, and
 event about a customer (revoked, expired, granted, ...) drops that customer's cached decisions,
 so a revocation takes effect through the gateway within a second.
 
-If the gateway stops hearing from the broker, it stops trusting its cache and asks every time:
-a missed revocation can never leave a stale permit in place.
+The cache fails closed: a cached permit is trusted only while the gateway can show it has read
+every consent event published up to a moment less than FRESHNESS_SECONDS ago (its eviction
+consumer reached the topic's high-water marks, asked of the broker, at that moment). A hung or
+unreachable broker (which still lets empty polls return) stops those proofs, so within that
+time every check goes to the consent service again; an unreachable consent service denies.
 """
 
 import asyncio
@@ -12,9 +15,13 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 
 import structlog
+from aiokafka import AIOKafkaConsumer
+
 from events import kafka
+from events.contracts import topics
 
 from events.contracts.envelope import Envelope
 from gateway.upstream import Upstream, UpstreamError
@@ -28,17 +35,31 @@ class ConsentUnavailable(Exception):
 
 class ConsentChecker:
     TTL_SECONDS = 300.0
-    # The cache is trusted only while the eviction consumer has polled this recently.
-    LISTENER_FRESHNESS_SECONDS = 2.0
+    # A cached permit is trusted only while the eviction consumer has proved, this recently,
+    # that it had read up to the consent topic's high-water marks.
+    FRESHNESS_SECONDS = 1.0
+    # How long the broker may take to tell the high-water marks before the proof lapses.
+    OFFSETS_TIMEOUT_SECONDS = 0.5
+    MAX_CUSTOMERS = 100_000
 
-    def __init__(self, *, upstream: Upstream, consent_url: str, bootstrap_servers: kafka.Connection | str, pseudonym_key: bytes, topic_names: list[str]):
+    def __init__(
+        self, *, upstream: Upstream, consent_url: str, bootstrap_servers: kafka.Connection | str, pseudonym_key: bytes,
+        credential: Callable[[], dict[str, str]], topic_names: list[str] = (topics.CONSENT,),
+    ):
         self.upstream = upstream
         self.consent_url = consent_url
         self.bootstrap_servers = bootstrap_servers
-        self.topic_names = topic_names  # the consent topic (the gateway's ServiceSpec.consumed_topics)
+        self.topic_names = list(topic_names)  # the consent topic (the gateway's ServiceSpec.consumed_topics)
         self.pseudonym_key = pseudonym_key
+        self.credential = credential
         self._cache: dict[str, dict[tuple, tuple[float, bool]]] = {}  # customer -> decision key -> (expiry, permit)
-        self._listener_polled_at = 0.0
+        # When the consumer was last shown to have read every consent event published by then.
+        self._current_as_of = float("-inf")
+        # Bumped by every eviction: a decision asked before one is not cached after it.
+        self._epoch = 0
+
+    def cache_trusted(self) -> bool:
+        return time.monotonic() - self._current_as_of < self.FRESHNESS_SECONDS
 
     def pseudonym(self, recipient: str, customer_id: str) -> str:
         """Stable per recipient, unlinkable across recipients, not reversible without the key."""
@@ -47,22 +68,27 @@ class ConsentChecker:
 
     async def permits(self, *, customer_id: str, recipient: str, purpose: str, categories: tuple[str, ...]) -> bool:
         key = (recipient, purpose, categories)
-        trusted = time.monotonic() - self._listener_polled_at < self.LISTENER_FRESHNESS_SECONDS
         cached = self._cache.get(customer_id, {}).get(key)
-        if trusted and cached and cached[0] > time.monotonic():
+        if cached and cached[0] > time.monotonic() and self.cache_trusted():
             return cached[1]
+        epoch = self._epoch
         body = json.dumps({"customer_id": customer_id, "recipient": recipient, "purpose": purpose,
                            "data_categories": list(categories)}).encode()
         try:
             answer = await self.upstream.request(
-                "POST", f"{self.consent_url}/api/v1/decisions", headers={"content-type": "application/json"}, body=body
+                "POST", f"{self.consent_url}/api/v1/decisions",
+                headers={"content-type": "application/json", **self.credential()}, body=body,
             )
         except UpstreamError:
             raise ConsentUnavailable() from None
         if answer.status != 200:
             raise ConsentUnavailable()
         permitted = json.loads(answer.body)["decision"] == "permit"
-        if permitted:  # only permits are cached: a new grant takes effect on the next call
+        # Only permits are cached (a new grant takes effect on the next call), and only if no
+        # consent event arrived meanwhile (it may be the revocation of this very permit).
+        if permitted and epoch == self._epoch:
+            if len(self._cache) >= self.MAX_CUSTOMERS:
+                self._cache.clear()
             self._cache.setdefault(customer_id, {})[key] = (time.monotonic() + self.TTL_SECONDS, True)
         return permitted
 
@@ -75,28 +101,47 @@ class ConsentChecker:
         return {category for category, permitted in zip(checks, results) if permitted}
 
     def forget(self, customer_id: str) -> None:
+        self._epoch += 1
         self._cache.pop(customer_id, None)
+
+    async def _prove_current(self, consumer: AIOKafkaConsumer) -> None:
+        """Ask the broker for the topic's high-water marks; if the consumer has read up to them,
+        it has seen every consent event published before the question was asked."""
+        asked_at = time.monotonic()
+        partitions = consumer.assignment()
+        if not partitions:
+            return
+        try:
+            ends = await asyncio.wait_for(consumer.end_offsets(list(partitions)), self.OFFSETS_TIMEOUT_SECONDS)
+        except TimeoutError:
+            return  # a hung broker proves nothing: the cache lapses
+
+        for partition, end in ends.items():
+            if await consumer.position(partition) < end:
+                return  # events remain to read: the next round proves it
+        self._current_as_of = asked_at
 
     async def listen(self) -> None:
         """Drop cached decisions of every customer a consent event names; runs until cancelled.
         Every gateway replica reads every event (no consumer group): each has its own cache."""
         while True:
             consumer = kafka.consumer(
-                self.bootstrap_servers, None, self.topic_names, auto_offset_reset="latest", client_id="gateway-consent-cache"
+                self.bootstrap_servers, None, self.topic_names, auto_offset_reset="latest", client_id="gateway-consent-cache",
+                fetch_max_wait_ms=500, max_poll_records=None,  # the library's defaults
             )
             try:
                 await consumer.start()
                 # Events missed while disconnected cannot be replayed ("latest"): start afresh.
                 self._cache.clear()
                 while True:
-                    batch = await consumer.getmany(timeout_ms=200)
+                    batch = await consumer.getmany(timeout_ms=100)
                     for records in batch.values():
                         for record in records:
                             try:
                                 self.forget(Envelope.model_validate_json(record.value).customer_id)
                             except ValueError:
                                 continue  # not an envelope: nothing to evict
-                    self._listener_polled_at = time.monotonic()
+                    await self._prove_current(consumer)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -3,12 +3,13 @@ the policy exposes, with bearer authentication declared."""
 
 import json
 
+from gateway import local
 from gateway.policy import Policy
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream, UpstreamError
 
 
-async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Upstream) -> dict:
+async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Upstream, credential: dict) -> dict:
     document: dict = {
         "openapi": "3.1.0",
         "info": {
@@ -24,9 +25,9 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
         "security": [{"bearer": []}],
     }
     unavailable = []
-    for service in sorted({route.upstream for route in policy.routes}):
+    for service in sorted({route.upstream for route in policy.routes} - {"gateway"}):
         try:
-            answer = await upstream.request("GET", settings.upstream_url(service) + "/openapi.json", headers={}, body=b"")
+            answer = await upstream.request("GET", settings.upstream_url(service) + "/openapi.json", headers=credential, body=b"")
             source = json.loads(answer.body) if answer.status == 200 else None
         except UpstreamError:
             source = None
@@ -40,6 +41,8 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
             operation = source.get("paths", {}).get(route.upstream_path or route.path, {}).get(route.method.lower())
             if operation is not None:
                 operation = {**operation, "x-roles": route.roles}
+                if route.token_bearer:  # no login: the body carries the credential
+                    operation = {**operation, "security": [], "x-rate-limit-per-minute": route.token_bearer.per_minute}
                 if route.partner_share:
                     operation = {
                         **operation,
@@ -55,6 +58,13 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
                         "responses": {"200": {"description": "`{subject, purpose, categories, data}`"}},
                     }
                 document["paths"].setdefault(route.path, {})[route.method.lower()] = operation
+    for route in policy.routes:
+        if route.upstream == "gateway":  # answered by the gateway itself (gateway/local.py)
+            document["paths"].setdefault(route.path, {})[route.method.lower()] = {
+                "summary": (local.HANDLERS[route.path].__doc__ or "").split("\n")[0], "x-roles": route.roles,
+                "responses": {"200": {"description": "OK"}},
+            }
+    _declare_masked_values(document["components"]["schemas"], policy)
     if unavailable:
         document["info"]["x-unavailable-services"] = unavailable
     operation_ids = [op.get("operationId") for item in document["paths"].values() for op in item.values()]
@@ -62,3 +72,21 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
     if duplicates:  # a generated client would merge or drop them
         raise ValueError(f"operationIds used twice in the merged document: {duplicates}")
     return document
+
+
+def _declare_masked_values(schemas: dict, policy: Policy) -> None:
+    """What a masked field looks like, in the published schema: a field masked as null is
+    nullable; a partly masked string keeps its type but not its format or pattern."""
+    for schema in schemas.values():
+        for name, prop in schema.get("properties", {}).items():
+            rule = policy.masking.fields.get(name)
+            if rule is None:
+                continue
+            note = "Masked for roles that may not see it in clear (gateway/policy.yaml)."
+            if rule.as_null:
+                schema["properties"][name] = {"anyOf": [prop, {"type": "null"}], "description": note}
+            elif prop.get("type") == "string":
+                schema["properties"][name] = {
+                    **{k: v for k, v in prop.items() if k not in ("format", "pattern", "minLength", "maxLength")},
+                    "description": note,
+                }

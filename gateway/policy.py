@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class MaskRule(BaseModel):
@@ -13,8 +13,12 @@ class MaskRule(BaseModel):
     keep_first: int = 0
     keep_last: int = 0
     email: bool = False
+    # Masked as null: for values whose published format a partial mask would break (dates).
+    as_null: bool = False
 
-    def apply(self, value: str) -> str:
+    def apply(self, value: str) -> str | None:
+        if self.as_null:
+            return None
         if self.email and "@" in value:
             local, domain = value.split("@", 1)
             return local[:1] + "*" * max(len(local) - 1, 0) + "@" + domain
@@ -35,23 +39,62 @@ class Masking(BaseModel):
     reason_required: list[str] = []
 
 
+class TokenBearer(BaseModel):
+    """A route without login whose body carries a single-use credential the service checks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body_field: str
+    pattern: str
+    per_minute: int = Field(gt=0, description="Calls allowed per client address and minute.")
+
+
+class ObjectOwner(BaseModel):
+    """How the gateway learns which customer owns the object a route names (object-level
+    authorisation): it reads `lookup` on the route's service as itself and takes `field`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    param: str
+    lookup: str
+    field: str = "customer_id"
+    noun: str = Field(description="What the object is called in the 404 answer, e.g. 'consent'.")
+
+
 class Route(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
-    upstream: Literal["profile", "consent", "recommendation", "churn", "feedback"]
+    # `gateway`: answered by the gateway itself (gateway/local.py).
+    upstream: Literal["profile", "consent", "recommendation", "churn", "feedback", "gateway"]
     roles: list[str]
     customer_data: bool = False
     customer_param: str | None = None
     customer_field: str | None = None
     response_customer_field: str | None = None
-    scope_header: bool = False
     timeout_seconds: float | None = None
     # Path on the service when it differs from the gateway's (e.g. partner views).
     upstream_path: str | None = None
     # Data leaves only as the categories the customer consented to for the calling partner.
     partner_share: bool = False
+    token_bearer: TokenBearer | None = None
+    # The path names an object other than a customer: its owner is resolved and checked first.
+    owner: ObjectOwner | None = None
+    # What of the answer is masked per role (masking.clear): `catalogue`, the customer fields
+    # the profile's data catalogue declares sensitive; or a list of field names. Routes without
+    # it are never masked.
+    mask: Literal["catalogue"] | list[str] | None = None
+    # Property-level write rules: body field -> roles that may set it. When given, a field not
+    # listed (or listed with no roles) may be set by nobody through this route.
+    writable: dict[str, list[str]] | None = None
+    # Request body limit for this route (default: GATEWAY_MAX_BODY_BYTES).
+    max_body_bytes: int | None = None
+
+    def forbidden_fields(self, role: str, body: object) -> list[str]:
+        if self.writable is None or not isinstance(body, dict):
+            return []
+        return sorted(name for name in body if role not in self.writable.get(name, ()))
 
 
 class ConsentRule(BaseModel):
@@ -79,8 +122,25 @@ class Policy(BaseModel):
             unknown = set(route.roles) - known
             if unknown:
                 raise ValueError(f"{route.method} {route.path}: unknown roles {sorted(unknown)}")
+            if route.token_bearer and (route.roles or route.customer_data):
+                raise ValueError(f"{route.method} {route.path}: a token_bearer route names no roles and no customer data")
+            if not route.token_bearer and not route.roles:
+                raise ValueError(f"{route.method} {route.path}: no role may call it")
             if route.customer_param and "{" + route.customer_param + "}" not in route.path:
                 raise ValueError(f"{route.method} {route.path}: no path parameter {route.customer_param}")
+            # A path naming any object must say how its customer is found: an id the gateway
+            # cannot tie to a customer would skip customer scoping (broken object-level auth).
+            # Routes no scoped role may call (e.g. compliance's queue, product management) scope nothing.
+            scoped = set(route.roles) & (set(self.self_scoped_roles) | set(self.assigned_only_roles))
+            if "{" in route.path and scoped and not (route.customer_param or route.owner):
+                raise ValueError(f"{route.method} {route.path}: names an object but has no customer_param or owner")
+            if route.owner and "{" + route.owner.param + "}" not in route.path:
+                raise ValueError(f"{route.method} {route.path}: no path parameter {route.owner.param}")
+            if isinstance(route.mask, list) and set(route.mask) - set(self.masking.fields):
+                raise ValueError(f"{route.method} {route.path}: mask names fields without a mask rule")
+            for name, roles in (route.writable or {}).items():
+                if set(roles) - known:
+                    raise ValueError(f"{route.method} {route.path}: writable.{name} names unknown roles")
         if set(self.masking.clear) != known:
             raise ValueError("masking.clear must list every role exactly once")
         for role, fields in self.masking.clear.items():
@@ -89,15 +149,19 @@ class Policy(BaseModel):
         return self
 
     def clear_fields(self, role: str) -> frozenset[str]:
-        return frozenset(self.masking.clear[role])
+        return frozenset(self.masking.clear.get(role, ()))  # callers without a role see nothing in clear
 
-    def mask_rules(self, declared_sensitive: set[str]) -> dict[str, MaskRule]:
-        """The policy's rules, plus a full mask for any field the data catalogue declares
-        sensitive that the policy has no rule for: a newly declared field is never shown in clear."""
-        return {**{name: FULL_MASK for name in declared_sensitive}, **self.masking.fields}
+    def mask_rules(self, declared_sensitive: set[str] | None) -> dict[str, MaskRule]:
+        """A rule for each field the data catalogue declares sensitive: the policy's, or a full
+        mask for a field the policy has no rule for (a newly declared field is never shown in
+        clear). Before the catalogue is known (None), the policy's fields, all of them."""
+        if declared_sensitive is None:
+            return dict(self.masking.fields)
+        return {name: self.masking.fields.get(name, FULL_MASK) for name in declared_sensitive}
 
     def mask(self, body, role: str, rules: dict[str, MaskRule]) -> tuple[object, set[str]]:
-        """Mask `body` (parsed JSON) for `role`; returns it and the protected fields left in clear."""
+        """Mask `body` (parsed JSON) for `role` by `rules` (field -> rule, from the data
+        catalogue); returns it and the protected fields left in clear."""
         clear = self.clear_fields(role)
         in_clear: set[str] = set()
 

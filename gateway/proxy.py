@@ -1,6 +1,7 @@
 """One handler for every policy route: authenticate, authorise, forward, mask, audit."""
 
 import json
+import re
 import time
 from urllib.parse import quote
 from dataclasses import dataclass, field
@@ -10,17 +11,23 @@ from fastapi import Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from events.tracing import current_trace_id
+from gateway import local
 from gateway.audit import access_audit
 from gateway.auth import Caller, TokenVerifier
 from gateway.consent import ConsentChecker, ConsentUnavailable
+from gateway.limits import RateLimits, check_json_depth, read_body
 from gateway.policy import Policy, Route
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream, UpstreamError, UpstreamResponse
-from services.kit.problems import PROBLEM_MEDIA_TYPE, Forbidden, NotFound, Problem
+from services.kit.identity import GATEWAY_ROLE, credential_headers
+from services.kit.problems import Forbidden, NotFound, Problem, Unauthorized
 
 log = structlog.get_logger(__name__)
 
-FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "if-match", "if-none-match", "x-access-reason")
+# The caller of a token_bearer route: no identity, no role, nothing in clear.
+ANONYMOUS = Caller(subject="anonymous", role="anonymous")
+FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
+MAX_REASON_CHARS = 500
 
 
 class BadGateway(Problem):
@@ -45,45 +52,76 @@ class Gateway:
     declarations: dict[str, dict] = field(default_factory=dict)
     mask_rules: dict = field(init=False)
     assignments: "ManagerAssignments" = field(init=False)
+    rate_limits: RateLimits = field(init=False)
+    # token_bearer routes: calls per client address and minute, one limit per route.
+    bearer_limits: dict[str, RateLimits] = field(default_factory=dict)
+
+    def own_credential(self) -> dict[str, str]:
+        """Headers of the gateway's own calls to the services (catalogue, owners, decisions)."""
+        return credential_headers(self.settings.service_identity_key, GATEWAY_ROLE, "gateway")
 
     async def refresh_declarations(self) -> bool:
         url = self.settings.upstream_url("profile") + "/api/v1/data-declarations"
         try:
-            answer = await self.upstream.request("GET", url, headers={}, body=b"")
+            answer = await self.upstream.request("GET", url, headers=self.own_credential(), body=b"")
         except UpstreamError:
             return False
         if answer.status != 200:
             return False
-        self.declarations = {item["name"]: item for item in json.loads(answer.body)}
+        # The customer record's fields: what masking and partner sharing apply to.
+        self.declarations = {item["name"]: item for item in json.loads(answer.body) if item.get("table") == "customers"}
         self.mask_rules = self.policy.mask_rules(
             {name for name, item in self.declarations.items() if item["sensitivity"] != "internal"}
         )
         return True
 
     def __post_init__(self):
-        self.mask_rules = self.policy.mask_rules(set())
+        self.mask_rules = self.policy.mask_rules(None)
         self.assignments = ManagerAssignments(self)
+        self.rate_limits = RateLimits(self.settings.rate_limits)
+
+    async def authenticate(self, request: Request) -> Caller:
+        """The caller, counted against their rate limit; a failed attempt counts against the
+        client address, so guessing tokens is limited too."""
+        try:
+            caller = await self.verifier.verify(request.headers.get("authorization"))
+        except Unauthorized:
+            await self.rate_limits.hit(f"address:{request.client.host if request.client else '-'}")
+            raise
+        await self.rate_limits.hit(f"caller:{caller.role}:{caller.subject}")
+        return caller
 
     async def handle(self, request: Request, route: Route) -> Response:
-        caller = await self.verifier.verify(request.headers.get("authorization"))
+        body = await read_body(request, limit=route.max_body_bytes or self.settings.max_body_bytes,
+                               timeout=self.settings.body_timeout_seconds)
+        parsed = self._parsed(request, body)
+        if route.token_bearer:
+            caller = await self._token_bearer(request, route, parsed)
+        else:
+            caller = await self.authenticate(request)
         reason = request.headers.get("x-access-reason")
-        body = await request.body()
-        customer_id = self._customer_id(request, route, body)
+        if reason is not None and len(reason) > MAX_REASON_CHARS:
+            raise Problem(f"X-Access-Reason may be at most {MAX_REASON_CHARS} characters.", title="Reason too long")
+        customer_id = self._customer_id(request, route, parsed)
         status = 500
         in_clear: set[str] = set()
         try:
+            if route.owner is not None and caller.role in route.roles:
+                customer_id = await self._owner_of(request, route)
             self._authorise(caller, route, customer_id, reason)
+            if refused := route.forbidden_fields(caller.role, parsed):
+                raise Forbidden(f"The role '{caller.role}' may not set: {', '.join(refused)}.")
             if customer_id is not None and caller.role in self.policy.assigned_only_roles and route.upstream != "profile":
                 # Profile keeps managers to their own customers itself; for the other services,
                 # the gateway asks profile who manages the customer.
                 if await self.assignments.manager_of(customer_id) != caller.subject:
-                    raise NotFound("No customer has this id.")
+                    raise self._not_found(route)
             if route.partner_share:
                 response, in_clear = await self._share_with_partner(request, route, caller, customer_id)
             else:
                 if customer_id is not None and caller.role in self.policy.consent_required:
                     await self._require_consent(caller, customer_id)
-                response, in_clear = self._respond(await self._call(request, route, caller, body), caller)
+                response, in_clear = self._respond(await self._call(request, route, caller, body), caller, route)
             status = response.status_code
             if customer_id is None and route.response_customer_field and 200 <= status < 300:
                 customer_id = _field_of(response, route.response_customer_field)
@@ -96,9 +134,11 @@ class Gateway:
                 await self._audit(caller, route, customer_id, in_clear, reason, status)
 
     async def _audit(self, caller: Caller, route: Route, customer_id, in_clear: set[str], reason, status: int) -> None:
-        """Record the access before the answer leaves; if it cannot be recorded, nothing leaves."""
+        """Record the access before the answer leaves; if it cannot be recorded, nothing leaves.
+        One INSERT on its own (autocommit): one round trip, committed when it returns."""
         try:
-            async with self.engine.begin() as connection:
+            async with self.engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
                 await access_audit.record(
                     connection,
                     actor=caller.subject,
@@ -116,23 +156,64 @@ class Gateway:
                 status=503, title="Audit unavailable",
             ) from None
 
-    def _customer_id(self, request: Request, route: Route, body: bytes) -> str | None:
+    def _parsed(self, request: Request, body: bytes) -> object:
+        """The JSON body, parsed once its nesting is known to be bounded; None when not JSON
+        (the service answers a malformed body with a 422)."""
+        if not body or "json" not in request.headers.get("content-type", "json"):
+            return None
+        check_json_depth(body, self.settings.max_json_depth)
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+
+    def _customer_id(self, request: Request, route: Route, parsed: object) -> str | None:
         if route.customer_param:
             return request.path_params.get(route.customer_param)
-        if route.customer_field and body:
-            try:
-                parsed = json.loads(body)
-            except ValueError:
-                return None  # the service answers the malformed body with a 422
-            value = parsed.get(route.customer_field) if isinstance(parsed, dict) else None
+        if route.customer_field and isinstance(parsed, dict):
+            value = parsed.get(route.customer_field)
             return value if isinstance(value, str) else None
         return None
 
+    async def _token_bearer(self, request: Request, route: Route, parsed) -> Caller:
+        """No login: limit calls per client address, and let through only a body carrying a
+        well-formed credential; the service checks the credential itself."""
+        rule = route.token_bearer
+        limits = self.bearer_limits.setdefault(route.path, RateLimits(f"{rule.per_minute}/minute"))
+        await limits.hit(f"{route.path}:{request.client.host if request.client else '-'}")
+        value = parsed.get(rule.body_field) if isinstance(parsed, dict) else None
+        if not isinstance(value, str) or not re.fullmatch(rule.pattern, value):
+            raise Unauthorized(f"Send the `{rule.body_field}` you received, exactly as received.")
+        return ANONYMOUS
+
+    @staticmethod
+    def _not_found(route: Route) -> NotFound:
+        """One answer for an object that does not exist and one the caller may not see."""
+        return NotFound(f"No {route.owner.noun if route.owner else 'customer'} has this id.")
+
+    async def _owner_of(self, request: Request, route: Route) -> str:
+        """The customer who owns the object the path names, asked of its service as the gateway."""
+        owner = route.owner
+        object_id = request.path_params[owner.param]
+        url = self.settings.upstream_url(route.upstream) + owner.lookup.format(**{owner.param: quote(object_id, safe="")})
+        try:
+            answer = await self.upstream.request("GET", url, headers=self.own_credential(), body=b"")
+        except UpstreamError:
+            raise BadGateway(f"The {route.upstream} service is unavailable; retry later.") from None
+        if answer.status != 200:
+            raise self._not_found(route)
+        customer_id = json.loads(answer.body).get(owner.field)
+        if not isinstance(customer_id, str):
+            raise self._not_found(route)
+        return customer_id
+
     def _authorise(self, caller: Caller, route: Route, customer_id: str | None, reason: str | None) -> None:
+        if route.token_bearer and caller is ANONYMOUS:
+            return
         if caller.role not in route.roles:
             raise Forbidden(f"The role '{caller.role}' may not call {route.method} {route.path}.")
         if caller.role in self.policy.self_scoped_roles and customer_id is not None and customer_id != caller.subject:
-            raise NotFound("No customer has this id.")
+            raise self._not_found(route)
         if route.customer_data and caller.role in self.policy.masking.reason_required and not (reason or "").strip():
             raise Problem(
                 f"The role '{caller.role}' must say why it accesses customer data: send an X-Access-Reason header.",
@@ -141,20 +222,23 @@ class Gateway:
             )
 
     async def _call(self, request: Request, route: Route, caller: Caller, body: bytes) -> UpstreamResponse:
+        if route.upstream == "gateway":
+            return await local.HANDLERS[route.path](self, request)
         headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
         headers["x-request-id"] = current_trace_id.get() or ""
-        headers["x-actor-id"] = caller.subject
-        headers["x-actor-role"] = caller.role
-        if route.scope_header and caller.role in self.policy.self_scoped_roles:
-            headers["x-customer-scope"] = caller.subject
+        headers.update(credential_headers(
+            self.settings.service_identity_key, caller.role, caller.subject,
+            customer_scope=caller.subject if caller.role in self.policy.self_scoped_roles else None,
+            reason=request.headers.get("x-access-reason"),
+        ))
         if route.upstream_path:
             url = self.settings.upstream_url(route.upstream) + route.upstream_path.format(
                 **{name: quote(value, safe="") for name, value in request.path_params.items()}
             )
         else:
             url = self.settings.upstream_url(route.upstream) + request.url.path
-            if request.url.query:
-                url += "?" + request.url.query
+        if request.url.query:
+            url += "?" + request.url.query
         try:
             return await self.upstream.request(
                 route.method, url, headers=headers, body=body, timeout=route.timeout_seconds
@@ -165,12 +249,15 @@ class Gateway:
                 raise GatewayTimeout(f"The {route.upstream} service did not answer in time; retry later.") from None
             raise BadGateway(f"The {route.upstream} service is unavailable; retry later.") from None
 
-    def _respond(self, answer: UpstreamResponse, caller: Caller) -> tuple[Response, set[str]]:
-        """The service's answer, its customer fields masked for the caller's role."""
+    def _respond(self, answer: UpstreamResponse, caller: Caller, route: Route) -> tuple[Response, set[str]]:
+        """The service's answer, with the fields the route masks masked for the caller's role."""
         content, in_clear = answer.body, set()
         media_type = answer.headers.get("content-type", "")
-        if answer.body and ("application/json" in media_type or PROBLEM_MEDIA_TYPE in media_type):
-            masked, in_clear = self.policy.mask(json.loads(answer.body), caller.role, self.mask_rules)
+        if route.mask and answer.body and "application/json" in media_type:
+            rules = self.mask_rules if route.mask == "catalogue" else {
+                name: self.policy.masking.fields[name] for name in route.mask
+            }
+            masked, in_clear = self.policy.mask(json.loads(answer.body), caller.role, rules)
             content = json.dumps(masked, separators=(",", ":"), ensure_ascii=False).encode()
         headers_back = {k: v for k, v in answer.headers.items() if k not in ("content-type", "x-request-id")}
         return Response(content, status_code=answer.status, headers=headers_back, media_type=media_type or None), in_clear
@@ -198,12 +285,16 @@ class Gateway:
         if not self.declarations:
             raise Problem("The data catalogue is not loaded yet; retry shortly.", status=503, title="Not ready")
         answer = await self._call(request, route, caller, b"")
+        not_shared = NotFound("No customer shared with you has this id.")
+        if answer.status == 404:
+            raise not_shared  # as for a customer who shares nothing with this partner
         if answer.status != 200:
-            return self._respond(answer, caller)
+            return self._respond(answer, caller, route)
         record = json.loads(answer.body)
         shareable = {
             name for name in record
-            if (declared := self.declarations.get(name)) and declared["sensitivity"] == "internal" and not declared["identifying"]
+            if (declared := self.declarations.get(name)) and declared["sensitivity"] == "internal"
+            and not declared["identifying"] and declared["category"] != "operational"
         }
         categories = {self.declarations[name]["category"] for name in shareable}
         try:
@@ -213,7 +304,8 @@ class Gateway:
         except ConsentUnavailable:
             raise BadGateway("The consent service is unavailable, so no customer data is released; retry later.") from None
         if not permitted:
-            raise Forbidden(f"No active consent lets '{caller.subject}' receive this customer's data for {purpose}.")
+            # The same answer as for an unknown id: a partner learns nothing of who is a customer.
+            raise not_shared
         data = {name: record[name] for name in sorted(shareable) if self.declarations[name]["category"] in permitted}
         shared = {
             "subject": self.consent.pseudonym(caller.subject, customer_id),
@@ -249,7 +341,7 @@ class ManagerAssignments:
             return cached[1]
         url = f"{self.gateway.settings.upstream_url('profile')}/api/v1/customers/{quote(customer_id, safe='')}/relationship-manager"
         try:
-            answer = await self.gateway.upstream.request("GET", url, headers={}, body=b"")
+            answer = await self.gateway.upstream.request("GET", url, headers=self.gateway.own_credential(), body=b"")
         except UpstreamError:
             raise BadGateway("The profile service is unavailable to check the customer's manager; retry later.") from None
         if answer.status != 200:

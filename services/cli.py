@@ -2,11 +2,15 @@
 
     crm serve <component> [--host H] [--port P]
     crm migrate <component>|all
-    crm rotate-keys              re-encrypt customer data under the active key
+    crm revision <component> -m MESSAGE   autogenerate a migration from the models
+    crm rotate-keys [component]  re-encrypt every declared encrypted field under the active key
     crm verify-audit <component> check the hash chain of a component's audit trail
     crm run-job <component> <job>  run a scheduled job once
     crm broker [--port P]        local Kafka-protocol broker with every topic (development, tests)
     crm token --role ROLE [--sub ID]   a signed bearer token from the local development key
+    crm screening load --list FILE --format sdn-csv|ftm [--name NAME]
+    crm screening match --names FILE --out FILE
+    crm churn ...                churn models: train, score, models, rollback (crm churn --help)
 """
 
 import argparse
@@ -20,8 +24,13 @@ from services.components import COMPONENTS, spec_of
 def serve(component: str, host: str, port: int | None) -> None:
     import uvicorn
 
+    from services.kit.observability import serve_metrics
+
+    settings = spec_of(component).settings
     port = port or int(os.environ.get("PORT", COMPONENTS[component][1]))
     os.environ["CRM_COMPONENT"] = component  # read by the app factory in the server process
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port, host)
     uvicorn.run(
         "services.cli:create_component_app",
         factory=True,
@@ -30,6 +39,11 @@ def serve(component: str, host: str, port: int | None) -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        server_header=False,  # no banner naming the server software
+        # Slow or idle clients: an idle keep-alive connection is closed after a few seconds, and
+        # beyond this many open connections new ones answer 503 instead of queueing.
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        limit_concurrency=settings.http_max_connections,
         lifespan="on",
     )
 
@@ -47,13 +61,23 @@ def migrate(component: str) -> None:
     names = [c for c in COMPONENTS] if component == "all" else [component]
     for name in names:
         spec = spec_of(name)
-        upgrade(spec.migrations, spec.settings.database_url)
+        upgrade(spec.migrations, spec.settings.database_url, spec.metadata)
         print(f"{name}: migrations applied")
 
 
+def revision(component: str, message: str) -> None:
+    from services.kit.migrations import new_revision
+
+    spec = spec_of(component)
+    new_revision(spec.migrations, spec.settings.database_url, spec.metadata, message)
+
+
 def verify_audit(component: str) -> int:
+    """Exit 0 if the chain is intact and agrees with every checkpoint of it on the broker; 1 if
+    broken; 3 if the checkpoints cannot be read (a chain that cannot be checked is not passed)."""
     import asyncio
 
+    from services.kit.audit import CheckpointStore
     from services.kit.db import create_engine
 
     spec = spec_of(component)
@@ -61,19 +85,43 @@ def verify_audit(component: str) -> int:
         print(f"{component} keeps no audit trail")
         return 2
 
-    async def run():
-        engine = create_engine(spec.settings.database_url)
+    async def checkpoints():
+        return await CheckpointStore(spec.settings.kafka(), component).read(spec.audit.chain)
+
+    async def run(anchors):
+        engine = create_engine(spec.settings.database_url, spec.settings)
         try:
-            return await spec.audit.verify(engine)
+            return await spec.audit.verify(engine, anchors)
         finally:
             await engine.dispose()
 
-    result = asyncio.run(run())
+    try:
+        anchors = asyncio.run(checkpoints())
+    except Exception as error:
+        print(f"{component}: cannot read the audit checkpoints ({type(error).__name__}); the chain was not checked")
+        return 3
+    result = asyncio.run(run(anchors))
     if result.intact:
-        print(f"{component}: audit chain intact ({result.sealed} sealed records, {result.unsealed} awaiting sealing)")
+        print(f"{component}: audit chain intact ({result.sealed} sealed records, {result.unsealed} awaiting sealing; "
+              f"{result.checkpoints} checkpoints agree)")
         return 0
     print(f"{component}: audit chain BROKEN at position {result.broken_at}: {result.problem}")
     return 1
+
+
+def rotate_keys(component: str | None) -> None:
+    """Re-encrypt every declared encrypted field of `component` (or every one that encrypts)."""
+    import asyncio
+
+    from services.kit.rotation import rotate_component
+    from services.kit.settings import EncryptionSettings
+
+    for name in [component] if component else list(COMPONENTS):
+        spec = spec_of(name)
+        if not isinstance(spec.settings, EncryptionSettings) or spec.catalogue is None:
+            continue
+        for table, count in asyncio.run(rotate_component(spec)).items():
+            print(f"{name}: {count} {table} rows re-encrypted under the active key")
 
 
 def run_job(component: str, name: str) -> int:
@@ -88,7 +136,7 @@ def run_job(component: str, name: str) -> int:
         return 2
 
     async def run():
-        engine = create_engine(spec.settings.database_url)
+        engine = create_engine(spec.settings.database_url, spec.settings)
         try:
             total = 0
             while handled := await jobs[name].run(session_factory(engine)):
@@ -113,6 +161,12 @@ def main(argv: list[str] | None = None) -> None:
     p = commands.add_parser("migrate", help="apply a component's database migrations")
     p.add_argument("component", choices=sorted(COMPONENTS) + ["all"])
 
+    p = commands.add_parser(
+        "revision", help="autogenerate a migration from a component's models (its database must be at head)"
+    )
+    p.add_argument("component", choices=sorted(COMPONENTS))
+    p.add_argument("-m", "--message", required=True)
+
     p = commands.add_parser("verify-audit", help="check a component's audit chain; exit 1 if broken")
     p.add_argument("component", choices=sorted(COMPONENTS))
 
@@ -120,7 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("component", choices=sorted(COMPONENTS))
     p.add_argument("job")
 
-    commands.add_parser("rotate-keys", help="re-encrypt profile data under the active key (online, in batches)")
+    p = commands.add_parser("rotate-keys", help="re-encrypt every declared encrypted field under the active key "
+                            "(online, in batches)")
+    p.add_argument("component", nargs="?", choices=sorted(COMPONENTS), help="one component (default: every one)")
 
     p = commands.add_parser("broker", help="run the local broker and create every topic")
     p.add_argument("--port", type=int, default=9092)
@@ -130,19 +186,33 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sub", default=None, help="subject; for the customer role, the customer id")
     p.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
 
+    # Sanctions/PEP screening commands (services/profile/screening/cli.py).
+    from services.profile.screening import cli as screening_cli
+
+    screening_cli.add_commands(commands)
+
+    commands.add_parser("churn", help="churn models: train, score, models, rollback (crm churn --help)")
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["churn"]:  # its own options and subcommands: services/churn/cli.py
+        from services.churn.cli import main as churn
+
+        sys.exit(churn(argv[1:]))
     args = parser.parse_args(argv)
+    if args.command == "screening":
+        sys.exit(screening_cli.run(args))
     if args.command == "serve":
         serve(args.component, args.host, args.port)
     elif args.command == "migrate":
         migrate(args.component)
+    elif args.command == "revision":
+        revision(args.component, args.message)
     elif args.command == "verify-audit":
         sys.exit(verify_audit(args.component))
     elif args.command == "run-job":
         sys.exit(run_job(args.component, args.job))
     elif args.command == "rotate-keys":
-        from services.profile.keys import main as rotate_keys
-
-        rotate_keys()
+        rotate_keys(args.component)
     elif args.command == "broker":
         from events.broker import run_forever
 

@@ -1,23 +1,37 @@
-"""`make bench`: throughput and latency of the platform's hot paths, each beside a baseline
-measured in the same run on the same machine (no thresholds: compare rows, not machines).
+"""`make bench`: the platform's hot paths, each beside a baseline measured in the same run on the
+same machine, printed as a ratio of it (no thresholds: compare ratios within one run, not
+figures across machines or runs; the machine may be shared).
 
-1. Read one customer: profile direct vs through the gateway (authentication, RBAC, masking,
-   audit), the gateway once per upstream transport (aiohttp, httpx), at 1, 10 and 50 clients.
-2. Create customers (unique bodies, role relationship_manager): gateway vs profile direct.
-3. Consent decisions (`POST /api/v1/decisions`, which the gateway asks before partner shares),
-   permit and deny, direct to the consent service, beside the consent service's `/healthz`.
-4. Bulk import of BENCH_IMPORT_ROWS customers (default 100,000) in one CSV file, direct to the
-   profile service: rows/s, seconds, file size and the profile process's peak memory.
+1. Read one customer: the minimal app (tests/baseline_app.py, the ceiling of this stack) vs
+   profile direct vs through the gateway, at 10 and 1 clients, interleaved in rounds; server
+   CPU per request from /proc.
+2. Create customers: gateway vs profile direct.
+3. Consent decisions over HTTP beside the consent service's `/healthz`; and in process,
+   decisions per CPU-second beside a bare asyncpg query per CPU-second.
+4. Commit -> effect: a change committed in profile until recommendation's read model has it
+   (PostgreSQL NOTIFY from the read model's table), beside the broker alone (produce -> consume).
+5. Outbox relay throughput on PostgreSQL beside the bare producer on the same broker.
+6. Bulk import of BENCH_IMPORT_ROWS customers: time and the profile process's memory growth.
 
-Runs its own broker and PostgreSQL databases (prefix crm_bench); the servers are separate
-processes. The load generator (aiohttp, in this process) shares the machine's cores with them.
+Then every other `tests/bench_*.py` module's `main() -> list[dict]` (other areas' cells). All
+entries go to bench-results.json: {"cell", "value", "unit", "baseline", "ratio"}.
 
-    BENCH_SECONDS       seconds per measured cell (default 5)
+Runs its own broker and PostgreSQL databases (prefix $CRM_TEST_DB_PREFIX_bench); servers are
+separate processes; the load generator (aiohttp on uvloop, this process) shares the cores.
+
+    BENCH_SECONDS       seconds per measured cell, split over BENCH_ROUNDS rounds (default 6)
+    BENCH_ROUNDS        interleaved rounds per table (default 2)
+    BENCH_EVENTS        events for commit -> effect (default 300)
+    BENCH_RELAY_EVENTS  events for the relay throughput (default 20000)
+    BENCH_DECISIONS     in-process decisions (default 3000)
     BENCH_IMPORT_ROWS   rows in the import file (default 100000)
+    BENCH_ONLY          comma-separated sections to run (read,create,decide,delivery,relay,import,others)
 """
 
 import asyncio
+import importlib
 import itertools
+import json
 import os
 import platform
 import random
@@ -26,22 +40,32 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 
 from events.broker import LocalBroker
+from services.kit.identity import caller_headers
 from tests import databases
 from tests.support import System, free_port, new_customer
 
-DURATION_SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+DURATION_SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+EVENTS = int(os.environ.get("BENCH_EVENTS", "300"))
+RELAY_EVENTS = int(os.environ.get("BENCH_RELAY_EVENTS", "20000"))
+DECISIONS = int(os.environ.get("BENCH_DECISIONS", "3000"))
 IMPORT_ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
-CONCURRENCY = (1, 10, 50)
-CREATE_CONCURRENCY = (1, 10)
+ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
 SEEDED_CONSENTS = 1000
 WARM_UP_REQUESTS = 20
 JSON = {"Content-Type": "application/json"}
+PREFIX = f"{databases.PREFIX}_bench"
+RESULTS_FILE = Path(__file__).resolve().parents[1] / "bench-results.json"
+ROOT = Path(__file__).resolve().parents[1]
 
 try:  # the servers run on uvloop (uvicorn picks it); so does the load generator, to spare the cores
     import uvloop
@@ -51,28 +75,68 @@ except ImportError:  # pragma: no cover
     _run_async, LOOP = asyncio.run, "asyncio"
 
 
+def entry(cell: str, value: float, unit: str, baseline: float | None = None) -> dict:
+    """One result; ratio = value / baseline (what "of its baseline" means for that cell)."""
+    ratio = value / baseline if baseline else None
+    return {"cell": cell, "value": round(value, 4), "unit": unit,
+            "baseline": round(baseline, 4) if baseline is not None else None,
+            "ratio": round(ratio, 4) if ratio is not None else None}
+
+
+def print_entries(entries: list[dict]) -> None:
+    print(f"\n  {'cell':<48}{'value':>12} {'unit':<14}{'baseline':>12}{'ratio':>9}", flush=True)
+    for e in entries:
+        baseline = f"{e['baseline']:>12,.2f}" if e["baseline"] is not None else f"{'-':>12}"
+        ratio = f"{e['ratio']:>9.2f}" if e["ratio"] is not None else f"{'-':>9}"
+        print(f"  {e['cell']:<48}{e['value']:>12,.2f} {e['unit']:<14}{baseline}{ratio}", flush=True)
+
+
 # --- load generator ---------------------------------------------------------------------------
 
 class Cell:
     """One kind of request: method, URL, headers, a body (fixed bytes, or a function making a
-    fresh one per request) and the status that counts as success."""
+    fresh one per request), the status that counts as success, and the server process whose CPU
+    time is charged to it."""
 
     def __init__(self, method: str, url: str, headers: dict[str, str] | None = None,
                  body: bytes | Callable[[], bytes] | None = None, ok_status: int = 200,
-                 ok_body: bytes | None = None):
+                 ok_body: bytes | None = None, pids: tuple[int, ...] = ()):
         self.method, self.url, self.headers = method, url, headers or {}
-        self.body, self.ok_status, self.ok_body = body, ok_status, ok_body
+        self.body, self.ok_status, self.ok_body, self.pids = body, ok_status, ok_body, pids
 
     def next_body(self) -> bytes | None:
         return self.body() if callable(self.body) else self.body
 
 
-async def load(cell: Cell, concurrency: int, seconds: float) -> dict:
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Tally:
+    def __init__(self):
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.elapsed = 0.0
+        self.cpu = 0.0
+
+    def result(self) -> dict:
+        latencies = sorted(self.latencies)
+        n = len(latencies)
+        return {
+            "rps": n / self.elapsed if self.elapsed else 0.0,
+            "p50": latencies[n // 2] * 1000 if n else 0.0,
+            "p99": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else 0.0,
+            "errors": self.errors,
+            "requests": n,
+            "cpu_ms": self.cpu / n * 1000 if n else 0.0,
+        }
+
+
+async def load(cell: Cell, concurrency: int, seconds: float, tally: Tally) -> None:
     """`concurrency` clients, each sending its next request as soon as the last one answered,
     for `seconds`. An answer is an error unless it has the expected status (and, where one is
-    given, contains `ok_body`, e.g. the expected decision)."""
-    latencies: list[float] = []
-    errors = 0
+    given, contains `ok_body`)."""
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -87,78 +151,112 @@ async def load(cell: Cell, concurrency: int, seconds: float) -> dict:
         deadline = time.perf_counter() + seconds
 
         async def worker():
-            nonlocal errors
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 try:
                     good = await once()
                 except (TimeoutError, aiohttp.ClientError):
                     good = False
-                latencies.append(time.perf_counter() - started)
-                errors += not good
+                tally.latencies.append(time.perf_counter() - started)
+                tally.errors += not good
 
+        cpu_before = sum(cpu_seconds(pid) for pid in cell.pids)
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    n = len(latencies)
-    return {
-        "rps": n / elapsed,
-        "p50": latencies[n // 2] * 1000,
-        "p99": latencies[min(n - 1, int(n * 0.99))] * 1000,
-        "errors": errors,
-        "requests": n,
-    }
+        tally.elapsed += time.perf_counter() - started
+        tally.cpu += sum(cpu_seconds(pid) for pid in cell.pids) - cpu_before
 
 
-def _header(title: str) -> None:
+async def table(title: str, cells: list[tuple[str, Cell]], concurrencies: tuple[int, ...]) -> dict:
+    """Each concurrency: the cells interleaved over ROUNDS rounds (so a noisy neighbour hits
+    them alike); returns (name, concurrency) -> result."""
     print(f"\n{title}\n", flush=True)
-    print(f"{'target':<34}{'clients':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'errors':>8}",
-          flush=True)
-
-
-def _row(name: str, concurrency: int, r: dict) -> None:
-    print(f"{name:<34}{concurrency:>8}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
-          f"{r['requests']:>10}{r['errors']:>8}", flush=True)
-
-
-async def table(title: str, cells: list[tuple[str, Cell]], concurrencies: tuple[int, ...]) -> None:
-    _header(title)
+    print(f"{'target':<34}{'clients':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}"
+          f"{'requests':>10}{'errors':>8}", flush=True)
+    results = {}
     for concurrency in concurrencies:
-        for name, cell in cells:
-            _row(name, concurrency, await load(cell, concurrency, DURATION_SECONDS))
+        tallies = {name: Tally() for name, _ in cells}
+        for _ in range(ROUNDS):
+            for name, cell in cells:
+                await load(cell, concurrency, DURATION_SECONDS / ROUNDS, tallies[name])
+        for name, _ in cells:
+            r = results[(name, concurrency)] = tallies[name].result()
+            print(f"{name:<34}{concurrency:>8}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
+                  f"{r['cpu_ms']:>12.2f}{r['requests']:>10}{r['errors']:>8}", flush=True)
+    return results
 
 
 # --- the system under test ----------------------------------------------------------------------
 
-def main() -> None:
+def main() -> list[dict]:
     workdir = Path(tempfile.mkdtemp(prefix="crm-bench-"))
     broker = LocalBroker(free_port())
     broker.start()
-    urls = _run_async(databases.recreate(prefix="crm_bench"))
+    urls = _run_async(databases.recreate(prefix=PREFIX))
     system = System(database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=workdir,
-                    components=["profile", "consent", "gateway"])
+                    components=["profile", "consent", "gateway", "recommendation"])
     system.env["LOG_LEVEL"] = "WARNING"
+    # The load generator is one caller sending hundreds of requests a second: no rate limit.
+    system.env["GATEWAY_RATE_LIMITS"] = ""
+    entries: list[dict] = []
+    baseline = None
     try:
         system.start()
-        # A second gateway on the httpx transport, for the comparison.
-        system.ports["gateway-httpx"] = free_port()
-        system.env["GATEWAY_UPSTREAM_TRANSPORT"] = "httpx"
-        system.processes["gateway-httpx"] = _serve_gateway(system, system.ports["gateway-httpx"])
-        system.env["GATEWAY_UPSTREAM_TRANSPORT"] = "aiohttp"
-        system.wait_ready("gateway-httpx")
+        baseline_port = free_port()
+        baseline = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "tests.baseline_app:app", "--loop", "uvloop", "--port",
+             str(baseline_port), "--no-access-log", "--log-level", "warning"],
+            env={**system.env, "BASELINE_DATABASE_URL": urls["profile"]}, cwd=ROOT,
+            stdout=open(workdir / "baseline.log", "ab"), stderr=subprocess.STDOUT,
+        )
+        system.ports["baseline"], system.processes["baseline"] = baseline_port, baseline
         _print_settings(workdir)
-        _run_async(_run(system))
+        entries = _run_async(_run(system, broker))
     finally:
-        system.stop()
-        broker.stop()
+        try:
+            _stop(system)
+        finally:
+            broker.stop()
+    if wanted("others"):
+        entries += others()
+    print("\nSummary (ratio = value / baseline, both from this run)")
+    print_entries(entries)
+    RESULTS_FILE.write_text(json.dumps(entries, indent=2) + "\n")
+    print(f"\n  {len(entries)} entries written to {RESULTS_FILE.name}\n", flush=True)
+    return entries
 
 
-def _serve_gateway(system: System, port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "gateway", "--port", str(port)],
-        env=system.env, stdout=open(system.workdir / "gateway-httpx.log", "ab"), stderr=subprocess.STDOUT,
-    )
+def _stop(system: System, timeout: float = 30.0) -> None:
+    """Every server stopped: asked first, killed if it does not stop within `timeout`."""
+    for process in system.processes.values():
+        process.terminate()
+    for name, process in list(system.processes.items()):
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            print(f"  {name} did not stop within {timeout:g} s; killed", flush=True)
+            process.kill()
+            process.wait()
+    system.processes.clear()
+
+
+def wanted(section: str) -> bool:
+    return not ONLY or section in ONLY
+
+
+def others() -> list[dict]:
+    """Every other tests/bench_*.py module's cells; one that fails is reported and skipped."""
+    found: list[dict] = []
+    for path in sorted(Path(__file__).parent.glob("bench_*.py")):
+        name = f"tests.{path.stem}"
+        print(f"\n--- {name} ---", flush=True)
+        try:
+            module = importlib.import_module(name)
+            found += [dict(e) for e in module.main()]
+        except Exception:
+            traceback.print_exc()
+            print(f"  {name} failed; its cells are left out", flush=True)
+    return found
 
 
 def _cpu_model() -> str:
@@ -173,35 +271,78 @@ def _cpu_model() -> str:
 
 def _print_settings(workdir: Path) -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"\nmake bench: {cores} cores ({_cpu_model()}), Python {platform.python_version()}, "
-          f"PostgreSQL at {databases.ADMIN_URL.rsplit('@', 1)[-1].rsplit('/', 1)[0]}", flush=True)
-    print(f"  BENCH_SECONDS={DURATION_SECONDS:g} s per cell (after {WARM_UP_REQUESTS} warm-up requests), "
-          f"BENCH_IMPORT_ROWS={IMPORT_ROWS}", flush=True)
-    print(f"  servers: one uvicorn process each (profile, consent, gateway x2); load generator: aiohttp on "
-          f"{LOOP}, one process, sharing the cores; logs in {workdir}", flush=True)
+    load1 = os.getloadavg()[0]
+    print(f"\nmake bench: {cores} cores ({_cpu_model()}), load average {load1:.1f} at start, Python "
+          f"{platform.python_version()}, PostgreSQL at {databases.ADMIN_URL.rsplit('@', 1)[-1].rsplit('/', 1)[0]}",
+          flush=True)
+    print(f"  BENCH_SECONDS={DURATION_SECONDS:g} s per cell in {ROUNDS} interleaved rounds (after {WARM_UP_REQUESTS} "
+          f"warm-up requests), BENCH_EVENTS={EVENTS}, BENCH_RELAY_EVENTS={RELAY_EVENTS}, BENCH_IMPORT_ROWS={IMPORT_ROWS}",
+          flush=True)
+    print(f"  servers: one uvicorn process each (baseline, profile, consent, gateway, recommendation); load "
+          f"generator: aiohttp on {LOOP}, one process, sharing the cores; logs in {workdir}", flush=True)
 
 
-async def _run(system: System) -> None:
-    await _reads(system)
-    await _creates(system)
-    await _decisions(system)
-    await _import(system)
+async def _run(system: System, broker: LocalBroker) -> list[dict]:
+    entries: list[dict] = []
+    await system_wait(system, "baseline")
+    for section, step in (("read", _reads), ("create", _creates), ("decide", _decisions),
+                          ("delivery", _delivery), ("relay", _relay), ("import", _import)):
+        if wanted(section):
+            entries += await step(system)
     print(flush=True)
+    return entries
 
 
-async def _reads(system: System) -> None:
+async def system_wait(system: System, name: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(f"{system.url(name)}/docs") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start")
+            await asyncio.sleep(0.2)
+
+
+async def _customer(system: System) -> str:
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{system.url('profile')}/api/v1/customers", json=new_customer()) as response,
+        session.post(f"{system.url('profile')}/api/v1/customers", json=new_customer(),
+                     headers=dict(caller_headers("admin", "bench-admin"))) as response,
     ):
-        customer_id = (await response.json())["id"]
+        return (await response.json())["id"]
+
+
+async def _reads(system: System) -> list[dict]:
+    customer_id = await _customer(system)
     path = f"/api/v1/customers/{customer_id}"
-    gateway_httpx = f"http://127.0.0.1:{system.ports['gateway-httpx']}"
-    await table("1. Read one customer (GET /api/v1/customers/{id}, role service_agent via the gateway)", [
-        ("profile direct", Cell("GET", system.url("profile") + path)),
-        ("gateway (aiohttp)", Cell("GET", system.url("gateway") + path, system.headers("service_agent"))),
-        ("gateway (httpx)", Cell("GET", gateway_httpx + path, system.headers("service_agent"))),
-    ], CONCURRENCY)
+    pid = {name: system.processes[name].pid for name in ("baseline", "profile", "gateway")}
+    # Direct calls carry the actor headers the gateway would pass on, so the service does the same work.
+    direct = dict(caller_headers("service_agent"))
+    cells = [
+        ("minimal app (baseline)", Cell("GET", f"{system.url('baseline')}/customers/{customer_id}",
+                                        pids=(pid["baseline"],))),
+        ("profile direct", Cell("GET", system.url("profile") + path, direct, pids=(pid["profile"],))),
+        ("gateway", Cell("GET", system.url("gateway") + path, system.headers("service_agent"),
+                         pids=(pid["gateway"], pid["profile"]))),
+    ]
+    r = await table("1. Read one customer (GET /api/v1/customers/{id}, role service_agent; CPU: the serving "
+                    "processes, gateway + profile for the gateway)", cells, (10, 1))
+    base, direct10, gw10 = r[("minimal app (baseline)", 10)], r[("profile direct", 10)], r[("gateway", 10)]
+    direct1, gw1 = r[("profile direct", 1)], r[("gateway", 1)]
+    return [
+        entry("read: profile direct, 10 clients", direct10["rps"], "req/s", base["rps"]),
+        entry("read: profile CPU per request", direct10["cpu_ms"], "ms", base["cpu_ms"]),
+        entry("read: gateway, 10 clients (of profile direct)", gw10["rps"], "req/s", direct10["rps"]),
+        entry("read: gateway p99, 10 clients", gw10["p99"], "ms", direct10["p99"]),
+        entry("read: gateway p50, 1 client", gw1["p50"], "ms", direct1["p50"]),
+        entry("read: gateway adds at p50, 1 client", gw1["p50"] - direct1["p50"], "ms", None),
+        entry("read: gateway p99, 1 client", gw1["p99"], "ms", direct1["p99"]),
+    ]
 
 
 def _customer_bodies(prefix: str) -> Callable[[], bytes]:
@@ -213,35 +354,45 @@ def _customer_bodies(prefix: str) -> Callable[[], bytes]:
         return (
             f'{{"name":"Wang Fang","national_id":"{prefix}{n:012d}","phone":"139{prefix[-1]}{n:08d}",'
             f'"email":"b{prefix}{n}@example.com","birth_date":"1985-06-15","address":"8 Jianguo Road, Beijing",'
-            f'"assets_under_management":"250000.00","risk_level":"C3"}}'
+            f'"assets_under_management":"250000.00"}}'
         ).encode()
 
     return body
 
 
-async def _creates(system: System) -> None:
+async def _creates(system: System) -> list[dict]:
     role = "relationship_manager"
-    # Direct calls carry the actor headers the gateway would pass on, so the service does the same work.
-    direct_actor = {"X-Actor-Id": f"user-{role}", "X-Actor-Role": role}
-    await table("2. Create a customer (POST /api/v1/customers, unique bodies, role relationship_manager)", [
+    direct_actor = dict(caller_headers(role))
+    r = await table("2. Create a customer (POST /api/v1/customers, unique bodies, role relationship_manager)", [
         ("profile direct", Cell("POST", system.url("profile") + "/api/v1/customers", {**JSON, **direct_actor},
                                 _customer_bodies("BD1"), ok_status=201)),
-        ("gateway (aiohttp)", Cell("POST", system.url("gateway") + "/api/v1/customers",
-                                   {**JSON, **system.headers(role)}, _customer_bodies("BG2"), ok_status=201)),
-    ], CREATE_CONCURRENCY)
+        ("gateway", Cell("POST", system.url("gateway") + "/api/v1/customers",
+                         {**JSON, **system.headers(role)}, _customer_bodies("BG2"), ok_status=201)),
+    ], (10,))
+    return [entry("create: gateway, 10 clients (of profile direct)", r[("gateway", 10)]["rps"], "req/s",
+                  r[("profile direct", 10)]["rps"])]
 
 
-async def _decisions(system: System) -> None:
+async def _decisions(system: System) -> list[dict]:
     consent = system.url("consent")
     recipient, purpose = "partner.bench", "marketing"
     started = time.perf_counter()
+    # Consent takes consents only for customers it has heard of from profile's events: the
+    # seeded customers are introduced to its read model directly, as those events would.
+    admin_url = system.database_urls["consent"].replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.executemany("INSERT INTO known_customers (customer_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                                     [(f"bench-customer-{i:05d}",) for i in range(SEEDED_CONSENTS)])
+    finally:
+        await connection.close()
     connector = aiohttp.TCPConnector(limit=20)
     async with aiohttp.ClientSession(connector=connector) as session:
         async def grant(i: int) -> None:
             body = {"customer_id": f"bench-customer-{i:05d}", "recipient": recipient, "purpose": purpose,
                     "data_categories": ["basic", "behaviour"], "channel": "mobile"}
             async with session.post(f"{consent}/api/v1/consents", json=body,
-                                    headers={"X-Actor-Id": f"bench-customer-{i:05d}", "X-Actor-Role": "customer"}) as r:
+                                    headers=caller_headers("customer", body["customer_id"], customer_scope=body["customer_id"])) as r:
                 if r.status != 201:
                     raise RuntimeError(f"seeding consents: {r.status} {await r.text()}")
 
@@ -263,26 +414,216 @@ async def _decisions(system: System) -> None:
         return body
 
     url = f"{consent}/api/v1/decisions"
-    await table(
+    pid = (system.processes["consent"].pid,)
+    r = await table(
         f"3. Consent decisions (POST /api/v1/decisions direct to consent; {SEEDED_CONSENTS} consents seeded "
         f"in {seeded:.1f} s; random customers)", [
-            ("consent /healthz (baseline)", Cell("GET", f"{consent}/healthz")),
-            ("decision: permit", Cell("POST", url, JSON, asking(purpose, '["basic"]'), ok_body=b'"permit"')),
+            ("consent /healthz (baseline)", Cell("GET", f"{consent}/healthz", pids=pid)),
+            ("decision: permit", Cell("POST", url, JSON, asking(purpose, '["basic"]'), ok_body=b'"permit"', pids=pid)),
             ("decision: deny (other purpose)", Cell("POST", url, JSON, asking("credit_assessment", '["basic"]'),
-                                                    ok_body=b'"purpose_not_consented"')),
-        ], CONCURRENCY)
-    print("  permit: one indexed query; deny (other purpose): a second query to tell the reason", flush=True)
+                                                    ok_body=b'"purpose_not_consented"', pids=pid)),
+        ], (10,))
+    health = r[("consent /healthz (baseline)", 10)]["rps"]
+    in_process = await _decisions_in_process(system.database_urls["consent"], recipient, purpose)
+    return [
+        entry("decide: permit over HTTP, 10 clients (of /healthz)", r[("decision: permit", 10)]["rps"], "req/s", health),
+        entry("decide: deny over HTTP, 10 clients (of /healthz)", r[("decision: deny (other purpose)", 10)]["rps"],
+              "req/s", health),
+        *in_process,
+    ]
+
+
+async def _decisions_in_process(database_url: str, recipient: str, purpose: str) -> list[dict]:
+    """Decisions as the route makes them (`DecisionReader.decide`), per CPU-second of this
+    process, beside the bare driver: one prepared asyncpg query per call on one connection."""
+    from services.consent import service
+    from services.consent.schemas import DecisionRequest
+
+    rng = random.Random(11)
+    asks = [DecisionRequest(customer_id=f"bench-customer-{rng.randrange(SEEDED_CONSENTS):05d}", recipient=recipient,
+                            purpose=purpose, data_categories=["basic"]) for _ in range(DECISIONS)]
+    permits = 0
+    async with service.DecisionReader.open(database_url, 5) as reader:
+        for ask in asks[:100]:  # warm up
+            await reader.decide(ask)
+        cpu = time.process_time()
+        for ask in asks:
+            permits += (await reader.decide(ask)).decision == "permit"
+        decide_cpu = time.process_time() - cpu
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        query = await connection.prepare("SELECT id FROM consents WHERE customer_id = $1 AND recipient = $2")
+        cpu = time.process_time()
+        for ask in asks:
+            await query.fetch(ask.customer_id, recipient)
+        bare_cpu = time.process_time() - cpu
+    finally:
+        await connection.close()
+    if permits != len(asks):
+        raise RuntimeError(f"in-process decisions: {permits} permits of {len(asks)}; every seeded consent permits")
+    print(f"\n  in process: {len(asks)} decisions in {decide_cpu:.2f} CPU-s; bare asyncpg query: {bare_cpu:.2f} CPU-s",
+          flush=True)
+    return [entry("decide: in process, per CPU-second (of bare asyncpg)", len(asks) / decide_cpu, "decisions/CPU-s",
+                  len(asks) / bare_cpu)]
+
+
+async def _delivery(system: System) -> list[dict]:
+    """Commit in profile -> effect in recommendation's read model, one event at a time: from the
+    profile answer (the commit is done) until recommendation's transaction that applied it
+    commits (a NOTIFY from a trigger on its read-model table, added for the bench)."""
+    database = system.database_urls["recommendation"].replace("postgresql+asyncpg://", "postgresql://")
+    listener = await asyncpg.connect(database)
+    await listener.execute("""
+        CREATE OR REPLACE FUNCTION bench_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('bench_effect', NEW.customer_id || ' ' || NEW.assets_under_management::text);
+        RETURN NEW; END $$;
+        DROP TRIGGER IF EXISTS bench_notify ON customers;
+        CREATE TRIGGER bench_notify AFTER INSERT OR UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION bench_notify();
+    """)
+    arrived: dict[str, float] = {}
+    waiting: dict[str, asyncio.Future] = {}
+
+    def on_notify(_connection, _pid, _channel, payload: str) -> None:
+        arrived[payload] = time.perf_counter()
+        future = waiting.pop(payload, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    await listener.add_listener("bench_effect", on_notify)
+    customer_id = await _customer(system)
+    url = f"{system.url('profile')}/api/v1/customers/{customer_id}"
+    latencies: list[float] = []
+    try:
+        async with aiohttp.ClientSession() as session:
+            for i in range(EVENTS + 10):
+                assets = f"{100000 + i}.00"
+                key = f"{customer_id} {assets}"
+                waiting[key] = asyncio.get_running_loop().create_future()
+                async with session.patch(url, json={"assets_under_management": assets},
+                                         headers=dict(caller_headers("admin", "bench-admin"))) as response:
+                    await response.read()
+                    committed = time.perf_counter()
+                    if response.status != 200:
+                        raise RuntimeError(f"update: {response.status}")
+                await asyncio.wait_for(waiting.get(key) or asyncio.sleep(0), timeout=30)
+                if i >= 10:  # the first few warm up the consumer
+                    latencies.append(max(0.0, arrived[key] - committed))
+    finally:
+        await listener.close()
+    broker = await _broker_alone(system.bootstrap_servers)
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+    print(f"\n4. Commit -> effect (PATCH in profile -> recommendation's read model), {len(latencies)} events\n\n"
+          f"  p50 {p50:.1f} ms, p99 {p99:.1f} ms; the broker alone (produce -> consume): "
+          f"p50 {broker[0]:.1f} ms, p99 {broker[1]:.1f} ms", flush=True)
+    return [entry("delivery: commit -> effect p50", p50, "ms", broker[0]),
+            entry("delivery: commit -> effect p99", p99, "ms", broker[1])]
+
+
+async def _broker_alone(bootstrap_servers: str) -> tuple[float, float]:
+    """Produce one message and wait for a consumer to get it, EVENTS times, with the platform's
+    client settings (events/kafka.py), on a topic of its own."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from events import kafka
+
+    topic = f"bench.latency.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 3, 1)])
+    await admin.close()
+    producer = kafka.producer(bootstrap_servers, "bench")
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap_servers, group_id=f"bench-{topic}",
+                                auto_offset_reset="earliest", fetch_max_wait_ms=kafka.FETCH_MAX_WAIT_MS)
+    await producer.start()
+    await consumer.start()
+    latencies = []
+    try:
+        for i in range(EVENTS + 10):
+            sent = time.perf_counter()
+            await producer.send_and_wait(topic, key=str(i % 7).encode(), value=str(i).encode())
+            got = False
+            while not got:
+                for records in (await consumer.getmany(timeout_ms=1000)).values():
+                    got = got or any(r.value == str(i).encode() for r in records)
+            if i >= 10:
+                latencies.append(time.perf_counter() - sent)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    latencies.sort()
+    return latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+
+
+async def _relay(system: System) -> list[dict]:
+    """The outbox relay on PostgreSQL (a database of its own, a broker of its own so no service
+    consumes these events), RELAY_EVENTS events, beside the bare producer sending the same
+    messages to the same broker."""
+    import sqlalchemy as sa
+
+    from events import kafka
+    from events.contracts import CustomerUpdatedV1
+    from events.outbox import Outbox
+    from events.store import add_messaging_tables
+    from services.kit import db
+
+    admin = await asyncpg.connect(databases.ADMIN_URL)
+    name = f"{PREFIX}_relay"
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    engine = db.create_engine(databases.database_url("relay", PREFIX))
+    metadata = db.new_metadata()
+    table, _ = add_messaging_tables(metadata)
+    outbox = Outbox(table, source="bench")
+    broker = LocalBroker(free_port())
+    await asyncio.to_thread(broker.start)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        sessions = db.session_factory(engine)
+        payload = CustomerUpdatedV1(customer_id="c", risk_level="C3", assets_under_management="1.00",
+                                    changed_fields=["assets_under_management"])
+        for start in range(0, RELAY_EVENTS, 1000):
+            async with sessions() as session, session.begin():
+                await outbox.emit_many(session, [("customer.updated", payload)] * min(1000, RELAY_EVENTS - start))
+        producer = kafka.producer(broker.bootstrap_servers, "bench-relay")
+        await producer.start()
+        try:
+            started = time.perf_counter()
+            while await outbox.relay_once(engine, producer):
+                pass
+            relay_s = time.perf_counter() - started
+            async with engine.connect() as connection:
+                rows = (await connection.execute(sa.select(table.c.aggregateid, table.c.payload))).all()
+            started = time.perf_counter()
+            for start in range(0, len(rows), 500):
+                sends = [await producer.send("crm.customer", key=r.aggregateid.encode(), value=r.payload.encode())
+                         for r in rows[start:start + 500]]
+                await asyncio.gather(*sends)
+            bare_s = time.perf_counter() - started
+        finally:
+            await producer.stop()
+        left = await outbox.pending(engine)
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(broker.stop)
+    if left:
+        raise RuntimeError(f"relay left {left} events unsent")
+    print(f"\n5. Outbox relay: {RELAY_EVENTS} events in {relay_s:.2f} s ({RELAY_EVENTS / relay_s:,.0f}/s); "
+          f"the bare producer: {bare_s:.2f} s ({RELAY_EVENTS / bare_s:,.0f}/s)", flush=True)
+    return [entry("relay: events per second (of the bare producer)", RELAY_EVENTS / relay_s, "events/s",
+                  RELAY_EVENTS / bare_s)]
 
 
 # --- bulk import ----------------------------------------------------------------------------------
 
 def _import_file(rows: int) -> bytes:
-    header = "external_ref,name,national_id,phone,email,birth_date,address,assets_under_management,risk_level\n"
-    risk = ("C1", "C2", "C3", "C4", "C5")
+    header = "external_ref,name,national_id,phone,email,birth_date,address,assets_under_management\n"
     lines = [
         f"core-{i:09d},Li Wei {i},IM{i:012d},137{i:08d},li.wei.{i}@example.com,19{60 + i % 40:02d}-"
-        f"{1 + i % 12:02d}-{1 + i % 28:02d},\"{1 + i % 999} Renmin Road, Shanghai\",{(i * 7919) % 9_000_000}.00,"
-        f"{risk[i % 5]}\n"
+        f"{1 + i % 12:02d}-{1 + i % 28:02d},\"{1 + i % 999} Renmin Road, Shanghai\",{(i * 7919) % 9_000_000}.00\n"
         for i in range(rows)
     ]
     return (header + "".join(lines)).encode()
@@ -321,15 +662,14 @@ def _mib(kib: int) -> str:
     return f"{kib / 1024:.0f} MiB"
 
 
-async def _import(system: System) -> None:
+async def _import(system: System) -> list[dict]:
     started = time.perf_counter()
     content = _import_file(IMPORT_ROWS)
     generated = time.perf_counter() - started
     pid = system.processes["profile"].pid
     before = _memory_kib(pid)
     sampler = MemorySampler(pid)
-    headers = {"Content-Type": "text/csv", "X-Actor-Id": "user-relationship_manager",
-               "X-Actor-Role": "relationship_manager"}
+    headers = {"Content-Type": "text/csv", **caller_headers("relationship_manager")}
     sampler.start()
     started = time.perf_counter()
     try:
@@ -344,8 +684,9 @@ async def _import(system: System) -> None:
     after = _memory_kib(pid)
     # A new high-water mark is exact; otherwise the import stayed below an earlier peak.
     peak = after["VmHWM"] if after["VmHWM"] > before["VmHWM"] else sampler.peak_kib
+    growth_mib = (peak - before["VmRSS"]) / 1024
 
-    print("\n4. Bulk import (POST /api/v1/customers/imports, one CSV file, direct to profile, "
+    print("\n6. Bulk import (POST /api/v1/customers/imports, one CSV file, direct to profile, "
           "role relationship_manager)\n", flush=True)
     print(f"  rows                      {IMPORT_ROWS:>12,}", flush=True)
     print(f"  file size                 {len(content) / 1e6:>12.1f} MB  ({len(content) / IMPORT_ROWS:.0f} B/row, "
@@ -356,8 +697,13 @@ async def _import(system: System) -> None:
           + ("" if status == 200 else "  (import FAILED: rows/s is not an import rate)"), flush=True)
     print(f"  profile RSS before        {_mib(before['VmRSS']):>12}  (peak before the import: "
           f"{_mib(before['VmHWM'])})", flush=True)
-    print(f"  profile RSS peak          {_mib(peak):>12}  (+{_mib(peak - before['VmRSS'])} over before)", flush=True)
+    print(f"  profile RSS peak          {_mib(peak):>12}  (+{growth_mib:.0f} MiB over before)", flush=True)
     print(f"  profile RSS after         {_mib(after['VmRSS']):>12}", flush=True)
+    if status != 200:
+        return [entry("import: FAILED", float(status), "status")]
+    return [entry(f"import: {IMPORT_ROWS} rows, seconds", elapsed, "s"),
+            entry("import: peak memory growth", growth_mib, "MiB"),
+            entry("import: file size", len(content) / 2**20, "MiB")]
 
 
 if __name__ == "__main__":

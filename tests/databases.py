@@ -25,17 +25,21 @@ def database_url(component: str, prefix: str = PREFIX) -> str:
     return f"{base}/{database_name(component, prefix)}"
 
 
-async def recreate(prefix: str = PREFIX) -> dict[str, str]:
-    """Drop and create every component's database; returns component -> SQLAlchemy URL."""
+async def recreate_one(component: str, prefix: str = PREFIX) -> str:
+    """Drop and create one component's database; returns its SQLAlchemy URL."""
     connection = await asyncpg.connect(ADMIN_URL)
     try:
-        for component in COMPONENTS:
-            name = database_name(component, prefix)
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await connection.execute(f'CREATE DATABASE "{name}"')
+        name = database_name(component, prefix)
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
-    return {component: database_url(component, prefix) for component in COMPONENTS}
+    return database_url(component, prefix)
+
+
+async def recreate(prefix: str = PREFIX) -> dict[str, str]:
+    """Drop and create every component's database; returns component -> SQLAlchemy URL."""
+    return {component: await recreate_one(component, prefix) for component in COMPONENTS}
 
 
 if __name__ == "__main__":

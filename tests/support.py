@@ -46,6 +46,8 @@ class System:
         self.bootstrap_servers = bootstrap_servers
         self.workdir = workdir
         self.ports = {c: free_port() for c in COMPONENTS}
+        # Metrics are served on their own port, apart from the API (METRICS_PORT).
+        self.metrics_ports = {c: free_port() for c in COMPONENTS}
         self.processes: dict[str, subprocess.Popen] = {}
         self.private_key_file = workdir / "jwt-private.pem"
         self.env = {
@@ -55,12 +57,19 @@ class System:
             "GATEWAY_JWT_PRIVATE_KEY_FILE": str(self.private_key_file),
             "CRM_ENVIRONMENT": "development",
             "LOG_LEVEL": "WARNING",
+            # The churn models of this run only (no model promoted: the rules score).
+            "CHURN_MODEL_DIR": str(workdir / "churn-models"),
             **{f"{c.upper()}_DATABASE_URL": url for c, url in database_urls.items()},
+            # Audit chains anchored often, so tests see checkpoints of what they just did.
+            **{f"{c.upper()}_AUDIT_CHECKPOINT_INTERVAL_SECONDS": "0.5" for c in COMPONENTS},
             **{f"GATEWAY_{c.upper()}_URL": self.url(c) for c in SERVICES},
         }
 
     def url(self, component: str) -> str:
         return f"http://127.0.0.1:{self.ports[component]}"
+
+    def metrics_url(self, component: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_ports[component]}/metrics"
 
     def run_cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -79,7 +88,7 @@ class System:
         log = open(self.workdir / f"{component}.log", "ab")
         self.processes[component] = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", component, "--port", str(self.ports[component])],
-            env=self.env,
+            env={**self.env, "METRICS_PORT": str(self.metrics_ports[component])},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -231,7 +240,6 @@ def new_customer(**overrides) -> dict:
         "birth_date": "1985-06-15",
         "address": "8 Jianguo Road, Beijing",
         "assets_under_management": "250000.00",
-        "risk_level": "C3",
     }
     body.update(overrides)
     return body
@@ -307,12 +315,43 @@ async def onboard_through_gateway(client: httpx.AsyncClient, system: System, man
     assert created.status_code == 201, created.text
     customer_id = created.json()["id"]
     me = system.headers("customer", customer_id)
-    consent = await client.post(f"{gateway}/api/v1/consents", json=marketing_consent(customer_id), headers=me)
+    # Consent and feedback learn of the customer from profile's event, which may be on its way.
+    consent = await once_customer_known(
+        lambda: client.post(f"{gateway}/api/v1/consents", json=marketing_consent(customer_id), headers=me)
+    )
     assert consent.status_code == 201, consent.text
-    complaint = await client.post(
+    complaint = await once_customer_known(lambda: client.post(
         f"{gateway}/api/v1/complaints",
         json={"customer_id": customer_id, "category": "service", "channel": "web", "description": "slow"},
         headers=me,
-    )
+    ))
     assert complaint.status_code == 201, complaint.text
     return customer_id
+
+
+def customer_created(customer_id: str) -> Envelope:
+    """The event by which every service learns that a customer exists, as profile publishes it."""
+    from decimal import Decimal
+
+    from events.contracts import CustomerCreatedV1, new_event
+
+    payload = CustomerCreatedV1(customer_id=customer_id, risk_level="C3", assets_under_management=Decimal("0"))
+    return new_event("customer.created", payload, source="profile")
+
+
+async def introduce_customer(kafka: "KafkaProbe", customer_id: str) -> None:
+    """Publish `customer.created` for an id no profile service created (component tests)."""
+    await kafka.publish(topics.CUSTOMER, customer_created(customer_id).model_dump_json().encode(), key=customer_id)
+
+
+async def once_customer_known(call: Callable, *, timeout: float = 20.0):
+    """Retry `call()` (an HTTP request) while the service answers that it does not know the
+    customer yet: it learns customers from events, which may still be on their way."""
+
+    async def attempt():
+        response = await call()
+        unknown = response.status_code == 404 and response.json().get("detail") == "No customer has this id."
+        assert not unknown, "the service has not learnt of the customer yet"
+        return response
+
+    return await eventually(attempt, timeout=timeout)

@@ -22,9 +22,20 @@ DAY_MS = 24 * 3600 * 1000
 TOPIC_SUBJECTS = {
     topics.CUSTOMER: "Customer records",
     topics.CONSENT: "Data-sharing consents and consent requests",
-    topics.FEEDBACK: "Survey answers (CSAT, NPS)",
+    topics.FEEDBACK: "Survey answers (CSAT, NPS, CES)",
     topics.COMPLAINT: "Customer complaints",
-    topics.CHURN: "Churn risk",
+    topics.CASE: "Service cases: opened, SLA warnings and escalations, resolved, closed",
+    topics.CHURN: "Churn warnings for customers rising a churn band",
+    topics.RISK_ASSESSMENT: "Risk assessments completed (C1-C5) and re-assessments requested",
+    topics.SUITABILITY: "Suitability mismatches for relationship managers and recommendation lists made",
+    topics.SCREENING: "Sanctions/PEP screening hits and clearances, money-laundering risk ratings",
+    topics.COREBANKING_HOLDINGS: "Products opened and closed in core banking",
+    topics.COREBANKING_ACTIVITY: "Posted transactions and balance snapshots",
+}
+# Where the bank's core systems find an example of publishing on their topics.
+EXTERNAL_EXAMPLES = {
+    topics.COREBANKING_HOLDINGS: "events/examples/publish_holding.py",
+    topics.COREBANKING_ACTIVITY: "events/examples/corebanking_producer.py",
 }
 HEADERS_SCHEMA = {
     "type": "object",
@@ -74,11 +85,18 @@ def _channel_description(topic: str) -> str:
             "original headers plus dlq_reason, dlq_consumer_group, dlq_topic, dlq_partition and "
             "dlq_offset. Written by every consuming component."
         )
+    if topic == topics.AUDIT_CHECKPOINTS:
+        return (
+            "Signed checkpoints of the audit chains' heads (not events: JSON {chain, position, hash, at, "
+            "signature}). Key: the chain's identity. Append-only; `crm verify-audit` checks each chain "
+            f"against them. Written by {', '.join(f'`{c}`' for c in topics.producers_of(topic))}."
+        )
     types = sorted({t.name for t in REGISTRY.values() if t.topic == topic})
-    return (
-        f"{TOPIC_SUBJECTS[topic]}: {', '.join(f'`{t}`' for t in types)}. Published by "
-        f"`{topics.PRODUCER[topic]}`. Key: customer id."
-    )
+    if topic in topics.EXTERNAL:
+        producer = f"{topics.EXTERNAL[topic]} systems (example producer: {EXTERNAL_EXAMPLES[topic]})"
+    else:
+        producer = f"`{topics.PRODUCER[topic]}`"
+    return f"{TOPIC_SUBJECTS[topic]}: {', '.join(f'`{t}`' for t in types)}. Published by {producer}. Key: customer id."
 
 
 def _channel(topic: str) -> dict:
@@ -116,16 +134,25 @@ def _operations(channels: dict, components: dict) -> dict:
     for component, (access, handled) in sorted(components.items()):
         for topic in access.writes:
             refs = list(channels[topic]["messages"])
-            if topic != topics.DEAD_LETTER:
+            if topic not in (topics.DEAD_LETTER, topics.AUDIT_CHECKPOINTS):
                 refs = [m for m in refs if REGISTRY_BY_MESSAGE[m].topic == topic]
             operations[f"{component}_sends_{topic.replace('.', '_').replace('-', '_')}"] = {
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{topic}"},
                 "summary": f"{component} publishes on {topic}"
-                + (" what it could not handle" if topic == topics.DEAD_LETTER else " from its transactional outbox"),
+                + {topics.DEAD_LETTER: " what it could not handle",
+                   topics.AUDIT_CHECKPOINTS: " the signed heads of its audit chain"}.get(topic, " from its transactional outbox"),
                 "messages": [{"$ref": f"#/channels/{topic}/messages/{m}"} for m in refs],
             }
         for topic in access.reads:
+            if topic == topics.AUDIT_CHECKPOINTS:
+                operations[f"{component}_receives_{topic.replace('.', '_').replace('-', '_')}"] = {
+                    "action": "receive",
+                    "channel": {"$ref": f"#/channels/{topic}"},
+                    "summary": f"{component} reads back its audit checkpoints (`crm verify-audit`, no consumer group)",
+                    "messages": [{"$ref": f"#/channels/{topic}/messages/{m}"} for m in channels[topic]["messages"]],
+                }
+                continue
             refs = [m for m in channels[topic]["messages"] if not handled or REGISTRY_BY_MESSAGE[m].name in handled]
             operation = {
                 "action": "receive",
@@ -138,7 +165,7 @@ def _operations(channels: dict, components: dict) -> dict:
                 operation["bindings"] = {
                     "kafka": {"groupId": {"type": "string", "enum": [access.group]}, "bindingVersion": BINDING_VERSION}
                 }
-            operations[f"{component}_receives_{topic.replace('.', '_')}"] = operation
+            operations[f"{component}_receives_{topic.replace('.', '_').replace('-', '_')}"] = operation
     return operations
 
 
@@ -185,6 +212,22 @@ def document(components: dict | None = None) -> dict:
         "payload": {"description": "The original value, byte for byte (usually, but not always, an event envelope)."},
     }
     channels[topics.DEAD_LETTER]["messages"]["dead_letter"] = {"$ref": "#/components/messages/dead_letter"}
+    messages["audit_checkpoint"] = {
+        "name": "audit checkpoint",
+        "title": "The signed head of one audit chain",
+        "summary": "Position and hash of a chain's newest sealed row, signed with the chain's key.",
+        "contentType": "application/json",
+        "bindings": {"kafka": {"key": {"type": "string", "description": "The chain's identity."}, "bindingVersion": BINDING_VERSION}},
+        "payload": {
+            "type": "object",
+            "required": ["chain", "position", "hash", "at", "signature"],
+            "properties": {
+                "chain": {"type": "string"}, "position": {"type": "integer", "minimum": 1}, "hash": {"type": "string"},
+                "at": {"type": "string"}, "signature": {"type": "string"},
+            },
+        },
+    }
+    channels[topics.AUDIT_CHECKPOINTS]["messages"]["audit_checkpoint"] = {"$ref": "#/components/messages/audit_checkpoint"}
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -1,4 +1,3 @@
-from gateway.audit import Base
 from services.kit.migrations import run_env
 
-run_env(Base.metadata)
+run_env()

@@ -1,17 +1,43 @@
 """Consent: the customer's permissions to use and share their data (R2.4, R6.1)."""
 
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
+from fastapi import FastAPI
+
 from events.contracts import topics
-from services.consent import handlers, models, service
+from services.consent import handlers, kpis, models, service
+from services.consent.declarations import CATALOGUE
 from services.consent.routes import router
 from services.consent.settings import ConsentSettings
 from services.kit.app import ServiceSpec
+from services.kit.catalogue import Category
+from services.kit.retention import RetentionRule, legal_hold_handlers, retention_job
+from services.kit.audit import audit_router
 from services.kit.jobs import PeriodicJob
+
+
+C, H = models.Consent, models.ConsentChange
+# A consent is proof as long as the business limit after it ended (revoked, rejected, expired);
+# then it goes with its history.
+RULES = [
+    RetentionRule("ended-consents", C.__table__, Category.BUSINESS,
+                  since=sa.func.coalesce(C.revoked_at, C.decided_at, C.expires_at, C.created_at),
+                  customer=C.customer_id, where=(C.status.in_(["revoked", "rejected", "expired"]),),
+                  dependents=((H.__table__, H.consent_id),)),
+]
 
 
 def spec() -> ServiceSpec:
     settings = ConsentSettings()
+
+    @asynccontextmanager
+    async def resources(app: FastAPI):
+        async with service.DecisionReader.open(settings.database_url, settings.decision_pool_size) as reader:
+            app.state.decisions = reader
+            yield
+
     return ServiceSpec(
         name="consent",
         title="Consent service",
@@ -20,11 +46,21 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[router, kpis.router, audit_router(models.audit)],
         outbox=models.outbox,
         inbox=models.inbox_table,
-        handlers={"customer.erased": handlers.on_customer_erased(settings)},
+        handlers={
+            **models.known_customers.handlers(),
+            "customer.erased": handlers.on_customer_erased(settings),
+            **legal_hold_handlers(models.legal_holds),
+        },
         consumed_topics=[topics.CUSTOMER],
         audit=models.audit,
-        jobs=[PeriodicJob(name="expire-consents", every_seconds=settings.expiry_check_seconds, run=service.expire_due)],
+        catalogue=CATALOGUE,
+        resources=resources,
+        jobs=[
+            PeriodicJob(name="expire-consents", every_seconds=settings.expiry_check_seconds, run=service.expire_due),
+            PeriodicJob(name="flush-decision-tallies", every_seconds=2.0, run=kpis.decisions.flush),
+            retention_job(RULES, settings.retention_days, models.legal_holds),
+        ],
     )

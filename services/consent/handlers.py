@@ -6,6 +6,7 @@ from events.consumer import Handler
 from events.contracts import CustomerErasedV1
 from events.contracts.envelope import Envelope
 from services.consent import service
+from services.consent.models import known_customers
 from services.consent.settings import ConsentSettings
 from services.kit import crypto
 from services.kit.identity import Actor
@@ -16,6 +17,7 @@ def on_customer_erased(settings: ConsentSettings) -> Handler:
     key = crypto.decode_key(settings.pseudonym_key)
 
     async def handle(session: AsyncSession, envelope: Envelope, payload: CustomerErasedV1) -> None:
+        await known_customers.erased(session, payload.customer_id, payload.erased_at)
         actor = Actor(envelope.source, "system", None, "customer erased")
         await service.erase_customer(session, payload.customer_id,
                                      pseudonym_id=service.pseudonym(key, payload.customer_id), actor=actor)

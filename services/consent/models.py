@@ -8,6 +8,8 @@ from events.outbox import Outbox
 from events.store import add_messaging_tables
 from services.kit.audit import AuditTrail
 from services.kit.db import UTCDateTime, new_metadata
+from services.kit.known_customers import KnownCustomers
+from services.kit.retention import add_legal_holds_table
 
 
 class Base(DeclarativeBase):
@@ -89,3 +91,6 @@ class ConsentChange(Base):
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
 outbox = Outbox(outbox_table, source="consent")
 audit = AuditTrail(Base.metadata)
+legal_holds = add_legal_holds_table(Base.metadata)
+# Customers as learnt from customer events: consents only for customers who exist.
+known_customers = KnownCustomers(Base.metadata)

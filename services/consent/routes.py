@@ -1,6 +1,7 @@
 from fastapi import APIRouter, Request, Response, status
 
 from services.consent import service
+from services.consent.kpis import decisions
 from services.consent.models import Consent, ConsentChange
 from services.consent.receipts import receipt
 from services.consent.schemas import (
@@ -24,11 +25,14 @@ def _settings(request: Request):
     return request.app.state.settings
 
 
-@router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentOut)
-async def grant_consent(body: ConsentGrant, session: SessionDep, actor: ActorDep, response: Response) -> Consent:
-    """The customer's own consent: active at once."""
+@router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentOut, responses=FORBIDDEN)
+async def grant_consent(
+    body: ConsentGrant, session: SessionDep, actor: ActorDep, request: Request, response: Response
+) -> Consent:
+    """The customer's own consent, in a customer channel: active at once. Staff ask through
+    /consent-requests instead (maker-checker)."""
     async with session.begin():
-        consent = await service.grant(session, body, actor=actor)
+        consent = await service.grant(session, body, actor=actor, settings=_settings(request))
     response.headers["Location"] = f"/api/v1/consents/{consent.id}"
     return consent
 
@@ -97,7 +101,14 @@ async def list_consents(customer_id: str, session: SessionDep) -> list[Consent]:
 
 
 @router.post("/decisions", response_model=DecisionOut, tags=["decisions"])
-async def decide(body: DecisionRequest, session: SessionDep) -> DecisionOut:
+async def decide(body: DecisionRequest, request: Request) -> DecisionOut:
     """May `recipient` use these categories of the customer's data for `purpose` (now, or as of
     a past time)? Asked by the gateway before every share."""
-    return await service.decide(session, body)
+    reader = request.app.state.decisions
+    if body.as_of is None and reader is not None:
+        answer = await reader.decide(body)
+    else:
+        async with request.app.state.sessions() as session:
+            answer = await service.decide(session, body)
+    decisions.count(body, answer)
+    return answer

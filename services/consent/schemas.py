@@ -12,6 +12,7 @@ from pydantic import (
 
 from events.contracts import Channel
 from services.kit.clock import now
+from services.kit.params import IsoAwareDatetime
 
 Purpose = Literal["marketing", "credit_assessment", "risk_control", "third_party_sharing", "analytics"]
 # The profile service's declared data categories.
@@ -41,7 +42,7 @@ Recipient = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
 ]
 DataCategories = Annotated[list[DataCategory], Field(min_length=1), AfterValidator(_each_once)]
-Expiry = Annotated[AwareDatetime, AfterValidator(_future_utc)]
+Expiry = Annotated[IsoAwareDatetime, AfterValidator(_future_utc)]
 # Kept exactly as sent (no stripping): its hash must match the text the customer saw.
 NoticeText = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
@@ -119,7 +120,7 @@ class DecisionRequest(BaseModel):
     recipient: Recipient
     purpose: Purpose
     data_categories: DataCategories
-    as_of: AwareDatetime | None = Field(default=None, description="Answer as of this time; default now.")
+    as_of: IsoAwareDatetime | None = Field(default=None, description="Answer as of this time; default now.")
 
 
 DecisionReason = Literal[

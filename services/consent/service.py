@@ -9,10 +9,15 @@ the same transaction, so all of it commits or none of it does.
 
 import hashlib
 import hmac
+import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from events.contracts import (
@@ -23,16 +28,21 @@ from events.contracts import (
     ConsentRevokedV1,
 )
 from services.kit.clock import now
-from services.consent.models import Consent, ConsentChange, audit, outbox
+from services.consent.declarations import CATALOGUE
+from services.consent.models import Consent, ConsentChange, audit, known_customers, outbox
 from services.consent.schemas import ConsentGrant, DecisionOut, DecisionRequest
 from services.consent.settings import ConsentSettings
+from services.kit.catalogue import Erasure
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, Forbidden, NotFound
 
 EXPIRY = Actor("consent:expire-consents", "system", None, None)
-# Columns that may hold the customer's own id: as the subject, or as the actor when the
-# customer granted or revoked the consent themselves.
-_ACTOR_COLUMNS = ("requested_by", "decided_by", "granted_by", "revoked_by")
+# Columns the catalogue says erasure pseudonymises: the subject, and the actors (who may be the
+# customer, having granted or revoked the consent themselves).
+_PSEUDONYMISED = {
+    table: [f.name for f in CATALOGUE.fields(table) if f.erasure is Erasure.PSEUDONYMISE and f.name != "customer_id"]
+    for table in ("consents", "consent_history")
+}
 
 
 async def get(session: AsyncSession, consent_id: str, *, scope: str | None, for_update: bool = False) -> Consent:
@@ -79,8 +89,19 @@ def _decided(consent: Consent) -> ConsentDecidedV1:
                             decided_by=consent.decided_by, expires_at=consent.expires_at)
 
 
-async def grant(session: AsyncSession, body: ConsentGrant, *, actor: Actor) -> Consent:
-    """The customer's own consent (given in person or through staff): active at once."""
+async def grant(session: AsyncSession, body: ConsentGrant, *, actor: Actor, settings: ConsentSettings) -> Consent:
+    """The customer's own consent, in a customer channel: active at once. Staff never grant
+    directly: they request (maker) and another person approves (checker)."""
+    if actor.role not in settings.self_service_roles or actor.customer_scope != body.customer_id:
+        raise Forbidden("Only the customer gives a consent directly; staff ask for one through "
+                        "POST /api/v1/consent-requests, and another person approves it.")
+    if body.channel not in settings.customer_channels:
+        raise Forbidden(f"A customer gives a consent through: {', '.join(settings.customer_channels)}; "
+                        "consents taken in a branch or by phone go through a consent request.")
+    if body.legal_basis != "consent":
+        raise Forbidden("A customer's own grant rests on their consent; another legal basis is recorded "
+                        "by staff through a consent request.")
+    await known_customers.require(session, body.customer_id)
     moment = now()
     consent = _new(body, moment)
     consent.granted_at, consent.granted_by = moment, actor.id
@@ -94,6 +115,7 @@ async def request(session: AsyncSession, body: ConsentGrant, *, actor: Actor, se
     """Sharing the bank initiates (maker): inactive until a compliance officer approves it."""
     if actor.role not in settings.requester_roles:
         raise Forbidden(f"Only these roles may request a consent: {', '.join(settings.requester_roles)}.")
+    await known_customers.require(session, body.customer_id)
     moment = now()
     consent = _new(body, moment)
     consent.requested_at, consent.requested_by = moment, actor.id
@@ -226,13 +248,14 @@ async def erase_customer(session: AsyncSession, customer_id: str, *, pseudonym_i
     await session.execute(
         sa.update(Consent)
         .where(Consent.customer_id == customer_id)
-        .values(customer_id=pseudonym_id, **{c: replaced(getattr(Consent, c)) for c in _ACTOR_COLUMNS})
+        .values(customer_id=pseudonym_id, **{c: replaced(getattr(Consent, c)) for c in _PSEUDONYMISED["consents"]})
         .execution_options(synchronize_session=False)
     )
     await session.execute(
         sa.update(ConsentChange)
         .where(ConsentChange.customer_id == customer_id)
-        .values(customer_id=pseudonym_id, actor=replaced(ConsentChange.actor))
+        .values(customer_id=pseudonym_id,
+                **{c: replaced(getattr(ConsentChange, c)) for c in _PSEUDONYMISED["consent_history"]})
         .execution_options(synchronize_session=False)
     )
     await audit.record(session, actor=actor.id, role=actor.role, action="consent.pseudonymised",
@@ -267,6 +290,76 @@ def _reason(status: str, expires_at: datetime | None, categories: list[str], wan
     if status == "active":
         return "active_consent" if wanted <= set(categories) else "categories_not_covered"
     return _REASON_OF_STATUS[status]
+
+
+# The decision as of now, in one statement: every consent of the customer for the recipient
+# (any purpose), newest first, each with its status at $3 from the history, whether it had
+# lapsed by then and whether it covers the categories asked ($4, a JSON list): the inputs of
+# `_reason`, computed by the database so the driver decodes only text and booleans.
+_DECIDE_NOW = """
+SELECT c.id, c.purpose,
+       (SELECT h.to_status FROM consent_history h WHERE h.consent_id = c.id AND h.at <= $3
+        ORDER BY h.at DESC, h.id DESC LIMIT 1) AS status,
+       coalesce(c.expires_at <= $3, false) AS lapsed,
+       c.data_categories::jsonb @> $4::jsonb AS covers,
+       c.created_at <= $3 AS existed
+FROM consents c WHERE c.customer_id = $1 AND c.recipient = $2
+ORDER BY c.created_at DESC
+"""
+
+
+async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
+    return None
+
+
+class DecisionReader:
+    """Decisions as of now on PostgreSQL, the hot path of every partner share: one prepared
+    statement on a small pool of bare asyncpg connections, outside any transaction, no ORM.
+    Exact: it reads the committed state at the moment of the call, by the same rule as the
+    history path (`decide`), which still answers past `as_of` and the embedded database."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, database_url: str, size: int) -> AsyncIterator["DecisionReader | None"]:
+        url = make_url(database_url)
+        if url.get_backend_name() != "postgresql":
+            yield None
+            return
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        # Nothing to reset between uses (one read-only statement, no transaction, no session
+        # state): skip the pool's default reset query, a round trip per release.
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, reset=_nothing_to_reset)
+        try:
+            yield cls(pool)
+        finally:
+            await pool.close()
+
+    async def decide(self, asked: DecisionRequest) -> DecisionOut:
+        # Built without re-validation: every value comes from this function or the request.
+        as_of = now()
+        async with self.pool.acquire() as connection:
+            rows = await connection.fetch(_DECIDE_NOW, asked.customer_id, asked.recipient, as_of,
+                                          json.dumps(sorted(set(asked.data_categories))))
+        best = None  # (closeness, row): the first of the closest, i.e. the newest (rows come newest first)
+        for row in rows:
+            if row["purpose"] != asked.purpose or row["status"] is None:
+                continue
+            status = "expired" if row["status"] == "active" and row["lapsed"] else row["status"]
+            reason = ("active_consent" if row["covers"] else "categories_not_covered") if status == "active" \
+                else _REASON_OF_STATUS[status]
+            closeness = _CLOSENESS.index(reason)
+            if best is None or closeness < best[0]:
+                best = (closeness, reason, row["id"])
+        if best is not None:
+            _, reason, consent_id = best
+            return DecisionOut.model_construct(decision="permit" if reason == "active_consent" else "deny", consent_id=consent_id,
+                               reason=reason, as_of=as_of)
+        other_purpose = any(row["existed"] for row in rows)
+        return DecisionOut.model_construct(decision="deny", consent_id=None,
+                           reason="purpose_not_consented" if other_purpose else "no_consent", as_of=as_of)
 
 
 async def decide(session: AsyncSession, asked: DecisionRequest) -> DecisionOut:

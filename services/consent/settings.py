@@ -14,6 +14,13 @@ class ConsentSettings(ComponentSettings):
     # Maker-checker for sharing the bank initiates: who may request, who may approve or reject.
     requester_roles: list[str] = ["relationship_manager", "admin"]
     approver_roles: list[str] = ["compliance_officer"]
+    # A consent is given directly only by the customer themselves (their own id), in one of
+    # the customer channels, on the legal basis of consent; anything else goes through a request.
+    self_service_roles: list[str] = ["customer"]
+    customer_channels: list[str] = ["web", "mobile"]
+
+    # Connections of the decision path (DecisionReader: bare driver, outside the main pool).
+    decision_pool_size: int = 5
 
     # How often each replica looks for consents that reached their expiry (seconds).
     expiry_check_seconds: float = 2.0

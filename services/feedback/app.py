@@ -1,26 +1,57 @@
-"""Feedback: survey answers and complaints (R3.1, R3.3)."""
+"""Feedback: service cases with SLA clocks, surveys and the closed loop, service KPIs (R3.1, R3.3, R6.2)."""
 
 from pathlib import Path
 
 from events.contracts import topics
 from services.feedback import models
-from services.feedback.handlers import HANDLERS
-from services.feedback.routes import router
+from services.feedback.cases.routes import router as cases_router
+from services.feedback.customers.handlers import HANDLERS
+from services.feedback.kpis.routes import router as kpis_router
 from services.feedback.settings import FeedbackSettings
+from services.feedback.sla.service import escalate_due
+from services.feedback.surveys.routes import router as surveys_router
 from services.kit.app import ServiceSpec
+from services.feedback.declarations import CATALOGUE
+from services.kit.catalogue import Category
+from services.kit.jobs import PeriodicJob
+from services.kit.retention import RetentionRule, legal_hold_handlers, retention_job
+
+# Survey answers are behavioural data; cases are business records (regulatory complaint statistics),
+# and a case's notes and clocks go with it.
+RULES = [
+    RetentionRule("feedback", models.SurveyAnswer.__table__, Category.BEHAVIOUR,
+                  since=models.SurveyAnswer.received_at, customer=models.SurveyAnswer.customer_id),
+    RetentionRule("survey_invitations", models.SurveyInvitation.__table__, Category.BEHAVIOUR,
+                  since=models.SurveyInvitation.created_at, customer=models.SurveyInvitation.customer_id),
+    RetentionRule("cases", models.Case.__table__, Category.BUSINESS, since=models.Case.opened_at,
+                  customer=models.Case.customer_id,
+                  dependents=((models.CaseNote.__table__, models.CaseNote.case_id),
+                              (models.SlaClock.__table__, models.SlaClock.case_id))),
+]
 
 
 def spec() -> ServiceSpec:
+    settings = FeedbackSettings()
+
+    async def escalate(sessions) -> int:
+        return await escalate_due(sessions, settings)
+
     return ServiceSpec(
         name="feedback",
         title="Feedback service",
-        description="Satisfaction surveys (CSAT, NPS) and customer complaints.",
-        settings=FeedbackSettings(),
+        description="Service cases with SLA clocks, satisfaction surveys (CSAT, NPS, CES) and the closed loop, "
+                    "service KPIs.",
+        settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[cases_router, surveys_router, kpis_router],
         outbox=models.outbox,
         inbox=models.inbox_table,
-        handlers=HANDLERS,
+        catalogue=CATALOGUE,
+        handlers={**HANDLERS, **legal_hold_handlers(models.legal_holds)},
         consumed_topics=[topics.CUSTOMER],
+        jobs=[
+            PeriodicJob("escalate-sla", settings.sla_job_every_seconds, escalate),
+            retention_job(RULES, settings.retention_days, models.legal_holds),
+        ],
     )

@@ -5,22 +5,27 @@ import dataclasses
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from events.consumer import EventConsumer, Handler
 from events.contracts import topics
 from events.outbox import Outbox
+from events.store import purge_messaging
+from services.kit.clock import now
 from services.kit import crypto, db, migrations
-from services.kit.audit import AuditTrail
+from services.kit.audit import AuditTrail, CheckpointStore
+from services.kit.catalogue import Catalogue
+from services.kit.identity import caller
 from services.kit.jobs import PeriodicJob, run_forever
 from services.kit.messaging import Messaging
 from services.kit.observability import configure_logging, configure_tracing, install_observability, trace_engine
 from services.kit.problems import install_problem_handlers, problem_response
-from services.kit.settings import ComponentSettings, EncryptionSettings
+from services.kit.settings import ComponentSettings, EncryptionSettings, resolve_service_identity_key
 
 
 @dataclass(frozen=True)
@@ -54,21 +59,53 @@ class ServiceSpec:
     resources: Callable[[FastAPI], AbstractAsyncContextManager] | None = None
     # None when the component serves its own document (the gateway merges the services').
     openapi_url: str | None = "/openapi.json"
+    # Mounts static files on the app (the gateway's dashboard assets).
+    static_mounts: Callable[[FastAPI], None] | None = None
+    # Every field the component stores (services/kit/catalogue.py), served at /api/v1/data-declarations.
+    catalogue: Catalogue | None = None
+    serve_catalogue: bool = True
+    # Services answer only callers the gateway vouches for (services/kit/identity.py); the
+    # gateway authenticates its own callers by bearer token instead.
+    authenticate_callers: bool = True
+    # ASGI middleware (class, options) around everything else, e.g. the gateway's edge guard.
+    middleware: list[tuple[type, dict]] = field(default_factory=list)
 
     def kafka_access(self) -> "KafkaAccess":
         """What the component does on the broker, from its outbox and its consumers: the Kafka ACLs
         of its KafkaUser (deploy/) and its AsyncAPI operations are derived from this."""
         writes = topics.produced_by(self.name) if self.outbox is not None else []
+        if self.audit is not None:
+            writes = [*writes, topics.AUDIT_CHECKPOINTS]  # the signed heads of its audit chain
         if self.handlers:
             writes = [*writes, topics.DEAD_LETTER]  # what it cannot handle goes there
-        return KafkaAccess(
-            writes=tuple(writes), reads=tuple(self.consumed_topics), group=self.name if self.handlers else None
-        )
+        reads = list(self.consumed_topics)
+        if self.audit is not None:
+            reads.append(topics.AUDIT_CHECKPOINTS)  # `crm verify-audit` reads its checkpoints back
+        return KafkaAccess(writes=tuple(writes), reads=tuple(reads), group=self.name if self.handlers else None)
 
     def __post_init__(self):
+        if self.outbox is not None or self.inbox is not None:
+            self.jobs = [*self.jobs, purge_messaging_job(self)]
         if isinstance(self.settings, EncryptionSettings):
             # Encrypted columns read the process's key ring (one component per process).
             crypto.install(self.settings.keyring())
+        if self.audit is not None:
+            s = self.settings
+            self.audit.configure(
+                key=s.audit_chain_key, chain=s.audit_chain_id(), seal_delay=s.audit_seal_delay_seconds,
+                poll_interval=s.audit_poll_interval_seconds, checkpoint_interval=s.audit_checkpoint_interval_seconds,
+            )
+
+
+def purge_messaging_job(spec: "ServiceSpec") -> PeriodicJob:
+    """Published outbox rows and handled inbox rows go after `messaging_retention_days`."""
+
+    async def run(sessions) -> int:
+        older_than = now() - timedelta(days=spec.settings.messaging_retention_days)
+        return await purge_messaging(sessions.kw["bind"], outbox=spec.outbox.table if spec.outbox else None,
+                                     inbox=spec.inbox, older_than=older_than)
+
+    return PeriodicJob(name="purge-messaging", every_seconds=3600, run=run)
 
 
 def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
@@ -77,10 +114,11 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
     settings = spec.settings
     configure_logging(settings.log_level)
     configure_tracing(spec.name, otlp_endpoint=settings.otlp_endpoint, trace_dir=settings.trace_dir)
+    settings.service_identity_key = resolve_service_identity_key(settings.service_identity_key, settings.environment)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        engine = db.create_engine(settings.database_url)
+        engine = db.create_engine(settings.database_url, settings)
         trace_engine(engine)
         sessions = db.session_factory(engine)
         consumer = None
@@ -98,7 +136,7 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             engine=engine,
             outbox=spec.outbox,
             consumer=consumer,
-            poll_interval=settings.outbox_poll_interval,
+            settings=settings,
             uses_broker=any(dataclasses.astuple(spec.kafka_access())),
         )
         app.state.settings = settings
@@ -113,7 +151,8 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             messaging.start()
             tasks = [asyncio.create_task(run_forever(job, sessions)) for job in spec.jobs]
             if spec.audit:
-                tasks.append(asyncio.create_task(spec.audit.run_sealer(engine)))
+                anchor = CheckpointStore(settings.kafka(), spec.name)
+                tasks.append(asyncio.create_task(spec.audit.run_sealer(engine, anchor)))
                 tasks.append(asyncio.create_task(spec.audit.run_verifier(engine, spec.name, settings.audit_verify_interval)))
         try:
             async with AsyncExitStack() as stack:
@@ -127,11 +166,15 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             await messaging.stop()
             await engine.dispose()
 
+    # No public documents or viewers: a service's OpenAPI document is for its callers only.
     app = FastAPI(
-        title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan, openapi_url=spec.openapi_url
+        title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan,
+        openapi_url=None, docs_url=None, redoc_url=None,
     )
     install_problem_handlers(app)
     install_observability(app, spec.name)
+    for middleware, options in spec.middleware:
+        app.add_middleware(middleware, **options)
 
     @app.get("/healthz", tags=["operations"], summary="The process is up and its event loop answers (liveness)")
     async def healthz() -> dict[str, str]:
@@ -154,6 +197,17 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             return JSONResponse({"status": "ready", "checks": checks})
         return problem_response(request, status=503, title="Not ready", detail="The database is unreachable or not migrated.", checks=checks)
 
+    guarded = [Depends(caller)] if spec.authenticate_callers else []
+    if spec.openapi_url:
+
+        @app.get(spec.openapi_url, include_in_schema=False, dependencies=guarded)
+        async def openapi() -> dict:
+            return app.openapi()
+
     for router in spec.routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=guarded)
+    if spec.catalogue is not None and spec.serve_catalogue:
+        app.include_router(spec.catalogue.router(), dependencies=guarded)
+    if spec.static_mounts is not None:
+        spec.static_mounts(app)
     return app

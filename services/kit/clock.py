@@ -3,6 +3,7 @@
     from services.kit.clock import now
     with clock.frozen_at(datetime(2026, 1, 1, tzinfo=UTC)): ...   # in tests
     with clock.shifted(timedelta(hours=25)): ...                  # in tests
+    with clock.movable(start) as moment: moment.to(later)          # in tests
 """
 
 from collections.abc import Callable, Iterator
@@ -35,5 +36,24 @@ def shifted(offset: timedelta) -> Iterator[None]:
     token = _source.set(lambda: outer() + offset)
     try:
         yield
+    finally:
+        _source.reset(token)
+
+
+class MovableMoment:
+    def __init__(self, moment: datetime):
+        self.moment = moment
+
+    def to(self, moment: datetime) -> None:
+        self.moment = moment
+
+
+@contextmanager
+def movable(start: datetime) -> Iterator[MovableMoment]:
+    """Within the block, the clock stands still where the test puts it (`.to(moment)`)."""
+    state = MovableMoment(start)
+    token = _source.set(lambda: state.moment)
+    try:
+        yield state
     finally:
         _source.reset(token)

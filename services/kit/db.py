@@ -47,7 +47,13 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, settings=None) -> AsyncEngine:
+    """The component's engine; `settings` (ComponentSettings) sizes the PostgreSQL pool.
+
+    No pre-ping on checkout (it cost a round trip per session): connections are recycled after
+    `db_pool_recycle_seconds`, and a connection found dead is handled once: SQLAlchemy sees the
+    disconnect, invalidates the whole pool, and the next checkouts open fresh connections (the
+    one request that met the dead connection answers 503, a background loop retries)."""
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
@@ -61,7 +67,17 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    from services.kit.settings import ComponentSettings
+
+    pool = settings or ComponentSettings.model_construct()
+    return create_async_engine(
+        url,
+        pool_size=pool.db_pool_size,
+        max_overflow=pool.db_max_overflow,
+        pool_recycle=pool.db_pool_recycle_seconds,
+        pool_timeout=pool.db_pool_timeout_seconds,
+        pool_pre_ping=False,
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,13 +1,35 @@
-"""The caller of a service request, as the gateway passes it on."""
+"""Who calls a service: a short-lived credential the gateway signs, verified on every request.
 
+Services trust no identity headers. The gateway (the only component holding the service
+identity key besides the services that verify with it) signs, for every call it forwards, a JWT
+(HS256, issuer `crm-gateway`, audience `crm-services`, one minute) naming the caller's role and
+id, the customer a self-scoped caller may act for, and the access reason. A service refuses any
+request without a valid one (401): there is no anonymous or "internal" caller.
+"""
+
+import os
+import time
+from collections.abc import Mapping
 from typing import Annotated
 
-from fastapi import Depends, Header
+import jwt
+from fastapi import Depends, Header, Request
+
+from services.kit.problems import Unauthorized
+from services.kit.settings import SERVICE_IDENTITY_KEY_SETTING, resolve_service_identity_key
+
+CREDENTIAL_HEADER = "X-Caller-Credential"
+ISSUER = "crm-gateway"
+AUDIENCE = "crm-services"
+TTL_SECONDS = 60
+# A credential living longer than this is refused, whatever its `exp` says.
+MAX_TTL_SECONDS = 300
+# The role of the gateway's own calls (data catalogue, manager look-ups, consent decisions).
+GATEWAY_ROLE = "gateway"
 
 
 class Actor:
-    """Who is acting, as the gateway vouches for it (X-Actor-Id, X-Actor-Role). Services are
-    reachable only from the gateway (see deploy/ network policies)."""
+    """Who is acting, as the gateway vouches for it."""
 
     def __init__(self, actor_id: str, role: str, scope: str | None, reason: str | None):
         self.id = actor_id
@@ -18,26 +40,84 @@ class Actor:
         self.reason = reason
 
 
-def _actor(
-    x_actor_id: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_actor_role: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_customer_scope: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_access_reason: Annotated[str | None, Header(include_in_schema=False)] = None,
+def sign_credential(
+    key: str, role: str, subject: str, *, customer_scope: str | None = None, reason: str | None = None,
+    ttl_seconds: int = TTL_SECONDS,
+) -> str:
+    issued = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "iat": issued, "exp": issued + ttl_seconds, "sub": subject, "role": role}
+    if customer_scope is not None:
+        claims["scope"] = customer_scope
+    if reason is not None:
+        claims["reason"] = reason
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+def verify_credential(key: str, credential: str | None) -> Actor:
+    if not credential:
+        raise Unauthorized("This service answers only calls the gateway vouches for.")
+    try:
+        claims = jwt.decode(
+            credential, key, algorithms=["HS256"], issuer=ISSUER, audience=AUDIENCE,
+            options={"require": ["exp", "iat", "sub", "role", "iss", "aud"]},
+        )
+    except jwt.InvalidTokenError:
+        raise Unauthorized("The caller credential is not valid.") from None
+    subject, role = claims["sub"], claims["role"]
+    lifetime = claims["exp"] - claims["iat"]
+    if (not isinstance(subject, str) or not subject or not isinstance(role, str) or not role
+            or not isinstance(lifetime, int) or not 0 < lifetime <= MAX_TTL_SECONDS):
+        raise Unauthorized("The caller credential is not valid.")
+    scope, reason = claims.get("scope"), claims.get("reason")
+    return Actor(subject, role, scope if isinstance(scope, str) else None, reason if isinstance(reason, str) else None)
+
+
+async def caller(
+    request: Request,
+    credential: Annotated[str | None, Header(alias=CREDENTIAL_HEADER, include_in_schema=False)] = None,
 ) -> Actor:
-    return Actor(x_actor_id or "internal", x_actor_role or "internal", x_customer_scope, x_access_reason)
+    """The verified caller; every service route depends on it (services/kit/app.py)."""
+    return verify_credential(request.app.state.settings.service_identity_key, credential)
 
 
-ActorDep = Annotated[Actor, Depends(_actor)]
+ActorDep = Annotated[Actor, Depends(caller)]
+
+
+def credential_headers(
+    key: str, role: str, subject: str, *, customer_scope: str | None = None, reason: str | None = None
+) -> dict[str, str]:
+    return {CREDENTIAL_HEADER: sign_credential(key, role, subject, customer_scope=customer_scope, reason=reason)}
+
+
+class _CallerHeaders(Mapping[str, str]):
+    """A caller's headers whose credential is signed afresh each time it is read, so a test or
+    tool can keep them for longer than one credential lives."""
+
+    def __init__(self, role: str, subject: str, customer_scope: str | None, reason: str | None):
+        self._identity = (role, subject, customer_scope, reason)
+
+    def __getitem__(self, name: str) -> str:
+        if name != CREDENTIAL_HEADER:
+            raise KeyError(name)
+        role, subject, customer_scope, reason = self._identity
+        key = resolve_service_identity_key(
+            os.environ.get(SERVICE_IDENTITY_KEY_SETTING, ""), os.environ.get("CRM_ENVIRONMENT", "development")
+        )
+        # As long-lived as services accept, for tools that sign once and call for a while.
+        return sign_credential(key, role, subject, customer_scope=customer_scope, reason=reason,
+                               ttl_seconds=MAX_TTL_SECONDS)
+
+    def __iter__(self):
+        return iter((CREDENTIAL_HEADER,))
+
+    def __len__(self) -> int:
+        return 1
 
 
 def caller_headers(
     role: str, subject: str | None = None, *, customer_scope: str | None = None, reason: str | None = None
-) -> dict[str, str]:
+) -> Mapping[str, str]:
     """The headers by which a service learns who calls it, as the gateway sends them (and as
-    tests of one service in process send them). The one place that knows their form."""
-    headers = {"X-Actor-Id": subject or f"user-{role}", "X-Actor-Role": role}
-    if customer_scope is not None:
-        headers["X-Customer-Scope"] = customer_scope
-    if reason is not None:
-        headers["X-Access-Reason"] = reason
-    return headers
+    tests and tools that call one service directly send them). The one place that knows their
+    form; signs with the key of this environment (CRM_SERVICE_IDENTITY_KEY)."""
+    return _CallerHeaders(role, subject or f"user-{role}", customer_scope, reason)

@@ -9,6 +9,7 @@ the gateway's dashboard reads them all in this shape.
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
+import sqlalchemy as sa
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
@@ -47,7 +48,13 @@ class KpiReport(BaseModel):
     window_to: datetime
     by: str | None
     bucket: Bucket
+    breakdowns: list[str] = Field(default_factory=list, description="The values `by` may take on this route.")
     kpis: list[Kpi]
+
+    @classmethod
+    def of(cls, area: str, window: "KpiWindow", kpis: list[Kpi]) -> "KpiReport":
+        return cls(area=area, window_from=window.start, window_to=window.end, by=window.by, bucket=window.bucket,
+                   breakdowns=list(window.breakdowns), kpis=kpis)
 
 
 class KpiWindow(BaseModel):
@@ -55,6 +62,7 @@ class KpiWindow(BaseModel):
     end: datetime
     by: str | None
     bucket: Bucket
+    breakdowns: tuple[str, ...] = ()
 
 
 class InvalidKpiQuery(Problem):
@@ -81,6 +89,39 @@ def kpi_query(*breakdowns: str):
             raise InvalidKpiQuery("The window may span at most ten years.")
         if by is not None and by not in breakdowns:
             raise InvalidKpiQuery(f"`by` must be one of: {', '.join(breakdowns) or 'none for this route'}.")
-        return KpiWindow(start=start, end=end, by=by, bucket=bucket)
+        return KpiWindow(start=start, end=end, by=by, bucket=bucket, breakdowns=breakdowns)
 
     return Depends(parse)
+
+
+def bucket_start(column, bucket: Bucket, dialect: str):
+    """SQL for the first day of `column`'s bucket (a date string on SQLite), for GROUP BY."""
+    if dialect == "postgresql":
+        return sa.func.date(sa.func.date_trunc(bucket, sa.func.timezone("UTC", column)))
+    if bucket == "day":
+        return sa.func.date(column)
+    if bucket == "week":  # ISO weeks start on Monday
+        return sa.func.date(column, "-6 days", "weekday 1")
+    return sa.func.strftime("%Y-%m-01", column)
+
+
+def bucket_of(day: date, bucket: Bucket) -> date:
+    """The first day of `day`'s bucket (the same rule as `bucket_start`, in Python)."""
+    if bucket == "week":
+        return day - timedelta(days=day.weekday())
+    if bucket == "month":
+        return day.replace(day=1)
+    return day
+
+
+def as_date(value) -> date:
+    """A bucket value as the database returns it (date, timestamp or ISO text) as a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return None if not denominator else numerator / denominator

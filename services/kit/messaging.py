@@ -2,7 +2,6 @@
 after broker or database outages, and tells readiness whether the broker answers."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,6 +10,8 @@ from events import kafka
 from events.consumer import EventConsumer
 from events.metrics import BROKER_REACHABLE
 from events.outbox import Outbox
+from services.kit.supervise import supervise
+from services.kit.settings import ComponentSettings
 
 log = structlog.get_logger(__name__)
 
@@ -24,7 +25,7 @@ class Messaging:
         engine: AsyncEngine,
         outbox: Outbox | None,
         consumer: EventConsumer | None,
-        poll_interval: float,
+        settings: ComponentSettings,
         uses_broker: bool,
     ):
         self.component = component
@@ -32,15 +33,15 @@ class Messaging:
         self.engine = engine
         self.outbox = outbox
         self.consumer = consumer
-        self.poll_interval = poll_interval
+        self.settings = settings
         self.uses_broker = uses_broker
         self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
         if self.outbox is not None:
-            self._tasks.append(asyncio.create_task(self._supervise("outbox_relay", self._relay)))
+            self._tasks.append(asyncio.create_task(supervise("outbox_relay", self._relay)))
         if self.consumer is not None:
-            self._tasks.append(asyncio.create_task(self._supervise("event_consumer", self._consume)))
+            self._tasks.append(asyncio.create_task(supervise("event_consumer", self._consume)))
         if self.uses_broker:
             self._tasks.append(asyncio.create_task(self._probe_broker()))
 
@@ -50,28 +51,20 @@ class Messaging:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
-    async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
-        backoff = 0.5
-        while True:
-            try:
-                await loop()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("messaging_restart", loop=name, error_type=type(exc).__name__, retry_in_s=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-
     async def _relay(self) -> None:
-        producer = kafka.producer(self.kafka, f"{self.component}-relay")
+        s = self.settings
+        producer = kafka.producer(self.kafka, f"{self.component}-relay", linger_ms=s.kafka_linger_ms)
         await producer.start()
         try:
-            await self.outbox.run_relay(self.engine, producer, self.poll_interval)
+            await self.outbox.run_relay(self.engine, producer, s.outbox_poll_interval, batch_size=s.outbox_batch_size,
+                                        backlog_interval=s.outbox_backlog_interval_seconds)
         finally:
             await producer.stop()
 
     async def _consume(self) -> None:
-        consumer = kafka.consumer(self.kafka, self.component, self.consumer.topic_names)
+        consumer = kafka.consumer(self.kafka, self.component, self.consumer.topic_names,
+                                  fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+                                  max_poll_records=self.settings.kafka_max_poll_records)
         dead_letters = kafka.producer(self.kafka, f"{self.component}-dead-letters")
         await dead_letters.start()
         try:

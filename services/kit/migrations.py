@@ -5,6 +5,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command, context
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,24 +14,38 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.kit.db import create_engine
 
 
-def alembic_config(migrations_dir: Path, database_url: str) -> Config:
+def alembic_config(migrations_dir: Path, database_url: str, metadata: sa.MetaData) -> Config:
+    """`metadata` is the component's whole schema (its ServiceSpec's), which autogenerate and the
+    drift check compare against; each tree's env.py takes it from here."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
     # The URL travels in attributes, not the ini file: it holds credentials and '%' characters.
     config.attributes["database_url"] = database_url
+    config.attributes["target_metadata"] = metadata
     return config
 
 
-def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
+def upgrade(migrations_dir: Path, database_url: str, metadata: sa.MetaData, revision: str = "head") -> None:
     """Safe to run from every replica at once (an init container per pod, every release): on
     PostgreSQL the migrations run under an advisory lock, so one applies them and the others
     then find the schema at head and do nothing."""
-    command.upgrade(alembic_config(migrations_dir, database_url), revision)
+    command.upgrade(alembic_config(migrations_dir, database_url, metadata), revision)
+
+
+def new_revision(migrations_dir: Path, database_url: str, metadata: sa.MetaData, message: str) -> None:
+    """Autogenerate a revision from the difference between the database (at head) and the models."""
+    command.revision(alembic_config(migrations_dir, database_url, metadata), message=message, autogenerate=True)
+
+
+def differences(connection: sa.Connection, metadata: sa.MetaData) -> list:
+    """What autogenerate would change to make the database match `metadata` (empty when in step)."""
+    migration_context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(migration_context, metadata)
 
 
 def heads(migrations_dir: Path) -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config(migrations_dir, "")).get_heads())
+    return set(ScriptDirectory.from_config(alembic_config(migrations_dir, "", sa.MetaData())).get_heads())
 
 
 async def applied(engine: AsyncEngine) -> set[str]:
@@ -41,14 +57,16 @@ async def applied(engine: AsyncEngine) -> set[str]:
         return set((await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars())
 
 
-def run_env(target_metadata: sa.MetaData) -> None:
+def run_env() -> None:
     """Body of every component's `migrations/env.py` (online mode only; always async)."""
+    target_metadata = context.config.attributes["target_metadata"]
 
     def do_run(connection) -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy
+            compare_type=True,
         )
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":

@@ -9,13 +9,14 @@ ids; never customer data.
 import json
 import logging
 import os
+import re
 import sys
 import time
 import uuid
 from pathlib import Path
 
 import structlog
-from fastapi import FastAPI, Response
+from fastapi import FastAPI
 from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
@@ -25,13 +26,25 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import Counter, Histogram, start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from events.tracing import current_trace_id
 
 REQUEST_ID_HEADER = "x-request-id"
+# The only request ids taken from a caller: a UUID (with or without dashes). Anything else is
+# replaced, so no caller can plant text in logs, audit trails or event trace ids.
+_REQUEST_ID = re.compile(r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def accepted_request_id(sent: bytes | None) -> str:
+    """The caller's request id if it is a UUID (lower-cased), else a fresh one."""
+    if sent is not None and len(sent) <= 36:
+        candidate = sent.decode("latin-1").lower()
+        if _REQUEST_ID.fullmatch(candidate):
+            return candidate
+    return uuid.uuid4().hex
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests served", ["component", "method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -90,12 +103,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = None
-        for name, value in scope["headers"]:
-            if name == REQUEST_ID_HEADER.encode():
-                request_id = value.decode("latin-1")[:128]
-                break
-        request_id = request_id or uuid.uuid4().hex
+        sent = next((value for name, value in scope["headers"] if name == REQUEST_ID_HEADER.encode()), None)
+        request_id = accepted_request_id(sent)
         # Events written while serving this request carry its id as their trace id.
         token = current_trace_id.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -176,6 +185,8 @@ def install_observability(app: FastAPI, component: str) -> None:
     # Server spans; the middleware above runs inside them, so its log line has the trace id.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/healthz,/readyz,/metrics")
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+def serve_metrics(port: int, host: str = "0.0.0.0") -> None:
+    """Prometheus metrics on their own listener, never on the API port: the gateway's API port
+    is public, and a service's is for the gateway only (`METRICS_PORT`, `crm serve`)."""
+    start_http_server(port, addr=host)

@@ -2,8 +2,10 @@
 
 from typing import Annotated
 
+from datetime import date, datetime
+
 from fastapi import Path
-from pydantic import StringConstraints
+from pydantic import AwareDatetime, BeforeValidator, StringConstraints
 
 # Ids are opaque, but printable ASCII of at most 64 characters (the width of every customer id
 # column): anything else, e.g. a NUL byte PostgreSQL cannot store, is a 422, not a 500.
@@ -11,3 +13,15 @@ ID_PATTERN = r"^[!-~]{1,64}$"
 CustomerId = Annotated[str, Path(pattern=ID_PATTERN)]
 # The same rule for ids inside request bodies.
 IdField = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+def _text_not_number(value):
+    # Pydantic would read 0 as 1970-01-01 (seconds since the epoch): dates come as ISO 8601 text.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("give dates and times as ISO 8601 text, not as a number")
+    return value
+
+
+# Dates and times in request bodies: ISO 8601 text only.
+IsoDate = Annotated[date, BeforeValidator(_text_not_number)]
+IsoAwareDatetime = Annotated[AwareDatetime, BeforeValidator(_text_not_number)]

@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.kit.crypto import UndecryptableValue
@@ -33,6 +34,8 @@ class Problem(Exception):
         if title is not None:
             self.title = title
         self.extensions = extensions
+        # Response headers the answer needs (e.g. Retry-After on a 429).
+        self.headers: dict[str, str] = {}
 
 
 class NotFound(Problem):
@@ -67,14 +70,15 @@ class ProblemBody(BaseModel):
 
 
 def problem_response(
-    request: Request, *, status: int, title: str, detail: str | None = None, **extensions: Any
+    request: Request, *, status: int, title: str, detail: str | None = None,
+    headers: dict[str, str] | None = None, **extensions: Any
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body["instance"] = request.url.path
     body.update({k: v for k, v in extensions.items() if v is not None})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -100,13 +104,16 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 
 
 async def _problem(request: Request, exc: Problem) -> JSONResponse:
-    return problem_response(request, status=exc.status, title=exc.title, detail=exc.detail, **exc.extensions)
+    return problem_response(
+        request, status=exc.status, title=exc.title, detail=exc.detail, headers=exc.headers, **exc.extensions
+    )
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
     return problem_response(
-        request, status=exc.status_code, title=titles.get(exc.status_code, "Error"), detail=str(exc.detail)
+        request, status=exc.status_code, title=titles.get(exc.status_code, "Error"), detail=str(exc.detail),
+        headers=dict(exc.headers or {}),  # e.g. Allow on a 405
     )
 
 
@@ -116,6 +123,18 @@ async def _undecryptable(request: Request, exc: Exception) -> JSONResponse:
         request, status=503, title="Data unavailable",
         detail="Stored data cannot be decrypted with the configured keys; operators have been alerted in the logs.",
     )
+
+
+async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    if not exc.connection_invalidated:
+        return await _unexpected(request, exc)
+    # A pooled connection was found dead (no ping per checkout): SQLAlchemy has invalidated the
+    # pool, so the next request gets a fresh connection. This one answers 503, once.
+    log.warning("database_connection_lost", error_type=type(exc.orig).__name__)
+    response = problem_response(request, status=503, title="Database connection lost",
+                                detail="The connection to the database was lost; retry.")
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -128,6 +147,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(UndecryptableValue, _undecryptable)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

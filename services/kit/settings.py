@@ -6,6 +6,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from events import kafka
+
 # Local state for the embedded default (SQLite files, dev signing key) lives here, outside git.
 DEV_DIR = Path(__file__).resolve().parents[2] / ".dev"
 
@@ -28,6 +30,16 @@ def secret_or_development(value: str, *, setting: str, environment: str, dev_nam
     if len(base64.b64decode(value)) < 32:
         raise ValueError(f"{setting} must be at least 32 bytes, base64-encoded")
     return value
+
+
+SERVICE_IDENTITY_KEY_SETTING = "CRM_SERVICE_IDENTITY_KEY"
+
+
+def resolve_service_identity_key(value: str, environment: str) -> str:
+    """The key the gateway signs caller credentials with and services verify them with."""
+    return secret_or_development(
+        value, setting=SERVICE_IDENTITY_KEY_SETTING, environment=environment, dev_name="service-identity"
+    )
 
 
 class ComponentSettings(BaseSettings):
@@ -53,14 +65,67 @@ class ComponentSettings(BaseSettings):
     # where each process writes its spans as JSON lines.
     otlp_endpoint: str = Field(default="", validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT"))
     trace_dir: str = Field(default="", validation_alias=AliasChoices("CRM_TRACE_DIR"))
+    # Shared by the gateway (signs caller credentials) and every service (verifies them):
+    # services/kit/identity.py. Base64, at least 256 bits; from a KMS-backed secret in production.
+    # Needed by the serving processes only (resolved when the app is built), not by migrations.
+    service_identity_key: str = Field(default="", validation_alias=AliasChoices(SERVICE_IDENTITY_KEY_SETTING))
     log_level: str = "INFO"
     # How often the outbox relay looks for unsent events when nothing woke it (seconds).
     outbox_poll_interval: float = 0.2
+    # Days published outbox rows and inbox rows are kept: longer than the topics keep messages
+    # (7 days, deploy/), so no redelivery outlives the inbox row that de-duplicates it.
+    messaging_retention_days: float = 14
+    # Days each data category is kept (JSON over services.kit.retention.DEFAULT_RETENTION_DAYS).
+    retention_days: dict[str, int] = {}
+    # Prometheus metrics on their own port (unset: none), never on the API port.
+    metrics_port: int | None = Field(default=None, validation_alias=AliasChoices("METRICS_PORT"))
+    # HTTP server (crm serve): idle keep-alive connections closed after this many seconds;
+    # beyond this many open connections, new ones answer 503.
+    http_keep_alive_seconds: int = 5
+    http_max_connections: int = 1000
+    # Events per relay transaction (one read, one batch to the broker, one update).
+    outbox_batch_size: int = 500
+    # While batches are full, the unsent backlog (a metric) is counted at most this often.
+    outbox_backlog_interval_seconds: float = 5.0
+
+    # Event delivery latency (events/kafka.py), shared by every component hence no prefix. The
+    # relay gives the producer whole batches, so it need not linger; the consumer's fetch is
+    # answered after at most this wait when nothing new arrived on some partition it covers.
+    kafka_linger_ms: int = Field(default=kafka.LINGER_MS, validation_alias=AliasChoices("KAFKA_LINGER_MS"))
+    kafka_fetch_max_wait_ms: int = Field(default=kafka.FETCH_MAX_WAIT_MS, validation_alias=AliasChoices("KAFKA_FETCH_MAX_WAIT_MS"))
+    kafka_max_poll_records: int = Field(default=100, validation_alias=AliasChoices("KAFKA_MAX_POLL_RECORDS"))
+
+    # PostgreSQL pool per process: requests plus the background loops (relay, consumer, audit
+    # sealer, jobs). Sized so steady load stays inside the pool: overflow connections are opened
+    # and closed per burst, which costs a new backend each time.
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
+    # Connections older than this are replaced at checkout (instead of a ping on every checkout).
+    db_pool_recycle_seconds: float = 1800.0
+    # How long a request waits for a free connection before failing (503).
+    db_pool_timeout_seconds: float = 10.0
+
+    # Audit trail (components that keep one, services/kit/audit.py). The chain's HMAC key (base64,
+    # at least 256 bits), from a KMS-backed secret in production; generated under .dev/ otherwise.
+    audit_key: str = ""
+    # The sealer waits this long after a write so that a burst is sealed as one batch...
+    audit_seal_delay_seconds: float = 0.2
+    # ...and looks for rows other replicas wrote at least this often.
+    audit_poll_interval_seconds: float = 1.0
+    # How often the chain head is checkpointed to crm.audit-checkpoints (when it moved).
+    audit_checkpoint_interval_seconds: float = 60.0
     # How often the audit chain (where the component keeps one) is verified in the background.
     audit_verify_interval: float = 3600.0
 
     def component_name(self) -> str:
         return self.model_config.get("env_prefix", "").rstrip("_").lower()
+
+    @model_validator(mode="after")
+    def _retention(self):
+        from services.kit.retention import retention_policy
+
+        self.retention_days = retention_policy(self.retention_days)
+        return self
 
     @model_validator(mode="after")
     def _default_database(self):
@@ -88,6 +153,24 @@ class ComponentSettings(BaseSettings):
             password=self.kafka_password,
             ca_file=self.kafka_ca_file,
         )
+
+    def audit_chain_key(self) -> bytes:
+        import base64
+
+        prefix = self.component_name().upper()
+        return base64.b64decode(secret_or_development(
+            self.audit_key, setting=f"{prefix}_AUDIT_KEY", environment=self.environment,
+            dev_name=f"{self.component_name()}-audit",
+        ))
+
+    def audit_chain_id(self) -> str:
+        """The chain's identity in its checkpoints: the component and the database it lives in
+        (from configuration, which the database's own users cannot rewrite)."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        where = url.database if url.get_backend_name() == "sqlite" else f"{url.host}:{url.port or 5432}/{url.database}"
+        return f"{self.component_name()}@{where}"
 
     @property
     def is_production(self) -> bool:

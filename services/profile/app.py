@@ -2,13 +2,21 @@
 
 from pathlib import Path
 
+from events.contracts import topics
+
 from services.kit.app import ServiceSpec
 from services.kit.audit import audit_router
-from services.profile import models
+from services.profile import kpis, models
 from services.profile.documents import flag_expiring_documents_job
 from services.profile.documents_routes import router as documents_router
-from services.profile.retention import apply_retention_job
-from services.profile.routes import declarations_router, router
+from services.profile import segments
+from services.profile.declarations import CATALOGUE
+from services.profile.handlers import HANDLERS
+from services.profile.retention import apply_retention_job, reannounce_erasures_job
+from services.profile.routes import router
+from services.profile.screening.book import rescreen_book_job
+from services.profile.screening.routes import router as screening_router
+from services.profile.segments_routes import router as segments_router
 from services.profile.settings import ProfileSettings
 
 
@@ -21,9 +29,15 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, documents_router, declarations_router, audit_router(models.audit)],
+        routers=[router, documents_router, segments_router, screening_router, kpis.router, audit_router(models.audit)],
         outbox=models.outbox,
         inbox=models.inbox_table,
         audit=models.audit,
-        jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings)],
+        catalogue=CATALOGUE,
+        jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings), reannounce_erasures_job(settings),
+              rescreen_book_job(settings), *segments.jobs(settings)],
+        # The risk level from assessments; activity (the customer's interactions with the bank)
+        # for tiers and dormancy.
+        handlers={**HANDLERS, **segments.HANDLERS},
+        consumed_topics=[topics.RISK_ASSESSMENT, topics.FEEDBACK, topics.COMPLAINT, topics.CONSENT],
     )

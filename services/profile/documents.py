@@ -13,6 +13,8 @@ from functools import partial
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
+
+from services.kit.params import IsoDate
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -24,17 +26,17 @@ from pydantic import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, defer, load_only, mapped_column
-from sqlalchemy.orm.attributes import flag_modified
 
 from events.contracts import CustomerDocumentExpiringV1
 from services.kit.clock import now
 from services.kit import crypto
-from services.kit.crypto import EncryptedText
 from services.kit.db import UTCDateTime
 from services.kit.identity import Actor
 from services.kit.jobs import PeriodicJob
+from services.kit.pagination import Keyset
 from services.kit.params import IdField
 from services.kit.problems import Conflict, NotFound, Problem
+from services.profile.declarations import CATALOGUE
 from services.profile.models import Base, Customer, audit, outbox
 from services.profile.settings import ProfileSettings
 from services.profile.tiers import Stage, Tier
@@ -60,7 +62,7 @@ class Document(Base):
     customer_id: Mapped[str] = mapped_column(sa.ForeignKey("customers.id"), index=True)
     type: Mapped[str] = mapped_column(sa.String(32))
     # Encrypted at rest; null once the customer is erased.
-    document_number: Mapped[str | None] = mapped_column(EncryptedText("document_number"))
+    document_number: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customer_documents", "document_number", sa.Text()))
     number_index: Mapped[str | None] = mapped_column(sa.String(64))
     # Key that sealed the number; rotation re-encrypts rows not under the active key.
     key_id: Mapped[str] = mapped_column(sa.String(32), index=True)
@@ -120,8 +122,8 @@ class DocumentIn(BaseModel):
     type: DocumentType
     document_number: DocumentNumber = Field(description="Letters, digits and '-'; encrypted at rest.")
     issuer: Issuer = Field(description="Issuing country or authority code, e.g. CN or CN-PSB-110000.")
-    issued_on: Annotated[date, AfterValidator(_not_in_future)] | None = None
-    expires_on: date
+    issued_on: Annotated[IsoDate, AfterValidator(_not_in_future)] | None = None
+    expires_on: IsoDate
 
     @model_validator(mode="after")
     def _issued_before_expiry(self):
@@ -248,20 +250,7 @@ async def list_documents(
     return [_out(document, DocumentOut, settings) for document in found]
 
 
-# "<expires_on>_<document id>": the sort key of the last document of a page.
-CURSOR_PATTERN = r"^\d{4}-\d{2}-\d{2}_[!-~]{1,64}$"
-
-
-def _cursor_of(document: Document) -> str:
-    return f"{document.expires_on.isoformat()}_{document.id}"
-
-
-def _parse_cursor(cursor: str) -> tuple[date, str]:
-    expires_on, _, document_id = cursor.partition("_")
-    try:
-        return date.fromisoformat(expires_on), document_id
-    except ValueError:
-        raise Problem("`after` is not a cursor this list returned.", status=422, title="Invalid request") from None
+BY_EXPIRY = Keyset(Document.expires_on, Document.id)
 
 
 async def needing_follow_up(
@@ -282,22 +271,16 @@ async def needing_follow_up(
         .options(defer(d.document_number, raiseload=True))  # not listed here: never even decrypted
         .join(Customer, Customer.id == d.customer_id)
         .where(Customer.erased_at.is_(None), d.expires_on <= now().date() + timedelta(days=within_days))
-        .order_by(d.expires_on, d.id)
-        .limit(limit + 1)
     )
     if manager is not None:
         query = query.where(Customer.relationship_manager_id == manager)
-    if after is not None:
-        last, document_id = _parse_cursor(after)
-        query = query.where(sa.or_(d.expires_on > last, sa.and_(d.expires_on == last, d.id > document_id)))
-    found = list(await session.scalars(query))
-    page = found[:limit]
+    page, next_cursor = BY_EXPIRY.page(list(await session.scalars(BY_EXPIRY.apply(query, after, limit))), limit)
     await audit.record_many(session, actor=actor.id, role=actor.role, action="document_follow_up_list",
                             customer_ids=list(dict.fromkeys(doc.customer_id for doc in page)), fields=SUMMARY_FIELDS,
                             reason=actor.reason)
     return ExpiringPage(
         items=[_out(document, DocumentSummary, settings) for document in page],
-        next_cursor=_cursor_of(page[-1]) if len(found) > limit else None,
+        next_cursor=next_cursor,
     )
 
 
@@ -347,19 +330,6 @@ async def flag_expiring_documents(
 def flag_expiring_documents_job(settings: ProfileSettings) -> PeriodicJob:
     return PeriodicJob(name="flag-expiring-documents", every_seconds=300,
                        run=partial(flag_expiring_documents, notice=notice_days(settings)))
-
-
-async def reseal_documents(session: AsyncSession, batch_size: int = 500) -> int:
-    """One batch of key rotation: re-encrypt numbers sealed under a key other than the active one
-    (rows being edited are skipped on PostgreSQL and picked up by the next batch)."""
-    active = crypto.keyring().active_key_id
-    batch = list(await session.scalars(
-        sa.select(Document).where(Document.key_id != active).limit(batch_size).with_for_update(skip_locked=True)
-    ))
-    for document in batch:
-        flag_modified(document, "document_number")  # written again, hence sealed under the active key
-        document.key_id = active
-    return len(batch)
 
 
 # --- Relationships ------------------------------------------------------------------------
@@ -459,7 +429,7 @@ async def erase_documents_and_links(session: AsyncSession, customer_id: str) -> 
     await session.execute(
         sa.update(Document)
         .where(Document.customer_id == customer_id)
-        .values(document_number=None, number_index=None)
+        .values(**CATALOGUE.erased_values("customer_documents"))
         .execution_options(synchronize_session="fetch")
     )
     await session.execute(

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 
 from services.kit.db import SessionDep
+from services.kit.pagination import After, Limit
 from services.kit.identity import ActorDep
 from services.kit.params import ID_PATTERN, CustomerId
 from services.kit.problems import PROBLEM_RESPONSES
@@ -54,8 +55,8 @@ async def documents_needing_follow_up(
     actor: ActorDep,
     request: Request,
     within_days: int | None = Query(None, ge=0, le=3650, description="Default: the expiry notice period."),
-    after: str | None = Query(None, pattern=documents.CURSOR_PATTERN, description="Cursor from the previous page."),
-    limit: int = Query(50, ge=1, le=500),
+    after: After = None,
+    limit: Limit = 50,
 ) -> ExpiringPage:
     """Documents expired or expiring soon, soonest first, for KYC follow-up (no numbers)."""
     settings = _settings(request)

@@ -7,8 +7,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from events.outbox import Outbox
 from events.store import add_messaging_tables
 from services.kit.audit import AuditTrail
-from services.kit.crypto import EncryptedDate, EncryptedText
 from services.kit.db import UTCDateTime, new_metadata
+from services.kit.retention import add_legal_holds_table
+from services.profile.declarations import CATALOGUE
 
 
 class Base(DeclarativeBase):
@@ -17,30 +18,48 @@ class Base(DeclarativeBase):
 
 class Customer(Base):
     __tablename__ = "customers"
+    # One customer per national ID (its keyed hash; null once erased).
+    __table_args__ = (sa.Index("uq_customers_national_id_index", "national_id_index", unique=True),)
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
-    # Personal data is encrypted at rest (AES-256-GCM); the database never holds it in clear.
+    # Personal data is encrypted at rest (AES-256-GCM) as the catalogue declares; the database
+    # never holds it in clear.
     # All null once the customer is erased.
-    name: Mapped[str | None] = mapped_column(EncryptedText("name"))
-    national_id: Mapped[str | None] = mapped_column(EncryptedText("national_id"))
-    phone: Mapped[str | None] = mapped_column(EncryptedText("phone"))
-    email: Mapped[str | None] = mapped_column(EncryptedText("email"))
-    birth_date: Mapped[date | None] = mapped_column(EncryptedDate("birth_date"))
-    address: Mapped[str | None] = mapped_column(EncryptedText("address"))
+    name: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "name", sa.Text()))
+    national_id: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "national_id", sa.Text()))
+    phone: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "phone", sa.Text()))
+    email: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "email", sa.Text()))
+    birth_date: Mapped[date | None] = mapped_column(CATALOGUE.column_type("customers", "birth_date", sa.Date()))
+    address: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "address", sa.Text()))
+    # Screening and money-laundering risk (services/profile/screening).
+    nationality: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "nationality", sa.Text()))
+    residence_country: Mapped[str | None] = mapped_column(
+        CATALOGUE.column_type("customers", "residence_country", sa.Text()))
+    occupation: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "occupation", sa.Text()))
+    onboarding_channel: Mapped[str | None] = mapped_column(sa.String(20))
+    cash_intensity: Mapped[str | None] = mapped_column(sa.String(10))
     # Keyed hashes for exact look-up by national ID or phone, without plaintext.
-    national_id_index: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    national_id_index: Mapped[str | None] = mapped_column(sa.String(64))
     phone_index: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     # Key that sealed this row's fields; rotation re-encrypts rows not under the active key.
     key_id: Mapped[str] = mapped_column(sa.String(32), index=True)
     assets_under_management: Mapped[Decimal] = mapped_column(sa.Numeric(18, 2))
     product_holdings: Mapped[int] = mapped_column(sa.Integer(), default=0)
-    risk_level: Mapped[str] = mapped_column(sa.String(2))
+    # Set only by `risk_assessment.completed` events (the recommendation service assesses).
+    risk_level: Mapped[str | None] = mapped_column(sa.String(2))
+    risk_level_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    risk_assessed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     tier: Mapped[str] = mapped_column(sa.String(20), index=True)
     lifecycle_stage: Mapped[str] = mapped_column(sa.String(20), index=True)
     relationship_manager_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
     # The bank's own reference (core banking id); makes bulk imports idempotent.
     external_ref: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The customer's last interaction the platform heard of (activity events); tiers and dormancy.
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # When `customer.erased` was last announced; announced again every few days for a while, so a
+    # consumer away longer than the topic retention still applies it (retention.py).
+    erasure_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Bumped on every change; the ETag of the record (lost-update protection).
     version: Mapped[int] = mapped_column(sa.Integer(), default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -74,3 +93,7 @@ class TierChange(Base):
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
 outbox = Outbox(outbox_table, source="profile")
 audit = AuditTrail(Base.metadata)
+legal_holds = add_legal_holds_table(Base.metadata)
+
+# Screening's tables live in this database too; importing them here puts them in Base.metadata.
+from services.profile.screening import models as screening_models  # noqa: E402,F401

@@ -1,23 +1,18 @@
-"""Retention (R2.2): how long customer data is kept once the relationship has ended, per data
-category (declarations.py), and the `apply-retention` job that enforces it.
+"""Retention (R2.2) in the profile service, per data category (declarations.py), and the
+`apply-retention` job that enforces it (the shared mechanism: services/kit/retention.py).
 
-The relationship ends when the customer reaches lifecycle stage `churned`; the moment is the
-latest `churned` row of `lifecycle_history` (a returning customer who churns again starts the
-clock again). Limits are configuration, `PROFILE_RETENTION_DAYS_AFTER_RELATIONSHIP_ENDS` (JSON,
-days per category, merged over the defaults in ProfileSettings):
+- basic (identity and contact data): `PROFILE_RETENTION_DAYS` (JSON, days per category over the
+  defaults of services/kit/retention.py), 1825 days (five years, AML record keeping) after the
+  relationship ended, i.e. the latest `churned` row of `lifecycle_history` (a returning customer
+  who churns again starts the clock again). The customer is then erased through
+  `service.erase`, exactly like an erasure on request, and `customer.erased` is emitted.
+- prospects who never became customers: erased `PROFILE_PROSPECT_RETENTION_DAYS` after creation.
+- business and risk (assets, holdings, tier, risk level): kept as anonymous aggregates once the
+  identifiers are gone; tier history is deleted at the business limit (`PROFILE_RETENTION_DAYS`).
+- behaviour: the reasons written on lifecycle moves are destroyed at the behaviour limit (730
+  days); behavioural data proper lives in churn and feedback, which expire it themselves.
 
-- basic (identity and contact data) — 1825 days, five years, the AML record-keeping period.
-  Enforced here: once it has passed, the customer is erased through `service.erase`, exactly
-  like an erasure on request. Identifiers (encrypted fields, blind indexes, document numbers,
-  the core-banking reference, related-party links) are destroyed; `customer.erased` is emitted.
-- business and risk (assets, holdings, tier, risk level) — 1825 days. The profile keeps them
-  after erasure as anonymous aggregates: with the identifiers gone they no longer relate to a
-  person, so they are anonymised at the basic limit. A longer figure changes nothing here; a
-  shorter one cannot be honoured without breaking the basic (AML) period.
-- behaviour — 730 days. The profile's only behavioural field, `lifecycle_stage`, is kept as an
-  aggregate. Behavioural data proper lives in churn (features, deleted) and feedback (free
-  text, destroyed), which honour `customer.erased`, so it is gone at the basic limit at the
-  latest; the shorter 730-day limit needs a job of their own in those services.
+A customer under legal hold (`legal_holds`) is never erased or expired here.
 
 Audit records (who read or changed what) are not erased: the trail is append-only and kept as
 legally required; it holds field names and a random customer id, never values.
@@ -38,9 +33,11 @@ from sqlalchemy.orm import load_only
 from services.kit.clock import now
 from services.kit.identity import Actor
 from services.kit.jobs import PeriodicJob
+from services.kit.retention import RetentionRule, apply_rule, not_on_hold
 from services.profile import service
 from services.profile.declarations import Category
-from services.profile.models import Customer, StageChange
+from events.contracts import CustomerErasedV1
+from services.profile.models import Customer, StageChange, TierChange, legal_holds, outbox
 from services.profile.settings import ProfileSettings
 from services.profile.tiers import Stage
 
@@ -49,17 +46,8 @@ JOB_ACTOR = Actor(f"job:{JOB_NAME}", "system", scope=None, reason=None)
 
 
 def retention_days(settings: ProfileSettings) -> dict[Category, int]:
-    """The policy in force: configured limits over the defaults; unknown categories and
-    negative limits are refused (at start-up, since the job is built then)."""
-    field = ProfileSettings.model_fields["retention_days_after_relationship_ends"]
-    configured = settings.retention_days_after_relationship_ends
-    unknown = sorted(set(configured) - set(Category))
-    if unknown:
-        raise ValueError(f"retention limits for unknown data categories {unknown}; known: {sorted(Category)}")
-    policy = {Category(name): days for name, days in {**field.default, **configured}.items()}
-    if negative := sorted(name for name, days in policy.items() if days < 0):
-        raise ValueError(f"retention limits must be zero or more days: {negative}")
-    return policy
+    """The policy in force (configured over the defaults, validated when settings are read)."""
+    return {Category(name): days for name, days in settings.retention_days.items()}
 
 
 def relationship_ended_at():
@@ -71,25 +59,16 @@ def relationship_ended_at():
     )
 
 
-async def apply_retention(
-    sessions: async_sessionmaker[AsyncSession], *, days: int, batch_size: int = 200
-) -> int:
-    """Erase up to `batch_size` customers whose relationship ended more than `days` days ago;
-    returns how many were erased (0 once none is due)."""
+async def _erase_due(sessions: async_sessionmaker[AsyncSession], condition, reason: str, batch_size: int) -> int:
     query = (
         sa.select(Customer)
         # Only what erasure reads: the personal data it destroys is never decrypted.
         .options(load_only(Customer.id, Customer.lifecycle_stage, Customer.version, Customer.erased_at))
-        .where(
-            Customer.erased_at.is_(None),
-            Customer.lifecycle_stage == Stage.CHURNED.value,
-            relationship_ended_at() <= now() - timedelta(days=days),
-        )
+        .where(Customer.erased_at.is_(None), condition, not_on_hold(legal_holds, Customer.id))
         .order_by(Customer.id)
         .limit(batch_size)
         .with_for_update(of=Customer, skip_locked=True)
     )
-    reason = f"retention policy: basic data kept {days} days after the relationship ended (R2.2)"
     async with sessions() as session, session.begin():
         due = list(await session.scalars(query))
         for customer in due:
@@ -97,10 +76,73 @@ async def apply_retention(
     return len(due)
 
 
-def apply_retention_job(settings: ProfileSettings) -> PeriodicJob:
-    return PeriodicJob(
-        name=JOB_NAME,
-        every_seconds=3600,
-        run=partial(apply_retention, days=retention_days(settings)[Category.BASIC],
-                    batch_size=settings.retention_batch_size),
+async def apply_retention(
+    sessions: async_sessionmaker[AsyncSession], *, days: int, batch_size: int = 200
+) -> int:
+    """Erase up to `batch_size` customers whose relationship ended more than `days` days ago;
+    returns how many were erased (0 once none is due)."""
+    ended = sa.and_(Customer.lifecycle_stage == Stage.CHURNED.value,
+                    relationship_ended_at() <= now() - timedelta(days=days))
+    reason = f"retention policy: basic data kept {days} days after the relationship ended (R2.2)"
+    return await _erase_due(sessions, ended, reason, batch_size)
+
+
+async def expire_prospects(sessions: async_sessionmaker[AsyncSession], *, days: int, batch_size: int = 200) -> int:
+    """Erase prospects created more than `days` days ago who never became customers."""
+    stale = sa.and_(Customer.lifecycle_stage == Stage.PROSPECT.value, Customer.created_at <= now() - timedelta(days=days))
+    return await _erase_due(sessions, stale, f"retention policy: prospects kept {days} days (R2.2)", batch_size)
+
+
+RULES = [
+    RetentionRule("lifecycle-reasons", StageChange.__table__, Category.BEHAVIOUR, since=StageChange.at,
+                  customer=StageChange.customer_id, erase={"reason": None}),
+    RetentionRule("tier-history", TierChange.__table__, Category.BUSINESS, since=TierChange.at,
+                  customer=TierChange.customer_id),
+]
+
+
+async def apply_all(sessions: async_sessionmaker[AsyncSession], settings: ProfileSettings) -> int:
+    batch = settings.retention_batch_size
+    handled = await apply_retention(sessions, days=retention_days(settings)[Category.BASIC], batch_size=batch)
+    handled += await expire_prospects(sessions, days=settings.prospect_retention_days, batch_size=batch)
+    for rule in RULES:
+        async with sessions() as session, session.begin():
+            handled += await apply_rule(session, rule, retention_days(settings)[rule.category], legal_holds, batch)
+    return handled
+
+
+async def reannounce_erasures(sessions: async_sessionmaker[AsyncSession], *, every_days: float, for_days: float,
+                              batch_size: int = 500) -> int:
+    """Reconciliation: announce `customer.erased` again (`replayed`) for customers erased within
+    the last `for_days` whose last announcement is `every_days` old. With `every_days` below the
+    topic retention, a consumer that was away longer than the topic keeps messages still finds
+    each erasure on the topic when it returns, and applies it (the handlers are idempotent)."""
+    moment = now()
+    query = (
+        sa.select(Customer.id, Customer.erased_at)
+        .where(Customer.erased_at.is_not(None), Customer.erased_at > moment - timedelta(days=for_days),
+               Customer.erasure_announced_at <= moment - timedelta(days=every_days))
+        .order_by(Customer.id)
+        .limit(batch_size)
+        .with_for_update(of=Customer, skip_locked=True)
     )
+    async with sessions() as session, session.begin():
+        due = (await session.execute(query)).all()
+        if due:
+            await outbox.emit_many(session, [
+                ("customer.erased", CustomerErasedV1(customer_id=row.id, erased_at=row.erased_at, replayed=True))
+                for row in due
+            ])
+            await session.execute(sa.update(Customer).where(Customer.id.in_([row.id for row in due]))
+                                  .values(erasure_announced_at=moment).execution_options(synchronize_session=False))
+    return len(due)
+
+
+def reannounce_erasures_job(settings: ProfileSettings) -> PeriodicJob:
+    return PeriodicJob(name="reannounce-erasures", every_seconds=3600,
+                       run=partial(reannounce_erasures, every_days=settings.erasure_reannounce_every_days,
+                                   for_days=settings.erasure_reannounce_for_days))
+
+
+def apply_retention_job(settings: ProfileSettings) -> PeriodicJob:
+    return PeriodicJob(name=JOB_NAME, every_seconds=3600, run=partial(apply_all, settings=settings))

@@ -1,3 +1,5 @@
+import io
+import tempfile
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -6,11 +8,11 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from services.kit import crypto
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
+from services.kit.pagination import After, Keyset, Limit
 from services.kit.params import CustomerId
 from services.kit.problems import PROBLEM_RESPONSES, Problem
 from services.profile import imports, service
-from services.profile.declarations import FIELDS, FieldDeclaration
-from services.profile.models import Customer, StageChange, audit
+from services.profile.models import Customer, StageChange, audit, legal_holds
 from services.profile.schemas import (
     CustomerCreate,
     CustomerLookup,
@@ -18,6 +20,8 @@ from services.profile.schemas import (
     CustomerPage,
     CustomerUpdate,
     ErasureRequest,
+    LegalHoldIn,
+    LegalHoldOut,
     ManagerAssignment,
     StageChangeIn,
     StageChangeOut,
@@ -25,6 +29,11 @@ from services.profile.schemas import (
 from services.profile.tiers import Stage, Tier
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
+BY_ID = Keyset(Customer.id)
+
+
+# An import file is kept in memory up to this size, on disk beyond (read back as a stream).
+IMPORT_SPOOL_BYTES = 1 << 20
 
 
 class PreconditionFailed(Problem):
@@ -59,35 +68,29 @@ async def list_customers(
     tier: Tier | None = None,
     stage: Stage | None = None,
     manager: str | None = Query(None, description="Relationship manager id."),
-    after: str | None = Query(None, description="Cursor from the previous page."),
-    limit: int = Query(50, ge=1, le=500),
+    after: After = None,
+    limit: Limit = 50,
 ) -> CustomerPage:
     settings = _settings(request)
     if actor.role in settings.assigned_only_roles:
         manager = actor.id  # managers list their own customers only
-    query = sa.select(Customer).where(Customer.erased_at.is_(None)).order_by(Customer.id).limit(limit + 1)
+    query = sa.select(Customer).where(Customer.erased_at.is_(None))
     for column, value in ((Customer.tier, tier), (Customer.lifecycle_stage, stage),
                           (Customer.relationship_manager_id, manager)):
         if value is not None:
             query = query.where(column == value)
-    if after is not None:
-        query = query.where(Customer.id > after)
     async with session.begin():
-        found = list(await session.scalars(query))
-        page = found[:limit]
+        page, next_cursor = BY_ID.page(list(await session.scalars(BY_ID.apply(query, after, limit))), limit)
         await audit.record_many(session, actor=actor.id, role=actor.role, action="list",
                                 customer_ids=[c.id for c in page], fields=service.RETURNED_FIELDS, reason=actor.reason)
-    return CustomerPage(items=page, next_cursor=page[-1].id if len(found) > limit else None)
+    return CustomerPage(items=page, next_cursor=next_cursor)
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
 async def read_customer(
     customer_id: CustomerId, session: SessionDep, actor: ActorDep, request: Request, response: Response
 ) -> Customer:
-    async with session.begin():
-        customer = await service.get_visible(session, customer_id, actor, _settings(request))
-        await audit.record(session, actor=actor.id, role=actor.role, action="read", customer_id=customer_id,
-                           fields=service.RETURNED_FIELDS, reason=actor.reason)
+    customer = await service.read_audited(session, customer_id, actor, _settings(request))
     response.headers["ETag"] = _etag(customer)
     return customer
 
@@ -145,9 +148,13 @@ async def import_customers(session: SessionDep, actor: ActorDep, request: Reques
     media_type = request.headers.get("content-type", "")
     if "csv" not in media_type and "ndjson" not in media_type and "jsonl" not in media_type:
         raise Problem("Send the file as text/csv or application/x-ndjson.", status=415, title="Unsupported media type")
-    content = await request.body()
-    async with session.begin():
-        report = await imports.import_customers(session, content, media_type, actor, _settings(request))
+    with tempfile.SpooledTemporaryFile(max_size=IMPORT_SPOOL_BYTES) as spool:
+        async for part in request.stream():
+            spool.write(part)
+        spool.seek(0)
+        text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
+        async with session.begin():
+            report = await imports.import_customers(session, text, media_type, actor, _settings(request))
     return {"rows": report.rows, "created": report.created, "skipped_existing": report.skipped_existing}
 
 
@@ -156,8 +163,9 @@ async def change_stage(
     customer_id: CustomerId, body: StageChangeIn, session: SessionDep, actor: ActorDep, request: Request
 ) -> Customer:
     async with session.begin():
-        customer = await service.get_visible(session, customer_id, actor, _settings(request))
-        await service.move_stage(session, customer, body.stage, actor, body.reason)
+        settings = _settings(request)
+        customer = await service.get_visible(session, customer_id, actor, settings)
+        await service.move_stage(session, customer, body.stage, actor, body.reason, settings)
     return customer
 
 
@@ -183,10 +191,7 @@ async def assign_manager(
 ) -> Customer:
     async with session.begin():
         customer = await service.get_visible(session, customer_id, actor, _settings(request))
-        customer.relationship_manager_id = body.relationship_manager_id
-        customer.version += 1
-        await audit.record(session, actor=actor.id, role=actor.role, action="assign_manager", customer_id=customer_id,
-                           fields=["relationship_manager_id"], reason=actor.reason)
+        await service.assign_manager(session, customer, body.relationship_manager_id, actor)
     return customer
 
 
@@ -201,10 +206,20 @@ async def erase_customer(
     return {"customer_id": customer_id, "erased_at": customer.erased_at}
 
 
-declarations_router = APIRouter(prefix="/api/v1/data-declarations", tags=["data catalogue"])
+@router.put("/{customer_id}/legal-hold", response_model=LegalHoldOut)
+async def place_legal_hold(
+    customer_id: CustomerId, body: LegalHoldIn, session: SessionDep, actor: ActorDep, request: Request
+) -> LegalHoldOut:
+    """Suspend retention and erasure of the customer's data in every service until released."""
+    async with session.begin():
+        customer = await service.get_visible(session, customer_id, actor, _settings(request), for_update=True)
+        await service.hold(session, customer, body.reference, actor)
+        row = (await session.execute(sa.select(legal_holds).where(legal_holds.c.customer_id == customer_id))).one()
+    return LegalHoldOut(**row._mapping)
 
 
-@declarations_router.get("", response_model=list[FieldDeclaration])
-async def data_declarations() -> tuple[FieldDeclaration, ...]:
-    """Every stored customer field with its category and sensitivity (R2.1)."""
-    return FIELDS
+@router.delete("/{customer_id}/legal-hold", status_code=status.HTTP_204_NO_CONTENT)
+async def release_legal_hold(customer_id: CustomerId, session: SessionDep, actor: ActorDep, request: Request) -> None:
+    async with session.begin():
+        await service.get_visible(session, customer_id, actor, _settings(request), for_update=True)
+        await service.release(session, customer_id, actor)

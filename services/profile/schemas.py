@@ -2,9 +2,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from services.profile.tiers import SERVICE_PLANS, Stage, Tier
+from services.kit.params import IsoDate
 
 RiskLevel = Literal["C1", "C2", "C3", "C4", "C5"]
 
@@ -23,7 +25,7 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ]
-BirthDate = Annotated[date, AfterValidator(_not_in_future)]
+BirthDate = Annotated[IsoDate, AfterValidator(_not_in_future)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Assets = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
 
@@ -35,12 +37,33 @@ class DeclaredFieldsOnly(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+RISK_LEVEL_REFUSED = (
+    "risk_level is not accepted from anyone: it comes from a risk assessment "
+    "(POST /api/v1/customers/{id}/risk-assessments) and is shown here once one is completed"
+)
+
+
+class RiskLevelFromAssessment(BaseModel):
+    """Refuses `risk_level` by name, with the way to set it, instead of a generic 'undeclared'."""
+
+    risk_level: SkipJsonSchema[None] = Field(None, exclude=True)
+
+    @field_validator("risk_level", mode="before")
+    @classmethod
+    def _refuse(cls, value):
+        raise ValueError(RISK_LEVEL_REFUSED)
+
+
 ExternalRef = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z._:-]{1,64}$")]
 ManagerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Holdings = Annotated[int, Field(ge=0, le=10_000)]
+Country = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
+Occupation = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z_]{2,40}$")]
+OnboardingChannel = Literal["branch", "online", "agent", "partner"]
+CashIntensity = Literal["low", "medium", "high"]
 
 
-class CustomerCreate(DeclaredFieldsOnly):
+class CustomerCreate(RiskLevelFromAssessment, DeclaredFieldsOnly):
     name: Name
     national_id: NationalId = Field(description="National identity number (letters and digits).")
     phone: Phone
@@ -49,15 +72,19 @@ class CustomerCreate(DeclaredFieldsOnly):
     address: Address
     assets_under_management: Assets = Decimal("0")
     product_holdings: Holdings = Field(0, description="Number of products the customer holds.")
-    risk_level: RiskLevel = Field(description="Risk assessment C1 (most cautious) to C5.")
     external_ref: ExternalRef | None = Field(None, description="The bank's own reference; unique; makes imports idempotent.")
     lifecycle_stage: Stage = Stage.PROSPECT
+    nationality: Country | None = Field(None, description="ISO 3166 alpha-2.")
+    residence_country: Country | None = Field(None, description="ISO 3166 alpha-2.")
+    occupation: Occupation | None = Field(None, description="Occupation code (AML risk factors name some).")
+    onboarding_channel: OnboardingChannel | None = None
+    cash_intensity: CashIntensity | None = None
     relationship_manager_id: ManagerId | None = Field(
         None, description="Assigned manager; when a relationship manager creates the customer, that manager."
     )
 
 
-class CustomerUpdate(DeclaredFieldsOnly):
+class CustomerUpdate(RiskLevelFromAssessment, DeclaredFieldsOnly):
     name: Name | None = None
     phone: Phone | None = None
     email: Email | None = None
@@ -65,7 +92,11 @@ class CustomerUpdate(DeclaredFieldsOnly):
     address: Address | None = None
     assets_under_management: Assets | None = None
     product_holdings: Holdings | None = None
-    risk_level: RiskLevel | None = None
+    nationality: Country | None = None
+    residence_country: Country | None = None
+    occupation: Occupation | None = None
+    onboarding_channel: OnboardingChannel | None = None
+    cash_intensity: CashIntensity | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self):
@@ -89,11 +120,17 @@ class CustomerOut(BaseModel):
     address: str
     assets_under_management: Decimal
     product_holdings: int
-    risk_level: RiskLevel
+    risk_level: RiskLevel | None = Field(description="From the latest risk assessment; null until one is completed.")
+    risk_level_valid_until: datetime | None = Field(description="When that assessment lapses.")
     tier: Tier
     lifecycle_stage: Stage
     relationship_manager_id: str | None
     external_ref: str | None
+    nationality: str | None = None
+    residence_country: str | None = None
+    occupation: str | None = None
+    onboarding_channel: str | None = None
+    cash_intensity: str | None = None
     service_plan: dict = Field(description="What the customer's tier entitles them to (R4.1).")
     version: int
     created_at: datetime
@@ -146,6 +183,20 @@ class ManagerAssignment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     relationship_manager_id: ManagerId | None
+
+
+class LegalHoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reference: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z._:/-]{1,64}$")] = Field(
+        description="The case reference (a code; it travels in events, so never names or free text)."
+    )
+
+
+class LegalHoldOut(BaseModel):
+    customer_id: str
+    reference: str
+    placed_at: datetime
 
 
 class ErasureRequest(BaseModel):

@@ -3,6 +3,7 @@ lifecycle, reassigned or erased. Each function runs inside the caller's transact
 its events in the outbox and its audit rows there, so all of it commits or none of it does."""
 
 import uuid
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events.contracts import (
     CustomerCreatedV1,
     CustomerErasedV1,
+    CustomerLegalHoldPlacedV1,
+    CustomerLegalHoldReleasedV1,
     CustomerLifecycleChangedV1,
+    CustomerManagerChangedV1,
     CustomerTierChangedV1,
     CustomerUpdatedV1,
 )
@@ -18,16 +22,22 @@ from services.kit.clock import now
 from services.kit import crypto
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, NotFound, Problem
-from services.profile.declarations import FIELDS
+from services.profile.declarations import CATALOGUE, FIELDS
 from services.profile.documents import erase_documents_and_links
-from services.profile.models import Customer, StageChange, TierChange, audit, outbox
+from services.kit.retention import is_on_hold, place_hold, release_hold
+from services.profile.models import Customer, StageChange, TierChange, audit, legal_holds, outbox
+from services.profile.screening import alerts as screening, risk
 from services.profile.schemas import CustomerCreate
 from services.profile.settings import ProfileSettings
-from services.profile.tiers import TRANSITIONS, Stage, tier_for
+from services.profile.tiers import TRANSITIONS, Stage, Tier, tier_for
 
 # Every declared field a customer response carries; recorded by name in the audit trail.
 RETURNED_FIELDS = [field.name for field in FIELDS]
-ENCRYPTED_FIELDS = [field.name for field in FIELDS if field.encrypted]
+# What erasure destroys on the customer row (the catalogue's `destroy` fields).
+ERASED = CATALOGUE.erased_values("customers")
+
+
+ADVISOR_ASSIGNMENT = Actor("job:assign-advisor", "system", None, "high-net-worth service plan: dedicated advisor")
 
 
 class Gone(Problem):
@@ -45,12 +55,43 @@ async def get_visible(
 ) -> Customer:
     """The customer, if `actor` may see it; locked for the transaction when `for_update` (so two
     erasures, or an erasure and the retention job, cannot both act on it)."""
-    customer = await session.get(Customer, customer_id, with_for_update=for_update)
+    return _visible(await session.get(Customer, customer_id, with_for_update=for_update), actor, settings)
+
+
+def _visible(customer: Customer | None, actor: Actor, settings: ProfileSettings) -> Customer:
     if customer is None or not may_see(actor, customer, settings):
         raise NotFound("No customer has this id.")
     if customer.erased_at is not None:
         raise Gone("This customer's personal data was erased; only aggregates remain.")
     return customer
+
+
+async def read_audited(session: AsyncSession, customer_id: str, actor: Actor, settings: ProfileSettings) -> Customer:
+    """The customer, if `actor` may see it, with the read recorded in the audit trail. On
+    PostgreSQL one statement in one round trip, outside a transaction: it reads the row and
+    inserts the audit row exactly when the row is released (the same conditions as `_visible`),
+    and commits both together. Elsewhere, a transaction of two statements."""
+    record = {"actor": actor.id, "role": actor.role, "action": "read", "customer_id": customer_id,
+              "fields": RETURNED_FIELDS, "reason": actor.reason}
+    if session.bind.dialect.name != "postgresql":
+        async with session.begin():
+            customer = await get_visible(session, customer_id, actor, settings)
+            await audit.record(session, **record)
+        return customer
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    restricted = actor.role in settings.assigned_only_roles
+    query, params = (_READ_ASSIGNED, {"manager": actor.id}) if restricted else (_READ_ANY, {})
+    found = await session.execute(query, {"key": customer_id, **params, **audit.read_params(**record)})
+    return _visible(found.scalar_one_or_none(), actor, settings)
+
+
+# The audited reads of one customer (read_audited), built once: released when not erased and,
+# for roles that see only their assigned customers, assigned to the caller (as in `_visible`).
+_READ_ANY = audit.audited_read(Customer, lambda c: c.id, lambda c: c.erased_at.is_(None))
+_READ_ASSIGNED = audit.audited_read(
+    Customer, lambda c: c.id,
+    lambda c: sa.and_(c.erased_at.is_(None), c.relationship_manager_id == sa.bindparam("manager")),
+)
 
 
 async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, settings: ProfileSettings) -> Customer:
@@ -72,7 +113,8 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
         national_id_index=national_id_index,
         phone_index=keys.blind_index(body.phone, field="phone"),
         key_id=keys.active_key_id,
-        tier=_tier(fields["assets_under_management"], fields["product_holdings"], settings),
+        last_activity_at=moment,  # becoming a customer is an interaction
+        tier=_tier(fields["assets_under_management"], fields["product_holdings"], moment, settings),
         **fields,
     )
     session.add(customer)
@@ -80,11 +122,21 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
                             actor=actor.id, reason="created"))
     session.add(TierChange(customer_id=customer.id, from_tier=None, to_tier=customer.tier, at=moment))
     await session.flush()
+    if customer.tier == Tier.HIGH_NET_WORTH:
+        await assign_advisor(session, customer, settings)
     await outbox.emit(session, "customer.created", CustomerCreatedV1(
         customer_id=customer.id, risk_level=customer.risk_level, assets_under_management=customer.assets_under_management,
+        relationship_manager_id=customer.relationship_manager_id, tier=customer.tier,
+        age_band=age_band(customer.birth_date),
     ))
     await audit.record(session, actor=actor.id, role=actor.role, action="create", customer_id=customer.id,
                        fields=body.model_fields_set, reason=actor.reason)
+    hits = await screening.screen(session, customer, trigger="onboarding", settings=settings)
+    if hits and Stage(customer.lifecycle_stage) in (Stage.ACTIVE, Stage.DORMANT):
+        # Not a way around the onboarding hold: nothing is written, the caller starts in onboarding.
+        raise Conflict("A customer with a screening hit cannot be created as active (reason code SCREENING_HIT_OPEN); "
+                       "create them in onboarding and let compliance decide.", reason_code="SCREENING_HIT_OPEN")
+    await risk.rerate(session, customer, settings)
     return customer
 
 
@@ -101,39 +153,81 @@ async def update(
         customer.updated_at = now()
         await retier(session, customer, settings)
         await session.flush()
-        await outbox.emit(session, "customer.updated", CustomerUpdatedV1(
-            customer_id=customer.id, risk_level=customer.risk_level,
-            assets_under_management=customer.assets_under_management, changed_fields=sorted(changes),
-        ))
+        await announce_update(session, customer, sorted(changes))
+        if changes.keys() & screening.SCREENED_FIELDS:
+            await screening.screen(session, customer, trigger="profile_change", settings=settings)
+        if changes.keys() & risk.RATED_FIELDS:
+            await risk.rerate(session, customer, settings)
     await audit.record(session, actor=actor.id, role=actor.role, action="update", customer_id=customer.id,
                        fields=changes, reason=actor.reason)
     return customer
 
 
-def _tier(assets, holdings, settings: ProfileSettings) -> str:
-    return tier_for(
-        assets,
-        holdings,
-        hnw_assets=settings.tier_high_net_worth_assets,
-        affluent_assets=settings.tier_affluent_assets,
-        mass_assets=settings.tier_mass_assets,
-    ).value
+async def announce_update(session: AsyncSession, customer: Customer, changed_fields: list[str]) -> None:
+    await outbox.emit(session, "customer.updated", CustomerUpdatedV1(
+        customer_id=customer.id, risk_level=customer.risk_level,
+        assets_under_management=customer.assets_under_management, changed_fields=changed_fields,
+        relationship_manager_id=customer.relationship_manager_id, age_band=age_band(customer.birth_date),
+    ))
+
+
+def age_band(birth_date: date | None) -> str | None:
+    """The age band events carry instead of the birth date."""
+    if birth_date is None:
+        return None
+    today = now().date()
+    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    for upper, band in ((18, "under_18"), (40, "18_39"), (65, "40_64"), (80, "65_79")):
+        if age < upper:
+            return band
+    return "80_plus"
+
+
+def _tier(assets, holdings, last_activity_at, settings: ProfileSettings) -> str:
+    return tier_for(assets, holdings, last_activity_at, policy=settings.tier_policy(), moment=now()).value
 
 
 async def retier(session: AsyncSession, customer: Customer, settings: ProfileSettings) -> None:
-    tier = _tier(customer.assets_under_management, customer.product_holdings, settings)
+    """Move the customer to the tier their assets, holdings and activity give now, with history
+    and an event; a customer entering high-net-worth gets a private-banking advisor (R4.1)."""
+    tier = _tier(customer.assets_under_management, customer.product_holdings, customer.last_activity_at, settings)
     if tier != customer.tier:
         previous, customer.tier = customer.tier, tier
         session.add(TierChange(customer_id=customer.id, from_tier=previous, to_tier=tier, at=now()))
         await outbox.emit(session, "customer.tier_changed",
                    CustomerTierChangedV1(customer_id=customer.id, previous_tier=previous, tier=tier))
+        if tier == Tier.HIGH_NET_WORTH:
+            await assign_advisor(session, customer, settings)
 
 
-async def move_stage(session: AsyncSession, customer: Customer, stage: Stage, actor: Actor, reason: str) -> None:
+async def assign_advisor(session: AsyncSession, customer: Customer, settings: ProfileSettings) -> None:
+    """The private-banking advisor with the fewest high-net-worth customers becomes the
+    customer's manager, unless one of them already is."""
+    advisors = settings.private_banking_advisors
+    if not advisors or customer.relationship_manager_id in advisors:
+        return
+    load = dict((await session.execute(
+        sa.select(Customer.relationship_manager_id, sa.func.count())
+        .where(Customer.relationship_manager_id.in_(advisors), Customer.tier == Tier.HIGH_NET_WORTH.value,
+               Customer.erased_at.is_(None))
+        .group_by(Customer.relationship_manager_id)
+    )).all())
+    advisor = min(advisors, key=lambda a: (load.get(a, 0), a))
+    await assign_manager(session, customer, advisor, ADVISOR_ASSIGNMENT)
+
+
+async def move_stage(
+    session: AsyncSession, customer: Customer, stage: Stage, actor: Actor, reason: str,
+    settings: ProfileSettings | None = None,
+) -> None:
+    """`settings` is needed for the move from onboarding to active (the screening guard)."""
     current = Stage(customer.lifecycle_stage)
     if stage not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
         raise Conflict(f"A customer cannot move from {current} to {stage}; from {current} they may move to: {allowed}.")
+    if current == Stage.ONBOARDING and stage == Stage.ACTIVE:
+        assert settings is not None, "activation needs the profile settings (screening guard)"
+        await screening.guard_activation(session, customer, actor, settings)
     customer.lifecycle_stage = stage.value
     customer.version += 1
     customer.updated_at = now()
@@ -147,12 +241,12 @@ async def move_stage(session: AsyncSession, customer: Customer, stage: Stage, ac
 
 async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason: str) -> None:
     """Destroy the identifiers; keep aggregates (assets, tier, risk level, history) (R2.2)."""
-    for field in ENCRYPTED_FIELDS:
-        setattr(customer, field, None)
-    customer.national_id_index = None
-    customer.phone_index = None
-    customer.external_ref = None
+    for field, value in ERASED.items():
+        setattr(customer, field, value)
+    if await is_on_hold(session, legal_holds, customer.id):
+        raise Conflict("This customer is under a legal hold; their data cannot be erased until the hold is released.")
     customer.erased_at = now()
+    customer.erasure_announced_at = customer.erased_at
     customer.version += 1
     customer.updated_at = customer.erased_at
     if customer.lifecycle_stage != Stage.CHURNED:
@@ -160,6 +254,42 @@ async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason:
                                 at=customer.erased_at, actor=actor.id, reason="erased"))
         customer.lifecycle_stage = Stage.CHURNED.value
     await erase_documents_and_links(session, customer.id)
+    from services.profile.segments import leave_household  # segments builds on this module
+
+    await leave_household(session, customer.id)
+    await screening.redact(session, customer.id)
     await outbox.emit(session, "customer.erased", CustomerErasedV1(customer_id=customer.id, erased_at=customer.erased_at))
     await audit.record(session, actor=actor.id, role=actor.role, action="erase", customer_id=customer.id,
-                       fields=[*ENCRYPTED_FIELDS, "document_number", "relationships"], reason=reason)
+                       fields=[*ERASED, "document_number", "relationships"], reason=reason)
+
+
+async def assign_manager(session: AsyncSession, customer: Customer, manager_id: str | None, actor: Actor) -> None:
+    """Reassign the customer (or give them a dedicated advisor); services scoping access by
+    manager learn it from `customer.manager_changed`."""
+    previous = customer.relationship_manager_id
+    if manager_id != previous:
+        customer.relationship_manager_id = manager_id
+        customer.version += 1
+        customer.updated_at = now()
+        await outbox.emit(session, "customer.manager_changed", CustomerManagerChangedV1(
+            customer_id=customer.id, previous_manager_id=previous, manager_id=manager_id))
+    await audit.record(session, actor=actor.id, role=actor.role, action="assign_manager", customer_id=customer.id,
+                       fields=["relationship_manager_id"], reason=actor.reason)
+
+
+async def hold(session: AsyncSession, customer: Customer, reference: str, actor: Actor) -> None:
+    """Suspend retention and erasure of the customer's data everywhere (R2.2 legal hold)."""
+    if not await place_hold(session, legal_holds, customer.id, reference):
+        raise Conflict("This customer is already under a legal hold; release it first to change its reference.")
+    await outbox.emit(session, "customer.legal_hold_placed",
+                      CustomerLegalHoldPlacedV1(customer_id=customer.id, reference=reference))
+    await audit.record(session, actor=actor.id, role=actor.role, action="legal_hold_placed", customer_id=customer.id,
+                       fields=["legal_hold"], reason=actor.reason)
+
+
+async def release(session: AsyncSession, customer_id: str, actor: Actor) -> None:
+    if not await release_hold(session, legal_holds, customer_id):
+        raise NotFound("This customer is not under a legal hold.")
+    await outbox.emit(session, "customer.legal_hold_released", CustomerLegalHoldReleasedV1(customer_id=customer_id))
+    await audit.record(session, actor=actor.id, role=actor.role, action="legal_hold_released", customer_id=customer_id,
+                       fields=["legal_hold"], reason=actor.reason)

@@ -1,8 +1,22 @@
-"""Customer classification (R1.1, R4.1): tier from assets and holdings, lifecycle stages, and
-the service plan each tier receives. Thresholds are configuration (ProfileSettings)."""
+"""Customer classification (R1.1, R4.1): tier from assets, product holdings and activity,
+lifecycle stages, and the service plan each tier receives. Thresholds are configuration
+(ProfileSettings); the `retier` job moves every customer whose tier no longer matches them.
 
+The rule, in Python (`tier_for`, for one customer as it changes) and in SQL (`tier_sql`, for the
+job to find every customer whose stored tier disagrees), kept equal by a test:
+- assets at or above the high-net-worth, affluent or mass threshold give that tier;
+- below the mass threshold, holding any product still makes a customer `mass`;
+- an engaged customer (at least `uplift_holdings` products and activity within the activity
+  window) is lifted one tier, up to affluent: high-net-worth stays a matter of assets alone.
+"""
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+
+import sqlalchemy as sa
 
 
 class Tier(StrEnum):
@@ -48,11 +62,55 @@ SERVICE_PLANS: dict[Tier, dict] = {
 }
 
 
-def tier_for(assets: Decimal, holdings: int, *, hnw_assets: Decimal, affluent_assets: Decimal, mass_assets: Decimal) -> Tier:
-    if assets >= hnw_assets:
-        return Tier.HIGH_NET_WORTH
-    if assets >= affluent_assets:
-        return Tier.AFFLUENT
-    if assets >= mass_assets or holdings > 0:
-        return Tier.MASS
-    return Tier.POTENTIAL
+@dataclass(frozen=True)
+class TierPolicy:
+    hnw_assets: Decimal
+    affluent_assets: Decimal
+    mass_assets: Decimal
+    uplift_holdings: int
+    activity_window_days: int
+
+    def active_since(self, moment: datetime) -> datetime:
+        return moment - timedelta(days=self.activity_window_days)
+
+
+UPLIFT = {Tier.POTENTIAL: Tier.MASS, Tier.MASS: Tier.AFFLUENT}
+
+
+def tier_for(assets: Decimal, holdings: int, last_activity_at: datetime | None, *, policy: TierPolicy,
+             moment: datetime) -> Tier:
+    if assets >= policy.hnw_assets:
+        tier = Tier.HIGH_NET_WORTH
+    elif assets >= policy.affluent_assets:
+        tier = Tier.AFFLUENT
+    elif assets >= policy.mass_assets or holdings > 0:
+        tier = Tier.MASS
+    else:
+        tier = Tier.POTENTIAL
+    engaged = holdings >= policy.uplift_holdings and last_activity_at is not None \
+        and last_activity_at >= policy.active_since(moment)
+    return UPLIFT.get(tier, tier) if engaged else tier
+
+
+def tier_sql(assets, holdings, last_activity_at, *, policy: TierPolicy, moment: datetime) -> sa.ColumnElement[str]:
+    """`tier_for` as a SQL expression over a customer's columns."""
+    by_assets = sa.case(
+        (assets >= policy.hnw_assets, Tier.HIGH_NET_WORTH.value),
+        (assets >= policy.affluent_assets, Tier.AFFLUENT.value),
+        (sa.or_(assets >= policy.mass_assets, holdings > 0), Tier.MASS.value),
+        else_=Tier.POTENTIAL.value,
+    )
+    engaged = sa.and_(holdings >= policy.uplift_holdings, last_activity_at.is_not(None),
+                      last_activity_at >= policy.active_since(moment))
+    return sa.case(
+        (sa.and_(engaged, by_assets == Tier.POTENTIAL.value), Tier.MASS.value),
+        (sa.and_(engaged, by_assets == Tier.MASS.value), Tier.AFFLUENT.value),
+        else_=by_assets,
+    )
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day where it is shorter)."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

@@ -1,4 +1,7 @@
-"""Keeps the customer read model from the profile service's events."""
+"""Keeps the read models from other services' events: customers (profile), marketing consents
+(consent), holdings (core banking)."""
+
+from functools import cache
 
 import sqlalchemy as sa
 import structlog
@@ -15,9 +18,20 @@ from events.contracts import (
 )
 from events.contracts.envelope import Envelope
 from services.kit.clock import now
+from services.recommendation.holdings.models import Holding
+from services.recommendation.holdings.service import on_product_closed, on_product_opened
 from services.recommendation.models import Customer, MarketingConsent
+from services.recommendation.questionnaire.models import RiskAssessment
+from services.recommendation.questionnaire.service import request_reassessment_if_changed
+from services.recommendation.settings import RecommendationSettings
 
 MARKETING = "marketing"
+
+
+@cache
+def _settings() -> RecommendationSettings:
+    """Handlers take no settings argument; read them once per process."""
+    return RecommendationSettings()
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +39,8 @@ log = structlog.get_logger(__name__)
 async def on_customer_changed(
     session: AsyncSession, envelope: Envelope, payload: CustomerCreatedV1 | CustomerUpdatedV1
 ) -> None:
-    """Store the customer's risk level and assets unless a newer event already did.
+    """Store the customer's assets and age band unless a newer event already did; a change that
+    matters for suitability asks for a re-assessment.
 
     The time check runs in SQL: one statement, and no comparison of the event's aware datetime
     with the naive one SQLite hands back.
@@ -33,6 +48,7 @@ async def on_customer_changed(
     state = {
         "risk_level": payload.risk_level,
         "assets_under_management": payload.assets_under_management,
+        "age_band": payload.age_band,
         "last_event_time": envelope.time,
         "updated_at": now(),
     }
@@ -42,13 +58,15 @@ async def on_customer_changed(
         .values(**state)
         .execution_options(synchronize_session=False)
     )
-    if updated.rowcount:
-        return
-    if await session.get(Customer, payload.customer_id) is None:
+    if not updated.rowcount:
+        if await session.get(Customer, payload.customer_id) is not None:
+            log.info("customer_event_outdated", event_type=envelope.type)
+            return
         # A concurrent first insert fails on the key; the consumer then retries this event.
         session.add(Customer(customer_id=payload.customer_id, **state))
-    else:
-        log.info("customer_event_outdated", event_type=envelope.type)
+    await session.flush()
+    customer = await session.get(Customer, payload.customer_id, populate_existing=True)
+    await request_reassessment_if_changed(session, _settings(), customer)
 
 
 async def on_consent_active(
@@ -76,9 +94,13 @@ async def on_consent_ended(
 
 
 async def on_customer_erased(session: AsyncSession, envelope: Envelope, payload: CustomerErasedV1) -> None:
-    """Forget the customer: this service keeps nothing about them worth an aggregate."""
+    """Forget the customer's read-model data. Suitability decisions, recommendation lists and
+    assessments are records the bank must keep (R3.2 proof); they hold ids and codes only."""
     await session.execute(sa.delete(MarketingConsent).where(MarketingConsent.customer_id == payload.customer_id))
     await session.execute(sa.delete(Customer).where(Customer.customer_id == payload.customer_id))
+    await session.execute(sa.delete(Holding).where(Holding.customer_id == payload.customer_id))
+    await session.execute(sa.update(RiskAssessment).where(RiskAssessment.customer_id == payload.customer_id)
+                          .values(answers={}))
 
 
 HANDLERS = {
@@ -89,4 +111,6 @@ HANDLERS = {
     "consent.approved": on_consent_active,
     "consent.revoked": on_consent_ended,
     "consent.expired": on_consent_ended,
+    "corebanking.product_opened": on_product_opened,
+    "corebanking.product_closed": on_product_closed,
 }

@@ -1,28 +1,13 @@
+"""Read models kept from other services' events, and every table of this service's metadata."""
+
 from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from events.store import add_messaging_tables
-from services.kit.db import UTCDateTime, new_metadata
-
-
-class Base(DeclarativeBase):
-    metadata = new_metadata()
-
-
-class Product(Base):
-    """The catalogue (reference data, seeded by migration 0002)."""
-
-    __tablename__ = "products"
-
-    code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(100))
-    category: Mapped[str] = mapped_column(sa.String(16))
-    risk_level: Mapped[str] = mapped_column(sa.String(2))  # R1 (lowest) .. R5
-    description: Mapped[str] = mapped_column(sa.String(500))
-    active: Mapped[bool] = mapped_column(sa.Boolean(), default=True)
+from services.kit.db import UTCDateTime
+from services.recommendation.base import Base, audit, inbox_table, legal_holds, outbox, outbox_table
 
 
 class Customer(Base):
@@ -31,8 +16,10 @@ class Customer(Base):
     __tablename__ = "customers"
 
     customer_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    risk_level: Mapped[str] = mapped_column(sa.String(2))  # C1 .. C5
+    # Profile's copy of the level; suitability uses this service's own assessments instead.
+    risk_level: Mapped[str | None] = mapped_column(sa.String(2))
     assets_under_management: Mapped[Decimal] = mapped_column(sa.Numeric(18, 2))
+    age_band: Mapped[str | None] = mapped_column(sa.String(16))
     # Time of the event the state comes from; an older event never overwrites it.
     last_event_time: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -40,7 +27,7 @@ class Customer(Base):
 
 class MarketingConsent(Base):
     """Read model of the customers' marketing consents, fed by consent events (R6.1): no
-    recommendation goes to a customer without an active one."""
+    proactive recommendation goes to a customer without an active one."""
 
     __tablename__ = "marketing_consents"
 
@@ -50,5 +37,10 @@ class MarketingConsent(Base):
     active: Mapped[bool] = mapped_column(sa.Boolean())
 
 
-# This service emits no events yet: the outbox table exists, but no Outbox relays it.
-outbox_table, inbox_table = add_messaging_tables(Base.metadata)
+# Every domain's tables, so `Base.metadata` is complete wherever this module is imported.
+from services.recommendation.holdings import models as _holdings  # noqa: E402,F401
+from services.recommendation.products import models as _products  # noqa: E402,F401
+from services.recommendation.proof import models as _proof  # noqa: E402,F401
+from services.recommendation.questionnaire import models as _questionnaire  # noqa: E402,F401
+
+__all__ = ["Base", "Customer", "MarketingConsent", "audit", "inbox_table", "legal_holds", "outbox", "outbox_table"]

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from events.contracts.envelope import Envelope
-from services.components import COMPONENTS, spec_of
+from services.components import spec_of
 from services.kit.app import build_app
 from services.kit.identity import caller_headers
 from services.kit.migrations import upgrade
@@ -55,6 +55,20 @@ class InProcessService:
         """Apply an event exactly as the consumer would (inbox included)."""
         await self.app.state.consumer.apply(envelope)
 
+    async def run_job(self, name: str) -> int:
+        """Run one of the component's scheduled jobs until it finds nothing more to do."""
+        job = next(job for job in self.spec.jobs if job.name == name)
+        total = 0
+        while handled := await job.run(self.sessions):
+            total += handled
+        return total
+
+    async def know_customer(self, customer_id: str) -> None:
+        """Let the component learn that the customer exists, as from the profile service."""
+        from tests.support import customer_created
+
+        await self.deliver(customer_created(customer_id))
+
     async def published(self, event_type: str | None = None, *, customer_id: str | None = None) -> list[Envelope]:
         """Events this component has staged in its outbox, oldest first."""
         table = self.spec.outbox.table
@@ -68,22 +82,36 @@ class InProcessService:
         ]
 
 
+class ServiceDatabases:
+    """Each component's database, created empty and migrated to head the first time a test asks
+    for it in this session (so a run of one service's tests prepares only that database)."""
+
+    def __init__(self) -> None:
+        self.urls: dict[str, str] = {}
+
+    async def url(self, component: str) -> str:
+        if component not in self.urls:
+            url = await databases.recreate_one(component, prefix=PREFIX)
+            spec = spec_of(component)
+            # Alembic drives its own event loop: run it in a thread, off the test's loop.
+            await asyncio.to_thread(upgrade, spec.migrations, url, spec.metadata)
+            os.environ[f"{component.upper()}_DATABASE_URL"] = url
+            self.urls[component] = url
+        return self.urls[component]
+
+
 @pytest.fixture(scope="session")
-def service_database_urls() -> dict[str, str]:
-    """Every component's database, recreated empty and migrated to head, once per session."""
-    urls = asyncio.run(databases.recreate(prefix=PREFIX))
-    for component, url in urls.items():
-        os.environ[f"{component.upper()}_DATABASE_URL"] = url
-        upgrade(spec_of(component).migrations, url)
-    return urls
+def service_databases() -> ServiceDatabases:
+    return ServiceDatabases()
 
 
 @pytest.fixture
-async def service(service_database_urls) -> AsyncIterator:
+async def service(service_databases) -> AsyncIterator:
     """`await service("profile")`: that component in process, its lifespan running."""
     async with AsyncExitStack() as stack:
 
         async def start(name: str, **settings_env: str) -> InProcessService:
+            await service_databases.url(name)
             previous = {k: os.environ.get(k) for k in settings_env}
             os.environ.update(settings_env)
             try:

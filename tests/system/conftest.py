@@ -14,6 +14,7 @@ import pytest
 
 from events.broker import LocalBroker
 from events.kafka import create_topics
+from services.kit.identity import caller_headers
 from tests import databases
 from tests.support import AsyncApiConformance, KafkaProbe, System, free_port
 
@@ -67,5 +68,7 @@ def kafka(bootstrap_servers) -> KafkaProbe:
 
 @pytest.fixture
 async def client():
-    async with httpx.AsyncClient(timeout=30) as http:
+    """Calls services directly as the gateway itself unless a test sends another caller's
+    credential (services refuse anonymous calls); the gateway ignores the credential."""
+    async with httpx.AsyncClient(timeout=30, headers=caller_headers("gateway", "gateway")) as http:
         yield http

@@ -4,7 +4,7 @@ on PostgreSQL and again on the embedded SQLite default that `make run` uses."""
 import pytest
 
 from events.broker import LocalBroker
-from tests.support import KafkaProbe, System, eventually, free_port, marketing_consent, new_customer
+from tests.support import KafkaProbe, System, eventually, free_port, marketing_consent, new_customer, once_customer_known
 
 ROLES = ["customer", "relationship_manager", "service_agent", "compliance_officer", "marketing_analyst", "admin"]
 
@@ -39,19 +39,22 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
     rm = system.headers("relationship_manager", "rm-42")
 
     # Onboard a cautious customer.
-    onboarded = new_customer(risk_level="C2")
+    onboarded = new_customer()
     created = await client.post(f"{gateway}/api/v1/customers", json=onboarded, headers=rm)
     assert created.status_code == 201, created.text
     customer_id = created.json()["id"]
     me = system.headers("customer", customer_id)
 
     # The customer agrees to marketing in the app; without it nothing would be recommended.
-    consent = await client.post(f"{gateway}/api/v1/consents", json=marketing_consent(customer_id), headers=me)
+    consent = await once_customer_known(
+        lambda: client.post(f"{gateway}/api/v1/consents", json=marketing_consent(customer_id), headers=me)
+    )
     assert consent.status_code == 201, consent.text
 
-    # The events reach recommendation: only products up to R2 are offered.
+    # The events reach recommendation: without a risk assessment only products up to R2 are offered.
     async def recommended():
-        response = await client.get(f"{gateway}/api/v1/customers/{customer_id}/recommendations", headers=me)
+        response = await client.get(f"{gateway}/api/v1/customers/{customer_id}/recommendations?limit=50",
+                                    headers=me)
         assert response.status_code == 200, response.text
         assert response.json()["items"], response.json()
         return response.json()
@@ -60,9 +63,13 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
     levels = {item["product"]["risk_level"] for item in recommendations["items"]}
     assert levels and levels <= {"R1", "R2"}
 
-    # The customer's risk assessment rises; recommendation follows the update event.
-    patched = await client.patch(f"{gateway}/api/v1/customers/{customer_id}", json={"risk_level": "C4"}, headers=rm)
-    assert patched.status_code == 200, patched.text
+    # The customer answers the risk questionnaire: C4, and recommendations widen at once.
+    answers = {"legal_capacity": "yes", "loss_tolerance": "up_to_30", "experience": "funds", "income": "stable",
+               "horizon": "over_5y", "liquidity": "not_soon", "goal": "growth", "vulnerability": "no"}
+    assessed = await client.post(f"{gateway}/api/v1/customers/{customer_id}/risk-assessments",
+                                 json={"questionnaire_version": "2026.1", "answers": answers}, headers=me)
+    assert assessed.status_code == 201, assessed.text
+    assert assessed.json()["risk_level"] == "C4"
 
     async def widened():
         levels = {item["product"]["risk_level"] for item in (await recommended())["items"]}
@@ -81,11 +88,11 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
 
     # Complaints and poor scores, filed by the customer in the app.
     for description in ("Card blocked abroad for two days.", "Nobody called back.", "Fee charged twice."):
-        response = await client.post(
+        response = await once_customer_known(lambda: client.post(
             f"{gateway}/api/v1/complaints",
             json={"customer_id": customer_id, "category": "service", "channel": "mobile", "description": description},
             headers=me,
-        )
+        ))
         assert response.status_code == 201, response.text
     for survey, score in (("csat", 1), ("nps", 2), ("csat", 2)):
         response = await client.post(
@@ -103,11 +110,12 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
     risk = await eventually(high)
     assert risk["score"] >= 70
 
-    # Other bank systems see the warning on the topic, once, keyed by the customer.
-    warnings = await kafka.wait_for("crm.churn", lambda e, h: e.customer_id == customer_id and e.type == "churn.warning")
-    assert len(warnings) == 1
-    envelope, headers = warnings[0]
-    assert envelope.payload["level"] == "high"
+    # Other bank systems see a warning per band risen (medium, then high), keyed by the customer.
+    warnings = await kafka.wait_for(
+        "crm.churn", lambda e, h: e.customer_id == customer_id and e.type == "churn.warning", count=2)
+    assert [e.payload["level"] for e, _ in warnings] == ["medium", "high"]
+    envelope, headers = warnings[-1]
+    assert envelope.payload["previous_level"] == "medium" and envelope.payload["reasons"]
     assert headers["event_type"] == "churn.warning"
 
     # Read as each role: masked or clear as the policy says.

@@ -4,7 +4,7 @@
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support import eventually, new_customer
+from tests.support import eventually, new_customer, once_customer_known
 
 COMMENT = "Call me on my private line, Mrs Qian"
 DESCRIPTION = "Teller shared my account balance with my neighbour Mr Sun"
@@ -21,7 +21,7 @@ async def rows(system, component: str, sql: str, **params) -> list:
 
 async def test_erasure_reaches_every_service(system, client, kafka):
     gateway = system.url("gateway")
-    body = new_customer(risk_level="C3")
+    body = new_customer()
     created = await client.post(f"{gateway}/api/v1/customers", json=body, headers=system.headers("relationship_manager"))
     assert created.status_code == 201
     customer_id = created.json()["id"]
@@ -33,7 +33,7 @@ async def test_erasure_reaches_every_service(system, client, kafka):
         ("/api/v1/complaints", {"customer_id": customer_id, "category": "privacy", "channel": "branch",
                                 "description": DESCRIPTION}),
     ):
-        response = await client.post(gateway + path, json=payload, headers=me)
+        response = await once_customer_known(lambda: client.post(gateway + path, json=payload, headers=me))
         assert response.status_code == 201, response.text
 
     async def known_everywhere():
@@ -66,7 +66,7 @@ async def test_erasure_reaches_every_service(system, client, kafka):
         feedback = await rows(system, "feedback", "SELECT comment, score FROM feedback WHERE customer_id = :c", c=customer_id)
         assert feedback and all(comment is None for comment, _ in feedback)
         assert [score for _, score in feedback] == [3]  # the statistic stays
-        complaints = await rows(system, "feedback", "SELECT description, category FROM complaints WHERE customer_id = :c",
+        complaints = await rows(system, "feedback", "SELECT description, category FROM cases WHERE customer_id = :c AND kind = 'complaint'",
                                 c=customer_id)
         assert complaints == [(None, "privacy")]
         consents = await rows(system, "consent", "SELECT id FROM consents WHERE customer_id = :c", c=customer_id)

@@ -1,4 +1,3 @@
-from services.churn.models import Base
 from services.kit.migrations import run_env
 
-run_env(Base.metadata)
+run_env()

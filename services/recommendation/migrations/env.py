@@ -1,4 +1,3 @@
 from services.kit.migrations import run_env
-from services.recommendation.models import Base
 
-run_env(Base.metadata)
+run_env()

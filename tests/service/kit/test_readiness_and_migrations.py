@@ -74,7 +74,7 @@ async def test_not_ready_until_migrated_to_head(fresh_churn_database):
             assert before.json()["checks"] == {"database": "ok", "migrations": "not at head"}
             assert (await http.get("/healthz")).status_code == 200, "alive though not ready"
 
-            await asyncio.to_thread(upgrade, spec.migrations, fresh_churn_database)
+            await asyncio.to_thread(upgrade, spec.migrations, fresh_churn_database, spec.metadata)
             after = await http.get("/readyz")
             assert after.status_code == 200, after.text
             assert after.json()["checks"] == {"database": "ok", "migrations": "ok"}

@@ -1,5 +1,5 @@
-"""Churn against the running system: features from customer, feedback and complaint events,
-the explainable score, and one churn.warning per crossing into high risk."""
+"""Churn against the running system (rules, no model promoted): features from customer,
+feedback and complaint events, the explainable score, one churn.warning per band risen."""
 
 import uuid
 from decimal import Decimal
@@ -154,8 +154,10 @@ async def test_crossing_into_high_emits_exactly_one_warning(system, kafka, clien
     await publish(kafka, complaint(customer_id), feedback(customer_id, "nps", 0))
     await churn_risk(client, system, customer_id, score=80, level="high")
 
-    await kafka.wait_for(topics.CHURN, lambda e, h: e.customer_id == customer_id)
-    [warning] = await warnings_for(kafka, customer_id)
+    await kafka.wait_for(topics.CHURN, lambda e, h: e.customer_id == customer_id, count=2)
+    into_medium, into_high = await warnings_for(kafka, customer_id)
+    assert into_medium.payload["level"] == "medium" and into_medium.payload["previous_level"] == "low"
+    warning = into_high
     assert warning.type == "churn.warning" and warning.source == "churn"
     assert warning.payload == {
         "customer_id": customer_id,
@@ -163,6 +165,7 @@ async def test_crossing_into_high_emits_exactly_one_warning(system, kafka, clien
         "level": "high",
         "previous_level": "medium",
         "reasons": ["complaints", "low_csat", "nps_detractor"],
+        "model": "rules-v1",
     }
 
 
@@ -185,9 +188,10 @@ async def test_leaving_high_and_crossing_again_warns_again(system, kafka, client
     await publish(kafka, feedback(customer_id, "nps", 2), feedback(customer_id, "nps", 1))
     await churn_risk(client, system, customer_id, score=70, level="high")
 
-    warnings = await kafka.wait_for(topics.CHURN, lambda e, h: e.customer_id == customer_id, count=2)
-    assert [w.payload["reasons"] for w, _ in warnings] == [
-        ["complaints", "low_csat", "aum_drop"],
-        ["complaints", "low_csat", "nps_detractor"],
+    warnings = await kafka.wait_for(topics.CHURN, lambda e, h: e.customer_id == customer_id, count=3)
+    assert [(w.payload["level"], w.payload["reasons"]) for w, _ in warnings] == [
+        ("medium", ["complaints"]),
+        ("high", ["complaints", "aum_drop", "low_csat"]),
+        ("high", ["complaints", "nps_detractor", "low_csat"]),
     ]
-    assert len(await warnings_for(kafka, customer_id)) == 2
+    assert len(await warnings_for(kafka, customer_id)) == 3

@@ -1,9 +1,12 @@
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.system.consent import helpers
+
 
 @pytest.fixture
-def url(system) -> str:
+def url(system, kafka) -> str:
+    helpers.PROBE = kafka  # how helpers tell the consent service that a test's customer exists
     return system.url("consent")
 
 

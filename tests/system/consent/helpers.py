@@ -3,6 +3,9 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from services.kit.identity import caller_headers
+from tests.support import introduce_customer, once_customer_known
+
 PROBLEM = "application/problem+json"
 
 
@@ -31,19 +34,40 @@ def grant_body(customer_id: str, **overrides) -> dict:
     return body
 
 
-def caller(role: str, actor_id: str | None = None, **extra: str) -> dict[str, str]:
-    """The headers the gateway sets for an authenticated caller."""
-    return {"X-Actor-Id": actor_id or f"{role}-{uuid.uuid4().hex[:8]}", "X-Actor-Role": role, **extra}
+def caller(role: str, actor_id: str | None = None, *, reason: str | None = None) -> dict[str, str]:
+    """The credential the gateway sends for an authenticated caller."""
+    return caller_headers(role, actor_id or f"{role}-{uuid.uuid4().hex[:8]}", reason=reason)
+
+
+def as_customer(customer_id: str) -> dict[str, str]:
+    return caller_headers("customer", customer_id, customer_scope=customer_id)
+
+
+# The broker probe through which tests tell the consent service a customer exists (conftest).
+PROBE = None
+_introduced: set[str] = set()
+
+
+async def post_for_customer(client, url: str, body: dict, headers):
+    """POST `body` once the consent service has learnt its customer (from `customer.created`,
+    published here for ids no profile service created)."""
+    customer_id = body["customer_id"]
+    if customer_id not in _introduced:
+        await introduce_customer(PROBE, customer_id)
+        _introduced.add(customer_id)
+    return await once_customer_known(lambda: client.post(url, json=body, headers=headers))
 
 
 async def grant(client, url: str, body: dict, **headers: str) -> dict:
-    response = await client.post(f"{url}/api/v1/consents", json=body, headers=headers)
+    """The customer's own grant (the only direct one), unless other headers are given."""
+    response = await post_for_customer(client, f"{url}/api/v1/consents", body,
+                                       headers or as_customer(body["customer_id"]))
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def request_consent(client, url: str, body: dict, maker: dict[str, str]) -> dict:
-    response = await client.post(f"{url}/api/v1/consent-requests", json=body, headers=maker)
+    response = await post_for_customer(client, f"{url}/api/v1/consent-requests", body, maker)
     assert response.status_code == 201, response.text
     return response.json()
 

@@ -13,21 +13,24 @@ from tests.system.consent.helpers import (
     grant_body,
     in_days,
     new_customer_id,
+    post_for_customer,
 )
 from tests.support import eventually
+from services.kit.identity import caller_headers
 
 
 async def test_grant_creates_an_active_consent_and_publishes_consent_granted(client, url, kafka):
     customer_id = new_customer_id()
     body = grant_body(customer_id, expires_at="2099-01-01T08:00:00+08:00")
 
-    response = await client.post(f"{url}/api/v1/consents", json=body, headers={"X-Actor-Id": "rm-0042"})
+    response = await post_for_customer(client, f"{url}/api/v1/consents", body,
+                                       caller_headers("customer", customer_id, customer_scope=customer_id))
 
     assert response.status_code == 201, response.text
     consent = response.json()
     assert response.headers["location"] == f"/api/v1/consents/{consent['id']}"
     assert consent["status"] == "active"
-    assert consent["granted_by"] == "rm-0042"
+    assert consent["granted_by"] == customer_id
     assert {k: consent[k] for k in ("customer_id", "recipient", "purpose", "data_categories", "channel")} == {
         k: body[k] for k in ("customer_id", "recipient", "purpose", "data_categories", "channel")
     }
@@ -50,14 +53,14 @@ async def test_grant_creates_an_active_consent_and_publishes_consent_granted(cli
     assert headers["key"] == customer_id
 
 
-async def test_grant_defaults_to_web_no_expiry_an_internal_recipient_and_an_internal_actor(client, url):
-    body = grant_body(new_customer_id())
+async def test_grant_defaults_to_web_no_expiry_and_an_internal_recipient_granted_by_the_customer(client, url):
+    customer_id = new_customer_id()
+    body = grant_body(customer_id)
     del body["channel"], body["expires_at"]
 
     consent = await grant(client, url, body)
 
-    # Without the gateway's identity headers the actor is the kit's "internal".
-    assert (consent["channel"], consent["expires_at"], consent["granted_by"]) == ("web", None, "internal")
+    assert (consent["channel"], consent["expires_at"], consent["granted_by"]) == ("web", None, customer_id)
     assert (consent["recipient_type"], consent["legal_basis"], consent["language"]) == ("internal", "consent", "zh-CN")
     assert consent["notice_text_sha256"] is None
 
@@ -66,7 +69,7 @@ async def test_revoke_ends_the_consent_and_publishes_consent_revoked(client, url
     customer_id = new_customer_id()
     consent = await grant(client, url, grant_body(customer_id, purpose="analytics"))
 
-    response = await client.post(f"{url}/api/v1/consents/{consent['id']}/revoke", headers={"X-Actor-Id": customer_id})
+    response = await client.post(f"{url}/api/v1/consents/{consent['id']}/revoke", headers=caller_headers("customer", customer_id, customer_scope=customer_id))
 
     assert response.status_code == 200, response.text
     revoked = response.json()
@@ -112,7 +115,7 @@ async def test_revoking_an_unknown_consent_is_not_found(client, url):
 async def test_a_customer_cannot_revoke_or_see_another_customers_consent(client, url):
     owner = new_customer_id()
     consent = await grant(client, url, grant_body(owner))
-    as_other = {"X-Customer-Scope": new_customer_id()}
+    as_other = caller_headers("customer", new_customer_id(), customer_scope=new_customer_id())
 
     revoke = await client.post(f"{url}/api/v1/consents/{consent['id']}/revoke", headers=as_other)
     read = await client.get(f"{url}/api/v1/consents/{consent['id']}", headers=as_other)
@@ -121,7 +124,7 @@ async def test_a_customer_cannot_revoke_or_see_another_customers_consent(client,
     assert revoke.json()["detail"] == "No consent has this id."
     listed = (await client.get(f"{url}/api/v1/customers/{owner}/consents")).json()
     assert [c["status"] for c in listed] == ["active"]
-    as_owner = await client.post(f"{url}/api/v1/consents/{consent['id']}/revoke", headers={"X-Customer-Scope": owner})
+    as_owner = await client.post(f"{url}/api/v1/consents/{consent['id']}/revoke", headers=caller_headers("customer", owner, customer_scope=owner))
     assert as_owner.status_code == 200
 
 

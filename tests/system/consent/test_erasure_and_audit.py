@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from events.contracts import topics
 from events.contracts import CustomerErasedV1, new_event
+from services.kit.identity import caller_headers
 from tests.system.consent.helpers import (
     caller,
     consent_events,
@@ -30,7 +31,7 @@ async def _rows_mentioning(engine, table: str, text: str) -> int:
 
 async def test_erasure_closes_the_customers_consents_and_pseudonymises_them(client, url, kafka, consent_db):
     customer_id = new_customer_id()
-    as_customer = caller("customer", customer_id)
+    as_customer = caller_headers("customer", customer_id, customer_scope=customer_id)
     active = await grant(client, url, grant_body(customer_id, notice_text="notice"), **as_customer)
     requested = await request_consent(client, url, grant_body(customer_id, purpose="analytics"),
                                       caller("relationship_manager", "rm-0042"))
@@ -95,7 +96,7 @@ async def test_every_change_is_in_the_audit_chain_which_detects_tampering(client
     consent = await request_consent(client, url, grant_body(customer_id), caller("relationship_manager", "rm-0042"))
     approve = await client.post(f"{url}/api/v1/consents/{consent['id']}/approve",
                                 headers=caller("compliance_officer", "co-7"))
-    revoke = await client.post(f"{url}/api/v1/consents/{consent['id']}/revoke", headers=caller("customer", customer_id))
+    revoke = await client.post(f"{url}/api/v1/consents/{consent['id']}/revoke", headers=caller_headers("customer", customer_id, customer_scope=customer_id))
     assert (approve.status_code, revoke.status_code) == (200, 200)
 
     rows = await eventually(lambda: _sealed_audit_rows(consent_db, consent["id"]), timeout=10)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from events.contracts import topics
+from services.kit.identity import caller_headers
 from tests.system.consent.helpers import (
     PROBLEM,
     caller,
@@ -18,6 +19,7 @@ from tests.system.consent.helpers import (
     history,
     in_seconds,
     new_customer_id,
+    post_for_customer,
     request_consent,
 )
 
@@ -28,7 +30,7 @@ CHECKER = caller("compliance_officer", "co-0007")
 async def test_a_request_awaits_approval_and_publishes_consent_requested(client, url, kafka):
     customer_id = new_customer_id()
 
-    response = await client.post(f"{url}/api/v1/consent-requests", json=grant_body(customer_id), headers=MAKER)
+    response = await post_for_customer(client, f"{url}/api/v1/consent-requests", grant_body(customer_id), MAKER)
 
     assert response.status_code == 201, response.text
     consent = response.json()
@@ -155,12 +157,12 @@ async def test_the_receipt_carries_the_consent_and_the_hash_of_the_exact_notice(
     customer_id = new_customer_id()
     body = grant_body(customer_id, recipient="partner-insurer", recipient_type="external",
                       purpose="third_party_sharing", data_categories=["basic", "risk", "behaviour"],
-                      expires_at="2030-06-30T16:00:00Z", notice_text=NOTICE, language="zh-CN", channel="branch")
-    consent = await grant(client, url, body, **caller("customer", customer_id, **{"X-Customer-Scope": customer_id}))
+                      expires_at="2030-06-30T16:00:00Z", notice_text=NOTICE, language="zh-CN", channel="mobile")
+    consent = await grant(client, url, body)
     digest = hashlib.sha256(NOTICE.encode()).hexdigest()
 
     response = await client.get(f"{url}/api/v1/consents/{consent['id']}/receipt",
-                                headers={"X-Customer-Scope": customer_id})
+                                headers=caller_headers("customer", customer_id, customer_scope=customer_id))
 
     assert response.status_code == 200, response.text
     receipt = response.json()
@@ -172,7 +174,7 @@ async def test_the_receipt_carries_the_consent_and_the_hash_of_the_exact_notice(
         "version": "KI-CR-v1.1.0",
         "jurisdiction": "CN",
         "consentTimestamp": int(granted.timestamp()),
-        "collectionMethod": "branch",
+        "collectionMethod": "mobile",
         "consentReceiptID": consent["id"],
         "language": "zh-CN",
         "piiPrincipalId": customer_id,
@@ -220,7 +222,7 @@ async def test_an_internal_open_ended_receipt_names_no_third_party_and_follows_t
 
 async def test_a_customer_cannot_fetch_another_customers_receipt_or_history(client, url):
     consent = await grant(client, url, grant_body(new_customer_id()))
-    as_other = {"X-Customer-Scope": new_customer_id()}
+    as_other = caller_headers("customer", new_customer_id(), customer_scope=new_customer_id())
 
     for path in ("receipt", "history"):
         response = await client.get(f"{url}/api/v1/consents/{consent['id']}/{path}", headers=as_other)
@@ -238,7 +240,7 @@ async def test_the_expiry_job_marks_a_lapsed_consent_expired_and_publishes_conse
     assert datetime.fromisoformat(event.payload["expired_at"]) == datetime.fromisoformat(consent["expires_at"])
     changes = (await client.get(f"{url}/api/v1/consents/{consent['id']}/history")).json()
     assert [(c["from_status"], c["to_status"], c["actor"]) for c in changes] == [
-        (None, "active", "internal"), ("active", "expired", "consent:expire-consents"),
+        (None, "active", customer_id), ("active", "expired", "consent:expire-consents"),
     ]
     assert datetime.fromisoformat(changes[-1]["at"]) == datetime.fromisoformat(consent["expires_at"])
     # Marked once: a later grant of the same customer is behind any second expiry on the topic.

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from events.broker import LocalBroker
+from services.kit.identity import caller_headers
 from tests import databases
-from tests.support import KafkaProbe, System, eventually, free_port
+from tests.support import KafkaProbe, System, eventually, free_port, introduce_customer, once_customer_known
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -50,13 +51,18 @@ class ComplaintWriter:
         self.url = system.url("feedback") + "/api/v1/complaints"
         self.customer_id = customer_id
         self.accepted = 0
+        self.kafka = KafkaProbe(system.bootstrap_servers)
+        self.introduced = False
 
     async def write(self, http: httpx.AsyncClient, count: int = 1) -> None:
+        if not self.introduced:  # feedback takes complaints only from customers it has learnt of
+            await introduce_customer(self.kafka, self.customer_id)
+            self.introduced = True
         for _ in range(count):
-            response = await http.post(
+            response = await once_customer_known(lambda: http.post(
                 self.url,
                 json={"customer_id": self.customer_id, "category": "service", "channel": "web", "description": "slow"},
-            )
+            ))
             assert response.status_code == 201, response.text
             self.accepted += 1
 
@@ -96,28 +102,31 @@ async def unsent_events(system: System, component: str) -> int:
 
 async def test_writes_go_on_while_the_broker_hangs(pair, outage_broker):
     writer = ComplaintWriter(pair, str(uuid.uuid4()))
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=caller_headers("service_agent", "agent-1")) as http:
+        await writer.write(http)  # the feedback service knows the customer before the broker hangs
         background = asyncio.create_task(writer.write_for(http, seconds=6))
         await asyncio.sleep(1.5)
         outage_broker.freeze()
         try:
             await asyncio.sleep(3)  # writes keep being accepted; their events wait in the outbox
             assert await unsent_events(pair, "feedback") > 0
-            metrics = (await http.get(pair.url("feedback") + "/metrics")).text
+            metrics = (await http.get(pair.metrics_url("feedback"))).text
             assert 'crm_events_published_total{source="feedback",type="complaint.opened"}' in metrics
         finally:
             outage_broker.thaw()
         await background
         await assert_settles_at(http, pair, writer.customer_id, writer.accepted)
-        churn_metrics = (await http.get(pair.url("churn") + "/metrics")).text
+        churn_metrics = (await http.get(pair.metrics_url("churn"))).text
         assert 'crm_events_consumed_total{group="churn",outcome="applied",type="complaint.opened"}' in churn_metrics
-    assert writer.accepted > 50
+    # Writes went on through the freeze (a complaint opens a case with its SLA clocks: several
+    # statements each, so on a busy machine some dozens in the six seconds, not hundreds).
+    assert writer.accepted > 20
     assert await unsent_events(pair, "feedback") == 0
 
 
 async def test_broker_restart_loses_no_committed_event(pair, outage_broker):
     writer = ComplaintWriter(pair, str(uuid.uuid4()))
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=caller_headers("service_agent", "agent-1")) as http:
         await writer.write(http, 10)
         await assert_settles_at(http, pair, writer.customer_id, 10)
 
@@ -146,7 +155,7 @@ async def test_broker_restart_loses_no_committed_event(pair, outage_broker):
 async def test_republished_events_are_applied_once(pair, outage_broker):
     """A relay that crashed after publishing re-sends its batch; the consumer's inbox drops it."""
     writer = ComplaintWriter(pair, str(uuid.uuid4()))
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=caller_headers("service_agent", "agent-1")) as http:
         await writer.write(http, 5)
         await assert_settles_at(http, pair, writer.customer_id, 5)
 
@@ -154,7 +163,8 @@ async def test_republished_events_are_applied_once(pair, outage_broker):
         try:
             async with engine.begin() as connection:
                 resent = await connection.execute(
-                    sa.text("UPDATE outbox SET sent_at = NULL WHERE aggregateid = :c"), {"c": writer.customer_id}
+                    sa.text("UPDATE outbox SET sent_at = NULL WHERE aggregateid = :c AND type = 'complaint.opened.v1'"),
+                    {"c": writer.customer_id},  # (each complaint also published case.opened)
                 )
                 assert resent.rowcount == 5
         finally:

@@ -5,6 +5,7 @@ import uuid
 import pytest
 
 from events.contracts import topics
+from tests.support import introduce_customer, once_customer_known
 
 PROBLEM = "application/problem+json"
 # Free text that must stay in the feedback database: never in responses or events.
@@ -13,6 +14,21 @@ SECRET_TEXT = "Call me on 13800138000, Wang Fang, ID 110101198506150011"
 
 def new_customer_id() -> str:
     return f"cust-{uuid.uuid4()}"
+
+
+@pytest.fixture
+def post(kafka, client, url):
+    """POST a body for its customer, once the feedback service has learnt of that customer
+    (`customer.created`, published here as the profile service would)."""
+    introduced = set()
+
+    async def send(path: str, body: dict):
+        if body["customer_id"] not in introduced:
+            await introduce_customer(kafka, body["customer_id"])
+            introduced.add(body["customer_id"])
+        return await once_customer_known(lambda: client.post(f"{url}{path}", json=body))
+
+    return send
 
 
 def feedback_body(customer_id: str, **overrides) -> dict:
@@ -32,10 +48,10 @@ def url(system) -> str:
     return system.url("feedback")
 
 
-async def test_feedback_is_recorded_and_published_without_its_comment(client, url, kafka):
+async def test_feedback_is_recorded_and_published_without_its_comment(post, kafka):
     customer_id = new_customer_id()
 
-    response = await client.post(f"{url}/api/v1/feedback", json=feedback_body(customer_id))
+    response = await post("/api/v1/feedback", feedback_body(customer_id))
 
     assert response.status_code == 201, response.text
     feedback = response.json()
@@ -49,30 +65,31 @@ async def test_feedback_is_recorded_and_published_without_its_comment(client, ur
     assert (event.source, event.version, headers["event_type"]) == ("feedback", 1, "feedback.received")
     assert event.payload == {
         "feedback_id": feedback["id"], "customer_id": customer_id, "survey": "csat", "score": 4, "channel": "mobile",
+        "case_id": None,
     }  # fmt: skip
     assert "13800138000" not in event.model_dump_json()
 
 
 @pytest.mark.parametrize(("survey", "score"), [("csat", 1), ("csat", 5), ("nps", 0), ("nps", 10)])
-async def test_every_score_in_a_surveys_range_is_accepted(client, url, survey, score):
+async def test_every_score_in_a_surveys_range_is_accepted(post, survey, score):
     body = feedback_body(new_customer_id(), survey=survey, score=score)
     del body["comment"]  # optional
 
-    response = await client.post(f"{url}/api/v1/feedback", json=body)
+    response = await post("/api/v1/feedback", body)
 
     assert response.status_code == 201, response.text
     assert (response.json()["survey"], response.json()["score"]) == (survey, score)
 
 
-async def test_a_complaint_is_opened_and_published_without_its_description(client, url, kafka):
+async def test_a_complaint_is_opened_and_published_without_its_description(post, kafka):
     customer_id = new_customer_id()
 
-    response = await client.post(f"{url}/api/v1/complaints", json=complaint_body(customer_id))
+    response = await post("/api/v1/complaints", complaint_body(customer_id))
 
     assert response.status_code == 201, response.text
     complaint = response.json()
     assert (complaint["customer_id"], complaint["category"], complaint["channel"], complaint["status"]) == (
-        customer_id, "fees", "branch", "open",
+        customer_id, "fees", "branch", "opened",
     )  # fmt: skip
     assert SECRET_TEXT not in response.text
     [(event, headers)] = await kafka.wait_for(
@@ -94,7 +111,8 @@ async def test_a_complaint_is_opened_and_published_without_its_description(clien
         ({"survey": "nps", "score": -1}, "score", "from 0 to 10 for a nps survey"),
         ({"score": "5"}, "score", None),
         ({"score": 4.5}, "score", None),
-        ({"survey": "ces"}, "survey", None),
+        ({"survey": "ces", "score": 8}, "score", "from 1 to 7 for a ces survey"),
+        ({"survey": "ces_v2"}, "survey", None),
         ({"channel": "fax"}, "channel", None),
         ({"comment": "x" * 2001}, "comment", None),
         ({"channel": None}, "channel", None),
@@ -137,7 +155,7 @@ async def test_an_invalid_complaint_is_rejected_naming_the_field(client, url, ch
     assert field in [e["field"] for e in response.json()["errors"]]
 
 
-async def test_rejected_feedback_and_complaints_publish_nothing(client, url, kafka):
+async def test_rejected_feedback_and_complaints_publish_nothing(client, url, kafka, post):
     customer_id = new_customer_id()
     rejected = [
         ("feedback", feedback_body(customer_id, score=6)),
@@ -149,8 +167,8 @@ async def test_rejected_feedback_and_complaints_publish_nothing(client, url, kaf
 
     # Accepted ones for the same customer afterwards: once they are on their topics, anything
     # published before them would be there too (one customer's events keep their order).
-    feedback = (await client.post(f"{url}/api/v1/feedback", json=feedback_body(customer_id))).json()
-    complaint = (await client.post(f"{url}/api/v1/complaints", json=complaint_body(customer_id))).json()
+    feedback = (await post("/api/v1/feedback", feedback_body(customer_id))).json()
+    complaint = (await post("/api/v1/complaints", complaint_body(customer_id))).json()
     on_feedback = await kafka.wait_for(topics.FEEDBACK, lambda e, _h: e.customer_id == customer_id)
     on_complaint = await kafka.wait_for(topics.COMPLAINT, lambda e, _h: e.customer_id == customer_id)
     assert [e.payload["feedback_id"] for e, _ in on_feedback] == [feedback["id"]]

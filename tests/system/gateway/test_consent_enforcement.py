@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.support import new_customer
+from tests.support import new_customer, once_customer_known
 
 
 @pytest.fixture
@@ -21,11 +21,11 @@ async def onboard(client, system, gateway) -> str:
 
 
 async def grant(client, system, gateway, customer_id, recipient, purpose, categories) -> str:
-    response = await client.post(
+    response = await once_customer_known(lambda: client.post(
         f"{gateway}/api/v1/consents",
         json={"customer_id": customer_id, "recipient": recipient, "purpose": purpose, "data_categories": categories},
         headers=system.headers("customer", customer_id),
-    )
+    ))
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -57,15 +57,17 @@ async def test_a_partner_receives_only_consented_categories_under_a_pseudonym(sy
     url = f"{gateway}/api/v1/partner/customers/{customer_id}"
     insurer = system.headers("partner", "insurer-x")
 
+    # Without consent, the same 404 as for an id that does not exist: no existence oracle.
     refused = await client.get(url, params={"purpose": "third_party_sharing"}, headers=insurer)
-    assert refused.status_code == 403
+    assert refused.status_code == 404
 
     consent_id = await grant(client, system, gateway, customer_id, "insurer-x", "third_party_sharing", ["risk"])
     shared = await client.get(url, params={"purpose": "third_party_sharing"}, headers=insurer)
     assert shared.status_code == 200, shared.text
     body = shared.json()
     assert body["categories"] == ["risk"]
-    assert set(body["data"]) == {"risk_level"}  # the only risk-category field; nothing else leaves
+    # The only risk-category fields; nothing else leaves.
+    assert set(body["data"]) == {"risk_level", "risk_level_valid_until"}
     assert body["subject"] != customer_id and customer_id not in shared.text
     for identifying in ("national_id", "phone", "name", "email", "address", "birth_date", "id"):
         assert identifying not in body["data"]
@@ -79,10 +81,10 @@ async def test_a_partner_receives_only_consented_categories_under_a_pseudonym(sy
 
     # Another purpose than the consented one gets nothing; neither does anyone after revocation.
     wrong_purpose = await client.get(url, params={"purpose": "marketing"}, headers=insurer)
-    assert wrong_purpose.status_code == 403
+    assert wrong_purpose.status_code == 404
     await client.post(f"{gateway}/api/v1/consents/{consent_id}/revoke", headers=system.headers("customer", customer_id))
     started = time.monotonic()
-    while (await client.get(url, params={"purpose": "third_party_sharing"}, headers=insurer)).status_code != 403:
+    while (await client.get(url, params={"purpose": "third_party_sharing"}, headers=insurer)).status_code != 404:
         assert time.monotonic() - started < 1.0
         await _pause()
 

@@ -17,9 +17,10 @@ from services.kit import crypto
 from tests import databases
 from tests.system.profile.conftest import key_env
 from tests.support import System, eventually, new_customer
+from services.kit.identity import caller_headers
 
 SCRIPTS = Path(__file__).resolve().parents[3] / "deploy" / "backup"
-ADMIN = {"X-Actor-Id": "admin-b", "X-Actor-Role": "admin"}
+ADMIN = caller_headers("admin", "admin-b")
 PERSONAL = ("name", "national_id", "phone", "email", "birth_date", "address")
 
 

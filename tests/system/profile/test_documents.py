@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from events.contracts import topics
 from services.profile.documents import erase_documents_and_links
 from tests.support import new_customer
+from services.kit.identity import caller_headers
 
 PROBLEM = "application/problem+json"
-ADMIN = {"X-Actor-Id": "admin-7", "X-Actor-Role": "admin"}
+ADMIN = caller_headers("admin", "admin-7")
 
 
 def a_manager() -> dict[str, str]:
-    return {"X-Actor-Id": f"rm-{uuid.uuid4().hex[:10]}", "X-Actor-Role": "relationship_manager"}
+    return caller_headers("relationship_manager", f"rm-{uuid.uuid4().hex[:10]}")
 
 
 def in_days(days: int) -> str:
@@ -373,7 +374,7 @@ async def audit_rows(database, customer_id: str) -> list[dict]:
 async def test_reads_and_changes_are_audited(client, url, database):
     customer = await create_customer(client, url)
     other = await create_customer(client, url)
-    officer = {"X-Actor-Id": "co-11", "X-Actor-Role": "compliance_officer", "X-Access-Reason": "KYC review 2291"}
+    officer = caller_headers("compliance_officer", "co-11", reason="KYC review 2291")
     await add_document(client, url, customer["id"])
     assert (await link(client, url, customer["id"], other["id"], "guarantor")).status_code == 201
 

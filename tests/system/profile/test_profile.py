@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support import eventually, new_customer
+from services.kit.identity import caller_headers
 
-MANAGER = {"X-Actor-Id": "rm-7", "X-Actor-Role": "relationship_manager"}
-ADMIN = {"X-Actor-Id": "admin-1", "X-Actor-Role": "admin"}
+MANAGER = caller_headers("relationship_manager", "rm-7")
+ADMIN = caller_headers("admin", "admin-1")
 
 
 @pytest.fixture
@@ -85,13 +86,14 @@ async def test_undeclared_fields_are_refused_and_the_catalogue_is_served(system,
     assert error["field"] == "religion" and "declared" in error["message"]
 
     declared = (await client.get(system.url("profile") + "/api/v1/data-declarations")).json()
-    names = {d["name"] for d in declared}
+    names = {d["name"] for d in declared if d["table"] == "customers"}
     from services.profile.schemas import CustomerCreate
 
     assert set(CustomerCreate.model_fields) <= names  # nothing stored that is not declared
     categories = {d["category"] for d in declared}
-    assert categories <= {"basic", "business", "risk", "behaviour"}
-    assert {d["name"] for d in declared if d["sensitivity"] == "restricted"} == {"national_id", "phone"}
+    assert categories <= {"basic", "business", "risk", "behaviour", "operational"}
+    restricted = {(d["table"], d["name"]) for d in declared if d["sensitivity"] == "restricted"}
+    assert restricted == {("customers", "national_id"), ("customers", "phone"), ("customer_documents", "document_number")}
 
 
 async def test_tier_follows_assets_and_re_tiering_is_announced(client, url, kafka):
@@ -127,7 +129,7 @@ async def test_lifecycle_moves_are_checked_and_kept(client, url, kafka):
 async def test_managers_see_and_list_only_their_own_customers(client, url):
     mine = await create(client, url, headers=MANAGER)
     assert mine["relationship_manager_id"] == "rm-7"
-    other = await create(client, url, headers={"X-Actor-Id": "rm-8", "X-Actor-Role": "relationship_manager"})
+    other = await create(client, url, headers=caller_headers("relationship_manager", "rm-8"))
     assert (await client.get(f"{url}/{other['id']}", headers=MANAGER)).status_code == 404
     listed = (await client.get(url, params={"limit": 500}, headers=MANAGER)).json()["items"]
     assert mine["id"] in {c["id"] for c in listed}
@@ -146,12 +148,13 @@ async def test_lost_update_is_refused_with_412(client, url):
 
 
 async def test_cursor_pagination_with_filters(client, url):
-    manager = {"X-Actor-Id": f"rm-{uuid.uuid4().hex[:6]}", "X-Actor-Role": "admin"}
-    ids = {(await create(client, url, headers=manager, relationship_manager_id=manager["X-Actor-Id"],
+    manager_id = f"rm-{uuid.uuid4().hex[:6]}"
+    manager = caller_headers("admin", manager_id)
+    ids = {(await create(client, url, headers=manager, relationship_manager_id=manager_id,
                          assets_under_management="700000"))["id"] for _ in range(5)}
     seen, after = [], None
     while True:
-        params = {"manager": manager["X-Actor-Id"], "tier": "affluent", "limit": 2, **({"after": after} if after else {})}
+        params = {"manager": manager_id, "tier": "affluent", "limit": 2, **({"after": after} if after else {})}
         page = (await client.get(url, params=params, headers=ADMIN)).json()
         seen += [c["id"] for c in page["items"]]
         after = page["next_cursor"]
@@ -170,13 +173,13 @@ def csv_file(rows: list[dict]) -> str:
 
 async def test_bulk_import_is_all_or_nothing_and_idempotent(client, url):
     rows = [new_customer(external_ref=f"CORE-{uuid.uuid4().hex[:10]}") for _ in range(3)]
-    bad = [dict(rows[0]), {**rows[1], "risk_level": "C9"}, {**rows[2], "email": "not-an-email"}]
+    bad = [dict(rows[0]), {**rows[1], "assets_under_management": "-5"}, {**rows[2], "email": "not-an-email"}]
     bad[0]["external_ref"] = rows[0]["external_ref"]
     csv_headers = {**ADMIN, "Content-Type": "text/csv"}
 
     rejected = await client.post(f"{url}/imports", content=csv_file(bad), headers=csv_headers)
     assert rejected.status_code == 422
-    assert [(e["line"], e["reason"].split(":")[0]) for e in rejected.json()["errors"]] == [(3, "risk_level"), (4, "email")]
+    assert [(e["line"], e["reason"].split(":")[0]) for e in rejected.json()["errors"]] == [(3, "assets_under_management"), (4, "email")]
     assert (await client.post(f"{url}/search", json={"national_id": rows[0]["national_id"]}, headers=ADMIN)).json() == []
 
     first = await client.post(f"{url}/imports", content=csv_file(rows), headers=csv_headers)
@@ -192,7 +195,7 @@ async def test_bulk_import_is_all_or_nothing_and_idempotent(client, url):
 
 async def test_audit_trail_records_reads_and_catches_tampering(system, client, url):
     customer = await create(client, url)
-    await client.get(f"{url}/{customer['id']}", headers={**ADMIN, "X-Access-Reason": "audit test"})
+    await client.get(f"{url}/{customer['id']}", headers=caller_headers("admin", "admin-1", reason="audit test"))
 
     async def recorded():
         page = (await client.get(system.url("profile") + "/api/v1/audit-records",
@@ -233,7 +236,7 @@ async def test_key_rotation_re_encrypts_everything_and_keeps_it_readable(own_pro
 
     # Operators make k2 active (replicas restarted), then run the rotation online.
     own.restart_component("profile", PROFILE_ACTIVE_KEY_ID="k2")
-    assert "7 customer rows re-encrypted" in own.run_cli("rotate-keys").stdout
+    assert "profile: 7 customers rows re-encrypted" in own.run_cli("rotate-keys", "profile").stdout
 
     engine = create_async_engine(own.database_urls["profile"])
     try:

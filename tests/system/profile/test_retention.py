@@ -14,8 +14,9 @@ from services.profile.declarations import Category
 from services.profile.retention import apply_retention, retention_days
 from services.profile.settings import ProfileSettings
 from tests.support import new_customer
+from services.kit.identity import caller_headers
 
-ADMIN = {"X-Actor-Id": "admin-r", "X-Actor-Role": "admin"}
+ADMIN = caller_headers("admin", "admin-r")
 
 
 @pytest.fixture
@@ -69,13 +70,13 @@ def test_the_policy_comes_from_settings_over_the_defaults(monkeypatch):
     assert retention_days(ProfileSettings()) == {
         Category.BASIC: 1825, Category.BUSINESS: 1825, Category.RISK: 1825, Category.BEHAVIOUR: 730,
     }
-    monkeypatch.setenv("PROFILE_RETENTION_DAYS_AFTER_RELATIONSHIP_ENDS", '{"basic": 30}')
+    monkeypatch.setenv("PROFILE_RETENTION_DAYS", '{"basic": 30}')
     assert retention_days(ProfileSettings())[Category.BASIC] == 30
     assert retention_days(ProfileSettings())[Category.BEHAVIOUR] == 730  # not named: the default stays
     with pytest.raises(ValueError, match="unknown data categories"):
-        retention_days(ProfileSettings(retention_days_after_relationship_ends={"hobbies": 10}))
+        retention_days(ProfileSettings(retention_days={"hobbies": 10}))
     with pytest.raises(ValueError, match="zero or more"):
-        retention_days(ProfileSettings(retention_days_after_relationship_ends={"basic": -1}))
+        retention_days(ProfileSettings(retention_days={"basic": -1}))
 
 
 async def test_customers_whose_relationship_ended_beyond_the_limit_are_erased(system, client, url, kafka, database):
@@ -126,7 +127,7 @@ async def test_the_job_works_in_bounded_batches_and_skips_rows_another_replica_h
 ):
     # No key ring in this process: the job must erase without decrypting anything.
     monkeypatch.setattr(crypto, "_installed", None)
-    days = retention_days(ProfileSettings(retention_days_after_relationship_ends={"basic": 30}))[Category.BASIC]
+    days = retention_days(ProfileSettings(retention_days={"basic": 30}))[Category.BASIC]
     leavers = [await customer_in(client, url, "churned") for _ in range(5)]
     for leaver in leavers:
         await churned_days_ago(database, leaver["id"], days + 1)

@@ -40,11 +40,12 @@ KAFKA_CLUSTER = "crm-kafka"
 COMPONENTS = ["gateway", "profile", "consent", "recommendation", "churn", "feedback"]
 SERVICES = [c for c in COMPONENTS if c != "gateway"]
 DAY_MS = 24 * 3600 * 1000
+METRICS_PORT = 9100  # Prometheus scrapes here (METRICS_PORT), never the API port
 # Secrets the manifests read but never contain. CloudNativePG creates <component>-db-app, the
 # Strimzi User Operator crm-<component>; the operator creates the others (deploy/README.md).
 OPERATOR_SECRETS = {
     "profile-keys", "feedback-keys", "consent-keys", "gateway-auth", "gateway-keys",
-    "crm-kafka-cluster-ca-cert", "crm-backup-store", "gateway-tls",
+    "crm-kafka-cluster-ca-cert", "crm-backup-store", "gateway-tls", "service-identity",
 }
 IMAGE = "bank-crm"
 PRODUCTION_IMAGE = "registry.example.bank/crm/bank-crm:0.1.0"
@@ -269,6 +270,11 @@ def test_deployment_is_hardened_and_probed(target, component):
     assert probe_path("livenessProbe") == "/healthz"
     assert probe_path("readinessProbe") == "/readyz"
     assert probe_path("startupProbe") == "/healthz"
+    # Metrics on their own listener (METRICS_PORT), not on the API port.
+    assert ports.get("metrics") == METRICS_PORT, "container port 'metrics' (9100)"
+    env = {e["name"]: e for e in app.get("env", [])}
+    assert env["METRICS_PORT"]["value"] == str(METRICS_PORT)
+    assert env["CRM_SERVICE_IDENTITY_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "service-identity"
     assert _command(app) == ["crm", "serve", component]
     strategy = dep["spec"]["strategy"]
     assert strategy["rollingUpdate"]["maxUnavailable"] == 0, "a pod that never gets ready must stop the rollout"
@@ -353,7 +359,7 @@ def test_component_wiring(target, component):
     svc = one(target, "Service", component)
     assert svc["spec"].get("type", "ClusterIP") == "ClusterIP"
     assert _matches({"matchLabels": svc["spec"]["selector"]}, pod_labels)
-    assert [(p["name"], p["port"]) for p in svc["spec"]["ports"]] == [("http", 8000)]
+    assert [(p["name"], p["port"]) for p in svc["spec"]["ports"]] == [("http", 8000), ("metrics", METRICS_PORT)]
 
     cluster = one(target, "Cluster", f"{component}-db")
     initdb = cluster["spec"]["bootstrap"]["initdb"]
@@ -478,6 +484,19 @@ def test_kafka_acls_are_what_the_code_produces_and_consumes(target, component):
     if access.group:
         expected.add(("group", access.group, "Read"))
     assert _acl_set(one(target, "KafkaUser", f"crm-{component}")) == expected
+
+
+def test_every_topic_names_who_writes_it():
+    """Each event topic has one producing component, or is the core systems' (no platform
+    writer); the audit checkpoints are written by exactly the components that keep a chain."""
+    specs_ = specs()
+    for topic in topics.ALL:
+        if topic == topics.DEAD_LETTER:
+            continue
+        assert bool(topics.producers_of(topic)) != (topic in topics.EXTERNAL), topic
+    for topic, writers in topics.SHARED.items():
+        assert set(writers) == {c for c in COMPONENTS if topic in specs_[c].kafka_access().writes}, topic
+    assert set(topics.SHARED[topics.AUDIT_CHECKPOINTS]) == {c for c in COMPONENTS if specs_[c].audit is not None}
 
 
 def test_the_outbox_refuses_events_on_topics_its_component_does_not_own():
@@ -810,7 +829,7 @@ def test_only_the_gateway_is_reachable_from_outside(target, component):
                 peer_ns = peer if peer == OUTSIDE else peer.namespace
                 ok = (
                     (component == "gateway" and is_server and port == 8000 and peer_ns == "ingress-nginx")
-                    or (peer_ns == "monitoring" and ((is_server and port == 8000) or (is_db and port == 9187)))
+                    or (peer_ns == "monitoring" and ((is_server and port == METRICS_PORT) or (is_db and port == 9187)))
                     or (peer_ns == "cnpg-system" and is_db)
                 )
                 assert ok, f"{pod} is reachable from {peer_ns} on port {port}"
@@ -826,7 +845,8 @@ def test_services_accept_only_the_gateway(target, service):
     for other in _ours(pods):
         if other.name != "gateway" and other is not pod:
             assert not _allowed(target, other, pod, 8000), f"{other} must not reach {service}"
-    assert _allowed(target, _foreign("monitoring"), pod, 8000), "Prometheus must scrape /metrics"
+    assert _allowed(target, _foreign("monitoring"), pod, METRICS_PORT), "Prometheus must scrape /metrics"
+    assert not _allowed(target, _foreign("monitoring"), pod, 8000), "metrics are not on the API port"
 
 
 @pytest.mark.parametrize("component", COMPONENTS)

@@ -1,0 +1,17 @@
+"""The churn database's declarative base and messaging tables; each domain package adds its tables."""
+
+from sqlalchemy.orm import DeclarativeBase
+
+from events.outbox import Outbox
+from events.store import add_messaging_tables
+from services.kit.db import new_metadata
+from services.kit.retention import add_legal_holds_table
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+outbox_table, inbox_table = add_messaging_tables(Base.metadata)
+outbox = Outbox(outbox_table, source="churn")
+legal_holds = add_legal_holds_table(Base.metadata)

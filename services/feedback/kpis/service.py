@@ -1,0 +1,206 @@
+"""Service KPIs over any window, by channel, tier or product, with a trend per bucket.
+
+Every KPI is a ratio of sums: over survey answers (CSAT, NPS, CES, closed-loop rate) and over
+cases (complaint rate, SLA breach rate, times to first answer and to resolve, reopen rate).
+The window's whole hours are read from the hourly sums kept on every change (kpis/rollup.py);
+the parts of hours at its edges are summed from the items themselves, by grouped scans on the
+time-column indexes. Either way one row per (breakdown value, bucket) comes back.
+"""
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from services.feedback.cases.models import Case
+from services.feedback.customers.models import KnownCustomer
+from services.feedback.kpis.rollup import ANSWER_SUMS, CASE_SUMS, AnswerHourly, CaseHourly, hour_of
+from services.feedback.surveys.models import SurveyAnswer
+from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow, as_date, bucket_start
+
+BREAKDOWNS = ("channel", "tier", "product")
+UNKNOWN = "unknown"
+
+
+def _count(condition) -> sa.ColumnElement:
+    return sa.func.sum(sa.case((condition, 1), else_=0))
+
+
+def _sum(condition, value) -> sa.ColumnElement:
+    return sa.func.sum(sa.case((condition, value), else_=0))
+
+
+def _hours(later, earlier, dialect: str) -> sa.ColumnElement:
+    if dialect == "postgresql":
+        return sa.extract("epoch", later - earlier) / 3600.0
+    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 24.0
+
+
+@dataclass
+class Sums:
+    """Sums of one scan: over the whole window, per breakdown value and per bucket."""
+
+    total: Counter = field(default_factory=Counter)
+    by_key: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    by_bucket: dict[date, Counter] = field(default_factory=lambda: defaultdict(Counter))
+
+    def add(self, row) -> None:
+        values = {k: float(v or 0) for k, v in row._mapping.items() if k not in ("key", "bucket")}
+        self.total.update(values)
+        if "key" in row._mapping:
+            self.by_key[row.key or UNKNOWN].update(values)
+        self.by_bucket[as_date(row.bucket)].update(values)
+
+
+async def _scan(session: AsyncSession, sums: Sums, query: sa.Select, key_column, bucket_column,
+                window: KpiWindow) -> None:
+    dialect = session.bind.dialect.name
+    bucket = bucket_start(bucket_column, window.bucket, dialect).label("bucket")
+    columns = [bucket] + ([key_column.label("key")] if key_column is not None else [])
+    for row in await session.execute(query.add_columns(*columns).group_by(*columns)):
+        sums.add(row)
+
+
+def _ratio(numerator: str, denominator: str, scale: float = 1.0) -> Callable[[Counter], tuple[float | None, int]]:
+    def compute(sums: Counter) -> tuple[float | None, int]:
+        n = int(sums[denominator])
+        return (round(scale * sums[numerator] / n, 4) if n else None), n
+
+    return compute
+
+
+def _nps(sums: Counter) -> tuple[float | None, int]:
+    n = int(sums["nps_n"])
+    return (round(100.0 * (sums["nps_promoters"] - sums["nps_detractors"]) / n, 2) if n else None), n
+
+
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    unit: str
+    source: str  # answers | cases
+    compute: Callable[[Counter], tuple[float | None, int]]
+    drill: str
+
+
+DEFINITIONS = [
+    Definition("csat", "ratio", "answers", _ratio("csat_satisfied", "csat_n"), "/api/v1/survey-answers?survey=csat"),
+    Definition("nps", "index", "answers", _nps, "/api/v1/survey-answers?survey=nps"),
+    Definition("ces", "score", "answers", _ratio("ces_sum", "ces_n"), "/api/v1/survey-answers?survey=ces"),
+    Definition("complaint_rate", "per_1000", "cases", _ratio("complaints", "customers", 1000.0),
+               "/api/v1/cases?kind=complaint"),
+    Definition("sla_breach_rate", "ratio", "cases", _ratio("breached", "cases"), "/api/v1/cases?sla_breached=true"),
+    Definition("mean_time_to_first_answer", "hours", "cases", _ratio("first_answer_hours", "answered"),
+               "/api/v1/cases"),
+    Definition("mean_time_to_resolve", "hours", "cases", _ratio("resolve_hours", "resolved"), "/api/v1/cases"),
+    Definition("closed_loop_rate", "ratio", "answers", _ratio("in_time", "detractors"),
+               "/api/v1/survey-answers?detractor=true"),
+    Definition("reopen_rate", "ratio", "cases", _ratio("reopened", "resolved_originals"), "/api/v1/cases"),
+]
+
+
+def _split(window: KpiWindow) -> tuple[list[tuple[datetime, datetime]], tuple[datetime, datetime] | None]:
+    """The window's whole hours (read from the hourly sums) and the parts of hours at its edges
+    (scanned); a window within one hour is scanned whole."""
+    first = hour_of(window.start)
+    first = first if first == window.start else first + timedelta(hours=1)
+    last = hour_of(window.end)
+    if first >= last:
+        return [(window.start, window.end)], None
+    edges = [(lo, hi) for lo, hi in ((window.start, first), (last, window.end)) if lo < hi]
+    return edges, (first, last)
+
+
+async def _scan_items(session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime,
+                      window: KpiWindow) -> None:
+    dialect = session.bind.dialect.name
+    a, c = SurveyAnswer, Case
+    by = window.by
+    await _scan(session, answers, sa.select(
+        _count(a.survey == "csat").label("csat_n"),
+        _count(sa.and_(a.survey == "csat", a.score >= 4)).label("csat_satisfied"),
+        _count(a.survey == "nps").label("nps_n"),
+        _count(sa.and_(a.survey == "nps", a.score >= 9)).label("nps_promoters"),
+        _count(sa.and_(a.survey == "nps", a.score <= 6)).label("nps_detractors"),
+        _count(a.survey == "ces").label("ces_n"),
+        _sum(a.survey == "ces", a.score).label("ces_sum"),
+    ).where(a.received_at >= lo, a.received_at < hi), getattr(a, by) if by else None, a.received_at, window)
+
+    reopens = sa.exists().where(aliased(Case, name="reopen").reopened_from == c.id)
+    original = c.reopened_from.is_(None)
+    await _scan(session, cases, sa.select(
+        sa.func.count().label("cases"),
+        _count(sa.and_(c.kind == "complaint", original)).label("complaints"),
+        _count(c.sla_breached).label("breached"),
+        _count(c.first_answer_at.is_not(None)).label("answered"),
+        _sum(c.first_answer_at.is_not(None), _hours(c.first_answer_at, c.opened_at, dialect)).label("first_answer_hours"),
+        _count(c.resolved_at.is_not(None)).label("resolved"),
+        _sum(c.resolved_at.is_not(None), _hours(c.resolved_at, c.opened_at, dialect)).label("resolve_hours"),
+        _count(sa.and_(original, c.resolved_at.is_not(None))).label("resolved_originals"),
+        _count(sa.and_(original, c.resolved_at.is_not(None), reopens)).label("reopened"),
+    ).where(c.opened_at >= lo, c.opened_at < hi), getattr(c, by) if by else None, c.opened_at, window)
+
+    # In time: the follow-up was closed before its (pause-adjusted) deadlines.
+    follow_up = aliased(Case, name="follow_up")
+    in_time = sa.and_(follow_up.closed_at.is_not(None), follow_up.sla_breached.is_(False))
+    await _scan(session, answers, sa.select(
+        sa.func.count().label("detractors"),
+        _count(in_time).label("in_time"),
+    ).select_from(a).outerjoin(
+        follow_up, sa.and_(follow_up.answer_id == a.id, follow_up.kind == "follow_up", follow_up.reopened_from.is_(None))
+    ).where(a.detractor.is_(True), a.received_at >= lo, a.received_at < hi),
+        getattr(a, by) if by else None, a.received_at, window)
+
+
+async def _read_hours(session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime,
+                      window: KpiWindow) -> None:
+    for sums, model, names in ((answers, AnswerHourly, ANSWER_SUMS), (cases, CaseHourly, CASE_SUMS)):
+        query = sa.select(*[sa.func.sum(getattr(model, name)).label(name) for name in names])
+        await _scan(session, sums, query.where(model.hour >= lo, model.hour < hi),
+                    getattr(model, window.by) if window.by else None, model.hour, window)
+
+
+async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: bool = True) -> KpiReport:
+    """`use_hourly_sums=False` scans every item of the window (the benchmark's comparison)."""
+    answers, cases = Sums(), Sums()
+    edges, hours = _split(window) if use_hourly_sums else ([(window.start, window.end)], None)
+    for lo, hi in edges:
+        await _scan_items(session, answers, cases, lo, hi, window)
+    if hours:
+        await _read_hours(session, answers, cases, *hours, window)
+    by = window.by
+
+    # Complaint rate: per 1,000 customers known to the service (per tier for the tier breakdown).
+    known = KnownCustomer.erased.is_(False)
+    customers = await session.scalar(sa.select(sa.func.count()).where(known)) or 0
+    per_tier = dict((await session.execute(
+        sa.select(KnownCustomer.tier, sa.func.count()).where(known).group_by(KnownCustomer.tier)
+    )).all())
+    cases.total["customers"] = customers
+    for key, sums in cases.by_key.items():
+        sums["customers"] = per_tier.get(None if key == UNKNOWN else key, 0) if by == "tier" else customers
+    for sums in cases.by_bucket.values():
+        sums["customers"] = customers
+
+    sources = {"answers": answers, "cases": cases}
+    query = {"from": window.start.isoformat(), "to": window.end.isoformat()}
+    kpis = []
+    for definition in DEFINITIONS:
+        sums = sources[definition.source]
+        value, count = definition.compute(sums.total)
+        separator = "&" if "?" in definition.drill else "?"
+        kpis.append(Kpi(
+            name=definition.name, unit=definition.unit, value=value, count=count,
+            # Groups and buckets without an item this KPI counts are left out.
+            breakdown=[KpiGroup(key=key, value=v, count=n) for key, group in sorted(sums.by_key.items())
+                       for v, n in [definition.compute(group)] if n],
+            series=[KpiPoint(bucket=day, value=v, count=n) for day, group in sorted(sums.by_bucket.items())
+                    for v, n in [definition.compute(group)] if n],
+            drill=definition.drill + separator + urlencode(query),
+        ))
+    return KpiReport.of("service", window, kpis)

@@ -1,0 +1,80 @@
+"""Keyset pagination, the one way every list route pages: ordered by a tuple of columns ending in
+a unique one, with an opaque cursor naming the last row of the page.
+
+    KEYSET = Keyset(Document.expires_on, Document.id)
+    query = KEYSET.apply(sa.select(Document).where(...), after, limit)
+    items, next_cursor = KEYSET.page(list(await session.scalars(query)), limit)
+"""
+
+import base64
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Query
+
+from services.kit.problems import Problem
+
+After = Annotated[str | None, Query(max_length=512, description="Cursor from the previous page (`next_cursor`).")]
+Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
+
+
+class InvalidCursor(Problem):
+    status = 422
+    title = "Invalid request"
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _decode(value: Any, python_type: type) -> Any:
+    if python_type is datetime:
+        return datetime.fromisoformat(value)
+    if python_type is date:
+        return date.fromisoformat(value)
+    if python_type is Decimal:
+        return Decimal(value)
+    if not isinstance(value, python_type):
+        raise TypeError(value)
+    return value
+
+
+class Keyset:
+    def __init__(self, *columns: sa.ColumnElement):
+        self.columns = columns
+        self.types = [column.type.python_type for column in columns]
+
+    def apply(self, query: sa.Select, after: str | None, limit: int) -> sa.Select:
+        """`query` ordered by the key, starting after the cursor, one row more than a page (to
+        tell whether another page follows)."""
+        query = query.order_by(*self.columns).limit(limit + 1)
+        if after is not None:
+            query = query.where(sa.tuple_(*self.columns) > sa.tuple_(*self._parse(after)))
+        return query
+
+    def page(self, rows: Sequence, limit: int) -> tuple[list, str | None]:
+        """The page's rows and the cursor of the next page (None at the end)."""
+        items = list(rows[:limit])
+        if len(rows) <= limit:
+            return items, None
+        last = items[-1]
+        key = [_encode(getattr(last, column.key)) for column in self.columns]
+        return items, base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+    def _parse(self, cursor: str) -> list[sa.BindParameter]:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            if not isinstance(raw, list) or len(raw) != len(self.columns):
+                raise ValueError(cursor)
+            values = [_decode(value, python_type) for value, python_type in zip(raw, self.types, strict=True)]
+        except (ValueError, TypeError):
+            raise InvalidCursor("`after` is not a cursor this list returned; start again without it.") from None
+        return [sa.literal(value, type_=column.type) for value, column in zip(values, self.columns, strict=True)]

@@ -1,0 +1,20 @@
+"""The recommendation database's metadata and its plumbing tables (outbox, inbox, audit)."""
+
+from sqlalchemy.orm import DeclarativeBase
+
+from events.outbox import Outbox
+from events.store import add_messaging_tables
+from services.kit.audit import AuditTrail
+from services.kit.db import new_metadata
+from services.kit.retention import add_legal_holds_table
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+outbox_table, inbox_table = add_messaging_tables(Base.metadata)
+outbox = Outbox(outbox_table, source="recommendation")
+# Who recorded assessments, checked suitability, asked for recommendations, changed products.
+audit = AuditTrail(Base.metadata)
+legal_holds = add_legal_holds_table(Base.metadata)

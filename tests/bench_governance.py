@@ -1,0 +1,134 @@
+"""Governance jobs at volume, each beside a baseline measured in the same run:
+
+1. `retier` after a tier threshold is lowered (every customer concerned gets its new tier, a
+   history row and a `customer.tier_changed` event, in batches of 200), beside one plain SQL
+   UPDATE of the same rows (no history, no events): what the bookkeeping costs.
+2. `apply-retention` in feedback (survey answers past the behaviour limit, legal holds checked,
+   batches of 500 under SKIP LOCKED), beside one plain DELETE of the same rows.
+
+In process, on PostgreSQL databases of its own (prefix <CRM_TEST_DB_PREFIX>_govbench).
+
+    BENCH_GOV_ROWS   customers / answers per cell (default 5000)
+"""
+
+import asyncio
+import os
+import time
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from services.components import spec_of
+from services.kit import db
+from services.kit.clock import now
+from services.kit.migrations import upgrade
+from tests import databases
+
+ROWS = int(os.environ.get("BENCH_GOV_ROWS", "5000"))
+
+
+def _entry(cell: str, rows: int, seconds: float, baseline_seconds: float) -> dict:
+    value, baseline = rows / seconds, rows / baseline_seconds
+    print(f"  {cell:<58} {value:>10,.0f} rows/s   baseline {baseline:>10,.0f} rows/s   ratio {value / baseline:.3f}")
+    return {"cell": cell, "value": value, "unit": "rows/s", "baseline": baseline, "ratio": value / baseline}
+
+
+async def _timed(action) -> float:
+    started = time.perf_counter()
+    await action()
+    return time.perf_counter() - started
+
+
+async def bench_retier(url: str) -> dict:
+    os.environ["PROFILE_DATABASE_URL"] = url
+    os.environ["PROFILE_TIER_AFFLUENT_ASSETS"] = "400000"
+    try:
+        spec = spec_of("profile")
+    finally:
+        os.environ.pop("PROFILE_TIER_AFFLUENT_ASSETS")
+    from services.profile.models import Customer
+    from services.profile.segments import retier_all
+
+    engine = db.create_engine(url)
+    sessions = db.session_factory(engine)
+    moment = now()
+    async with engine.begin() as connection:
+        await connection.execute(sa.insert(Customer), [
+            {"id": str(uuid.uuid4()), "key_id": "bench", "assets_under_management": Decimal("420000"),
+             "product_holdings": 1, "risk_level": "C3", "tier": "mass", "lifecycle_stage": "active",
+             "version": 1, "created_at": moment, "updated_at": moment, "last_activity_at": moment}
+            for _ in range(ROWS)
+        ])
+
+    async def plain_update():
+        async with engine.begin() as connection:
+            await connection.execute(sa.update(Customer).where(Customer.tier == "mass",
+                                                               Customer.assets_under_management >= 400000)
+                                     .values(tier="affluent"))
+
+    async def job():
+        while await retier_all(sessions, settings=spec.settings):
+            pass
+
+    baseline = await _timed(plain_update)
+    async with engine.begin() as connection:
+        await connection.execute(sa.update(Customer).values(tier="mass"))
+    seconds = await _timed(job)
+    async with engine.connect() as connection:
+        left = await connection.scalar(sa.select(sa.func.count()).where(Customer.tier == "mass"))
+    await engine.dispose()
+    assert left == 0, left
+    return _entry("retier after a lowered threshold (history + event each)", ROWS, seconds, baseline)
+
+
+async def bench_retention(url: str) -> dict:
+    os.environ["FEEDBACK_DATABASE_URL"] = url
+    spec = spec_of("feedback")
+    from services.feedback.models import Feedback
+
+    job = next(j for j in spec.jobs if j.name == "apply-retention")
+    engine = db.create_engine(url)
+    sessions = db.session_factory(engine)
+
+    async def seed():
+        old = now() - timedelta(days=800)
+        async with engine.begin() as connection:
+            await connection.execute(sa.insert(Feedback), [
+                {"id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "survey": "csat", "score": 4,
+                 "channel": "web", "comment": None, "received_at": old}
+                for _ in range(ROWS)
+            ])
+
+    async def plain_delete():
+        async with engine.begin() as connection:
+            await connection.execute(sa.delete(Feedback).where(Feedback.received_at < now() - timedelta(days=730)))
+
+    async def run_job():
+        while await job.run(sessions):
+            pass
+
+    await seed()
+    baseline = await _timed(plain_delete)
+    await seed()
+    seconds = await _timed(run_job)
+    await engine.dispose()
+    return _entry("feedback apply-retention (behaviour limit, holds checked)", ROWS, seconds, baseline)
+
+
+async def _main() -> list[dict]:
+    prefix = f"{databases.PREFIX}_govbench"
+    urls = await databases.recreate(prefix=prefix)
+    for component in ("profile", "feedback"):
+        await asyncio.to_thread(upgrade, spec_of(component).migrations, urls[component])
+    print(f"governance jobs, {ROWS:,} rows per cell (PostgreSQL at {databases.ADMIN_URL.rsplit('@', 1)[-1]})")
+    return [await bench_retier(urls["profile"]), await bench_retention(urls["feedback"])]
+
+
+def main() -> list[dict]:
+    return asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

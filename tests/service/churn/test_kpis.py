@@ -1,0 +1,90 @@
+"""Churn KPIs in the shared KPI shape: churn rate, bands, retention treated vs control, lifetime
+value, model drift."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from events.contracts import ComplaintOpenedV1, CustomerCreatedV1, CustomerLifecycleChangedV1, new_event
+from services.churn.kpis.routes import lifetime_value
+from services.churn.playbooks.service import in_holdout
+from services.churn.settings import ChurnSettings
+from services.kit import clock
+from services.kit.kpi import KpiReport
+
+WINDOW_START = datetime(2031, 3, 1, tzinfo=UTC)
+
+
+def at(moment: datetime, envelope):
+    return envelope.model_copy(update={"time": moment})
+
+
+async def high_risk_customer(churn, customer_id: str, moment: datetime) -> None:
+    """Rules: two complaints (40) and an assets drop (20) plus... enough for medium at least."""
+    await churn.deliver(at(moment, new_event("customer.created", CustomerCreatedV1(
+        customer_id=customer_id, risk_level="C3", assets_under_management=Decimal("100000")), source="profile")))
+    for _ in range(2):
+        await churn.deliver(at(moment, new_event("complaint.opened", ComplaintOpenedV1(
+            complaint_id=str(uuid.uuid4()), customer_id=customer_id, category="fees", channel="web"), source="feedback")))
+
+
+async def test_churn_kpis_compare_treated_and_control_by_band(service, tmp_path):
+    churn = await service("churn", CHURN_MODEL_DIR=str(tmp_path), CHURN_HOLDOUT_FRACTION="0.5")
+    settings = churn.spec.settings
+    treated, control = [], []
+    while len(treated) < 2 or len(control) < 2:
+        customer_id = str(uuid.uuid4())
+        (control if in_holdout(customer_id, settings) else treated).append(customer_id)
+    treated, control = treated[:2], control[:2]
+    moment = WINDOW_START + timedelta(days=2)
+    with clock.frozen_at(moment):
+        for customer_id in treated + control:
+            await high_risk_customer(churn, customer_id, moment)
+        # One treated and both control customers leave.
+        for customer_id in [treated[0], *control]:
+            await churn.deliver(at(moment + timedelta(days=1), new_event("customer.lifecycle_changed",
+                CustomerLifecycleChangedV1(customer_id=customer_id, previous_stage="active", stage="churned"),
+                source="profile")))
+
+    window = {"from": WINDOW_START.isoformat(), "to": (WINDOW_START + timedelta(days=30)).isoformat(), "by": "band"}
+    async with churn.client("admin") as http:
+        answer = await http.get("/api/v1/kpis/churn", params=window)
+        bad = await http.get("/api/v1/kpis/churn", params={**window, "by": "channel"})
+    assert answer.status_code == 200, answer.text
+    assert bad.status_code == 422
+    report = KpiReport.model_validate(answer.json())
+    kpis = {k.name: k for k in report.kpis}
+    assert kpis["churn_rate"].value == pytest.approx(3 / kpis["churn_rate"].count) and kpis["churn_rate"].count >= 4
+    assert (kpis["retention_treated"].value, kpis["retention_treated"].count) == (0.5, 2)
+    assert (kpis["retention_control"].value, kpis["retention_control"].count) == (0.0, 2)
+    assert kpis["retention_uplift"].value == 0.5
+    medium = {g.key: g for g in kpis["retention_treated"].breakdown}["medium"]
+    assert (medium.value, medium.count) == (0.5, 2)
+    bands = {g.key: g.count for g in kpis["customers_by_band"].breakdown}
+    assert set(bands) == {"low", "medium", "high"} and bands["medium"] >= 1
+    assert kpis["lifetime_value"].value > 0
+    assert kpis["model_drift_psi"].value is None  # no model promoted: the rules score
+
+
+async def test_drift_is_measured_against_the_promoted_models_validation_scores(service, online_model_dir):
+    from tests.service.churn.test_retention import steady_customer
+
+    churn = await service("churn", CHURN_MODEL_DIR=online_model_dir)
+    for _ in range(5):
+        for envelope in steady_customer(str(uuid.uuid4()), "rm-d"):
+            await churn.deliver(envelope)
+    async with churn.client("admin") as http:
+        kpis = {k["name"]: k for k in (await http.get("/api/v1/kpis/churn")).json()["kpis"]}
+    drift = kpis["model_drift_psi"]
+    assert drift["count"] >= 5 and drift["value"] >= 0 and drift["unit"] == "index"
+
+
+def test_lifetime_value_falls_as_churn_probability_rises():
+    settings = ChurnSettings(model_dir="/tmp/unused")
+    values = [lifetime_value(100_000, p, settings) for p in (0.0, 0.2, 0.5, 0.9, 1.0)]
+    assert values == sorted(values, reverse=True) and values[-1] == 0
+    margin = settings.ltv_margin_rate * 100_000
+    assert values[0] == pytest.approx(sum(margin / (1 + settings.ltv_discount_rate) ** y
+                                          for y in range(1, settings.ltv_horizon_years + 1)))

@@ -1,0 +1,139 @@
+"""Survey invitations answered once by token, detractors' follow-ups, free text at rest."""
+
+import asyncio
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from services.kit.clock import movable
+from tests.service.feedback.conftest import T0, known_customer
+
+AGENT = ("service_agent", "agent-7")
+COMMENT = "Wang Fang here, 13800138000, the app froze"
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def _invite(feedback, customer_id, **overrides) -> dict:
+    async with feedback.client(*AGENT) as agent:
+        answer = await agent.post("/api/v1/survey-invitations", json={
+            "customer_id": customer_id, "survey": "nps", "channel": "mobile", **overrides})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+async def test_an_invitation_is_answered_once_without_a_login(feedback):
+    customer_id = await known_customer(feedback)
+    invitation = await _invite(feedback, customer_id, survey="csat")
+    async with feedback.client("anonymous", "anonymous") as anonymous:
+        first = await anonymous.post("/api/v1/survey-answers", json={"token": invitation["token"], "score": 5})
+        again = await anonymous.post("/api/v1/survey-answers", json={"token": invitation["token"], "score": 1})
+    assert first.status_code == 201, first.text
+    assert set(first.json()) == {"id", "survey", "score", "received_at"}  # nothing about the customer
+    assert again.status_code == 409 and "already been answered" in again.json()["detail"]
+    [event] = await feedback.published("feedback.received", customer_id=customer_id)
+    assert (event.payload["survey"], event.payload["score"]) == ("csat", 5)
+    async with feedback.sessions() as session:
+        stored = await session.scalar(sa.text("SELECT token_hash FROM survey_invitations WHERE id = :i"),
+                                      {"i": invitation["id"]})
+    assert stored != invitation["token"] and invitation["token"] not in stored
+
+
+async def test_two_answers_at_once_count_once(feedback):
+    customer_id = await known_customer(feedback)
+    invitation = await _invite(feedback, customer_id)
+    async with feedback.client("anonymous", "anonymous") as a, feedback.client("anonymous", "anonymous") as b:
+        answers = await asyncio.gather(
+            a.post("/api/v1/survey-answers", json={"token": invitation["token"], "score": 9}),
+            b.post("/api/v1/survey-answers", json={"token": invitation["token"], "score": 10}),
+        )
+    assert sorted(r.status_code for r in answers) == [201, 409]
+
+
+async def test_a_bad_score_keeps_the_invitation_open_and_unknown_or_expired_tokens_are_refused(feedback):
+    customer_id = await known_customer(feedback)
+    with movable(T0) as clock:
+        invitation = await _invite(feedback, customer_id, survey="ces")
+        async with feedback.client("anonymous", "anonymous") as anonymous:
+            bad = await anonymous.post("/api/v1/survey-answers", json={"token": invitation["token"], "score": 8})
+            assert bad.status_code == 422 and "from 1 to 7" in bad.text
+            unknown = await anonymous.post("/api/v1/survey-answers", json={"token": "A" * 43, "score": 3})
+            assert unknown.status_code == 404
+            clock.to(T0 + timedelta(days=31))
+            expired = await anonymous.post("/api/v1/survey-answers", json={"token": invitation["token"], "score": 3})
+            assert expired.status_code == 410
+            clock.to(T0 + timedelta(days=1))
+            ok = await anonymous.post("/api/v1/survey-answers", json={"token": invitation["token"], "score": 3})
+            assert ok.status_code == 201
+
+
+async def test_a_detractor_opens_a_follow_up_case_that_must_close_within_48_hours(feedback):
+    customer_id = await known_customer(feedback)
+    invitation = await _invite(feedback, customer_id, survey="nps")
+    async with feedback.client("anonymous", "anonymous") as anonymous:
+        await anonymous.post("/api/v1/survey-answers",
+                             json={"token": invitation["token"], "score": 3, "comment": COMMENT})
+    async with feedback.client(*AGENT) as agent:
+        [answer] = (await agent.get("/api/v1/survey-answers", params={"customer_id": customer_id})).json()["items"]
+        assert answer["detractor"] is True and answer["comment"] == COMMENT
+        case = (await agent.get(f"/api/v1/cases/{answer['follow_up_case_id']}")).json()
+    assert (case["kind"], case["category"], case["answer_id"]) == ("follow_up", "detractor_follow_up", answer["id"])
+    resolution = {c["kind"]: c for c in case["clocks"]}["resolution"]
+    assert _time(resolution["breach_at"]) - _time(case["opened_at"]) == timedelta(hours=48)
+    [opened] = await feedback.published("case.opened", customer_id=customer_id)
+    assert opened.payload["kind"] == "follow_up"
+    # Free text is sealed at rest, and published nowhere.
+    async with feedback.sessions() as session:
+        raw = await session.scalar(sa.text("SELECT comment FROM feedback WHERE id = :i"), {"i": answer["id"]})
+    assert "13800138000" not in raw
+    assert all("13800138000" not in e.model_dump_json() for e in await feedback.published(customer_id=customer_id))
+
+
+async def test_promoters_and_neutral_scores_open_nothing(feedback):
+    customer_id = await known_customer(feedback)
+    async with feedback.client(*AGENT) as agent:
+        for survey, score in (("nps", 7), ("nps", 10), ("csat", 3), ("ces", 5)):
+            body = {"customer_id": customer_id, "survey": survey, "score": score, "channel": "web"}
+            assert (await agent.post("/api/v1/feedback", json=body)).status_code == 201
+        for survey, score in (("csat", 2), ("ces", 6)):
+            body = {"customer_id": customer_id, "survey": survey, "score": score, "channel": "web"}
+            assert (await agent.post("/api/v1/feedback", json=body)).json()["follow_up_case_id"]
+    assert len(await feedback.published("case.opened", customer_id=customer_id)) == 2
+
+
+async def test_answers_are_listed_only_to_whom_may_see_them(feedback):
+    mine = await known_customer(feedback, manager="rm-1")
+    other = await known_customer(feedback, manager="rm-2")
+    async with feedback.client(*AGENT) as agent:
+        for customer_id in (mine, other):
+            body = {"customer_id": customer_id, "survey": "csat", "score": 4, "channel": "web"}
+            assert (await agent.post("/api/v1/feedback", json=body)).status_code == 201
+    async with feedback.client("customer", other, customer_scope=other) as stranger:
+        listed = (await stranger.get("/api/v1/survey-answers", params={"customer_id": mine})).json()["items"]
+        assert listed == []
+        body = {"customer_id": mine, "survey": "csat", "score": 1, "channel": "web"}
+        assert (await stranger.post("/api/v1/feedback", json=body)).status_code == 404
+    async with feedback.client("relationship_manager", "rm-2") as other_manager:
+        assert (await other_manager.get("/api/v1/survey-answers", params={"customer_id": mine})).json()["items"] == []
+        invite = {"customer_id": mine, "survey": "nps", "channel": "web"}
+        assert (await other_manager.post("/api/v1/survey-invitations", json=invite)).status_code == 404
+    async with feedback.client("relationship_manager", "rm-1") as manager:
+        assert len((await manager.get("/api/v1/survey-answers", params={"customer_id": mine})).json()["items"]) == 1
+
+
+async def test_an_answer_rates_only_a_case_of_the_same_customer(feedback):
+    from tests.service.feedback.conftest import case_body
+
+    mine, other = await known_customer(feedback), await known_customer(feedback)
+    async with feedback.client(*AGENT) as agent:
+        case_id = (await agent.post("/api/v1/cases", json=case_body(mine))).json()["id"]
+        wrong = await agent.post("/api/v1/survey-invitations",
+                                 json={"customer_id": other, "survey": "csat", "channel": "web", "case_id": case_id})
+        assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "case_id"
+        right = await agent.post("/api/v1/feedback", json={"customer_id": mine, "survey": "csat", "score": 5,
+                                                           "channel": "web", "case_id": case_id})
+        assert right.status_code == 201 and right.json()["case_id"] == case_id
+    [event] = await feedback.published("feedback.received", customer_id=mine)
+    assert event.payload["case_id"] == case_id

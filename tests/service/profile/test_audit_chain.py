@@ -1,0 +1,110 @@
+"""The profile audit trail in process: a read and its audit row in one statement (exactly when
+the row is released), batched sealing under the HMAC key, and verification against checkpoints
+(truncation and wholesale rewriting detected)."""
+
+import hashlib
+import hmac
+import json
+
+import sqlalchemy as sa
+
+from services.kit.audit import Checkpoint, _canonical, _canonical_time
+from services.kit.clock import now
+from services.profile.models import audit
+from tests.support import new_customer
+
+
+async def _rows(engine, customer_id: str) -> list:
+    async with engine.connect() as connection:
+        return (await connection.execute(
+            sa.select(audit.table).where(audit.table.c.customer_id == customer_id).order_by(audit.table.c.id)
+        )).all()
+
+
+async def _create(profile, **overrides) -> dict:
+    async with profile.client("admin", "admin-1") as http:
+        answer = await http.post("/api/v1/customers", json=new_customer(**overrides))
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+async def test_a_read_writes_its_audit_row_only_when_the_row_is_released(service):
+    profile = await service("profile")
+    customer = await _create(profile)
+    path = f"/api/v1/customers/{customer['id']}"
+
+    async with profile.client("service_agent", "agent-7", reason="call back") as http:
+        assert (await http.get(path)).status_code == 200
+    async with profile.client("relationship_manager", "rm-not-assigned") as http:
+        assert (await http.get(path)).status_code == 404  # not theirs: nothing released, nothing recorded
+    async with profile.client("relationship_manager", "rm-none") as http:
+        assert (await http.get("/api/v1/customers/no-such-customer")).status_code == 404
+
+    reads = [r for r in await _rows(profile.engine, customer["id"]) if r.action == "read"]
+    assert [(r.actor, r.role, r.reason, r.outcome) for r in reads] == [("agent-7", "service_agent", "call back", "ok")]
+    assert "national_id" in reads[0].fields.split(",")
+
+    # A manager's own customer: released to them, and recorded.
+    async with profile.client("relationship_manager", "rm-own") as http:
+        own = (await http.post("/api/v1/customers", json=new_customer())).json()
+        assert (await http.get(f"/api/v1/customers/{own['id']}")).status_code == 200
+    reads = [r for r in await _rows(profile.engine, own["id"]) if r.action == "read"]
+    assert [(r.actor, r.role) for r in reads] == [("rm-own", "relationship_manager")]
+
+
+async def test_sealing_is_batched_keyed_and_checked_against_checkpoints(service):
+    profile = await service("profile")
+    customer = await _create(profile)
+    async with profile.client("admin", "admin-2") as http:
+        for _ in range(5):
+            assert (await http.get(f"/api/v1/customers/{customer['id']}")).status_code == 200
+    while await audit.seal_pending(profile.engine):
+        pass
+    checked = await audit.verify(profile.engine)
+    assert checked.intact and checked.unsealed == 0 and checked.sealed >= 6
+
+    # The head, checkpointed and signed as the sealer publishes it.
+    async with profile.engine.connect() as connection:
+        position, head_hash = await audit.head(connection)
+    checkpoint = Checkpoint(audit.chain, position, head_hash, _canonical_time(now())).signed(audit.key)
+    assert (await audit.verify(profile.engine, [checkpoint])).intact
+    forged = Checkpoint(audit.chain, position, head_hash, checkpoint.at, "0" * 64)
+    assert (await audit.verify(profile.engine, [forged])).problem == "checkpoint signature invalid"
+
+    async with profile.engine.begin() as connection:
+        await connection.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        newest = (await connection.execute(
+            sa.select(audit.table).where(audit.table.c.chain_position > position - 2)
+        )).mappings().all()
+        # The newest two records removed: the chain itself still links up...
+        await connection.execute(audit.table.delete().where(audit.table.c.chain_position > position - 2))
+    truncated = await audit.verify(profile.engine, [checkpoint])
+    assert not truncated.intact and "newest records removed" in truncated.problem
+    assert (await audit.verify(profile.engine)).intact  # ...which only the anchor shows
+
+    async with profile.engine.begin() as connection:
+        await connection.execute(audit.table.insert(), [dict(row) for row in newest])
+    assert (await audit.verify(profile.engine, [checkpoint])).intact
+
+    # Someone holding the key rewrites history wholesale (one actor changed, every hash recomputed).
+    async with profile.engine.begin() as connection:
+        rows = (await connection.execute(
+            sa.select(audit.table).where(audit.table.c.chain_position.is_not(None)).order_by(audit.table.c.chain_position)
+        )).all()
+        prev = "0" * 64
+        for row in rows:
+            values = dict(row._mapping)
+            if row.chain_position == 1:
+                values["actor"] = "someone-else"
+            content = [row.chain_position, _canonical_time(values["at"]), values["actor"], values["role"],
+                       values["action"], values["customer_id"], values["fields"], values["reason"],
+                       values["outcome"], values["request_id"], prev]
+            digest = hmac.new(audit.key, _canonical(content), hashlib.sha256).hexdigest()
+            await connection.execute(audit.table.update().where(audit.table.c.id == row.id)
+                                     .values(actor=values["actor"], prev_hash=prev, hash=digest))
+            prev = digest
+        await connection.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+    assert (await audit.verify(profile.engine)).intact  # self-consistent under the key...
+    rewritten = await audit.verify(profile.engine, [checkpoint])
+    assert not rewritten.intact and "rewritten" in rewritten.problem  # ...but not what was anchored
+    assert json.loads(checkpoint.to_json())["chain"].startswith("profile@")
