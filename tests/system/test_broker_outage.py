@@ -7,16 +7,15 @@ import re
 
 import pytest
 
-from tests.support import eventually, onboard_through_gateway, system_of_its_own
+from tests.support import eventually, marketing_consent, new_customer, onboard_through_gateway, system_of_its_own
 
 pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
-def without_broker(tmp_path_factory):
+def system_and_broker(tmp_path_factory):
     with system_of_its_own(tmp_path_factory.mktemp("outage"), "outage") as (running, broker):
-        broker.stop()
-        yield running
+        yield running, broker
 
 
 def metric(text: str, name: str, **labels: str) -> float | None:
@@ -25,12 +24,16 @@ def metric(text: str, name: str, **labels: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
-async def test_every_component_stays_ready_and_writes_succeed_while_the_broker_is_down(without_broker, client):
-    system = without_broker
+async def test_every_component_stays_ready_and_writes_succeed_while_the_broker_is_down(system_and_broker, client):
+    system, broker = system_and_broker
+    gateway, manager = system.url("gateway"), system.headers("relationship_manager", "rm-outage")
+    # Before the outage: a customer every service knows (services learn customers from events).
+    known = await onboard_through_gateway(client, system, "rm-outage")
+    broker.stop()
 
     # Each component that uses the broker notices it is gone (its probe metric drops to 0) ...
     async def broker_seen_down(component):
-        text = (await client.get(f"{system.url(component)}/metrics")).text
+        text = (await client.get(system.metrics_url(component))).text
         assert metric(text, "crm_broker_reachable", component=component) == 0.0
 
     for component in system.components:
@@ -42,13 +45,23 @@ async def test_every_component_stays_ready_and_writes_succeed_while_the_broker_i
         assert response.status_code == 200, (component, response.text)
         assert response.json()["checks"] == {"database": "ok", "migrations": "ok"}
 
-    # Writes through the gateway succeed; their events wait in the outboxes.
-    customer_id = await onboard_through_gateway(client, system, "rm-outage")
-    read = await client.get(f"{system.url('gateway')}/api/v1/customers/{customer_id}", headers=system.headers("relationship_manager", "rm-outage"))
+    # Writes through the gateway succeed on every component; their events wait in the outboxes.
+    created = await client.post(f"{gateway}/api/v1/customers", json=new_customer(), headers=manager)
+    assert created.status_code == 201, created.text
+    read = await client.get(f"{gateway}/api/v1/customers/{created.json()['id']}", headers=manager)
     assert read.status_code == 200, read.text
+    me = system.headers("customer", known)
+    consent = await client.post(f"{gateway}/api/v1/consents", json=marketing_consent(known, recipient="bank-research"), headers=me)
+    assert consent.status_code == 201, consent.text
+    complaint = await client.post(
+        f"{gateway}/api/v1/complaints",
+        json={"customer_id": known, "category": "service", "channel": "web", "description": "no answer"},
+        headers=me,
+    )
+    assert complaint.status_code == 201, complaint.text
 
     async def backlog(component):
-        text = (await client.get(f"{system.url(component)}/metrics")).text
+        text = (await client.get(system.metrics_url(component))).text
         value = metric(text, "crm_outbox_unsent", source=component)
         assert value is not None and value >= 1, (component, value)
 
