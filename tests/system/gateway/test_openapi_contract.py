@@ -23,7 +23,7 @@ content_type_overrides:
 
 
 async def test_merged_openapi_is_valid_and_generates_a_client_for_every_route(system, client, tmp_path):
-    response = await client.get(f"{system.url('gateway')}/openapi.json")
+    response = await client.get(f"{system.url('gateway')}/openapi.json", headers=system.headers("admin"))
     assert response.status_code == 200, response.text
     document = response.json()
     assert "x-unavailable-services" not in document["info"], "every service must contribute its routes"
