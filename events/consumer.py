@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from events.contracts import topics
 from events.contracts import Payload, UnknownEvent, parse_payload
 from events.contracts.envelope import Envelope
+from events import tracing
 from events.tracing import current_trace_id
 from services.kit.clock import now
-from events.metrics import CONSUMED
+from events.metrics import CONSUMED, CONSUMER_LAG
 
 log = structlog.get_logger(__name__)
 
@@ -77,9 +78,13 @@ class EventConsumer:
         records: list[ConsumerRecord],
     ) -> None:
         for record in records:
-            await self._handle_with_retries(producer, record)
+            with tracing.consuming(record, self.group_id):  # continues the producer's trace
+                await self._handle_with_retries(producer, record)
         # Commit after the effects: a crash before this line redelivers, and the inbox skips them.
         await consumer.commit({partition: records[-1].offset + 1})
+        end = consumer.highwater(partition)
+        if end is not None:
+            CONSUMER_LAG.labels(self.group_id, partition.topic, str(partition.partition)).set(max(end - records[-1].offset - 1, 0))
 
     async def _handle_with_retries(self, producer: AIOKafkaProducer, record: ConsumerRecord) -> None:
         attempt = 0

@@ -1,8 +1,11 @@
 """Kafka client construction in one place, so every component talks to the broker the same way."""
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from events.contracts import topics
 from events.contracts.envelope import Envelope
@@ -16,12 +19,42 @@ LINGER_MS = 0
 FETCH_MAX_WAIT_MS = 20
 
 
-def producer(bootstrap_servers: str, client_id: str, *, linger_ms: int = LINGER_MS) -> AIOKafkaProducer:
+@dataclass(frozen=True)
+class Connection:
+    """Where the broker is and how to authenticate. Development and tests: plaintext, no user.
+    Production (Strimzi): SASL_SSL with a SCRAM-SHA-512 user per component (a KafkaUser whose
+    ACLs allow only the component's own topics) and the cluster CA to verify the brokers."""
+
+    bootstrap_servers: str
+    security_protocol: str = "PLAINTEXT"  # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""  # PEM bundle of the cluster CA; empty: the system's trust store
+
+    def options(self) -> dict:
+        options: dict = {"bootstrap_servers": self.bootstrap_servers, "security_protocol": self.security_protocol}
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            options["ssl_context"] = create_ssl_context(cafile=self.ca_file or None)
+        if self.security_protocol.startswith("SASL"):
+            options |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.username,
+                "sasl_plain_password": self.password,
+            }
+        return options
+
+
+def _connection(kafka: Connection | str) -> Connection:
+    return kafka if isinstance(kafka, Connection) else Connection(kafka)
+
+
+def producer(kafka: Connection | str, client_id: str, *, linger_ms: int = LINGER_MS) -> AIOKafkaProducer:
     # acks=all: an event counts as published only once the in-sync replicas have it. The
     # idempotent producer stays off (not every broker we run against supports it); consumers
     # de-duplicate by event id instead, which also covers a relay that re-sends after a crash.
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+        **_connection(kafka).options(),
         client_id=client_id,
         acks="all",
         enable_idempotence=False,
@@ -47,20 +80,23 @@ def event_headers(event_id: str, event_type: str, version: int | str, source: st
 
 
 def consumer(
-    bootstrap_servers: str, group_id: str, topic_names: list[str], *, fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
-    max_poll_records: int = 100,
+    kafka: Connection | str, group_id: str | None, topic_names: list[str], *,
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS, max_poll_records: int = 100, **overrides,
 ) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        *topic_names,
-        bootstrap_servers=bootstrap_servers,
-        group_id=group_id,
-        client_id=group_id,
-        enable_auto_commit=False,  # offsets are committed only after the effect has committed
-        auto_offset_reset="earliest",
-        max_poll_records=max_poll_records,
-        fetch_max_wait_ms=fetch_max_wait_ms,
-        retry_backoff_ms=200,
-    )
+    options = {
+        "group_id": group_id,
+        "client_id": group_id or "crm",
+        "enable_auto_commit": False,  # offsets are committed only after the effect has committed
+        "auto_offset_reset": "earliest",
+        "max_poll_records": max_poll_records,
+        "fetch_max_wait_ms": fetch_max_wait_ms,
+        "retry_backoff_ms": 200,
+    } | overrides
+    return AIOKafkaConsumer(*topic_names, **_connection(kafka).options(), **options)
+
+
+def client(kafka: Connection | str, client_id: str) -> AIOKafkaClient:
+    return AIOKafkaClient(**_connection(kafka).options(), client_id=client_id)
 
 
 async def create_topics(bootstrap_servers: str, partitions: int = 3) -> None:

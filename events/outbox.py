@@ -8,6 +8,7 @@ the broker takes it.
 
 import asyncio
 import contextlib
+import re
 import time
 
 import sqlalchemy as sa
@@ -17,11 +18,12 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
-from events.contracts import Payload, event_type, new_event
+from events.contracts import Payload, event_type, new_event, topics
 from events.contracts.envelope import Envelope
 from events.kafka import event_headers
 from services.kit.clock import now
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
+from events import tracing
 from events.tracing import current_trace_id
 
 log = structlog.get_logger(__name__)
@@ -37,16 +39,22 @@ class Outbox:
 
     async def emit(self, session: AsyncSession, name: str, payload: Payload, *, version: int = 1) -> Envelope:
         """Stage event `name` in the caller's transaction; it is published only if that commits."""
-        envelope = new_event(name, payload, source=self.source, version=version, trace_id=current_trace_id.get())
+        envelope = new_event(name, payload, source=self.source, version=version, **_trace())
         await self._insert(session, [envelope])
         return envelope
 
     async def emit_many(self, session: AsyncSession, events: list[tuple[str, Payload]]) -> None:
         """Stage many events in one round trip (bulk operations), in the order given."""
         if events:
-            await self._insert(session, [new_event(name, payload, source=self.source, trace_id=current_trace_id.get()) for name, payload in events])
+            trace = _trace()
+            await self._insert(session, [new_event(name, payload, source=self.source, **trace) for name, payload in events])
 
     async def _insert(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
+        for envelope in envelopes:
+            topic = event_type(envelope.type, envelope.version).topic
+            if topics.PRODUCER.get(topic) != self.source:
+                # The ACLs let a component write only its own topics (events.contracts.topics).
+                raise ValueError(f"{self.source} does not publish on {topic} ({envelope.type})")
         await session.execute(
             self.table.insert(),
             [
@@ -104,7 +112,11 @@ class Outbox:
                         event_type(name, int(version)).topic,
                         key=row.aggregateid.encode(),
                         value=row.payload.encode(),
-                        headers=event_headers(row.id, name, version, self.source),
+                        headers=[
+                            *event_headers(row.id, name, version, self.source),
+                            # traceparent: a producer span in the trace of the change that staged it
+                            *tracing.publish_headers(_traceparent(row.payload), event_type(name, int(version)).topic, row.id),
+                        ],
                     )
                 )
             # Raises if the broker did not take every one; the transaction then rolls back and
@@ -152,6 +164,20 @@ class Outbox:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
             except TimeoutError:
                 pass
+
+
+_TRACEPARENT = re.compile(r'"traceparent":"([0-9a-f-]+)"')
+
+
+def _traceparent(payload: str) -> str | None:
+    """The envelope's traceparent, read without parsing the whole stored envelope."""
+    found = _TRACEPARENT.search(payload)
+    return found.group(1) if found else None
+
+
+def _trace() -> dict:
+    """The request id and trace context an event staged now carries."""
+    return {"trace_id": current_trace_id.get(), "traceparent": tracing.current_traceparent()}
 
 
 @sa_event.listens_for(Session, "after_commit")

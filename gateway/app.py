@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
 
+from events.contracts import topics
+
 from gateway.audit import Base, access_audit
 from gateway.auth import TokenVerifier
 from gateway.consent import ConsentChecker
@@ -44,6 +46,8 @@ SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 def spec() -> ServiceSpec:
     settings = GatewaySettings()
     policy = load_policy(settings.policy_file)
+    # Consent events evict cached permits (no consumer group: every replica reads them all).
+    consumed_topics = [topics.CONSENT]
 
     @asynccontextmanager
     async def resources(app: FastAPI):
@@ -51,8 +55,9 @@ def spec() -> ServiceSpec:
         consent = ConsentChecker(
             upstream=upstream,
             consent_url=settings.upstream_url("consent"),
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            bootstrap_servers=settings.kafka(),
             pseudonym_key=base64.b64decode(settings.pseudonym_key),
+            topic_names=consumed_topics,
             credential=lambda: gateway.own_credential(),
         )
         gateway = Gateway(settings, policy, TokenVerifier(settings), upstream, app.state.engine, consent)
@@ -76,6 +81,7 @@ def spec() -> ServiceSpec:
         routers=[_router(policy, settings), dashboard_router()],
         static_mounts=mount_assets,
         resources=resources,
+        consumed_topics=consumed_topics,
         audit=access_audit,
         catalogue=CATALOGUE,
         serve_catalogue=False,  # the policy route merges every component's (gateway/local.py)

@@ -20,7 +20,9 @@ from collections.abc import Callable
 import structlog
 from aiokafka import AIOKafkaConsumer
 
+from events import kafka
 from events.contracts import topics
+
 from events.contracts.envelope import Envelope
 from gateway.upstream import Upstream, UpstreamError
 
@@ -41,12 +43,13 @@ class ConsentChecker:
     MAX_CUSTOMERS = 100_000
 
     def __init__(
-        self, *, upstream: Upstream, consent_url: str, bootstrap_servers: str, pseudonym_key: bytes,
-        credential: Callable[[], dict[str, str]],
+        self, *, upstream: Upstream, consent_url: str, bootstrap_servers: kafka.Connection | str, pseudonym_key: bytes,
+        credential: Callable[[], dict[str, str]], topic_names: list[str] = (topics.CONSENT,),
     ):
         self.upstream = upstream
         self.consent_url = consent_url
         self.bootstrap_servers = bootstrap_servers
+        self.topic_names = list(topic_names)  # the consent topic (the gateway's ServiceSpec.consumed_topics)
         self.pseudonym_key = pseudonym_key
         self.credential = credential
         self._cache: dict[str, dict[tuple, tuple[float, bool]]] = {}  # customer -> decision key -> (expiry, permit)
@@ -122,9 +125,9 @@ class ConsentChecker:
         """Drop cached decisions of every customer a consent event names; runs until cancelled.
         Every gateway replica reads every event (no consumer group): each has its own cache."""
         while True:
-            consumer = AIOKafkaConsumer(
-                topics.CONSENT, bootstrap_servers=self.bootstrap_servers, group_id=None,
-                auto_offset_reset="latest", client_id="gateway-consent-cache",
+            consumer = kafka.consumer(
+                self.bootstrap_servers, None, self.topic_names, auto_offset_reset="latest", client_id="gateway-consent-cache",
+                fetch_max_wait_ms=500, max_poll_records=None,  # the library's defaults
             )
             try:
                 await consumer.start()

@@ -2,6 +2,7 @@
 the policy exposes, with bearer authentication declared."""
 
 import json
+from collections import Counter
 
 import structlog
 
@@ -51,11 +52,17 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
             operation = source.get("paths", {}).get(route.upstream_path or route.path, {}).get(route.method.lower())
             if operation is not None:
                 operation = {**operation, "x-roles": route.roles}
+                if route.upstream_path and route.upstream_path != route.path and "operationId" in operation:
+                    # Another service's operation under this path (e.g. its audit records): the
+                    # same upstream operationId would be used twice in the merged document.
+                    operation["operationId"] = f"{operation['operationId']}_{route.upstream}"
                 if route.token_bearer:  # no login: the body carries the credential
                     operation = {**operation, "security": [], "x-rate-limit-per-minute": route.token_bearer.per_minute}
                 if route.partner_share:
                     operation = {
                         **operation,
+                        # The upstream operation is the customer read; this is another operation.
+                        "operationId": "partner_read_shared_customer_data",
                         "summary": "A customer's data as shared with a partner",
                         "description": "Only the categories the customer consented to for the calling partner "
                         "and `purpose`, without identifying fields; the customer appears as a per-partner "
@@ -68,14 +75,30 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
                 document["paths"].setdefault(route.path, {})[route.method.lower()] = operation
     for route in policy.routes:
         if route.upstream == "gateway":  # answered by the gateway itself (gateway/local.py)
+            handler = local.HANDLERS[route.path]
             document["paths"].setdefault(route.path, {})[route.method.lower()] = {
-                "summary": (local.HANDLERS[route.path].__doc__ or "").split("\n")[0], "x-roles": route.roles,
+                "operationId": f"gateway_{handler.__name__}",
+                "summary": (handler.__doc__ or "").split("\n")[0], "x-roles": route.roles,
                 "responses": {"200": {"description": "OK"}},
             }
     _declare_masked_values(document["components"]["schemas"], policy)
+    _unique_titles(document["components"]["schemas"])
     if unavailable:
         document["info"]["x-unavailable-services"] = unavailable
+    operation_ids = [op.get("operationId") for item in document["paths"].values() for op in item.values()]
+    duplicates = sorted({i for i in operation_ids if i and operation_ids.count(i) > 1})
+    if duplicates:  # a generated client would merge or drop them
+        raise ValueError(f"operationIds used twice in the merged document: {duplicates}")
     return document
+
+
+def _unique_titles(schemas: dict) -> None:
+    """Client generators name a model after its schema's title: two models of one name (FastAPI
+    then qualifies their keys, e.g. `services__profile__segments__ReviewOut`) take their key."""
+    titles = Counter(schema.get("title") for schema in schemas.values())
+    for name, schema in schemas.items():
+        if titles[schema.get("title")] > 1:
+            schema["title"] = name
 
 
 def _declare_masked_values(schemas: dict, policy: Policy) -> None:

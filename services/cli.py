@@ -86,7 +86,7 @@ def verify_audit(component: str) -> int:
         return 2
 
     async def checkpoints():
-        return await CheckpointStore(spec.settings.kafka_bootstrap_servers, component).read(spec.audit.chain)
+        return await CheckpointStore(spec.settings.kafka(), component).read(spec.audit.chain)
 
     async def run(anchors):
         engine = create_engine(spec.settings.database_url, spec.settings)

@@ -1,18 +1,21 @@
 """Test harness: the real system as separate processes, real databases, a real broker."""
 
 import asyncio
+import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from events.broker import LocalBroker
 from events.contracts import topics
 from events.contracts.envelope import Envelope
 from services.kit.clock import now
@@ -192,6 +195,25 @@ class KafkaProbe:
             await producer.stop()
 
 
+@contextlib.contextmanager
+def system_of_its_own(workdir: Path, name: str, components: list[str] | None = None, **env: str) -> Iterator[tuple[System, LocalBroker]]:
+    """A system with a broker and databases of its own (`<prefix>_<name>`), for a test module that
+    stops the broker or runs with other settings (`env`) than the session's system."""
+    from tests import databases
+
+    broker = LocalBroker(free_port())
+    broker.start()
+    urls = asyncio.run(databases.recreate(prefix=f"{databases.PREFIX}_{name}"))
+    running = System(database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=workdir, components=components)
+    running.env.update(env)
+    try:
+        running.start()
+        yield running, broker
+    finally:
+        running.stop()
+        broker.stop()
+
+
 async def eventually(check: Callable, *, timeout: float = 20.0, interval: float = 0.2):
     """Retry `check` (sync or async) until it stops raising AssertionError; returns its result."""
     deadline = time.monotonic() + timeout
@@ -221,6 +243,90 @@ def new_customer(**overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+def marketing_consent(customer_id: str, **overrides) -> dict:
+    """A body for POST /api/v1/consents: the customer agrees to the bank's own marketing."""
+    body = {"customer_id": customer_id, "recipient": "bank-marketing", "purpose": "marketing",
+            "data_categories": ["basic", "risk"], "channel": "mobile"}
+    body.update(overrides)
+    return body
+
+
+class AsyncApiConformance:
+    """Checks records on the broker against events/contracts/asyncapi.yaml, as another bank
+    system reading the file would: the channel lists the message, the envelope matches its
+    schema, the headers match the headers schema, the key is the customer id."""
+
+    def __init__(self):
+        import jsonschema
+        import yaml
+
+        from events.contracts import asyncapi
+
+        self.document = yaml.safe_load((Path(asyncapi.__file__).parent / "asyncapi.yaml").read_text())
+        self._jsonschema = jsonschema
+
+    def _validate(self, pointer: str, instance) -> None:
+        schema = {**self.document, "$ref": pointer}
+        self._jsonschema.Draft202012Validator(schema).validate(instance)
+
+    def check(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> str | None:
+        """Validates one record published by a component; returns its message name, or None for
+        a record a test injected itself (no `source` header naming a component)."""
+        named = {k: v.decode() for k, v in headers}
+        channel = self.document["channels"][topic]
+        if topic == topics.DEAD_LETTER:
+            self._validate("#/components/messages/dead_letter/headers", named)
+            return "dead_letter"
+        if named.get("source") not in COMPONENTS:
+            return None
+        envelope = json.loads(value)
+        message = f"{envelope['type'].replace('.', '_')}_v{envelope['version']}"
+        assert message in channel["messages"], f"{message} is not documented on {topic}"
+        self._validate(f"#/components/messages/{message}/payload", envelope)
+        self._validate(f"#/components/messages/{message}/headers", named)
+        assert key is not None and key.decode() == envelope["customer_id"], "the key is the customer id"
+        return message
+
+    async def check_broker(self, bootstrap_servers: str) -> dict[str, int]:
+        """Every record on every documented topic; returns how many of each message were checked."""
+        seen: dict[str, int] = {}
+        for topic in self.document["channels"]:
+            consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap_servers, group_id=None, auto_offset_reset="earliest")
+            await consumer.start()
+            try:
+                while batch := await consumer.getmany(timeout_ms=1000):
+                    for records in batch.values():
+                        for record in records:
+                            name = self.check(topic, record.key, record.value, list(record.headers or []))
+                            if name:
+                                seen[name] = seen.get(name, 0) + 1
+            finally:
+                await consumer.stop()
+        return seen
+
+
+async def onboard_through_gateway(client: httpx.AsyncClient, system: System, manager: str) -> str:
+    """A manager creates a customer, who then consents to marketing and files a complaint: a
+    write on profile, consent and feedback, each with an event. Returns the customer id."""
+    gateway = system.url("gateway")
+    created = await client.post(f"{gateway}/api/v1/customers", json=new_customer(), headers=system.headers("relationship_manager", manager))
+    assert created.status_code == 201, created.text
+    customer_id = created.json()["id"]
+    me = system.headers("customer", customer_id)
+    # Consent and feedback learn of the customer from profile's event, which may be on its way.
+    consent = await once_customer_known(
+        lambda: client.post(f"{gateway}/api/v1/consents", json=marketing_consent(customer_id), headers=me)
+    )
+    assert consent.status_code == 201, consent.text
+    complaint = await once_customer_known(lambda: client.post(
+        f"{gateway}/api/v1/complaints",
+        json={"customer_id": customer_id, "category": "service", "channel": "web", "description": "slow"},
+        headers=me,
+    ))
+    assert complaint.status_code == 201, complaint.text
+    return customer_id
 
 
 def customer_created(customer_id: str) -> Envelope:

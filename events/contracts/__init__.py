@@ -443,7 +443,8 @@ def event_type(name: str, version: int) -> EventType:
 
 
 def new_event(
-    name: str, payload: Payload, *, source: str, version: int = 1, trace_id: str | None = None
+    name: str, payload: Payload, *, source: str, version: int = 1, trace_id: str | None = None,
+    traceparent: str | None = None,
 ) -> Envelope:
     """Build an envelope for `payload`, checking that the payload matches the contract."""
     contract = event_type(name, version)
@@ -458,6 +459,7 @@ def new_event(
         time=datetime.now(UTC),
         customer_id=body["customer_id"],
         trace_id=trace_id,
+        traceparent=traceparent,
         payload=body,
     )
 

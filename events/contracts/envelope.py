@@ -18,5 +18,9 @@ class Envelope(BaseModel):
     time: datetime = Field(description="When the change happened (UTC).")
     customer_id: str = Field(description="The customer concerned; also the Kafka message key (partition key).")
     trace_id: str | None = Field(default=None, description="Id of the request or event that caused this one.")
+    traceparent: str | None = Field(
+        default=None,
+        description="W3C trace context of the change that caused the event (also the `traceparent` header).",
+    )
     payload: dict[str, Any] = Field(description="The type- and version-specific body; see the contracts.")
 

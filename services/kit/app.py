@@ -1,6 +1,7 @@
 """Builds a component's FastAPI app from its spec: database, messaging, probes, errors, metrics."""
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,18 +13,26 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from events.consumer import EventConsumer, Handler
+from events.contracts import topics
 from events.outbox import Outbox
 from events.store import purge_messaging
 from services.kit.clock import now
-from services.kit import crypto, db
+from services.kit import crypto, db, migrations
 from services.kit.audit import AuditTrail, CheckpointStore
 from services.kit.catalogue import Catalogue
 from services.kit.identity import caller
 from services.kit.jobs import PeriodicJob, run_forever
 from services.kit.messaging import Messaging
-from services.kit.observability import configure_logging, install_observability
+from services.kit.observability import configure_logging, configure_tracing, install_observability, trace_engine
 from services.kit.problems import install_problem_handlers, problem_response
 from services.kit.settings import ComponentSettings, EncryptionSettings, resolve_service_identity_key
+
+
+@dataclass(frozen=True)
+class KafkaAccess:
+    writes: tuple[str, ...]
+    reads: tuple[str, ...]
+    group: str | None  # the consumer group, when the component commits offsets
 
 
 @dataclass
@@ -61,6 +70,19 @@ class ServiceSpec:
     # ASGI middleware (class, options) around everything else, e.g. the gateway's edge guard.
     middleware: list[tuple[type, dict]] = field(default_factory=list)
 
+    def kafka_access(self) -> "KafkaAccess":
+        """What the component does on the broker, from its outbox and its consumers: the Kafka ACLs
+        of its KafkaUser (deploy/) and its AsyncAPI operations are derived from this."""
+        writes = topics.produced_by(self.name) if self.outbox is not None else []
+        if self.audit is not None:
+            writes = [*writes, topics.AUDIT_CHECKPOINTS]  # the signed heads of its audit chain
+        if self.handlers:
+            writes = [*writes, topics.DEAD_LETTER]  # what it cannot handle goes there
+        reads = list(self.consumed_topics)
+        if self.audit is not None:
+            reads.append(topics.AUDIT_CHECKPOINTS)  # `crm verify-audit` reads its checkpoints back
+        return KafkaAccess(writes=tuple(writes), reads=tuple(reads), group=self.name if self.handlers else None)
+
     def __post_init__(self):
         if self.outbox is not None or self.inbox is not None:
             self.jobs = [*self.jobs, purge_messaging_job(self)]
@@ -91,11 +113,13 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
     of one service in process (tests feed its handlers and read its outbox directly)."""
     settings = spec.settings
     configure_logging(settings.log_level)
+    configure_tracing(spec.name, otlp_endpoint=settings.otlp_endpoint, trace_dir=settings.trace_dir)
     settings.service_identity_key = resolve_service_identity_key(settings.service_identity_key, settings.environment)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = db.create_engine(settings.database_url, settings)
+        trace_engine(engine)
         sessions = db.session_factory(engine)
         consumer = None
         if spec.handlers:
@@ -108,11 +132,12 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             )
         messaging = Messaging(
             component=spec.name,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            kafka_connection=settings.kafka(),
             engine=engine,
             outbox=spec.outbox,
             consumer=consumer,
             settings=settings,
+            uses_broker=any(dataclasses.astuple(spec.kafka_access())),
         )
         app.state.settings = settings
         app.state.engine = engine
@@ -126,8 +151,9 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             messaging.start()
             tasks = [asyncio.create_task(run_forever(job, sessions)) for job in spec.jobs]
             if spec.audit:
-                anchor = CheckpointStore(settings.kafka_bootstrap_servers, spec.name)
+                anchor = CheckpointStore(settings.kafka(), spec.name)
                 tasks.append(asyncio.create_task(spec.audit.run_sealer(engine, anchor)))
+                tasks.append(asyncio.create_task(spec.audit.run_verifier(engine, spec.name, settings.audit_verify_interval)))
         try:
             async with AsyncExitStack() as stack:
                 if spec.resources is not None:
@@ -150,24 +176,26 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
     for middleware, options in spec.middleware:
         app.add_middleware(middleware, **options)
 
-    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    @app.get("/healthz", tags=["operations"], summary="The process is up and its event loop answers (liveness)")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="The database and the broker are reachable")
+    head = migrations.heads(spec.migrations)
+
+    @app.get("/readyz", tags=["operations"], summary="Can serve: the database answers and is migrated to head")
     async def readyz(request: Request) -> JSONResponse:
-        checks = {"database": "ok"}
-        if app.state.messaging.uses_broker:
-            checks["broker"] = "ok"
+        # The broker is deliberately not checked: writes go on through the outbox while Kafka is
+        # away (its reachability, the outbox backlog and the consumer lag are metrics and alerts).
+        checks = {"database": "ok", "migrations": "ok"}
         try:
-            await db.ping(app.state.engine)
+            if await migrations.applied(app.state.engine) != head:
+                checks["migrations"] = "not at head"
         except Exception:
             checks["database"] = "unreachable"
-        if app.state.messaging.uses_broker and not await app.state.messaging.broker_reachable():
-            checks["broker"] = "unreachable"
+            checks["migrations"] = "unknown"
         if all(v == "ok" for v in checks.values()):
             return JSONResponse({"status": "ready", "checks": checks})
-        return problem_response(request, status=503, title="Not ready", detail="A dependency is unreachable.", checks=checks)
+        return problem_response(request, status=503, title="Not ready", detail="The database is unreachable or not migrated.", checks=checks)
 
     guarded = [Depends(caller)] if spec.authenticate_callers else []
     if spec.openapi_url:

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, Query
+from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
@@ -42,6 +43,13 @@ from services.kit.db import SessionDep, UTCDateTime
 
 log = structlog.get_logger(__name__)
 GENESIS = "0" * 64
+
+AUDIT_VERIFICATION_FAILURES = Counter(
+    "crm_audit_chain_verification_failures_total", "Scheduled audit-chain checks that found a broken chain", ["component"]
+)
+AUDIT_VERIFIED_AT = Gauge(
+    "crm_audit_chain_verified_timestamp_seconds", "When the audit chain was last found intact", ["component"]
+)
 _position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -166,8 +174,8 @@ class CheckpointStore:
     `crm.audit-checkpoints`, keyed by chain. A producer that only appends; a reader that takes
     every checkpoint of one chain from the start of the topic."""
 
-    def __init__(self, bootstrap_servers: str, client_id: str):
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka_connection, client_id: str):
+        self.kafka = kafka_connection  # events.kafka.Connection, or a bootstrap address
         self.client_id = client_id
         self._producer = None
 
@@ -176,7 +184,7 @@ class CheckpointStore:
         from events.contracts import topics
 
         if self._producer is None:
-            producer = kafka.producer(self.bootstrap_servers, f"{self.client_id}-audit-anchor")
+            producer = kafka.producer(self.kafka, f"{self.client_id}-audit-anchor")
             await producer.start()
             self._producer = producer
         await self._producer.send_and_wait(
@@ -184,12 +192,12 @@ class CheckpointStore:
         )
 
     async def read(self, chain: str, timeout: float = 20.0) -> list[Checkpoint]:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import TopicPartition
 
+        from events import kafka
         from events.contracts import topics
 
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, client_id=f"{self.client_id}-verify",
-                                    enable_auto_commit=False, group_id=None)
+        consumer = kafka.consumer(self.kafka, None, [], client_id=f"{self.client_id}-verify")
         await consumer.start()
         try:
             known = consumer.partitions_for_topic(topics.AUDIT_CHECKPOINTS)
@@ -396,6 +404,22 @@ class AuditTrail:
         "FROM unnest(CAST(:ids AS bigint[]), CAST(:positions AS bigint[]), CAST(:prevs AS text[]), "
         "CAST(:digests AS text[])) AS v(id, position, prev, digest) WHERE a.id = v.id"
     )
+
+    async def run_verifier(self, engine: AsyncEngine, component: str, interval: float) -> None:
+        """Verify the chain every `interval` seconds; a broken chain counts as a failure (alerted)."""
+        while True:
+            try:
+                result = await self.verify(engine)
+                if result.intact:
+                    AUDIT_VERIFIED_AT.labels(component).set_to_current_time()
+                else:
+                    AUDIT_VERIFICATION_FAILURES.labels(component).inc()
+                    log.error("audit_chain_broken", component=component, position=result.broken_at, problem=result.problem)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database away: the timestamp goes stale, which is alerted too
+                log.warning("audit_verifier_retry", error_type=type(exc).__name__)
+            await asyncio.sleep(interval)
 
     async def publish_checkpoint(self, engine: AsyncEngine, store: CheckpointStore) -> Checkpoint | None:
         """Sign the current head and keep it in `store`; None while the chain is empty."""

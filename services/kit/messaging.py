@@ -4,11 +4,11 @@ after broker or database outages, and tells readiness whether the broker answers
 import asyncio
 
 import structlog
-from aiokafka import AIOKafkaClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import kafka
 from events.consumer import EventConsumer
+from events.metrics import BROKER_REACHABLE
 from events.outbox import Outbox
 from services.kit.supervise import supervise
 from services.kit.settings import ComponentSettings
@@ -21,29 +21,29 @@ class Messaging:
         self,
         *,
         component: str,
-        bootstrap_servers: str,
+        kafka_connection: kafka.Connection,
         engine: AsyncEngine,
         outbox: Outbox | None,
         consumer: EventConsumer | None,
         settings: ComponentSettings,
+        uses_broker: bool,
     ):
         self.component = component
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka_connection
         self.engine = engine
         self.outbox = outbox
         self.consumer = consumer
         self.settings = settings
+        self.uses_broker = uses_broker
         self._tasks: list[asyncio.Task] = []
-
-    @property
-    def uses_broker(self) -> bool:
-        return self.outbox is not None or self.consumer is not None
 
     def start(self) -> None:
         if self.outbox is not None:
             self._tasks.append(asyncio.create_task(supervise("outbox_relay", self._relay)))
         if self.consumer is not None:
             self._tasks.append(asyncio.create_task(supervise("event_consumer", self._consume)))
+        if self.uses_broker:
+            self._tasks.append(asyncio.create_task(self._probe_broker()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -53,7 +53,7 @@ class Messaging:
 
     async def _relay(self) -> None:
         s = self.settings
-        producer = kafka.producer(self.bootstrap_servers, f"{self.component}-relay", linger_ms=s.kafka_linger_ms)
+        producer = kafka.producer(self.kafka, f"{self.component}-relay", linger_ms=s.kafka_linger_ms)
         await producer.start()
         try:
             await self.outbox.run_relay(self.engine, producer, s.outbox_poll_interval, batch_size=s.outbox_batch_size,
@@ -62,10 +62,10 @@ class Messaging:
             await producer.stop()
 
     async def _consume(self) -> None:
-        consumer = kafka.consumer(self.bootstrap_servers, self.component, self.consumer.topic_names,
+        consumer = kafka.consumer(self.kafka, self.component, self.consumer.topic_names,
                                   fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
                                   max_poll_records=self.settings.kafka_max_poll_records)
-        dead_letters = kafka.producer(self.bootstrap_servers, f"{self.component}-dead-letters")
+        dead_letters = kafka.producer(self.kafka, f"{self.component}-dead-letters")
         await dead_letters.start()
         try:
             await consumer.start()
@@ -76,8 +76,14 @@ class Messaging:
         finally:
             await dead_letters.stop()
 
+    async def _probe_broker(self, interval: float = 15.0) -> None:
+        """Broker reachability as a metric (alerted), not as readiness: the outbox absorbs outages."""
+        while True:
+            BROKER_REACHABLE.labels(self.component).set(1 if await self.broker_reachable() else 0)
+            await asyncio.sleep(interval)
+
     async def broker_reachable(self, timeout: float = 3.0) -> bool:
-        client = AIOKafkaClient(bootstrap_servers=self.bootstrap_servers, client_id=f"{self.component}-probe")
+        client = kafka.client(self.kafka, f"{self.component}-probe")
         try:
             await asyncio.wait_for(client.bootstrap(), timeout)
             return True

@@ -8,6 +8,8 @@ from alembic import command, context
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.kit.db import create_engine
 
@@ -25,6 +27,9 @@ def alembic_config(migrations_dir: Path, database_url: str, metadata: sa.MetaDat
 
 
 def upgrade(migrations_dir: Path, database_url: str, metadata: sa.MetaData, revision: str = "head") -> None:
+    """Safe to run from every replica at once (an init container per pod, every release): on
+    PostgreSQL the migrations run under an advisory lock, so one applies them and the others
+    then find the schema at head and do nothing."""
     command.upgrade(alembic_config(migrations_dir, database_url, metadata), revision)
 
 
@@ -39,6 +44,19 @@ def differences(connection: sa.Connection, metadata: sa.MetaData) -> list:
     return compare_metadata(migration_context, metadata)
 
 
+def heads(migrations_dir: Path) -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config(migrations_dir, "", sa.MetaData())).get_heads())
+
+
+async def applied(engine: AsyncEngine) -> set[str]:
+    """The revisions the database is at; empty when it was never migrated."""
+    async with engine.connect() as connection:
+        has_table = await connection.run_sync(lambda c: sa.inspect(c).has_table("alembic_version"))
+        if not has_table:
+            return set()
+        return set((await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars())
+
+
 def run_env() -> None:
     """Body of every component's `migrations/env.py` (online mode only; always async)."""
     target_metadata = context.config.attributes["target_metadata"]
@@ -51,6 +69,9 @@ def run_env() -> None:
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Held until the migrations commit; a concurrent `crm migrate` waits, then finds head.
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('crm_migrate'))"))
             context.run_migrations()
 
     async def run() -> None:

@@ -1,17 +1,33 @@
-"""JSON logs with the request id, Prometheus metrics and the request-id middleware.
+"""JSON logs with the request id and trace id, Prometheus metrics, the request-id middleware and
+OpenTelemetry tracing (HTTP server and client, SQL; Kafka in events/).
 
 Logs carry ids, routes and outcomes; never request bodies, query strings or customer fields.
+Spans carry route templates, SQL statements with bound parameters left out, topics and event
+ids; never customer data.
 """
 
+import json
 import logging
+import os
 import re
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace
+from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 from prometheus_client import Counter, Histogram, start_http_server
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from events.tracing import current_trace_id
@@ -37,6 +53,18 @@ HTTP_LATENCY = Histogram(
     ["component", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+# Cases (complaints, requests) that passed their service-level deadline; a component with such
+# deadlines increments it once per case when the deadline passes (alerted in deploy/).
+SLA_BREACHES = Counter("crm_sla_breaches_total", "Cases that passed their service-level deadline", ["component", "kind"])
+
+
+def _add_trace_context(_logger, _method, event: dict) -> dict:
+    """Every log line written inside a span names its trace (and span): logs and traces join."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event["trace_id"] = format(context.trace_id, "032x")
+        event["span_id"] = format(context.span_id, "016x")
+    return event
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -46,6 +74,7 @@ def configure_logging(level: str = "INFO") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _add_trace_context,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -103,8 +132,58 @@ class RequestContextMiddleware:
             current_trace_id.reset(token)
 
 
+class JsonLinesSpanExporter(SpanExporter):
+    """Writes each finished span as one JSON line to a file of this process (tests, drills)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def export(self, spans: list[ReadableSpan]) -> SpanExportResult:
+        with self.path.open("a") as out:
+            for span in spans:
+                out.write(json.dumps(json.loads(span.to_json())) + "\n")
+        return SpanExportResult.SUCCESS
+
+
+_provider: TracerProvider | None = None
+
+
+def configure_tracing(component: str, *, otlp_endpoint: str, trace_dir: str) -> None:
+    """Install the process's tracer provider once. Spans are exported over OTLP when
+    `otlp_endpoint` is set and to `<trace_dir>/<component>-<pid>.jsonl` when `trace_dir` is set.
+    With neither, spans are not recorded (next to no cost per request), but they still get ids:
+    log lines carry a trace id, and traceparents still travel through HTTP and Kafka."""
+    global _provider
+    if _provider is not None:
+        return
+    exporting = bool(otlp_endpoint or trace_dir)
+    _provider = TracerProvider(
+        resource=Resource.create({"service.name": component, "service.namespace": "bank-crm"}),
+        sampler=ParentBased(ALWAYS_ON if exporting else ALWAYS_OFF),
+    )
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+    if trace_dir:
+        path = Path(trace_dir) / f"{component}-{os.getpid()}.jsonl"
+        _provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(path)))
+    trace.set_tracer_provider(_provider)
+    # Outgoing aiohttp requests (the gateway's upstream calls) get client spans and a traceparent.
+    AioHttpClientInstrumentor().instrument()
+
+
+def trace_engine(engine: AsyncEngine) -> None:
+    """SQL spans for every statement of `engine` (statement text only, parameters left out)."""
+    tracer = trace.get_tracer("bank-crm.sql")
+    usage = otel_metrics.get_meter("bank-crm.sql").create_up_down_counter("db.client.connections.usage")
+    EngineTracer(tracer, engine.sync_engine, usage)
+
+
 def install_observability(app: FastAPI, component: str) -> None:
     app.add_middleware(RequestContextMiddleware, component=component)
+    # Server spans; the middleware above runs inside them, so its log line has the trace id.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/healthz,/readyz,/metrics")
 
 
 def serve_metrics(port: int, host: str = "0.0.0.0") -> None:

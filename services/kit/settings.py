@@ -54,7 +54,17 @@ class ComponentSettings(BaseSettings):
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"),
     )
+    # How to reach the broker securely (production: SASL_SSL with the component's KafkaUser).
+    kafka_security_protocol: str = Field(default="PLAINTEXT", validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL"))
+    kafka_sasl_mechanism: str = Field(default="SCRAM-SHA-512", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM"))
+    kafka_username: str = Field(default="", validation_alias=AliasChoices("KAFKA_USERNAME"))
+    kafka_password: str = Field(default="", validation_alias=AliasChoices("KAFKA_PASSWORD"))
+    kafka_ca_file: str = Field(default="", validation_alias=AliasChoices("KAFKA_CA_FILE"))
     environment: str = Field(default="development", validation_alias=AliasChoices("CRM_ENVIRONMENT"))
+    # Traces: OTLP/gRPC collector address (empty: no export) and, for tests and drills, a folder
+    # where each process writes its spans as JSON lines.
+    otlp_endpoint: str = Field(default="", validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    trace_dir: str = Field(default="", validation_alias=AliasChoices("CRM_TRACE_DIR"))
     # Shared by the gateway (signs caller credentials) and every service (verifies them):
     # services/kit/identity.py. Base64, at least 256 bits; from a KMS-backed secret in production.
     # Needed by the serving processes only (resolved when the app is built), not by migrations.
@@ -104,6 +114,8 @@ class ComponentSettings(BaseSettings):
     audit_poll_interval_seconds: float = 1.0
     # How often the chain head is checkpointed to crm.audit-checkpoints (when it moved).
     audit_checkpoint_interval_seconds: float = 60.0
+    # How often the audit chain (where the component keeps one) is verified in the background.
+    audit_verify_interval: float = 3600.0
 
     def component_name(self) -> str:
         return self.model_config.get("env_prefix", "").rstrip("_").lower()
@@ -123,6 +135,24 @@ class ComponentSettings(BaseSettings):
             DEV_DIR.mkdir(exist_ok=True)
             self.database_url = f"sqlite+aiosqlite:///{DEV_DIR / (self.component_name() + '.db')}"
         return self
+
+    @model_validator(mode="after")
+    def _secure_broker(self):
+        if self.environment == "production" and self.kafka_security_protocol != "SASL_SSL":
+            raise ValueError("KAFKA_SECURITY_PROTOCOL must be SASL_SSL in production (a KafkaUser per component)")
+        return self
+
+    def kafka(self):
+        from events.kafka import Connection
+
+        return Connection(
+            self.kafka_bootstrap_servers,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_username,
+            password=self.kafka_password,
+            ca_file=self.kafka_ca_file,
+        )
 
     def audit_chain_key(self) -> bytes:
         import base64

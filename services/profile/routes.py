@@ -137,7 +137,10 @@ async def find_customers(body: CustomerLookup, session: SessionDep, actor: Actor
 @router.post(
     "/imports",
     status_code=status.HTTP_200_OK,
-    openapi_extra={"requestBody": {"content": {"text/csv": {}, "application/x-ndjson": {}}, "required": True}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string", "description": "CSV with a header row, one customer per row."}},
+        "application/x-ndjson": {"schema": {"type": "string", "description": "JSON Lines, one customer object per line."}},
+    }}},
 )
 async def import_customers(session: SessionDep, actor: ActorDep, request: Request) -> dict:
     """Bulk import (CSV with a header row, or JSON Lines): all rows or none; idempotent by

@@ -16,7 +16,7 @@ from events.broker import LocalBroker
 from events.kafka import create_topics
 from services.kit.identity import caller_headers
 from tests import databases
-from tests.support import KafkaProbe, System, free_port
+from tests.support import AsyncApiConformance, KafkaProbe, System, free_port
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +51,14 @@ def system(postgres_urls, bootstrap_servers, tmp_path_factory):
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def published_events_match_asyncapi(bootstrap_servers):
+    """At the end of the session, every event the components published on the session's broker
+    (whatever the tests did) is checked against events/contracts/asyncapi.yaml."""
+    yield
+    asyncio.run(AsyncApiConformance().check_broker(bootstrap_servers))
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ on PostgreSQL and again on the embedded SQLite default that `make run` uses."""
 import pytest
 
 from events.broker import LocalBroker
-from tests.support import KafkaProbe, System, eventually, free_port, new_customer, once_customer_known
+from tests.support import KafkaProbe, System, eventually, free_port, marketing_consent, new_customer, once_customer_known
 
 ROLES = ["customer", "relationship_manager", "service_agent", "compliance_officer", "marketing_analyst", "admin"]
 
@@ -46,12 +46,9 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
     me = system.headers("customer", customer_id)
 
     # The customer agrees to marketing in the app; without it nothing would be recommended.
-    consent = await once_customer_known(lambda: client.post(
-        f"{gateway}/api/v1/consents",
-        json={"customer_id": customer_id, "recipient": "bank-marketing", "purpose": "marketing",
-              "data_categories": ["basic", "risk"], "channel": "mobile"},
-        headers=me,
-    ))
+    consent = await once_customer_known(
+        lambda: client.post(f"{gateway}/api/v1/consents", json=marketing_consent(customer_id), headers=me)
+    )
     assert consent.status_code == 201, consent.text
 
     # The events reach recommendation: without a risk assessment only products up to R2 are offered.

@@ -72,6 +72,7 @@ async def test_a_verified_token_is_remembered_until_it_expires(verifier, keys):
 
 def test_outside_development_issuer_and_audience_are_required(monkeypatch):
     monkeypatch.setenv("CRM_ENVIRONMENT", "production")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")  # production refuses a plaintext broker
     monkeypatch.setenv("GATEWAY_JWKS_URL", "https://idp.bank.example/jwks")
     monkeypatch.setenv("GATEWAY_DATABASE_URL", "postgresql+asyncpg://db/gateway")
     monkeypatch.setenv("GATEWAY_PSEUDONYM_KEY", "A" * 44)
