@@ -17,13 +17,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from events.contracts import topics
-from events.contracts import Payload, UnknownEvent, parse_payload
-from events.contracts.envelope import Envelope
 from events import tracing
+from events.contracts import Payload, UnknownEvent, parse_payload, topics
+from events.contracts.envelope import Envelope
+from events.metrics import CONSUMED, CONSUMER_LAG
 from events.tracing import current_trace_id
 from services.kit.clock import now
-from events.metrics import CONSUMED, CONSUMER_LAG
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +83,9 @@ class EventConsumer:
         await consumer.commit({partition: records[-1].offset + 1})
         end = consumer.highwater(partition)
         if end is not None:
-            CONSUMER_LAG.labels(self.group_id, partition.topic, str(partition.partition)).set(max(end - records[-1].offset - 1, 0))
+            CONSUMER_LAG.labels(self.group_id, partition.topic, str(partition.partition)).set(
+                max(end - records[-1].offset - 1, 0)
+            )
 
     async def _handle_with_retries(self, producer: AIOKafkaProducer, record: ConsumerRecord) -> None:
         attempt = 0
@@ -128,7 +129,9 @@ class EventConsumer:
         except UnknownEvent as exc:
             raise RejectEvent(str(exc)) from None
         except ValidationError as exc:
-            raise RejectEvent(f"{envelope.type} v{envelope.version} payload invalid: {_describe_validation(exc)}") from None
+            raise RejectEvent(
+                f"{envelope.type} v{envelope.version} payload invalid: {_describe_validation(exc)}"
+            ) from None
 
         token = current_trace_id.set(envelope.trace_id or str(envelope.id))
         try:
@@ -153,7 +156,8 @@ class EventConsumer:
         return result.rowcount == 1
 
     async def dead_letter(self, producer: AIOKafkaProducer, record: ConsumerRecord, reason: str) -> None:
-        headers = list(record.headers or []) + [
+        headers = [
+            *list(record.headers or []),
             ("dlq_reason", reason.encode()),
             ("dlq_consumer_group", self.group_id.encode()),
             ("dlq_topic", record.topic.encode()),
@@ -161,6 +165,7 @@ class EventConsumer:
             ("dlq_offset", str(record.offset).encode()),
         ]
         await producer.send_and_wait(topics.DEAD_LETTER, key=record.key, value=record.value, headers=headers)
-        CONSUMED.labels(self.group_id, dict(record.headers or []).get("event_type", b"unknown").decode(), "dead_lettered").inc()
+        CONSUMED.labels(
+            self.group_id, dict(record.headers or []).get("event_type", b"unknown").decode(), "dead_lettered"
+        ).inc()
         log.warning("event_dead_lettered", group=self.group_id, topic=record.topic, offset=record.offset, reason=reason)
-

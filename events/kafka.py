@@ -1,5 +1,6 @@
 """Kafka client construction in one place, so every component talks to the broker the same way."""
 
+import contextlib
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer
@@ -9,7 +10,6 @@ from aiokafka.helpers import create_ssl_context
 
 from events.contracts import topics
 from events.contracts.envelope import Envelope
-
 
 # Latency defaults (also in ComponentSettings and deploy/): the relay hands the producer a whole
 # batch at once, so waiting for more (linger) only delays it; and a consumer's fetch is answered
@@ -80,8 +80,13 @@ def event_headers(event_id: str, event_type: str, version: int | str, source: st
 
 
 def consumer(
-    kafka: Connection | str, group_id: str | None, topic_names: list[str], *,
-    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS, max_poll_records: int = 100, **overrides,
+    kafka: Connection | str,
+    group_id: str | None,
+    topic_names: list[str],
+    *,
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
+    max_poll_records: int = 100,
+    **overrides,
 ) -> AIOKafkaConsumer:
     options = {
         "group_id": group_id,
@@ -107,9 +112,7 @@ async def create_topics(bootstrap_servers: str, partitions: int = 3) -> None:
         existing = set(await admin.list_topics())
         missing = [NewTopic(name, partitions, 1) for name in topics.ALL if name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()

@@ -12,6 +12,7 @@ CONSUMED = Counter(
 OUTBOX_BACKLOG = Gauge("crm_outbox_unsent", "Committed events not yet published (last relay round)", ["source"])
 BROKER_REACHABLE = Gauge("crm_broker_reachable", "1 when the broker answered the last probe, else 0", ["component"])
 CONSUMER_LAG = Gauge(
-    "crm_consumer_lag", "Messages between a group's position and the partition end, after its last batch",
+    "crm_consumer_lag",
+    "Messages between a group's position and the partition end, after its last batch",
     ["group", "topic", "partition"],
 )

@@ -18,13 +18,13 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
+from events import tracing
 from events.contracts import Payload, event_type, new_event, topics
 from events.contracts.envelope import Envelope
 from events.kafka import event_headers
-from services.kit.clock import now
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
-from events import tracing
 from events.tracing import current_trace_id
+from services.kit.clock import now
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +47,9 @@ class Outbox:
         """Stage many events in one round trip (bulk operations), in the order given."""
         if events:
             trace = _trace()
-            await self._insert(session, [new_event(name, payload, source=self.source, **trace) for name, payload in events])
+            await self._insert(
+                session, [new_event(name, payload, source=self.source, **trace) for name, payload in events]
+            )
 
     async def _insert(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
         for envelope in envelopes:
@@ -115,7 +117,9 @@ class Outbox:
                         headers=[
                             *event_headers(row.id, name, version, self.source),
                             # traceparent: a producer span in the trace of the change that staged it
-                            *tracing.publish_headers(_traceparent(row.payload), event_type(name, int(version)).topic, row.id),
+                            *tracing.publish_headers(
+                                _traceparent(row.payload), event_type(name, int(version)).topic, row.id
+                            ),
                         ],
                     )
                 )
@@ -130,7 +134,12 @@ class Outbox:
         return len(rows)
 
     async def run_relay(
-        self, engine: AsyncEngine, producer: AIOKafkaProducer, poll_interval: float, *, batch_size: int = 500,
+        self,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        poll_interval: float,
+        *,
+        batch_size: int = 500,
         backlog_interval: float = 5.0,
     ) -> None:
         """Relay until cancelled, backing off while the broker or the database is unavailable.
@@ -160,10 +169,8 @@ class Outbox:
                 backoff = min(backoff * 2, 5.0)
                 continue
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
-            except TimeoutError:
-                pass
 
 
 _TRACEPARENT = re.compile(r'"traceparent":"([0-9a-f-]+)"')

@@ -34,8 +34,12 @@ def _inbox_columns() -> list[sa.Column]:
 def add_messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
     """Declare `outbox` and `inbox` in a component's metadata."""
     outbox = sa.Table("outbox", metadata, *_outbox_columns())
-    sa.Index("ix_outbox_unsent", outbox.c.position, sqlite_where=outbox.c.sent_at.is_(None),
-             postgresql_where=outbox.c.sent_at.is_(None))
+    sa.Index(
+        "ix_outbox_unsent",
+        outbox.c.position,
+        sqlite_where=outbox.c.sent_at.is_(None),
+        postgresql_where=outbox.c.sent_at.is_(None),
+    )
     inbox = sa.Table("inbox", metadata, *_inbox_columns())
     return outbox, inbox
 
@@ -43,13 +47,19 @@ def add_messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
 def create_messaging_tables(op) -> None:
     """For a component's first Alembic migration: create the outbox and inbox tables."""
     op.create_table("outbox", *_outbox_columns())
-    op.create_index("ix_outbox_unsent", "outbox", ["position"], sqlite_where=sa.text("sent_at IS NULL"),
-                    postgresql_where=sa.text("sent_at IS NULL"))
+    op.create_index(
+        "ix_outbox_unsent",
+        "outbox",
+        ["position"],
+        sqlite_where=sa.text("sent_at IS NULL"),
+        postgresql_where=sa.text("sent_at IS NULL"),
+    )
     op.create_table("inbox", *_inbox_columns())
 
 
-async def purge_messaging(engine, *, outbox: sa.Table | None, inbox: sa.Table | None, older_than,
-                          batch_size: int = 5000) -> int:
+async def purge_messaging(
+    engine, *, outbox: sa.Table | None, inbox: sa.Table | None, older_than, batch_size: int = 5000
+) -> int:
     """Delete published outbox rows and inbox rows handled before `older_than`, a bounded batch
     of each. Safe once that is longer than the topics keep messages: no redelivery can then
     bring back an event whose inbox row is gone, and no relay needs a sent row."""

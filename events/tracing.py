@@ -51,17 +51,31 @@ def traceparent_of(headers: list[tuple[str, bytes]] | None) -> str | None:
 def publish_headers(traceparent: str | None, topic: str, message_id: str) -> list[tuple[str, bytes]]:
     """Records the producer span of one message (a child of `traceparent`, the change that staged
     it) and returns the Kafka header that continues the trace from that span."""
-    with span(f"{topic} publish", SpanKind.PRODUCER, parent=traceparent, attributes={
-        "messaging.system": "kafka", "messaging.destination.name": topic,
-        "messaging.operation.type": "publish", "messaging.message.id": message_id,
-    }):
+    with span(
+        f"{topic} publish",
+        SpanKind.PRODUCER,
+        parent=traceparent,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": topic,
+            "messaging.operation.type": "publish",
+            "messaging.message.id": message_id,
+        },
+    ):
         return headers_of(current_traceparent())
 
 
 def consuming(record, group: str):
     """The consumer span of one Kafka record, continuing the trace of its `traceparent` header."""
-    return span(f"{record.topic} process", SpanKind.CONSUMER, parent=traceparent_of(record.headers), attributes={
-        "messaging.system": "kafka", "messaging.destination.name": record.topic,
-        "messaging.operation.type": "process", "messaging.consumer.group.name": group,
-        "messaging.kafka.message.offset": record.offset,
-    })
+    return span(
+        f"{record.topic} process",
+        SpanKind.CONSUMER,
+        parent=traceparent_of(record.headers),
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": record.topic,
+            "messaging.operation.type": "process",
+            "messaging.consumer.group.name": group,
+            "messaging.kafka.message.offset": record.offset,
+        },
+    )

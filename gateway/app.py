@@ -12,7 +12,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
 
 from events.contracts import topics
-
 from gateway.audit import Base, access_audit
 from gateway.auth import TokenVerifier
 from gateway.consent import ConsentChecker
@@ -25,7 +24,6 @@ from gateway.proxy import Gateway
 from gateway.settings import GatewaySettings
 from gateway.upstream import open_upstream
 from services.kit.app import ServiceSpec
-
 
 DOCS_ASSETS = "/docs-assets"
 # The API viewer: Swagger UI from the gateway's own assets (no CDN). The document needs a token,
@@ -51,7 +49,9 @@ def spec() -> ServiceSpec:
 
     @asynccontextmanager
     async def resources(app: FastAPI):
-        upstream = open_upstream(settings.upstream_transport, settings.upstream_pool_size, settings.upstream_timeout_seconds)
+        upstream = open_upstream(
+            settings.upstream_transport, settings.upstream_pool_size, settings.upstream_timeout_seconds
+        )
         consent = ConsentChecker(
             upstream=upstream,
             consent_url=settings.upstream_url("consent"),
@@ -87,9 +87,16 @@ def spec() -> ServiceSpec:
         serve_catalogue=False,  # the policy route merges every component's (gateway/local.py)
         openapi_url=None,  # the merged document is served instead (_router)
         authenticate_callers=False,  # bearer tokens, checked per route (gateway/proxy.py)
-        middleware=[(EdgeGuard, {"max_header_bytes": settings.max_header_bytes,
-                                 "hsts_max_age_seconds": settings.hsts_max_age_seconds,
-                                 "docs_prefixes": ("/docs", DOCS_ASSETS)})],
+        middleware=[
+            (
+                EdgeGuard,
+                {
+                    "max_header_bytes": settings.max_header_bytes,
+                    "hsts_max_age_seconds": settings.hsts_max_age_seconds,
+                    "docs_prefixes": ("/docs", DOCS_ASSETS),
+                },
+            )
+        ],
     )
 
 

@@ -15,7 +15,6 @@ from gateway.settings import DEV_AUDIENCE, DEV_ISSUER, GatewaySettings
 from services.kit.problems import Unauthorized
 
 
-
 @dataclass(frozen=True)
 class Caller:
     subject: str
@@ -37,20 +36,28 @@ def ensure_dev_keypair(private_key_file: Path, public_key_file: Path) -> None:
     )
 
 
-def sign_token(
-    private_key_file: Path, *, role: str, subject: str, ttl_seconds: int = 3600, **claims_over
-) -> str:
+def sign_token(private_key_file: Path, *, role: str, subject: str, ttl_seconds: int = 3600, **claims_over) -> str:
     issued = int(time.time())
-    claims = {"sub": subject, "role": role, "iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "iat": issued,
-              "exp": issued + ttl_seconds, **claims_over}
-    return jwt.encode({k: v for k, v in claims.items() if v is not None}, private_key_file.read_bytes(),
-                      algorithm="ES256")
+    claims = {
+        "sub": subject,
+        "role": role,
+        "iss": DEV_ISSUER,
+        "aud": DEV_AUDIENCE,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+        **claims_over,
+    }
+    return jwt.encode(
+        {k: v for k, v in claims.items() if v is not None}, private_key_file.read_bytes(), algorithm="ES256"
+    )
 
 
 def issue_dev_token(*, role: str, subject: str | None, ttl_seconds: int) -> str:
     settings = GatewaySettings()
     ensure_dev_keypair(settings.jwt_private_key_file, settings.jwt_public_key_file)
-    return sign_token(settings.jwt_private_key_file, role=role, subject=subject or f"dev-{role}", ttl_seconds=ttl_seconds)
+    return sign_token(
+        settings.jwt_private_key_file, role=role, subject=subject or f"dev-{role}", ttl_seconds=ttl_seconds
+    )
 
 
 INVALID = "The token is not valid for this service."

@@ -22,7 +22,6 @@ from aiokafka import AIOKafkaConsumer
 
 from events import kafka
 from events.contracts import topics
-
 from events.contracts.envelope import Envelope
 from gateway.upstream import Upstream, UpstreamError
 
@@ -43,8 +42,14 @@ class ConsentChecker:
     MAX_CUSTOMERS = 100_000
 
     def __init__(
-        self, *, upstream: Upstream, consent_url: str, bootstrap_servers: kafka.Connection | str, pseudonym_key: bytes,
-        credential: Callable[[], dict[str, str]], topic_names: list[str] = (topics.CONSENT,),
+        self,
+        *,
+        upstream: Upstream,
+        consent_url: str,
+        bootstrap_servers: kafka.Connection | str,
+        pseudonym_key: bytes,
+        credential: Callable[[], dict[str, str]],
+        topic_names: list[str] = (topics.CONSENT,),
     ):
         self.upstream = upstream
         self.consent_url = consent_url
@@ -72,12 +77,20 @@ class ConsentChecker:
         if cached and cached[0] > time.monotonic() and self.cache_trusted():
             return cached[1]
         epoch = self._epoch
-        body = json.dumps({"customer_id": customer_id, "recipient": recipient, "purpose": purpose,
-                           "data_categories": list(categories)}).encode()
+        body = json.dumps(
+            {
+                "customer_id": customer_id,
+                "recipient": recipient,
+                "purpose": purpose,
+                "data_categories": list(categories),
+            }
+        ).encode()
         try:
             answer = await self.upstream.request(
-                "POST", f"{self.consent_url}/api/v1/decisions",
-                headers={"content-type": "application/json", **self.credential()}, body=body,
+                "POST",
+                f"{self.consent_url}/api/v1/decisions",
+                headers={"content-type": "application/json", **self.credential()},
+                body=body,
             )
         except UpstreamError:
             raise ConsentUnavailable() from None
@@ -95,10 +108,12 @@ class ConsentChecker:
     async def permitted_categories(
         self, *, customer_id: str, recipient: str, purpose: str, categories: set[str]
     ) -> set[str]:
-        checks = {c: self.permits(customer_id=customer_id, recipient=recipient, purpose=purpose, categories=(c,))
-                  for c in sorted(categories)}
+        checks = {
+            c: self.permits(customer_id=customer_id, recipient=recipient, purpose=purpose, categories=(c,))
+            for c in sorted(categories)
+        }
         results = await asyncio.gather(*checks.values())
-        return {category for category, permitted in zip(checks, results) if permitted}
+        return {category for category, permitted in zip(checks, results, strict=False) if permitted}
 
     def forget(self, customer_id: str) -> None:
         self._epoch += 1
@@ -126,8 +141,13 @@ class ConsentChecker:
         Every gateway replica reads every event (no consumer group): each has its own cache."""
         while True:
             consumer = kafka.consumer(
-                self.bootstrap_servers, None, self.topic_names, auto_offset_reset="latest", client_id="gateway-consent-cache",
-                fetch_max_wait_ms=500, max_poll_records=None,  # the library's defaults
+                self.bootstrap_servers,
+                None,
+                self.topic_names,
+                auto_offset_reset="latest",
+                client_id="gateway-consent-cache",
+                fetch_max_wait_ms=500,
+                max_poll_records=None,  # the library's defaults
             )
             try:
                 await consumer.start()

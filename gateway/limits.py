@@ -90,12 +90,16 @@ def check_json_depth(body: bytes, limit: int) -> None:
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 # The API viewer's page: its own scripts and styles only (served by the gateway, no CDN).
-DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+)
 # The dashboard (gateway/dashboard): its own script, styles and chart library; no inline script.
 DASHBOARD_PREFIX = "/dashboard"
-DASHBOARD_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                 "connect-src 'self'; frame-ancestors 'none'")
+DASHBOARD_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'"
+)
 
 
 class EdgeGuard:
@@ -103,7 +107,9 @@ class EdgeGuard:
     no caching of what may be customer data, no MIME sniffing, a content security policy,
     HSTS, no referrer, no server banner."""
 
-    def __init__(self, app: ASGIApp, *, max_header_bytes: int, hsts_max_age_seconds: int, docs_prefixes: tuple[str, ...]):
+    def __init__(
+        self, app: ASGIApp, *, max_header_bytes: int, hsts_max_age_seconds: int, docs_prefixes: tuple[str, ...]
+    ):
         self.app = app
         self.max_header_bytes = max_header_bytes
         self.hsts = f"max-age={hsts_max_age_seconds}; includeSubDomains".encode()
@@ -114,8 +120,11 @@ class EdgeGuard:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        csp = DOCS_CSP if path.startswith(self.docs_prefixes) else (
-            DASHBOARD_CSP if path.startswith(DASHBOARD_PREFIX) else API_CSP)
+        csp = (
+            DOCS_CSP
+            if path.startswith(self.docs_prefixes)
+            else (DASHBOARD_CSP if path.startswith(DASHBOARD_PREFIX) else API_CSP)
+        )
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -135,11 +144,20 @@ class EdgeGuard:
             await send(message)
 
         if sum(len(k) + len(v) for k, v in scope["headers"]) > self.max_header_bytes:
-            body = (b'{"type":"about:blank","title":"Request header fields too large","status":431,'
-                    b'"detail":"The request headers are too large."}')
-            await secured({"type": "http.response.start", "status": 431,
-                           "headers": [(b"content-type", b"application/problem+json"),
-                                       (b"content-length", str(len(body)).encode())]})
+            body = (
+                b'{"type":"about:blank","title":"Request header fields too large","status":431,'
+                b'"detail":"The request headers are too large."}'
+            )
+            await secured(
+                {
+                    "type": "http.response.start",
+                    "status": 431,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
             await secured({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, secured)

@@ -46,8 +46,9 @@ async def data_declarations(gateway, request: Request) -> UpstreamResponse:
         except UpstreamError:
             answer = None
         if answer is None or answer.status != 200:
-            raise Problem(f"The {service} service did not serve its data catalogue; retry later.",
-                          status=502, title="Bad gateway")
+            raise Problem(
+                f"The {service} service did not serve its data catalogue; retry later.", status=502, title="Bad gateway"
+            )
         return json.loads(answer.body)
 
     merged = [f for part in await asyncio.gather(*(of(s) for s in UPSTREAMS)) for f in part]

@@ -32,7 +32,9 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
     unavailable = []
     for service in sorted({route.upstream for route in policy.routes} - {"gateway"}):
         try:
-            answer = await upstream.request("GET", settings.upstream_url(service) + "/openapi.json", headers=credential, body=b"")
+            answer = await upstream.request(
+                "GET", settings.upstream_url(service) + "/openapi.json", headers=credential, body=b""
+            )
             source = json.loads(answer.body) if answer.status == 200 else None
         except UpstreamError:
             source = None
@@ -67,9 +69,15 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
                         "description": "Only the categories the customer consented to for the calling partner "
                         "and `purpose`, without identifying fields; the customer appears as a per-partner "
                         "pseudonym (`subject`).",
-                        "parameters": [*operation.get("parameters", []), {
-                            "name": "purpose", "in": "query", "required": True, "schema": {"type": "string"},
-                        }],
+                        "parameters": [
+                            *operation.get("parameters", []),
+                            {
+                                "name": "purpose",
+                                "in": "query",
+                                "required": True,
+                                "schema": {"type": "string"},
+                            },
+                        ],
                         "responses": {"200": {"description": "`{subject, purpose, categories, data}`"}},
                     }
                 document["paths"].setdefault(route.path, {})[route.method.lower()] = operation
@@ -78,7 +86,8 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
             handler = local.HANDLERS[route.path]
             document["paths"].setdefault(route.path, {})[route.method.lower()] = {
                 "operationId": f"gateway_{handler.__name__}",
-                "summary": (handler.__doc__ or "").split("\n")[0], "x-roles": route.roles,
+                "summary": (handler.__doc__ or "").split("\n")[0],
+                "x-roles": route.roles,
                 "responses": {"200": {"description": "OK"}},
             }
     _declare_masked_values(document["components"]["schemas"], policy)

@@ -123,7 +123,9 @@ class Policy(BaseModel):
             if unknown:
                 raise ValueError(f"{route.method} {route.path}: unknown roles {sorted(unknown)}")
             if route.token_bearer and (route.roles or route.customer_data):
-                raise ValueError(f"{route.method} {route.path}: a token_bearer route names no roles and no customer data")
+                raise ValueError(
+                    f"{route.method} {route.path}: a token_bearer route names no roles and no customer data"
+                )
             if not route.token_bearer and not route.roles:
                 raise ValueError(f"{route.method} {route.path}: no role may call it")
             if route.customer_param and "{" + route.customer_param + "}" not in route.path:

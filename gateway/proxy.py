@@ -3,8 +3,8 @@
 import json
 import re
 import time
-from urllib.parse import quote
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import structlog
 from fastapi import Request, Response
@@ -92,8 +92,11 @@ class Gateway:
         return caller
 
     async def handle(self, request: Request, route: Route) -> Response:
-        body = await read_body(request, limit=route.max_body_bytes or self.settings.max_body_bytes,
-                               timeout=self.settings.body_timeout_seconds)
+        body = await read_body(
+            request,
+            limit=route.max_body_bytes or self.settings.max_body_bytes,
+            timeout=self.settings.body_timeout_seconds,
+        )
         parsed = self._parsed(request, body)
         if route.token_bearer:
             caller = await self._token_bearer(request, route, parsed)
@@ -111,11 +114,15 @@ class Gateway:
             self._authorise(caller, route, customer_id, reason)
             if refused := route.forbidden_fields(caller.role, parsed):
                 raise Forbidden(f"The role '{caller.role}' may not set: {', '.join(refused)}.")
-            if customer_id is not None and caller.role in self.policy.assigned_only_roles and route.upstream != "profile":
-                # Profile keeps managers to their own customers itself; for the other services,
-                # the gateway asks profile who manages the customer.
-                if await self.assignments.manager_of(customer_id) != caller.subject:
-                    raise self._not_found(route)
+            # Profile keeps managers to their own customers itself; for the other services, the
+            # gateway asks profile who manages the customer.
+            if (
+                customer_id is not None
+                and caller.role in self.policy.assigned_only_roles
+                and route.upstream != "profile"
+                and await self.assignments.manager_of(customer_id) != caller.subject
+            ):
+                raise self._not_found(route)
             if route.partner_share:
                 response, in_clear = await self._share_with_partner(request, route, caller, customer_id)
             else:
@@ -153,7 +160,8 @@ class Gateway:
             log.error("access_audit_unavailable", error_type=type(error).__name__)
             raise Problem(
                 "The access could not be recorded, so no customer data is released; retry later.",
-                status=503, title="Audit unavailable",
+                status=503,
+                title="Audit unavailable",
             ) from None
 
     def _parsed(self, request: Request, body: bytes) -> object:
@@ -195,7 +203,9 @@ class Gateway:
         """The customer who owns the object the path names, asked of its service as the gateway."""
         owner = route.owner
         object_id = request.path_params[owner.param]
-        url = self.settings.upstream_url(route.upstream) + owner.lookup.format(**{owner.param: quote(object_id, safe="")})
+        url = self.settings.upstream_url(route.upstream) + owner.lookup.format(
+            **{owner.param: quote(object_id, safe="")}
+        )
         try:
             answer = await self.upstream.request("GET", url, headers=self.own_credential(), body=b"")
         except UpstreamError:
@@ -226,11 +236,15 @@ class Gateway:
             return await local.HANDLERS[route.path](self, request)
         headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
         headers["x-request-id"] = current_trace_id.get() or ""
-        headers.update(credential_headers(
-            self.settings.service_identity_key, caller.role, caller.subject,
-            customer_scope=caller.subject if caller.role in self.policy.self_scoped_roles else None,
-            reason=request.headers.get("x-access-reason"),
-        ))
+        headers.update(
+            credential_headers(
+                self.settings.service_identity_key,
+                caller.role,
+                caller.subject,
+                customer_scope=caller.subject if caller.role in self.policy.self_scoped_roles else None,
+                reason=request.headers.get("x-access-reason"),
+            )
+        )
         if route.upstream_path:
             url = self.settings.upstream_url(route.upstream) + route.upstream_path.format(
                 **{name: quote(value, safe="") for name, value in request.path_params.items()}
@@ -254,22 +268,31 @@ class Gateway:
         content, in_clear = answer.body, set()
         media_type = answer.headers.get("content-type", "")
         if route.mask and answer.body and "application/json" in media_type:
-            rules = self.mask_rules if route.mask == "catalogue" else {
-                name: self.policy.masking.fields[name] for name in route.mask
-            }
+            rules = (
+                self.mask_rules
+                if route.mask == "catalogue"
+                else {name: self.policy.masking.fields[name] for name in route.mask}
+            )
             masked, in_clear = self.policy.mask(json.loads(answer.body), caller.role, rules)
             content = json.dumps(masked, separators=(",", ":"), ensure_ascii=False).encode()
         headers_back = {k: v for k, v in answer.headers.items() if k not in ("content-type", "x-request-id")}
-        return Response(content, status_code=answer.status, headers=headers_back, media_type=media_type or None), in_clear
+        return Response(
+            content, status_code=answer.status, headers=headers_back, media_type=media_type or None
+        ), in_clear
 
     async def _require_consent(self, caller: Caller, customer_id: str) -> None:
         rule = self.policy.consent_required[caller.role]
         try:
             permitted = await self.consent.permits(
-                customer_id=customer_id, recipient=rule.recipient, purpose=rule.purpose, categories=tuple(rule.categories)
+                customer_id=customer_id,
+                recipient=rule.recipient,
+                purpose=rule.purpose,
+                categories=tuple(rule.categories),
             )
         except ConsentUnavailable:
-            raise BadGateway("The consent service is unavailable, so no customer data is released; retry later.") from None
+            raise BadGateway(
+                "The consent service is unavailable, so no customer data is released; retry later."
+            ) from None
         if not permitted:
             raise Forbidden(f"The customer has not consented to {rule.purpose} use of their data.")
 
@@ -280,8 +303,9 @@ class Gateway:
         only fields that identify nobody; the customer appears under a per-partner pseudonym."""
         purpose = request.query_params.get("purpose")
         if not purpose:
-            raise Problem("Say why you need the data: add ?purpose=<one of the consent purposes>.",
-                          title="Purpose required")
+            raise Problem(
+                "Say why you need the data: add ?purpose=<one of the consent purposes>.", title="Purpose required"
+            )
         if not self.declarations:
             raise Problem("The data catalogue is not loaded yet; retry shortly.", status=503, title="Not ready")
         answer = await self._call(request, route, caller, b"")
@@ -292,9 +316,12 @@ class Gateway:
             return self._respond(answer, caller, route)
         record = json.loads(answer.body)
         shareable = {
-            name for name in record
-            if (declared := self.declarations.get(name)) and declared["sensitivity"] == "internal"
-            and not declared["identifying"] and declared["category"] != "operational"
+            name
+            for name in record
+            if (declared := self.declarations.get(name))
+            and declared["sensitivity"] == "internal"
+            and not declared["identifying"]
+            and declared["category"] != "operational"
         }
         categories = {self.declarations[name]["category"] for name in shareable}
         try:
@@ -302,7 +329,9 @@ class Gateway:
                 customer_id=customer_id, recipient=caller.subject, purpose=purpose, categories=categories
             )
         except ConsentUnavailable:
-            raise BadGateway("The consent service is unavailable, so no customer data is released; retry later.") from None
+            raise BadGateway(
+                "The consent service is unavailable, so no customer data is released; retry later."
+            ) from None
         if not permitted:
             # The same answer as for an unknown id: a partner learns nothing of who is a customer.
             raise not_shared
@@ -343,7 +372,9 @@ class ManagerAssignments:
         try:
             answer = await self.gateway.upstream.request("GET", url, headers=self.gateway.own_credential(), body=b"")
         except UpstreamError:
-            raise BadGateway("The profile service is unavailable to check the customer's manager; retry later.") from None
+            raise BadGateway(
+                "The profile service is unavailable to check the customer's manager; retry later."
+            ) from None
         if answer.status != 200:
             return None
         manager = json.loads(answer.body).get("relationship_manager_id")

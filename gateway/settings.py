@@ -77,6 +77,9 @@ class GatewaySettings(ComponentSettings):
             self.jwt_issuer = self.jwt_issuer or DEV_ISSUER
             self.jwt_audience = self.jwt_audience or DEV_AUDIENCE
         self.pseudonym_key = secret_or_development(
-            self.pseudonym_key, setting="GATEWAY_PSEUDONYM_KEY", environment=self.environment, dev_name="gateway-pseudonym"
+            self.pseudonym_key,
+            setting="GATEWAY_PSEUDONYM_KEY",
+            environment=self.environment,
+            dev_name="gateway-pseudonym",
         )
         return self

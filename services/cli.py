@@ -1,16 +1,16 @@
 """`crm`: run, migrate and operate the platform's components.
 
-    crm serve <component> [--host H] [--port P]
-    crm migrate <component>|all
-    crm revision <component> -m MESSAGE   autogenerate a migration from the models
-    crm rotate-keys [component]  re-encrypt every declared encrypted field under the active key
-    crm verify-audit <component> check the hash chain of a component's audit trail
-    crm run-job <component> <job>  run a scheduled job once
-    crm broker [--port P]        local Kafka-protocol broker with every topic (development, tests)
-    crm token --role ROLE [--sub ID]   a signed bearer token from the local development key
-    crm screening load --list FILE --format sdn-csv|ftm [--name NAME]
-    crm screening match --names FILE --out FILE
-    crm churn ...                churn models: train, score, models, rollback (crm churn --help)
+crm serve <component> [--host H] [--port P]
+crm migrate <component>|all
+crm revision <component> -m MESSAGE   autogenerate a migration from the models
+crm rotate-keys [component]  re-encrypt every declared encrypted field under the active key
+crm verify-audit <component> check the hash chain of a component's audit trail
+crm run-job <component> <job>  run a scheduled job once
+crm broker [--port P]        local Kafka-protocol broker with every topic (development, tests)
+crm token --role ROLE [--sub ID]   a signed bearer token from the local development key
+crm screening load --list FILE --format sdn-csv|ftm [--name NAME]
+crm screening match --names FILE --out FILE
+crm churn ...                churn models: train, score, models, rollback (crm churn --help)
 """
 
 import argparse
@@ -18,7 +18,6 @@ import os
 import sys
 
 from services.components import COMPONENTS, spec_of
-
 
 
 def serve(component: str, host: str, port: int | None) -> None:
@@ -102,8 +101,10 @@ def verify_audit(component: str) -> int:
         return 3
     result = asyncio.run(run(anchors))
     if result.intact:
-        print(f"{component}: audit chain intact ({result.sealed} sealed records, {result.unsealed} awaiting sealing; "
-              f"{result.checkpoints} checkpoints agree)")
+        print(
+            f"{component}: audit chain intact ({result.sealed} sealed records, {result.unsealed} awaiting sealing; "
+            f"{result.checkpoints} checkpoints agree)"
+        )
         return 0
     print(f"{component}: audit chain BROKEN at position {result.broken_at}: {result.problem}")
     return 1
@@ -150,7 +151,9 @@ def run_job(component: str, name: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="crm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="crm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("serve", help="serve one component over HTTP")
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int)
 
     p = commands.add_parser("migrate", help="apply a component's database migrations")
-    p.add_argument("component", choices=sorted(COMPONENTS) + ["all"])
+    p.add_argument("component", choices=[*sorted(COMPONENTS), "all"])
 
     p = commands.add_parser(
         "revision", help="autogenerate a migration from a component's models (its database must be at head)"
@@ -174,8 +177,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("component", choices=sorted(COMPONENTS))
     p.add_argument("job")
 
-    p = commands.add_parser("rotate-keys", help="re-encrypt every declared encrypted field under the active key "
-                            "(online, in batches)")
+    p = commands.add_parser(
+        "rotate-keys", help="re-encrypt every declared encrypted field under the active key (online, in batches)"
+    )
     p.add_argument("component", nargs="?", choices=sorted(COMPONENTS), help="one component (default: every one)")
 
     p = commands.add_parser("broker", help="run the local broker and create every topic")

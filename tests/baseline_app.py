@@ -16,9 +16,19 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 customers = sa.table(
     "customers",
-    sa.column("id"), sa.column("name"), sa.column("national_id"), sa.column("phone"), sa.column("email"),
-    sa.column("birth_date"), sa.column("address"), sa.column("assets_under_management"), sa.column("risk_level"),
-    sa.column("tier"), sa.column("lifecycle_stage"), sa.column("relationship_manager_id"), sa.column("version"),
+    sa.column("id"),
+    sa.column("name"),
+    sa.column("national_id"),
+    sa.column("phone"),
+    sa.column("email"),
+    sa.column("birth_date"),
+    sa.column("address"),
+    sa.column("assets_under_management"),
+    sa.column("risk_level"),
+    sa.column("tier"),
+    sa.column("lifecycle_stage"),
+    sa.column("relationship_manager_id"),
+    sa.column("version"),
 )
 
 

@@ -78,9 +78,13 @@ except ImportError:  # pragma: no cover
 def entry(cell: str, value: float, unit: str, baseline: float | None = None) -> dict:
     """One result; ratio = value / baseline (what "of its baseline" means for that cell)."""
     ratio = value / baseline if baseline else None
-    return {"cell": cell, "value": round(value, 4), "unit": unit,
-            "baseline": round(baseline, 4) if baseline is not None else None,
-            "ratio": round(ratio, 4) if ratio is not None else None}
+    return {
+        "cell": cell,
+        "value": round(value, 4),
+        "unit": unit,
+        "baseline": round(baseline, 4) if baseline is not None else None,
+        "ratio": round(ratio, 4) if ratio is not None else None,
+    }
 
 
 def print_entries(entries: list[dict]) -> None:
@@ -93,14 +97,22 @@ def print_entries(entries: list[dict]) -> None:
 
 # --- load generator ---------------------------------------------------------------------------
 
+
 class Cell:
     """One kind of request: method, URL, headers, a body (fixed bytes, or a function making a
     fresh one per request), the status that counts as success, and the server process whose CPU
     time is charged to it."""
 
-    def __init__(self, method: str, url: str, headers: dict[str, str] | None = None,
-                 body: bytes | Callable[[], bytes] | None = None, ok_status: int = 200,
-                 ok_body: bytes | None = None, pids: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str] | None = None,
+        body: bytes | Callable[[], bytes] | None = None,
+        ok_status: int = 200,
+        ok_body: bytes | None = None,
+        pids: tuple[int, ...] = (),
+    ):
         self.method, self.url, self.headers = method, url, headers or {}
         self.body, self.ok_status, self.ok_body, self.pids = body, ok_status, ok_body, pids
 
@@ -171,8 +183,11 @@ async def table(title: str, cells: list[tuple[str, Cell]], concurrencies: tuple[
     """Each concurrency: the cells interleaved over ROUNDS rounds (so a noisy neighbour hits
     them alike); returns (name, concurrency) -> result."""
     print(f"\n{title}\n", flush=True)
-    print(f"{'target':<34}{'clients':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}"
-          f"{'requests':>10}{'errors':>8}", flush=True)
+    print(
+        f"{'target':<34}{'clients':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}"
+        f"{'requests':>10}{'errors':>8}",
+        flush=True,
+    )
     results = {}
     for concurrency in concurrencies:
         tallies = {name: Tally() for name, _ in cells}
@@ -181,20 +196,28 @@ async def table(title: str, cells: list[tuple[str, Cell]], concurrencies: tuple[
                 await load(cell, concurrency, DURATION_SECONDS / ROUNDS, tallies[name])
         for name, _ in cells:
             r = results[(name, concurrency)] = tallies[name].result()
-            print(f"{name:<34}{concurrency:>8}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
-                  f"{r['cpu_ms']:>12.2f}{r['requests']:>10}{r['errors']:>8}", flush=True)
+            print(
+                f"{name:<34}{concurrency:>8}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
+                f"{r['cpu_ms']:>12.2f}{r['requests']:>10}{r['errors']:>8}",
+                flush=True,
+            )
     return results
 
 
 # --- the system under test ----------------------------------------------------------------------
+
 
 def main() -> list[dict]:
     workdir = Path(tempfile.mkdtemp(prefix="crm-bench-"))
     broker = LocalBroker(free_port())
     broker.start()
     urls = _run_async(databases.recreate(prefix=PREFIX))
-    system = System(database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=workdir,
-                    components=["profile", "consent", "gateway", "recommendation"])
+    system = System(
+        database_urls=urls,
+        bootstrap_servers=broker.bootstrap_servers,
+        workdir=workdir,
+        components=["profile", "consent", "gateway", "recommendation"],
+    )
     system.env["LOG_LEVEL"] = "WARNING"
     # The load generator is one caller sending hundreds of requests a second: no rate limit.
     system.env["GATEWAY_RATE_LIMITS"] = ""
@@ -204,10 +227,23 @@ def main() -> list[dict]:
         system.start()
         baseline_port = free_port()
         baseline = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "tests.baseline_app:app", "--loop", "uvloop", "--port",
-             str(baseline_port), "--no-access-log", "--log-level", "warning"],
-            env={**system.env, "BASELINE_DATABASE_URL": urls["profile"]}, cwd=ROOT,
-            stdout=open(workdir / "baseline.log", "ab"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "tests.baseline_app:app",
+                "--loop",
+                "uvloop",
+                "--port",
+                str(baseline_port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env={**system.env, "BASELINE_DATABASE_URL": urls["profile"]},
+            cwd=ROOT,
+            stdout=open(workdir / "baseline.log", "ab"),
+            stderr=subprocess.STDOUT,
         )
         system.ports["baseline"], system.processes["baseline"] = baseline_port, baseline
         _print_settings(workdir)
@@ -272,21 +308,34 @@ def _cpu_model() -> str:
 def _print_settings(workdir: Path) -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load1 = os.getloadavg()[0]
-    print(f"\nmake bench: {cores} cores ({_cpu_model()}), load average {load1:.1f} at start, Python "
-          f"{platform.python_version()}, PostgreSQL at {databases.ADMIN_URL.rsplit('@', 1)[-1].rsplit('/', 1)[0]}",
-          flush=True)
-    print(f"  BENCH_SECONDS={DURATION_SECONDS:g} s per cell in {ROUNDS} interleaved rounds (after {WARM_UP_REQUESTS} "
-          f"warm-up requests), BENCH_EVENTS={EVENTS}, BENCH_RELAY_EVENTS={RELAY_EVENTS}, BENCH_IMPORT_ROWS={IMPORT_ROWS}",
-          flush=True)
-    print(f"  servers: one uvicorn process each (baseline, profile, consent, gateway, recommendation); load "
-          f"generator: aiohttp on {LOOP}, one process, sharing the cores; logs in {workdir}", flush=True)
+    print(
+        f"\nmake bench: {cores} cores ({_cpu_model()}), load average {load1:.1f} at start, Python "
+        f"{platform.python_version()}, PostgreSQL at {databases.ADMIN_URL.rsplit('@', 1)[-1].rsplit('/', 1)[0]}",
+        flush=True,
+    )
+    print(
+        f"  BENCH_SECONDS={DURATION_SECONDS:g} s per cell in {ROUNDS} interleaved rounds (after {WARM_UP_REQUESTS} "
+        f"warm-up requests), BENCH_EVENTS={EVENTS}, BENCH_RELAY_EVENTS={RELAY_EVENTS}, BENCH_IMPORT_ROWS={IMPORT_ROWS}",
+        flush=True,
+    )
+    print(
+        f"  servers: one uvicorn process each (baseline, profile, consent, gateway, recommendation); load "
+        f"generator: aiohttp on {LOOP}, one process, sharing the cores; logs in {workdir}",
+        flush=True,
+    )
 
 
 async def _run(system: System, broker: LocalBroker) -> list[dict]:
     entries: list[dict] = []
     await system_wait(system, "baseline")
-    for section, step in (("read", _reads), ("create", _creates), ("decide", _decisions),
-                          ("delivery", _delivery), ("relay", _relay), ("import", _import)):
+    for section, step in (
+        ("read", _reads),
+        ("create", _creates),
+        ("decide", _decisions),
+        ("delivery", _delivery),
+        ("relay", _relay),
+        ("import", _import),
+    ):
         if wanted(section):
             entries += await step(system)
     print(flush=True)
@@ -311,8 +360,11 @@ async def system_wait(system: System, name: str, timeout: float = 30.0) -> None:
 async def _customer(system: System) -> str:
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{system.url('profile')}/api/v1/customers", json=new_customer(),
-                     headers=dict(caller_headers("admin", "bench-admin"))) as response,
+        session.post(
+            f"{system.url('profile')}/api/v1/customers",
+            json=new_customer(),
+            headers=dict(caller_headers("admin", "bench-admin")),
+        ) as response,
     ):
         return (await response.json())["id"]
 
@@ -324,14 +376,27 @@ async def _reads(system: System) -> list[dict]:
     # Direct calls carry the actor headers the gateway would pass on, so the service does the same work.
     direct = dict(caller_headers("service_agent"))
     cells = [
-        ("minimal app (baseline)", Cell("GET", f"{system.url('baseline')}/customers/{customer_id}",
-                                        pids=(pid["baseline"],))),
+        (
+            "minimal app (baseline)",
+            Cell("GET", f"{system.url('baseline')}/customers/{customer_id}", pids=(pid["baseline"],)),
+        ),
         ("profile direct", Cell("GET", system.url("profile") + path, direct, pids=(pid["profile"],))),
-        ("gateway", Cell("GET", system.url("gateway") + path, system.headers("service_agent"),
-                         pids=(pid["gateway"], pid["profile"]))),
+        (
+            "gateway",
+            Cell(
+                "GET",
+                system.url("gateway") + path,
+                system.headers("service_agent"),
+                pids=(pid["gateway"], pid["profile"]),
+            ),
+        ),
     ]
-    r = await table("1. Read one customer (GET /api/v1/customers/{id}, role service_agent; CPU: the serving "
-                    "processes, gateway + profile for the gateway)", cells, (10, 1))
+    r = await table(
+        "1. Read one customer (GET /api/v1/customers/{id}, role service_agent; CPU: the serving "
+        "processes, gateway + profile for the gateway)",
+        cells,
+        (10, 1),
+    )
     base, direct10, gw10 = r[("minimal app (baseline)", 10)], r[("profile direct", 10)], r[("gateway", 10)]
     direct1, gw1 = r[("profile direct", 1)], r[("gateway", 1)]
     return [
@@ -363,14 +428,40 @@ def _customer_bodies(prefix: str) -> Callable[[], bytes]:
 async def _creates(system: System) -> list[dict]:
     role = "relationship_manager"
     direct_actor = dict(caller_headers(role))
-    r = await table("2. Create a customer (POST /api/v1/customers, unique bodies, role relationship_manager)", [
-        ("profile direct", Cell("POST", system.url("profile") + "/api/v1/customers", {**JSON, **direct_actor},
-                                _customer_bodies("BD1"), ok_status=201)),
-        ("gateway", Cell("POST", system.url("gateway") + "/api/v1/customers",
-                         {**JSON, **system.headers(role)}, _customer_bodies("BG2"), ok_status=201)),
-    ], (10,))
-    return [entry("create: gateway, 10 clients (of profile direct)", r[("gateway", 10)]["rps"], "req/s",
-                  r[("profile direct", 10)]["rps"])]
+    r = await table(
+        "2. Create a customer (POST /api/v1/customers, unique bodies, role relationship_manager)",
+        [
+            (
+                "profile direct",
+                Cell(
+                    "POST",
+                    system.url("profile") + "/api/v1/customers",
+                    {**JSON, **direct_actor},
+                    _customer_bodies("BD1"),
+                    ok_status=201,
+                ),
+            ),
+            (
+                "gateway",
+                Cell(
+                    "POST",
+                    system.url("gateway") + "/api/v1/customers",
+                    {**JSON, **system.headers(role)},
+                    _customer_bodies("BG2"),
+                    ok_status=201,
+                ),
+            ),
+        ],
+        (10,),
+    )
+    return [
+        entry(
+            "create: gateway, 10 clients (of profile direct)",
+            r[("gateway", 10)]["rps"],
+            "req/s",
+            r[("profile direct", 10)]["rps"],
+        )
+    ]
 
 
 async def _decisions(system: System) -> list[dict]:
@@ -382,17 +473,28 @@ async def _decisions(system: System) -> list[dict]:
     admin_url = system.database_urls["consent"].replace("postgresql+asyncpg://", "postgresql://")
     connection = await asyncpg.connect(admin_url)
     try:
-        await connection.executemany("INSERT INTO known_customers (customer_id) VALUES ($1) ON CONFLICT DO NOTHING",
-                                     [(f"bench-customer-{i:05d}",) for i in range(SEEDED_CONSENTS)])
+        await connection.executemany(
+            "INSERT INTO known_customers (customer_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            [(f"bench-customer-{i:05d}",) for i in range(SEEDED_CONSENTS)],
+        )
     finally:
         await connection.close()
     connector = aiohttp.TCPConnector(limit=20)
     async with aiohttp.ClientSession(connector=connector) as session:
+
         async def grant(i: int) -> None:
-            body = {"customer_id": f"bench-customer-{i:05d}", "recipient": recipient, "purpose": purpose,
-                    "data_categories": ["basic", "behaviour"], "channel": "mobile"}
-            async with session.post(f"{consent}/api/v1/consents", json=body,
-                                    headers=caller_headers("customer", body["customer_id"], customer_scope=body["customer_id"])) as r:
+            body = {
+                "customer_id": f"bench-customer-{i:05d}",
+                "recipient": recipient,
+                "purpose": purpose,
+                "data_categories": ["basic", "behaviour"],
+                "channel": "mobile",
+            }
+            async with session.post(
+                f"{consent}/api/v1/consents",
+                json=body,
+                headers=caller_headers("customer", body["customer_id"], customer_scope=body["customer_id"]),
+            ) as r:
                 if r.status != 201:
                     raise RuntimeError(f"seeding consents: {r.status} {await r.text()}")
 
@@ -409,26 +511,47 @@ async def _decisions(system: System) -> list[dict]:
     def asking(purpose_asked: str, categories: str) -> Callable[[], bytes]:
         def body() -> bytes:
             i = rng.randrange(SEEDED_CONSENTS)
-            return (f'{{"customer_id":"bench-customer-{i:05d}","recipient":"{recipient}",'
-                    f'"purpose":"{purpose_asked}","data_categories":{categories}}}').encode()
+            return (
+                f'{{"customer_id":"bench-customer-{i:05d}","recipient":"{recipient}",'
+                f'"purpose":"{purpose_asked}","data_categories":{categories}}}'
+            ).encode()
+
         return body
 
     url = f"{consent}/api/v1/decisions"
     pid = (system.processes["consent"].pid,)
     r = await table(
         f"3. Consent decisions (POST /api/v1/decisions direct to consent; {SEEDED_CONSENTS} consents seeded "
-        f"in {seeded:.1f} s; random customers)", [
+        f"in {seeded:.1f} s; random customers)",
+        [
             ("consent /healthz (baseline)", Cell("GET", f"{consent}/healthz", pids=pid)),
             ("decision: permit", Cell("POST", url, JSON, asking(purpose, '["basic"]'), ok_body=b'"permit"', pids=pid)),
-            ("decision: deny (other purpose)", Cell("POST", url, JSON, asking("credit_assessment", '["basic"]'),
-                                                    ok_body=b'"purpose_not_consented"', pids=pid)),
-        ], (10,))
+            (
+                "decision: deny (other purpose)",
+                Cell(
+                    "POST",
+                    url,
+                    JSON,
+                    asking("credit_assessment", '["basic"]'),
+                    ok_body=b'"purpose_not_consented"',
+                    pids=pid,
+                ),
+            ),
+        ],
+        (10,),
+    )
     health = r[("consent /healthz (baseline)", 10)]["rps"]
     in_process = await _decisions_in_process(system.database_urls["consent"], recipient, purpose)
     return [
-        entry("decide: permit over HTTP, 10 clients (of /healthz)", r[("decision: permit", 10)]["rps"], "req/s", health),
-        entry("decide: deny over HTTP, 10 clients (of /healthz)", r[("decision: deny (other purpose)", 10)]["rps"],
-              "req/s", health),
+        entry(
+            "decide: permit over HTTP, 10 clients (of /healthz)", r[("decision: permit", 10)]["rps"], "req/s", health
+        ),
+        entry(
+            "decide: deny over HTTP, 10 clients (of /healthz)",
+            r[("decision: deny (other purpose)", 10)]["rps"],
+            "req/s",
+            health,
+        ),
         *in_process,
     ]
 
@@ -440,8 +563,15 @@ async def _decisions_in_process(database_url: str, recipient: str, purpose: str)
     from services.consent.schemas import DecisionRequest
 
     rng = random.Random(11)
-    asks = [DecisionRequest(customer_id=f"bench-customer-{rng.randrange(SEEDED_CONSENTS):05d}", recipient=recipient,
-                            purpose=purpose, data_categories=["basic"]) for _ in range(DECISIONS)]
+    asks = [
+        DecisionRequest(
+            customer_id=f"bench-customer-{rng.randrange(SEEDED_CONSENTS):05d}",
+            recipient=recipient,
+            purpose=purpose,
+            data_categories=["basic"],
+        )
+        for _ in range(DECISIONS)
+    ]
     permits = 0
     async with service.DecisionReader.open(database_url, 5) as reader:
         for ask in asks[:100]:  # warm up
@@ -461,10 +591,18 @@ async def _decisions_in_process(database_url: str, recipient: str, purpose: str)
         await connection.close()
     if permits != len(asks):
         raise RuntimeError(f"in-process decisions: {permits} permits of {len(asks)}; every seeded consent permits")
-    print(f"\n  in process: {len(asks)} decisions in {decide_cpu:.2f} CPU-s; bare asyncpg query: {bare_cpu:.2f} CPU-s",
-          flush=True)
-    return [entry("decide: in process, per CPU-second (of bare asyncpg)", len(asks) / decide_cpu, "decisions/CPU-s",
-                  len(asks) / bare_cpu)]
+    print(
+        f"\n  in process: {len(asks)} decisions in {decide_cpu:.2f} CPU-s; bare asyncpg query: {bare_cpu:.2f} CPU-s",
+        flush=True,
+    )
+    return [
+        entry(
+            "decide: in process, per CPU-second (of bare asyncpg)",
+            len(asks) / decide_cpu,
+            "decisions/CPU-s",
+            len(asks) / bare_cpu,
+        )
+    ]
 
 
 async def _delivery(system: System) -> list[dict]:
@@ -499,8 +637,9 @@ async def _delivery(system: System) -> list[dict]:
                 assets = f"{100000 + i}.00"
                 key = f"{customer_id} {assets}"
                 waiting[key] = asyncio.get_running_loop().create_future()
-                async with session.patch(url, json={"assets_under_management": assets},
-                                         headers=dict(caller_headers("admin", "bench-admin"))) as response:
+                async with session.patch(
+                    url, json={"assets_under_management": assets}, headers=dict(caller_headers("admin", "bench-admin"))
+                ) as response:
                     await response.read()
                     committed = time.perf_counter()
                     if response.status != 200:
@@ -513,11 +652,16 @@ async def _delivery(system: System) -> list[dict]:
     broker = await _broker_alone(system.bootstrap_servers)
     latencies.sort()
     p50, p99 = latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
-    print(f"\n4. Commit -> effect (PATCH in profile -> recommendation's read model), {len(latencies)} events\n\n"
-          f"  p50 {p50:.1f} ms, p99 {p99:.1f} ms; the broker alone (produce -> consume): "
-          f"p50 {broker[0]:.1f} ms, p99 {broker[1]:.1f} ms", flush=True)
-    return [entry("delivery: commit -> effect p50", p50, "ms", broker[0]),
-            entry("delivery: commit -> effect p99", p99, "ms", broker[1])]
+    print(
+        f"\n4. Commit -> effect (PATCH in profile -> recommendation's read model), {len(latencies)} events\n\n"
+        f"  p50 {p50:.1f} ms, p99 {p99:.1f} ms; the broker alone (produce -> consume): "
+        f"p50 {broker[0]:.1f} ms, p99 {broker[1]:.1f} ms",
+        flush=True,
+    )
+    return [
+        entry("delivery: commit -> effect p50", p50, "ms", broker[0]),
+        entry("delivery: commit -> effect p99", p99, "ms", broker[1]),
+    ]
 
 
 async def _broker_alone(bootstrap_servers: str) -> tuple[float, float]:
@@ -534,8 +678,13 @@ async def _broker_alone(bootstrap_servers: str) -> tuple[float, float]:
     await admin.create_topics([NewTopic(topic, 3, 1)])
     await admin.close()
     producer = kafka.producer(bootstrap_servers, "bench")
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap_servers, group_id=f"bench-{topic}",
-                                auto_offset_reset="earliest", fetch_max_wait_ms=kafka.FETCH_MAX_WAIT_MS)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        group_id=f"bench-{topic}",
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=kafka.FETCH_MAX_WAIT_MS,
+    )
     await producer.start()
     await consumer.start()
     latencies = []
@@ -583,8 +732,9 @@ async def _relay(system: System) -> list[dict]:
         async with engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
         sessions = db.session_factory(engine)
-        payload = CustomerUpdatedV1(customer_id="c", risk_level="C3", assets_under_management="1.00",
-                                    changed_fields=["assets_under_management"])
+        payload = CustomerUpdatedV1(
+            customer_id="c", risk_level="C3", assets_under_management="1.00", changed_fields=["assets_under_management"]
+        )
         for start in range(0, RELAY_EVENTS, 1000):
             async with sessions() as session, session.begin():
                 await outbox.emit_many(session, [("customer.updated", payload)] * min(1000, RELAY_EVENTS - start))
@@ -599,8 +749,10 @@ async def _relay(system: System) -> list[dict]:
                 rows = (await connection.execute(sa.select(table.c.aggregateid, table.c.payload))).all()
             started = time.perf_counter()
             for start in range(0, len(rows), 500):
-                sends = [await producer.send("crm.customer", key=r.aggregateid.encode(), value=r.payload.encode())
-                         for r in rows[start:start + 500]]
+                sends = [
+                    await producer.send("crm.customer", key=r.aggregateid.encode(), value=r.payload.encode())
+                    for r in rows[start : start + 500]
+                ]
                 await asyncio.gather(*sends)
             bare_s = time.perf_counter() - started
         finally:
@@ -611,19 +763,26 @@ async def _relay(system: System) -> list[dict]:
         await asyncio.to_thread(broker.stop)
     if left:
         raise RuntimeError(f"relay left {left} events unsent")
-    print(f"\n5. Outbox relay: {RELAY_EVENTS} events in {relay_s:.2f} s ({RELAY_EVENTS / relay_s:,.0f}/s); "
-          f"the bare producer: {bare_s:.2f} s ({RELAY_EVENTS / bare_s:,.0f}/s)", flush=True)
-    return [entry("relay: events per second (of the bare producer)", RELAY_EVENTS / relay_s, "events/s",
-                  RELAY_EVENTS / bare_s)]
+    print(
+        f"\n5. Outbox relay: {RELAY_EVENTS} events in {relay_s:.2f} s ({RELAY_EVENTS / relay_s:,.0f}/s); "
+        f"the bare producer: {bare_s:.2f} s ({RELAY_EVENTS / bare_s:,.0f}/s)",
+        flush=True,
+    )
+    return [
+        entry(
+            "relay: events per second (of the bare producer)", RELAY_EVENTS / relay_s, "events/s", RELAY_EVENTS / bare_s
+        )
+    ]
 
 
 # --- bulk import ----------------------------------------------------------------------------------
+
 
 def _import_file(rows: int) -> bytes:
     header = "external_ref,name,national_id,phone,email,birth_date,address,assets_under_management\n"
     lines = [
         f"core-{i:09d},Li Wei {i},IM{i:012d},137{i:08d},li.wei.{i}@example.com,19{60 + i % 40:02d}-"
-        f"{1 + i % 12:02d}-{1 + i % 28:02d},\"{1 + i % 999} Renmin Road, Shanghai\",{(i * 7919) % 9_000_000}.00\n"
+        f'{1 + i % 12:02d}-{1 + i % 28:02d},"{1 + i % 999} Renmin Road, Shanghai",{(i * 7919) % 9_000_000}.00\n'
         for i in range(rows)
     ]
     return (header + "".join(lines)).encode()
@@ -675,7 +834,9 @@ async def _import(system: System) -> list[dict]:
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1800)) as session,
-            session.post(f"{system.url('profile')}/api/v1/customers/imports", data=content, headers=headers) as response,
+            session.post(
+                f"{system.url('profile')}/api/v1/customers/imports", data=content, headers=headers
+            ) as response,
         ):
             status, answer = response.status, await response.text()
     finally:
@@ -686,24 +847,37 @@ async def _import(system: System) -> list[dict]:
     peak = after["VmHWM"] if after["VmHWM"] > before["VmHWM"] else sampler.peak_kib
     growth_mib = (peak - before["VmRSS"]) / 1024
 
-    print("\n6. Bulk import (POST /api/v1/customers/imports, one CSV file, direct to profile, "
-          "role relationship_manager)\n", flush=True)
+    print(
+        "\n6. Bulk import (POST /api/v1/customers/imports, one CSV file, direct to profile, "
+        "role relationship_manager)\n",
+        flush=True,
+    )
     print(f"  rows                      {IMPORT_ROWS:>12,}", flush=True)
-    print(f"  file size                 {len(content) / 1e6:>12.1f} MB  ({len(content) / IMPORT_ROWS:.0f} B/row, "
-          f"generated in {generated:.1f} s)", flush=True)
+    print(
+        f"  file size                 {len(content) / 1e6:>12.1f} MB  ({len(content) / IMPORT_ROWS:.0f} B/row, "
+        f"generated in {generated:.1f} s)",
+        flush=True,
+    )
     print(f"  answer                    {status:>12}  {answer[:160]}", flush=True)
     print(f"  total time                {elapsed:>12.1f} s", flush=True)
-    print(f"  throughput                {IMPORT_ROWS / elapsed:>12,.0f} rows/s"
-          + ("" if status == 200 else "  (import FAILED: rows/s is not an import rate)"), flush=True)
-    print(f"  profile RSS before        {_mib(before['VmRSS']):>12}  (peak before the import: "
-          f"{_mib(before['VmHWM'])})", flush=True)
+    print(
+        f"  throughput                {IMPORT_ROWS / elapsed:>12,.0f} rows/s"
+        + ("" if status == 200 else "  (import FAILED: rows/s is not an import rate)"),
+        flush=True,
+    )
+    print(
+        f"  profile RSS before        {_mib(before['VmRSS']):>12}  (peak before the import: {_mib(before['VmHWM'])})",
+        flush=True,
+    )
     print(f"  profile RSS peak          {_mib(peak):>12}  (+{growth_mib:.0f} MiB over before)", flush=True)
     print(f"  profile RSS after         {_mib(after['VmRSS']):>12}", flush=True)
     if status != 200:
         return [entry("import: FAILED", float(status), "status")]
-    return [entry(f"import: {IMPORT_ROWS} rows, seconds", elapsed, "s"),
-            entry("import: peak memory growth", growth_mib, "MiB"),
-            entry("import: file size", len(content) / 2**20, "MiB")]
+    return [
+        entry(f"import: {IMPORT_ROWS} rows, seconds", elapsed, "s"),
+        entry("import: peak memory growth", growth_mib, "MiB"),
+        entry("import: file size", len(content) / 2**20, "MiB"),
+    ]
 
 
 if __name__ == "__main__":

@@ -29,8 +29,13 @@ TRAIN_ROWS = int(os.environ.get("CHURN_BENCH_TRAIN_ROWS", "10000"))
 
 
 def _entry(cell: str, value: float, unit: str, baseline: float | None) -> dict:
-    return {"cell": cell, "value": round(value, 3), "unit": unit, "baseline": None if baseline is None else round(baseline, 3),
-            "ratio": round(value / baseline, 3) if baseline else None}
+    return {
+        "cell": cell,
+        "value": round(value, 3),
+        "unit": unit,
+        "baseline": None if baseline is None else round(baseline, 3),
+        "ratio": round(value / baseline, 3) if baseline else None,
+    }
 
 
 def _percentile(samples: list[float], q: float) -> float:
@@ -61,7 +66,8 @@ def batch(folder: Path) -> list[dict]:
     table = read_table(folder / "customers.csv", Spec(id=spec.id, columns=spec.columns), with_label=False)
     probability = np.zeros(len(table.ids))
     pd.DataFrame({"id": table.ids, "probability": probability, "band": bands(probability, 0.4, 0.7)}).to_csv(
-        folder / "floor.csv", index=False)
+        folder / "floor.csv", index=False
+    )
     floor = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -70,9 +76,11 @@ def batch(folder: Path) -> list[dict]:
     assert scored == ROWS
 
     m, b = outcome.report["metrics"], outcome.report["baseline_logistic_regression"]
-    print(f"  training: {TRAIN_ROWS:,} rows in {trained_in:.1f} s, {outcome.report['trees']} trees; validation "
-          f"AUC {m['auc']:.4f} (logistic {b['auc']:.4f}), PR-AUC {m['pr_auc']:.4f} ({b['pr_auc']:.4f}), "
-          f"lift@10% {m['lift_top_decile']:.2f} ({b['lift_top_decile']:.2f}), Brier {m['brier']:.4f} ({b['brier']:.4f})")
+    print(
+        f"  training: {TRAIN_ROWS:,} rows in {trained_in:.1f} s, {outcome.report['trees']} trees; validation "
+        f"AUC {m['auc']:.4f} (logistic {b['auc']:.4f}), PR-AUC {m['pr_auc']:.4f} ({b['pr_auc']:.4f}), "
+        f"lift@10% {m['lift_top_decile']:.2f} ({b['lift_top_decile']:.2f}), Brier {m['brier']:.4f} ({b['brier']:.4f})"
+    )
     print(f"  input: {ROWS:,} rows, {size / 1e6:.1f} MB CSV (generated in {generated_in:.1f} s)")
     print(f"  {'batch scoring, LightGBM + calibration':42} {ROWS / scoring:>12,.0f} rows/s  ({scoring:.1f} s)")
     print(f"  {'baseline: read + write, no model':42} {ROWS / floor:>12,.0f} rows/s  ({floor:.1f} s)")
@@ -80,8 +88,7 @@ def batch(folder: Path) -> list[dict]:
 
 
 def online(folder: Path) -> list[dict]:
-    from services.churn.features.batch import fold, read_history
-    from services.churn.features.batch import write_features
+    from services.churn.features.batch import fold, read_history, write_features
     from services.churn.model.dataset import Spec
     from services.churn.model.registry import Registry
     from services.churn.model.training import train
@@ -96,8 +103,12 @@ def online(folder: Path) -> list[dict]:
     write_features(folder / "history.jsonl", at, folder / "features.csv", label_horizon_days=90)
     train(folder / "features.csv", Spec.from_dict(ONLINE_SPEC), Registry(folder / "online-models"), progress=False)
     states, _ = fold(read_history(folder / "history.jsonl"), at)
-    rows = [SimpleNamespace(state=state, complaints=1, low_csat=0, nps_detractors=1,
-                            assets_under_management=None, peak_assets=None) for state in states.values()]
+    rows = [
+        SimpleNamespace(
+            state=state, complaints=1, low_csat=0, nps_detractors=1, assets_under_management=None, peak_assets=None
+        )
+        for state in states.values()
+    ]
 
     def timed(scorer: OnlineScorer) -> list[float]:
         samples = []
@@ -114,15 +125,25 @@ def online(folder: Path) -> list[dict]:
     timed(with_model), timed(rules_only)  # warm-up
     model_ms, rules_ms = timed(with_model), timed(rules_only)
     for name, samples in (("online scoring, model + contributions", model_ms), ("baseline: rules", rules_ms)):
-        print(f"  {name:42} p50 {_percentile(samples, 50):7.3f} ms   p99 {_percentile(samples, 99):7.3f} ms   "
-              f"mean {statistics.fmean(samples):7.3f} ms   ({len(samples)} calls)")
-    return [_entry("churn online scoring p99 ms (one customer, model + contributions)",
-                   _percentile(model_ms, 99), "ms", _percentile(rules_ms, 99))]
+        print(
+            f"  {name:42} p50 {_percentile(samples, 50):7.3f} ms   p99 {_percentile(samples, 99):7.3f} ms   "
+            f"mean {statistics.fmean(samples):7.3f} ms   ({len(samples)} calls)"
+        )
+    return [
+        _entry(
+            "churn online scoring p99 ms (one customer, model + contributions)",
+            _percentile(model_ms, 99),
+            "ms",
+            _percentile(rules_ms, 99),
+        )
+    ]
 
 
 def main() -> list[dict]:
-    print(f"bench_churn: {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"CHURN_BENCH_ROWS={ROWS}, CHURN_BENCH_ONLINE_CALLS={ONLINE_CALLS}")
+    print(
+        f"bench_churn: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"CHURN_BENCH_ROWS={ROWS}, CHURN_BENCH_ONLINE_CALLS={ONLINE_CALLS}"
+    )
     with tempfile.TemporaryDirectory(prefix="crm-bench-churn-") as tmp:
         folder = Path(tmp)
         print("1. Batch scoring (crm churn score code path)")

@@ -55,18 +55,33 @@ async def bench_retier(url: str) -> dict:
     sessions = db.session_factory(engine)
     moment = now()
     async with engine.begin() as connection:
-        await connection.execute(sa.insert(Customer), [
-            {"id": str(uuid.uuid4()), "key_id": "bench", "assets_under_management": Decimal("420000"),
-             "product_holdings": 1, "risk_level": "C3", "tier": "mass", "lifecycle_stage": "active",
-             "version": 1, "created_at": moment, "updated_at": moment, "last_activity_at": moment}
-            for _ in range(ROWS)
-        ])
+        await connection.execute(
+            sa.insert(Customer),
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "key_id": "bench",
+                    "assets_under_management": Decimal("420000"),
+                    "product_holdings": 1,
+                    "risk_level": "C3",
+                    "tier": "mass",
+                    "lifecycle_stage": "active",
+                    "version": 1,
+                    "created_at": moment,
+                    "updated_at": moment,
+                    "last_activity_at": moment,
+                }
+                for _ in range(ROWS)
+            ],
+        )
 
     async def plain_update():
         async with engine.begin() as connection:
-            await connection.execute(sa.update(Customer).where(Customer.tier == "mass",
-                                                               Customer.assets_under_management >= 400000)
-                                     .values(tier="affluent"))
+            await connection.execute(
+                sa.update(Customer)
+                .where(Customer.tier == "mass", Customer.assets_under_management >= 400000)
+                .values(tier="affluent")
+            )
 
     async def job():
         while await retier_all(sessions, settings=spec.settings):
@@ -95,11 +110,21 @@ async def bench_retention(url: str) -> dict:
     async def seed():
         old = now() - timedelta(days=800)
         async with engine.begin() as connection:
-            await connection.execute(sa.insert(Feedback), [
-                {"id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "survey": "csat", "score": 4,
-                 "channel": "web", "comment": None, "received_at": old}
-                for _ in range(ROWS)
-            ])
+            await connection.execute(
+                sa.insert(Feedback),
+                [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "customer_id": str(uuid.uuid4()),
+                        "survey": "csat",
+                        "score": 4,
+                        "channel": "web",
+                        "comment": None,
+                        "received_at": old,
+                    }
+                    for _ in range(ROWS)
+                ],
+            )
 
     async def plain_delete():
         async with engine.begin() as connection:

@@ -58,17 +58,56 @@ async def seed(url: str) -> tuple[str, str, str]:
         products = []
         for i in range(PRODUCTS):
             level = 1 + i % 5
-            products.append((f"B-{i:05d}", f"Bench product {i}", TYPES[i % 5], f"R{level}", "Benchmark product.",
-                             rng.choice((0, 1, 3, 5, 10)), rng.choice((0, 1, 3, 30, 365)),
-                             Decimal(rng.choice((0, 1000, 50000, 200000))), "simple", "on_sale", 1,
-                             start + 1 + i, now))
-        await connection.copy_records_to_table("products", records=products, columns=[
-            "code", "title", "product_type", "risk_level", "description", "horizon_years", "liquidity_days",
-            "min_amount", "complexity", "status", "version", "catalogue_version", "updated_at"])
-        await connection.copy_records_to_table("product_versions", columns=[
-            "code", "version", "catalogue_version", "data", "change", "changed_by", "changed_by_role", "changed_at"],
-            records=[(p[0], 1, p[11], '{"seeded": true}', "added", "bench", "product_manager", now)
-                     for p in products])
+            products.append(
+                (
+                    f"B-{i:05d}",
+                    f"Bench product {i}",
+                    TYPES[i % 5],
+                    f"R{level}",
+                    "Benchmark product.",
+                    rng.choice((0, 1, 3, 5, 10)),
+                    rng.choice((0, 1, 3, 30, 365)),
+                    Decimal(rng.choice((0, 1000, 50000, 200000))),
+                    "simple",
+                    "on_sale",
+                    1,
+                    start + 1 + i,
+                    now,
+                )
+            )
+        await connection.copy_records_to_table(
+            "products",
+            records=products,
+            columns=[
+                "code",
+                "title",
+                "product_type",
+                "risk_level",
+                "description",
+                "horizon_years",
+                "liquidity_days",
+                "min_amount",
+                "complexity",
+                "status",
+                "version",
+                "catalogue_version",
+                "updated_at",
+            ],
+        )
+        await connection.copy_records_to_table(
+            "product_versions",
+            columns=[
+                "code",
+                "version",
+                "catalogue_version",
+                "data",
+                "change",
+                "changed_by",
+                "changed_by_role",
+                "changed_at",
+            ],
+            records=[(p[0], 1, p[11], '{"seeded": true}', "added", "bench", "product_manager", now) for p in products],
+        )
         held, unheld = products[2][0], products[7][0]  # both R3
         customers, assessments, holdings = [], [], []
         for i in range(CUSTOMERS):
@@ -76,26 +115,86 @@ async def seed(url: str) -> tuple[str, str, str]:
             assets = Decimal(rng.choice((20_000, 250_000, 1_000_000, 20_000_000)))
             band = BANDS[i % 4]
             customers.append((customer_id, None, assets, band, now, now))
-            assessments.append((str(uuid.uuid4()), customer_id, "2026.1", "{}", 30, f"C{1 + i % 5}", False,
-                                False, rng.choice((None, 3, 5, 30)), rng.choice((None, 365)), GOALS[i % 4], band,
-                                asset_band(assets), "bench", "customer", now, now + timedelta(days=365)))
+            assessments.append(
+                (
+                    str(uuid.uuid4()),
+                    customer_id,
+                    "2026.1",
+                    "{}",
+                    30,
+                    f"C{1 + i % 5}",
+                    False,
+                    False,
+                    rng.choice((None, 3, 5, 30)),
+                    rng.choice((None, 365)),
+                    GOALS[i % 4],
+                    band,
+                    asset_band(assets),
+                    "bench",
+                    "customer",
+                    now,
+                    now + timedelta(days=365),
+                )
+            )
             for _ in range(2):
-                holdings.append((f"h-{uuid.uuid4().hex}", customer_id, products[rng.randrange(PRODUCTS)][0],
-                                 Decimal(5000), "corebanking", now))
+                holdings.append(
+                    (
+                        f"h-{uuid.uuid4().hex}",
+                        customer_id,
+                        products[rng.randrange(PRODUCTS)][0],
+                        Decimal(5000),
+                        "corebanking",
+                        now,
+                    )
+                )
             if i < HOLDERS:
                 holdings.append((f"h-{uuid.uuid4().hex}", customer_id, held, Decimal(5000), "corebanking", now))
-        await connection.copy_records_to_table("customers", records=customers, columns=[
-            "customer_id", "risk_level", "assets_under_management", "age_band", "last_event_time", "updated_at"])
-        await connection.copy_records_to_table("risk_assessments", records=assessments, columns=[
-            "id", "customer_id", "questionnaire_version", "answers", "points", "risk_level", "lowest_category",
-            "vulnerable", "horizon_years", "liquidity_days", "goals", "age_band", "asset_band", "recorded_by",
-            "recorded_by_role", "completed_at", "valid_until"])
-        await connection.copy_records_to_table("holdings", records=holdings, columns=[
-            "holding_id", "customer_id", "product_code", "amount", "source", "opened_at"])
+        await connection.copy_records_to_table(
+            "customers",
+            records=customers,
+            columns=[
+                "customer_id",
+                "risk_level",
+                "assets_under_management",
+                "age_band",
+                "last_event_time",
+                "updated_at",
+            ],
+        )
+        await connection.copy_records_to_table(
+            "risk_assessments",
+            records=assessments,
+            columns=[
+                "id",
+                "customer_id",
+                "questionnaire_version",
+                "answers",
+                "points",
+                "risk_level",
+                "lowest_category",
+                "vulnerable",
+                "horizon_years",
+                "liquidity_days",
+                "goals",
+                "age_band",
+                "asset_band",
+                "recorded_by",
+                "recorded_by_role",
+                "completed_at",
+                "valid_until",
+            ],
+        )
+        await connection.copy_records_to_table(
+            "holdings",
+            records=holdings,
+            columns=["holding_id", "customer_id", "product_code", "amount", "source", "opened_at"],
+        )
         asked = "bench-0000003"  # C4, 65-79: the elderly rule shows in the picks' warnings
         await connection.execute(
             "INSERT INTO marketing_consents (consent_id, customer_id, expires_at, active) VALUES ($1, $2, NULL, true)",
-            str(uuid.uuid4()), asked)
+            str(uuid.uuid4()),
+            asked,
+        )
         await connection.execute("ANALYZE")
         return asked, held, unheld
     finally:
@@ -103,8 +202,13 @@ async def seed(url: str) -> tuple[str, str, str]:
 
 
 def _entry(cell: str, value: float, unit: str, baseline: float | None) -> dict:
-    return {"cell": cell, "value": round(value, 3), "unit": unit, "baseline": baseline and round(baseline, 3),
-            "ratio": round(value / baseline, 2) if baseline else None}
+    return {
+        "cell": cell,
+        "value": round(value, 3),
+        "unit": unit,
+        "baseline": baseline and round(baseline, 3),
+        "ratio": round(value / baseline, 2) if baseline else None,
+    }
 
 
 async def _learned(url: str, timeout: float = 300) -> float:
@@ -123,8 +227,11 @@ async def _learned(url: str, timeout: float = 300) -> float:
 
 async def _rerate(client: httpx.AsyncClient, system: System, code: str) -> tuple[float, dict]:
     started = time.perf_counter()
-    answer = await client.post(f"{system.url('recommendation')}/api/v1/products/{code}/risk-rating",
-                               json={"risk_level": "R5"}, headers=caller_headers("product_manager", "pm-bench"))
+    answer = await client.post(
+        f"{system.url('recommendation')}/api/v1/products/{code}/risk-rating",
+        json={"risk_level": "R5"},
+        headers=caller_headers("product_manager", "pm-bench"),
+    )
     elapsed = time.perf_counter() - started
     answer.raise_for_status()
     return elapsed, answer.json()
@@ -134,8 +241,10 @@ async def _measure(system: System, asked: str, held: str, unheld: str) -> list[d
     results: list[dict] = []
     base = system.url("recommendation")
     learned = await _learned(system.database_urls["recommendation"])
-    print(f"\n  learn-popularity (run by the service at start) over {CUSTOMERS:,} customers' holdings: "
-          f"done {learned:.1f} s after the service was ready")
+    print(
+        f"\n  learn-popularity (run by the service at start) over {CUSTOMERS:,} customers' holdings: "
+        f"done {learned:.1f} s after the service was ready"
+    )
     recommend = Cell("GET", f"{base}/api/v1/customers/{asked}/recommendations", caller_headers("customer", asked))
     healthz = Cell("GET", f"{base}/healthz")
     print(f"\n1. Recommendations for one customer ({PRODUCTS:,} products, {CUSTOMERS:,} customers in the read model)\n")
@@ -144,20 +253,26 @@ async def _measure(system: System, asked: str, held: str, unheld: str) -> list[d
         base_r = await load(healthz, clients, SECONDS)
         rec_r = await load(recommend, clients, SECONDS)
         for name, r in (("recommendation /healthz (baseline)", base_r), ("recommendations", rec_r)):
-            print(f"{name:<34}{clients:>8}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
-                  f"{r['requests']:>10}{r['errors']:>8}", flush=True)
+            print(
+                f"{name:<34}{clients:>8}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
+                f"{r['requests']:>10}{r['errors']:>8}",
+                flush=True,
+            )
         for stat in ("p50", "p99"):
             results.append(_entry(f"recommendations {stat}, {clients} client(s)", rec_r[stat], "ms", base_r[stat]))
 
     async with httpx.AsyncClient(timeout=600) as client:
         empty_s, _ = await _rerate(client, system, unheld)
         full_s, body = await _rerate(client, system, held)
-    print(f"\n2. Re-rate one product R3 -> R5 and re-match every holder and open recommendation\n")
+    print("\n2. Re-rate one product R3 -> R5 and re-match every holder and open recommendation\n")
     print(f"  product nobody holds (baseline)   {empty_s * 1000:10.1f} ms")
-    print(f"  product held by {body['holdings_checked']:,} customers  {full_s * 1000:10.1f} ms  "
-          f"({body['recommendations_checked']} open recommendations, {body['mismatches']:,} mismatches announced)")
-    results.append(_entry(f"re-rate and re-match {body['holdings_checked']} holders", full_s * 1000, "ms",
-                          empty_s * 1000))
+    print(
+        f"  product held by {body['holdings_checked']:,} customers  {full_s * 1000:10.1f} ms  "
+        f"({body['recommendations_checked']} open recommendations, {body['mismatches']:,} mismatches announced)"
+    )
+    results.append(
+        _entry(f"re-rate and re-match {body['holdings_checked']} holders", full_s * 1000, "ms", empty_s * 1000)
+    )
     return results
 
 
@@ -166,14 +281,17 @@ def main() -> list[dict]:
     broker = LocalBroker(free_port())
     broker.start()
     urls = asyncio.run(databases.recreate(prefix=PREFIX))
-    system = System(database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=workdir,
-                    components=["recommendation"])
+    system = System(
+        database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=workdir, components=["recommendation"]
+    )
     try:
         system.run_cli("migrate", "recommendation")
         started = time.perf_counter()
         asked, held, unheld = asyncio.run(seed(urls["recommendation"]))
-        print(f"bench_recommendation: seeded {PRODUCTS:,} products, {CUSTOMERS:,} customers with assessments and "
-              f"{2 * CUSTOMERS + HOLDERS:,} holdings in {time.perf_counter() - started:.1f} s; logs in {workdir}")
+        print(
+            f"bench_recommendation: seeded {PRODUCTS:,} products, {CUSTOMERS:,} customers with assessments and "
+            f"{2 * CUSTOMERS + HOLDERS:,} holdings in {time.perf_counter() - started:.1f} s; logs in {workdir}"
+        )
         system.start_component("recommendation")
         system.wait_ready("recommendation")
         return asyncio.run(_measure(system, asked, held, unheld))

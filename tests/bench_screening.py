@@ -50,7 +50,9 @@ def quality(size: int, thresholds: Thresholds) -> list[dict]:
     rng = random.Random(3)
     results = []
     print(f"\n1. Recall per perturbation ({size} listed people: Han, Cyrillic, Latin with diacritics, Arabic in Latin)")
-    print("   alerted: the right entry among the alerts raised (up to 3 candidates at or above review); top-1: ranked first")
+    print(
+        "   alerted: the right entry among the alerts raised (up to 3 candidates at or above review); top-1: ranked first"
+    )
     print(f"\n   {'perturbation':<17}{'queries':>8}{'alerted':>9}{'top-1':>7}{'baseline':>10}{'top-1':>7}   example")
     for how in PERTURBATIONS:
         alerted = first = base_alerted = base_first = total = 0
@@ -68,20 +70,29 @@ def quality(size: int, thresholds: Thresholds) -> list[dict]:
             base_alerted += entry.person.entity_id in found
             base_first += found[:1] == [entry.person.entity_id]
         results.append(_cell(f"recall {how}", alerted / total, base_alerted / total, "ratio"))
-        print(f"   {how:<17}{total:>8}{alerted / total:>9.3f}{first / total:>7.3f}{base_alerted / total:>10.3f}"
-              f"{base_first / total:>7.3f}   {example}")
+        print(
+            f"   {how:<17}{total:>8}{alerted / total:>9.3f}{first / total:>7.3f}{base_alerted / total:>10.3f}"
+            f"{base_first / total:>7.3f}   {example}"
+        )
     people = negatives(listed, size)
     flagged = sum(any(thresholds.decision(c.score) != "clear" for c in index.search(n, limit=3)) for n in people)
     base_flagged = sum(bool(baseline.search(n, thresholds.review)) for n in people)
-    print(f"   {'false positives':<17}{len(people):>8}{flagged / len(people):>9.3f}{'':>7}{base_flagged / len(people):>10.3f}"
-          "          (unrelated people with any alert; lower is better)")
+    print(
+        f"   {'false positives':<17}{len(people):>8}{flagged / len(people):>9.3f}{'':>7}{base_flagged / len(people):>10.3f}"
+        "          (unrelated people with any alert; lower is better)"
+    )
     results.append(_cell("false-positive rate", flagged / len(people), base_flagged / len(people), "ratio"))
     return results
 
 
 def _cell(name: str, value: float, baseline: float | None, unit: str) -> dict:
-    return {"cell": f"screening {name}", "value": round(value, 4), "unit": unit, "baseline": baseline,
-            "ratio": round(value / baseline, 3) if baseline else None}
+    return {
+        "cell": f"screening {name}",
+        "value": round(value, 4),
+        "unit": unit,
+        "baseline": baseline,
+        "ratio": round(value / baseline, 3) if baseline else None,
+    }
 
 
 def throughput(entries: int, book: int, sample: int) -> list[dict]:
@@ -98,7 +109,10 @@ def throughput(entries: int, book: int, sample: int) -> list[dict]:
     built = time.perf_counter() - started
     rss_index = _rss_mib()
     started = time.perf_counter()
-    hits = sum(bool(index.search(name, birth_date=born, nationality="cn", limit=1)) for name, born in zip(customers, births))
+    hits = sum(
+        bool(index.search(name, birth_date=born, nationality="cn", limit=1))
+        for name, born in zip(customers, births, strict=False)
+    )
     elapsed = time.perf_counter() - started
     rate = book / elapsed
     baseline = Baseline(listed)
@@ -108,20 +122,26 @@ def throughput(entries: int, book: int, sample: int) -> list[dict]:
     base_rate = sample / (time.perf_counter() - started)
     print(f"\n2. Throughput: {book:,} customers against {entries:,} listed people (one process)")
     print(f"\n   index build            {built:8.1f} s   ({len(index.forms):,} names, {len(index.postings):,} keys)")
-    print(f"   index memory           {rss_index - rss_start:8.0f} MiB (RSS growth; process RSS {_rss_mib():.0f} MiB,"
-          f" peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+    print(
+        f"   index memory           {rss_index - rss_start:8.0f} MiB (RSS growth; process RSS {_rss_mib():.0f} MiB,"
+        f" peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)"
+    )
     print(f"   screening              {rate:8.0f} rows/s ({elapsed:.1f} s; {hits:,} with a candidate)")
     print(f"   baseline (ratio, all)  {base_rate:8.0f} rows/s (on {sample} rows: every row against every name)")
-    return [_cell("rows per second", rate, base_rate, "rows/s"),
-            _cell("index memory", rss_index - rss_start, None, "MiB")]
+    return [
+        _cell("rows per second", rate, base_rate, "rows/s"),
+        _cell("index memory", rss_index - rss_start, None, "MiB"),
+    ]
 
 
 def main() -> list[dict]:
     thresholds = Thresholds()
     results = quality(int(os.environ.get("SCREEN_BENCH_LIST", "1000")), thresholds)
-    results += throughput(int(os.environ.get("SCREEN_BENCH_ENTRIES", "5000")),
-                          int(os.environ.get("SCREEN_BENCH_BOOK", "10000")),
-                          int(os.environ.get("SCREEN_BENCH_BASELINE_SAMPLE", "300")))
+    results += throughput(
+        int(os.environ.get("SCREEN_BENCH_ENTRIES", "5000")),
+        int(os.environ.get("SCREEN_BENCH_BOOK", "10000")),
+        int(os.environ.get("SCREEN_BENCH_BASELINE_SAMPLE", "300")),
+    )
     return results
 
 

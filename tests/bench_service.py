@@ -48,14 +48,30 @@ def _answers(rng: random.Random, customers: list[tuple[str, str]]) -> list[tuple
     span = 30 * 86400 - 1
     rows = []
     for index, (customer, tier), survey, channel, product, offset, draw in zip(
-        range(ANSWERS), rng.choices(customers, k=ANSWERS), rng.choices(list(SURVEYS), k=ANSWERS),
-        rng.choices(CHANNELS, k=ANSWERS), rng.choices(PRODUCTS, k=ANSWERS),
-        (rng.random() * span for _ in range(ANSWERS)), (rng.random() for _ in range(ANSWERS)),
+        range(ANSWERS),
+        rng.choices(customers, k=ANSWERS),
+        rng.choices(list(SURVEYS), k=ANSWERS),
+        rng.choices(CHANNELS, k=ANSWERS),
+        rng.choices(PRODUCTS, k=ANSWERS),
+        (rng.random() * span for _ in range(ANSWERS)),
+        (rng.random() for _ in range(ANSWERS)),
+        strict=False,
     ):
         low, high, bad_low, bad_high = SURVEYS[survey]
         score = low + int(draw * (high - low + 1))
-        rows.append((f"answer-{index:09d}", customer, survey, score, channel, START + timedelta(seconds=offset), tier,
-                     product, bad_low <= score <= bad_high))
+        rows.append(
+            (
+                f"answer-{index:09d}",
+                customer,
+                survey,
+                score,
+                channel,
+                START + timedelta(seconds=offset),
+                tier,
+                product,
+                bad_low <= score <= bad_high,
+            )
+        )
     return rows
 
 
@@ -75,9 +91,28 @@ def _cases(rng: random.Random, customers: list[tuple[str, str]], detractors: lis
         closed = resolved + timedelta(hours=1) if resolved and rng.random() < 0.7 else None
         state = "closed" if closed else "resolved" if resolved else "acknowledged" if answered else "opened"
         breached = bool(answered and answered - opened > timedelta(hours=24))
-        rows.append((f"case-{index:09d}", customer, kind, category, rng.choice(CHANNELS), "normal",
-                     rng.choice(("simple", "complex")), rng.choice(PRODUCTS), tier, state, "bench", opened, answered,
-                     resolved, closed, breached, answer_id, opened))
+        rows.append(
+            (
+                f"case-{index:09d}",
+                customer,
+                kind,
+                category,
+                rng.choice(CHANNELS),
+                "normal",
+                rng.choice(("simple", "complex")),
+                rng.choice(PRODUCTS),
+                tier,
+                state,
+                "bench",
+                opened,
+                answered,
+                resolved,
+                closed,
+                breached,
+                answer_id,
+                opened,
+            )
+        )
     return rows
 
 
@@ -94,25 +129,53 @@ async def _load(url: str) -> dict[str, float]:
         await connection.execute("SET maintenance_work_mem = '256MB'")  # index builds in memory
         indexes = await connection.fetch(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('feedback', 'cases')"
-            " AND indexname LIKE 'ix_%'")
+            " AND indexname LIKE 'ix_%'"
+        )
         for index in indexes:
             await connection.execute(f'DROP INDEX "{index["indexname"]}"')
         await connection.copy_records_to_table(
-            "known_customers", records=[(c, None, t, False, END) for c, t in customers],
-            columns=["customer_id", "relationship_manager_id", "tier", "erased", "updated_at"])
-        await connection.copy_records_to_table("feedback", records=answers, columns=[
-            "id", "customer_id", "survey", "score", "channel", "received_at", "tier", "product", "detractor"])
-        await connection.copy_records_to_table("cases", records=cases, columns=[
-            "id", "customer_id", "kind", "category", "channel", "priority", "complexity", "product", "tier", "state",
-            "opened_by", "opened_at", "first_answer_at", "resolved_at", "closed_at", "sla_breached", "answer_id",
-            "updated_at"])
+            "known_customers",
+            records=[(c, None, t, False, END) for c, t in customers],
+            columns=["customer_id", "relationship_manager_id", "tier", "erased", "updated_at"],
+        )
+        await connection.copy_records_to_table(
+            "feedback",
+            records=answers,
+            columns=["id", "customer_id", "survey", "score", "channel", "received_at", "tier", "product", "detractor"],
+        )
+        await connection.copy_records_to_table(
+            "cases",
+            records=cases,
+            columns=[
+                "id",
+                "customer_id",
+                "kind",
+                "category",
+                "channel",
+                "priority",
+                "complexity",
+                "product",
+                "tier",
+                "state",
+                "opened_by",
+                "opened_at",
+                "first_answer_at",
+                "resolved_at",
+                "closed_at",
+                "sla_breached",
+                "answer_id",
+                "updated_at",
+            ],
+        )
         # A tenth of the resolved complaints and requests were reopened.
         await connection.execute(
             "INSERT INTO cases (id, customer_id, kind, category, channel, priority, complexity, product, tier, state,"
             " opened_by, opened_at, sla_breached, updated_at, reopened_from)"
             " SELECT md5(id), customer_id, kind, category, channel, priority, complexity, product, tier, 'opened',"
             " 'bench', resolved_at, false, resolved_at, id FROM cases"
-            " WHERE resolved_at IS NOT NULL AND kind <> 'follow_up' AND random() < 0.1 AND resolved_at < $1", END)
+            " WHERE resolved_at IS NOT NULL AND kind <> 'follow_up' AND random() < 0.1 AND resolved_at < $1",
+            END,
+        )
         for index in indexes:
             await connection.execute(index["indexdef"])
         loaded = time.perf_counter() - started
@@ -129,8 +192,13 @@ async def _load(url: str) -> dict[str, float]:
         total_cases = await connection.fetchval("SELECT count(*) FROM cases")
     finally:
         await connection.close()
-    return {"generated_s": generated, "loaded_s": loaded, "summed_s": summed, "vacuum_s": vacuumed,
-            "cases": total_cases}
+    return {
+        "generated_s": generated,
+        "loaded_s": loaded,
+        "summed_s": summed,
+        "vacuum_s": vacuumed,
+        "cases": total_cases,
+    }
 
 
 async def _median_ms(call, repeats: int = REPEATS, warm_up: bool = True) -> float:
@@ -152,23 +220,31 @@ async def _measure(url: str) -> list[dict]:
     app = build_app(spec_of("feedback"), background=False)
     window = {"from": START.isoformat(), "to": END.isoformat()}
     results = []
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://feedback", timeout=600,
-        headers=caller_headers("compliance_officer", "bench"),
-    ) as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://feedback",
+            timeout=600,
+            headers=caller_headers("compliance_officer", "bench"),
+        ) as http,
+    ):
         engine = app.state.engine
 
         async def baseline():
             async with engine.connect() as connection:
                 await connection.exec_driver_sql(
-                    "SELECT count(*) FROM feedback WHERE received_at >= $1 AND received_at < $2", (START, END))
+                    "SELECT count(*) FROM feedback WHERE received_at >= $1 AND received_at < $2", (START, END)
+                )
                 await connection.exec_driver_sql(
-                    "SELECT count(*) FROM cases WHERE opened_at >= $1 AND opened_at < $2", (START, END))
+                    "SELECT count(*) FROM cases WHERE opened_at >= $1 AND opened_at < $2", (START, END)
+                )
 
         def report(**params):
             async def call():
                 answer = await http.get("/api/v1/kpis/service", params={**window, **params})
                 assert answer.status_code == 200, answer.text
+
             return call
 
         async def scanned():
@@ -179,22 +255,45 @@ async def _measure(url: str) -> list[dict]:
                 await report(session, KpiWindow(start=START, end=END, by=None, bucket="day"), use_hourly_sums=False)
 
         base = await _median_ms(baseline)
-        results.append({"cell": "baseline: count answers and cases in the window", "value": round(base, 1),
-                        "unit": "ms", "baseline": None, "ratio": None})
+        results.append(
+            {
+                "cell": "baseline: count answers and cases in the window",
+                "value": round(base, 1),
+                "unit": "ms",
+                "baseline": None,
+                "ratio": None,
+            }
+        )
         scan = await _median_ms(scanned, repeats=min(REPEATS, 3), warm_up=False)  # seconds each: fewer
-        results.append({"cell": "KPI report scanning every item (no hourly sums)", "value": round(scan, 1),
-                        "unit": "ms", "baseline": round(base, 1), "ratio": round(scan / base, 2)})
+        results.append(
+            {
+                "cell": "KPI report scanning every item (no hourly sums)",
+                "value": round(scan, 1),
+                "unit": "ms",
+                "baseline": round(base, 1),
+                "ratio": round(scan / base, 2),
+            }
+        )
         for label, params in (
             ("GET KPI report, 30 days, daily series", {}),
-            ("GET KPI report, window not on whole hours", {"from": (START + timedelta(minutes=30)).isoformat(),
-                                                           "to": (END - timedelta(minutes=20)).isoformat()}),
+            (
+                "GET KPI report, window not on whole hours",
+                {"from": (START + timedelta(minutes=30)).isoformat(), "to": (END - timedelta(minutes=20)).isoformat()},
+            ),
             ("GET KPI report by channel, daily", {"by": "channel"}),
             ("GET KPI report by tier, weekly", {"by": "tier", "bucket": "week"}),
             ("GET KPI report by product, monthly", {"by": "product", "bucket": "month"}),
         ):
             value = await _median_ms(report(**params))
-            results.append({"cell": label, "value": round(value, 1), "unit": "ms", "baseline": round(base, 1),
-                            "ratio": round(value / base, 2)})
+            results.append(
+                {
+                    "cell": label,
+                    "value": round(value, 1),
+                    "unit": "ms",
+                    "baseline": round(base, 1),
+                    "ratio": round(value / base, 2),
+                }
+            )
     return results
 
 
@@ -209,9 +308,11 @@ def main() -> list[dict]:
     url = asyncio.run(databases.recreate_one("feedback", prefix=PREFIX))
     upgrade(Path(__file__).resolve().parents[1] / "services/feedback/migrations", url)
     loading = asyncio.run(_load(url))
-    print(f"bench_service: {ANSWERS:,} answers, {loading['cases']:,} cases, {CUSTOMERS:,} customers over 30 days; "
-          f"generated in {loading['generated_s']:.1f} s, COPY and indexes {loading['loaded_s']:.1f} s, "
-          f"hourly sums {loading['summed_s']:.1f} s, VACUUM ANALYZE {loading['vacuum_s']:.1f} s; median of {REPEATS} calls")
+    print(
+        f"bench_service: {ANSWERS:,} answers, {loading['cases']:,} cases, {CUSTOMERS:,} customers over 30 days; "
+        f"generated in {loading['generated_s']:.1f} s, COPY and indexes {loading['loaded_s']:.1f} s, "
+        f"hourly sums {loading['summed_s']:.1f} s, VACUUM ANALYZE {loading['vacuum_s']:.1f} s; median of {REPEATS} calls"
+    )
     results = asyncio.run(_measure(url))
     print(f"\n    {'cell':<52}{'value':>10}  unit  {'baseline':>9}  ratio")
     for r in results:

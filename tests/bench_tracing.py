@@ -41,10 +41,17 @@ async def _run_cell() -> float:
 
 def _cell(trace_dir: str) -> float:
     with tempfile.TemporaryDirectory() as workdir:
-        env = {**os.environ, "CHURN_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/churn.db", "CRM_TRACE_DIR": trace_dir,
-               "OTEL_EXPORTER_OTLP_ENDPOINT": "", "LOG_LEVEL": "WARNING", "CRM_ENVIRONMENT": "development"}
-        out = subprocess.run([sys.executable, "-m", "tests.bench_tracing", "--cell"], env=env, capture_output=True,
-                             text=True, check=True)
+        env = {
+            **os.environ,
+            "CHURN_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/churn.db",
+            "CRM_TRACE_DIR": trace_dir,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "",
+            "LOG_LEVEL": "WARNING",
+            "CRM_ENVIRONMENT": "development",
+        }
+        out = subprocess.run(
+            [sys.executable, "-m", "tests.bench_tracing", "--cell"], env=env, capture_output=True, text=True, check=True
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])["us_per_request"]
 
 
@@ -56,9 +63,20 @@ def main() -> list[dict]:
     print(f"  not exported (default)        {baseline:8.0f} us/request")
     print(f"  recorded, JSON-lines file     {recorded:8.0f} us/request  ({recorded / baseline:.2f}x)")
     return [
-        {"cell": "tracing not exported (baseline)", "value": round(baseline, 1), "unit": "us/request", "baseline": None, "ratio": None},
-        {"cell": "tracing recorded to file", "value": round(recorded, 1), "unit": "us/request",
-         "baseline": round(baseline, 1), "ratio": round(recorded / baseline, 3)},
+        {
+            "cell": "tracing not exported (baseline)",
+            "value": round(baseline, 1),
+            "unit": "us/request",
+            "baseline": None,
+            "ratio": None,
+        },
+        {
+            "cell": "tracing recorded to file",
+            "value": round(recorded, 1),
+            "unit": "us/request",
+            "baseline": round(baseline, 1),
+            "ratio": round(recorded / baseline, 3),
+        },
     ]
 
 

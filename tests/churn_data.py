@@ -15,9 +15,16 @@ KAGGLE_SPEC = {
     "label": "Exited",
     "positive": 1,
     "columns": {
-        "CreditScore": "numeric", "Geography": "categorical", "Gender": "categorical", "Age": "numeric",
-        "Tenure": "numeric", "Balance": "numeric", "NumOfProducts": "numeric", "HasCrCard": "boolean",
-        "IsActiveMember": "boolean", "EstimatedSalary": "numeric",
+        "CreditScore": "numeric",
+        "Geography": "categorical",
+        "Gender": "categorical",
+        "Age": "numeric",
+        "Tenure": "numeric",
+        "Balance": "numeric",
+        "NumOfProducts": "numeric",
+        "HasCrCard": "boolean",
+        "IsActiveMember": "boolean",
+        "EstimatedSalary": "numeric",
     },
 }
 
@@ -36,7 +43,7 @@ def kaggle_like(rows: int, seed: int = 7, *, dirty: bool = True, with_label: boo
     salary = rng.uniform(1_000, 200_000, rows).round(2)
     logit = (
         -2.3
-        + 2.2 * np.exp(-((age - 52) / 9) ** 2)
+        + 2.2 * np.exp(-(((age - 52) / 9) ** 2))
         + np.select([products == 1, products == 2, products >= 3], [0.6, -0.9, 2.8], 0.0)
         - 0.9 * active
         + 0.7 * (geography == "Germany")
@@ -45,13 +52,22 @@ def kaggle_like(rows: int, seed: int = 7, *, dirty: bool = True, with_label: boo
         - 0.15 * (credit > 700)
     )
     exited = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
-    frame = pd.DataFrame({
-        "RowNumber": np.arange(1, rows + 1),
-        "CustomerId": 15_000_000 + np.arange(rows),
-        "CreditScore": credit.astype(int), "Geography": geography, "Gender": gender, "Age": age.astype(int),
-        "Tenure": tenure, "Balance": balance, "NumOfProducts": products, "HasCrCard": card,
-        "IsActiveMember": active, "EstimatedSalary": salary,
-    })
+    frame = pd.DataFrame(
+        {
+            "RowNumber": np.arange(1, rows + 1),
+            "CustomerId": 15_000_000 + np.arange(rows),
+            "CreditScore": credit.astype(int),
+            "Geography": geography,
+            "Gender": gender,
+            "Age": age.astype(int),
+            "Tenure": tenure,
+            "Balance": balance,
+            "NumOfProducts": products,
+            "HasCrCard": card,
+            "IsActiveMember": active,
+            "EstimatedSalary": salary,
+        }
+    )
     if with_label:
         frame["Exited"] = exited
     if dirty:
@@ -71,9 +87,15 @@ ONLINE_SPEC = {
     "id": "customer_id",
     "label": "Exited",
     "columns": {
-        "tenure_days": "numeric", "days_since_last_transaction": "numeric", "transactions_30d": "numeric",
-        "debit_value_30d": "numeric", "balance": "numeric", "balance_trend_30d": "numeric",
-        "complaints_90d": "numeric", "satisfaction": "numeric", "unhappy_answers_90d": "numeric",
+        "tenure_days": "numeric",
+        "days_since_last_transaction": "numeric",
+        "transactions_30d": "numeric",
+        "debit_value_30d": "numeric",
+        "balance": "numeric",
+        "balance_trend_30d": "numeric",
+        "complaints_90d": "numeric",
+        "satisfaction": "numeric",
+        "unhappy_answers_90d": "numeric",
     },
 }
 
@@ -86,8 +108,13 @@ def histories(customers: int, at, seed: int = 3, horizon_days: int = 90):
     from decimal import Decimal
 
     from events.contracts import (
-        BalanceSnapshotV1, ComplaintOpenedV1, CustomerCreatedV1, CustomerLifecycleChangedV1,
-        FeedbackReceivedV1, TransactionPostedV1, new_event,
+        BalanceSnapshotV1,
+        ComplaintOpenedV1,
+        CustomerCreatedV1,
+        CustomerLifecycleChangedV1,
+        FeedbackReceivedV1,
+        TransactionPostedV1,
+        new_event,
     )
 
     rng = np.random.default_rng(seed)
@@ -98,10 +125,15 @@ def histories(customers: int, at, seed: int = 3, horizon_days: int = 90):
     for n in range(customers):
         cid = f"h-{seed}-{n}"
         risk = rng.random()
-        leaves = rng.random() < 0.1 + 0.6 * risk ** 2
+        leaves = rng.random() < 0.1 + 0.6 * risk**2
         start = at - timedelta(days=int(rng.integers(200, 1500)))
-        events = [stamped("customer.created", CustomerCreatedV1(customer_id=cid, risk_level="C3",
-                                                                assets_under_management=Decimal("10000")), start)]
+        events = [
+            stamped(
+                "customer.created",
+                CustomerCreatedV1(customer_id=cid, risk_level="C3", assets_under_management=Decimal("10000")),
+                start,
+            )
+        ]
         if rng.random() < 0.1:  # newly onboarded: no activity yet, and they stay
             events[0] = events[0].model_copy(update={"time": at - timedelta(days=float(rng.uniform(0, 20)))})
             yield from events
@@ -114,26 +146,63 @@ def histories(customers: int, at, seed: int = 3, horizon_days: int = 90):
                 balance *= float(rng.uniform(0.5, 0.9))
             else:
                 balance *= float(rng.uniform(0.95, 1.06))
-            events.append(stamped("balance.snapshot", BalanceSnapshotV1(
-                customer_id=cid, account_id=f"{cid}-a", balance=Decimal(f"{balance:.2f}"), as_of=moment), moment))
+            events.append(
+                stamped(
+                    "balance.snapshot",
+                    BalanceSnapshotV1(
+                        customer_id=cid, account_id=f"{cid}-a", balance=Decimal(f"{balance:.2f}"), as_of=moment
+                    ),
+                    moment,
+                )
+            )
         activity = rng.poisson(4 if leaves else 8)
         for _ in range(activity):
             moment = at - timedelta(days=float(rng.uniform(0, 90 if not leaves else 120)))
-            events.append(stamped("transaction.posted", TransactionPostedV1(
-                customer_id=cid, transaction_id=f"{cid}-t{len(events)}", account_id=f"{cid}-a",
-                amount=Decimal(f"{rng.uniform(5, 500):.2f}"), direction="debit", posted_at=moment), moment))
+            events.append(
+                stamped(
+                    "transaction.posted",
+                    TransactionPostedV1(
+                        customer_id=cid,
+                        transaction_id=f"{cid}-t{len(events)}",
+                        account_id=f"{cid}-a",
+                        amount=Decimal(f"{rng.uniform(5, 500):.2f}"),
+                        direction="debit",
+                        posted_at=moment,
+                    ),
+                    moment,
+                )
+            )
         for _ in range(rng.poisson(1.2 if leaves else 0.3)):
             moment = at - timedelta(days=float(rng.uniform(0, 80)))
-            events.append(stamped("complaint.opened", ComplaintOpenedV1(
-                complaint_id=f"{cid}-c{len(events)}", customer_id=cid, category="fees", channel="branch"), moment))
+            events.append(
+                stamped(
+                    "complaint.opened",
+                    ComplaintOpenedV1(
+                        complaint_id=f"{cid}-c{len(events)}", customer_id=cid, category="fees", channel="branch"
+                    ),
+                    moment,
+                )
+            )
         for _ in range(rng.poisson(1)):
             moment = at - timedelta(days=float(rng.uniform(0, 120)))
             score = int(rng.integers(0, 9) if leaves else rng.integers(4, 11))
-            events.append(stamped("feedback.received", FeedbackReceivedV1(
-                feedback_id=f"{cid}-f{len(events)}", customer_id=cid, survey="nps", score=score, channel="web"), moment))
+            events.append(
+                stamped(
+                    "feedback.received",
+                    FeedbackReceivedV1(
+                        feedback_id=f"{cid}-f{len(events)}", customer_id=cid, survey="nps", score=score, channel="web"
+                    ),
+                    moment,
+                )
+            )
         events.sort(key=lambda e: e.payload.get("posted_at") or e.payload.get("as_of") or e.time.isoformat())
         if leaves:
             moment = at + timedelta(days=float(rng.uniform(1, horizon_days)))
-            events.append(stamped("customer.lifecycle_changed", CustomerLifecycleChangedV1(
-                customer_id=cid, previous_stage="active", stage="churned"), moment))
+            events.append(
+                stamped(
+                    "customer.lifecycle_changed",
+                    CustomerLifecycleChangedV1(customer_id=cid, previous_stage="active", stage="churned"),
+                    moment,
+                )
+            )
         yield from events

@@ -1,8 +1,8 @@
 """Three tiers, one folder and marker each (see README, Tests):
 
-    tests/unit      pure functions; no database, no broker, no processes
-    tests/service   one component in process on its own real PostgreSQL database
-    tests/system    processes, the broker, the gateway, outages, end to end
+tests/unit      pure functions; no database, no broker, no processes
+tests/service   one component in process on its own real PostgreSQL database
+tests/system    processes, the broker, the gateway, outages, end to end
 """
 
 from pathlib import Path

@@ -1,7 +1,7 @@
 """Test databases: one PostgreSQL database per component, recreated empty for every run.
 
-    python -m tests.databases     creates them (CI calls this before `make test`; the test
-                                  session calls it too, so `make test` works on its own)
+python -m tests.databases     creates them (CI calls this before `make test`; the test
+                              session calls it too, so `make test` works on its own)
 """
 
 import asyncio

@@ -12,31 +12,440 @@ from pypinyin import Style, lazy_pinyin
 from services.profile.screening.matcher import ListedPerson
 from services.profile.screening.names import COMPOUND_SURNAMES
 
-HAN_SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴莫孔汤") + ["欧阳", "司马", "诸葛"]
-HAN_GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国志红玉梅海波宁辉鹏飞斌宇浩凯晨欣怡思雨婷雪琳涵梓轩博文俊豪嘉瑞泽熙铭德福禄寿安康乐永春秋冬")
-RU_FIRST = "Владимир Сергей Алексей Дмитрий Андрей Николай Иван Михаил Юрий Евгений Олег Игорь Виктор Борис Геннадий Анатолий Вячеслав Григорий Фёдор Пётр Ольга Татьяна Елена Наталья Ирина Светлана Юлия Ксения".split()
-RU_PATRONYMIC = "Владимирович Сергеевич Алексеевич Дмитриевич Андреевич Николаевич Иванович Михайлович Юрьевич Евгеньевич Олегович Игоревич Викторович Борисович Григорьевич Фёдорович Петрович".split()
-RU_LAST = "Иванов Смирнов Кузнецов Попов Васильев Петров Соколов Михайлов Новиков Фёдоров Морозов Волков Алексеев Лебедев Семёнов Егоров Павлов Козлов Степанов Николаев Орлов Андреев Макаров Никитин Захаров Зайцев Соловьёв Борисов Яковлев Григорьев Романов Воробьёв Сергеев Кузьмин Фролов Александров Дмитриев Королёв Гусев Киселёв Ильин Максимов Поляков Сорокин Виноградов Ковалёв Белов Медведев Антонов Тарасов Жуков Баранов Филиппов Комаров Давыдов Беляев Герасимов Богданов Осипов Сидоров Матвеев Титов Марков Миронов Крылов Куликов Карпов Власов Мельников Денисов Гаврилов Тихонов Казаков Афанасьев Данилов Савельев Тимофеев Фомин Чернов Абрамов Мартынов Ефимов Федотов Щербаков Назаров Калинин Исаев Чернышёв Быков Маслов Родионов Коновалов Лазарев Воронин Климов Филатов Пономарёв Голубев Кудрявцев Прохоров Наумов Потапов Журавлёв Овчинников Трофимов Леонов Соболев Ермаков Колесников Гончаров Емельянов Никифоров Грачёв Котов Гришин Ефремов Архипов Громов Кириллов Малышев Хохлов Шубин Цветков Щукин Юдин Чайковский Хрущёв".split()
-LATIN_FIRST = "José María João Zoë Ünal Şükrü Çağla Øystein Søren Björn Jürgen Günther François Hélène Ioana Ștefan Łukasz Małgorzata Agnès Renée Inês Sebastián Andrés Ramón Jesús Raphaël Noël Anaïs Göran Åsa Mikuláš Tomáš Jiří Zoltán Gábor Lőrinc".split()
-LATIN_LAST = "González Pérez Müller Schröder Gößling Øvergård Kierkegård Dvořák Nováková Lindström Håkansson Çelik Yılmaz Öztürk Şahin Fernández Martínez Rodríguez Sánchez Gómez Díaz Hernández Peña Conceição Gonçalves Araújo Lefèvre Mercier Côté Bélanger Nuñez Ibáñez Muñoz Castaño Jiménez Vásquez Wójcik Kowalczyk Grabowski Zieliński Lewandowski Kovačević Petrović Horváth Szabó Tóth Nagy Ødegård Bjørnstad Mäkinen Järvinen Hämäläinen".split()
-ARABIC_FIRST = "Mohammed Ahmed Abdullah Hassan Hussein Ali Omar Khalid Yusuf Ibrahim Mustafa Mahmoud Tariq Karim Faisal Nasser Samir Walid Jamal Rashid Said Hamza Bilal Amir Osama".split()
-ARABIC_LAST = "Al-Rashid Al-Masri Haddad Khoury Nasser Saleh Mansour Hamdan Qasim Al-Tamimi Al-Harbi Al-Zahrani Abboud Darwish Farouk Ghanem Habib Jaber Kassem Khalil Mahfouz Nasrallah Qureshi Rahman Sabbagh Shaheen Suleiman Yassin Zaki Bakr".split()
+HAN_SURNAMES = [
+    *list(
+        "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴莫孔汤"
+    ),
+    "欧阳",
+    "司马",
+    "诸葛",
+]
+HAN_GIVEN = list(
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国志红玉梅海波宁辉鹏飞斌宇浩凯晨欣怡思雨婷雪琳涵梓轩博文俊豪嘉瑞泽熙铭德福禄寿安康乐永春秋冬"
+)
+RU_FIRST = [
+    "Владимир",
+    "Сергей",
+    "Алексей",
+    "Дмитрий",
+    "Андрей",
+    "Николай",
+    "Иван",
+    "Михаил",
+    "Юрий",
+    "Евгений",
+    "Олег",
+    "Игорь",
+    "Виктор",
+    "Борис",
+    "Геннадий",
+    "Анатолий",
+    "Вячеслав",
+    "Григорий",
+    "Фёдор",
+    "Пётр",
+    "Ольга",
+    "Татьяна",
+    "Елена",
+    "Наталья",
+    "Ирина",
+    "Светлана",
+    "Юлия",
+    "Ксения",
+]
+RU_PATRONYMIC = [
+    "Владимирович",
+    "Сергеевич",
+    "Алексеевич",
+    "Дмитриевич",
+    "Андреевич",
+    "Николаевич",
+    "Иванович",
+    "Михайлович",
+    "Юрьевич",
+    "Евгеньевич",
+    "Олегович",
+    "Игоревич",
+    "Викторович",
+    "Борисович",
+    "Григорьевич",
+    "Фёдорович",
+    "Петрович",
+]
+RU_LAST = [
+    "Иванов",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
+    "Васильев",
+    "Петров",
+    "Соколов",
+    "Михайлов",
+    "Новиков",
+    "Фёдоров",
+    "Морозов",
+    "Волков",
+    "Алексеев",
+    "Лебедев",
+    "Семёнов",
+    "Егоров",
+    "Павлов",
+    "Козлов",
+    "Степанов",
+    "Николаев",
+    "Орлов",
+    "Андреев",
+    "Макаров",
+    "Никитин",
+    "Захаров",
+    "Зайцев",
+    "Соловьёв",
+    "Борисов",
+    "Яковлев",
+    "Григорьев",
+    "Романов",
+    "Воробьёв",
+    "Сергеев",
+    "Кузьмин",
+    "Фролов",
+    "Александров",
+    "Дмитриев",
+    "Королёв",
+    "Гусев",
+    "Киселёв",
+    "Ильин",
+    "Максимов",
+    "Поляков",
+    "Сорокин",
+    "Виноградов",
+    "Ковалёв",
+    "Белов",
+    "Медведев",
+    "Антонов",
+    "Тарасов",
+    "Жуков",
+    "Баранов",
+    "Филиппов",
+    "Комаров",
+    "Давыдов",
+    "Беляев",
+    "Герасимов",
+    "Богданов",
+    "Осипов",
+    "Сидоров",
+    "Матвеев",
+    "Титов",
+    "Марков",
+    "Миронов",
+    "Крылов",
+    "Куликов",
+    "Карпов",
+    "Власов",
+    "Мельников",
+    "Денисов",
+    "Гаврилов",
+    "Тихонов",
+    "Казаков",
+    "Афанасьев",
+    "Данилов",
+    "Савельев",
+    "Тимофеев",
+    "Фомин",
+    "Чернов",
+    "Абрамов",
+    "Мартынов",
+    "Ефимов",
+    "Федотов",
+    "Щербаков",
+    "Назаров",
+    "Калинин",
+    "Исаев",
+    "Чернышёв",
+    "Быков",
+    "Маслов",
+    "Родионов",
+    "Коновалов",
+    "Лазарев",
+    "Воронин",
+    "Климов",
+    "Филатов",
+    "Пономарёв",
+    "Голубев",
+    "Кудрявцев",
+    "Прохоров",
+    "Наумов",
+    "Потапов",
+    "Журавлёв",
+    "Овчинников",
+    "Трофимов",
+    "Леонов",
+    "Соболев",
+    "Ермаков",
+    "Колесников",
+    "Гончаров",
+    "Емельянов",
+    "Никифоров",
+    "Грачёв",
+    "Котов",
+    "Гришин",
+    "Ефремов",
+    "Архипов",
+    "Громов",
+    "Кириллов",
+    "Малышев",
+    "Хохлов",
+    "Шубин",
+    "Цветков",
+    "Щукин",
+    "Юдин",
+    "Чайковский",
+    "Хрущёв",
+]
+LATIN_FIRST = [
+    "José",
+    "María",
+    "João",
+    "Zoë",
+    "Ünal",
+    "Şükrü",
+    "Çağla",
+    "Øystein",
+    "Søren",
+    "Björn",
+    "Jürgen",
+    "Günther",
+    "François",
+    "Hélène",
+    "Ioana",
+    "Ștefan",
+    "Łukasz",
+    "Małgorzata",
+    "Agnès",
+    "Renée",
+    "Inês",
+    "Sebastián",
+    "Andrés",
+    "Ramón",
+    "Jesús",
+    "Raphaël",
+    "Noël",
+    "Anaïs",
+    "Göran",
+    "Åsa",
+    "Mikuláš",
+    "Tomáš",
+    "Jiří",
+    "Zoltán",
+    "Gábor",
+    "Lőrinc",
+]
+LATIN_LAST = [
+    "González",
+    "Pérez",
+    "Müller",
+    "Schröder",
+    "Gößling",
+    "Øvergård",
+    "Kierkegård",
+    "Dvořák",
+    "Nováková",
+    "Lindström",
+    "Håkansson",
+    "Çelik",
+    "Yılmaz",
+    "Öztürk",
+    "Şahin",
+    "Fernández",
+    "Martínez",
+    "Rodríguez",
+    "Sánchez",
+    "Gómez",
+    "Díaz",
+    "Hernández",
+    "Peña",
+    "Conceição",
+    "Gonçalves",
+    "Araújo",
+    "Lefèvre",
+    "Mercier",
+    "Côté",
+    "Bélanger",
+    "Nuñez",
+    "Ibáñez",
+    "Muñoz",
+    "Castaño",
+    "Jiménez",
+    "Vásquez",
+    "Wójcik",
+    "Kowalczyk",
+    "Grabowski",
+    "Zieliński",
+    "Lewandowski",
+    "Kovačević",
+    "Petrović",
+    "Horváth",
+    "Szabó",
+    "Tóth",
+    "Nagy",
+    "Ødegård",
+    "Bjørnstad",
+    "Mäkinen",
+    "Järvinen",
+    "Hämäläinen",
+]
+ARABIC_FIRST = [
+    "Mohammed",
+    "Ahmed",
+    "Abdullah",
+    "Hassan",
+    "Hussein",
+    "Ali",
+    "Omar",
+    "Khalid",
+    "Yusuf",
+    "Ibrahim",
+    "Mustafa",
+    "Mahmoud",
+    "Tariq",
+    "Karim",
+    "Faisal",
+    "Nasser",
+    "Samir",
+    "Walid",
+    "Jamal",
+    "Rashid",
+    "Said",
+    "Hamza",
+    "Bilal",
+    "Amir",
+    "Osama",
+]
+ARABIC_LAST = [
+    "Al-Rashid",
+    "Al-Masri",
+    "Haddad",
+    "Khoury",
+    "Nasser",
+    "Saleh",
+    "Mansour",
+    "Hamdan",
+    "Qasim",
+    "Al-Tamimi",
+    "Al-Harbi",
+    "Al-Zahrani",
+    "Abboud",
+    "Darwish",
+    "Farouk",
+    "Ghanem",
+    "Habib",
+    "Jaber",
+    "Kassem",
+    "Khalil",
+    "Mahfouz",
+    "Nasrallah",
+    "Qureshi",
+    "Rahman",
+    "Sabbagh",
+    "Shaheen",
+    "Suleiman",
+    "Yassin",
+    "Zaki",
+    "Bakr",
+]
 
 # An English-style romanisation of Cyrillic (BGN/PCGN-like), unlike the one the matcher uses.
 RU_ROMAN = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "zh", "з": "z", "и": "i", "й": "y",
-    "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f",
-    "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+    "а": "a",
+    "б": "b",
+    "в": "v",
+    "г": "g",
+    "д": "d",
+    "е": "e",
+    "ё": "yo",
+    "ж": "zh",
+    "з": "z",
+    "и": "i",
+    "й": "y",
+    "к": "k",
+    "л": "l",
+    "м": "m",
+    "н": "n",
+    "о": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "у": "u",
+    "ф": "f",
+    "х": "kh",
+    "ц": "ts",
+    "ч": "ch",
+    "ш": "sh",
+    "щ": "shch",
+    "ъ": "",
+    "ы": "y",
+    "ь": "",
+    "э": "e",
+    "ю": "yu",
+    "я": "ya",
 }
 ARABIC_VARIANTS = {
-    "Mohammed": "Muhammad", "Ahmed": "Ahmad", "Hussein": "Husayn", "Yusuf": "Youssef", "Omar": "Umar",
-    "Khalid": "Khaled", "Hassan": "Hasan", "Mahmoud": "Mahmud", "Mustafa": "Moustafa", "Osama": "Usama",
-    "Tariq": "Tarek", "Said": "Saeed", "Rashid": "Rasheed", "Qasim": "Kassim", "Suleiman": "Sulayman",
-    "Abdullah": "Abdallah", "Ibrahim": "Ebrahim", "Jamal": "Gamal", "Karim": "Kareem", "Walid": "Waleed",
+    "Mohammed": "Muhammad",
+    "Ahmed": "Ahmad",
+    "Hussein": "Husayn",
+    "Yusuf": "Youssef",
+    "Omar": "Umar",
+    "Khalid": "Khaled",
+    "Hassan": "Hasan",
+    "Mahmoud": "Mahmud",
+    "Mustafa": "Moustafa",
+    "Osama": "Usama",
+    "Tariq": "Tarek",
+    "Said": "Saeed",
+    "Rashid": "Rasheed",
+    "Qasim": "Kassim",
+    "Suleiman": "Sulayman",
+    "Abdullah": "Abdallah",
+    "Ibrahim": "Ebrahim",
+    "Jamal": "Gamal",
+    "Karim": "Kareem",
+    "Walid": "Waleed",
 }
-GERMANIC = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ø": "oe", "å": "aa", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "Ø": "Oe", "Å": "Aa"}
-LOOKALIKES = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "i": "і", "s": "ѕ", "j": "ј",
-              "A": "А", "E": "Е", "O": "О", "P": "Р", "C": "С", "T": "Т", "H": "Н", "K": "К", "M": "М", "B": "В"}
+GERMANIC = {
+    "ä": "ae",
+    "ö": "oe",
+    "ü": "ue",
+    "ß": "ss",
+    "ø": "oe",
+    "å": "aa",
+    "Ä": "Ae",
+    "Ö": "Oe",
+    "Ü": "Ue",
+    "Ø": "Oe",
+    "Å": "Aa",
+}
+LOOKALIKES = {
+    "a": "а",
+    "e": "е",
+    "o": "о",
+    "p": "р",
+    "c": "с",
+    "x": "х",
+    "y": "у",
+    "i": "і",
+    "s": "ѕ",
+    "j": "ј",
+    "A": "А",
+    "E": "Е",
+    "O": "О",
+    "P": "Р",
+    "C": "С",
+    "T": "Т",
+    "H": "Н",
+    "K": "К",
+    "M": "М",
+    "B": "В",
+}
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\ufeff", "\u00ad", "\u2060"]
 ACCENTS = {"a": "áàâä", "e": "éèêë", "i": "íìîï", "o": "óòôö", "u": "úùûü", "n": "ñ", "c": "ç"}
 
@@ -56,15 +465,19 @@ def _strip_accents(text: str) -> str:
 
 def _cyrillic_roman(word: str) -> str:
     # "ye" at the start of a word and after a vowel, "e" elsewhere (as BGN/PCGN)
-    out = "".join("ye" if c.lower() == "е" and (i == 0 or word[i - 1].lower() in "аеёиоуыэюяьъ")
-                  else RU_ROMAN.get(c.lower(), c) for i, c in enumerate(word))
+    out = "".join(
+        "ye" if c.lower() == "е" and (i == 0 or word[i - 1].lower() in "аеёиоуыэюяьъ") else RU_ROMAN.get(c.lower(), c)
+        for i, c in enumerate(word)
+    )
     return out[:1].upper() + out[1:]
 
 
 def _pinyin(parts: tuple[str, ...], rng: random.Random, tones: bool = False) -> list[str]:
     style = Style.TONE if tones else Style.NORMAL
     family, given = parts[0], "".join(parts[1:])
-    return [w.capitalize() for w in ("".join(lazy_pinyin(family, style=style)), "".join(lazy_pinyin(given, style=style)))]
+    return [
+        w.capitalize() for w in ("".join(lazy_pinyin(family, style=style)), "".join(lazy_pinyin(given, style=style)))
+    ]
 
 
 def generate_list(size: int, seed: int = 7) -> list[Listed]:
@@ -72,7 +485,9 @@ def generate_list(size: int, seed: int = 7) -> list[Listed]:
     seen, listed = set(), []
     while len(listed) < size:
         script = rng.choices(["han", "cyrillic", "latin", "arabic"], weights=[3, 3, 3, 2])[0]
-        nationality = {"han": "cn", "cyrillic": "ru", "arabic": rng.choice(["sy", "iq", "ly", "ye"])}.get(script) or rng.choice(["es", "de", "no", "tr", "cz", "pl", "fr"])
+        nationality = {"han": "cn", "cyrillic": "ru", "arabic": rng.choice(["sy", "iq", "ly", "ye"])}.get(
+            script
+        ) or rng.choice(["es", "de", "no", "tr", "cz", "pl", "fr"])
         if script == "han":
             parts = (rng.choice(HAN_SURNAMES), "".join(rng.choice(HAN_GIVEN) for _ in range(rng.choice([1, 2, 2, 2]))))
             name = "".join(parts)
@@ -80,8 +495,14 @@ def generate_list(size: int, seed: int = 7) -> list[Listed]:
             parts = (rng.choice(RU_FIRST), rng.choice(RU_PATRONYMIC), rng.choice(RU_LAST))
             name = " ".join(parts)
         elif script == "latin":
-            parts = tuple([rng.choice(LATIN_FIRST)] + rng.sample(LATIN_FIRST, rng.choice([0, 1])) + [rng.choice(LATIN_LAST)]
-                          + rng.sample(LATIN_LAST, rng.choice([0, 0, 1])))
+            parts = tuple(
+                [
+                    rng.choice(LATIN_FIRST),
+                    *rng.sample(LATIN_FIRST, rng.choice([0, 1])),
+                    rng.choice(LATIN_LAST),
+                    *rng.sample(LATIN_LAST, rng.choice([0, 0, 1])),
+                ]
+            )
             name = " ".join(parts)
         else:
             parts = (rng.choice(ARABIC_FIRST), rng.choice(ARABIC_FIRST), rng.choice(ARABIC_LAST))
@@ -90,8 +511,9 @@ def generate_list(size: int, seed: int = 7) -> list[Listed]:
             continue
         seen.add(name)
         birth = f"{rng.randint(1940, 2000)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        person = ListedPerson(f"bench-{len(listed)}", (name,), (birth,), (nationality,),
-                              (rng.choice(["sanction", "pep"]),))
+        person = ListedPerson(
+            f"bench-{len(listed)}", (name,), (birth,), (nationality,), (rng.choice(["sanction", "pep"]),)
+        )
         listed.append(Listed(person, script, parts))
     return listed
 
@@ -115,12 +537,12 @@ def _typo(word: str, rng: random.Random) -> str:
     kind = rng.choice(["substitute", "delete", "insert", "transpose"])
     letter = rng.choice("abcdefghijklmnopqrstuvwxyz")
     if kind == "substitute":
-        return word[:i] + letter + word[i + 1:]
+        return word[:i] + letter + word[i + 1 :]
     if kind == "delete":
-        return word[:i] + word[i + 1:]
+        return word[:i] + word[i + 1 :]
     if kind == "insert":
         return word[:i] + letter + word[i:]
-    return word[:i - 1] + word[i] + word[i - 1] + word[i + 1:]
+    return word[: i - 1] + word[i] + word[i - 1] + word[i + 1 :]
 
 
 def perturb(entry: Listed, how: str, rng: random.Random) -> str | None:
@@ -128,8 +550,15 @@ def perturb(entry: Listed, how: str, rng: random.Random) -> str | None:
     parts = _romanised_parts(entry, rng) if entry.script in ("han", "cyrillic") else list(entry.parts)
     if how == "transliteration":
         if entry.script == "han":
-            return rng.choice([" ".join(parts), "".join(parts), " ".join(_pinyin(entry.parts, rng, tones=True)),
-                               " ".join(lazy_pinyin("".join(entry.parts))), " ".join(parts).upper()])
+            return rng.choice(
+                [
+                    " ".join(parts),
+                    "".join(parts),
+                    " ".join(_pinyin(entry.parts, rng, tones=True)),
+                    " ".join(lazy_pinyin("".join(entry.parts))),
+                    " ".join(parts).upper(),
+                ]
+            )
         if entry.script == "cyrillic":
             return " ".join(parts)
         if entry.script == "arabic":
@@ -155,7 +584,9 @@ def perturb(entry: Listed, how: str, rng: random.Random) -> str | None:
         if len(parts) < 3:
             return None
         family = _family_index(entry, parts)
-        droppable = [i for i in range(len(parts)) if i not in (0, family)] or [i for i in range(len(parts)) if i != family]
+        droppable = [i for i in range(len(parts)) if i not in (0, family)] or [
+            i for i in range(len(parts)) if i != family
+        ]
         drop = rng.choice(droppable)
         return " ".join(p for i, p in enumerate(parts) if i != drop)
     if how == "typos":
@@ -192,11 +623,18 @@ def negatives(listed: list[Listed], count: int, seed: int = 11) -> list[str]:
                 continue
             out.append(" ".join(_pinyin((family, given), rng)) if rng.random() < 0.5 else family + given)
         else:
-            first, last = {"cyrillic": (RU_FIRST, RU_LAST), "latin": (LATIN_FIRST, LATIN_LAST),
-                           "arabic": (ARABIC_FIRST, ARABIC_LAST)}[script]
+            first, last = {
+                "cyrillic": (RU_FIRST, RU_LAST),
+                "latin": (LATIN_FIRST, LATIN_LAST),
+                "arabic": (ARABIC_FIRST, ARABIC_LAST),
+            }[script]
             given, family = rng.choice(first), rng.choice(last)
             if (given, family) in taken:
                 continue
             name = f"{given} {family}"
-            out.append(" ".join(_cyrillic_roman(w) for w in name.split()) if script == "cyrillic" and rng.random() < 0.5 else name)
+            out.append(
+                " ".join(_cyrillic_roman(w) for w in name.split())
+                if script == "cyrillic" and rng.random() < 0.5
+                else name
+            )
     return out

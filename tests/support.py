@@ -18,8 +18,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from events.broker import LocalBroker
 from events.contracts import topics
 from events.contracts.envelope import Envelope
-from services.kit.clock import now
 from services.components import COMPONENTS
+from services.kit.clock import now
 
 SERVICES = [c for c in COMPONENTS if c != "gateway"]
 
@@ -182,9 +182,7 @@ class KafkaProbe:
             id=uuid.uuid4(), type=event_type, version=99, source="test", time=now(), customer_id=customer_id, payload={}
         )
         await self.publish(topic, marker.model_dump_json().encode(), key=customer_id)
-        await self.wait_for(
-            topics.DEAD_LETTER, lambda e, h: e.id == marker.id and h.get("dlq_consumer_group") == group
-        )
+        await self.wait_for(topics.DEAD_LETTER, lambda e, h: e.id == marker.id and h.get("dlq_consumer_group") == group)
 
     async def publish(self, topic: str, value: bytes, *, key: str | None = None, headers: list | None = None) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, enable_idempotence=False)
@@ -196,7 +194,9 @@ class KafkaProbe:
 
 
 @contextlib.contextmanager
-def system_of_its_own(workdir: Path, name: str, components: list[str] | None = None, **env: str) -> Iterator[tuple[System, LocalBroker]]:
+def system_of_its_own(
+    workdir: Path, name: str, components: list[str] | None = None, **env: str
+) -> Iterator[tuple[System, LocalBroker]]:
     """A system with a broker and databases of its own (`<prefix>_<name>`), for a test module that
     stops the broker or runs with other settings (`env`) than the session's system."""
     from tests import databases
@@ -204,7 +204,9 @@ def system_of_its_own(workdir: Path, name: str, components: list[str] | None = N
     broker = LocalBroker(free_port())
     broker.start()
     urls = asyncio.run(databases.recreate(prefix=f"{databases.PREFIX}_{name}"))
-    running = System(database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=workdir, components=components)
+    running = System(
+        database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=workdir, components=components
+    )
     running.env.update(env)
     try:
         running.start()
@@ -247,8 +249,13 @@ def new_customer(**overrides) -> dict:
 
 def marketing_consent(customer_id: str, **overrides) -> dict:
     """A body for POST /api/v1/consents: the customer agrees to the bank's own marketing."""
-    body = {"customer_id": customer_id, "recipient": "bank-marketing", "purpose": "marketing",
-            "data_categories": ["basic", "risk"], "channel": "mobile"}
+    body = {
+        "customer_id": customer_id,
+        "recipient": "bank-marketing",
+        "purpose": "marketing",
+        "data_categories": ["basic", "risk"],
+        "channel": "mobile",
+    }
     body.update(overrides)
     return body
 
@@ -293,7 +300,9 @@ class AsyncApiConformance:
         """Every record on every documented topic; returns how many of each message were checked."""
         seen: dict[str, int] = {}
         for topic in self.document["channels"]:
-            consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap_servers, group_id=None, auto_offset_reset="earliest")
+            consumer = AIOKafkaConsumer(
+                topic, bootstrap_servers=bootstrap_servers, group_id=None, auto_offset_reset="earliest"
+            )
             await consumer.start()
             try:
                 while batch := await consumer.getmany(timeout_ms=1000):
@@ -311,7 +320,9 @@ async def onboard_through_gateway(client: httpx.AsyncClient, system: System, man
     """A manager creates a customer, who then consents to marketing and files a complaint: a
     write on profile, consent and feedback, each with an event. Returns the customer id."""
     gateway = system.url("gateway")
-    created = await client.post(f"{gateway}/api/v1/customers", json=new_customer(), headers=system.headers("relationship_manager", manager))
+    created = await client.post(
+        f"{gateway}/api/v1/customers", json=new_customer(), headers=system.headers("relationship_manager", manager)
+    )
     assert created.status_code == 201, created.text
     customer_id = created.json()["id"]
     me = system.headers("customer", customer_id)
@@ -320,11 +331,13 @@ async def onboard_through_gateway(client: httpx.AsyncClient, system: System, man
         lambda: client.post(f"{gateway}/api/v1/consents", json=marketing_consent(customer_id), headers=me)
     )
     assert consent.status_code == 201, consent.text
-    complaint = await once_customer_known(lambda: client.post(
-        f"{gateway}/api/v1/complaints",
-        json={"customer_id": customer_id, "category": "service", "channel": "web", "description": "slow"},
-        headers=me,
-    ))
+    complaint = await once_customer_known(
+        lambda: client.post(
+            f"{gateway}/api/v1/complaints",
+            json={"customer_id": customer_id, "category": "service", "channel": "web", "description": "slow"},
+            headers=me,
+        )
+    )
     assert complaint.status_code == 201, complaint.text
     return customer_id
 

@@ -82,8 +82,11 @@ class CustomerErasedV1(Payload):
 
     customer_id: str
     erased_at: datetime
-    replayed: bool = Field(False, description="True when profile announces an erasure again so that a consumer "
-                           "that was away longer than the topic retention still applies it (reconciliation).")
+    replayed: bool = Field(
+        False,
+        description="True when profile announces an erasure again so that a consumer "
+        "that was away longer than the topic retention still applies it (reconciliation).",
+    )
 
 
 class CustomerLegalHoldPlacedV1(Payload):
@@ -327,6 +330,8 @@ class CoreBankingProductClosedV1(Payload):
     holding_id: str
     product_code: str
     closed_at: datetime
+
+
 ScreeningReason = Literal["sanctions_screening_hit", "pep_screening_hit", "watchlist_screening_hit"]
 AmlRating = Literal["low", "medium", "high"]
 
@@ -374,59 +379,167 @@ _TYPES = [
     EventType("customer.created", 1, topics.CUSTOMER, CustomerCreatedV1, "A customer record was created."),
     EventType("customer.updated", 1, topics.CUSTOMER, CustomerUpdatedV1, "A customer record changed."),
     EventType("customer.tier_changed", 1, topics.CUSTOMER, CustomerTierChangedV1, "A customer moved to another tier."),
-    EventType("customer.lifecycle_changed", 1, topics.CUSTOMER, CustomerLifecycleChangedV1,
-              "A customer moved to another lifecycle stage."),
-    EventType("customer.erased", 1, topics.CUSTOMER, CustomerErasedV1,
-              "A customer was erased; erase or anonymise your copies of their personal data."),
-    EventType("customer.legal_hold_placed", 1, topics.CUSTOMER, CustomerLegalHoldPlacedV1,
-              "A legal hold was placed: suspend retention and erasure of the customer's data."),
-    EventType("customer.legal_hold_released", 1, topics.CUSTOMER, CustomerLegalHoldReleasedV1,
-              "A legal hold was released: retention applies again."),
-    EventType("customer.manager_changed", 1, topics.CUSTOMER, CustomerManagerChangedV1,
-              "The customer's relationship manager changed."),
-    EventType("customer.document_expiring", 1, topics.CUSTOMER, CustomerDocumentExpiringV1,
-              "An identity document is expiring or expired; KYC needs a refresh."),
+    EventType(
+        "customer.lifecycle_changed",
+        1,
+        topics.CUSTOMER,
+        CustomerLifecycleChangedV1,
+        "A customer moved to another lifecycle stage.",
+    ),
+    EventType(
+        "customer.erased",
+        1,
+        topics.CUSTOMER,
+        CustomerErasedV1,
+        "A customer was erased; erase or anonymise your copies of their personal data.",
+    ),
+    EventType(
+        "customer.legal_hold_placed",
+        1,
+        topics.CUSTOMER,
+        CustomerLegalHoldPlacedV1,
+        "A legal hold was placed: suspend retention and erasure of the customer's data.",
+    ),
+    EventType(
+        "customer.legal_hold_released",
+        1,
+        topics.CUSTOMER,
+        CustomerLegalHoldReleasedV1,
+        "A legal hold was released: retention applies again.",
+    ),
+    EventType(
+        "customer.manager_changed",
+        1,
+        topics.CUSTOMER,
+        CustomerManagerChangedV1,
+        "The customer's relationship manager changed.",
+    ),
+    EventType(
+        "customer.document_expiring",
+        1,
+        topics.CUSTOMER,
+        CustomerDocumentExpiringV1,
+        "An identity document is expiring or expired; KYC needs a refresh.",
+    ),
     EventType("consent.granted", 1, topics.CONSENT, ConsentGrantedV1, "A data-sharing consent became active."),
-    EventType("consent.requested", 1, topics.CONSENT, ConsentRequestedV1,
-              "The bank requested a data-sharing consent; awaiting a compliance officer's approval."),
-    EventType("consent.approved", 1, topics.CONSENT, ConsentDecidedV1,
-              "A requested consent was approved by a compliance officer other than the requester; it is active."),
+    EventType(
+        "consent.requested",
+        1,
+        topics.CONSENT,
+        ConsentRequestedV1,
+        "The bank requested a data-sharing consent; awaiting a compliance officer's approval.",
+    ),
+    EventType(
+        "consent.approved",
+        1,
+        topics.CONSENT,
+        ConsentDecidedV1,
+        "A requested consent was approved by a compliance officer other than the requester; it is active.",
+    ),
     EventType("consent.rejected", 1, topics.CONSENT, ConsentDecidedV1, "A requested consent was rejected."),
     EventType("consent.expired", 1, topics.CONSENT, ConsentExpiredV1, "A consent reached its expiry; sharing stops."),
     EventType("consent.revoked", 1, topics.CONSENT, ConsentRevokedV1, "A consent was revoked; sharing stops at once."),
-    EventType("feedback.received", 1, topics.FEEDBACK, FeedbackReceivedV1, "A survey answer (CSAT, NPS or CES) arrived."),
-    EventType("complaint.opened", 1, topics.COMPLAINT, ComplaintOpenedV1,
-              "A customer complaint was opened (also published as case.opened of kind complaint)."),
+    EventType(
+        "feedback.received", 1, topics.FEEDBACK, FeedbackReceivedV1, "A survey answer (CSAT, NPS or CES) arrived."
+    ),
+    EventType(
+        "complaint.opened",
+        1,
+        topics.COMPLAINT,
+        ComplaintOpenedV1,
+        "A customer complaint was opened (also published as case.opened of kind complaint).",
+    ),
     EventType("case.opened", 1, topics.CASE, CaseOpenedV1, "A service case was opened or reopened."),
     EventType("case.sla_warning", 1, topics.CASE, CaseSlaV1, "A case's SLA clock is about to breach."),
-    EventType("case.escalated", 1, topics.CASE, CaseSlaV1,
-              "A case's SLA clock breached; the case went to a supervisor. Published once per clock."),
+    EventType(
+        "case.escalated",
+        1,
+        topics.CASE,
+        CaseSlaV1,
+        "A case's SLA clock breached; the case went to a supervisor. Published once per clock.",
+    ),
     EventType("case.resolved", 1, topics.CASE, CaseResolvedV1, "A case was resolved."),
     EventType("case.closed", 1, topics.CASE, CaseClosedV1, "A case was closed with a root cause; it is frozen."),
-    EventType("churn.warning", 1, topics.CHURN, ChurnWarningV1,
-              "A customer rose a churn band (low to medium, medium to high, low to high), with the top reasons."),
-    EventType("risk_assessment.completed", 1, topics.RISK_ASSESSMENT, RiskAssessmentCompletedV1,
-              "A risk assessment was scored into C1-C5; the profile shows this level."),
-    EventType("risk_assessment.reassessment_requested", 1, topics.RISK_ASSESSMENT, ReassessmentRequestedV1,
-              "Age band, assets, horizon or goals changed: the customer must be re-assessed by the due date."),
-    EventType("suitability.mismatch_detected", 1, topics.SUITABILITY, SuitabilityMismatchDetectedV1,
-              "A holding or open recommendation breaks a hard suitability rule; the relationship manager follows up."),
-    EventType("recommendation.made", 1, topics.SUITABILITY, RecommendationMadeV1,
-              "A ranked recommendation list was made (stored with its proof in the recommendation service)."),
-    EventType("corebanking.product_opened", 1, topics.COREBANKING_HOLDINGS, CoreBankingProductOpenedV1,
-              "Published by core banking: a customer now holds a product."),
-    EventType("corebanking.product_closed", 1, topics.COREBANKING_HOLDINGS, CoreBankingProductClosedV1,
-              "Published by core banking: a customer no longer holds a product."),
-    EventType("screening.hit", 1, topics.SCREENING, ScreeningHitV1,
-              "A customer came close to a sanctions, PEP or watch-list entry; onboarding waits for compliance."),
-    EventType("screening.cleared", 1, topics.SCREENING, ScreeningClearedV1,
-              "A screening alert was decided a false positive by two compliance officers."),
-    EventType("aml_risk.changed", 1, topics.SCREENING, AmlRiskChangedV1,
-              "A customer's money-laundering risk rating changed."),
-    EventType("transaction.posted", 1, topics.COREBANKING_ACTIVITY, TransactionPostedV1,
-              "Core banking posted a transaction (published by core-banking systems)."),
-    EventType("balance.snapshot", 1, topics.COREBANKING_ACTIVITY, BalanceSnapshotV1,
-              "An account balance as of a moment (published by core-banking systems)."),
+    EventType(
+        "churn.warning",
+        1,
+        topics.CHURN,
+        ChurnWarningV1,
+        "A customer rose a churn band (low to medium, medium to high, low to high), with the top reasons.",
+    ),
+    EventType(
+        "risk_assessment.completed",
+        1,
+        topics.RISK_ASSESSMENT,
+        RiskAssessmentCompletedV1,
+        "A risk assessment was scored into C1-C5; the profile shows this level.",
+    ),
+    EventType(
+        "risk_assessment.reassessment_requested",
+        1,
+        topics.RISK_ASSESSMENT,
+        ReassessmentRequestedV1,
+        "Age band, assets, horizon or goals changed: the customer must be re-assessed by the due date.",
+    ),
+    EventType(
+        "suitability.mismatch_detected",
+        1,
+        topics.SUITABILITY,
+        SuitabilityMismatchDetectedV1,
+        "A holding or open recommendation breaks a hard suitability rule; the relationship manager follows up.",
+    ),
+    EventType(
+        "recommendation.made",
+        1,
+        topics.SUITABILITY,
+        RecommendationMadeV1,
+        "A ranked recommendation list was made (stored with its proof in the recommendation service).",
+    ),
+    EventType(
+        "corebanking.product_opened",
+        1,
+        topics.COREBANKING_HOLDINGS,
+        CoreBankingProductOpenedV1,
+        "Published by core banking: a customer now holds a product.",
+    ),
+    EventType(
+        "corebanking.product_closed",
+        1,
+        topics.COREBANKING_HOLDINGS,
+        CoreBankingProductClosedV1,
+        "Published by core banking: a customer no longer holds a product.",
+    ),
+    EventType(
+        "screening.hit",
+        1,
+        topics.SCREENING,
+        ScreeningHitV1,
+        "A customer came close to a sanctions, PEP or watch-list entry; onboarding waits for compliance.",
+    ),
+    EventType(
+        "screening.cleared",
+        1,
+        topics.SCREENING,
+        ScreeningClearedV1,
+        "A screening alert was decided a false positive by two compliance officers.",
+    ),
+    EventType(
+        "aml_risk.changed", 1, topics.SCREENING, AmlRiskChangedV1, "A customer's money-laundering risk rating changed."
+    ),
+    EventType(
+        "transaction.posted",
+        1,
+        topics.COREBANKING_ACTIVITY,
+        TransactionPostedV1,
+        "Core banking posted a transaction (published by core-banking systems).",
+    ),
+    EventType(
+        "balance.snapshot",
+        1,
+        topics.COREBANKING_ACTIVITY,
+        BalanceSnapshotV1,
+        "An account balance as of a moment (published by core-banking systems).",
+    ),
 ]
 REGISTRY: dict[tuple[str, int], EventType] = {(t.name, t.version): t for t in _TYPES}
 
@@ -443,7 +556,12 @@ def event_type(name: str, version: int) -> EventType:
 
 
 def new_event(
-    name: str, payload: Payload, *, source: str, version: int = 1, trace_id: str | None = None,
+    name: str,
+    payload: Payload,
+    *,
+    source: str,
+    version: int = 1,
+    trace_id: str | None = None,
     traceparent: str | None = None,
 ) -> Envelope:
     """Build an envelope for `payload`, checking that the payload matches the contract."""

@@ -67,7 +67,10 @@ DEAD_LETTER_HEADERS = {
 }
 KEY_BINDING = {
     "kafka": {
-        "key": {"type": "string", "description": "The customer id: one customer's events stay in order on one partition."},
+        "key": {
+            "type": "string",
+            "description": "The customer id: one customer's events stay in order on one partition.",
+        },
         "bindingVersion": BINDING_VERSION,
     }
 }
@@ -140,8 +143,10 @@ def _operations(channels: dict, components: dict) -> dict:
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{topic}"},
                 "summary": f"{component} publishes on {topic}"
-                + {topics.DEAD_LETTER: " what it could not handle",
-                   topics.AUDIT_CHECKPOINTS: " the signed heads of its audit chain"}.get(topic, " from its transactional outbox"),
+                + {
+                    topics.DEAD_LETTER: " what it could not handle",
+                    topics.AUDIT_CHECKPOINTS: " the signed heads of its audit chain",
+                }.get(topic, " from its transactional outbox"),
                 "messages": [{"$ref": f"#/channels/{topic}/messages/{m}"} for m in refs],
             }
         for topic in access.reads:
@@ -208,7 +213,9 @@ def document(components: dict | None = None) -> dict:
         "summary": "The original record, unchanged, with the reason in headers.",
         "contentType": "application/octet-stream",
         "headers": DEAD_LETTER_HEADERS,
-        "bindings": {"kafka": {"key": {"type": "string", "description": "The original key."}, "bindingVersion": BINDING_VERSION}},
+        "bindings": {
+            "kafka": {"key": {"type": "string", "description": "The original key."}, "bindingVersion": BINDING_VERSION}
+        },
         "payload": {"description": "The original value, byte for byte (usually, but not always, an event envelope)."},
     }
     channels[topics.DEAD_LETTER]["messages"]["dead_letter"] = {"$ref": "#/components/messages/dead_letter"}
@@ -217,17 +224,27 @@ def document(components: dict | None = None) -> dict:
         "title": "The signed head of one audit chain",
         "summary": "Position and hash of a chain's newest sealed row, signed with the chain's key.",
         "contentType": "application/json",
-        "bindings": {"kafka": {"key": {"type": "string", "description": "The chain's identity."}, "bindingVersion": BINDING_VERSION}},
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": "The chain's identity."},
+                "bindingVersion": BINDING_VERSION,
+            }
+        },
         "payload": {
             "type": "object",
             "required": ["chain", "position", "hash", "at", "signature"],
             "properties": {
-                "chain": {"type": "string"}, "position": {"type": "integer", "minimum": 1}, "hash": {"type": "string"},
-                "at": {"type": "string"}, "signature": {"type": "string"},
+                "chain": {"type": "string"},
+                "position": {"type": "integer", "minimum": 1},
+                "hash": {"type": "string"},
+                "at": {"type": "string"},
+                "signature": {"type": "string"},
             },
         },
     }
-    channels[topics.AUDIT_CHECKPOINTS]["messages"]["audit_checkpoint"] = {"$ref": "#/components/messages/audit_checkpoint"}
+    channels[topics.AUDIT_CHECKPOINTS]["messages"]["audit_checkpoint"] = {
+        "$ref": "#/components/messages/audit_checkpoint"
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+
 class Envelope(BaseModel):
     """Common metadata around an event's payload. Serialized as JSON; the Kafka key is customer_id."""
 
@@ -23,4 +24,3 @@ class Envelope(BaseModel):
         description="W3C trace context of the change that caused the event (also the `traceparent` header).",
     )
     payload: dict[str, Any] = Field(description="The type- and version-specific body; see the contracts.")
-

@@ -25,12 +25,24 @@ from events.kafka import headers_for, producer
 def example_events(customer_id: str) -> list:
     moment = datetime.now(UTC)
     return [
-        new_event("transaction.posted", TransactionPostedV1(
-            customer_id=customer_id, transaction_id=str(uuid.uuid4()), account_id="ACC-001",
-            amount=Decimal("42.50"), direction="debit", posted_at=moment, category="card"), source="corebanking"),
-        new_event("balance.snapshot", BalanceSnapshotV1(
-            customer_id=customer_id, account_id="ACC-001", balance=Decimal("1250.00"), as_of=moment),
-            source="corebanking"),
+        new_event(
+            "transaction.posted",
+            TransactionPostedV1(
+                customer_id=customer_id,
+                transaction_id=str(uuid.uuid4()),
+                account_id="ACC-001",
+                amount=Decimal("42.50"),
+                direction="debit",
+                posted_at=moment,
+                category="card",
+            ),
+            source="corebanking",
+        ),
+        new_event(
+            "balance.snapshot",
+            BalanceSnapshotV1(customer_id=customer_id, account_id="ACC-001", balance=Decimal("1250.00"), as_of=moment),
+            source="corebanking",
+        ),
     ]
 
 

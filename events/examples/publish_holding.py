@@ -24,11 +24,17 @@ from services.kit.clock import now
 
 def build(args: argparse.Namespace):
     if args.change == "opened":
-        payload = CoreBankingProductOpenedV1(customer_id=args.customer, holding_id=args.holding,
-                                             product_code=args.product, amount=Decimal(args.amount), opened_at=now())
+        payload = CoreBankingProductOpenedV1(
+            customer_id=args.customer,
+            holding_id=args.holding,
+            product_code=args.product,
+            amount=Decimal(args.amount),
+            opened_at=now(),
+        )
     else:
-        payload = CoreBankingProductClosedV1(customer_id=args.customer, holding_id=args.holding,
-                                             product_code=args.product, closed_at=now())
+        payload = CoreBankingProductClosedV1(
+            customer_id=args.customer, holding_id=args.holding, product_code=args.product, closed_at=now()
+        )
     return new_event(f"corebanking.product_{args.change}", payload, source="corebanking")
 
 
@@ -42,8 +48,12 @@ async def publish(args: argparse.Namespace) -> None:
             event_type(envelope.type, envelope.version).topic,
             key=envelope.customer_id.encode(),
             value=envelope.model_dump_json().encode(),
-            headers=[("event_id", str(envelope.id).encode()), ("event_type", envelope.type.encode()),
-                     ("event_version", str(envelope.version).encode()), ("source", envelope.source.encode())],
+            headers=[
+                ("event_id", str(envelope.id).encode()),
+                ("event_type", envelope.type.encode()),
+                ("event_version", str(envelope.version).encode()),
+                ("source", envelope.source.encode()),
+            ],
         )
     finally:
         await producer.stop()

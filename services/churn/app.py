@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from events.contracts import topics
 from services.churn import models
+from services.churn.declarations import CATALOGUE
 from services.churn.features.events import ChurnEvents
 from services.churn.kpis.routes import router as kpis
 from services.churn.playbooks.routes import router as tasks
@@ -17,7 +18,6 @@ from services.churn.risk.online import OnlineScorer
 from services.churn.risk.routes import router as risk
 from services.churn.settings import ChurnSettings
 from services.kit.app import ServiceSpec
-from services.churn.declarations import CATALOGUE
 from services.kit.catalogue import Category
 from services.kit.jobs import PeriodicJob
 from services.kit.retention import RetentionRule, legal_hold_handlers, retention_job
@@ -26,10 +26,20 @@ from services.kit.retention import RetentionRule, legal_hold_handlers, retention
 # Tasks and interventions are business records of the retention work; points are a financial ledger
 # (kept for the business limit after the last movement is enough: the account row dates it).
 RULES = [
-    RetentionRule("customer-features", models.CustomerFeatures.__table__, Category.BEHAVIOUR,
-                  since=models.CustomerFeatures.updated_at, customer=models.CustomerFeatures.customer_id),
-    RetentionRule("retention-tasks", models.RetentionTask.__table__, Category.BUSINESS,
-                  since=models.RetentionTask.created_at, customer=models.RetentionTask.customer_id),
+    RetentionRule(
+        "customer-features",
+        models.CustomerFeatures.__table__,
+        Category.BEHAVIOUR,
+        since=models.CustomerFeatures.updated_at,
+        customer=models.CustomerFeatures.customer_id,
+    ),
+    RetentionRule(
+        "retention-tasks",
+        models.RetentionTask.__table__,
+        Category.BUSINESS,
+        since=models.RetentionTask.created_at,
+        customer=models.RetentionTask.customer_id,
+    ),
 ]
 
 
@@ -39,7 +49,7 @@ def spec() -> ServiceSpec:
 
     @asynccontextmanager
     async def resources(app: FastAPI):
-        settings.models_path  # refuse to serve without a model directory (outside development)
+        settings.models_path  # noqa: B018 - reading it refuses to serve without a model directory (outside development)
         app.state.churn_scorer = scorer
         yield
 

@@ -32,23 +32,37 @@ def _figure(value) -> str:
 def _print_report(report: dict) -> None:
     m, b = report["metrics"], report["baseline_logistic_regression"]
     rows = report["rows"]
-    print(f"model {report['version']}: {rows['total']} rows ({rows['fit']} fit, {rows['calibration']} calibration, "
-          f"{rows['validation']} validation, {report['validation']}); {rows['blank_label_dropped']} blank labels skipped")
+    print(
+        f"model {report['version']}: {rows['total']} rows ({rows['fit']} fit, {rows['calibration']} calibration, "
+        f"{rows['validation']} validation, {report['validation']}); {rows['blank_label_dropped']} blank labels skipped"
+    )
     if any(report["malformed_values"].values()):
-        print("malformed values read as missing: " + ", ".join(f"{k} {v}" for k, v in report["malformed_values"].items() if v))
+        print(
+            "malformed values read as missing: "
+            + ", ".join(f"{k} {v}" for k, v in report["malformed_values"].items() if v)
+        )
     print(f"{'':24}{'LightGBM':>12}{'logistic':>12}")
-    for key, title in (("auc", "AUC"), ("pr_auc", "PR-AUC"), ("lift_top_decile", "lift, top decile"), ("brier", "Brier score")):
+    for key, title in (
+        ("auc", "AUC"),
+        ("pr_auc", "PR-AUC"),
+        ("lift_top_decile", "lift, top decile"),
+        ("brier", "Brier score"),
+    ):
         print(f"{title:24}{_figure(m[key]):>12}{_figure(b[key]):>12}")
     print("calibration (validation rows):  predicted  observed  rows")
     for row in m["calibration"]:
-        print(f"  {row['from']:.1f}-{row['to']:.1f}{'':22}{row['predicted']:>7.3f}  {row['observed']:>8.3f}  {row['rows']:>4}")
+        print(
+            f"  {row['from']:.1f}-{row['to']:.1f}{'':22}{row['predicted']:>7.3f}  {row['observed']:>8.3f}  {row['rows']:>4}"
+        )
     print("feature importance (share of gain):")
     for item in report["importance"]:
         print(f"  {item['feature']:30} {item['gain_share']:6.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="crm churn", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="crm churn", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("train", help="train a model from a labelled file; promote it if it beats the promoted one")
     p.add_argument("--data", required=True)
@@ -67,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("promote", help="promote a version")
     p.add_argument("version", type=int)
     commands.add_parser("retire", help="promote no model: online scoring falls back to the rules")
-    p = commands.add_parser("features", help="features of every customer in a history file (JSON lines of events) at a moment")
+    p = commands.add_parser(
+        "features", help="features of every customer in a history file (JSON lines of events) at a moment"
+    )
     p.add_argument("--history", required=True)
     p.add_argument("--at", required=True, type=datetime.fromisoformat)
     p.add_argument("--out", required=True)
@@ -97,7 +113,9 @@ def _run(args) -> int:
         print(outcome.decision)
         if args.report:
             with open(args.report, "w") as handle:
-                json.dump({**outcome.report, "promoted": outcome.promoted, "decision": outcome.decision}, handle, indent=2)
+                json.dump(
+                    {**outcome.report, "promoted": outcome.promoted, "decision": outcome.decision}, handle, indent=2
+                )
         return 0
     if args.command == "score":
         from services.churn.model.registry import RegistryError
@@ -106,8 +124,14 @@ def _run(args) -> int:
         version = int(args.model) if args.model else registry.promoted()
         if version is None:
             raise RegistryError("No model is promoted; train one or pass --model VERSION")
-        rows = score_file(registry.load(version), args.data, Spec.load(args.spec), args.out,
-                          medium=settings.band_medium, high=settings.band_high)
+        rows = score_file(
+            registry.load(version),
+            args.data,
+            Spec.load(args.spec),
+            args.out,
+            medium=settings.band_medium,
+            high=settings.band_high,
+        )
         print(f"scored {rows} rows with model {version} into {args.out}")
         return 0
     if args.command == "models":
@@ -117,8 +141,10 @@ def _run(args) -> int:
             meta = registry.meta(version)
             m = meta["metrics"]
             mark = "*" if version == promoted else " "
-            print(f"{version:>6}{mark}  {meta['created_at'][:25]:25} {_figure(m['auc']):>7} {_figure(m['pr_auc']):>7} "
-                  f"{_figure(m['brier']):>7} {meta['rows']['total']:>9}  {meta['data_file']} {meta['data_fingerprint'][:12]}")
+            print(
+                f"{version:>6}{mark}  {meta['created_at'][:25]:25} {_figure(m['auc']):>7} {_figure(m['pr_auc']):>7} "
+                f"{_figure(m['brier']):>7} {meta['rows']['total']:>9}  {meta['data_file']} {meta['data_fingerprint'][:12]}"
+            )
         print("* promoted" if promoted else "no model promoted: online scoring uses the rules")
         return 0
     if args.command == "rollback":

@@ -6,6 +6,14 @@ from services.churn.playbooks.models import Intervention, RetentionTask
 from services.churn.points.models import PointsAccount, PointsMovement
 
 __all__ = [
-    "Base", "CustomerFeatures", "Intervention", "PointsAccount", "PointsMovement", "RetentionTask",
-    "inbox_table", "legal_holds", "outbox", "outbox_table",
+    "Base",
+    "CustomerFeatures",
+    "Intervention",
+    "PointsAccount",
+    "PointsMovement",
+    "RetentionTask",
+    "inbox_table",
+    "legal_holds",
+    "outbox",
+    "outbox_table",
 ]

@@ -12,20 +12,24 @@ from services.consent.declarations import CATALOGUE
 from services.consent.routes import router
 from services.consent.settings import ConsentSettings
 from services.kit.app import ServiceSpec
-from services.kit.catalogue import Category
-from services.kit.retention import RetentionRule, legal_hold_handlers, retention_job
 from services.kit.audit import audit_router
+from services.kit.catalogue import Category
 from services.kit.jobs import PeriodicJob
-
+from services.kit.retention import RetentionRule, legal_hold_handlers, retention_job
 
 C, H = models.Consent, models.ConsentChange
 # A consent is proof as long as the business limit after it ended (revoked, rejected, expired);
 # then it goes with its history.
 RULES = [
-    RetentionRule("ended-consents", C.__table__, Category.BUSINESS,
-                  since=sa.func.coalesce(C.revoked_at, C.decided_at, C.expires_at, C.created_at),
-                  customer=C.customer_id, where=(C.status.in_(["revoked", "rejected", "expired"]),),
-                  dependents=((H.__table__, H.consent_id),)),
+    RetentionRule(
+        "ended-consents",
+        C.__table__,
+        Category.BUSINESS,
+        since=sa.func.coalesce(C.revoked_at, C.decided_at, C.expires_at, C.created_at),
+        customer=C.customer_id,
+        where=(C.status.in_(["revoked", "rejected", "expired"]),),
+        dependents=((H.__table__, H.consent_id),),
+    ),
 ]
 
 

@@ -19,7 +19,8 @@ def on_customer_erased(settings: ConsentSettings) -> Handler:
     async def handle(session: AsyncSession, envelope: Envelope, payload: CustomerErasedV1) -> None:
         await known_customers.erased(session, payload.customer_id, payload.erased_at)
         actor = Actor(envelope.source, "system", None, "customer erased")
-        await service.erase_customer(session, payload.customer_id,
-                                     pseudonym_id=service.pseudonym(key, payload.customer_id), actor=actor)
+        await service.erase_customer(
+            session, payload.customer_id, pseudonym_id=service.pseudonym(key, payload.customer_id), actor=actor
+        )
 
     return handle

@@ -54,14 +54,18 @@ class DecisionCounter:
         try:
             async with sessions() as session, session.begin():
                 dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-                insert = dialect.insert(DecisionTally).values([
-                    {"day": day, "recipient": recipient, "purpose": purpose, "decision": decision, "count": n}
-                    for (day, recipient, purpose, decision), n in taken.items()
-                ])
-                await session.execute(insert.on_conflict_do_update(
-                    index_elements=["day", "recipient", "purpose", "decision"],
-                    set_={"count": DecisionTally.count + insert.excluded["count"]},
-                ))
+                insert = dialect.insert(DecisionTally).values(
+                    [
+                        {"day": day, "recipient": recipient, "purpose": purpose, "decision": decision, "count": n}
+                        for (day, recipient, purpose, decision), n in taken.items()
+                    ]
+                )
+                await session.execute(
+                    insert.on_conflict_do_update(
+                        index_elements=["day", "recipient", "purpose", "decision"],
+                        set_={"count": DecisionTally.count + insert.excluded["count"]},
+                    )
+                )
         except BaseException:
             self.pending.update(taken)  # not lost: added again on the next run
             raise
@@ -88,10 +92,12 @@ async def consent_kpis(session: SessionDep, window: KpiWindow = kpi_query(*BREAK
         kpis = [
             await _count_kpi(session, "active_consents", active_at_end, group),
             await _count_kpi(session, "expiring_consents", expiring, group),
-            await _count_kpi(session, "granted_consents", [], group,
-                             moment=Consent.granted_at, window=window, dialect=dialect),
-            await _count_kpi(session, "revoked_consents", [], group,
-                             moment=Consent.revoked_at, window=window, dialect=dialect),
+            await _count_kpi(
+                session, "granted_consents", [], group, moment=Consent.granted_at, window=window, dialect=dialect
+            ),
+            await _count_kpi(
+                session, "revoked_consents", [], group, moment=Consent.revoked_at, window=window, dialect=dialect
+            ),
         ]
         for outcome in ("permit", "deny"):
             kpis.append(await _decision_kpi(session, outcome, window))
@@ -104,8 +110,7 @@ async def _count_kpi(session, name, where, group, *, moment=None, window=None, d
     if moment is not None:
         where += [moment >= window.start, moment < window.end]
         bucket = bucket_start(moment, window.bucket, dialect).label("bucket")
-        rows = await session.execute(
-            sa.select(bucket, sa.func.count()).where(*where).group_by(bucket).order_by(bucket))
+        rows = await session.execute(sa.select(bucket, sa.func.count()).where(*where).group_by(bucket).order_by(bucket))
         series = [KpiPoint(bucket=as_date(b), value=float(n), count=n) for b, n in rows.all()]
     total = await session.scalar(sa.select(sa.func.count()).select_from(Consent).where(*where))
     breakdown = []
@@ -116,22 +121,31 @@ async def _count_kpi(session, name, where, group, *, moment=None, window=None, d
 
 
 async def _decision_kpi(session, outcome: str, window: KpiWindow) -> Kpi:
-    where = [DecisionTally.decision == outcome, DecisionTally.day >= window.start.date(),
-             DecisionTally.day <= window.end.date()]
+    where = [
+        DecisionTally.decision == outcome,
+        DecisionTally.day >= window.start.date(),
+        DecisionTally.day <= window.end.date(),
+    ]
     total = await session.scalar(sa.select(sa.func.coalesce(sa.func.sum(DecisionTally.count), 0)).where(*where))
     per_day = await session.execute(
-        sa.select(DecisionTally.day, sa.func.sum(DecisionTally.count)).where(*where).group_by(DecisionTally.day))
+        sa.select(DecisionTally.day, sa.func.sum(DecisionTally.count)).where(*where).group_by(DecisionTally.day)
+    )
     per_bucket: Counter[date] = Counter()
     for day, n in per_day.all():
         per_bucket[bucket_of(as_date(day), window.bucket)] += int(n)
     breakdown = []
     if window.by == "purpose":
         grouped = await session.execute(
-            sa.select(DecisionTally.purpose, sa.func.sum(DecisionTally.count)).where(*where)
-            .group_by(DecisionTally.purpose))
+            sa.select(DecisionTally.purpose, sa.func.sum(DecisionTally.count))
+            .where(*where)
+            .group_by(DecisionTally.purpose)
+        )
         breakdown = [KpiGroup(key=k, value=float(n), count=int(n)) for k, n in grouped.all()]
     return Kpi(
-        name=f"decisions_{'permitted' if outcome == 'permit' else 'denied'}", unit="count", value=float(total),
-        count=int(total), breakdown=breakdown,
+        name=f"decisions_{'permitted' if outcome == 'permit' else 'denied'}",
+        unit="count",
+        value=float(total),
+        count=int(total),
+        breakdown=breakdown,
         series=[KpiPoint(bucket=b, value=float(n), count=n) for b, n in sorted(per_bucket.items())],
     )

@@ -3,10 +3,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.kit.clock import now
 from events.outbox import Outbox
 from events.store import add_messaging_tables
 from services.kit.audit import AuditTrail
+from services.kit.clock import now
 from services.kit.db import UTCDateTime, new_metadata
 from services.kit.known_customers import KnownCustomers
 from services.kit.retention import add_legal_holds_table
@@ -31,8 +31,12 @@ class Consent(Base):
         # Decisions look consents up by exactly these three.
         sa.Index("ix_consents_customer_id_recipient_purpose", "customer_id", "recipient", "purpose"),
         # What the expiry job scans: only the active ones with an expiry.
-        sa.Index("ix_consents_due", "expires_at", postgresql_where=sa.text("status = 'active'"),
-                 sqlite_where=sa.text("status = 'active'")),
+        sa.Index(
+            "ix_consents_due",
+            "expires_at",
+            postgresql_where=sa.text("status = 'active'"),
+            sqlite_where=sa.text("status = 'active'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
@@ -76,8 +80,9 @@ class ConsentChange(Base):
     __tablename__ = "consent_history"
     __table_args__ = (sa.Index("ix_consent_history_consent_id_at", "consent_id", "at"),)
 
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     consent_id: Mapped[str] = mapped_column(sa.ForeignKey("consents.id"))
     # Copied from the consent so that erasure can find and pseudonymise it.
     customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)

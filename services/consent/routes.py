@@ -37,8 +37,7 @@ async def grant_consent(
     return consent
 
 
-@router.post("/consent-requests", status_code=status.HTTP_201_CREATED, response_model=ConsentOut,
-             responses=FORBIDDEN)
+@router.post("/consent-requests", status_code=status.HTTP_201_CREATED, response_model=ConsentOut, responses=FORBIDDEN)
 async def request_consent(
     body: ConsentGrant, session: SessionDep, actor: ActorDep, request: Request, response: Response
 ) -> Consent:
@@ -56,8 +55,9 @@ async def approve_consent(
 ) -> Consent:
     """Checker: the consent becomes active at once."""
     async with session.begin():
-        return await service.approve(session, consent_id, actor=actor, settings=_settings(request),
-                                     reason=body.reason if body else None)
+        return await service.approve(
+            session, consent_id, actor=actor, settings=_settings(request), reason=body.reason if body else None
+        )
 
 
 @router.post("/consents/{consent_id}/reject", response_model=ConsentOut, responses=FORBIDDEN)
@@ -65,8 +65,9 @@ async def reject_consent(
     consent_id: str, session: SessionDep, actor: ActorDep, request: Request, body: ConsentDecision | None = None
 ) -> Consent:
     async with session.begin():
-        return await service.reject(session, consent_id, actor=actor, settings=_settings(request),
-                                    reason=body.reason if body else None)
+        return await service.reject(
+            session, consent_id, actor=actor, settings=_settings(request), reason=body.reason if body else None
+        )
 
 
 @router.get("/consents/{consent_id}", response_model=ConsentOut)

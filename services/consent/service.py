@@ -27,12 +27,12 @@ from events.contracts import (
     ConsentRequestedV1,
     ConsentRevokedV1,
 )
-from services.kit.clock import now
 from services.consent.declarations import CATALOGUE
 from services.consent.models import Consent, ConsentChange, audit, known_customers, outbox
 from services.consent.schemas import ConsentGrant, DecisionOut, DecisionRequest
 from services.consent.settings import ConsentSettings
 from services.kit.catalogue import Erasure
+from services.kit.clock import now
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, Forbidden, NotFound
 
@@ -57,13 +57,29 @@ async def _move(
     session: AsyncSession, consent: Consent, to: str, actor: Actor, *, at: datetime, reason: str | None = None
 ) -> None:
     """Change the consent's status, with its history row and its audit record."""
-    session.add(ConsentChange(consent_id=consent.id, customer_id=consent.customer_id, from_status=consent.status,
-                              to_status=to, at=at, actor=actor.id, reason=reason))
+    session.add(
+        ConsentChange(
+            consent_id=consent.id,
+            customer_id=consent.customer_id,
+            from_status=consent.status,
+            to_status=to,
+            at=at,
+            actor=actor.id,
+            reason=reason,
+        )
+    )
     consent.status = to
     # Becoming active is a grant, whether the customer gave it or an approval made it so.
     action = "consent.granted" if to == "active" else f"consent.{to}"
-    await audit.record(session, actor=actor.id, role=actor.role, action=action, customer_id=consent.customer_id,
-                       fields=[f"consent:{consent.id}", *consent.data_categories], reason=reason or actor.reason)
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action=action,
+        customer_id=consent.customer_id,
+        fields=[f"consent:{consent.id}", *consent.data_categories],
+        reason=reason or actor.reason,
+    )
 
 
 def _new(body: ConsentGrant, moment: datetime) -> Consent:
@@ -78,29 +94,46 @@ def _new(body: ConsentGrant, moment: datetime) -> Consent:
 
 
 def _granted(consent: Consent) -> ConsentGrantedV1:
-    return ConsentGrantedV1(consent_id=consent.id, customer_id=consent.customer_id, recipient=consent.recipient,
-                            purpose=consent.purpose, data_categories=consent.data_categories,
-                            expires_at=consent.expires_at)
+    return ConsentGrantedV1(
+        consent_id=consent.id,
+        customer_id=consent.customer_id,
+        recipient=consent.recipient,
+        purpose=consent.purpose,
+        data_categories=consent.data_categories,
+        expires_at=consent.expires_at,
+    )
 
 
 def _decided(consent: Consent) -> ConsentDecidedV1:
-    return ConsentDecidedV1(consent_id=consent.id, customer_id=consent.customer_id, recipient=consent.recipient,
-                            purpose=consent.purpose, data_categories=consent.data_categories,
-                            decided_by=consent.decided_by, expires_at=consent.expires_at)
+    return ConsentDecidedV1(
+        consent_id=consent.id,
+        customer_id=consent.customer_id,
+        recipient=consent.recipient,
+        purpose=consent.purpose,
+        data_categories=consent.data_categories,
+        decided_by=consent.decided_by,
+        expires_at=consent.expires_at,
+    )
 
 
 async def grant(session: AsyncSession, body: ConsentGrant, *, actor: Actor, settings: ConsentSettings) -> Consent:
     """The customer's own consent, in a customer channel: active at once. Staff never grant
     directly: they request (maker) and another person approves (checker)."""
     if actor.role not in settings.self_service_roles or actor.customer_scope != body.customer_id:
-        raise Forbidden("Only the customer gives a consent directly; staff ask for one through "
-                        "POST /api/v1/consent-requests, and another person approves it.")
+        raise Forbidden(
+            "Only the customer gives a consent directly; staff ask for one through "
+            "POST /api/v1/consent-requests, and another person approves it."
+        )
     if body.channel not in settings.customer_channels:
-        raise Forbidden(f"A customer gives a consent through: {', '.join(settings.customer_channels)}; "
-                        "consents taken in a branch or by phone go through a consent request.")
+        raise Forbidden(
+            f"A customer gives a consent through: {', '.join(settings.customer_channels)}; "
+            "consents taken in a branch or by phone go through a consent request."
+        )
     if body.legal_basis != "consent":
-        raise Forbidden("A customer's own grant rests on their consent; another legal basis is recorded "
-                        "by staff through a consent request.")
+        raise Forbidden(
+            "A customer's own grant rests on their consent; another legal basis is recorded "
+            "by staff through a consent request."
+        )
     await known_customers.require(session, body.customer_id)
     moment = now()
     consent = _new(body, moment)
@@ -121,10 +154,18 @@ async def request(session: AsyncSession, body: ConsentGrant, *, actor: Actor, se
     consent.requested_at, consent.requested_by = moment, actor.id
     session.add(consent)
     await _move(session, consent, "requested", actor, at=moment)
-    await outbox.emit(session, "consent.requested", ConsentRequestedV1(
-        consent_id=consent.id, customer_id=consent.customer_id, recipient=consent.recipient, purpose=consent.purpose,
-        data_categories=consent.data_categories, requested_by=actor.id,
-    ))
+    await outbox.emit(
+        session,
+        "consent.requested",
+        ConsentRequestedV1(
+            consent_id=consent.id,
+            customer_id=consent.customer_id,
+            recipient=consent.recipient,
+            purpose=consent.purpose,
+            data_categories=consent.data_categories,
+            requested_by=actor.id,
+        ),
+    )
     return consent
 
 
@@ -136,11 +177,14 @@ async def _requested_for_decision(
         raise Forbidden(f"Only these roles may approve or reject a consent: {', '.join(settings.approver_roles)}.")
     consent = await get(session, consent_id, scope=None, for_update=True)
     if consent.requested_by is not None and consent.requested_by == actor.id:
-        raise Forbidden("You requested this consent, so you cannot approve or reject it (four-eyes principle); "
-                        "another compliance officer must decide.")
+        raise Forbidden(
+            "You requested this consent, so you cannot approve or reject it (four-eyes principle); "
+            "another compliance officer must decide."
+        )
     if consent.status != "requested":
-        raise Conflict(f"The consent is {consent.current_status}; "
-                       "only a requested consent can be approved or rejected.")
+        raise Conflict(
+            f"The consent is {consent.current_status}; only a requested consent can be approved or rejected."
+        )
     return consent
 
 
@@ -174,10 +218,17 @@ async def reject(
 async def _revoke(session: AsyncSession, consent: Consent, *, actor: Actor, reason: str | None) -> None:
     consent.revoked_at, consent.revoked_by = now(), actor.id
     await _move(session, consent, "revoked", actor, at=consent.revoked_at, reason=reason)
-    await outbox.emit(session, "consent.revoked", ConsentRevokedV1(
-        consent_id=consent.id, customer_id=consent.customer_id, recipient=consent.recipient, purpose=consent.purpose,
-        revoked_at=consent.revoked_at,
-    ))
+    await outbox.emit(
+        session,
+        "consent.revoked",
+        ConsentRevokedV1(
+            consent_id=consent.id,
+            customer_id=consent.customer_id,
+            recipient=consent.recipient,
+            purpose=consent.purpose,
+            revoked_at=consent.revoked_at,
+        ),
+    )
 
 
 async def revoke(session: AsyncSession, consent_id: str, *, actor: Actor) -> Consent:
@@ -197,10 +248,17 @@ async def revoke(session: AsyncSession, consent_id: str, *, actor: Actor) -> Con
 async def _expire(session: AsyncSession, consent: Consent, *, actor: Actor) -> None:
     # Recorded at the moment it lapsed, not when the job noticed, so as-of answers are exact.
     await _move(session, consent, "expired", actor, at=consent.expires_at, reason="expiry reached")
-    await outbox.emit(session, "consent.expired", ConsentExpiredV1(
-        consent_id=consent.id, customer_id=consent.customer_id, recipient=consent.recipient, purpose=consent.purpose,
-        expired_at=consent.expires_at,
-    ))
+    await outbox.emit(
+        session,
+        "consent.expired",
+        ConsentExpiredV1(
+            consent_id=consent.id,
+            customer_id=consent.customer_id,
+            recipient=consent.recipient,
+            purpose=consent.purpose,
+            expired_at=consent.expires_at,
+        ),
+    )
 
 
 async def expire_due(sessions: async_sessionmaker[AsyncSession], *, batch_size: int = 100) -> int:
@@ -230,9 +288,11 @@ async def erase_customer(session: AsyncSession, customer_id: str, *, pseudonym_i
     """Close the customer's consents, then replace their id with a pseudonym everywhere this
     service keeps it, except the audit trail, which cannot change. Purposes, categories, times,
     actors and notice hashes stay: they are the record the bank must keep."""
-    consents = list(await session.scalars(
-        sa.select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.id).with_for_update()
-    ))
+    consents = list(
+        await session.scalars(
+            sa.select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.id).with_for_update()
+        )
+    )
     if not consents:
         return  # a customer who never consented to anything: nothing is kept about them here
     for consent in consents:
@@ -254,34 +314,54 @@ async def erase_customer(session: AsyncSession, customer_id: str, *, pseudonym_i
     await session.execute(
         sa.update(ConsentChange)
         .where(ConsentChange.customer_id == customer_id)
-        .values(customer_id=pseudonym_id,
-                **{c: replaced(getattr(ConsentChange, c)) for c in _PSEUDONYMISED["consent_history"]})
+        .values(
+            customer_id=pseudonym_id,
+            **{c: replaced(getattr(ConsentChange, c)) for c in _PSEUDONYMISED["consent_history"]},
+        )
         .execution_options(synchronize_session=False)
     )
-    await audit.record(session, actor=actor.id, role=actor.role, action="consent.pseudonymised",
-                       customer_id=customer_id, fields=["customer_id"], reason="customer erased")
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="consent.pseudonymised",
+        customer_id=customer_id,
+        fields=["customer_id"],
+        reason="customer erased",
+    )
 
 
 async def history(session: AsyncSession, consent_id: str, *, scope: str | None) -> list[ConsentChange]:
     await get(session, consent_id, scope=scope)
-    return list(await session.scalars(
-        sa.select(ConsentChange).where(ConsentChange.consent_id == consent_id).order_by(ConsentChange.id)
-    ))
+    return list(
+        await session.scalars(
+            sa.select(ConsentChange).where(ConsentChange.consent_id == consent_id).order_by(ConsentChange.id)
+        )
+    )
 
 
 async def for_customer(session: AsyncSession, customer_id: str) -> list[Consent]:
     """Newest first. A customer this service has never seen simply has none."""
-    query = (
-        sa.select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.created_at.desc(), Consent.id)
-    )
+    query = sa.select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.created_at.desc(), Consent.id)
     return list(await session.scalars(query))
 
 
 # When no consent permits, the reason given is that of the consent closest to permitting.
-_CLOSENESS = ["active_consent", "categories_not_covered", "consent_expired", "consent_revoked", "consent_pending",
-              "consent_rejected"]
-_REASON_OF_STATUS = {"expired": "consent_expired", "revoked": "consent_revoked", "requested": "consent_pending",
-                     "approved": "consent_pending", "rejected": "consent_rejected"}
+_CLOSENESS = [
+    "active_consent",
+    "categories_not_covered",
+    "consent_expired",
+    "consent_revoked",
+    "consent_pending",
+    "consent_rejected",
+]
+_REASON_OF_STATUS = {
+    "expired": "consent_expired",
+    "revoked": "consent_revoked",
+    "requested": "consent_pending",
+    "approved": "consent_pending",
+    "rejected": "consent_rejected",
+}
 
 
 def _reason(status: str, expires_at: datetime | None, categories: list[str], wanted: set[str], as_of: datetime) -> str:
@@ -341,25 +421,37 @@ class DecisionReader:
         # Built without re-validation: every value comes from this function or the request.
         as_of = now()
         async with self.pool.acquire() as connection:
-            rows = await connection.fetch(_DECIDE_NOW, asked.customer_id, asked.recipient, as_of,
-                                          json.dumps(sorted(set(asked.data_categories))))
+            rows = await connection.fetch(
+                _DECIDE_NOW, asked.customer_id, asked.recipient, as_of, json.dumps(sorted(set(asked.data_categories)))
+            )
         best = None  # (closeness, row): the first of the closest, i.e. the newest (rows come newest first)
         for row in rows:
             if row["purpose"] != asked.purpose or row["status"] is None:
                 continue
             status = "expired" if row["status"] == "active" and row["lapsed"] else row["status"]
-            reason = ("active_consent" if row["covers"] else "categories_not_covered") if status == "active" \
+            reason = (
+                ("active_consent" if row["covers"] else "categories_not_covered")
+                if status == "active"
                 else _REASON_OF_STATUS[status]
+            )
             closeness = _CLOSENESS.index(reason)
             if best is None or closeness < best[0]:
                 best = (closeness, reason, row["id"])
         if best is not None:
             _, reason, consent_id = best
-            return DecisionOut.model_construct(decision="permit" if reason == "active_consent" else "deny", consent_id=consent_id,
-                               reason=reason, as_of=as_of)
+            return DecisionOut.model_construct(
+                decision="permit" if reason == "active_consent" else "deny",
+                consent_id=consent_id,
+                reason=reason,
+                as_of=as_of,
+            )
         other_purpose = any(row["existed"] for row in rows)
-        return DecisionOut.model_construct(decision="deny", consent_id=None,
-                           reason="purpose_not_consented" if other_purpose else "no_consent", as_of=as_of)
+        return DecisionOut.model_construct(
+            decision="deny",
+            consent_id=None,
+            reason="purpose_not_consented" if other_purpose else "no_consent",
+            as_of=as_of,
+        )
 
 
 async def decide(session: AsyncSession, asked: DecisionRequest) -> DecisionOut:
@@ -376,12 +468,17 @@ async def decide(session: AsyncSession, asked: DecisionRequest) -> DecisionOut:
         .correlate(Consent)
         .scalar_subquery()
     )
-    rows = (await session.execute(
-        sa.select(Consent.id, Consent.data_categories, Consent.expires_at, Consent.created_at,
-                  status_then.label("status"))
-        .where(Consent.customer_id == asked.customer_id, Consent.recipient == asked.recipient,
-               Consent.purpose == asked.purpose)
-    )).all()
+    rows = (
+        await session.execute(
+            sa.select(
+                Consent.id, Consent.data_categories, Consent.expires_at, Consent.created_at, status_then.label("status")
+            ).where(
+                Consent.customer_id == asked.customer_id,
+                Consent.recipient == asked.recipient,
+                Consent.purpose == asked.purpose,
+            )
+        )
+    ).all()
     wanted = set(asked.data_categories)
     candidates = [
         (_reason(row.status, row.expires_at, row.data_categories, wanted, as_of), row)
@@ -394,8 +491,9 @@ async def decide(session: AsyncSession, asked: DecisionRequest) -> DecisionOut:
         return DecisionOut(decision=decision, consent_id=row.id, reason=reason, as_of=as_of)
     other_purpose = await session.scalar(
         sa.select(Consent.id)
-        .where(Consent.customer_id == asked.customer_id, Consent.recipient == asked.recipient,
-               Consent.created_at <= as_of)
+        .where(
+            Consent.customer_id == asked.customer_id, Consent.recipient == asked.recipient, Consent.created_at <= as_of
+        )
         .limit(1)
     )
     reason = "purpose_not_consented" if other_purpose is not None else "no_consent"

@@ -34,6 +34,9 @@ class ConsentSettings(ComponentSettings):
     @model_validator(mode="after")
     def _key(self):
         self.pseudonym_key = secret_or_development(
-            self.pseudonym_key, setting="CONSENT_PSEUDONYM_KEY", environment=self.environment, dev_name="consent-pseudonym"
+            self.pseudonym_key,
+            setting="CONSENT_PSEUDONYM_KEY",
+            environment=self.environment,
+            dev_name="consent-pseudonym",
         )
         return self

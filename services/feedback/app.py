@@ -6,12 +6,12 @@ from events.contracts import topics
 from services.feedback import models
 from services.feedback.cases.routes import router as cases_router
 from services.feedback.customers.handlers import HANDLERS
+from services.feedback.declarations import CATALOGUE
 from services.feedback.kpis.routes import router as kpis_router
 from services.feedback.settings import FeedbackSettings
 from services.feedback.sla.service import escalate_due
 from services.feedback.surveys.routes import router as surveys_router
 from services.kit.app import ServiceSpec
-from services.feedback.declarations import CATALOGUE
 from services.kit.catalogue import Category
 from services.kit.jobs import PeriodicJob
 from services.kit.retention import RetentionRule, legal_hold_handlers, retention_job
@@ -19,14 +19,31 @@ from services.kit.retention import RetentionRule, legal_hold_handlers, retention
 # Survey answers are behavioural data; cases are business records (regulatory complaint statistics),
 # and a case's notes and clocks go with it.
 RULES = [
-    RetentionRule("feedback", models.SurveyAnswer.__table__, Category.BEHAVIOUR,
-                  since=models.SurveyAnswer.received_at, customer=models.SurveyAnswer.customer_id),
-    RetentionRule("survey_invitations", models.SurveyInvitation.__table__, Category.BEHAVIOUR,
-                  since=models.SurveyInvitation.created_at, customer=models.SurveyInvitation.customer_id),
-    RetentionRule("cases", models.Case.__table__, Category.BUSINESS, since=models.Case.opened_at,
-                  customer=models.Case.customer_id,
-                  dependents=((models.CaseNote.__table__, models.CaseNote.case_id),
-                              (models.SlaClock.__table__, models.SlaClock.case_id))),
+    RetentionRule(
+        "feedback",
+        models.SurveyAnswer.__table__,
+        Category.BEHAVIOUR,
+        since=models.SurveyAnswer.received_at,
+        customer=models.SurveyAnswer.customer_id,
+    ),
+    RetentionRule(
+        "survey_invitations",
+        models.SurveyInvitation.__table__,
+        Category.BEHAVIOUR,
+        since=models.SurveyInvitation.created_at,
+        customer=models.SurveyInvitation.customer_id,
+    ),
+    RetentionRule(
+        "cases",
+        models.Case.__table__,
+        Category.BUSINESS,
+        since=models.Case.opened_at,
+        customer=models.Case.customer_id,
+        dependents=(
+            (models.CaseNote.__table__, models.CaseNote.case_id),
+            (models.SlaClock.__table__, models.SlaClock.case_id),
+        ),
+    ),
 ]
 
 
@@ -40,7 +57,7 @@ def spec() -> ServiceSpec:
         name="feedback",
         title="Feedback service",
         description="Service cases with SLA clocks, satisfaction surveys (CSAT, NPS, CES) and the closed loop, "
-                    "service KPIs.",
+        "service KPIs.",
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",

@@ -39,8 +39,9 @@ def page_after(query: sa.Select, time_column, id_column, after: str | None, limi
     """Newest first; `after` continues where the previous page ended."""
     if after:
         moment, item_id = decode_cursor(after)
-        query = query.where(sa.tuple_(time_column, id_column) < sa.tuple_(sa.literal(moment, time_column.type),
-                                                                           sa.literal(item_id)))
+        query = query.where(
+            sa.tuple_(time_column, id_column) < sa.tuple_(sa.literal(moment, time_column.type), sa.literal(item_id))
+        )
     return query.order_by(time_column.desc(), id_column.desc()).limit(limit + 1)
 
 
@@ -63,9 +64,7 @@ class Scope:
             scope = self.actor.customer_scope
             return query.where(customer_column == scope if scope else sa.false())
         if self.assigned_only:
-            managed = sa.select(KnownCustomer.customer_id).where(
-                KnownCustomer.relationship_manager_id == self.actor.id
-            )
+            managed = sa.select(KnownCustomer.customer_id).where(KnownCustomer.relationship_manager_id == self.actor.id)
             return query.where(customer_column.in_(managed))
         return query
 

@@ -7,5 +7,18 @@ from services.feedback.kpis.rollup import AnswerHourly, CaseHourly
 from services.feedback.sla.models import SlaClock
 from services.feedback.surveys.models import SurveyAnswer, SurveyInvitation
 
-__all__ = ["AnswerHourly", "Base", "Case", "CaseHourly", "CaseNote", "KnownCustomer", "SlaClock", "SurveyAnswer",
-           "SurveyInvitation", "inbox_table", "legal_holds", "outbox", "outbox_table"]
+__all__ = [
+    "AnswerHourly",
+    "Base",
+    "Case",
+    "CaseHourly",
+    "CaseNote",
+    "KnownCustomer",
+    "SlaClock",
+    "SurveyAnswer",
+    "SurveyInvitation",
+    "inbox_table",
+    "legal_holds",
+    "outbox",
+    "outbox_table",
+]

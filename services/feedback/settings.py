@@ -30,9 +30,13 @@ _COMMON_CAUSES = ["process_error", "staff_error", "system_fault", "policy", "cus
 DEFAULT_CATEGORIES = {
     "service": CaseCategory(root_causes=_COMMON_CAUSES),
     "fees": CaseCategory(root_causes=["fee_disclosure", "fee_error", "policy", "customer_misunderstanding"]),
-    "product": CaseCategory(root_causes=["product_design", "product_fault", "mis_selling", "customer_misunderstanding"]),
-    "fraud": CaseCategory(sla=SlaTarget(first_answer_hours=4, resolve_hours=48, simple_resolve_hours=24),
-                          root_causes=["confirmed_fraud", "no_fraud", "third_party", "system_fault"]),
+    "product": CaseCategory(
+        root_causes=["product_design", "product_fault", "mis_selling", "customer_misunderstanding"]
+    ),
+    "fraud": CaseCategory(
+        sla=SlaTarget(first_answer_hours=4, resolve_hours=48, simple_resolve_hours=24),
+        root_causes=["confirmed_fraud", "no_fraud", "third_party", "system_fault"],
+    ),
     "privacy": CaseCategory(root_causes=["data_error", "unauthorised_access", "policy", "no_breach"]),
     "account": CaseCategory(root_causes=_COMMON_CAUSES),
     "card": CaseCategory(root_causes=_COMMON_CAUSES),

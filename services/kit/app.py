@@ -16,10 +16,10 @@ from events.consumer import EventConsumer, Handler
 from events.contracts import topics
 from events.outbox import Outbox
 from events.store import purge_messaging
-from services.kit.clock import now
 from services.kit import crypto, db, migrations
 from services.kit.audit import AuditTrail, CheckpointStore
 from services.kit.catalogue import Catalogue
+from services.kit.clock import now
 from services.kit.identity import caller
 from services.kit.jobs import PeriodicJob, run_forever
 from services.kit.messaging import Messaging
@@ -92,8 +92,11 @@ class ServiceSpec:
         if self.audit is not None:
             s = self.settings
             self.audit.configure(
-                key=s.audit_chain_key, chain=s.audit_chain_id(), seal_delay=s.audit_seal_delay_seconds,
-                poll_interval=s.audit_poll_interval_seconds, checkpoint_interval=s.audit_checkpoint_interval_seconds,
+                key=s.audit_chain_key,
+                chain=s.audit_chain_id(),
+                seal_delay=s.audit_seal_delay_seconds,
+                poll_interval=s.audit_poll_interval_seconds,
+                checkpoint_interval=s.audit_checkpoint_interval_seconds,
             )
 
 
@@ -102,8 +105,12 @@ def purge_messaging_job(spec: "ServiceSpec") -> PeriodicJob:
 
     async def run(sessions) -> int:
         older_than = now() - timedelta(days=spec.settings.messaging_retention_days)
-        return await purge_messaging(sessions.kw["bind"], outbox=spec.outbox.table if spec.outbox else None,
-                                     inbox=spec.inbox, older_than=older_than)
+        return await purge_messaging(
+            sessions.kw["bind"],
+            outbox=spec.outbox.table if spec.outbox else None,
+            inbox=spec.inbox,
+            older_than=older_than,
+        )
 
     return PeriodicJob(name="purge-messaging", every_seconds=3600, run=run)
 
@@ -153,7 +160,9 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             if spec.audit:
                 anchor = CheckpointStore(settings.kafka(), spec.name)
                 tasks.append(asyncio.create_task(spec.audit.run_sealer(engine, anchor)))
-                tasks.append(asyncio.create_task(spec.audit.run_verifier(engine, spec.name, settings.audit_verify_interval)))
+                tasks.append(
+                    asyncio.create_task(spec.audit.run_verifier(engine, spec.name, settings.audit_verify_interval))
+                )
         try:
             async with AsyncExitStack() as stack:
                 if spec.resources is not None:
@@ -168,8 +177,13 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
 
     # No public documents or viewers: a service's OpenAPI document is for its callers only.
     app = FastAPI(
-        title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan,
-        openapi_url=None, docs_url=None, redoc_url=None,
+        title=spec.title,
+        description=spec.description,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     install_problem_handlers(app)
     install_observability(app, spec.name)
@@ -195,7 +209,9 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             checks["migrations"] = "unknown"
         if all(v == "ok" for v in checks.values()):
             return JSONResponse({"status": "ready", "checks": checks})
-        return problem_response(request, status=503, title="Not ready", detail="The database is unreachable or not migrated.", checks=checks)
+        return problem_response(
+            request, status=503, title="Not ready", detail="The database is unreachable or not migrated.", checks=checks
+        )
 
     guarded = [Depends(caller)] if spec.authenticate_callers else []
     if spec.openapi_url:

@@ -26,8 +26,8 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
 from datetime import UTC, datetime
+from typing import Annotated
 
 import sqlalchemy as sa
 import structlog
@@ -45,7 +45,9 @@ log = structlog.get_logger(__name__)
 GENESIS = "0" * 64
 
 AUDIT_VERIFICATION_FAILURES = Counter(
-    "crm_audit_chain_verification_failures_total", "Scheduled audit-chain checks that found a broken chain", ["component"]
+    "crm_audit_chain_verification_failures_total",
+    "Scheduled audit-chain checks that found a broken chain",
+    ["component"],
 )
 AUDIT_VERIFIED_AT = Gauge(
     "crm_audit_chain_verified_timestamp_seconds", "When the audit chain was last found intact", ["component"]
@@ -128,8 +130,17 @@ def _canonical(content: list | dict) -> bytes:
 
 def _digest(key: bytes, row, position: int, prev_hash: str) -> str:
     content = [
-        position, _canonical_time(row.at), row.actor, row.role, row.action, row.customer_id,
-        row.fields, row.reason, row.outcome, row.request_id, prev_hash,
+        position,
+        _canonical_time(row.at),
+        row.actor,
+        row.role,
+        row.action,
+        row.customer_id,
+        row.fields,
+        row.reason,
+        row.outcome,
+        row.request_id,
+        prev_hash,
     ]
     return hmac.new(key, _canonical(content), hashlib.sha256).hexdigest()
 
@@ -160,8 +171,13 @@ class Checkpoint:
     @classmethod
     def from_json(cls, raw: bytes) -> "Checkpoint":
         value = json.loads(raw)
-        return cls(str(value["chain"]), int(value["position"]), str(value["hash"]), str(value["at"]),
-                   str(value.get("signature", "")))
+        return cls(
+            str(value["chain"]),
+            int(value["position"]),
+            str(value["hash"]),
+            str(value["at"]),
+            str(value.get("signature", "")),
+        )
 
 
 def _checkpoint_signature(key: bytes, content: bytes) -> str:
@@ -259,8 +275,15 @@ class AuditTrail:
         self.poll_interval = 1.0
         self.checkpoint_interval = 60.0
 
-    def configure(self, *, key: Callable[[], bytes], chain: str, seal_delay: float, poll_interval: float,
-                  checkpoint_interval: float) -> None:
+    def configure(
+        self,
+        *,
+        key: Callable[[], bytes],
+        chain: str,
+        seal_delay: float,
+        poll_interval: float,
+        checkpoint_interval: float,
+    ) -> None:
         self._key_source, self._key_value, self.chain = key, None, chain
         self.seal_delay, self.poll_interval, self.checkpoint_interval = seal_delay, poll_interval, checkpoint_interval
 
@@ -299,8 +322,16 @@ class AuditTrail:
         reason: str | None = None,
         outcome: str = "ok",
     ) -> None:
-        await self.record_many(session, actor=actor, role=role, action=action, customer_ids=[customer_id],
-                               fields=fields, reason=reason, outcome=outcome)
+        await self.record_many(
+            session,
+            actor=actor,
+            role=role,
+            action=action,
+            customer_ids=[customer_id],
+            fields=fields,
+            reason=reason,
+            outcome=outcome,
+        )
 
     async def record_many(
         self,
@@ -341,12 +372,22 @@ class AuditTrail:
         )
         return sa.select(row).add_cte(insert.cte("audited"))
 
-    def read_params(self, *, actor: str, role: str, action: str, customer_id: str,
-                    fields: set[str] | list[str] = (), reason: str | None = None) -> dict:
+    def read_params(
+        self,
+        *,
+        actor: str,
+        role: str,
+        action: str,
+        customer_id: str,
+        fields: set[str] | list[str] = (),
+        reason: str | None = None,
+    ) -> dict:
         """The audit row's values for a statement from `audited_read`."""
         self._wake.set()
-        values = {**self._row(actor=actor, role=role, action=action, fields=fields, reason=reason, outcome="ok"),
-                  "customer_id": customer_id}
+        values = {
+            **self._row(actor=actor, role=role, action=action, fields=fields, reason=reason, outcome="ok"),
+            "customer_id": customer_id,
+        }
         return {f"audit_{name}": value for name, value in values.items()}
 
     # --- sealing ---------------------------------------------------------------------------
@@ -369,9 +410,11 @@ class AuditTrail:
         t = self.table
         key = self._key()
         async with engine.begin() as connection:
-            if engine.dialect.name == "postgresql":
-                if not await connection.scalar(sa.text("SELECT pg_try_advisory_xact_lock(hashtext('audit_sealer'))")):
-                    return 0
+            locked = engine.dialect.name != "postgresql" or await connection.scalar(
+                sa.text("SELECT pg_try_advisory_xact_lock(hashtext('audit_sealer'))")
+            )
+            if not locked:
+                return 0
             position, prev_hash = await self.head(connection)
             pending = (
                 await connection.execute(sa.select(t).where(t.c.hash.is_(None)).order_by(t.c.id).limit(batch_size))
@@ -385,16 +428,24 @@ class AuditTrail:
                 sealed.append({"row_id": row.id, "position": position, "prev": prev_hash, "digest": digest})
                 prev_hash = digest
             if engine.dialect.name == "postgresql":  # one statement for the batch
-                await connection.execute(self._SEAL_BATCH, {
-                    "ids": [s["row_id"] for s in sealed], "positions": [s["position"] for s in sealed],
-                    "prevs": [s["prev"] for s in sealed], "digests": [s["digest"] for s in sealed],
-                })
+                await connection.execute(
+                    self._SEAL_BATCH,
+                    {
+                        "ids": [s["row_id"] for s in sealed],
+                        "positions": [s["position"] for s in sealed],
+                        "prevs": [s["prev"] for s in sealed],
+                        "digests": [s["digest"] for s in sealed],
+                    },
+                )
             else:
                 await connection.execute(
                     t.update()
                     .where(t.c.id == sa.bindparam("row_id"))
-                    .values(chain_position=sa.bindparam("position"), prev_hash=sa.bindparam("prev"),
-                            hash=sa.bindparam("digest")),
+                    .values(
+                        chain_position=sa.bindparam("position"),
+                        prev_hash=sa.bindparam("prev"),
+                        hash=sa.bindparam("digest"),
+                    ),
                     sealed,
                 )
             return len(pending)
@@ -414,7 +465,9 @@ class AuditTrail:
                     AUDIT_VERIFIED_AT.labels(component).set_to_current_time()
                 else:
                     AUDIT_VERIFICATION_FAILURES.labels(component).inc()
-                    log.error("audit_chain_broken", component=component, position=result.broken_at, problem=result.problem)
+                    log.error(
+                        "audit_chain_broken", component=component, position=result.broken_at, problem=result.problem
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # database away: the timestamp goes stale, which is alerted too
@@ -465,7 +518,9 @@ class AuditTrail:
 
     # --- verification ------------------------------------------------------------------------
 
-    async def verify(self, engine: AsyncEngine, checkpoints: list[Checkpoint] = (), batch_size: int = 5000) -> Verification:
+    async def verify(
+        self, engine: AsyncEngine, checkpoints: list[Checkpoint] = (), batch_size: int = 5000
+    ) -> Verification:
         """Walk the chain: every row's position, link and keyed hash; then every checkpoint of
         this chain (signature, and the hash at its position)."""
         t = self.table
@@ -489,10 +544,7 @@ class AuditTrail:
             while True:
                 rows = (
                     await connection.execute(
-                        sa.select(t)
-                        .where(t.c.chain_position > after)
-                        .order_by(t.c.chain_position)
-                        .limit(batch_size)
+                        sa.select(t).where(t.c.chain_position > after).order_by(t.c.chain_position).limit(batch_size)
                     )
                 ).all()
                 if not rows:
@@ -511,8 +563,10 @@ class AuditTrail:
                 after = rows[-1].chain_position
         beyond = [position for position in anchors if position > sealed]
         if beyond:
-            return broken(sealed + 1, f"newest records removed: a checkpoint saw position {max(beyond)}, "
-                                      f"the chain ends at {sealed}")
+            return broken(
+                sealed + 1,
+                f"newest records removed: a checkpoint saw position {max(beyond)}, the chain ends at {sealed}",
+            )
         return Verification(sealed, unsealed, checkpoints=anchored)
 
 
@@ -561,10 +615,15 @@ async def query_trail(trail: AuditTrail, session: AsyncSession | AsyncConnection
     if filters.after is not None:
         query = query.where(t.c.id > filters.after)
     rows = (await session.execute(query)).all()
-    page = rows[:filters.limit]
+    page = rows[: filters.limit]
     items = [
-        AuditRecordOut(**{**row._mapping, "fields": [f for f in row.fields.split(",") if f],
-                          "at": row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)})
+        AuditRecordOut(
+            **{
+                **row._mapping,
+                "fields": [f for f in row.fields.split(",") if f],
+                "at": row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),
+            }
+        )
         for row in page
     ]
     return AuditPage(items=items, next_cursor=page[-1].id if len(rows) > filters.limit else None)

@@ -61,8 +61,9 @@ class FieldDeclaration(BaseModel):
     purpose: str = ""
     description: str
     retention_days: int | None = Field(
-        None, description="How long the category is kept by this component (configuration); null: as long as the "
-        "record it belongs to."
+        None,
+        description="How long the category is kept by this component (configuration); null: as long as the "
+        "record it belongs to.",
     )
 
 
@@ -85,52 +86,72 @@ def table(name: str, *, purpose: str, retention_from: str, fields: Iterable[Fiel
 OPS = Category.OPERATIONAL
 
 # Plumbing every component keeps (events/store.py, services/kit/audit.py), declared once here.
-OUTBOX = table("outbox", purpose="Transactional outbox: events waiting for and after publication.",
-               retention_from="publication (purged after the configured safe period)", fields=[
-    field("position", OPS, "Commit order."),
-    field("id", OPS, "Event id."),
-    field("aggregatetype", OPS, "Subject of the event (customer, consent, ...)."),
-    field("aggregateid", OPS, "Customer id (random, not personal data by itself).", identifying=True),
-    field("type", OPS, "Event type and version."),
-    field("payload", OPS, "The event: ids, codes and categories only, never names, contact data or free text."),
-    field("created_at", OPS, "When the event was staged."),
-    field("sent_at", OPS, "When the broker took it."),
-])
-INBOX = table("inbox", purpose="Idempotent consumer: ids of events already applied.",
-              retention_from="handling (purged after the configured safe period)", fields=[
-    field("event_id", OPS, "Id of an applied event."),
-    field("event_type", OPS, "Its type."),
-    field("handled_at", OPS, "When it was applied."),
-])
-AUDIT_LOG = table("audit_log", purpose="Proof of who accessed or changed customer data (R2.3).",
-                  retention_from="never erased (append-only legal record; field names and random ids only)", fields=[
-    field("id", OPS, "Insertion order."),
-    field("at", OPS, "When."),
-    field("actor", OPS, "Who acted (staff, customer or job id).", identifying=True),
-    field("role", OPS, "Their role."),
-    field("action", OPS, "What they did."),
-    field("customer_id", OPS, "Whose data.", identifying=True),
-    field("fields", OPS, "Names of the fields involved, never their values."),
-    field("reason", OPS, "Why, where the role must say.", sensitivity=Sensitivity.CONFIDENTIAL),
-    field("outcome", OPS, "Result."),
-    field("request_id", OPS, "The request that caused it."),
-    field("chain_position", OPS, "Position in the hash chain."),
-    field("prev_hash", OPS, "Hash of the previous record."),
-    field("hash", OPS, "Hash of this record."),
-])
-LEGAL_HOLDS = table("legal_holds", purpose="Customers whose data must not be erased (litigation, investigation).",
-                    retention_from="release of the hold", fields=[
-    field("customer_id", OPS, "The customer on hold.", identifying=True),
-    field("reference", OPS, "The case reference (a code, never free text)."),
-    field("placed_at", OPS, "When the hold was placed."),
-])
+OUTBOX = table(
+    "outbox",
+    purpose="Transactional outbox: events waiting for and after publication.",
+    retention_from="publication (purged after the configured safe period)",
+    fields=[
+        field("position", OPS, "Commit order."),
+        field("id", OPS, "Event id."),
+        field("aggregatetype", OPS, "Subject of the event (customer, consent, ...)."),
+        field("aggregateid", OPS, "Customer id (random, not personal data by itself).", identifying=True),
+        field("type", OPS, "Event type and version."),
+        field("payload", OPS, "The event: ids, codes and categories only, never names, contact data or free text."),
+        field("created_at", OPS, "When the event was staged."),
+        field("sent_at", OPS, "When the broker took it."),
+    ],
+)
+INBOX = table(
+    "inbox",
+    purpose="Idempotent consumer: ids of events already applied.",
+    retention_from="handling (purged after the configured safe period)",
+    fields=[
+        field("event_id", OPS, "Id of an applied event."),
+        field("event_type", OPS, "Its type."),
+        field("handled_at", OPS, "When it was applied."),
+    ],
+)
+AUDIT_LOG = table(
+    "audit_log",
+    purpose="Proof of who accessed or changed customer data (R2.3).",
+    retention_from="never erased (append-only legal record; field names and random ids only)",
+    fields=[
+        field("id", OPS, "Insertion order."),
+        field("at", OPS, "When."),
+        field("actor", OPS, "Who acted (staff, customer or job id).", identifying=True),
+        field("role", OPS, "Their role."),
+        field("action", OPS, "What they did."),
+        field("customer_id", OPS, "Whose data.", identifying=True),
+        field("fields", OPS, "Names of the fields involved, never their values."),
+        field("reason", OPS, "Why, where the role must say.", sensitivity=Sensitivity.CONFIDENTIAL),
+        field("outcome", OPS, "Result."),
+        field("request_id", OPS, "The request that caused it."),
+        field("chain_position", OPS, "Position in the hash chain."),
+        field("prev_hash", OPS, "Hash of the previous record."),
+        field("hash", OPS, "Hash of this record."),
+    ],
+)
+LEGAL_HOLDS = table(
+    "legal_holds",
+    purpose="Customers whose data must not be erased (litigation, investigation).",
+    retention_from="release of the hold",
+    fields=[
+        field("customer_id", OPS, "The customer on hold.", identifying=True),
+        field("reference", OPS, "The case reference (a code, never free text)."),
+        field("placed_at", OPS, "When the hold was placed."),
+    ],
+)
 MESSAGING = (OUTBOX, INBOX, LEGAL_HOLDS)
 # services/kit/known_customers.py: which customers exist, for components that take a customer id.
-KNOWN_CUSTOMERS = table("known_customers", purpose="Refuse ids of customers that do not exist or were erased.",
-                        retention_from="kept as long as the component keeps data about the customer", fields=[
-    field("customer_id", OPS, "A customer profile announced.", identifying=True),
-    field("erased_at", OPS, "When the customer was erased (their id is refused from then on)."),
-])
+KNOWN_CUSTOMERS = table(
+    "known_customers",
+    purpose="Refuse ids of customers that do not exist or were erased.",
+    retention_from="kept as long as the component keeps data about the customer",
+    fields=[
+        field("customer_id", OPS, "A customer profile announced.", identifying=True),
+        field("erased_at", OPS, "When the customer was erased (their id is refused from then on)."),
+    ],
+)
 
 
 class Catalogue:
@@ -145,11 +166,20 @@ class Catalogue:
             names = [f.name for f in declared.fields]
             if len(names) != len(set(names)):
                 raise ValueError(f"{component}.{declared.name}: a field is declared twice")
-            self.tables[declared.name] = declared.model_copy(update={"fields": [
-                f.model_copy(update={"component": component, "table": declared.name,
-                                     "purpose": f.purpose or declared.purpose})
-                for f in declared.fields
-            ]})
+            self.tables[declared.name] = declared.model_copy(
+                update={
+                    "fields": [
+                        f.model_copy(
+                            update={
+                                "component": component,
+                                "table": declared.name,
+                                "purpose": f.purpose or declared.purpose,
+                            }
+                        )
+                        for f in declared.fields
+                    ]
+                }
+            )
 
     def fields(self, table_name: str | None = None) -> list[FieldDeclaration]:
         tables = self.tables.values() if table_name is None else [self.tables[table_name]]

@@ -1,9 +1,9 @@
 """The platform's clock: every domain module asks it for the time, so tests can move it.
 
-    from services.kit.clock import now
-    with clock.frozen_at(datetime(2026, 1, 1, tzinfo=UTC)): ...   # in tests
-    with clock.shifted(timedelta(hours=25)): ...                  # in tests
-    with clock.movable(start) as moment: moment.to(later)          # in tests
+from services.kit.clock import now
+with clock.frozen_at(datetime(2026, 1, 1, tzinfo=UTC)): ...   # in tests
+with clock.shifted(timedelta(hours=25)): ...                  # in tests
+with clock.movable(start) as moment: moment.to(later)          # in tests
 """
 
 from collections.abc import Callable, Iterator

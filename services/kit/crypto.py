@@ -8,11 +8,11 @@ older key stay readable while a rotation re-encrypts them under the active one.
 """
 
 import base64
-from datetime import date
 import hashlib
 import hmac
 import os
 import unicodedata
+from datetime import date
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -56,7 +56,9 @@ class KeyRing:
         try:
             return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], field.encode()).decode()
         except InvalidTag:
-            raise UndecryptableValue(f"a {field} value does not open with key {key_id!r} (wrong key or altered data)") from None
+            raise UndecryptableValue(
+                f"a {field} value does not open with key {key_id!r} (wrong key or altered data)"
+            ) from None
 
     @staticmethod
     def key_id_of(stored: str) -> str:

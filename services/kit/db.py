@@ -1,14 +1,13 @@
 """Database plumbing shared by every component: metadata, engine and sessions."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from datetime import UTC, datetime
-
 from sqlalchemy import DateTime, MetaData, event, text
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.types import TypeDecorator
 
 # Deterministic constraint names, so migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -97,4 +96,3 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 # A request-scoped session; handlers open `async with session.begin():` around each unit of work
 # so a state change and its outbox event commit together.
 SessionDep = Annotated[AsyncSession, Depends(_session)]
-

@@ -41,7 +41,12 @@ class Actor:
 
 
 def sign_credential(
-    key: str, role: str, subject: str, *, customer_scope: str | None = None, reason: str | None = None,
+    key: str,
+    role: str,
+    subject: str,
+    *,
+    customer_scope: str | None = None,
+    reason: str | None = None,
     ttl_seconds: int = TTL_SECONDS,
 ) -> str:
     issued = int(time.time())
@@ -58,15 +63,25 @@ def verify_credential(key: str, credential: str | None) -> Actor:
         raise Unauthorized("This service answers only calls the gateway vouches for.")
     try:
         claims = jwt.decode(
-            credential, key, algorithms=["HS256"], issuer=ISSUER, audience=AUDIENCE,
+            credential,
+            key,
+            algorithms=["HS256"],
+            issuer=ISSUER,
+            audience=AUDIENCE,
             options={"require": ["exp", "iat", "sub", "role", "iss", "aud"]},
         )
     except jwt.InvalidTokenError:
         raise Unauthorized("The caller credential is not valid.") from None
     subject, role = claims["sub"], claims["role"]
     lifetime = claims["exp"] - claims["iat"]
-    if (not isinstance(subject, str) or not subject or not isinstance(role, str) or not role
-            or not isinstance(lifetime, int) or not 0 < lifetime <= MAX_TTL_SECONDS):
+    if (
+        not isinstance(subject, str)
+        or not subject
+        or not isinstance(role, str)
+        or not role
+        or not isinstance(lifetime, int)
+        or not 0 < lifetime <= MAX_TTL_SECONDS
+    ):
         raise Unauthorized("The caller credential is not valid.")
     scope, reason = claims.get("scope"), claims.get("reason")
     return Actor(subject, role, scope if isinstance(scope, str) else None, reason if isinstance(reason, str) else None)
@@ -104,8 +119,9 @@ class _CallerHeaders(Mapping[str, str]):
             os.environ.get(SERVICE_IDENTITY_KEY_SETTING, ""), os.environ.get("CRM_ENVIRONMENT", "development")
         )
         # As long-lived as services accept, for tools that sign once and call for a while.
-        return sign_credential(key, role, subject, customer_scope=customer_scope, reason=reason,
-                               ttl_seconds=MAX_TTL_SECONDS)
+        return sign_credential(
+            key, role, subject, customer_scope=customer_scope, reason=reason, ttl_seconds=MAX_TTL_SECONDS
+        )
 
     def __iter__(self):
         return iter((CREDENTIAL_HEADER,))

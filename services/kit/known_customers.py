@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from events.contracts import CustomerCreatedV1, CustomerErasedV1
+from events.contracts import CustomerCreatedV1
 from events.contracts.envelope import Envelope
 from services.kit.db import UTCDateTime
 from services.kit.problems import NotFound
@@ -38,9 +38,9 @@ class KnownCustomers:
         self.table = sa.Table(TABLE, metadata, *_columns())
 
     async def require(self, session: AsyncSession, customer_id: str) -> None:
-        row = (await session.execute(
-            sa.select(self.table.c.erased_at).where(self.table.c.customer_id == customer_id)
-        )).first()
+        row = (
+            await session.execute(sa.select(self.table.c.erased_at).where(self.table.c.customer_id == customer_id))
+        ).first()
         if row is None or row.erased_at is not None:
             raise NotFound("No customer has this id.")
 

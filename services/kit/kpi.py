@@ -53,8 +53,15 @@ class KpiReport(BaseModel):
 
     @classmethod
     def of(cls, area: str, window: "KpiWindow", kpis: list[Kpi]) -> "KpiReport":
-        return cls(area=area, window_from=window.start, window_to=window.end, by=window.by, bucket=window.bucket,
-                   breakdowns=list(window.breakdowns), kpis=kpis)
+        return cls(
+            area=area,
+            window_from=window.start,
+            window_to=window.end,
+            by=window.by,
+            bucket=window.bucket,
+            breakdowns=list(window.breakdowns),
+            kpis=kpis,
+        )
 
 
 class KpiWindow(BaseModel):
@@ -74,7 +81,9 @@ def kpi_query(*breakdowns: str):
     """A dependency parsing the window, bucket and breakdown; `by` must be one of `breakdowns`."""
 
     def parse(
-        start: Annotated[datetime | None, Query(alias="from", description="Window start (default: 30 days ago).")] = None,
+        start: Annotated[
+            datetime | None, Query(alias="from", description="Window start (default: 30 days ago).")
+        ] = None,
         end: Annotated[datetime | None, Query(alias="to", description="Window end, exclusive (default: now).")] = None,
         by: Annotated[str | None, Query(description=f"Breakdown: one of {', '.join(breakdowns) or 'none'}.")] = None,
         bucket: Annotated[Bucket, Query(description="Trend bucket.")] = "day",

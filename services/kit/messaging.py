@@ -10,8 +10,8 @@ from events import kafka
 from events.consumer import EventConsumer
 from events.metrics import BROKER_REACHABLE
 from events.outbox import Outbox
-from services.kit.supervise import supervise
 from services.kit.settings import ComponentSettings
+from services.kit.supervise import supervise
 
 log = structlog.get_logger(__name__)
 
@@ -56,15 +56,24 @@ class Messaging:
         producer = kafka.producer(self.kafka, f"{self.component}-relay", linger_ms=s.kafka_linger_ms)
         await producer.start()
         try:
-            await self.outbox.run_relay(self.engine, producer, s.outbox_poll_interval, batch_size=s.outbox_batch_size,
-                                        backlog_interval=s.outbox_backlog_interval_seconds)
+            await self.outbox.run_relay(
+                self.engine,
+                producer,
+                s.outbox_poll_interval,
+                batch_size=s.outbox_batch_size,
+                backlog_interval=s.outbox_backlog_interval_seconds,
+            )
         finally:
             await producer.stop()
 
     async def _consume(self) -> None:
-        consumer = kafka.consumer(self.kafka, self.component, self.consumer.topic_names,
-                                  fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
-                                  max_poll_records=self.settings.kafka_max_poll_records)
+        consumer = kafka.consumer(
+            self.kafka,
+            self.component,
+            self.consumer.topic_names,
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            max_poll_records=self.settings.kafka_max_poll_records,
+        )
         dead_letters = kafka.producer(self.kafka, f"{self.component}-dead-letters")
         await dead_letters.start()
         try:

@@ -6,8 +6,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command, context
 from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 

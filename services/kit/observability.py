@@ -24,8 +24,8 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from prometheus_client import Counter, Histogram, start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,6 +46,7 @@ def accepted_request_id(sent: bytes | None) -> str:
             return candidate
     return uuid.uuid4().hex
 
+
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests served", ["component", "method", "route", "status"])
 HTTP_LATENCY = Histogram(
     "http_request_duration_seconds",
@@ -55,7 +56,9 @@ HTTP_LATENCY = Histogram(
 )
 # Cases (complaints, requests) that passed their service-level deadline; a component with such
 # deadlines increments it once per case when the deadline passes (alerted in deploy/).
-SLA_BREACHES = Counter("crm_sla_breaches_total", "Cases that passed their service-level deadline", ["component", "kind"])
+SLA_BREACHES = Counter(
+    "crm_sla_breaches_total", "Cases that passed their service-level deadline", ["component", "kind"]
+)
 
 
 def _add_trace_context(_logger, _method, event: dict) -> dict:

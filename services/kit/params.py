@@ -1,8 +1,7 @@
 """Request parameter types shared by every service."""
 
+from datetime import date
 from typing import Annotated
-
-from datetime import date, datetime
 
 from fastapi import Path
 from pydantic import AwareDatetime, BeforeValidator, StringConstraints

@@ -70,8 +70,13 @@ class ProblemBody(BaseModel):
 
 
 def problem_response(
-    request: Request, *, status: int, title: str, detail: str | None = None,
-    headers: dict[str, str] | None = None, **extensions: Any
+    request: Request,
+    *,
+    status: int,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
@@ -112,7 +117,10 @@ async def _problem(request: Request, exc: Problem) -> JSONResponse:
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
     return problem_response(
-        request, status=exc.status_code, title=titles.get(exc.status_code, "Error"), detail=str(exc.detail),
+        request,
+        status=exc.status_code,
+        title=titles.get(exc.status_code, "Error"),
+        detail=str(exc.detail),
         headers=dict(exc.headers or {}),  # e.g. Allow on a 405
     )
 
@@ -120,7 +128,9 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 async def _undecryptable(request: Request, exc: Exception) -> JSONResponse:
     log.error("undecryptable_value", problem=str(exc))  # names fields and key ids, never values
     return problem_response(
-        request, status=503, title="Data unavailable",
+        request,
+        status=503,
+        title="Data unavailable",
         detail="Stored data cannot be decrypted with the configured keys; operators have been alerted in the logs.",
     )
 
@@ -131,8 +141,9 @@ async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     # A pooled connection was found dead (no ping per checkout): SQLAlchemy has invalidated the
     # pool, so the next request gets a fresh connection. This one answers 503, once.
     log.warning("database_connection_lost", error_type=type(exc.orig).__name__)
-    response = problem_response(request, status=503, title="Database connection lost",
-                                detail="The connection to the database was lost; retry.")
+    response = problem_response(
+        request, status=503, title="Database connection lost", detail="The connection to the database was lost; retry."
+    )
     response.headers["Retry-After"] = "1"
     return response
 

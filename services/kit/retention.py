@@ -31,7 +31,10 @@ JOB_NAME = "apply-retention"
 # Days each category is kept (R2.2): identity, business and risk data five years (AML record
 # keeping), behavioural data two years.
 DEFAULT_RETENTION_DAYS: dict[str, int] = {
-    Category.BASIC: 1825, Category.BUSINESS: 1825, Category.RISK: 1825, Category.BEHAVIOUR: 730,
+    Category.BASIC: 1825,
+    Category.BUSINESS: 1825,
+    Category.RISK: 1825,
+    Category.BEHAVIOUR: 730,
 }
 
 
@@ -75,7 +78,8 @@ async def place_hold(session: AsyncSession, holds: sa.Table, customer_id: str, r
     """Record the hold; False when the customer was already on hold (the first hold stays)."""
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     result = await session.execute(
-        dialect.insert(holds).values(customer_id=customer_id, reference=reference, placed_at=now())
+        dialect.insert(holds)
+        .values(customer_id=customer_id, reference=reference, placed_at=now())
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )
     return result.rowcount == 1
@@ -132,8 +136,9 @@ class RetentionRule:
         return query
 
 
-async def apply_rule(session: AsyncSession, rule: RetentionRule, days: int, holds: sa.Table | None,
-                     batch_size: int) -> int:
+async def apply_rule(
+    session: AsyncSession, rule: RetentionRule, days: int, holds: sa.Table | None, batch_size: int
+) -> int:
     (key,) = rule.table.primary_key.columns
     query = rule.due(days, holds).order_by(key).limit(batch_size)
     if session.bind.dialect.name == "postgresql":
@@ -148,8 +153,6 @@ async def apply_rule(session: AsyncSession, rule: RetentionRule, days: int, hold
     else:
         await session.execute(sa.update(rule.table).where(key.in_(ids)).values(**rule.erase))
     return len(ids)
-
-
 
 
 async def apply_retention(
@@ -168,7 +171,16 @@ async def apply_retention(
     return handled
 
 
-def retention_job(rules: list[RetentionRule], days: dict[str, int], holds: sa.Table | None,
-                  *, batch_size: int = 500, name: str = JOB_NAME) -> PeriodicJob:
-    return PeriodicJob(name=name, every_seconds=3600,
-                       run=partial(apply_retention, rules=rules, days=days, holds=holds, batch_size=batch_size))
+def retention_job(
+    rules: list[RetentionRule],
+    days: dict[str, int],
+    holds: sa.Table | None,
+    *,
+    batch_size: int = 500,
+    name: str = JOB_NAME,
+) -> PeriodicJob:
+    return PeriodicJob(
+        name=name,
+        every_seconds=3600,
+        run=partial(apply_retention, rules=rules, days=days, holds=holds, batch_size=batch_size),
+    )

@@ -20,15 +20,19 @@ def _stale(column: sa.Column, active_key_id: str):
     return sa.and_(raw.is_not(None), sa.not_(raw.startswith(f"{active_key_id}:", autoescape=True)))
 
 
-async def rotate_table(engine: AsyncEngine, table: sa.Table, fields: list[str], keys: crypto.KeyRing,
-                       batch_size: int) -> int:
+async def rotate_table(
+    engine: AsyncEngine, table: sa.Table, fields: list[str], keys: crypto.KeyRing, batch_size: int
+) -> int:
     (key,) = table.primary_key.columns
     raw = [sa.type_coerce(table.c[name], sa.Text()).label(name) for name in fields]
     rotated = 0
     while True:
         async with engine.begin() as connection:
-            query = (sa.select(key, *raw).where(sa.or_(*(_stale(table.c[name], keys.active_key_id) for name in fields)))
-                     .limit(batch_size))
+            query = (
+                sa.select(key, *raw)
+                .where(sa.or_(*(_stale(table.c[name], keys.active_key_id) for name in fields)))
+                .limit(batch_size)
+            )
             if engine.dialect.name == "postgresql":
                 # A row being edited right now is skipped and picked up by the next batch.
                 query = query.with_for_update(skip_locked=True)
@@ -41,15 +45,17 @@ async def rotate_table(engine: AsyncEngine, table: sa.Table, fields: list[str], 
                     stored = getattr(row, name)
                     if stored is not None:
                         values[name] = sa.type_coerce(
-                            keys.encrypt(keys.decrypt(stored, field=name), field=name), sa.Text())
+                            keys.encrypt(keys.decrypt(stored, field=name), field=name), sa.Text()
+                        )
                 if "key_id" in table.c:
                     values["key_id"] = keys.active_key_id
                 await connection.execute(sa.update(table).where(key == row[0]).values(**values))
             rotated += len(rows)
 
 
-async def rotate(engine: AsyncEngine, metadata: sa.MetaData, catalogue: Catalogue, keys: crypto.KeyRing,
-                 batch_size: int = 500) -> dict[str, int]:
+async def rotate(
+    engine: AsyncEngine, metadata: sa.MetaData, catalogue: Catalogue, keys: crypto.KeyRing, batch_size: int = 500
+) -> dict[str, int]:
     """Rows re-encrypted per table, for every table with a declared encrypted field."""
     done = {}
     for name in catalogue.tables:

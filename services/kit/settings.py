@@ -92,7 +92,9 @@ class ComponentSettings(BaseSettings):
     # relay gives the producer whole batches, so it need not linger; the consumer's fetch is
     # answered after at most this wait when nothing new arrived on some partition it covers.
     kafka_linger_ms: int = Field(default=kafka.LINGER_MS, validation_alias=AliasChoices("KAFKA_LINGER_MS"))
-    kafka_fetch_max_wait_ms: int = Field(default=kafka.FETCH_MAX_WAIT_MS, validation_alias=AliasChoices("KAFKA_FETCH_MAX_WAIT_MS"))
+    kafka_fetch_max_wait_ms: int = Field(
+        default=kafka.FETCH_MAX_WAIT_MS, validation_alias=AliasChoices("KAFKA_FETCH_MAX_WAIT_MS")
+    )
     kafka_max_poll_records: int = Field(default=100, validation_alias=AliasChoices("KAFKA_MAX_POLL_RECORDS"))
 
     # PostgreSQL pool per process: requests plus the background loops (relay, consumer, audit
@@ -158,10 +160,14 @@ class ComponentSettings(BaseSettings):
         import base64
 
         prefix = self.component_name().upper()
-        return base64.b64decode(secret_or_development(
-            self.audit_key, setting=f"{prefix}_AUDIT_KEY", environment=self.environment,
-            dev_name=f"{self.component_name()}-audit",
-        ))
+        return base64.b64decode(
+            secret_or_development(
+                self.audit_key,
+                setting=f"{prefix}_AUDIT_KEY",
+                environment=self.environment,
+                dev_name=f"{self.component_name()}-audit",
+            )
+        )
 
     def audit_chain_id(self) -> str:
         """The chain's identity in its checkpoints: the component and the database it lives in
@@ -205,7 +211,9 @@ class EncryptionSettings(ComponentSettings):
         path = DEV_DIR / f"{self.component_name()}-keys.json"
         if not path.exists():
             DEV_DIR.mkdir(exist_ok=True)
-            path.write_text(json.dumps({"keys": {"dev1": crypto.new_key()}, "active": "dev1", "blind": crypto.new_key()}))
+            path.write_text(
+                json.dumps({"keys": {"dev1": crypto.new_key()}, "active": "dev1", "blind": crypto.new_key()})
+            )
             path.chmod(0o600)
         stored = json.loads(path.read_text())
         self.encryption_keys = self.encryption_keys or stored["keys"]

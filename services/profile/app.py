@@ -3,14 +3,12 @@
 from pathlib import Path
 
 from events.contracts import topics
-
 from services.kit.app import ServiceSpec
 from services.kit.audit import audit_router
-from services.profile import kpis, models
+from services.profile import kpis, models, segments
+from services.profile.declarations import CATALOGUE
 from services.profile.documents import flag_expiring_documents_job
 from services.profile.documents_routes import router as documents_router
-from services.profile import segments
-from services.profile.declarations import CATALOGUE
 from services.profile.handlers import HANDLERS
 from services.profile.retention import apply_retention_job, reannounce_erasures_job
 from services.profile.routes import router
@@ -34,8 +32,13 @@ def spec() -> ServiceSpec:
         inbox=models.inbox_table,
         audit=models.audit,
         catalogue=CATALOGUE,
-        jobs=[flag_expiring_documents_job(settings), apply_retention_job(settings), reannounce_erasures_job(settings),
-              rescreen_book_job(settings), *segments.jobs(settings)],
+        jobs=[
+            flag_expiring_documents_job(settings),
+            apply_retention_job(settings),
+            reannounce_erasures_job(settings),
+            rescreen_book_job(settings),
+            *segments.jobs(settings),
+        ],
         # The risk level from assessments; activity (the customer's interactions with the bank)
         # for tiers and dormancy.
         handlers={**HANDLERS, **segments.HANDLERS},

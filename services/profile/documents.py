@@ -13,8 +13,6 @@ from functools import partial
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-
-from services.kit.params import IsoDate
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -28,19 +26,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, defer, load_only, mapped_column
 
 from events.contracts import CustomerDocumentExpiringV1
-from services.kit.clock import now
 from services.kit import crypto
+from services.kit.clock import now
 from services.kit.db import UTCDateTime
 from services.kit.identity import Actor
 from services.kit.jobs import PeriodicJob
 from services.kit.pagination import Keyset
-from services.kit.params import IdField
+from services.kit.params import IdField, IsoDate
 from services.kit.problems import Conflict, NotFound, Problem
 from services.profile.declarations import CATALOGUE
 from services.profile.models import Base, Customer, audit, outbox
 from services.profile.settings import ProfileSettings
 from services.profile.tiers import Stage, Tier
-
 
 # Names of what a response carries, for the audit trail (names only, never values).
 DOCUMENT_FIELDS = ["document_number", "expires_on", "issued_on", "issuer", "type"]
@@ -62,7 +59,9 @@ class Document(Base):
     customer_id: Mapped[str] = mapped_column(sa.ForeignKey("customers.id"), index=True)
     type: Mapped[str] = mapped_column(sa.String(32))
     # Encrypted at rest; null once the customer is erased.
-    document_number: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customer_documents", "document_number", sa.Text()))
+    document_number: Mapped[str | None] = mapped_column(
+        CATALOGUE.column_type("customer_documents", "document_number", sa.Text())
+    )
     number_index: Mapped[str | None] = mapped_column(sa.String(64))
     # Key that sealed the number; rotation re-encrypts rows not under the active key.
     key_id: Mapped[str] = mapped_column(sa.String(32), index=True)
@@ -234,8 +233,15 @@ async def add_document(
         await session.flush()
     except IntegrityError:
         raise Conflict("This document is already on record; a document belongs to one customer only.") from None
-    await audit.record(session, actor=actor.id, role=actor.role, action="document_add", customer_id=customer.id,
-                       fields=DOCUMENT_FIELDS, reason=actor.reason)
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="document_add",
+        customer_id=customer.id,
+        fields=DOCUMENT_FIELDS,
+        reason=actor.reason,
+    )
     return _out(document, DocumentOut, settings)
 
 
@@ -245,8 +251,15 @@ async def list_documents(
     found = await session.scalars(
         sa.select(Document).where(Document.customer_id == customer.id).order_by(Document.expires_on, Document.id)
     )
-    await audit.record(session, actor=actor.id, role=actor.role, action="document_list", customer_id=customer.id,
-                       fields=DOCUMENT_FIELDS, reason=actor.reason)
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="document_list",
+        customer_id=customer.id,
+        fields=DOCUMENT_FIELDS,
+        reason=actor.reason,
+    )
     return [_out(document, DocumentOut, settings) for document in found]
 
 
@@ -275,9 +288,15 @@ async def needing_follow_up(
     if manager is not None:
         query = query.where(Customer.relationship_manager_id == manager)
     page, next_cursor = BY_EXPIRY.page(list(await session.scalars(BY_EXPIRY.apply(query, after, limit))), limit)
-    await audit.record_many(session, actor=actor.id, role=actor.role, action="document_follow_up_list",
-                            customer_ids=list(dict.fromkeys(doc.customer_id for doc in page)), fields=SUMMARY_FIELDS,
-                            reason=actor.reason)
+    await audit.record_many(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="document_follow_up_list",
+        customer_ids=list(dict.fromkeys(doc.customer_id for doc in page)),
+        fields=SUMMARY_FIELDS,
+        reason=actor.reason,
+    )
     return ExpiringPage(
         items=[_out(document, DocumentSummary, settings) for document in page],
         next_cursor=next_cursor,
@@ -299,8 +318,11 @@ async def flag_expiring_documents(
         sa.select(d.id, d.customer_id, d.type, d.expires_on, d.last_announced_status)
         .join(Customer, Customer.id == d.customer_id)
         .where(Customer.erased_at.is_(None), d.expires_on <= today + timedelta(days=notice))
-        .where(sa.or_(d.last_announced_status.is_(None),
-                      sa.and_(d.last_announced_status == "expiring", d.expires_on < today)))
+        .where(
+            sa.or_(
+                d.last_announced_status.is_(None), sa.and_(d.last_announced_status == "expiring", d.expires_on < today)
+            )
+        )
         .order_by(d.expires_on, d.id)
         .limit(batch_size)
         .with_for_update(of=d, skip_locked=True)
@@ -317,19 +339,35 @@ async def flag_expiring_documents(
             )
             if claimed.rowcount != 1:
                 continue  # another replica announced it meanwhile
-            await outbox.emit(session, "customer.document_expiring", CustomerDocumentExpiringV1(
-                customer_id=row.customer_id, document_id=row.id, document_type=row.type, expires_on=row.expires_on,
-                status=status,
-            ))
+            await outbox.emit(
+                session,
+                "customer.document_expiring",
+                CustomerDocumentExpiringV1(
+                    customer_id=row.customer_id,
+                    document_id=row.id,
+                    document_type=row.type,
+                    expires_on=row.expires_on,
+                    status=status,
+                ),
+            )
             announced.append(row.customer_id)
-        await audit.record_many(session, actor=JOB_ACTOR, role="system", action="document_expiry_announced",
-                                customer_ids=announced, fields=SUMMARY_FIELDS)
+        await audit.record_many(
+            session,
+            actor=JOB_ACTOR,
+            role="system",
+            action="document_expiry_announced",
+            customer_ids=announced,
+            fields=SUMMARY_FIELDS,
+        )
     return len(announced)
 
 
 def flag_expiring_documents_job(settings: ProfileSettings) -> PeriodicJob:
-    return PeriodicJob(name="flag-expiring-documents", every_seconds=300,
-                       run=partial(flag_expiring_documents, notice=notice_days(settings)))
+    return PeriodicJob(
+        name="flag-expiring-documents",
+        every_seconds=300,
+        run=partial(flag_expiring_documents, notice=notice_days(settings)),
+    )
 
 
 # --- Relationships ------------------------------------------------------------------------
@@ -350,7 +388,11 @@ def _as_seen_from(link: Relationship, customer_id: str, related: Customer, shown
     if link.related_customer_id == customer_id and kind not in SYMMETRIC:
         kind, direction = (INVERSE[kind], "outgoing") if kind in INVERSE else (kind, "incoming")
     return LinkOut(
-        id=link.id, type=kind, direction=direction, since=link.since, created_at=link.created_at,
+        id=link.id,
+        type=kind,
+        direction=direction,
+        since=link.since,
+        created_at=link.created_at,
         related_customer=RelatedCustomer(
             id=related.id,
             name=related.name if shown else None,
@@ -360,9 +402,7 @@ def _as_seen_from(link: Relationship, customer_id: str, related: Customer, shown
     )
 
 
-async def add_link(
-    session: AsyncSession, customer: Customer, related: Customer, body: LinkIn, actor: Actor
-) -> LinkOut:
+async def add_link(session: AsyncSession, customer: Customer, related: Customer, body: LinkIn, actor: Actor) -> LinkOut:
     if related.id == customer.id:
         raise Problem("A customer cannot be linked to themselves.", status=422, title="Invalid request")
     link = Relationship(
@@ -379,8 +419,15 @@ async def add_link(
         await session.flush()
     except IntegrityError:
         raise Conflict("These customers are already linked this way (recorded from either side).") from None
-    await audit.record_many(session, actor=actor.id, role=actor.role, action="relationship_add",
-                            customer_ids=[customer.id, related.id], fields=["relationships"], reason=actor.reason)
+    await audit.record_many(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="relationship_add",
+        customer_ids=[customer.id, related.id],
+        fields=["relationships"],
+        reason=actor.reason,
+    )
     return _as_seen_from(link, customer.id, related, shown=True)
 
 
@@ -390,20 +437,43 @@ async def list_links(
     """The customer's links from either end; `may_see` says whose details the caller may read."""
     r = Relationship
     other_end = sa.case((r.customer_id == customer.id, r.related_customer_id), else_=r.customer_id)
-    rows = (await session.execute(
-        sa.select(r, Customer)
-        .join(Customer, Customer.id == other_end)
-        # Only what a link shows (and who manages the customer): their identifiers are never decrypted.
-        .options(load_only(Customer.name, Customer.tier, Customer.lifecycle_stage, Customer.relationship_manager_id,
-                           raiseload=True))
-        .where(sa.or_(r.customer_id == customer.id, r.related_customer_id == customer.id))
-        .order_by(r.created_at, r.id)
-    )).all()
+    rows = (
+        await session.execute(
+            sa.select(r, Customer)
+            .join(Customer, Customer.id == other_end)
+            # Only what a link shows (and who manages the customer): their identifiers are never decrypted.
+            .options(
+                load_only(
+                    Customer.name,
+                    Customer.tier,
+                    Customer.lifecycle_stage,
+                    Customer.relationship_manager_id,
+                    raiseload=True,
+                )
+            )
+            .where(sa.or_(r.customer_id == customer.id, r.related_customer_id == customer.id))
+            .order_by(r.created_at, r.id)
+        )
+    ).all()
     shown = {related.id for _, related in rows if may_see(related)}
-    await audit.record(session, actor=actor.id, role=actor.role, action="relationship_list", customer_id=customer.id,
-                       fields=["relationships"], reason=actor.reason)
-    await audit.record_many(session, actor=actor.id, role=actor.role, action="relationship_list_related",
-                            customer_ids=sorted(shown), fields=RELATED_FIELDS, reason=actor.reason)
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="relationship_list",
+        customer_id=customer.id,
+        fields=["relationships"],
+        reason=actor.reason,
+    )
+    await audit.record_many(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="relationship_list_related",
+        customer_ids=sorted(shown),
+        fields=RELATED_FIELDS,
+        reason=actor.reason,
+    )
     return [_as_seen_from(link, customer.id, related, shown=related.id in shown) for link, related in rows]
 
 
@@ -415,9 +485,15 @@ async def remove_link(session: AsyncSession, customer: Customer, link_id: str, a
     if link is None:
         raise NotFound("This customer has no relationship with this id.")
     await session.delete(link)
-    await audit.record_many(session, actor=actor.id, role=actor.role, action="relationship_delete",
-                            customer_ids=[link.customer_id, link.related_customer_id], fields=["relationships"],
-                            reason=actor.reason)
+    await audit.record_many(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="relationship_delete",
+        customer_ids=[link.customer_id, link.related_customer_id],
+        fields=["relationships"],
+        reason=actor.reason,
+    )
 
 
 # --- Erasure ------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 
 from services.kit.db import SessionDep
-from services.kit.pagination import After, Limit
 from services.kit.identity import ActorDep
+from services.kit.pagination import After, Limit
 from services.kit.params import ID_PATTERN, CustomerId
 from services.kit.problems import PROBLEM_RESPONSES
 from services.profile import documents, service
@@ -28,8 +28,9 @@ def _settings(request: Request):
     return request.app.state.settings
 
 
-@router.post(CUSTOMER + "/documents", status_code=status.HTTP_201_CREATED, response_model=DocumentOut,
-             tags=["documents"])
+@router.post(
+    CUSTOMER + "/documents", status_code=status.HTTP_201_CREATED, response_model=DocumentOut, tags=["documents"]
+)
 async def add_document(
     customer_id: CustomerId, body: DocumentIn, session: SessionDep, actor: ActorDep, request: Request
 ) -> DocumentOut:
@@ -65,12 +66,14 @@ async def documents_needing_follow_up(
     if within_days is None:
         within_days = documents.notice_days(settings)
     async with session.begin():
-        return await documents.needing_follow_up(session, actor, settings, within_days=within_days, manager=manager,
-                                                 after=after, limit=limit)
+        return await documents.needing_follow_up(
+            session, actor, settings, within_days=within_days, manager=manager, after=after, limit=limit
+        )
 
 
-@router.post(CUSTOMER + "/relationships", status_code=status.HTTP_201_CREATED, response_model=LinkOut,
-             tags=["relationships"])
+@router.post(
+    CUSTOMER + "/relationships", status_code=status.HTTP_201_CREATED, response_model=LinkOut, tags=["relationships"]
+)
 async def link_customers(
     customer_id: CustomerId, body: LinkIn, session: SessionDep, actor: ActorDep, request: Request
 ) -> LinkOut:
@@ -86,12 +89,14 @@ async def list_links(customer_id: CustomerId, session: SessionDep, actor: ActorD
     settings = _settings(request)
     async with session.begin():
         customer = await service.get_visible(session, customer_id, actor, settings)
-        return await documents.list_links(session, customer, actor,
-                                          may_see=lambda other: service.may_see(actor, other, settings))
+        return await documents.list_links(
+            session, customer, actor, may_see=lambda other: service.may_see(actor, other, settings)
+        )
 
 
-@router.delete(CUSTOMER + "/relationships/{relationship_id}", status_code=status.HTTP_204_NO_CONTENT,
-               tags=["relationships"])
+@router.delete(
+    CUSTOMER + "/relationships/{relationship_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["relationships"]
+)
 async def unlink_customers(
     customer_id: CustomerId, relationship_id: RelationshipId, session: SessionDep, actor: ActorDep, request: Request
 ) -> None:

@@ -14,10 +14,15 @@ async def on_risk_assessment_completed(
     """Show the level of the customer's latest assessment; an older one arriving late changes nothing."""
     await session.execute(
         sa.update(Customer)
-        .where(Customer.id == payload.customer_id,
-               sa.or_(Customer.risk_assessed_at.is_(None), Customer.risk_assessed_at < payload.completed_at))
-        .values(risk_level=payload.risk_level, risk_level_valid_until=payload.valid_until,
-                risk_assessed_at=payload.completed_at)
+        .where(
+            Customer.id == payload.customer_id,
+            sa.or_(Customer.risk_assessed_at.is_(None), Customer.risk_assessed_at < payload.completed_at),
+        )
+        .values(
+            risk_level=payload.risk_level,
+            risk_level_valid_until=payload.valid_until,
+            risk_assessed_at=payload.completed_at,
+        )
         .execution_options(synchronize_session=False)
     )
 

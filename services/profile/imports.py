@@ -21,8 +21,8 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import CustomerCreatedV1
-from services.kit.clock import now
 from services.kit import crypto
+from services.kit.clock import now
 from services.kit.identity import Actor
 from services.kit.problems import Problem
 from services.profile.models import Customer, StageChange, TierChange, audit, outbox
@@ -151,8 +151,12 @@ async def import_customers(
 
 
 async def _check_and_write(
-    session: AsyncSession, chunk: list[tuple[int, CustomerImportRow, str]], report: ImportReport, moment,
-    actor: Actor, settings: ProfileSettings,
+    session: AsyncSession,
+    chunk: list[tuple[int, CustomerImportRow, str]],
+    report: ImportReport,
+    moment,
+    actor: Actor,
+    settings: ProfileSettings,
 ) -> None:
     """Rows already known by external_ref are skipped; a national ID held by another customer
     is an error; the rest are written (with their history, events and audit rows) unless an
@@ -176,34 +180,63 @@ async def _check_and_write(
             fields["relationship_manager_id"] = actor.id
         customer_id = str(uuid.uuid4())
         tier = _tier(fields["assets_under_management"], fields["product_holdings"], moment, settings)
-        customers.append({
-            **fields, "id": customer_id, "version": 1, "created_at": moment, "updated_at": moment,
-            "last_activity_at": moment,
-            "national_id_index": index, "phone_index": keys.blind_index(row.phone, field="phone"),
-            "key_id": keys.active_key_id, "tier": tier,
-        })
-        stages.append({"customer_id": customer_id, "from_stage": None, "to_stage": fields["lifecycle_stage"],
-                       "at": moment, "actor": actor.id, "reason": "imported"})
+        customers.append(
+            {
+                **fields,
+                "id": customer_id,
+                "version": 1,
+                "created_at": moment,
+                "updated_at": moment,
+                "last_activity_at": moment,
+                "national_id_index": index,
+                "phone_index": keys.blind_index(row.phone, field="phone"),
+                "key_id": keys.active_key_id,
+                "tier": tier,
+            }
+        )
+        stages.append(
+            {
+                "customer_id": customer_id,
+                "from_stage": None,
+                "to_stage": fields["lifecycle_stage"],
+                "at": moment,
+                "actor": actor.id,
+                "reason": "imported",
+            }
+        )
         tiers.append({"customer_id": customer_id, "from_tier": None, "to_tier": tier, "at": moment})
-        events.append(("customer.created", CustomerCreatedV1(
-            customer_id=customer_id, assets_under_management=row.assets_under_management,
-            relationship_manager_id=fields.get("relationship_manager_id"), tier=tier,
-            age_band=age_band(row.birth_date),
-        )))
+        events.append(
+            (
+                "customer.created",
+                CustomerCreatedV1(
+                    customer_id=customer_id,
+                    assets_under_management=row.assets_under_management,
+                    relationship_manager_id=fields.get("relationship_manager_id"),
+                    tier=tier,
+                    age_band=age_band(row.birth_date),
+                ),
+            )
+        )
     await session.execute(sa.insert(Customer), customers)
     await session.execute(sa.insert(StageChange), stages)
     await session.execute(sa.insert(TierChange), tiers)
     await outbox.emit_many(session, events)
-    await audit.record_many(session, actor=actor.id, role=actor.role, action="import",
-                            customer_ids=[c["id"] for c in customers],
-                            fields=sorted(CustomerImportRow.model_fields), reason=actor.reason)
+    await audit.record_many(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="import",
+        customer_ids=[c["id"] for c in customers],
+        fields=sorted(CustomerImportRow.model_fields),
+        reason=actor.reason,
+    )
     report.created += len(customers)
 
 
 async def _existing(session: AsyncSession, column, values: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(values), CHUNK):
-        chunk = values[start:start + CHUNK]
+        chunk = values[start : start + CHUNK]
         if chunk:
             found.update(await session.scalars(sa.select(column).where(column.in_(chunk))))
     return found

@@ -44,8 +44,12 @@ async def customer_kpis(
 
     async with session.begin():
         book = await _count(session, sa.func.count(), existing, group)
-        assets = await _count(session, sa.func.coalesce(sa.func.sum(Customer.assets_under_management), 0), existing, group)
-        high_risk = await _count(session, sa.func.count(), [*existing, Customer.risk_level.in_(HIGH_RISK_LEVELS)], group)
+        assets = await _count(
+            session, sa.func.coalesce(sa.func.sum(Customer.assets_under_management), 0), existing, group
+        )
+        high_risk = await _count(
+            session, sa.func.count(), [*existing, Customer.risk_level.in_(HIGH_RISK_LEVELS)], group
+        )
         new = await _count(session, sa.func.count(), created, group)
         new_series = await _series(session, Customer.created_at, created, window, dialect)
         churn_from = sa.join(Customer, churned_in_window, Customer.id == churned_in_window.c.customer_id)
@@ -53,23 +57,35 @@ async def customer_kpis(
         churn_series = await _series(session, churned_in_window.c.at, scope, window, dialect, from_=churn_from)
         at_start = await _count(session, sa.func.count(), [*scope, Customer.created_at < window.start], group)
         expiring_docs = await _count(
-            session, sa.func.count(),
+            session,
+            sa.func.count(),
             [*scope, Document.expires_on <= as_date(window.end + timedelta(days=notice_days))],
-            group, from_=sa.join(Customer, Document, Customer.id == Document.customer_id),
+            group,
+            from_=sa.join(Customer, Document, Customer.id == Document.customer_id),
         )
 
     def kpi(name, unit, values, *, series=None, drill=None):
         total = values.get(None, 0)
         return Kpi(
-            name=name, unit=unit, value=float(total), count=int(book.get(None, 0)),
-            breakdown=[KpiGroup(key=str(k), value=float(v), count=int(book.get(k, 0))) for k, v in values.items() if k is not None],
-            series=series or [], drill=drill,
+            name=name,
+            unit=unit,
+            value=float(total),
+            count=int(book.get(None, 0)),
+            breakdown=[
+                KpiGroup(key=str(k), value=float(v), count=int(book.get(k, 0)))
+                for k, v in values.items()
+                if k is not None
+            ],
+            series=series or [],
+            drill=drill,
         )
 
     churn_rate = {k: ratio(churned.get(k, 0), at_start.get(k, 0)) for k in set(at_start) | set(churned)}
     high_risk_share = {k: ratio(high_risk.get(k, 0), book.get(k, 0)) for k in book}
     return KpiReport.of(
-        "customers", window, [
+        "customers",
+        window,
+        [
             kpi("customers", "count", book, drill="/api/v1/customers"),
             kpi("new_customers", "count", new, series=new_series, drill="/api/v1/customers?stage=prospect"),
             kpi("churned_customers", "count", churned, series=churn_series, drill="/api/v1/customers?stage=churned"),
@@ -83,8 +99,13 @@ async def customer_kpis(
 
 def _ratio_kpi(name: str, values: dict, denominators: dict) -> Kpi:
     return Kpi(
-        name=name, unit="ratio", value=values.get(None), count=int(denominators.get(None, 0)),
-        breakdown=[KpiGroup(key=str(k), value=v, count=int(denominators.get(k, 0))) for k, v in values.items() if k is not None],
+        name=name,
+        unit="ratio",
+        value=values.get(None),
+        count=int(denominators.get(None, 0)),
+        breakdown=[
+            KpiGroup(key=str(k), value=v, count=int(denominators.get(k, 0))) for k, v in values.items() if k is not None
+        ],
     )
 
 

@@ -34,7 +34,8 @@ class Customer(Base):
     # Screening and money-laundering risk (services/profile/screening).
     nationality: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "nationality", sa.Text()))
     residence_country: Mapped[str | None] = mapped_column(
-        CATALOGUE.column_type("customers", "residence_country", sa.Text()))
+        CATALOGUE.column_type("customers", "residence_country", sa.Text())
+    )
     occupation: Mapped[str | None] = mapped_column(CATALOGUE.column_type("customers", "occupation", sa.Text()))
     onboarding_channel: Mapped[str | None] = mapped_column(sa.String(20))
     cash_intensity: Mapped[str | None] = mapped_column(sa.String(10))

@@ -30,13 +30,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import load_only
 
+from events.contracts import CustomerErasedV1
 from services.kit.clock import now
 from services.kit.identity import Actor
 from services.kit.jobs import PeriodicJob
 from services.kit.retention import RetentionRule, apply_rule, not_on_hold
 from services.profile import service
 from services.profile.declarations import Category
-from events.contracts import CustomerErasedV1
 from services.profile.models import Customer, StageChange, TierChange, legal_holds, outbox
 from services.profile.settings import ProfileSettings
 from services.profile.tiers import Stage
@@ -76,28 +76,36 @@ async def _erase_due(sessions: async_sessionmaker[AsyncSession], condition, reas
     return len(due)
 
 
-async def apply_retention(
-    sessions: async_sessionmaker[AsyncSession], *, days: int, batch_size: int = 200
-) -> int:
+async def apply_retention(sessions: async_sessionmaker[AsyncSession], *, days: int, batch_size: int = 200) -> int:
     """Erase up to `batch_size` customers whose relationship ended more than `days` days ago;
     returns how many were erased (0 once none is due)."""
-    ended = sa.and_(Customer.lifecycle_stage == Stage.CHURNED.value,
-                    relationship_ended_at() <= now() - timedelta(days=days))
+    ended = sa.and_(
+        Customer.lifecycle_stage == Stage.CHURNED.value, relationship_ended_at() <= now() - timedelta(days=days)
+    )
     reason = f"retention policy: basic data kept {days} days after the relationship ended (R2.2)"
     return await _erase_due(sessions, ended, reason, batch_size)
 
 
 async def expire_prospects(sessions: async_sessionmaker[AsyncSession], *, days: int, batch_size: int = 200) -> int:
     """Erase prospects created more than `days` days ago who never became customers."""
-    stale = sa.and_(Customer.lifecycle_stage == Stage.PROSPECT.value, Customer.created_at <= now() - timedelta(days=days))
+    stale = sa.and_(
+        Customer.lifecycle_stage == Stage.PROSPECT.value, Customer.created_at <= now() - timedelta(days=days)
+    )
     return await _erase_due(sessions, stale, f"retention policy: prospects kept {days} days (R2.2)", batch_size)
 
 
 RULES = [
-    RetentionRule("lifecycle-reasons", StageChange.__table__, Category.BEHAVIOUR, since=StageChange.at,
-                  customer=StageChange.customer_id, erase={"reason": None}),
-    RetentionRule("tier-history", TierChange.__table__, Category.BUSINESS, since=TierChange.at,
-                  customer=TierChange.customer_id),
+    RetentionRule(
+        "lifecycle-reasons",
+        StageChange.__table__,
+        Category.BEHAVIOUR,
+        since=StageChange.at,
+        customer=StageChange.customer_id,
+        erase={"reason": None},
+    ),
+    RetentionRule(
+        "tier-history", TierChange.__table__, Category.BUSINESS, since=TierChange.at, customer=TierChange.customer_id
+    ),
 ]
 
 
@@ -111,8 +119,9 @@ async def apply_all(sessions: async_sessionmaker[AsyncSession], settings: Profil
     return handled
 
 
-async def reannounce_erasures(sessions: async_sessionmaker[AsyncSession], *, every_days: float, for_days: float,
-                              batch_size: int = 500) -> int:
+async def reannounce_erasures(
+    sessions: async_sessionmaker[AsyncSession], *, every_days: float, for_days: float, batch_size: int = 500
+) -> int:
     """Reconciliation: announce `customer.erased` again (`replayed`) for customers erased within
     the last `for_days` whose last announcement is `every_days` old. With `every_days` below the
     topic retention, a consumer that was away longer than the topic keeps messages still finds
@@ -120,8 +129,11 @@ async def reannounce_erasures(sessions: async_sessionmaker[AsyncSession], *, eve
     moment = now()
     query = (
         sa.select(Customer.id, Customer.erased_at)
-        .where(Customer.erased_at.is_not(None), Customer.erased_at > moment - timedelta(days=for_days),
-               Customer.erasure_announced_at <= moment - timedelta(days=every_days))
+        .where(
+            Customer.erased_at.is_not(None),
+            Customer.erased_at > moment - timedelta(days=for_days),
+            Customer.erasure_announced_at <= moment - timedelta(days=every_days),
+        )
         .order_by(Customer.id)
         .limit(batch_size)
         .with_for_update(of=Customer, skip_locked=True)
@@ -129,19 +141,32 @@ async def reannounce_erasures(sessions: async_sessionmaker[AsyncSession], *, eve
     async with sessions() as session, session.begin():
         due = (await session.execute(query)).all()
         if due:
-            await outbox.emit_many(session, [
-                ("customer.erased", CustomerErasedV1(customer_id=row.id, erased_at=row.erased_at, replayed=True))
-                for row in due
-            ])
-            await session.execute(sa.update(Customer).where(Customer.id.in_([row.id for row in due]))
-                                  .values(erasure_announced_at=moment).execution_options(synchronize_session=False))
+            await outbox.emit_many(
+                session,
+                [
+                    ("customer.erased", CustomerErasedV1(customer_id=row.id, erased_at=row.erased_at, replayed=True))
+                    for row in due
+                ],
+            )
+            await session.execute(
+                sa.update(Customer)
+                .where(Customer.id.in_([row.id for row in due]))
+                .values(erasure_announced_at=moment)
+                .execution_options(synchronize_session=False)
+            )
     return len(due)
 
 
 def reannounce_erasures_job(settings: ProfileSettings) -> PeriodicJob:
-    return PeriodicJob(name="reannounce-erasures", every_seconds=3600,
-                       run=partial(reannounce_erasures, every_days=settings.erasure_reannounce_every_days,
-                                   for_days=settings.erasure_reannounce_for_days))
+    return PeriodicJob(
+        name="reannounce-erasures",
+        every_seconds=3600,
+        run=partial(
+            reannounce_erasures,
+            every_days=settings.erasure_reannounce_every_days,
+            for_days=settings.erasure_reannounce_for_days,
+        ),
+    )
 
 
 def apply_retention_job(settings: ProfileSettings) -> PeriodicJob:

@@ -75,14 +75,24 @@ async def list_customers(
     if actor.role in settings.assigned_only_roles:
         manager = actor.id  # managers list their own customers only
     query = sa.select(Customer).where(Customer.erased_at.is_(None))
-    for column, value in ((Customer.tier, tier), (Customer.lifecycle_stage, stage),
-                          (Customer.relationship_manager_id, manager)):
+    for column, value in (
+        (Customer.tier, tier),
+        (Customer.lifecycle_stage, stage),
+        (Customer.relationship_manager_id, manager),
+    ):
         if value is not None:
             query = query.where(column == value)
     async with session.begin():
         page, next_cursor = BY_ID.page(list(await session.scalars(BY_ID.apply(query, after, limit))), limit)
-        await audit.record_many(session, actor=actor.id, role=actor.role, action="list",
-                                customer_ids=[c.id for c in page], fields=service.RETURNED_FIELDS, reason=actor.reason)
+        await audit.record_many(
+            session,
+            actor=actor.id,
+            role=actor.role,
+            action="list",
+            customer_ids=[c.id for c in page],
+            fields=service.RETURNED_FIELDS,
+            reason=actor.reason,
+        )
     return CustomerPage(items=page, next_cursor=next_cursor)
 
 
@@ -103,7 +113,9 @@ async def update_customer(
     actor: ActorDep,
     request: Request,
     response: Response,
-    if_match: Annotated[str | None, Header(description="ETag from a previous read; 412 if the record changed since.")] = None,
+    if_match: Annotated[
+        str | None, Header(description="ETag from a previous read; 412 if the record changed since.")
+    ] = None,
 ) -> Customer:
     settings = _settings(request)
     async with session.begin():
@@ -116,7 +128,9 @@ async def update_customer(
 
 
 @router.post("/search", response_model=list[CustomerOut])
-async def find_customers(body: CustomerLookup, session: SessionDep, actor: ActorDep, request: Request) -> list[Customer]:
+async def find_customers(
+    body: CustomerLookup, session: SessionDep, actor: ActorDep, request: Request
+) -> list[Customer]:
     """Exact look-up by national ID or phone, through their blind indexes (never plaintext).
 
     A POST, so that identifiers never appear in URLs, access logs or proxies."""
@@ -127,20 +141,39 @@ async def find_customers(body: CustomerLookup, session: SessionDep, actor: Actor
         condition = Customer.phone_index == keys.blind_index(body.phone, field="phone")
     settings = _settings(request)
     async with session.begin():
-        found = [c for c in await session.scalars(sa.select(Customer).where(condition).order_by(Customer.created_at))
-                 if service.may_see(actor, c, settings)]
-        await audit.record_many(session, actor=actor.id, role=actor.role, action="search",
-                                customer_ids=[c.id for c in found], fields=service.RETURNED_FIELDS, reason=actor.reason)
+        found = [
+            c
+            for c in await session.scalars(sa.select(Customer).where(condition).order_by(Customer.created_at))
+            if service.may_see(actor, c, settings)
+        ]
+        await audit.record_many(
+            session,
+            actor=actor.id,
+            role=actor.role,
+            action="search",
+            customer_ids=[c.id for c in found],
+            fields=service.RETURNED_FIELDS,
+            reason=actor.reason,
+        )
     return found
 
 
 @router.post(
     "/imports",
     status_code=status.HTTP_200_OK,
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "text/csv": {"schema": {"type": "string", "description": "CSV with a header row, one customer per row."}},
-        "application/x-ndjson": {"schema": {"type": "string", "description": "JSON Lines, one customer object per line."}},
-    }}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string", "description": "CSV with a header row, one customer per row."}
+                },
+                "application/x-ndjson": {
+                    "schema": {"type": "string", "description": "JSON Lines, one customer object per line."}
+                },
+            },
+        }
+    },
 )
 async def import_customers(session: SessionDep, actor: ActorDep, request: Request) -> dict:
     """Bulk import (CSV with a header row, or JSON Lines): all rows or none; idempotent by
@@ -170,12 +203,16 @@ async def change_stage(
 
 
 @router.get("/{customer_id}/lifecycle", response_model=list[StageChangeOut])
-async def stage_history(customer_id: CustomerId, session: SessionDep, actor: ActorDep, request: Request) -> list[StageChange]:
+async def stage_history(
+    customer_id: CustomerId, session: SessionDep, actor: ActorDep, request: Request
+) -> list[StageChange]:
     async with session.begin():
         await service.get_visible(session, customer_id, actor, _settings(request))
-        return list(await session.scalars(
-            sa.select(StageChange).where(StageChange.customer_id == customer_id).order_by(StageChange.id)
-        ))
+        return list(
+            await session.scalars(
+                sa.select(StageChange).where(StageChange.customer_id == customer_id).order_by(StageChange.id)
+            )
+        )
 
 
 @router.get("/{customer_id}/relationship-manager", response_model=ManagerAssignment)

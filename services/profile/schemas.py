@@ -5,8 +5,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from services.profile.tiers import SERVICE_PLANS, Stage, Tier
 from services.kit.params import IsoDate
+from services.profile.tiers import SERVICE_PLANS, Stage, Tier
 
 RiskLevel = Literal["C1", "C2", "C3", "C4", "C5"]
 
@@ -22,9 +22,7 @@ def _not_in_future(value: date) -> date:
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 NationalId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z]{6,32}$")]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,20}$")]
-Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 BirthDate = Annotated[IsoDate, AfterValidator(_not_in_future)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Assets = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
@@ -72,7 +70,9 @@ class CustomerCreate(RiskLevelFromAssessment, DeclaredFieldsOnly):
     address: Address
     assets_under_management: Assets = Decimal("0")
     product_holdings: Holdings = Field(0, description="Number of products the customer holds.")
-    external_ref: ExternalRef | None = Field(None, description="The bank's own reference; unique; makes imports idempotent.")
+    external_ref: ExternalRef | None = Field(
+        None, description="The bank's own reference; unique; makes imports idempotent."
+    )
     lifecycle_stage: Stage = Stage.PROSPECT
     nationality: Country | None = Field(None, description="ISO 3166 alpha-2.")
     residence_country: Country | None = Field(None, description="ISO 3166 alpha-2.")

@@ -57,8 +57,15 @@ class ServiceReview(Base):
     """A review the customer's tier plan calls for (R4.1): due on a date, done by someone."""
 
     __tablename__ = "service_reviews"
-    __table_args__ = (sa.Index("ix_service_reviews_open", "customer_id", postgresql_where=sa.text("done_at IS NULL"),
-                               sqlite_where=sa.text("done_at IS NULL"), unique=True),)
+    __table_args__ = (
+        sa.Index(
+            "ix_service_reviews_open",
+            "customer_id",
+            postgresql_where=sa.text("done_at IS NULL"),
+            sqlite_where=sa.text("done_at IS NULL"),
+            unique=True,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     customer_id: Mapped[str] = mapped_column(sa.ForeignKey("customers.id"), index=True)
@@ -121,92 +128,145 @@ class ReviewOut(BaseModel):
 HOUSEHOLD_FIELDS = ["household", "tier", "assets_under_management"]
 
 
-async def household_of(session: AsyncSession, customer: Customer, actor: Actor, settings: ProfileSettings) -> HouseholdOut:
+async def household_of(
+    session: AsyncSession, customer: Customer, actor: Actor, settings: ProfileSettings
+) -> HouseholdOut:
     household_id = await session.scalar(
-        sa.select(HouseholdMember.household_id).where(HouseholdMember.customer_id == customer.id))
+        sa.select(HouseholdMember.household_id).where(HouseholdMember.customer_id == customer.id)
+    )
     if household_id is None:
         raise NotFound("This customer belongs to no household.")
     household = await session.get(Household, household_id)
-    rows = (await session.execute(
-        sa.select(HouseholdMember, Customer)
-        .join(Customer, Customer.id == HouseholdMember.customer_id)
-        .options(load_only(Customer.tier, Customer.assets_under_management, Customer.relationship_manager_id,
-                           raiseload=True))
-        .where(HouseholdMember.household_id == household_id)
-        .order_by(HouseholdMember.joined_at, HouseholdMember.customer_id)
-    )).all()
-    shown = {c.id for _, c in rows if service.may_see(actor, c, settings)
-             and (actor.role not in settings.self_scoped_roles or c.id == actor.id)}
-    await audit.record_many(session, actor=actor.id, role=actor.role, action="household_read",
-                            customer_ids=sorted(shown), fields=HOUSEHOLD_FIELDS, reason=actor.reason)
+    rows = (
+        await session.execute(
+            sa.select(HouseholdMember, Customer)
+            .join(Customer, Customer.id == HouseholdMember.customer_id)
+            .options(
+                load_only(
+                    Customer.tier, Customer.assets_under_management, Customer.relationship_manager_id, raiseload=True
+                )
+            )
+            .where(HouseholdMember.household_id == household_id)
+            .order_by(HouseholdMember.joined_at, HouseholdMember.customer_id)
+        )
+    ).all()
+    shown = {
+        c.id
+        for _, c in rows
+        if service.may_see(actor, c, settings) and (actor.role not in settings.self_scoped_roles or c.id == actor.id)
+    }
+    await audit.record_many(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="household_read",
+        customer_ids=sorted(shown),
+        fields=HOUSEHOLD_FIELDS,
+        reason=actor.reason,
+    )
     return HouseholdOut(
-        id=household.id, created_at=household.created_at,
+        id=household.id,
+        created_at=household.created_at,
         combined_assets=str(sum((c.assets_under_management for _, c in rows), start=0)),
-        members=[MemberOut(customer_id=c.id, joined_at=m.joined_at,
-                           tier=c.tier if c.id in shown else None,
-                           assets_under_management=str(c.assets_under_management) if c.id in shown else None)
-                 for m, c in rows],
+        members=[
+            MemberOut(
+                customer_id=c.id,
+                joined_at=m.joined_at,
+                tier=c.tier if c.id in shown else None,
+                assets_under_management=str(c.assets_under_management) if c.id in shown else None,
+            )
+            for m, c in rows
+        ],
     )
 
 
-async def join_household(session: AsyncSession, customer: Customer, members: list[Customer], actor: Actor,
-                         settings: ProfileSettings) -> HouseholdOut:
+async def join_household(
+    session: AsyncSession, customer: Customer, members: list[Customer], actor: Actor, settings: ProfileSettings
+) -> HouseholdOut:
     """`members` join the customer's household (created if the customer has none). A member
     already in another household is refused: they leave it first."""
     current = await session.scalar(
-        sa.select(HouseholdMember.household_id).where(HouseholdMember.customer_id == customer.id))
+        sa.select(HouseholdMember.household_id).where(HouseholdMember.customer_id == customer.id)
+    )
     moment = now()
     if current is None:
         current = str(uuid.uuid4())
         session.add(Household(id=current, created_at=moment))
         session.add(HouseholdMember(customer_id=customer.id, household_id=current, joined_at=moment))
-    elsewhere = list(await session.scalars(
-        sa.select(HouseholdMember.customer_id)
-        .where(HouseholdMember.customer_id.in_([m.id for m in members]), HouseholdMember.household_id != current)))
+    elsewhere = list(
+        await session.scalars(
+            sa.select(HouseholdMember.customer_id).where(
+                HouseholdMember.customer_id.in_([m.id for m in members]), HouseholdMember.household_id != current
+            )
+        )
+    )
     if elsewhere:
         raise Conflict(f"Already in another household: {', '.join(sorted(elsewhere))}; they must leave it first.")
-    known = set(await session.scalars(
-        sa.select(HouseholdMember.customer_id).where(HouseholdMember.household_id == current)))
+    known = set(
+        await session.scalars(sa.select(HouseholdMember.customer_id).where(HouseholdMember.household_id == current))
+    )
     for member in members:
         if member.id not in known:
             session.add(HouseholdMember(customer_id=member.id, household_id=current, joined_at=moment))
             known.add(member.id)
     await session.flush()
-    await audit.record_many(session, actor=actor.id, role=actor.role, action="household_join",
-                            customer_ids=sorted(known), fields=["household"], reason=actor.reason)
+    await audit.record_many(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="household_join",
+        customer_ids=sorted(known),
+        fields=["household"],
+        reason=actor.reason,
+    )
     return await household_of(session, customer, actor, settings)
 
 
 async def leave_household(session: AsyncSession, customer_id: str, actor: Actor | None = None) -> None:
     """The customer leaves their household; a household left with one member or none ends."""
     household_id = await session.scalar(
-        sa.select(HouseholdMember.household_id).where(HouseholdMember.customer_id == customer_id))
+        sa.select(HouseholdMember.household_id).where(HouseholdMember.customer_id == customer_id)
+    )
     if household_id is None:
         if actor is None:
             return
         raise NotFound("This customer belongs to no household.")
     await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.customer_id == customer_id))
-    left = list(await session.scalars(
-        sa.select(HouseholdMember.customer_id).where(HouseholdMember.household_id == household_id)))
+    left = list(
+        await session.scalars(
+            sa.select(HouseholdMember.customer_id).where(HouseholdMember.household_id == household_id)
+        )
+    )
     if len(left) <= 1:
         await session.execute(sa.delete(HouseholdMember).where(HouseholdMember.household_id == household_id))
         await session.execute(sa.delete(Household).where(Household.id == household_id))
     if actor is not None:
-        await audit.record(session, actor=actor.id, role=actor.role, action="household_leave", customer_id=customer_id,
-                           fields=["household"], reason=actor.reason)
+        await audit.record(
+            session,
+            actor=actor.id,
+            role=actor.role,
+            action="household_leave",
+            customer_id=customer_id,
+            fields=["household"],
+            reason=actor.reason,
+        )
 
 
 # --- Activity -----------------------------------------------------------------------------
 
 
-async def on_activity(session: AsyncSession, envelope: Envelope,
-                      payload: FeedbackReceivedV1 | ComplaintOpenedV1 | ConsentGrantedV1) -> None:
+async def on_activity(
+    session: AsyncSession, envelope: Envelope, payload: FeedbackReceivedV1 | ComplaintOpenedV1 | ConsentGrantedV1
+) -> None:
     """The customer interacted with the bank: note when (an older event never moves it back),
     and a dormant customer is active again."""
     await session.execute(
         sa.update(Customer)
-        .where(Customer.id == payload.customer_id, Customer.erased_at.is_(None),
-               sa.or_(Customer.last_activity_at.is_(None), Customer.last_activity_at < envelope.time))
+        .where(
+            Customer.id == payload.customer_id,
+            Customer.erased_at.is_(None),
+            sa.or_(Customer.last_activity_at.is_(None), Customer.last_activity_at < envelope.time),
+        )
         .values(last_activity_at=envelope.time)
         .execution_options(synchronize_session=False)
     )
@@ -223,32 +283,52 @@ HANDLERS = {"feedback.received": on_activity, "complaint.opened": on_activity, "
 DORMANCY = Actor("job:mark-dormant", "system", None, None)
 
 
-async def retier_all(sessions: async_sessionmaker[AsyncSession], *, settings: ProfileSettings,
-                     batch_size: int = 500) -> int:
+async def retier_all(
+    sessions: async_sessionmaker[AsyncSession], *, settings: ProfileSettings, batch_size: int = 500
+) -> int:
     """Re-tier up to `batch_size` customers whose tier differs from what the rule gives now: the
     new tiers, their history rows and `customer.tier_changed` events written in a few statements
     for the whole batch; customers entering high-net-worth then get their advisor one by one."""
     moment = now()
     c = Customer.__table__
-    computed = tier_sql(c.c.assets_under_management, c.c.product_holdings, c.c.last_activity_at,
-                        policy=settings.tier_policy(), moment=moment)
-    query = (sa.select(c.c.id, c.c.tier, computed.label("new_tier"))
-             .where(c.c.erased_at.is_(None), c.c.tier != computed)
-             .order_by(c.c.id).limit(batch_size).with_for_update(of=c, skip_locked=True))
+    computed = tier_sql(
+        c.c.assets_under_management,
+        c.c.product_holdings,
+        c.c.last_activity_at,
+        policy=settings.tier_policy(),
+        moment=moment,
+    )
+    query = (
+        sa.select(c.c.id, c.c.tier, computed.label("new_tier"))
+        .where(c.c.erased_at.is_(None), c.c.tier != computed)
+        .order_by(c.c.id)
+        .limit(batch_size)
+        .with_for_update(of=c, skip_locked=True)
+    )
     async with sessions() as session, session.begin():
         due = (await session.execute(query)).all()
         if not due:
             return 0
         await session.execute(
-            sa.update(c).where(c.c.id == sa.bindparam("customer_id"))
+            sa.update(c)
+            .where(c.c.id == sa.bindparam("customer_id"))
             .values(tier=sa.bindparam("new_tier"), version=c.c.version + 1, updated_at=moment),
             [{"customer_id": row.id, "new_tier": row.new_tier} for row in due],
         )
-        await session.execute(sa.insert(TierChange), [
-            {"customer_id": row.id, "from_tier": row.tier, "to_tier": row.new_tier, "at": moment} for row in due])
-        await outbox.emit_many(session, [
-            ("customer.tier_changed", CustomerTierChangedV1(customer_id=row.id, previous_tier=row.tier,
-                                                            tier=row.new_tier)) for row in due])
+        await session.execute(
+            sa.insert(TierChange),
+            [{"customer_id": row.id, "from_tier": row.tier, "to_tier": row.new_tier, "at": moment} for row in due],
+        )
+        await outbox.emit_many(
+            session,
+            [
+                (
+                    "customer.tier_changed",
+                    CustomerTierChangedV1(customer_id=row.id, previous_tier=row.tier, tier=row.new_tier),
+                )
+                for row in due
+            ],
+        )
         for row in due:
             if row.new_tier == Tier.HIGH_NET_WORTH.value:
                 await service.assign_advisor(session, await session.get(Customer, row.id), settings)
@@ -256,11 +336,18 @@ async def retier_all(sessions: async_sessionmaker[AsyncSession], *, settings: Pr
 
 
 async def mark_dormant(sessions: async_sessionmaker[AsyncSession], *, days: int, batch_size: int = 200) -> int:
-    query = (sa.select(Customer)
-             .options(load_only(Customer.id, Customer.lifecycle_stage, Customer.version))
-             .where(Customer.erased_at.is_(None), Customer.lifecycle_stage == Stage.ACTIVE.value,
-                    sa.func.coalesce(Customer.last_activity_at, Customer.created_at) <= now() - timedelta(days=days))
-             .order_by(Customer.id).limit(batch_size).with_for_update(of=Customer, skip_locked=True))
+    query = (
+        sa.select(Customer)
+        .options(load_only(Customer.id, Customer.lifecycle_stage, Customer.version))
+        .where(
+            Customer.erased_at.is_(None),
+            Customer.lifecycle_stage == Stage.ACTIVE.value,
+            sa.func.coalesce(Customer.last_activity_at, Customer.created_at) <= now() - timedelta(days=days),
+        )
+        .order_by(Customer.id)
+        .limit(batch_size)
+        .with_for_update(of=Customer, skip_locked=True)
+    )
     async with sessions() as session, session.begin():
         due = list(await session.scalars(query))
         for customer in due:
@@ -271,22 +358,40 @@ async def mark_dormant(sessions: async_sessionmaker[AsyncSession], *, days: int,
 async def schedule_reviews(sessions: async_sessionmaker[AsyncSession], *, batch_size: int = 500) -> int:
     """An open review for each onboarding, active or dormant customer that has none."""
     r = ServiceReview
-    last_done = (sa.select(sa.func.max(r.done_at)).where(r.customer_id == Customer.id).scalar_subquery())
-    query = (sa.select(Customer.id, Customer.tier, Customer.relationship_manager_id, Customer.created_at,
-                       last_done.label("last_done"))
-             .where(Customer.erased_at.is_(None),
-                    Customer.lifecycle_stage.in_([Stage.ONBOARDING.value, Stage.ACTIVE.value, Stage.DORMANT.value]),
-                    ~sa.exists().where(r.customer_id == Customer.id, r.done_at.is_(None)))
-             .order_by(Customer.id).limit(batch_size).with_for_update(of=Customer, skip_locked=True))
+    last_done = sa.select(sa.func.max(r.done_at)).where(r.customer_id == Customer.id).scalar_subquery()
+    query = (
+        sa.select(
+            Customer.id,
+            Customer.tier,
+            Customer.relationship_manager_id,
+            Customer.created_at,
+            last_done.label("last_done"),
+        )
+        .where(
+            Customer.erased_at.is_(None),
+            Customer.lifecycle_stage.in_([Stage.ONBOARDING.value, Stage.ACTIVE.value, Stage.DORMANT.value]),
+            ~sa.exists().where(r.customer_id == Customer.id, r.done_at.is_(None)),
+        )
+        .order_by(Customer.id)
+        .limit(batch_size)
+        .with_for_update(of=Customer, skip_locked=True)
+    )
     moment = now()
     async with sessions() as session, session.begin():
         rows = (await session.execute(query)).all()
         for row in rows:
             months = SERVICE_PLANS[Tier(row.tier)]["review_every_months"]
             since = row.last_done or row.created_at
-            session.add(ServiceReview(id=str(uuid.uuid4()), customer_id=row.id, tier=row.tier,
-                                      due_on=add_months(since.date(), months),
-                                      assigned_to=row.relationship_manager_id, created_at=moment))
+            session.add(
+                ServiceReview(
+                    id=str(uuid.uuid4()),
+                    customer_id=row.id,
+                    tier=row.tier,
+                    due_on=add_months(since.date(), months),
+                    assigned_to=row.relationship_manager_id,
+                    created_at=moment,
+                )
+            )
     return len(rows)
 
 
@@ -297,14 +402,23 @@ async def complete_review(session: AsyncSession, customer: Customer, review_id: 
     if review.done_at is not None:
         raise Conflict("This review is already done.")
     review.done_at, review.done_by = now(), actor.id
-    await audit.record(session, actor=actor.id, role=actor.role, action="review_done", customer_id=customer.id,
-                       fields=["service_review"], reason=actor.reason)
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="review_done",
+        customer_id=customer.id,
+        fields=["service_review"],
+        reason=actor.reason,
+    )
     return review
 
 
 def jobs(settings: ProfileSettings) -> list[PeriodicJob]:
     return [
         PeriodicJob(name="retier", every_seconds=600, run=partial(retier_all, settings=settings)),
-        PeriodicJob(name="mark-dormant", every_seconds=3600, run=partial(mark_dormant, days=settings.dormant_after_days)),
+        PeriodicJob(
+            name="mark-dormant", every_seconds=3600, run=partial(mark_dormant, days=settings.dormant_after_days)
+        ),
         PeriodicJob(name="schedule-reviews", every_seconds=3600, run=schedule_reviews),
     ]

@@ -22,7 +22,9 @@ def _settings(request: Request):
 
 
 @router.get("/household", response_model=HouseholdOut, tags=["households"])
-async def read_household(customer_id: CustomerId, session: SessionDep, actor: ActorDep, request: Request) -> HouseholdOut:
+async def read_household(
+    customer_id: CustomerId, session: SessionDep, actor: ActorDep, request: Request
+) -> HouseholdOut:
     """The customer's household: its members and their combined assets (R1.1)."""
     settings = _settings(request)
     async with session.begin():
@@ -38,8 +40,11 @@ async def join_household(
     settings = _settings(request)
     async with session.begin():
         customer = await service.get_visible(session, customer_id, actor, settings)
-        members = [await service.get_visible(session, m, actor, settings) for m in dict.fromkeys(body.members)
-                   if m != customer_id]
+        members = [
+            await service.get_visible(session, m, actor, settings)
+            for m in dict.fromkeys(body.members)
+            if m != customer_id
+        ]
         return await segments.join_household(session, customer, members, actor, settings)
 
 
@@ -55,10 +60,20 @@ async def tier_history(customer_id: CustomerId, session: SessionDep, actor: Acto
     """Every tier the customer has had, oldest first (re-tiering after a threshold change included)."""
     async with session.begin():
         await service.get_visible(session, customer_id, actor, _settings(request))
-        await audit.record(session, actor=actor.id, role=actor.role, action="tier_history", customer_id=customer_id,
-                           fields=["tier"], reason=actor.reason)
-        return list(await session.scalars(
-            sa.select(TierChange).where(TierChange.customer_id == customer_id).order_by(TierChange.id)))
+        await audit.record(
+            session,
+            actor=actor.id,
+            role=actor.role,
+            action="tier_history",
+            customer_id=customer_id,
+            fields=["tier"],
+            reason=actor.reason,
+        )
+        return list(
+            await session.scalars(
+                sa.select(TierChange).where(TierChange.customer_id == customer_id).order_by(TierChange.id)
+            )
+        )
 
 
 @router.get("/service-reviews", response_model=list[ReviewOut], tags=["service plan"])
@@ -66,8 +81,11 @@ async def service_reviews(customer_id: CustomerId, session: SessionDep, actor: A
     """The reviews the customer's service plan schedules (open and done), soonest first."""
     async with session.begin():
         await service.get_visible(session, customer_id, actor, _settings(request))
-        return list(await session.scalars(
-            sa.select(ServiceReview).where(ServiceReview.customer_id == customer_id).order_by(ServiceReview.due_on)))
+        return list(
+            await session.scalars(
+                sa.select(ServiceReview).where(ServiceReview.customer_id == customer_id).order_by(ServiceReview.due_on)
+            )
+        )
 
 
 @router.post("/service-reviews/{review_id}/complete", response_model=ReviewOut, tags=["service plan"])

@@ -18,16 +18,17 @@ from events.contracts import (
     CustomerTierChangedV1,
     CustomerUpdatedV1,
 )
-from services.kit.clock import now
 from services.kit import crypto
+from services.kit.clock import now
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, NotFound, Problem
+from services.kit.retention import is_on_hold, place_hold, release_hold
 from services.profile.declarations import CATALOGUE, FIELDS
 from services.profile.documents import erase_documents_and_links
-from services.kit.retention import is_on_hold, place_hold, release_hold
 from services.profile.models import Customer, StageChange, TierChange, audit, legal_holds, outbox
-from services.profile.screening import alerts as screening, risk
 from services.profile.schemas import CustomerCreate
+from services.profile.screening import alerts as screening
+from services.profile.screening import risk
 from services.profile.settings import ProfileSettings
 from services.profile.tiers import TRANSITIONS, Stage, Tier, tier_for
 
@@ -71,8 +72,14 @@ async def read_audited(session: AsyncSession, customer_id: str, actor: Actor, se
     PostgreSQL one statement in one round trip, outside a transaction: it reads the row and
     inserts the audit row exactly when the row is released (the same conditions as `_visible`),
     and commits both together. Elsewhere, a transaction of two statements."""
-    record = {"actor": actor.id, "role": actor.role, "action": "read", "customer_id": customer_id,
-              "fields": RETURNED_FIELDS, "reason": actor.reason}
+    record = {
+        "actor": actor.id,
+        "role": actor.role,
+        "action": "read",
+        "customer_id": customer_id,
+        "fields": RETURNED_FIELDS,
+        "reason": actor.reason,
+    }
     if session.bind.dialect.name != "postgresql":
         async with session.begin():
             customer = await get_visible(session, customer_id, actor, settings)
@@ -89,7 +96,8 @@ async def read_audited(session: AsyncSession, customer_id: str, actor: Actor, se
 # for roles that see only their assigned customers, assigned to the caller (as in `_visible`).
 _READ_ANY = audit.audited_read(Customer, lambda c: c.id, lambda c: c.erased_at.is_(None))
 _READ_ASSIGNED = audit.audited_read(
-    Customer, lambda c: c.id,
+    Customer,
+    lambda c: c.id,
     lambda c: sa.and_(c.erased_at.is_(None), c.relationship_manager_id == sa.bindparam("manager")),
 )
 
@@ -99,7 +107,9 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
     national_id_index = keys.blind_index(body.national_id, field="national_id")
     if await session.scalar(sa.select(Customer.id).where(Customer.national_id_index == national_id_index)):
         raise Conflict("A customer with this national ID already exists; read or update that record instead.")
-    if body.external_ref and await session.scalar(sa.select(Customer.id).where(Customer.external_ref == body.external_ref)):
+    if body.external_ref and await session.scalar(
+        sa.select(Customer.id).where(Customer.external_ref == body.external_ref)
+    ):
         raise Conflict("A customer with this external reference already exists.")
     moment = now()
     fields = body.model_dump()
@@ -118,24 +128,49 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
         **fields,
     )
     session.add(customer)
-    session.add(StageChange(customer_id=customer.id, from_stage=None, to_stage=customer.lifecycle_stage, at=moment,
-                            actor=actor.id, reason="created"))
+    session.add(
+        StageChange(
+            customer_id=customer.id,
+            from_stage=None,
+            to_stage=customer.lifecycle_stage,
+            at=moment,
+            actor=actor.id,
+            reason="created",
+        )
+    )
     session.add(TierChange(customer_id=customer.id, from_tier=None, to_tier=customer.tier, at=moment))
     await session.flush()
     if customer.tier == Tier.HIGH_NET_WORTH:
         await assign_advisor(session, customer, settings)
-    await outbox.emit(session, "customer.created", CustomerCreatedV1(
-        customer_id=customer.id, risk_level=customer.risk_level, assets_under_management=customer.assets_under_management,
-        relationship_manager_id=customer.relationship_manager_id, tier=customer.tier,
-        age_band=age_band(customer.birth_date),
-    ))
-    await audit.record(session, actor=actor.id, role=actor.role, action="create", customer_id=customer.id,
-                       fields=body.model_fields_set, reason=actor.reason)
+    await outbox.emit(
+        session,
+        "customer.created",
+        CustomerCreatedV1(
+            customer_id=customer.id,
+            risk_level=customer.risk_level,
+            assets_under_management=customer.assets_under_management,
+            relationship_manager_id=customer.relationship_manager_id,
+            tier=customer.tier,
+            age_band=age_band(customer.birth_date),
+        ),
+    )
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="create",
+        customer_id=customer.id,
+        fields=body.model_fields_set,
+        reason=actor.reason,
+    )
     hits = await screening.screen(session, customer, trigger="onboarding", settings=settings)
     if hits and Stage(customer.lifecycle_stage) in (Stage.ACTIVE, Stage.DORMANT):
         # Not a way around the onboarding hold: nothing is written, the caller starts in onboarding.
-        raise Conflict("A customer with a screening hit cannot be created as active (reason code SCREENING_HIT_OPEN); "
-                       "create them in onboarding and let compliance decide.", reason_code="SCREENING_HIT_OPEN")
+        raise Conflict(
+            "A customer with a screening hit cannot be created as active (reason code SCREENING_HIT_OPEN); "
+            "create them in onboarding and let compliance decide.",
+            reason_code="SCREENING_HIT_OPEN",
+        )
     await risk.rerate(session, customer, settings)
     return customer
 
@@ -158,17 +193,31 @@ async def update(
             await screening.screen(session, customer, trigger="profile_change", settings=settings)
         if changes.keys() & risk.RATED_FIELDS:
             await risk.rerate(session, customer, settings)
-    await audit.record(session, actor=actor.id, role=actor.role, action="update", customer_id=customer.id,
-                       fields=changes, reason=actor.reason)
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="update",
+        customer_id=customer.id,
+        fields=changes,
+        reason=actor.reason,
+    )
     return customer
 
 
 async def announce_update(session: AsyncSession, customer: Customer, changed_fields: list[str]) -> None:
-    await outbox.emit(session, "customer.updated", CustomerUpdatedV1(
-        customer_id=customer.id, risk_level=customer.risk_level,
-        assets_under_management=customer.assets_under_management, changed_fields=changed_fields,
-        relationship_manager_id=customer.relationship_manager_id, age_band=age_band(customer.birth_date),
-    ))
+    await outbox.emit(
+        session,
+        "customer.updated",
+        CustomerUpdatedV1(
+            customer_id=customer.id,
+            risk_level=customer.risk_level,
+            assets_under_management=customer.assets_under_management,
+            changed_fields=changed_fields,
+            relationship_manager_id=customer.relationship_manager_id,
+            age_band=age_band(customer.birth_date),
+        ),
+    )
 
 
 def age_band(birth_date: date | None) -> str | None:
@@ -194,8 +243,11 @@ async def retier(session: AsyncSession, customer: Customer, settings: ProfileSet
     if tier != customer.tier:
         previous, customer.tier = customer.tier, tier
         session.add(TierChange(customer_id=customer.id, from_tier=previous, to_tier=tier, at=now()))
-        await outbox.emit(session, "customer.tier_changed",
-                   CustomerTierChangedV1(customer_id=customer.id, previous_tier=previous, tier=tier))
+        await outbox.emit(
+            session,
+            "customer.tier_changed",
+            CustomerTierChangedV1(customer_id=customer.id, previous_tier=previous, tier=tier),
+        )
         if tier == Tier.HIGH_NET_WORTH:
             await assign_advisor(session, customer, settings)
 
@@ -206,18 +258,29 @@ async def assign_advisor(session: AsyncSession, customer: Customer, settings: Pr
     advisors = settings.private_banking_advisors
     if not advisors or customer.relationship_manager_id in advisors:
         return
-    load = dict((await session.execute(
-        sa.select(Customer.relationship_manager_id, sa.func.count())
-        .where(Customer.relationship_manager_id.in_(advisors), Customer.tier == Tier.HIGH_NET_WORTH.value,
-               Customer.erased_at.is_(None))
-        .group_by(Customer.relationship_manager_id)
-    )).all())
+    load = dict(
+        (
+            await session.execute(
+                sa.select(Customer.relationship_manager_id, sa.func.count())
+                .where(
+                    Customer.relationship_manager_id.in_(advisors),
+                    Customer.tier == Tier.HIGH_NET_WORTH.value,
+                    Customer.erased_at.is_(None),
+                )
+                .group_by(Customer.relationship_manager_id)
+            )
+        ).all()
+    )
     advisor = min(advisors, key=lambda a: (load.get(a, 0), a))
     await assign_manager(session, customer, advisor, ADVISOR_ASSIGNMENT)
 
 
 async def move_stage(
-    session: AsyncSession, customer: Customer, stage: Stage, actor: Actor, reason: str,
+    session: AsyncSession,
+    customer: Customer,
+    stage: Stage,
+    actor: Actor,
+    reason: str,
     settings: ProfileSettings | None = None,
 ) -> None:
     """`settings` is needed for the move from onboarding to active (the screening guard)."""
@@ -231,12 +294,30 @@ async def move_stage(
     customer.lifecycle_stage = stage.value
     customer.version += 1
     customer.updated_at = now()
-    session.add(StageChange(customer_id=customer.id, from_stage=current.value, to_stage=stage.value, at=now(),
-                            actor=actor.id, reason=reason))
-    await outbox.emit(session, "customer.lifecycle_changed",
-               CustomerLifecycleChangedV1(customer_id=customer.id, previous_stage=current.value, stage=stage.value))
-    await audit.record(session, actor=actor.id, role=actor.role, action="lifecycle", customer_id=customer.id,
-                       fields=["lifecycle_stage"], reason=reason)
+    session.add(
+        StageChange(
+            customer_id=customer.id,
+            from_stage=current.value,
+            to_stage=stage.value,
+            at=now(),
+            actor=actor.id,
+            reason=reason,
+        )
+    )
+    await outbox.emit(
+        session,
+        "customer.lifecycle_changed",
+        CustomerLifecycleChangedV1(customer_id=customer.id, previous_stage=current.value, stage=stage.value),
+    )
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="lifecycle",
+        customer_id=customer.id,
+        fields=["lifecycle_stage"],
+        reason=reason,
+    )
 
 
 async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason: str) -> None:
@@ -250,17 +331,34 @@ async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason:
     customer.version += 1
     customer.updated_at = customer.erased_at
     if customer.lifecycle_stage != Stage.CHURNED:
-        session.add(StageChange(customer_id=customer.id, from_stage=customer.lifecycle_stage, to_stage=Stage.CHURNED,
-                                at=customer.erased_at, actor=actor.id, reason="erased"))
+        session.add(
+            StageChange(
+                customer_id=customer.id,
+                from_stage=customer.lifecycle_stage,
+                to_stage=Stage.CHURNED,
+                at=customer.erased_at,
+                actor=actor.id,
+                reason="erased",
+            )
+        )
         customer.lifecycle_stage = Stage.CHURNED.value
     await erase_documents_and_links(session, customer.id)
     from services.profile.segments import leave_household  # segments builds on this module
 
     await leave_household(session, customer.id)
     await screening.redact(session, customer.id)
-    await outbox.emit(session, "customer.erased", CustomerErasedV1(customer_id=customer.id, erased_at=customer.erased_at))
-    await audit.record(session, actor=actor.id, role=actor.role, action="erase", customer_id=customer.id,
-                       fields=[*ERASED, "document_number", "relationships"], reason=reason)
+    await outbox.emit(
+        session, "customer.erased", CustomerErasedV1(customer_id=customer.id, erased_at=customer.erased_at)
+    )
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="erase",
+        customer_id=customer.id,
+        fields=[*ERASED, "document_number", "relationships"],
+        reason=reason,
+    )
 
 
 async def assign_manager(session: AsyncSession, customer: Customer, manager_id: str | None, actor: Actor) -> None:
@@ -271,25 +369,50 @@ async def assign_manager(session: AsyncSession, customer: Customer, manager_id: 
         customer.relationship_manager_id = manager_id
         customer.version += 1
         customer.updated_at = now()
-        await outbox.emit(session, "customer.manager_changed", CustomerManagerChangedV1(
-            customer_id=customer.id, previous_manager_id=previous, manager_id=manager_id))
-    await audit.record(session, actor=actor.id, role=actor.role, action="assign_manager", customer_id=customer.id,
-                       fields=["relationship_manager_id"], reason=actor.reason)
+        await outbox.emit(
+            session,
+            "customer.manager_changed",
+            CustomerManagerChangedV1(customer_id=customer.id, previous_manager_id=previous, manager_id=manager_id),
+        )
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="assign_manager",
+        customer_id=customer.id,
+        fields=["relationship_manager_id"],
+        reason=actor.reason,
+    )
 
 
 async def hold(session: AsyncSession, customer: Customer, reference: str, actor: Actor) -> None:
     """Suspend retention and erasure of the customer's data everywhere (R2.2 legal hold)."""
     if not await place_hold(session, legal_holds, customer.id, reference):
         raise Conflict("This customer is already under a legal hold; release it first to change its reference.")
-    await outbox.emit(session, "customer.legal_hold_placed",
-                      CustomerLegalHoldPlacedV1(customer_id=customer.id, reference=reference))
-    await audit.record(session, actor=actor.id, role=actor.role, action="legal_hold_placed", customer_id=customer.id,
-                       fields=["legal_hold"], reason=actor.reason)
+    await outbox.emit(
+        session, "customer.legal_hold_placed", CustomerLegalHoldPlacedV1(customer_id=customer.id, reference=reference)
+    )
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="legal_hold_placed",
+        customer_id=customer.id,
+        fields=["legal_hold"],
+        reason=actor.reason,
+    )
 
 
 async def release(session: AsyncSession, customer_id: str, actor: Actor) -> None:
     if not await release_hold(session, legal_holds, customer_id):
         raise NotFound("This customer is not under a legal hold.")
     await outbox.emit(session, "customer.legal_hold_released", CustomerLegalHoldReleasedV1(customer_id=customer_id))
-    await audit.record(session, actor=actor.id, role=actor.role, action="legal_hold_released", customer_id=customer_id,
-                       fields=["legal_hold"], reason=actor.reason)
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="legal_hold_released",
+        customer_id=customer_id,
+        fields=["legal_hold"],
+        reason=actor.reason,
+    )

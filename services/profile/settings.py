@@ -25,9 +25,13 @@ class ProfileSettings(EncryptionSettings):
     def tier_policy(self):
         from services.profile.tiers import TierPolicy
 
-        return TierPolicy(hnw_assets=self.tier_high_net_worth_assets, affluent_assets=self.tier_affluent_assets,
-                          mass_assets=self.tier_mass_assets, uplift_holdings=self.tier_uplift_holdings,
-                          activity_window_days=self.activity_window_days)
+        return TierPolicy(
+            hnw_assets=self.tier_high_net_worth_assets,
+            affluent_assets=self.tier_affluent_assets,
+            mass_assets=self.tier_mass_assets,
+            uplift_holdings=self.tier_uplift_holdings,
+            activity_window_days=self.activity_window_days,
+        )
 
     # Roles that see only the customers assigned to them (R4.1 relationship managers).
     assigned_only_roles: list[str] = ["relationship_manager"]
@@ -61,17 +65,30 @@ class ProfileSettings(EncryptionSettings):
     # Money-laundering risk (R5.2): points per factor; the sum sets the rating. A PEP is always
     # rated high. High means enhanced due diligence. Codes, not values, are what ratings record.
     aml_factor_points: dict[str, int] = {
-        "pep": 4, "high_risk_country": 4, "monitored_country": 2, "high_risk_occupation": 2,
-        "remote_onboarding": 1, "cash_intensity_medium": 1, "cash_intensity_high": 3,
-        "private_banking": 1, "many_products": 1,
+        "pep": 4,
+        "high_risk_country": 4,
+        "monitored_country": 2,
+        "high_risk_occupation": 2,
+        "remote_onboarding": 1,
+        "cash_intensity_medium": 1,
+        "cash_intensity_high": 3,
+        "private_banking": 1,
+        "many_products": 1,
     }
     aml_medium_from: int = 2
     aml_high_from: int = 4
     # FATF "call for action" and "increased monitoring" jurisdictions (ISO alpha-2), as configured.
     aml_high_risk_countries: list[str] = ["KP", "IR", "MM"]
     aml_monitored_countries: list[str] = ["SY", "YE", "HT", "SS", "VE", "LB", "NG", "ZA", "VN"]
-    aml_high_risk_occupations: list[str] = ["money_services", "casino", "precious_metals", "arms_trade",
-                                            "real_estate_agent", "politician", "crypto_exchange"]
+    aml_high_risk_occupations: list[str] = [
+        "money_services",
+        "casino",
+        "precious_metals",
+        "arms_trade",
+        "real_estate_agent",
+        "politician",
+        "crypto_exchange",
+    ]
     aml_remote_channels: list[str] = ["online", "partner"]
     aml_many_products: int = 5
     # Months until the next periodic review, per rating.

@@ -57,8 +57,18 @@ SERVICE_PLANS: dict[Tier, dict] = {
         "review_every_months": 6,
         "channels": ["regular_visit", "phone", "mobile"],
     },
-    Tier.MASS: {"plan": "standard", "dedicated_advisor": False, "review_every_months": 12, "channels": ["mobile", "branch"]},
-    Tier.POTENTIAL: {"plan": "growth", "dedicated_advisor": False, "review_every_months": 12, "channels": ["mobile", "campaigns"]},
+    Tier.MASS: {
+        "plan": "standard",
+        "dedicated_advisor": False,
+        "review_every_months": 12,
+        "channels": ["mobile", "branch"],
+    },
+    Tier.POTENTIAL: {
+        "plan": "growth",
+        "dedicated_advisor": False,
+        "review_every_months": 12,
+        "channels": ["mobile", "campaigns"],
+    },
 }
 
 
@@ -77,8 +87,9 @@ class TierPolicy:
 UPLIFT = {Tier.POTENTIAL: Tier.MASS, Tier.MASS: Tier.AFFLUENT}
 
 
-def tier_for(assets: Decimal, holdings: int, last_activity_at: datetime | None, *, policy: TierPolicy,
-             moment: datetime) -> Tier:
+def tier_for(
+    assets: Decimal, holdings: int, last_activity_at: datetime | None, *, policy: TierPolicy, moment: datetime
+) -> Tier:
     if assets >= policy.hnw_assets:
         tier = Tier.HIGH_NET_WORTH
     elif assets >= policy.affluent_assets:
@@ -87,8 +98,11 @@ def tier_for(assets: Decimal, holdings: int, last_activity_at: datetime | None, 
         tier = Tier.MASS
     else:
         tier = Tier.POTENTIAL
-    engaged = holdings >= policy.uplift_holdings and last_activity_at is not None \
+    engaged = (
+        holdings >= policy.uplift_holdings
+        and last_activity_at is not None
         and last_activity_at >= policy.active_since(moment)
+    )
     return UPLIFT.get(tier, tier) if engaged else tier
 
 
@@ -100,8 +114,11 @@ def tier_sql(assets, holdings, last_activity_at, *, policy: TierPolicy, moment: 
         (sa.or_(assets >= policy.mass_assets, holdings > 0), Tier.MASS.value),
         else_=Tier.POTENTIAL.value,
     )
-    engaged = sa.and_(holdings >= policy.uplift_holdings, last_activity_at.is_not(None),
-                      last_activity_at >= policy.active_since(moment))
+    engaged = sa.and_(
+        holdings >= policy.uplift_holdings,
+        last_activity_at.is_not(None),
+        last_activity_at >= policy.active_since(moment),
+    )
     return sa.case(
         (sa.and_(engaged, by_assets == Tier.POTENTIAL.value), Tier.MASS.value),
         (sa.and_(engaged, by_assets == Tier.MASS.value), Tier.AFFLUENT.value),

@@ -21,9 +21,14 @@ CHUNK = 5000
 
 def product_facts(product: Product) -> ProductFacts:
     return ProductFacts(
-        code=product.code, risk_level=level(product.risk_level), product_type=product.product_type,
-        horizon_years=product.horizon_years, liquidity_days=product.liquidity_days, min_amount=product.min_amount,
-        complexity=product.complexity, on_sale=product.status == "on_sale",
+        code=product.code,
+        risk_level=level(product.risk_level),
+        product_type=product.product_type,
+        horizon_years=product.horizon_years,
+        liquidity_days=product.liquidity_days,
+        min_amount=product.min_amount,
+        complexity=product.complexity,
+        on_sale=product.status == "on_sale",
     )
 
 
@@ -57,7 +62,9 @@ def _valid(assessment: RiskAssessment | None) -> RiskAssessment | None:
 
 async def current_assessment(session: AsyncSession, customer_id: str) -> RiskAssessment | None:
     return await session.scalar(
-        sa.select(RiskAssessment).where(RiskAssessment.customer_id == customer_id, RiskAssessment.superseded_at.is_(None))
+        sa.select(RiskAssessment).where(
+            RiskAssessment.customer_id == customer_id, RiskAssessment.superseded_at.is_(None)
+        )
     )
 
 
@@ -78,19 +85,27 @@ async def customers(session: AsyncSession, customer_ids: Iterable[str]) -> dict[
     records: dict[str, Customer] = {}
     assessments: dict[str, RiskAssessment] = {}
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
+        chunk = ids[start : start + CHUNK]
         # Plain rows, not ORM instances: thousands of holders are re-matched at once.
         customers_t, assessments_t = Customer.__table__, RiskAssessment.__table__
-        records.update((c.customer_id, c) for c in await session.execute(
-            sa.select(customers_t).where(customers_t.c.customer_id.in_(chunk))))
-        assessments.update((a.customer_id, a) for a in await session.execute(
-            sa.select(assessments_t).where(assessments_t.c.customer_id.in_(chunk),
-                                           assessments_t.c.superseded_at.is_(None))))
+        records.update(
+            (c.customer_id, c)
+            for c in await session.execute(sa.select(customers_t).where(customers_t.c.customer_id.in_(chunk)))
+        )
+        assessments.update(
+            (a.customer_id, a)
+            for a in await session.execute(
+                sa.select(assessments_t).where(
+                    assessments_t.c.customer_id.in_(chunk), assessments_t.c.superseded_at.is_(None)
+                )
+            )
+        )
     out = {}
     for customer_id in ids:
         assessment = _valid(assessments.get(customer_id))
-        out[customer_id] = Known(_facts(customer_id, records.get(customer_id), assessment), records.get(customer_id),
-                                 assessment)
+        out[customer_id] = Known(
+            _facts(customer_id, records.get(customer_id), assessment), records.get(customer_id), assessment
+        )
     return out
 
 
@@ -102,7 +117,7 @@ async def holdings(session: AsyncSession, customer_ids: Iterable[str]) -> dict[s
         rows = await session.execute(
             sa.select(Holding.customer_id, Holding.product_code, Holding.amount, Product.risk_level)
             .join(Product, Product.code == Holding.product_code)
-            .where(Holding.customer_id.in_(ids[start:start + CHUNK]), Holding.closed_at.is_(None))
+            .where(Holding.customer_id.in_(ids[start : start + CHUNK]), Holding.closed_at.is_(None))
             .order_by(Holding.customer_id, Holding.holding_id)
         )
         for row in rows:

@@ -33,6 +33,7 @@ def _settings() -> RecommendationSettings:
     """Handlers take no settings argument; read them once per process."""
     return RecommendationSettings()
 
+
 log = structlog.get_logger(__name__)
 
 
@@ -77,9 +78,11 @@ async def on_consent_active(
     known = await session.get(MarketingConsent, payload.consent_id)
     if known is not None and not known.active:
         return  # already ended: a grant seen late never revives it
-    await session.merge(MarketingConsent(
-        consent_id=payload.consent_id, customer_id=payload.customer_id, expires_at=payload.expires_at, active=True
-    ))
+    await session.merge(
+        MarketingConsent(
+            consent_id=payload.consent_id, customer_id=payload.customer_id, expires_at=payload.expires_at, active=True
+        )
+    )
 
 
 async def on_consent_ended(
@@ -88,9 +91,9 @@ async def on_consent_ended(
     if payload.purpose != MARKETING:
         return
     # Recorded even if the grant was never seen, so a late grant cannot revive it.
-    await session.merge(MarketingConsent(
-        consent_id=payload.consent_id, customer_id=payload.customer_id, expires_at=None, active=False
-    ))
+    await session.merge(
+        MarketingConsent(consent_id=payload.consent_id, customer_id=payload.customer_id, expires_at=None, active=False)
+    )
 
 
 async def on_customer_erased(session: AsyncSession, envelope: Envelope, payload: CustomerErasedV1) -> None:
@@ -99,8 +102,9 @@ async def on_customer_erased(session: AsyncSession, envelope: Envelope, payload:
     await session.execute(sa.delete(MarketingConsent).where(MarketingConsent.customer_id == payload.customer_id))
     await session.execute(sa.delete(Customer).where(Customer.customer_id == payload.customer_id))
     await session.execute(sa.delete(Holding).where(Holding.customer_id == payload.customer_id))
-    await session.execute(sa.update(RiskAssessment).where(RiskAssessment.customer_id == payload.customer_id)
-                          .values(answers={}))
+    await session.execute(
+        sa.update(RiskAssessment).where(RiskAssessment.customer_id == payload.customer_id).values(answers={})
+    )
 
 
 HANDLERS = {

@@ -28,8 +28,15 @@ def _kpi(name: str, rows: list[tuple[datetime, str, str]], window: KpiWindow, dr
     for row in rows:
         key = bucket_of(row[0].date(), window.bucket)
         series[key] = series.get(key, 0) + 1
-    return Kpi(name=name, value=len(rows), unit="count", count=len(rows), breakdown=breakdown,
-               series=[KpiPoint(bucket=k, value=v, count=v) for k, v in sorted(series.items())], drill=drill)
+    return Kpi(
+        name=name,
+        value=len(rows),
+        unit="count",
+        count=len(rows),
+        breakdown=breakdown,
+        series=[KpiPoint(bucket=k, value=v, count=v) for k, v in sorted(series.items())],
+        drill=drill,
+    )
 
 
 @router.get("/recommendation", response_model=KpiReport)
@@ -37,17 +44,25 @@ async def recommendation_kpis(session: SessionDep, window: Annotated[KpiWindow, 
     """Suitability checks by result (`checks_pass`, `checks_warn`, `checks_block`), overrides and
     mismatches detected, over the window; `by=product` or `by=risk_level` (the product's)."""
     c = SuitabilityCheck
-    checks = (await session.execute(
-        sa.select(c.decided_at, c.product_code, c.product_risk_level, c.result, c.overridden)
-        .where(c.decided_at >= window.start, c.decided_at < window.end)
-    )).all()
+    checks = (
+        await session.execute(
+            sa.select(c.decided_at, c.product_code, c.product_risk_level, c.result, c.overridden).where(
+                c.decided_at >= window.start, c.decided_at < window.end
+            )
+        )
+    ).all()
     m = SuitabilityMismatch
-    mismatches = (await session.execute(
-        sa.select(m.detected_at, m.product_code, m.product_risk_level)
-        .where(m.detected_at >= window.start, m.detected_at < window.end)
-    )).all()
-    kpis = [_kpi(f"checks_{result}", [r[:3] for r in checks if r.result == result], window)
-            for result in ("pass", "warn", "block")]
+    mismatches = (
+        await session.execute(
+            sa.select(m.detected_at, m.product_code, m.product_risk_level).where(
+                m.detected_at >= window.start, m.detected_at < window.end
+            )
+        )
+    ).all()
+    kpis = [
+        _kpi(f"checks_{result}", [r[:3] for r in checks if r.result == result], window)
+        for result in ("pass", "warn", "block")
+    ]
     kpis.append(_kpi("overrides", [r[:3] for r in checks if r.overridden], window))
     kpis.append(_kpi("suitability_mismatches", [tuple(r) for r in mismatches], window))
     return KpiReport.of("recommendation", window, kpis)

@@ -19,7 +19,11 @@ class RecommendationSettings(ComponentSettings):
     follow_up_days: int = 3
     # Largest share of a customer's assets held at each product risk level (JSON).
     concentration_limits: dict[str, Decimal] = {
-        "R1": Decimal(1), "R2": Decimal(1), "R3": Decimal("0.6"), "R4": Decimal("0.4"), "R5": Decimal("0.2"),
+        "R1": Decimal(1),
+        "R2": Decimal(1),
+        "R3": Decimal("0.6"),
+        "R4": Decimal("0.4"),
+        "R5": Decimal("0.2"),
     }
     # How often the shares of similar customers holding each product are learned from holdings.
     popularity_refresh_seconds: float = 900

@@ -77,7 +77,8 @@ class InProcessService:
             rows = (await connection.execute(query)).scalars().all()
         found = [Envelope.model_validate_json(row) for row in rows]
         return [
-            e for e in found
+            e
+            for e in found
             if (event_type is None or e.type == event_type) and (customer_id is None or e.customer_id == customer_id)
         ]
 

@@ -51,7 +51,9 @@ async def test_every_component_stays_ready_and_writes_succeed_while_the_broker_i
     read = await client.get(f"{gateway}/api/v1/customers/{created.json()['id']}", headers=manager)
     assert read.status_code == 200, read.text
     me = system.headers("customer", known)
-    consent = await client.post(f"{gateway}/api/v1/consents", json=marketing_consent(known, recipient="bank-research"), headers=me)
+    consent = await client.post(
+        f"{gateway}/api/v1/consents", json=marketing_consent(known, recipient="bank-research"), headers=me
+    )
     assert consent.status_code == 201, consent.text
     complaint = await client.post(
         f"{gateway}/api/v1/complaints",

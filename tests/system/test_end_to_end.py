@@ -4,7 +4,15 @@ on PostgreSQL and again on the embedded SQLite default that `make run` uses."""
 import pytest
 
 from events.broker import LocalBroker
-from tests.support import KafkaProbe, System, eventually, free_port, marketing_consent, new_customer, once_customer_known
+from tests.support import (
+    KafkaProbe,
+    System,
+    eventually,
+    free_port,
+    marketing_consent,
+    new_customer,
+    once_customer_known,
+)
 
 ROLES = ["customer", "relationship_manager", "service_agent", "compliance_officer", "marketing_analyst", "admin"]
 
@@ -16,8 +24,10 @@ def sqlite_system(tmp_path_factory):
     broker = LocalBroker(free_port())
     broker.start()
     workdir = tmp_path_factory.mktemp("sqlite")
-    urls = {c: f"sqlite+aiosqlite:///{workdir / c}.db" for c in ("gateway", "profile", "consent", "recommendation",
-                                                                  "churn", "feedback")}
+    urls = {
+        c: f"sqlite+aiosqlite:///{workdir / c}.db"
+        for c in ("gateway", "profile", "consent", "recommendation", "churn", "feedback")
+    }
     running = System(database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=workdir)
     try:
         running.start()
@@ -53,8 +63,7 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
 
     # The events reach recommendation: without a risk assessment only products up to R2 are offered.
     async def recommended():
-        response = await client.get(f"{gateway}/api/v1/customers/{customer_id}/recommendations?limit=50",
-                                    headers=me)
+        response = await client.get(f"{gateway}/api/v1/customers/{customer_id}/recommendations?limit=50", headers=me)
         assert response.status_code == 200, response.text
         assert response.json()["items"], response.json()
         return response.json()
@@ -64,10 +73,21 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
     assert levels and levels <= {"R1", "R2"}
 
     # The customer answers the risk questionnaire: C4, and recommendations widen at once.
-    answers = {"legal_capacity": "yes", "loss_tolerance": "up_to_30", "experience": "funds", "income": "stable",
-               "horizon": "over_5y", "liquidity": "not_soon", "goal": "growth", "vulnerability": "no"}
-    assessed = await client.post(f"{gateway}/api/v1/customers/{customer_id}/risk-assessments",
-                                 json={"questionnaire_version": "2026.1", "answers": answers}, headers=me)
+    answers = {
+        "legal_capacity": "yes",
+        "loss_tolerance": "up_to_30",
+        "experience": "funds",
+        "income": "stable",
+        "horizon": "over_5y",
+        "liquidity": "not_soon",
+        "goal": "growth",
+        "vulnerability": "no",
+    }
+    assessed = await client.post(
+        f"{gateway}/api/v1/customers/{customer_id}/risk-assessments",
+        json={"questionnaire_version": "2026.1", "answers": answers},
+        headers=me,
+    )
     assert assessed.status_code == 201, assessed.text
     assert assessed.json()["risk_level"] == "C4"
 
@@ -88,11 +108,18 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
 
     # Complaints and poor scores, filed by the customer in the app.
     for description in ("Card blocked abroad for two days.", "Nobody called back.", "Fee charged twice."):
-        response = await once_customer_known(lambda: client.post(
-            f"{gateway}/api/v1/complaints",
-            json={"customer_id": customer_id, "category": "service", "channel": "mobile", "description": description},
-            headers=me,
-        ))
+        response = await once_customer_known(
+            lambda: client.post(
+                f"{gateway}/api/v1/complaints",
+                json={
+                    "customer_id": customer_id,
+                    "category": "service",
+                    "channel": "mobile",
+                    "description": description,
+                },
+                headers=me,
+            )
+        )
         assert response.status_code == 201, response.text
     for survey, score in (("csat", 1), ("nps", 2), ("csat", 2)):
         response = await client.post(
@@ -112,7 +139,8 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
 
     # Other bank systems see a warning per band risen (medium, then high), keyed by the customer.
     warnings = await kafka.wait_for(
-        "crm.churn", lambda e, h: e.customer_id == customer_id and e.type == "churn.warning", count=2)
+        "crm.churn", lambda e, h: e.customer_id == customer_id and e.type == "churn.warning", count=2
+    )
     assert [e.payload["level"] for e, _ in warnings] == ["medium", "high"]
     envelope, headers = warnings[-1]
     assert envelope.payload["previous_level"] == "medium" and envelope.payload["reasons"]
@@ -138,4 +166,3 @@ async def test_customer_journey_from_onboarding_to_churn_warning(backend, client
     assert created.headers["x-request-id"] in logs  # the logs are there, with request ids
     for field in ("national_id", "phone", "email", "name", "address"):
         assert onboarded[field] not in logs, field
-

@@ -31,7 +31,6 @@ half-lives); a snapshot older than the account's latest one is ignored.
     tier                         the customer's tier (categorical)
 """
 
-import math
 from datetime import datetime
 from typing import Any, Literal
 
@@ -60,7 +59,14 @@ FEATURES: dict[str, ColumnType] = {
 }
 # Decayed sums kept in the state; "sat" counts survey answers, "sat_sum" adds their scaled scores.
 HALF_LIFE_DAYS = {
-    "txn": 30, "debit": 30, "credit": 30, "complaints": 90, "sat": 90, "sat_sum": 90, "unhappy": 90, "contacts": 90,
+    "txn": 30,
+    "debit": 30,
+    "credit": 30,
+    "complaints": 90,
+    "sat": 90,
+    "sat_sum": 90,
+    "unhappy": 90,
+    "contacts": 90,
 }
 EWMA_HALF_LIFE_DAYS = {"bal30": 30, "bal90": 90}
 
@@ -202,4 +208,3 @@ def event_time(event_type: str, envelope_time: datetime, payload: Any) -> dateti
     if event_type == "balance.snapshot":
         return payload.as_of
     return envelope_time
-

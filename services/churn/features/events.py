@@ -35,12 +35,25 @@ async def locked_features(session: AsyncSession, customer_id: str) -> CustomerFe
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     await session.execute(
         dialect.insert(CustomerFeatures)
-        .values(customer_id=customer_id, complaints=0, low_csat=0, nps_detractors=0, state={}, score=0,
-                level="low", updated_at=now(), first_seen_at=now())
+        .values(
+            customer_id=customer_id,
+            complaints=0,
+            low_csat=0,
+            nps_detractors=0,
+            state={},
+            score=0,
+            level="low",
+            updated_at=now(),
+            first_seen_at=now(),
+        )
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )
-    query = (sa.select(CustomerFeatures).where(CustomerFeatures.customer_id == customer_id)
-             .with_for_update().execution_options(populate_existing=True))
+    query = (
+        sa.select(CustomerFeatures)
+        .where(CustomerFeatures.customer_id == customer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     return (await session.scalars(query)).one()
 
 
@@ -92,7 +105,9 @@ class ChurnEvents:
     def _rules_inputs(self, row: CustomerFeatures, envelope: Envelope, payload) -> None:
         kind = envelope.type
         if kind in ("customer.created", "customer.updated"):
-            if payload.relationship_manager_id is not None or "relationship_manager_id" in getattr(payload, "changed_fields", []):
+            if payload.relationship_manager_id is not None or "relationship_manager_id" in getattr(
+                payload, "changed_fields", []
+            ):
                 row.manager_id = payload.relationship_manager_id
             # An older customer event never overwrites newer assets.
             if row.customer_event_time is None or row.customer_event_time <= envelope.time:
@@ -123,8 +138,14 @@ class ChurnEvents:
         elif envelope.type == "feedback.received":
             points, reason = s.points_per_survey, "survey_answered"
         if points > 0 and row.churned_at is None:
-            await ledger.earn(session, customer_id=row.customer_id, points=points, source_id=f"event:{envelope.id}",
-                              reason=reason, valid_days=s.points_expire_after_days)
+            await ledger.earn(
+                session,
+                customer_id=row.customer_id,
+                points=points,
+                source_id=f"event:{envelope.id}",
+                reason=reason,
+                valid_days=s.points_expire_after_days,
+            )
 
     async def _reassess(self, session: AsyncSession, row: CustomerFeatures) -> None:
         assessment = self.scorer.assess(row, now())
@@ -135,14 +156,24 @@ class ChurnEvents:
         previous = row.level
         if rank(assessment.level) > rank(previous) and row.churned_at is None:
             warning = ChurnWarningV1(
-                customer_id=row.customer_id, score=assessment.score, level=assessment.level,
-                previous_level=previous, reasons=assessment.reasons, model=assessment.model,
+                customer_id=row.customer_id,
+                score=assessment.score,
+                level=assessment.level,
+                previous_level=previous,
+                reasons=assessment.reasons,
+                model=assessment.model,
             )
             await outbox.emit(session, "churn.warning", warning)
             await playbooks.start(
-                session, customer_id=row.customer_id, manager_id=row.manager_id, band=assessment.level,
-                previous_band=previous, probability=assessment.probability, model=assessment.model,
-                reasons=assessment.reasons, settings=self.settings,
+                session,
+                customer_id=row.customer_id,
+                manager_id=row.manager_id,
+                band=assessment.level,
+                previous_band=previous,
+                probability=assessment.probability,
+                model=assessment.model,
+                reasons=assessment.reasons,
+                settings=self.settings,
             )
         row.score, row.level, row.probability = assessment.score, assessment.level, assessment.probability
         row.model, row.updated_at = assessment.model, now()
@@ -153,7 +184,7 @@ class ChurnEvents:
         identifier, not personal data; the points ledger is a financial record and stays."""
         await session.execute(sa.delete(CustomerFeatures).where(CustomerFeatures.customer_id == payload.customer_id))
         await session.execute(
-            sa.update(RetentionTask).where(RetentionTask.customer_id == payload.customer_id, RetentionTask.status == "open")
+            sa.update(RetentionTask)
+            .where(RetentionTask.customer_id == payload.customer_id, RetentionTask.status == "open")
             .values(status="cancelled", outcome="customer_erased", completed_at=now())
         )
-

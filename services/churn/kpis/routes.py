@@ -36,7 +36,7 @@ def lifetime_value(assets: float, probability: float, settings: ChurnSettings) -
     margin = settings.ltv_margin_rate * assets
     stay = 1.0 - min(max(probability, 0.0), 1.0)
     discount = 1.0 + settings.ltv_discount_rate
-    return sum(margin * stay ** year / discount ** year for year in range(1, settings.ltv_horizon_years + 1))
+    return sum(margin * stay**year / discount**year for year in range(1, settings.ltv_horizon_years + 1))
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -51,25 +51,38 @@ async def churn_kpis(
     F = CustomerFeatures
     # A relationship manager's figures cover their own customers only.
     mine = [F.manager_id == actor.id] if actor.role == "relationship_manager" else []
-    known = await session.scalar(sa.select(sa.func.count()).where(
-        *mine, sa.or_(F.first_seen_at.is_(None), F.first_seen_at < window.end),
-        sa.or_(F.churned_at.is_(None), F.churned_at >= window.start)))
-    churned = await session.scalar(sa.select(sa.func.count()).where(
-        *mine, F.churned_at >= window.start, F.churned_at < window.end))
+    known = await session.scalar(
+        sa.select(sa.func.count()).where(
+            *mine,
+            sa.or_(F.first_seen_at.is_(None), F.first_seen_at < window.end),
+            sa.or_(F.churned_at.is_(None), F.churned_at >= window.start),
+        )
+    )
+    churned = await session.scalar(
+        sa.select(sa.func.count()).where(*mine, F.churned_at >= window.start, F.churned_at < window.end)
+    )
 
-    current = (await session.execute(
-        sa.select(F.level, F.probability, F.assets_under_management, F.model).where(*mine, F.churned_at.is_(None))
-    )).all()
+    current = (
+        await session.execute(
+            sa.select(F.level, F.probability, F.assets_under_management, F.model).where(*mine, F.churned_at.is_(None))
+        )
+    ).all()
     by_band = defaultdict(int)
     for level, *_ in current:
         by_band[level] += 1
-    values = [lifetime_value(float(assets), probability, settings)
-              for _, probability, assets, _ in current if assets is not None and probability is not None]
+    values = [
+        lifetime_value(float(assets), probability, settings)
+        for _, probability, assets, _ in current
+        if assets is not None and probability is not None
+    ]
 
-    episodes = (await session.execute(
-        sa.select(Intervention.band, Intervention.group, F.churned_at)
-        .join(F, F.customer_id == Intervention.customer_id, isouter=True)
-        .where(*mine, Intervention.created_at >= window.start, Intervention.created_at < window.end))).all()
+    episodes = (
+        await session.execute(
+            sa.select(Intervention.band, Intervention.group, F.churned_at)
+            .join(F, F.customer_id == Intervention.customer_id, isouter=True)
+            .where(*mine, Intervention.created_at >= window.start, Intervention.created_at < window.end)
+        )
+    ).all()
     retained = {g: defaultdict(lambda: [0, 0]) for g in ("treated", "control")}
     for band, group, churned_at in episodes:
         tally = retained[group][band]
@@ -79,8 +92,11 @@ async def churn_kpis(
     def retention(group: str) -> Kpi:
         kept = sum(t[0] for t in retained[group].values())
         total = sum(t[1] for t in retained[group].values())
-        breakdown = [KpiGroup(key=b, value=_ratio(*retained[group][b]), count=retained[group][b][1])
-                     for b in BANDS] if window.by == "band" else []
+        breakdown = (
+            [KpiGroup(key=b, value=_ratio(*retained[group][b]), count=retained[group][b][1]) for b in BANDS]
+            if window.by == "band"
+            else []
+        )
         return Kpi(name=f"retention_{group}", value=_ratio(kept, total), unit="ratio", count=total, breakdown=breakdown)
 
     treated, control = retention("treated"), retention("control")
@@ -94,14 +110,26 @@ async def churn_kpis(
         drift = metrics.psi(model.meta["reference_scores"], scores)
 
     return KpiReport.of(
-        "churn", window, [
+        "churn",
+        window,
+        [
             Kpi(name="churn_rate", value=_ratio(churned, known), unit="ratio", count=known or 0),
-            Kpi(name="customers_by_band", value=float(len(current)), unit="count", count=len(current),
-                breakdown=[KpiGroup(key=b, value=float(by_band[b]), count=by_band[b]) for b in BANDS]),
-            treated, control,
+            Kpi(
+                name="customers_by_band",
+                value=float(len(current)),
+                unit="count",
+                count=len(current),
+                breakdown=[KpiGroup(key=b, value=float(by_band[b]), count=by_band[b]) for b in BANDS],
+            ),
+            treated,
+            control,
             Kpi(name="retention_uplift", value=uplift, unit="ratio", count=treated.count + control.count),
-            Kpi(name="lifetime_value", value=float(np.mean(values)) if values else None, unit="currency",
-                count=len(values)),
+            Kpi(
+                name="lifetime_value",
+                value=float(np.mean(values)) if values else None,
+                unit="currency",
+                count=len(values),
+            ),
             Kpi(name="model_drift_psi", value=drift, unit="index", count=scored),
         ],
     )

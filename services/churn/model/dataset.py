@@ -62,7 +62,9 @@ class Spec:
                 raise DataError(f"{source}: column {name!r} has type {kind!r}; use numeric, categorical or boolean")
         special = {raw["id"], raw.get("label"), raw.get("time")} - {None}
         if clash := special & set(columns):
-            raise DataError(f"{source}: {', '.join(sorted(map(str, clash)))} cannot be both a feature column and the id, label or time")
+            raise DataError(
+                f"{source}: {', '.join(sorted(map(str, clash)))} cannot be both a feature column and the id, label or time"
+            )
         positive = raw.get("positive", 1)
         return cls(
             id=str(raw["id"]),
@@ -81,7 +83,13 @@ class Spec:
         return cls.from_dict(raw, source=str(path))
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "label": self.label, "positive": self.positive, "time": self.time, "columns": self.columns}
+        return {
+            "id": self.id,
+            "label": self.label,
+            "positive": self.positive,
+            "time": self.time,
+            "columns": self.columns,
+        }
 
 
 @dataclass
@@ -113,8 +121,10 @@ def _check_widths(path: Path, header: list[str]) -> None:
         for row in reader:
             if len(row) != len(header) and row:
                 which = "fewer" if len(row) < len(header) else "more"
-                raise DataError(f"{path}: line {reader.line_num} has {which} fields ({len(row)}) than the header "
-                                f"({len(header)}); column {header[min(len(row), len(header) - 1)]!r} is off")
+                raise DataError(
+                    f"{path}: line {reader.line_num} has {which} fields ({len(row)}) than the header "
+                    f"({len(header)}); column {header[min(len(row), len(header) - 1)]!r} is off"
+                )
 
 
 def _read_raw(path: Path, needed: list[str]) -> pd.DataFrame:
@@ -125,7 +135,9 @@ def _read_raw(path: Path, needed: list[str]) -> pd.DataFrame:
             raise DataError("Reading Parquet needs pyarrow: pip install 'bank-crm[parquet]'") from None
         missing = [c for c in needed if c not in frame.columns]
         if missing:
-            raise DataError(f"{path}: column {missing[0]!r} named in the spec is not in the file (line 1 has no such column)")
+            raise DataError(
+                f"{path}: column {missing[0]!r} named in the spec is not in the file (line 1 has no such column)"
+            )
         return frame[needed].astype("string").fillna("").astype(object)
     try:
         header = pd.read_csv(path, nrows=0, dtype=str).columns.tolist()
@@ -179,12 +191,21 @@ def read_table(path: str | Path, spec: Spec, *, with_label: bool) -> Table:
             line = int(lines[pd.isna(times)][0])
             raise DataError(f"{path}: line {line} has no valid time in {spec.time!r} (the spec's time column)")
     frame = raw[list(spec.columns)].reset_index(drop=True)
-    return Table(ids=ids, frame=frame, label=label, times=times, lines=lines, dropped_blank_label=dropped,
-                 fingerprint=fingerprint(path))
+    return Table(
+        ids=ids,
+        frame=frame,
+        label=label,
+        times=times,
+        lines=lines,
+        dropped_blank_label=dropped,
+        fingerprint=fingerprint(path),
+    )
 
 
 def _numeric(values: pd.Series) -> np.ndarray:
-    return pd.to_numeric(values.astype(str).str.strip().str.replace(",", "", regex=False), errors="coerce").to_numpy(float)
+    return pd.to_numeric(values.astype(str).str.strip().str.replace(",", "", regex=False), errors="coerce").to_numpy(
+        float
+    )
 
 
 def _boolean(values: pd.Series) -> np.ndarray:

@@ -9,7 +9,7 @@ def lift_top_decile(label: np.ndarray, probability: np.ndarray) -> float:
     base = label.mean()
     if base == 0:
         return float("nan")
-    top = max(1, int(round(len(label) * 0.1)))
+    top = max(1, round(len(label) * 0.1))
     order = np.argsort(-probability, kind="stable")[:top]
     return float(label[order].mean() / base)
 
@@ -22,16 +22,21 @@ def calibration_table(label: np.ndarray, probability: np.ndarray, bins: int = 10
     for b in range(bins):
         mask = which == b
         if mask.any():
-            table.append({
-                "from": round(float(edges[b]), 2), "to": round(float(edges[b + 1]), 2), "rows": int(mask.sum()),
-                "predicted": round(float(probability[mask].mean()), 4), "observed": round(float(label[mask].mean()), 4),
-            })
+            table.append(
+                {
+                    "from": round(float(edges[b]), 2),
+                    "to": round(float(edges[b + 1]), 2),
+                    "rows": int(mask.sum()),
+                    "predicted": round(float(probability[mask].mean()), 4),
+                    "observed": round(float(label[mask].mean()), 4),
+                }
+            )
     return table
 
 
 def evaluate(label: np.ndarray, probability: np.ndarray) -> dict:
     return {
-        "rows": int(len(label)),
+        "rows": len(label),
         "positives": int(label.sum()),
         "auc": float(roc_auc_score(label, probability)),
         "pr_auc": float(average_precision_score(label, probability)),

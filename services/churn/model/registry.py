@@ -24,23 +24,25 @@ from services.churn.model.dataset import Encoder, Spec
 
 MODEL_FILE, META_FILE, PROMOTIONS = "model.skops", "meta.json", "promotions.jsonl"
 # Types a churn model file may contain beyond skops' defaults (scikit-learn and numpy basics).
-ALLOWED_TYPES = frozenset({
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
-    "sklearn.calibration.CalibratedClassifierCV",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.frozen._frozen.FrozenEstimator",
-    "sklearn.isotonic.IsotonicRegression",
-    "sklearn.calibration._SigmoidCalibration",
-    "collections.OrderedDict",
-    "numpy.dtypes.Float64DType",
-    "numpy.dtypes.Int64DType",
-    "numpy.dtypes.Int32DType",
-    "numpy.dtypes.Int8DType",
-    "numpy.dtypes.ObjectDType",
-    "numpy.dtypes.BoolDType",
-    "builtins.slice",
-})
+ALLOWED_TYPES = frozenset(
+    {
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "sklearn.calibration.CalibratedClassifierCV",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.frozen._frozen.FrozenEstimator",
+        "sklearn.isotonic.IsotonicRegression",
+        "sklearn.calibration._SigmoidCalibration",
+        "collections.OrderedDict",
+        "numpy.dtypes.Float64DType",
+        "numpy.dtypes.Int64DType",
+        "numpy.dtypes.Int32DType",
+        "numpy.dtypes.Int8DType",
+        "numpy.dtypes.ObjectDType",
+        "numpy.dtypes.BoolDType",
+        "builtins.slice",
+    }
+)
 
 
 class RegistryError(ValueError):
@@ -127,7 +129,9 @@ class Registry:
         path = self.directory / str(version) / MODEL_FILE
         untrusted = set(sio.get_untrusted_types(file=path))
         if unexpected := untrusted - ALLOWED_TYPES:
-            raise RegistryError(f"Model version {version} contains types not allowed in a model file: {sorted(unexpected)}")
+            raise RegistryError(
+                f"Model version {version} contains types not allowed in a model file: {sorted(unexpected)}"
+            )
         classifier = sio.load(path, trusted=sorted(untrusted))
         return ChurnModel(version=version, meta=meta, classifier=classifier, encoder=Encoder.from_dict(meta["encoder"]))
 

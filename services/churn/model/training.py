@@ -47,7 +47,7 @@ def _split(table: Table, share: float, seed: int, rows: np.ndarray) -> tuple[np.
     """Indices (of `rows`) kept and held out: the latest rows by time, else a stratified sample."""
     if table.times is not None:
         order = rows[np.argsort(table.times[rows], kind="stable")]
-        cut = int(round(len(order) * (1 - share)))
+        cut = round(len(order) * (1 - share))
         return order[:cut], order[cut:]
     kept, held = train_test_split(rows, test_size=share, random_state=seed, stratify=table.label[rows])
     return np.sort(kept), np.sort(held)
@@ -56,14 +56,27 @@ def _split(table: Table, share: float, seed: int, rows: np.ndarray) -> tuple[np.
 def _baseline(encoder: Encoder) -> object:
     categorical = encoder.categorical_indices
     others = [i for i in range(len(encoder.columns)) if i not in categorical]
-    transforms = [("numbers", make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
-                                                          keep_empty_features=True), StandardScaler()), others)]
+    transforms = [
+        (
+            "numbers",
+            make_pipeline(
+                SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler()
+            ),
+            others,
+        )
+    ]
     if categorical:
-        transforms.append(("categories", make_pipeline(
-            SimpleImputer(strategy="constant", fill_value=-1, keep_empty_features=True),
-            OneHotEncoder(handle_unknown="ignore")), categorical))
-    return make_pipeline(ColumnTransformer(transforms),
-                         LogisticRegression(class_weight="balanced", max_iter=2000))
+        transforms.append(
+            (
+                "categories",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value=-1, keep_empty_features=True),
+                    OneHotEncoder(handle_unknown="ignore"),
+                ),
+                categorical,
+            )
+        )
+    return make_pipeline(ColumnTransformer(transforms), LogisticRegression(class_weight="balanced", max_iter=2000))
 
 
 def _calibrated(fitted, matrix: np.ndarray, label: np.ndarray) -> CalibratedClassifierCV:
@@ -74,13 +87,20 @@ def _calibrated(fitted, matrix: np.ndarray, label: np.ndarray) -> CalibratedClas
 def _progress_callback(bar: tqdm):
     def callback(env) -> None:
         bar.update(1)
+
     callback.order = 30
     return callback
 
 
 def train(
-    data: str | Path, spec: Spec, registry: Registry, *, force: bool = False, seed: int = 42,
-    progress: bool = True, threads: int = 0,
+    data: str | Path,
+    spec: Spec,
+    registry: Registry,
+    *,
+    force: bool = False,
+    seed: int = 42,
+    progress: bool = True,
+    threads: int = 0,
 ) -> TrainingOutcome:
     steps = tqdm(total=6, desc="churn train", unit="step", disable=not progress, file=sys.stderr)
     steps.set_postfix_str("reading")
@@ -88,8 +108,10 @@ def train(
     label = table.label
     positives, negatives = int(label.sum()), int(len(label) - label.sum())
     if min(positives, negatives) < MIN_ROWS_PER_CLASS:
-        raise DataError(f"Training needs at least {MIN_ROWS_PER_CLASS} rows of each class; the file has "
-                        f"{positives} with {spec.label}={spec.positive} and {negatives} without")
+        raise DataError(
+            f"Training needs at least {MIN_ROWS_PER_CLASS} rows of each class; the file has "
+            f"{positives} with {spec.label}={spec.positive} and {negatives} without"
+        )
     steps.update(1)
 
     rows = np.arange(len(label))
@@ -103,13 +125,25 @@ def train(
 
     trees = tqdm(total=MAX_TREES, desc="trees", unit="tree", leave=False, disable=not progress, file=sys.stderr)
     booster = lgb.LGBMClassifier(
-        n_estimators=MAX_TREES, learning_rate=0.05, num_leaves=31, min_child_samples=20,
-        subsample=0.8, subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0,
-        scale_pos_weight=negatives / positives, random_state=seed, n_jobs=threads or None, verbose=-1,
+        n_estimators=MAX_TREES,
+        learning_rate=0.05,
+        num_leaves=31,
+        min_child_samples=20,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        reg_lambda=1.0,
+        scale_pos_weight=negatives / positives,
+        random_state=seed,
+        n_jobs=threads or None,
+        verbose=-1,
     )
     booster.fit(
-        matrix[fit_rows], label[fit_rows],
-        eval_X=(matrix[cal_rows],), eval_y=(label[cal_rows],), eval_metric="auc",
+        matrix[fit_rows],
+        label[fit_rows],
+        eval_X=(matrix[cal_rows],),
+        eval_y=(label[cal_rows],),
+        eval_metric="auc",
         categorical_feature=encoder.categorical_indices or "auto",
         callbacks=[lgb.early_stopping(50, verbose=False), _progress_callback(trees)],
     )
@@ -132,9 +166,14 @@ def train(
     contributions = booster.booster_.predict(matrix[valid_rows], pred_contrib=True)[:, :-1]
     gain = booster.booster_.feature_importance(importance_type="gain")
     importance = sorted(
-        ({"feature": name, "gain_share": float(gain[i] / gain.sum()) if gain.sum() else 0.0,
-          "mean_abs_contribution": float(np.abs(contributions[:, i]).mean())}
-         for i, name in enumerate(encoder.names)),
+        (
+            {
+                "feature": name,
+                "gain_share": float(gain[i] / gain.sum()) if gain.sum() else 0.0,
+                "mean_abs_contribution": float(np.abs(contributions[:, i]).mean()),
+            }
+            for i, name in enumerate(encoder.names)
+        ),
         key=lambda item: -item["gain_share"],
     )
     steps.update(1)
@@ -147,9 +186,14 @@ def train(
         "data_fingerprint": table.fingerprint,
         "data_file": Path(data).name,
         "encoder": encoder.to_dict(),
-        "rows": {"total": int(len(label)), "fit": int(len(fit_rows)), "calibration": int(len(cal_rows)),
-                 "validation": int(len(valid_rows)), "blank_label_dropped": table.dropped_blank_label,
-                 "positives": positives},
+        "rows": {
+            "total": len(label),
+            "fit": len(fit_rows),
+            "calibration": len(cal_rows),
+            "validation": len(valid_rows),
+            "blank_label_dropped": table.dropped_blank_label,
+            "positives": positives,
+        },
         "validation": "time-based (latest 20%)" if spec.time else "stratified hold-out (20%)",
         "validation_from": str(table.times[valid_rows].min()) if spec.time else None,
         "training_until": str(table.times[train_rows].max()) if spec.time else None,
@@ -171,23 +215,45 @@ def train(
     return TrainingOutcome(version=version, promoted=promoted, decision=decision, report={**meta, "version": version})
 
 
-def _decide(registry: Registry, table: Table, valid_rows, y_valid, auc: float, force: bool) -> tuple[bool, str, dict | None]:
+def _decide(
+    registry: Registry, table: Table, valid_rows, y_valid, auc: float, force: bool
+) -> tuple[bool, str, dict | None]:
     current = registry.promoted()
     if current is None:
         return True, "promoted: no model was promoted before", None
     try:
         incumbent = registry.load(current)
     except RegistryError as error:
-        return force, f"{'promoted (--force)' if force else 'not promoted'}: the promoted model cannot be loaded ({error})", None
+        return (
+            force,
+            f"{'promoted (--force)' if force else 'not promoted'}: the promoted model cannot be loaded ({error})",
+            None,
+        )
     missing = [c for c in incumbent.encoder.columns if c not in table.frame.columns]
     if missing:
         why = f"the promoted model {current} needs column {missing[0]!r}, which this spec does not use"
-        return force, f"{'promoted (--force)' if force else 'not promoted'}: cannot compare on the same rows ({why})", None
+        return (
+            force,
+            f"{'promoted (--force)' if force else 'not promoted'}: cannot compare on the same rows ({why})",
+            None,
+        )
     p_incumbent = incumbent.probabilities(incumbent.encoder.transform(table.frame.iloc[valid_rows]))
     incumbent_auc = metrics.evaluate(y_valid, p_incumbent)["auc"]
     compared = {"version": current, "auc_on_same_validation_rows": incumbent_auc, "new_auc": auc}
     if auc > incumbent_auc:
-        return True, f"promoted: AUC {auc:.4f} beats the promoted model {current} ({incumbent_auc:.4f}) on the same rows", compared
+        return (
+            True,
+            f"promoted: AUC {auc:.4f} beats the promoted model {current} ({incumbent_auc:.4f}) on the same rows",
+            compared,
+        )
     if force:
-        return True, f"promoted (--force) although AUC {auc:.4f} does not beat model {current} ({incumbent_auc:.4f})", compared
-    return False, f"not promoted: AUC {auc:.4f} does not beat the promoted model {current} ({incumbent_auc:.4f}) on the same rows", compared
+        return (
+            True,
+            f"promoted (--force) although AUC {auc:.4f} does not beat model {current} ({incumbent_auc:.4f})",
+            compared,
+        )
+    return (
+        False,
+        f"not promoted: AUC {auc:.4f} does not beat the promoted model {current} ({incumbent_auc:.4f}) on the same rows",
+        compared,
+    )

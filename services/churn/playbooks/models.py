@@ -28,9 +28,7 @@ class RetentionTask(Base):
     """Work for the customer's relationship manager: a call, a call-back, a survey."""
 
     __tablename__ = "retention_tasks"
-    __table_args__ = (
-        sa.CheckConstraint("status IN ('open', 'done', 'cancelled')", name="status_known"),
-    )
+    __table_args__ = (sa.CheckConstraint("status IN ('open', 'done', 'cancelled')", name="status_known"),)
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     intervention_id: Mapped[str] = mapped_column(sa.ForeignKey("retention_interventions.id"), index=True)

@@ -54,7 +54,8 @@ def _visible(query, actor: Actor):
 
 @router.get("", response_model=list[TaskOut])
 async def list_tasks(
-    session: SessionDep, actor: ActorDep,
+    session: SessionDep,
+    actor: ActorDep,
     status: Annotated[Literal["open", "done", "cancelled"] | None, Query()] = None,
     customer_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -93,9 +94,14 @@ async def record_outcome(task_id: TaskId, body: OutcomeIn, session: SessionDep, 
             raise Conflict(f"The task is already {task.status} (outcome: {task.outcome}).")
         task.status, task.outcome, task.completed_at, task.completed_by = "done", body.outcome, now(), actor.id
         if body.outcome == "offer_accepted" and task.offer_points:
-            await ledger.earn(session, customer_id=task.customer_id, points=task.offer_points,
-                              source_id=f"retention-task:{task.id}", reason="retention_offer",
-                              valid_days=settings.points_expire_after_days)
+            await ledger.earn(
+                session,
+                customer_id=task.customer_id,
+                points=task.offer_points,
+                source_id=f"retention-task:{task.id}",
+                reason="retention_offer",
+                valid_days=settings.points_expire_after_days,
+            )
         if body.outcome != "unreachable":
             await feature_events.record_contact(session, task.customer_id, task.completed_at)
     return task

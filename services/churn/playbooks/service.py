@@ -36,8 +36,10 @@ def playbook(band: str, settings: ChurnSettings) -> list[Step]:
     if band == "high":
         return [Step("retention_call", settings.high_call_within_hours, settings.points_retention_offer)]
     if band == "medium":
-        return [Step("callback", settings.medium_callback_within_hours, 0),
-                Step("satisfaction_survey", settings.medium_survey_within_hours, 0)]
+        return [
+            Step("callback", settings.medium_callback_within_hours, 0),
+            Step("satisfaction_survey", settings.medium_survey_within_hours, 0),
+        ]
     return []
 
 
@@ -47,25 +49,50 @@ def in_holdout(customer_id: str, settings: ChurnSettings) -> bool:
 
 
 async def start(
-    session: AsyncSession, *, customer_id: str, manager_id: str | None, band: str, previous_band: str,
-    probability: float, model: str, reasons: list[str], settings: ChurnSettings,
+    session: AsyncSession,
+    *,
+    customer_id: str,
+    manager_id: str | None,
+    band: str,
+    previous_band: str,
+    probability: float,
+    model: str,
+    reasons: list[str],
+    settings: ChurnSettings,
 ) -> tuple[Intervention, list[RetentionTask]]:
     moment = now()
     control = in_holdout(customer_id, settings)
     intervention = Intervention(
-        id=str(uuid.uuid4()), customer_id=customer_id, band=band, previous_band=previous_band,
-        group="control" if control else "treated", probability=probability, model=model, reasons=reasons,
+        id=str(uuid.uuid4()),
+        customer_id=customer_id,
+        band=band,
+        previous_band=previous_band,
+        group="control" if control else "treated",
+        probability=probability,
+        model=model,
+        reasons=reasons,
         created_at=moment,
     )
     session.add(intervention)
-    tasks = [] if control else [
-        RetentionTask(
-            id=str(uuid.uuid4()), intervention_id=intervention.id, customer_id=customer_id, manager_id=manager_id,
-            kind=step.kind, band=band, offer_points=step.offer_points, due_at=moment + timedelta(hours=step.within_hours),
-            status="open", created_at=moment,
-        )
-        for step in playbook(band, settings)
-    ]
+    tasks = (
+        []
+        if control
+        else [
+            RetentionTask(
+                id=str(uuid.uuid4()),
+                intervention_id=intervention.id,
+                customer_id=customer_id,
+                manager_id=manager_id,
+                kind=step.kind,
+                band=band,
+                offer_points=step.offer_points,
+                due_at=moment + timedelta(hours=step.within_hours),
+                status="open",
+                created_at=moment,
+            )
+            for step in playbook(band, settings)
+        ]
+    )
     session.add_all(tasks)
     await session.flush()
     return intervention, tasks

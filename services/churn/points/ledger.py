@@ -38,8 +38,12 @@ async def _locked_account(session: AsyncSession, customer_id: str) -> PointsAcco
         .values(customer_id=customer_id, balance=0, updated_at=now())
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )
-    query = (sa.select(PointsAccount).where(PointsAccount.customer_id == customer_id)
-             .with_for_update().execution_options(populate_existing=True))
+    query = (
+        sa.select(PointsAccount)
+        .where(PointsAccount.customer_id == customer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     return (await session.scalars(query)).one()
 
 
@@ -48,7 +52,13 @@ async def _by_source(session: AsyncSession, source_id: str) -> PointsMovement | 
 
 
 async def move(
-    session: AsyncSession, *, customer_id: str, kind: str, points: int, source_id: str, reason: str,
+    session: AsyncSession,
+    *,
+    customer_id: str,
+    kind: str,
+    points: int,
+    source_id: str,
+    reason: str,
     expires_at: datetime | None = None,
 ) -> tuple[PointsMovement, bool]:
     """Record a movement in the caller's transaction; (movement, False) when `source_id` was
@@ -60,10 +70,18 @@ async def move(
             raise SourceReused("This request id was already used for another movement; send a new one.")
         return existing, False
     if account.balance + points < 0:
-        raise InsufficientPoints(f"The balance is {account.balance} points; at most that many can be taken.",
-                                 balance=account.balance)
-    movement = PointsMovement(customer_id=customer_id, kind=kind, points=points, source_id=source_id,
-                              reason=reason, created_at=now(), expires_at=expires_at if points > 0 else None)
+        raise InsufficientPoints(
+            f"The balance is {account.balance} points; at most that many can be taken.", balance=account.balance
+        )
+    movement = PointsMovement(
+        customer_id=customer_id,
+        kind=kind,
+        points=points,
+        source_id=source_id,
+        reason=reason,
+        created_at=now(),
+        expires_at=expires_at if points > 0 else None,
+    )
     session.add(movement)
     account.balance += points
     account.updated_at = movement.created_at
@@ -71,18 +89,27 @@ async def move(
     return movement, True
 
 
-async def earn(session: AsyncSession, *, customer_id: str, points: int, source_id: str, reason: str,
-               valid_days: int) -> tuple[PointsMovement, bool] | None:
+async def earn(
+    session: AsyncSession, *, customer_id: str, points: int, source_id: str, reason: str, valid_days: int
+) -> tuple[PointsMovement, bool] | None:
     if points <= 0:
         return None
-    return await move(session, customer_id=customer_id, kind="earn", points=points, source_id=source_id,
-                      reason=reason, expires_at=now() + timedelta(days=valid_days))
+    return await move(
+        session,
+        customer_id=customer_id,
+        kind="earn",
+        points=points,
+        source_id=source_id,
+        reason=reason,
+        expires_at=now() + timedelta(days=valid_days),
+    )
 
 
 def _lapsing(at: datetime):
     """Per customer: points added that lapse by `at`, less everything taken so far (oldest first)."""
-    added_and_due = sa.func.sum(sa.case(
-        (sa.and_(PointsMovement.points > 0, PointsMovement.expires_at <= at), PointsMovement.points), else_=0))
+    added_and_due = sa.func.sum(
+        sa.case((sa.and_(PointsMovement.points > 0, PointsMovement.expires_at <= at), PointsMovement.points), else_=0)
+    )
     taken = sa.func.sum(sa.case((PointsMovement.points < 0, PointsMovement.points), else_=0))
     return added_and_due + taken
 
@@ -91,25 +118,44 @@ async def expire_due(sessions: async_sessionmaker[AsyncSession]) -> int:
     """The scheduled expiry: one `expire` movement per customer with lapsed points (bounded batch)."""
     at = now()
     async with sessions() as session:
-        due = (await session.execute(
-            sa.select(PointsMovement.customer_id)
-            .group_by(PointsMovement.customer_id)
-            .having(_lapsing(at) > 0)
-            .limit(EXPIRY_BATCH)
-        )).scalars().all()
+        due = (
+            (
+                await session.execute(
+                    sa.select(PointsMovement.customer_id)
+                    .group_by(PointsMovement.customer_id)
+                    .having(_lapsing(at) > 0)
+                    .limit(EXPIRY_BATCH)
+                )
+            )
+            .scalars()
+            .all()
+        )
     handled = 0
     for customer_id in due:
         async with sessions() as session, session.begin():
             await _locked_account(session, customer_id)
-            lapsing, last_lot = (await session.execute(
-                sa.select(_lapsing(at), sa.func.max(sa.case(
-                    (sa.and_(PointsMovement.points > 0, PointsMovement.expires_at <= at), PointsMovement.id))))
-                .where(PointsMovement.customer_id == customer_id)
-            )).one()
+            lapsing, last_lot = (
+                await session.execute(
+                    sa.select(
+                        _lapsing(at),
+                        sa.func.max(
+                            sa.case(
+                                (sa.and_(PointsMovement.points > 0, PointsMovement.expires_at <= at), PointsMovement.id)
+                            )
+                        ),
+                    ).where(PointsMovement.customer_id == customer_id)
+                )
+            ).one()
             if lapsing and lapsing > 0:
                 # One expiry per last lapsed lot: a second run (or replica) finds the source taken.
-                _, created = await move(session, customer_id=customer_id, kind="expire", points=-int(lapsing),
-                                        source_id=f"expiry:{customer_id}:{last_lot}", reason="expired")
+                _, created = await move(
+                    session,
+                    customer_id=customer_id,
+                    kind="expire",
+                    points=-int(lapsing),
+                    source_id=f"expiry:{customer_id}:{last_lot}",
+                    reason="expired",
+                )
                 handled += int(created)
     return handled
 

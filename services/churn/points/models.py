@@ -29,7 +29,9 @@ class PointsMovement(Base):
         sa.CheckConstraint("kind IN ('earn', 'redeem', 'expire', 'adjust')", name="kind_known"),
     )
 
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     kind: Mapped[str] = mapped_column(sa.String(8))
     points: Mapped[int] = mapped_column(sa.Integer())

@@ -59,13 +59,17 @@ def _settings(request: Request):
 @router.get("/{customer_id}/points", response_model=BalanceOut)
 async def points_balance(customer_id: CustomerId, session: SessionDep) -> BalanceOut:
     account = await ledger.balance(session, customer_id)
-    return BalanceOut(customer_id=customer_id, balance=account.balance if account else 0,
-                      updated_at=account.updated_at if account else None)
+    return BalanceOut(
+        customer_id=customer_id,
+        balance=account.balance if account else 0,
+        updated_at=account.updated_at if account else None,
+    )
 
 
 @router.get("/{customer_id}/points/history", response_model=list[MovementOut])
 async def points_history(
-    customer_id: CustomerId, session: SessionDep,
+    customer_id: CustomerId,
+    session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before: Annotated[int | None, Query(description="Only movements with a smaller id (the next page).")] = None,
 ) -> list:
@@ -77,8 +81,14 @@ async def redeem(customer_id: CustomerId, body: Redemption, session: SessionDep,
     if actor.role not in REDEEMING_ROLES:
         raise Forbidden(f"The role '{actor.role}' may not redeem points.")
     async with session.begin():
-        movement, _ = await ledger.move(session, customer_id=customer_id, kind="redeem", points=-body.points,
-                                        source_id=f"redeem:{body.request_id}", reason=body.reason)
+        movement, _ = await ledger.move(
+            session,
+            customer_id=customer_id,
+            kind="redeem",
+            points=-body.points,
+            source_id=f"redeem:{body.request_id}",
+            reason=body.reason,
+        )
     return movement
 
 
@@ -90,6 +100,13 @@ async def adjust(customer_id: CustomerId, body: Adjustment, session: SessionDep,
         raise Problem("An adjustment of 0 points changes nothing; send a positive or negative number.", status=422)
     expires = now() + timedelta(days=_settings(request).points_expire_after_days) if body.points > 0 else None
     async with session.begin():
-        movement, _ = await ledger.move(session, customer_id=customer_id, kind="adjust", points=body.points,
-                                        source_id=f"adjust:{body.request_id}", reason=body.reason, expires_at=expires)
+        movement, _ = await ledger.move(
+            session,
+            customer_id=customer_id,
+            kind="adjust",
+            points=body.points,
+            source_id=f"adjust:{body.request_id}",
+            reason=body.reason,
+            expires_at=expires,
+        )
     return movement

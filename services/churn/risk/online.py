@@ -43,7 +43,7 @@ class Assessment:
 
     @property
     def score(self) -> int:
-        return int(round(self.probability * 100))
+        return round(self.probability * 100)
 
     @property
     def reasons(self) -> list[str]:
@@ -109,5 +109,10 @@ class OnlineScorer:
     def _rules(self, row) -> Assessment:
         parts = rules.contributions(row)
         p = sum(points for _, points, _ in parts) / 100
-        return Assessment(p, self.settings.band(p), rules.MODEL, None,
-                          [Contribution(factor, points, None, text) for factor, points, text in parts])
+        return Assessment(
+            p,
+            self.settings.band(p),
+            rules.MODEL,
+            None,
+            [Contribution(factor, points, None, text) for factor, points, text in parts],
+        )

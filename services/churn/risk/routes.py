@@ -57,10 +57,16 @@ async def churn_risk(customer_id: CustomerId, session: SessionDep, request: Requ
     at = now()
     assessment = request.app.state.churn_scorer.assess(row, at)
     return ChurnRiskOut(
-        customer_id=customer_id, model=assessment.model, model_version=assessment.model_version,
-        probability=round(assessment.probability, 6), score=assessment.score, level=assessment.level,
-        contributions=[ContributionOut(factor=c.factor, points=c.points, value=c.value, explanation=c.explanation)
-                       for c in assessment.contributions],
+        customer_id=customer_id,
+        model=assessment.model,
+        model_version=assessment.model_version,
+        probability=round(assessment.probability, 6),
+        score=assessment.score,
+        level=assessment.level,
+        contributions=[
+            ContributionOut(factor=c.factor, points=c.points, value=c.value, explanation=c.explanation)
+            for c in assessment.contributions
+        ],
         features=FeaturesOut.model_validate(row),
         signals={k: round(v, 4) if isinstance(v, float) else v for k, v in vector(row.state or {}, at).items()},
         updated_at=row.updated_at,

@@ -8,8 +8,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.feedback.cases import service
 from services.feedback.cases.models import Case, CaseNote
 from services.feedback.cases.schemas import (
-    Assignment, CaseCreate, CaseOut, CasePage, CaseState, Closing, ComplaintCreate, ComplaintOut, NoteCreate,
-    NoteOut, Resolution, Transition,
+    Assignment,
+    CaseCreate,
+    CaseOut,
+    CasePage,
+    CaseState,
+    Closing,
+    ComplaintCreate,
+    ComplaintOut,
+    NoteCreate,
+    NoteOut,
+    Resolution,
+    Transition,
 )
 from services.feedback.common import Scope, encode_cursor, page_after, settings_of
 from services.kit.db import SessionDep
@@ -43,8 +53,16 @@ async def _open(session: AsyncSession, request: Request, actor, body, kind: str)
     service.check_category(body.category, settings)
     await _scope(actor, request).require_for_new(session, body.customer_id)
     return await service.open_case(
-        session, settings, customer_id=body.customer_id, kind=kind, category=body.category, channel=body.channel,
-        description=body.description, opened_by=actor.id, priority=body.priority, complexity=body.complexity,
+        session,
+        settings,
+        customer_id=body.customer_id,
+        kind=kind,
+        category=body.category,
+        channel=body.channel,
+        description=body.description,
+        opened_by=actor.id,
+        priority=body.priority,
+        complexity=body.complexity,
         product=body.product,
     )
 
@@ -84,8 +102,13 @@ async def list_cases(
     filters = [
         column == value
         for column, value in (
-            (Case.customer_id, customer_id), (Case.state, state), (Case.kind, kind), (Case.category, category),
-            (Case.channel, channel), (Case.assignee, assignee), (Case.sla_breached, sla_breached),
+            (Case.customer_id, customer_id),
+            (Case.state, state),
+            (Case.kind, kind),
+            (Case.category, category),
+            (Case.channel, channel),
+            (Case.assignee, assignee),
+            (Case.sla_breached, sla_breached),
         )
         if value is not None
     ]
@@ -111,31 +134,47 @@ async def read_case(case_id: CaseId, session: SessionDep, actor: ActorDep, reque
 
 
 def _transition_route(action: str, body_type):
-    async def change(case_id: CaseId, body: body_type, session: SessionDep, actor: ActorDep,  # type: ignore[valid-type]
-                     request: Request) -> CaseOut:
+    async def change(
+        case_id: CaseId,
+        body: body_type,
+        session: SessionDep,
+        actor: ActorDep,  # type: ignore[valid-type]
+        request: Request,
+    ) -> CaseOut:
         scope = _scope(actor, request)
         _staff_only(scope)
         async with session.begin():
             case = await _visible_case(session, scope, case_id)
-            await service.transition(session, case, action, actor, settings_of(request), note=body.note,
-                                     root_cause=getattr(body, "root_cause", None))
+            await service.transition(
+                session,
+                case,
+                action,
+                actor,
+                settings_of(request),
+                note=body.note,
+                root_cause=getattr(body, "root_cause", None),
+            )
             return await service.view(session, case)
 
     change.__name__ = f"{action.replace('-', '_')}_case"
-    change.__doc__ = f"Transition `{action}`: from {', '.join(sorted(service.TRANSITIONS[action][0]))} to " \
-                     f"{service.TRANSITIONS[action][1]}."
+    change.__doc__ = (
+        f"Transition `{action}`: from {', '.join(sorted(service.TRANSITIONS[action][0]))} to "
+        f"{service.TRANSITIONS[action][1]}."
+    )
     return change
 
 
 for _action in service.TRANSITIONS:
     _body = {"resolve": Resolution, "close": Closing}.get(_action, Transition)
-    router.add_api_route(f"/cases/{{case_id}}/{_action}", _transition_route(_action, _body), methods=["POST"],
-                         response_model=CaseOut)
+    router.add_api_route(
+        f"/cases/{{case_id}}/{_action}", _transition_route(_action, _body), methods=["POST"], response_model=CaseOut
+    )
 
 
 @router.post("/cases/{case_id}/reopen", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
-async def reopen_case(case_id: CaseId, body: Transition, session: SessionDep, actor: ActorDep,
-                      request: Request) -> CaseOut:
+async def reopen_case(
+    case_id: CaseId, body: Transition, session: SessionDep, actor: ActorDep, request: Request
+) -> CaseOut:
     """Opens a new case linked to this resolved or closed one (`reopened_from`)."""
     async with session.begin():
         case = await _visible_case(session, _scope(actor, request), case_id)
@@ -144,8 +183,9 @@ async def reopen_case(case_id: CaseId, body: Transition, session: SessionDep, ac
 
 
 @router.post("/cases/{case_id}/assignment", response_model=CaseOut)
-async def assign_case(case_id: CaseId, body: Assignment, session: SessionDep, actor: ActorDep,
-                      request: Request) -> CaseOut:
+async def assign_case(
+    case_id: CaseId, body: Assignment, session: SessionDep, actor: ActorDep, request: Request
+) -> CaseOut:
     scope = _scope(actor, request)
     _staff_only(scope)
     async with session.begin():
@@ -155,8 +195,9 @@ async def assign_case(case_id: CaseId, body: Assignment, session: SessionDep, ac
 
 
 @router.post("/cases/{case_id}/notes", status_code=status.HTTP_201_CREATED, response_model=NoteOut)
-async def add_note(case_id: CaseId, body: NoteCreate, session: SessionDep, actor: ActorDep,
-                   request: Request) -> CaseNote:
+async def add_note(
+    case_id: CaseId, body: NoteCreate, session: SessionDep, actor: ActorDep, request: Request
+) -> CaseNote:
     scope = _scope(actor, request)
     _staff_only(scope)
     async with session.begin():
@@ -171,6 +212,8 @@ async def list_notes(case_id: CaseId, session: SessionDep, actor: ActorDep, requ
     _staff_only(scope)
     async with session.begin():
         await _visible_case(session, scope, case_id, for_update=False)
-        return list(await session.scalars(
-            sa.select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.created_at, CaseNote.id)
-        ))
+        return list(
+            await session.scalars(
+                sa.select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.created_at, CaseNote.id)
+            )
+        )

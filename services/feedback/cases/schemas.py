@@ -7,9 +7,7 @@ from events.contracts import CaseKind, Channel
 from services.feedback.common import Page
 from services.kit.params import IdField
 
-CaseState = Literal[
-    "opened", "acknowledged", "in_progress", "waiting_on_customer", "resolved", "followed_up", "closed"
-]
+CaseState = Literal["opened", "acknowledged", "in_progress", "waiting_on_customer", "resolved", "followed_up", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
 Complexity = Literal["simple", "complex"]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]

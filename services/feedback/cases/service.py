@@ -50,35 +50,80 @@ def actions(case: Case) -> list[str]:
 def check_category(category: str, settings: FeedbackSettings) -> None:
     if category not in settings.case_categories or category == FOLLOW_UP_CATEGORY:
         known = ", ".join(sorted(c for c in settings.case_categories if c != FOLLOW_UP_CATEGORY))
-        raise InvalidCategory(f"Unknown case category; use one of: {known}.",
-                              errors=[{"field": "category", "message": f"must be one of: {known}"}])
+        raise InvalidCategory(
+            f"Unknown case category; use one of: {known}.",
+            errors=[{"field": "category", "message": f"must be one of: {known}"}],
+        )
 
 
 async def open_case(
-    session: AsyncSession, settings: FeedbackSettings, *, customer_id: str, kind: str, category: str, channel: str,
-    description: str | None, opened_by: str, priority: str = "normal", complexity: str = "simple",
-    product: str | None = None, reopened_from: str | None = None, answer_id: str | None = None,
+    session: AsyncSession,
+    settings: FeedbackSettings,
+    *,
+    customer_id: str,
+    kind: str,
+    category: str,
+    channel: str,
+    description: str | None,
+    opened_by: str,
+    priority: str = "normal",
+    complexity: str = "simple",
+    product: str | None = None,
+    reopened_from: str | None = None,
+    answer_id: str | None = None,
 ) -> Case:
     moment = now()
     tier = await tier_of_known(session, customer_id)
     case = Case(
-        id=str(uuid.uuid4()), customer_id=customer_id, kind=kind, category=category, channel=channel,
-        priority=priority, complexity=complexity, product=product, tier=tier, state="opened",
-        description=description, reopened_from=reopened_from, answer_id=answer_id, opened_by=opened_by,
-        opened_at=moment, updated_at=moment, sla_breached=False,
+        id=str(uuid.uuid4()),
+        customer_id=customer_id,
+        kind=kind,
+        category=category,
+        channel=channel,
+        priority=priority,
+        complexity=complexity,
+        product=product,
+        tier=tier,
+        state="opened",
+        description=description,
+        reopened_from=reopened_from,
+        answer_id=answer_id,
+        opened_by=opened_by,
+        opened_at=moment,
+        updated_at=moment,
+        sla_breached=False,
     )
     session.add(case)
     await session.flush()
     sla.start(session, case, settings)
     await rollup.count_case(session, case, cases=1, complaints=int(kind == "complaint" and reopened_from is None))
-    events: list = [("case.opened", CaseOpenedV1(
-        case_id=case.id, customer_id=customer_id, kind=kind, category=category, channel=channel,
-        priority=priority, complexity=complexity, reopened_from=reopened_from,
-    ))]
+    events: list = [
+        (
+            "case.opened",
+            CaseOpenedV1(
+                case_id=case.id,
+                customer_id=customer_id,
+                kind=kind,
+                category=category,
+                channel=channel,
+                priority=priority,
+                complexity=complexity,
+                reopened_from=reopened_from,
+            ),
+        )
+    ]
     if kind == "complaint" and reopened_from is None:
-        events.append(("complaint.opened", ComplaintOpenedV1(
-            complaint_id=case.id, customer_id=customer_id, category=category, channel=channel,
-        )))
+        events.append(
+            (
+                "complaint.opened",
+                ComplaintOpenedV1(
+                    complaint_id=case.id,
+                    customer_id=customer_id,
+                    category=category,
+                    channel=channel,
+                ),
+            )
+        )
     await outbox.emit_many(session, events)
     return case
 
@@ -97,18 +142,30 @@ def _root_cause(case: Case, root_cause: str | None, settings: FeedbackSettings, 
     allowed = settings.case_categories[case.category].root_causes
     if cause is None:
         if required:
-            raise Problem(f"Closing a case needs a root cause; for a {case.category} case one of: {', '.join(allowed)}.",
-                          status=422, title="Root cause required")
+            raise Problem(
+                f"Closing a case needs a root cause; for a {case.category} case one of: {', '.join(allowed)}.",
+                status=422,
+                title="Root cause required",
+            )
         return None
     if cause not in allowed:
-        raise Problem(f"Not a root cause of {case.category} cases; use one of: {', '.join(allowed)}.",
-                      status=422, title="Invalid root cause")
+        raise Problem(
+            f"Not a root cause of {case.category} cases; use one of: {', '.join(allowed)}.",
+            status=422,
+            title="Invalid root cause",
+        )
     return cause
 
 
 async def transition(
-    session: AsyncSession, case: Case, action: str, actor: Actor, settings: FeedbackSettings, *,
-    note: str | None = None, root_cause: str | None = None,
+    session: AsyncSession,
+    case: Case,
+    action: str,
+    actor: Actor,
+    settings: FeedbackSettings,
+    *,
+    note: str | None = None,
+    root_cause: str | None = None,
 ) -> Case:
     refuse_if_closed(case)
     sources, target = TRANSITIONS[action]
@@ -124,8 +181,9 @@ async def transition(
     if action == "acknowledge":
         case.first_answer_at = moment
         await sla.meet(session, case, sla.FIRST_ANSWER)
-        await rollup.count_case(session, case, answered=1,
-                                first_answer_hours=rollup.hours_between(moment, case.opened_at))
+        await rollup.count_case(
+            session, case, answered=1, first_answer_hours=rollup.hours_between(moment, case.opened_at)
+        )
     elif action == "wait":
         await sla.pause(session, case.id)
     elif action == "resolve":
@@ -133,8 +191,13 @@ async def transition(
         case.resolved_at = moment
         if case.kind != "follow_up":
             await sla.meet(session, case, sla.RESOLUTION)
-        await rollup.count_case(session, case, resolved=1, resolve_hours=rollup.hours_between(moment, case.opened_at),
-                                resolved_originals=int(case.reopened_from is None))
+        await rollup.count_case(
+            session,
+            case,
+            resolved=1,
+            resolve_hours=rollup.hours_between(moment, case.opened_at),
+            resolved_originals=int(case.reopened_from is None),
+        )
     elif action == "follow-up":
         case.followed_up_at = moment
     elif action == "close":
@@ -149,15 +212,31 @@ async def transition(
         add_note(session, case, note, actor)
     await session.flush()
     if action == "resolve":
-        await outbox.emit(session, "case.resolved", CaseResolvedV1(
-            case_id=case.id, customer_id=case.customer_id, kind=case.kind, category=case.category,
-            root_cause=case.root_cause, sla_breached=case.sla_breached,
-        ))
+        await outbox.emit(
+            session,
+            "case.resolved",
+            CaseResolvedV1(
+                case_id=case.id,
+                customer_id=case.customer_id,
+                kind=case.kind,
+                category=case.category,
+                root_cause=case.root_cause,
+                sla_breached=case.sla_breached,
+            ),
+        )
     elif action == "close":
-        await outbox.emit(session, "case.closed", CaseClosedV1(
-            case_id=case.id, customer_id=case.customer_id, kind=case.kind, category=case.category,
-            root_cause=case.root_cause, sla_breached=case.sla_breached,
-        ))
+        await outbox.emit(
+            session,
+            "case.closed",
+            CaseClosedV1(
+                case_id=case.id,
+                customer_id=case.customer_id,
+                kind=case.kind,
+                category=case.category,
+                root_cause=case.root_cause,
+                sla_breached=case.sla_breached,
+            ),
+        )
     return case
 
 
@@ -171,14 +250,26 @@ async def _count_closed_loop(session: AsyncSession, case: Case) -> None:
 
 async def reopen(session: AsyncSession, case: Case, actor: Actor, settings: FeedbackSettings, note: str | None) -> Case:
     if case.state not in REOPENABLE:
-        raise Conflict(f"Only a resolved or closed case can be reopened; this one is {case.state.replace('_', ' ')}.",
-                       actions=actions(case))
+        raise Conflict(
+            f"Only a resolved or closed case can be reopened; this one is {case.state.replace('_', ' ')}.",
+            actions=actions(case),
+        )
     if case.reopened_from is None and not await session.scalar(sa.select(Case.id).where(Case.reopened_from == case.id)):
         await rollup.count_case(session, case, reopened=1)  # the reopen rate counts a case once
     return await open_case(
-        session, settings, customer_id=case.customer_id, kind=case.kind, category=case.category,
-        channel=case.channel, description=note, opened_by=actor.id, priority=case.priority,
-        complexity=case.complexity, product=case.product, reopened_from=case.id, answer_id=case.answer_id,
+        session,
+        settings,
+        customer_id=case.customer_id,
+        kind=case.kind,
+        category=case.category,
+        channel=case.channel,
+        description=note,
+        opened_by=actor.id,
+        priority=case.priority,
+        complexity=case.complexity,
+        product=case.product,
+        reopened_from=case.id,
+        answer_id=case.answer_id,
     )
 
 

@@ -30,8 +30,9 @@ async def _upsert(session: AsyncSession, customer_id: str, **values) -> None:
 
 
 async def on_customer_created(session: AsyncSession, envelope: Envelope, payload: CustomerCreatedV1) -> None:
-    await _upsert(session, payload.customer_id, relationship_manager_id=payload.relationship_manager_id,
-                  tier=payload.tier)
+    await _upsert(
+        session, payload.customer_id, relationship_manager_id=payload.relationship_manager_id, tier=payload.tier
+    )
 
 
 async def on_customer_updated(session: AsyncSession, envelope: Envelope, payload: CustomerUpdatedV1) -> None:
@@ -51,8 +52,9 @@ async def on_tier_changed(session: AsyncSession, envelope: Envelope, payload: Cu
 async def on_customer_erased(session: AsyncSession, envelope: Envelope, payload: CustomerErasedV1) -> None:
     customer_id = payload.customer_id
     erased = CATALOGUE.erased_values
-    await session.execute(sa.update(SurveyAnswer).where(SurveyAnswer.customer_id == customer_id)
-                          .values(**erased("feedback")))
+    await session.execute(
+        sa.update(SurveyAnswer).where(SurveyAnswer.customer_id == customer_id).values(**erased("feedback"))
+    )
     await session.execute(sa.update(Case).where(Case.customer_id == customer_id).values(**erased("cases")))
     cases = sa.select(Case.id).where(Case.customer_id == customer_id).scalar_subquery()
     await session.execute(sa.update(CaseNote).where(CaseNote.case_id.in_(cases)).values(**erased("case_notes")))

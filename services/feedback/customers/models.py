@@ -25,9 +25,11 @@ async def tier_of_known(session, customer_id: str) -> str | None:
     profile service, or one who was erased: no case or answer for a customer who does not exist."""
     from services.kit.problems import NotFound
 
-    row = (await session.execute(
-        sa.select(KnownCustomer.tier, KnownCustomer.erased).where(KnownCustomer.customer_id == customer_id)
-    )).first()
+    row = (
+        await session.execute(
+            sa.select(KnownCustomer.tier, KnownCustomer.erased).where(KnownCustomer.customer_id == customer_id)
+        )
+    ).first()
     if row is None or row.erased:
         raise NotFound("No customer has this id.")
     return row.tier

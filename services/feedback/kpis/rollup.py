@@ -16,10 +16,28 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.feedback.db import Base
 from services.kit.db import UTCDateTime
 
-ANSWER_SUMS = ("csat_n", "csat_satisfied", "nps_n", "nps_promoters", "nps_detractors", "ces_n", "ces_sum",
-               "detractors", "in_time")
-CASE_SUMS = ("cases", "complaints", "breached", "answered", "first_answer_hours", "resolved", "resolve_hours",
-             "resolved_originals", "reopened")
+ANSWER_SUMS = (
+    "csat_n",
+    "csat_satisfied",
+    "nps_n",
+    "nps_promoters",
+    "nps_detractors",
+    "ces_n",
+    "ces_sum",
+    "detractors",
+    "in_time",
+)
+CASE_SUMS = (
+    "cases",
+    "complaints",
+    "breached",
+    "answered",
+    "first_answer_hours",
+    "resolved",
+    "resolve_hours",
+    "resolved_originals",
+    "reopened",
+)
 HOURS = ("first_answer_hours", "resolve_hours")
 
 
@@ -70,9 +88,12 @@ async def _bump(session: AsyncSession, model, sums: tuple[str, ...], item, momen
     key = {"hour": hour_of(moment), "channel": item.channel, "tier": item.tier or "", "product": item.product or ""}
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(model).values({**key, **{name: 0 for name in sums}, **deltas})
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=list(key), set_={name: getattr(model, name) + statement.excluded[name] for name in deltas},
-    ))
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: getattr(model, name) + statement.excluded[name] for name in deltas},
+        )
+    )
 
 
 async def count_answer(session: AsyncSession, answer, **deltas: int) -> None:
@@ -102,12 +123,14 @@ def hours_between(later: datetime, earlier: datetime) -> float:
 def rebuild_statements(dialect: str) -> list[str]:
     """SQL recomputing both tables from the answers and cases (migrations, bulk loads)."""
     if dialect == "postgresql":
+
         def hour(column):
             return f"date_trunc('hour', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 
         def hours(later, earlier):
             return f"extract(epoch from ({later} - {earlier})) / 3600.0"
     else:
+
         def hour(column):
             return f"strftime('%Y-%m-%d %H:00:00.000000', {column})"
 
@@ -120,15 +143,24 @@ def rebuild_statements(dialect: str) -> list[str]:
     original = "c.reopened_from IS NULL"
     reopened = "EXISTS (SELECT 1 FROM cases r WHERE r.reopened_from = c.id)"
     answer_sums = [
-        count("a.survey = 'csat'"), count("a.survey = 'csat' AND a.score >= 4"),
-        count("a.survey = 'nps'"), count("a.survey = 'nps' AND a.score >= 9"), count("a.survey = 'nps' AND a.score <= 6"),
-        count("a.survey = 'ces'"), "sum(CASE WHEN a.survey = 'ces' THEN a.score ELSE 0 END)", count("a.detractor"),
+        count("a.survey = 'csat'"),
+        count("a.survey = 'csat' AND a.score >= 4"),
+        count("a.survey = 'nps'"),
+        count("a.survey = 'nps' AND a.score >= 9"),
+        count("a.survey = 'nps' AND a.score <= 6"),
+        count("a.survey = 'ces'"),
+        "sum(CASE WHEN a.survey = 'ces' THEN a.score ELSE 0 END)",
+        count("a.detractor"),
         count("f.id IS NOT NULL AND f.closed_at IS NOT NULL AND NOT f.sla_breached"),
     ]
     case_sums = [
-        "count(*)", count(f"c.kind = 'complaint' AND {original}"), count("c.sla_breached"),
-        count("c.first_answer_at IS NOT NULL"), f"coalesce(sum({hours('c.first_answer_at', 'c.opened_at')}), 0)",
-        count("c.resolved_at IS NOT NULL"), f"coalesce(sum({hours('c.resolved_at', 'c.opened_at')}), 0)",
+        "count(*)",
+        count(f"c.kind = 'complaint' AND {original}"),
+        count("c.sla_breached"),
+        count("c.first_answer_at IS NOT NULL"),
+        f"coalesce(sum({hours('c.first_answer_at', 'c.opened_at')}), 0)",
+        count("c.resolved_at IS NOT NULL"),
+        f"coalesce(sum({hours('c.resolved_at', 'c.opened_at')}), 0)",
         count(f"c.resolved_at IS NOT NULL AND {original}"),
         count(f"c.resolved_at IS NOT NULL AND {original} AND {reopened}"),
     ]

@@ -57,8 +57,9 @@ class Sums:
         self.by_bucket[as_date(row.bucket)].update(values)
 
 
-async def _scan(session: AsyncSession, sums: Sums, query: sa.Select, key_column, bucket_column,
-                window: KpiWindow) -> None:
+async def _scan(
+    session: AsyncSession, sums: Sums, query: sa.Select, key_column, bucket_column, window: KpiWindow
+) -> None:
     dialect = session.bind.dialect.name
     bucket = bucket_start(bucket_column, window.bucket, dialect).label("bucket")
     columns = [bucket] + ([key_column.label("key")] if key_column is not None else [])
@@ -92,14 +93,17 @@ DEFINITIONS = [
     Definition("csat", "ratio", "answers", _ratio("csat_satisfied", "csat_n"), "/api/v1/survey-answers?survey=csat"),
     Definition("nps", "index", "answers", _nps, "/api/v1/survey-answers?survey=nps"),
     Definition("ces", "score", "answers", _ratio("ces_sum", "ces_n"), "/api/v1/survey-answers?survey=ces"),
-    Definition("complaint_rate", "per_1000", "cases", _ratio("complaints", "customers", 1000.0),
-               "/api/v1/cases?kind=complaint"),
+    Definition(
+        "complaint_rate", "per_1000", "cases", _ratio("complaints", "customers", 1000.0), "/api/v1/cases?kind=complaint"
+    ),
     Definition("sla_breach_rate", "ratio", "cases", _ratio("breached", "cases"), "/api/v1/cases?sla_breached=true"),
-    Definition("mean_time_to_first_answer", "hours", "cases", _ratio("first_answer_hours", "answered"),
-               "/api/v1/cases"),
+    Definition(
+        "mean_time_to_first_answer", "hours", "cases", _ratio("first_answer_hours", "answered"), "/api/v1/cases"
+    ),
     Definition("mean_time_to_resolve", "hours", "cases", _ratio("resolve_hours", "resolved"), "/api/v1/cases"),
-    Definition("closed_loop_rate", "ratio", "answers", _ratio("in_time", "detractors"),
-               "/api/v1/survey-answers?detractor=true"),
+    Definition(
+        "closed_loop_rate", "ratio", "answers", _ratio("in_time", "detractors"), "/api/v1/survey-answers?detractor=true"
+    ),
     Definition("reopen_rate", "ratio", "cases", _ratio("reopened", "resolved_originals"), "/api/v1/cases"),
 ]
 
@@ -116,53 +120,87 @@ def _split(window: KpiWindow) -> tuple[list[tuple[datetime, datetime]], tuple[da
     return edges, (first, last)
 
 
-async def _scan_items(session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime,
-                      window: KpiWindow) -> None:
+async def _scan_items(
+    session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime, window: KpiWindow
+) -> None:
     dialect = session.bind.dialect.name
     a, c = SurveyAnswer, Case
     by = window.by
-    await _scan(session, answers, sa.select(
-        _count(a.survey == "csat").label("csat_n"),
-        _count(sa.and_(a.survey == "csat", a.score >= 4)).label("csat_satisfied"),
-        _count(a.survey == "nps").label("nps_n"),
-        _count(sa.and_(a.survey == "nps", a.score >= 9)).label("nps_promoters"),
-        _count(sa.and_(a.survey == "nps", a.score <= 6)).label("nps_detractors"),
-        _count(a.survey == "ces").label("ces_n"),
-        _sum(a.survey == "ces", a.score).label("ces_sum"),
-    ).where(a.received_at >= lo, a.received_at < hi), getattr(a, by) if by else None, a.received_at, window)
+    await _scan(
+        session,
+        answers,
+        sa.select(
+            _count(a.survey == "csat").label("csat_n"),
+            _count(sa.and_(a.survey == "csat", a.score >= 4)).label("csat_satisfied"),
+            _count(a.survey == "nps").label("nps_n"),
+            _count(sa.and_(a.survey == "nps", a.score >= 9)).label("nps_promoters"),
+            _count(sa.and_(a.survey == "nps", a.score <= 6)).label("nps_detractors"),
+            _count(a.survey == "ces").label("ces_n"),
+            _sum(a.survey == "ces", a.score).label("ces_sum"),
+        ).where(a.received_at >= lo, a.received_at < hi),
+        getattr(a, by) if by else None,
+        a.received_at,
+        window,
+    )
 
     reopens = sa.exists().where(aliased(Case, name="reopen").reopened_from == c.id)
     original = c.reopened_from.is_(None)
-    await _scan(session, cases, sa.select(
-        sa.func.count().label("cases"),
-        _count(sa.and_(c.kind == "complaint", original)).label("complaints"),
-        _count(c.sla_breached).label("breached"),
-        _count(c.first_answer_at.is_not(None)).label("answered"),
-        _sum(c.first_answer_at.is_not(None), _hours(c.first_answer_at, c.opened_at, dialect)).label("first_answer_hours"),
-        _count(c.resolved_at.is_not(None)).label("resolved"),
-        _sum(c.resolved_at.is_not(None), _hours(c.resolved_at, c.opened_at, dialect)).label("resolve_hours"),
-        _count(sa.and_(original, c.resolved_at.is_not(None))).label("resolved_originals"),
-        _count(sa.and_(original, c.resolved_at.is_not(None), reopens)).label("reopened"),
-    ).where(c.opened_at >= lo, c.opened_at < hi), getattr(c, by) if by else None, c.opened_at, window)
+    await _scan(
+        session,
+        cases,
+        sa.select(
+            sa.func.count().label("cases"),
+            _count(sa.and_(c.kind == "complaint", original)).label("complaints"),
+            _count(c.sla_breached).label("breached"),
+            _count(c.first_answer_at.is_not(None)).label("answered"),
+            _sum(c.first_answer_at.is_not(None), _hours(c.first_answer_at, c.opened_at, dialect)).label(
+                "first_answer_hours"
+            ),
+            _count(c.resolved_at.is_not(None)).label("resolved"),
+            _sum(c.resolved_at.is_not(None), _hours(c.resolved_at, c.opened_at, dialect)).label("resolve_hours"),
+            _count(sa.and_(original, c.resolved_at.is_not(None))).label("resolved_originals"),
+            _count(sa.and_(original, c.resolved_at.is_not(None), reopens)).label("reopened"),
+        ).where(c.opened_at >= lo, c.opened_at < hi),
+        getattr(c, by) if by else None,
+        c.opened_at,
+        window,
+    )
 
     # In time: the follow-up was closed before its (pause-adjusted) deadlines.
     follow_up = aliased(Case, name="follow_up")
     in_time = sa.and_(follow_up.closed_at.is_not(None), follow_up.sla_breached.is_(False))
-    await _scan(session, answers, sa.select(
-        sa.func.count().label("detractors"),
-        _count(in_time).label("in_time"),
-    ).select_from(a).outerjoin(
-        follow_up, sa.and_(follow_up.answer_id == a.id, follow_up.kind == "follow_up", follow_up.reopened_from.is_(None))
-    ).where(a.detractor.is_(True), a.received_at >= lo, a.received_at < hi),
-        getattr(a, by) if by else None, a.received_at, window)
+    await _scan(
+        session,
+        answers,
+        sa.select(
+            sa.func.count().label("detractors"),
+            _count(in_time).label("in_time"),
+        )
+        .select_from(a)
+        .outerjoin(
+            follow_up,
+            sa.and_(follow_up.answer_id == a.id, follow_up.kind == "follow_up", follow_up.reopened_from.is_(None)),
+        )
+        .where(a.detractor.is_(True), a.received_at >= lo, a.received_at < hi),
+        getattr(a, by) if by else None,
+        a.received_at,
+        window,
+    )
 
 
-async def _read_hours(session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime,
-                      window: KpiWindow) -> None:
+async def _read_hours(
+    session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime, window: KpiWindow
+) -> None:
     for sums, model, names in ((answers, AnswerHourly, ANSWER_SUMS), (cases, CaseHourly, CASE_SUMS)):
         query = sa.select(*[sa.func.sum(getattr(model, name)).label(name) for name in names])
-        await _scan(session, sums, query.where(model.hour >= lo, model.hour < hi),
-                    getattr(model, window.by) if window.by else None, model.hour, window)
+        await _scan(
+            session,
+            sums,
+            query.where(model.hour >= lo, model.hour < hi),
+            getattr(model, window.by) if window.by else None,
+            model.hour,
+            window,
+        )
 
 
 async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: bool = True) -> KpiReport:
@@ -178,9 +216,13 @@ async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: b
     # Complaint rate: per 1,000 customers known to the service (per tier for the tier breakdown).
     known = KnownCustomer.erased.is_(False)
     customers = await session.scalar(sa.select(sa.func.count()).where(known)) or 0
-    per_tier = dict((await session.execute(
-        sa.select(KnownCustomer.tier, sa.func.count()).where(known).group_by(KnownCustomer.tier)
-    )).all())
+    per_tier = dict(
+        (
+            await session.execute(
+                sa.select(KnownCustomer.tier, sa.func.count()).where(known).group_by(KnownCustomer.tier)
+            )
+        ).all()
+    )
     cases.total["customers"] = customers
     for key, sums in cases.by_key.items():
         sums["customers"] = per_tier.get(None if key == UNKNOWN else key, 0) if by == "tier" else customers
@@ -194,13 +236,26 @@ async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: b
         sums = sources[definition.source]
         value, count = definition.compute(sums.total)
         separator = "&" if "?" in definition.drill else "?"
-        kpis.append(Kpi(
-            name=definition.name, unit=definition.unit, value=value, count=count,
-            # Groups and buckets without an item this KPI counts are left out.
-            breakdown=[KpiGroup(key=key, value=v, count=n) for key, group in sorted(sums.by_key.items())
-                       for v, n in [definition.compute(group)] if n],
-            series=[KpiPoint(bucket=day, value=v, count=n) for day, group in sorted(sums.by_bucket.items())
-                    for v, n in [definition.compute(group)] if n],
-            drill=definition.drill + separator + urlencode(query),
-        ))
+        kpis.append(
+            Kpi(
+                name=definition.name,
+                unit=definition.unit,
+                value=value,
+                count=count,
+                # Groups and buckets without an item this KPI counts are left out.
+                breakdown=[
+                    KpiGroup(key=key, value=v, count=n)
+                    for key, group in sorted(sums.by_key.items())
+                    for v, n in [definition.compute(group)]
+                    if n
+                ],
+                series=[
+                    KpiPoint(bucket=day, value=v, count=n)
+                    for day, group in sorted(sums.by_bucket.items())
+                    for v, n in [definition.compute(group)]
+                    if n
+                ],
+                drill=definition.drill + separator + urlencode(query),
+            )
+        )
     return KpiReport.of("service", window, kpis)

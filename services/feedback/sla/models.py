@@ -19,12 +19,17 @@ class SlaClock(Base):
     __tablename__ = "sla_clocks"
     __table_args__ = (
         sa.UniqueConstraint("case_id", "kind"),
-        sa.Index("ix_sla_clocks_due", "next_due_at", postgresql_where=sa.text("state = 'running'"),
-                 sqlite_where=sa.text("state = 'running'")),
+        sa.Index(
+            "ix_sla_clocks_due",
+            "next_due_at",
+            postgresql_where=sa.text("state = 'running'"),
+            sqlite_where=sa.text("state = 'running'"),
+        ),
     )
 
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"))
     customer_id: Mapped[str] = mapped_column(sa.String(64))
     kind: Mapped[str] = mapped_column(sa.String(16))

@@ -37,11 +37,19 @@ def start(session: AsyncSession, case: Case, settings: FeedbackSettings) -> None
     fraction = settings.case_categories[case.category].sla.warning_fraction
     for kind, hours in targets(case, settings).items():
         warning_at = case.opened_at + timedelta(hours=hours * fraction)
-        session.add(SlaClock(
-            case_id=case.id, customer_id=case.customer_id, kind=kind, state="running", started_at=case.opened_at,
-            warning_at=warning_at, breach_at=case.opened_at + timedelta(hours=hours), next_due_at=warning_at,
-            breached=False,
-        ))
+        session.add(
+            SlaClock(
+                case_id=case.id,
+                customer_id=case.customer_id,
+                kind=kind,
+                state="running",
+                started_at=case.opened_at,
+                warning_at=warning_at,
+                breach_at=case.opened_at + timedelta(hours=hours),
+                next_due_at=warning_at,
+                breached=False,
+            )
+        )
 
 
 async def _clocks(session: AsyncSession, case_id: str, *states: str) -> list[SlaClock]:
@@ -129,13 +137,27 @@ async def escalate_due(sessions: async_sessionmaker[AsyncSession], settings: Fee
                 case.team, case.updated_at = settings.escalation_team, moment
                 await mark_breached(session, case)
                 case.escalated_at = case.escalated_at or moment
-                await outbox.emit(session, "case.escalated", CaseSlaV1(
-                    case_id=case.id, customer_id=case.customer_id, clock=clock.kind, breach_at=clock.breach_at,
-                    escalated_to=settings.escalation_team,
-                ))
+                await outbox.emit(
+                    session,
+                    "case.escalated",
+                    CaseSlaV1(
+                        case_id=case.id,
+                        customer_id=case.customer_id,
+                        clock=clock.kind,
+                        breach_at=clock.breach_at,
+                        escalated_to=settings.escalation_team,
+                    ),
+                )
             else:
                 clock.warned_at, clock.next_due_at = moment, clock.breach_at
-                await outbox.emit(session, "case.sla_warning", CaseSlaV1(
-                    case_id=case.id, customer_id=case.customer_id, clock=clock.kind, breach_at=clock.breach_at,
-                ))
+                await outbox.emit(
+                    session,
+                    "case.sla_warning",
+                    CaseSlaV1(
+                        case_id=case.id,
+                        customer_id=case.customer_id,
+                        clock=clock.kind,
+                        breach_at=clock.breach_at,
+                    ),
+                )
         return handled

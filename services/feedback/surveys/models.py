@@ -16,7 +16,9 @@ class SurveyAnswer(Base):
     __tablename__ = "feedback"
     __table_args__ = (
         # KPIs read a window of answers by time and nothing else: the index covers them.
-        sa.Index("ix_feedback_received_at", "received_at", "survey", "score", "detractor", "channel", "tier", "product"),
+        sa.Index(
+            "ix_feedback_received_at", "received_at", "survey", "score", "detractor", "channel", "tier", "product"
+        ),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)

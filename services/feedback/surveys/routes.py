@@ -9,7 +9,15 @@ from services.feedback.common import Scope, encode_cursor, page_after, settings_
 from services.feedback.surveys import service
 from services.feedback.surveys.models import SurveyAnswer
 from services.feedback.surveys.schemas import (
-    AnswerCreate, AnswerOut, AnswerPage, AnswerReceipt, AnswerRead, InvitationCreate, InvitationOut, Survey, TokenAnswer,
+    AnswerCreate,
+    AnswerOut,
+    AnswerPage,
+    AnswerRead,
+    AnswerReceipt,
+    InvitationCreate,
+    InvitationOut,
+    Survey,
+    TokenAnswer,
 )
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
@@ -63,8 +71,11 @@ async def list_answers(
     filters = [
         column == value
         for column, value in (
-            (SurveyAnswer.customer_id, customer_id), (SurveyAnswer.survey, survey), (SurveyAnswer.channel, channel),
-            (SurveyAnswer.case_id, case_id), (SurveyAnswer.detractor, detractor),
+            (SurveyAnswer.customer_id, customer_id),
+            (SurveyAnswer.survey, survey),
+            (SurveyAnswer.channel, channel),
+            (SurveyAnswer.case_id, case_id),
+            (SurveyAnswer.detractor, detractor),
         )
         if value is not None
     ]
@@ -76,7 +87,9 @@ async def list_answers(
     query = sa.select(SurveyAnswer, follow_up.scalar_subquery().label("follow_up_case_id")).where(*filters)
     query = Scope(actor, settings_of(request)).restrict(query, SurveyAnswer.customer_id)
     async with session.begin():
-        found = (await session.execute(page_after(query, SurveyAnswer.received_at, SurveyAnswer.id, after, limit))).all()
+        found = (
+            await session.execute(page_after(query, SurveyAnswer.received_at, SurveyAnswer.id, after, limit))
+        ).all()
     page = found[:limit]
     items = [
         AnswerRead.model_validate(row.SurveyAnswer).model_copy(update={"follow_up_case_id": row.follow_up_case_id})

@@ -26,8 +26,11 @@ def score_error(survey: str, score: int) -> PydanticCustomError | None:
     low, high = SCORE_RANGES[survey]
     if low <= score <= high:
         return None
-    return PydanticCustomError("score_range", "score must be from {low} to {high} for a {survey} survey",
-                               {"low": low, "high": high, "survey": survey})
+    return PydanticCustomError(
+        "score_range",
+        "score must be from {low} to {high} for a {survey} survey",
+        {"low": low, "high": high, "survey": survey},
+    )
 
 
 def is_detractor(survey: str, score: int) -> bool:
@@ -44,7 +47,9 @@ class AnswerCreate(BaseModel):
     survey: Survey
     score: int = Field(strict=True, description="CSAT: 1 to 5; NPS: 0 to 10; CES: 1 to 7.")
     channel: Channel
-    comment: Comment | None = Field(default=None, description="Free text; stored encrypted, never logged nor published.")
+    comment: Comment | None = Field(
+        default=None, description="Free text; stored encrypted, never logged nor published."
+    )
     case_id: IdField | None = Field(default=None, description="The case the answer rates.")
     interaction_id: IdField | None = Field(default=None, description="The interaction the answer rates.")
     product: ProductCode | None = None
@@ -93,7 +98,9 @@ class TokenAnswer(BaseModel):
 
     token: Token
     score: int = Field(strict=True, description="In the invitation's survey range.")
-    comment: Comment | None = Field(default=None, description="Free text; stored encrypted, never logged nor published.")
+    comment: Comment | None = Field(
+        default=None, description="Free text; stored encrypted, never logged nor published."
+    )
 
 
 class AnswerReceipt(BaseModel):

@@ -37,45 +37,93 @@ async def check_rated_case(session: AsyncSession, customer_id: str, case_id: str
     if case_id is not None:
         owner = await session.scalar(sa.select(Case.customer_id).where(Case.id == case_id))
         if owner != customer_id:
-            raise Problem("`case_id` names no case of this customer.", status=422, title="Invalid request",
-                          errors=[{"field": "case_id", "message": "no case of this customer has this id"}])
+            raise Problem(
+                "`case_id` names no case of this customer.",
+                status=422,
+                title="Invalid request",
+                errors=[{"field": "case_id", "message": "no case of this customer has this id"}],
+            )
 
 
 async def record(
-    session: AsyncSession, settings: FeedbackSettings, *, customer_id: str, survey: str, score: int, channel: str,
-    comment: str | None, recorded_by: str, case_id: str | None = None, interaction_id: str | None = None,
-    product: str | None = None, invitation_id: str | None = None,
+    session: AsyncSession,
+    settings: FeedbackSettings,
+    *,
+    customer_id: str,
+    survey: str,
+    score: int,
+    channel: str,
+    comment: str | None,
+    recorded_by: str,
+    case_id: str | None = None,
+    interaction_id: str | None = None,
+    product: str | None = None,
+    invitation_id: str | None = None,
 ) -> AnswerOut:
     tier = await tier_of_known(session, customer_id)
     answer = SurveyAnswer(
-        id=str(uuid.uuid4()), customer_id=customer_id, survey=survey, score=score, channel=channel, comment=comment,
-        received_at=now(), invitation_id=invitation_id, case_id=case_id, interaction_id=interaction_id, tier=tier,
-        product=product, detractor=is_detractor(survey, score),
+        id=str(uuid.uuid4()),
+        customer_id=customer_id,
+        survey=survey,
+        score=score,
+        channel=channel,
+        comment=comment,
+        received_at=now(),
+        invitation_id=invitation_id,
+        case_id=case_id,
+        interaction_id=interaction_id,
+        tier=tier,
+        product=product,
+        detractor=is_detractor(survey, score),
     )
     session.add(answer)
     await session.flush()
     await rollup.count_answer(session, answer)
-    await outbox.emit(session, "feedback.received", FeedbackReceivedV1(
-        feedback_id=answer.id, customer_id=customer_id, survey=survey, score=score, channel=channel, case_id=case_id,
-    ))
+    await outbox.emit(
+        session,
+        "feedback.received",
+        FeedbackReceivedV1(
+            feedback_id=answer.id,
+            customer_id=customer_id,
+            survey=survey,
+            score=score,
+            channel=channel,
+            case_id=case_id,
+        ),
+    )
     follow_up = None
     if answer.detractor:
         follow_up = await cases.open_case(
-            session, settings, customer_id=customer_id, kind="follow_up", category=FOLLOW_UP_CATEGORY,
-            channel=channel, description=None, opened_by=recorded_by, priority="high", complexity="complex",
-            product=product, answer_id=answer.id,
+            session,
+            settings,
+            customer_id=customer_id,
+            kind="follow_up",
+            category=FOLLOW_UP_CATEGORY,
+            channel=channel,
+            description=None,
+            opened_by=recorded_by,
+            priority="high",
+            complexity="complex",
+            product=product,
+            answer_id=answer.id,
         )
     return AnswerOut.model_validate(answer).model_copy(update={"follow_up_case_id": follow_up and follow_up.id})
 
 
-async def invite(session: AsyncSession, body: InvitationCreate, actor: Actor, settings: FeedbackSettings) -> InvitationOut:
+async def invite(
+    session: AsyncSession, body: InvitationCreate, actor: Actor, settings: FeedbackSettings
+) -> InvitationOut:
     await tier_of_known(session, body.customer_id)
     await check_rated_case(session, body.customer_id, body.case_id)
     token = secrets.token_urlsafe(32)
     moment = now()
     invitation = SurveyInvitation(
-        id=str(uuid.uuid4()), token_hash=token_hash(token), created_by=actor.id, created_at=moment,
-        expires_at=moment + timedelta(days=settings.invitation_valid_days), **body.model_dump(),
+        id=str(uuid.uuid4()),
+        token_hash=token_hash(token),
+        created_by=actor.id,
+        created_at=moment,
+        expires_at=moment + timedelta(days=settings.invitation_valid_days),
+        **body.model_dump(),
     )
     session.add(invitation)
     await session.flush()
@@ -97,11 +145,24 @@ async def answer_invitation(
     if invitation.expires_at <= now():
         raise InvitationGone("This survey invitation has expired.")
     if error := score_error(invitation.survey, score):
-        raise Problem("Check these fields: score.", status=422, title="Invalid request",
-                      errors=[{"field": "score", "message": error.message()}])
+        raise Problem(
+            "Check these fields: score.",
+            status=422,
+            title="Invalid request",
+            errors=[{"field": "score", "message": error.message()}],
+        )
     invitation.answered_at = now()
     return await record(
-        session, settings, customer_id=invitation.customer_id, survey=invitation.survey, score=score,
-        channel=invitation.channel, comment=comment, recorded_by="invitation", case_id=invitation.case_id,
-        interaction_id=invitation.interaction_id, product=invitation.product, invitation_id=invitation.id,
+        session,
+        settings,
+        customer_id=invitation.customer_id,
+        survey=invitation.survey,
+        score=score,
+        channel=invitation.channel,
+        comment=comment,
+        recorded_by="invitation",
+        case_id=invitation.case_id,
+        interaction_id=invitation.interaction_id,
+        product=invitation.product,
+        invitation_id=invitation.id,
     )

@@ -48,7 +48,9 @@ def customer_fingerprint(customer: Customer) -> str:
     return crypto.keyring().blind_index(screened, field="screening")
 
 
-async def screen(session: AsyncSession, customer: Customer, *, trigger: str, settings: ProfileSettings) -> list[ScreeningAlert]:
+async def screen(
+    session: AsyncSession, customer: Customer, *, trigger: str, settings: ProfileSettings
+) -> list[ScreeningAlert]:
     """Screen one customer against every active list; raise (and announce) new alerts."""
     if customer.erased_at is not None or not customer.name:
         return []
@@ -56,8 +58,9 @@ async def screen(session: AsyncSession, customer: Customer, *, trigger: str, set
     fingerprint = customer_fingerprint(customer)
     raised = []
     for active in await ACTIVE.current(session):
-        candidates = active.index.search(customer.name, birth_date=customer.birth_date,
-                                         nationality=customer.nationality, limit=3)
+        candidates = active.index.search(
+            customer.name, birth_date=customer.birth_date, nationality=customer.nationality, limit=3
+        )
         for candidate in candidates:
             decision = limits.decision(candidate.score)
             if decision == "clear":
@@ -66,37 +69,70 @@ async def screen(session: AsyncSession, customer: Customer, *, trigger: str, set
             if await _already_known(session, customer.id, active.name, candidate.entity_id, entry_print, fingerprint):
                 continue
             alert = ScreeningAlert(
-                id=str(uuid.uuid4()), customer_id=customer.id, list_name=active.name, list_version=active.version,
-                entity_id=candidate.entity_id, entry_fingerprint=entry_print, customer_fingerprint=fingerprint,
-                score=Decimal(str(candidate.score)), decision=decision, reason_code=reason_code(candidate.topics),
+                id=str(uuid.uuid4()),
+                customer_id=customer.id,
+                list_name=active.name,
+                list_version=active.version,
+                entity_id=candidate.entity_id,
+                entry_fingerprint=entry_print,
+                customer_fingerprint=fingerprint,
+                score=Decimal(str(candidate.score)),
+                decision=decision,
+                reason_code=reason_code(candidate.topics),
                 reasons=json.dumps({"reasons": list(candidate.reasons), "topics": list(candidate.topics)}),
-                trigger=trigger, status="open", created_at=now(),
+                trigger=trigger,
+                status="open",
+                created_at=now(),
             )
             session.add(alert)
             await session.flush()
-            await outbox.emit(session, "screening.hit", ScreeningHitV1(
-                customer_id=customer.id, alert_id=alert.id, list_name=active.name, list_version=active.version,
-                reason_code=alert.reason_code, decision=decision,
-            ))
+            await outbox.emit(
+                session,
+                "screening.hit",
+                ScreeningHitV1(
+                    customer_id=customer.id,
+                    alert_id=alert.id,
+                    list_name=active.name,
+                    list_version=active.version,
+                    reason_code=alert.reason_code,
+                    decision=decision,
+                ),
+            )
             raised.append(alert)
     return raised
 
 
 async def _already_known(session, customer_id, list_name, entity_id, entry_print, customer_print) -> bool:
-    pending = await session.scalar(sa.select(ScreeningAlert.id).where(
-        ScreeningAlert.customer_id == customer_id, ScreeningAlert.list_name == list_name,
-        ScreeningAlert.entity_id == entity_id, ScreeningAlert.status.in_(BLOCKING),
-    ).limit(1))
+    pending = await session.scalar(
+        sa.select(ScreeningAlert.id)
+        .where(
+            ScreeningAlert.customer_id == customer_id,
+            ScreeningAlert.list_name == list_name,
+            ScreeningAlert.entity_id == entity_id,
+            ScreeningAlert.status.in_(BLOCKING),
+        )
+        .limit(1)
+    )
     if pending:
         return True
     dismissal = await session.get(ScreeningDismissal, (customer_id, list_name, entity_id))
-    return dismissal is not None and (dismissal.entry_fingerprint, dismissal.customer_fingerprint) == (entry_print, customer_print)
+    return dismissal is not None and (dismissal.entry_fingerprint, dismissal.customer_fingerprint) == (
+        entry_print,
+        customer_print,
+    )
 
 
 async def blocking_alerts(session: AsyncSession, customer_id: str) -> list[ScreeningAlert]:
-    return list(await session.scalars(sa.select(ScreeningAlert).where(
-        ScreeningAlert.customer_id == customer_id, ScreeningAlert.status.in_(BLOCKING),
-    ).order_by(ScreeningAlert.created_at)))
+    return list(
+        await session.scalars(
+            sa.select(ScreeningAlert)
+            .where(
+                ScreeningAlert.customer_id == customer_id,
+                ScreeningAlert.status.in_(BLOCKING),
+            )
+            .order_by(ScreeningAlert.created_at)
+        )
+    )
 
 
 async def guard_activation(session: AsyncSession, customer: Customer, actor: Actor, settings: ProfileSettings) -> None:
@@ -104,21 +140,31 @@ async def guard_activation(session: AsyncSession, customer: Customer, actor: Act
     or a hit is undecided or confirmed (customers imported in bulk are screened by the same job,
     but existing customers are not held back for an import's run). The reason code is given to everyone; which alerts (and
     so which list) only to compliance roles."""
-    unscreened = await session.scalar(sa.select(ScreeningRun.id).where(
-        ScreeningRun.status == "pending", ScreeningRun.list_id.is_not(None),
-        sa.or_(ScreeningRun.after_customer_id.is_(None), ScreeningRun.after_customer_id < customer.id),
-    ).limit(1))
+    unscreened = await session.scalar(
+        sa.select(ScreeningRun.id)
+        .where(
+            ScreeningRun.status == "pending",
+            ScreeningRun.list_id.is_not(None),
+            sa.or_(ScreeningRun.after_customer_id.is_(None), ScreeningRun.after_customer_id < customer.id),
+        )
+        .limit(1)
+    )
     if unscreened:  # a new list version whose re-screening of the book has not reached them
-        raise Conflict("Onboarding cannot complete yet: reason code SCREENING_PENDING. The customer has not been "
-                       "screened against the current lists; try again in a few minutes.", reason_code="SCREENING_PENDING")
+        raise Conflict(
+            "Onboarding cannot complete yet: reason code SCREENING_PENDING. The customer has not been "
+            "screened against the current lists; try again in a few minutes.",
+            reason_code="SCREENING_PENDING",
+        )
     found = await blocking_alerts(session, customer.id)
     if not found:
         return
     confirmed = any(a.status == "true_match" for a in found)
     code = "SCREENING_TRUE_MATCH" if confirmed else "SCREENING_HIT_OPEN"
-    detail = (f"Onboarding cannot complete: reason code {code}. "
-              + ("Compliance confirmed a screening match; the relationship cannot start."
-                 if confirmed else "A screening alert awaits a decision by two compliance officers."))
+    detail = f"Onboarding cannot complete: reason code {code}. " + (
+        "Compliance confirmed a screening match; the relationship cannot start."
+        if confirmed
+        else "A screening alert awaits a decision by two compliance officers."
+    )
     extensions = {"reason_code": code}
     if actor.role in settings.compliance_roles:
         extensions["alert_ids"] = [a.id for a in found]
@@ -146,8 +192,12 @@ async def decide(
     if alert.status not in ("open", "confirming"):
         raise Conflict(f"This alert is already decided ({alert.status}).")
     if alert.status == "confirming":
-        first = await session.scalar(sa.select(ScreeningDecision).where(ScreeningDecision.alert_id == alert.id)
-                                     .order_by(ScreeningDecision.id.desc()).limit(1))
+        first = await session.scalar(
+            sa.select(ScreeningDecision)
+            .where(ScreeningDecision.alert_id == alert.id)
+            .order_by(ScreeningDecision.id.desc())
+            .limit(1)
+        )
         if first is not None and first.actor == actor.id:
             raise Conflict("You proposed this decision; a second compliance officer must confirm it.")
     session.add(ScreeningDecision(alert_id=alert.id, actor=actor.id, outcome=outcome, reason=reason, at=now()))
@@ -159,10 +209,20 @@ async def decide(
         alert.status, alert.closed_at = outcome, now()
         if outcome == "false_positive":
             await _remember_false_positive(session, alert)
-            await outbox.emit(session, "screening.cleared", ScreeningClearedV1(
-                customer_id=alert.customer_id, alert_id=alert.id, reason_code=alert.reason_code))
-    await audit.record(session, actor=actor.id, role=actor.role, action=f"screening_decision:{outcome}",
-                       customer_id=alert.customer_id, fields=["screening_alert"], reason=actor.reason or reason)
+            await outbox.emit(
+                session,
+                "screening.cleared",
+                ScreeningClearedV1(customer_id=alert.customer_id, alert_id=alert.id, reason_code=alert.reason_code),
+            )
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action=f"screening_decision:{outcome}",
+        customer_id=alert.customer_id,
+        fields=["screening_alert"],
+        reason=actor.reason or reason,
+    )
     await session.flush()
     return alert
 
@@ -170,7 +230,9 @@ async def decide(
 async def _remember_false_positive(session: AsyncSession, alert: ScreeningAlert) -> None:
     dismissal = await session.get(ScreeningDismissal, (alert.customer_id, alert.list_name, alert.entity_id))
     if dismissal is None:
-        dismissal = ScreeningDismissal(customer_id=alert.customer_id, list_name=alert.list_name, entity_id=alert.entity_id)
+        dismissal = ScreeningDismissal(
+            customer_id=alert.customer_id, list_name=alert.list_name, entity_id=alert.entity_id
+        )
         session.add(dismissal)
     dismissal.entry_fingerprint = alert.entry_fingerprint
     dismissal.customer_fingerprint = alert.customer_fingerprint
@@ -183,5 +245,3 @@ async def redact(session: AsyncSession, customer_id: str) -> None:
     without them."""
     for alert in await session.scalars(sa.select(ScreeningAlert).where(ScreeningAlert.customer_id == customer_id)):
         alert.reasons = json.dumps({"reasons": ["erased"], "topics": json.loads(alert.reasons)["topics"]})
-
-

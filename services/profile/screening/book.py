@@ -28,7 +28,12 @@ async def rescreen_batch(sessions: async_sessionmaker[AsyncSession], settings: P
         run = await session.scalar(query)
         if run is None:
             return 0
-        batch = sa.select(Customer).where(Customer.erased_at.is_(None)).order_by(Customer.id).limit(settings.screening_batch_size)
+        batch = (
+            sa.select(Customer)
+            .where(Customer.erased_at.is_(None))
+            .order_by(Customer.id)
+            .limit(settings.screening_batch_size)
+        )
         if run.after_customer_id is not None:
             batch = batch.where(Customer.id > run.after_customer_id)
         customers = list(await session.scalars(batch))
@@ -36,8 +41,14 @@ async def rescreen_batch(sessions: async_sessionmaker[AsyncSession], settings: P
             await screen(session, customer, trigger="list_version" if run.list_id else "import", settings=settings)
             await rerate(session, customer, settings)  # customers from before ratings, or imported, get one
         if customers:
-            await audit.record_many(session, actor="job:rescreen-book", role="system", action="screen",
-                                    customer_ids=[c.id for c in customers], fields=sorted(SCREENED_FIELDS))
+            await audit.record_many(
+                session,
+                actor="job:rescreen-book",
+                role="system",
+                action="screen",
+                customer_ids=[c.id for c in customers],
+                fields=sorted(SCREENED_FIELDS),
+            )
         run.screened += len(customers)
         if customers:
             run.after_customer_id = customers[-1].id
@@ -47,5 +58,8 @@ async def rescreen_batch(sessions: async_sessionmaker[AsyncSession], settings: P
 
 
 def rescreen_book_job(settings: ProfileSettings) -> PeriodicJob:
-    return PeriodicJob(name="rescreen-book", every_seconds=settings.screening_job_seconds,
-                       run=partial(rescreen_batch, settings=settings))
+    return PeriodicJob(
+        name="rescreen-book",
+        every_seconds=settings.screening_job_seconds,
+        run=partial(rescreen_batch, settings=settings),
+    )

@@ -74,8 +74,10 @@ def load(list_file: Path, list_format: str, name: str | None) -> int:
             return await store_version(session, parsed, name=name, source=source, list_format=list_format)
 
     stored = asyncio.run(_with_sessions(work))
-    print(f"{name} version {stored.version}: {stored.entries} people loaded ({parsed.skipped} other records skipped); "
-          "active; the book will be re-screened")
+    print(
+        f"{name} version {stored.version}: {stored.entries} people loaded ({parsed.skipped} other records skipped); "
+        "active; the book will be re-screened"
+    )
     return 0
 
 
@@ -101,14 +103,25 @@ def match(names: Path, out: Path) -> int:
         writer.writerow(["id", "entity_id", "score", "decision"])
         for row in rows:
             born = date.fromisoformat(row["birth_date"]) if row.get("birth_date") else None
-            best = max((c for a in active for c in a.index.search(row["name"], birth_date=born,
-                                                                  nationality=row.get("nationality") or None, limit=1)),
-                       key=lambda c: c.score, default=None)
+            best = max(
+                (
+                    c
+                    for a in active
+                    for c in a.index.search(
+                        row["name"], birth_date=born, nationality=row.get("nationality") or None, limit=1
+                    )
+                ),
+                key=lambda c: c.score,
+                default=None,
+            )
             decision = thresholds.decision(best.score) if best else "clear"
             counts[decision] += 1
             # An entity only where something came close (review or match).
             close = best is not None and decision != "clear"
-            writer.writerow([row["id"], best.entity_id if close else "", f"{best.score:.3f}" if best else "0.000", decision])
-    print(f"{len(rows)} rows screened against {len(active)} list(s): "
-          + ", ".join(f"{k} {v}" for k, v in counts.items()))
+            writer.writerow(
+                [row["id"], best.entity_id if close else "", f"{best.score:.3f}" if best else "0.000", decision]
+            )
+    print(
+        f"{len(rows)} rows screened against {len(active)} list(s): " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    )
     return 0

@@ -31,20 +31,37 @@ async def store_version(
     # One loader at a time per list: the row lock on the active version (or, for a list's first
     # version, the unique (name, version) constraint) serialises concurrent loads.
     await session.execute(sa.select(ScreeningList.id).where(ScreeningList.name == name).with_for_update())
-    version = (await session.scalar(sa.select(sa.func.max(ScreeningList.version)).where(ScreeningList.name == name)) or 0) + 1
-    stored = ScreeningList(name=name, version=version, source=source, list_format=list_format,
-                           entries=len(parsed.people), active=False, loaded_at=now())
+    version = (
+        await session.scalar(sa.select(sa.func.max(ScreeningList.version)).where(ScreeningList.name == name)) or 0
+    ) + 1
+    stored = ScreeningList(
+        name=name,
+        version=version,
+        source=source,
+        list_format=list_format,
+        entries=len(parsed.people),
+        active=False,
+        loaded_at=now(),
+    )
     session.add(stored)
     await session.flush()
     rows = [
-        {"list_id": stored.id, "entity_id": p.entity_id, "names": list(p.names), "birth_dates": list(p.birth_dates),
-         "nationalities": list(p.nationalities), "topics": list(p.topics), "fingerprint": entry_fingerprint(p)}
+        {
+            "list_id": stored.id,
+            "entity_id": p.entity_id,
+            "names": list(p.names),
+            "birth_dates": list(p.birth_dates),
+            "nationalities": list(p.nationalities),
+            "topics": list(p.topics),
+            "fingerprint": entry_fingerprint(p),
+        }
         for p in {p.entity_id: p for p in parsed.people}.values()
     ]
     for start in range(0, len(rows), 5000):
-        await session.execute(sa.insert(ScreeningEntry), rows[start:start + 5000])
-    await session.execute(sa.update(ScreeningList).where(ScreeningList.name == name, ScreeningList.id != stored.id)
-                          .values(active=False))
+        await session.execute(sa.insert(ScreeningEntry), rows[start : start + 5000])
+    await session.execute(
+        sa.update(ScreeningList).where(ScreeningList.name == name, ScreeningList.id != stored.id).values(active=False)
+    )
     stored.active = True
     session.add(ScreeningRun(list_id=stored.id, status="pending", screened=0, created_at=now()))
     await session.flush()
@@ -68,9 +85,11 @@ class ActiveLists:
         self._lock = asyncio.Lock()
 
     async def current(self, session: AsyncSession) -> list[ActiveList]:
-        active = (await session.execute(
-            sa.select(ScreeningList.id, ScreeningList.name, ScreeningList.version).where(ScreeningList.active)
-        )).all()
+        active = (
+            await session.execute(
+                sa.select(ScreeningList.id, ScreeningList.name, ScreeningList.version).where(ScreeningList.active)
+            )
+        ).all()
         wanted = {row.id: row for row in active}
         if set(wanted) != set(self._lists):
             async with self._lock:
@@ -83,14 +102,28 @@ class ActiveLists:
 
 async def _build(session: AsyncSession, row) -> ActiveList:
     result = await session.execute(
-        sa.select(ScreeningEntry.entity_id, ScreeningEntry.names, ScreeningEntry.birth_dates,
-                  ScreeningEntry.nationalities, ScreeningEntry.topics, ScreeningEntry.fingerprint)
-        .where(ScreeningEntry.list_id == row.id).order_by(ScreeningEntry.id)
+        sa.select(
+            ScreeningEntry.entity_id,
+            ScreeningEntry.names,
+            ScreeningEntry.birth_dates,
+            ScreeningEntry.nationalities,
+            ScreeningEntry.topics,
+            ScreeningEntry.fingerprint,
+        )
+        .where(ScreeningEntry.list_id == row.id)
+        .order_by(ScreeningEntry.id)
     )
     people, fingerprints = [], {}
     for entry in result:
-        people.append(ListedPerson(entry.entity_id, tuple(entry.names), tuple(entry.birth_dates),
-                                   tuple(entry.nationalities), tuple(entry.topics)))
+        people.append(
+            ListedPerson(
+                entry.entity_id,
+                tuple(entry.names),
+                tuple(entry.birth_dates),
+                tuple(entry.nationalities),
+                tuple(entry.topics),
+            )
+        )
         fingerprints[entry.entity_id] = entry.fingerprint
     # Building takes seconds for a large list; a thread keeps the event loop answering meanwhile.
     index = await asyncio.to_thread(ListIndex.build, people)

@@ -78,16 +78,28 @@ def parse_sdn_csv(content: bytes) -> ParsedList:
             names.extend(_sdn_name(alias))
         dates = tuple(d for d in (_sdn_date(m) for m in _DOB.findall(remarks)) if d)
         countries = tuple(c for c in (_country(m) for m in _NATIONALITY.findall(remarks)) if c)
-        people.append(ListedPerson(
-            entity_id=f"ofac-{values[0]}", names=tuple(dict.fromkeys(n for n in names if n)),
-            birth_dates=dates, nationalities=tuple(dict.fromkeys(countries)), topics=("sanction",),
-        ))
+        people.append(
+            ListedPerson(
+                entity_id=f"ofac-{values[0]}",
+                names=tuple(dict.fromkeys(n for n in names if n)),
+                birth_dates=dates,
+                nationalities=tuple(dict.fromkeys(countries)),
+                topics=("sanction",),
+            )
+        )
     return ParsedList(people, skipped)
 
 
 _FTM_NAMES = ("name", "alias", "weakAlias", "previousName")
-_TOPICS = {"sanction": "sanction", "sanction.linked": "sanction", "role.pep": "pep", "role.rca": "pep",
-           "crime": "crime", "debarment": "debarment", "poi": "interest"}
+_TOPICS = {
+    "sanction": "sanction",
+    "sanction.linked": "sanction",
+    "role.pep": "pep",
+    "role.rca": "pep",
+    "crime": "crime",
+    "debarment": "debarment",
+    "poi": "interest",
+}
 
 
 def _ftm_person(line: int, record: dict) -> ListedPerson | None:
@@ -103,9 +115,11 @@ def _ftm_person(line: int, record: dict) -> ListedPerson | None:
     countries = [c.lower().split("-")[0] for key in ("nationality", "citizenship") for c in props.get(key, [])]
     topics = tuple(dict.fromkeys(_TOPICS.get(t, t) for t in props.get("topics", [])))
     return ListedPerson(
-        entity_id=str(record["id"]), names=tuple(dict.fromkeys(n for n in names if n.strip())),
+        entity_id=str(record["id"]),
+        names=tuple(dict.fromkeys(n for n in names if n.strip())),
         birth_dates=tuple(d[:10] for d in props.get("birthDate", [])),
-        nationalities=tuple(dict.fromkeys(countries)), topics=topics,
+        nationalities=tuple(dict.fromkeys(countries)),
+        topics=topics,
     )
 
 
@@ -137,8 +151,14 @@ def parse(content: bytes, list_format: str) -> ParsedList:
 def ftm_lines(people: list[ListedPerson]) -> Iterator[str]:
     """People as FollowTheMoney JSON lines (tests and benchmarks write lists with it)."""
     for person in people:
-        props = {"name": list(person.names[:1]), "alias": list(person.names[1:]),
-                 "birthDate": list(person.birth_dates), "nationality": list(person.nationalities),
-                 "topics": ["role.pep" if t == "pep" else t for t in person.topics]}
-        yield json.dumps({"id": person.entity_id, "schema": "Person",
-                          "properties": {k: v for k, v in props.items() if v}}, ensure_ascii=False)
+        props = {
+            "name": list(person.names[:1]),
+            "alias": list(person.names[1:]),
+            "birthDate": list(person.birth_dates),
+            "nationality": list(person.nationalities),
+            "topics": ["role.pep" if t == "pep" else t for t in person.topics],
+        }
+        yield json.dumps(
+            {"id": person.entity_id, "schema": "Person", "properties": {k: v for k, v in props.items() if v}},
+            ensure_ascii=False,
+        )

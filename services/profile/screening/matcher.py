@@ -52,11 +52,32 @@ class Candidate:
 # Spelling rules that bring romanisations of one name together (Khrushchev / Hrusev,
 # Müller / Mueller, Yuri / Juri, Tsoi / Coi): applied to both sides, as a second comparison.
 _SKELETON_RULES = [
-    (re.compile(p), r) for p, r in [
-        ("^([ln])v", r"\1u"), ("shch|sch|tch", "s"), ("dzh|dj", "j"), ("ch", "c"), ("sh", "s"), ("zh", "z"), ("kh", "h"), ("ph", "f"),
-        ("th", "t"), ("gh", "g"), ("ts|tz|cz", "c"), ("ck|q", "k"), ("x", "ks"), ("w", "v"), ("y", "i"),
-        ("ee|ie", "i"), ("ae", "a"), ("oe", "o"), ("ue", "u"), ("ou|oo", "u"), ("ii", "i"), ("io", "e"),
-        (r"(.)\1+", r"\1"), ("j", "i"),
+    (re.compile(p), r)
+    for p, r in [
+        ("^([ln])v", r"\1u"),
+        ("shch|sch|tch", "s"),
+        ("dzh|dj", "j"),
+        ("ch", "c"),
+        ("sh", "s"),
+        ("zh", "z"),
+        ("kh", "h"),
+        ("ph", "f"),
+        ("th", "t"),
+        ("gh", "g"),
+        ("ts|tz|cz", "c"),
+        ("ck|q", "k"),
+        ("x", "ks"),
+        ("w", "v"),
+        ("y", "i"),
+        ("ee|ie", "i"),
+        ("ae", "a"),
+        ("oe", "o"),
+        ("ue", "u"),
+        ("ou|oo", "u"),
+        ("ii", "i"),
+        ("io", "e"),
+        (r"(.)\1+", r"\1"),
+        ("j", "i"),
     ]
 ]
 
@@ -247,8 +268,10 @@ class ListIndex:
             score, reasons = compare_names(form, listed.form)
             if score < 0.5:
                 continue
-            for adjust, why in (_dates_agree(birth_date, entry.birth_dates),
-                                _nationality_agrees(nationality, entry.nationalities)):
+            for adjust, why in (
+                _dates_agree(birth_date, entry.birth_dates),
+                _nationality_agrees(nationality, entry.nationalities),
+            ):
                 if why:
                     score += adjust
                     reasons.append(why)

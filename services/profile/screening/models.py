@@ -7,8 +7,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.profile.declarations import CATALOGUE
 from services.kit.db import UTCDateTime
+from services.profile.declarations import CATALOGUE
 from services.profile.models import Base
 
 

@@ -18,33 +18,116 @@ from rigour.text import ascii_text
 
 # Letters of Cyrillic and Greek that look like Latin ones. Applied only inside a word that
 # also holds Latin letters (a mixed-script word is a disguise, not a Russian or Greek name).
-HOMOGLYPHS = str.maketrans({
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-    "т": "t", "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w",
-    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
-    "У": "Y", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S",
-    "α": "a", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "ν": "v", "κ": "k", "ι": "i", "ε": "e",
-    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
-    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
-    "ı": "i", "ſ": "s",
-})
+HOMOGLYPHS = str.maketrans(
+    {
+        "а": "a",
+        "в": "b",
+        "е": "e",
+        "ё": "e",
+        "к": "k",
+        "м": "m",
+        "н": "h",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "т": "t",
+        "у": "y",
+        "х": "x",
+        "і": "i",
+        "ј": "j",
+        "ѕ": "s",
+        "ԁ": "d",
+        "ԛ": "q",
+        "ԝ": "w",
+        "А": "A",
+        "В": "B",
+        "Е": "E",
+        "К": "K",
+        "М": "M",
+        "Н": "H",
+        "О": "O",
+        "Р": "P",
+        "С": "C",
+        "Т": "T",
+        "У": "Y",
+        "Х": "X",
+        "І": "I",
+        "Ј": "J",
+        "Ѕ": "S",
+        "α": "a",
+        "ο": "o",
+        "ρ": "p",
+        "τ": "t",
+        "υ": "u",
+        "ν": "v",
+        "κ": "k",
+        "ι": "i",
+        "ε": "e",
+        "Α": "A",
+        "Β": "B",
+        "Ε": "E",
+        "Ζ": "Z",
+        "Η": "H",
+        "Ι": "I",
+        "Κ": "K",
+        "Μ": "M",
+        "Ν": "N",
+        "Ο": "O",
+        "Ρ": "P",
+        "Τ": "T",
+        "Υ": "Y",
+        "Χ": "X",
+        "ı": "i",
+        "ſ": "s",
+    }
+)
 # Two-character Chinese family names (the first characters of a Han name are its family name).
-COMPOUND_SURNAMES = frozenset({
-    "欧阳", "歐陽", "司马", "司馬", "上官", "诸葛", "諸葛", "东方", "東方", "皇甫", "尉迟", "尉遲", "公孙", "公孫",
-    "慕容", "令狐", "长孙", "長孫", "宇文", "司徒", "夏侯", "端木", "独孤", "獨孤", "南宫", "南宮",
-})
+COMPOUND_SURNAMES = frozenset(
+    {
+        "欧阳",
+        "歐陽",
+        "司马",
+        "司馬",
+        "上官",
+        "诸葛",
+        "諸葛",
+        "东方",
+        "東方",
+        "皇甫",
+        "尉迟",
+        "尉遲",
+        "公孙",
+        "公孫",
+        "慕容",
+        "令狐",
+        "长孙",
+        "長孫",
+        "宇文",
+        "司徒",
+        "夏侯",
+        "端木",
+        "独孤",
+        "獨孤",
+        "南宫",
+        "南宮",
+    }
+)
 _WORD = re.compile(r"[^\W_]+")  # runs of letters and digits in any script
 # Particles that romanisations write differently or leave out (Al-/El-, bin/ibn, van/von).
-PARTICLES = frozenset({"al", "el", "ul", "bin", "ibn", "bint", "ben", "de", "da", "del", "der", "van", "von", "di", "la", "le"})
+PARTICLES = frozenset(
+    {"al", "el", "ul", "bin", "ibn", "bint", "ben", "de", "da", "del", "der", "van", "von", "di", "la", "le"}
+)
 
 
 def _is_han(char: str) -> bool:
     code = ord(char)
-    return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF or 0xF900 <= code <= 0xFAFF
+    return (
+        0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF or 0xF900 <= code <= 0xFAFF
+    )
 
 
 def _is_latin_letter(char: str) -> bool:
-    return char.isascii() and char.isalpha() or "LATIN" in unicodedata.name(char, "")
+    return (char.isascii() and char.isalpha()) or "LATIN" in unicodedata.name(char, "")
 
 
 def strip_invisible(text: str) -> str:

@@ -16,8 +16,17 @@ from services.profile.screening.models import AmlRating, AmlReview, ScreeningAle
 from services.profile.settings import ProfileSettings
 
 # Changes to these customer fields can change the rating.
-RATED_FIELDS = frozenset({"nationality", "residence_country", "occupation", "onboarding_channel", "cash_intensity",
-                          "product_holdings", "assets_under_management"})
+RATED_FIELDS = frozenset(
+    {
+        "nationality",
+        "residence_country",
+        "occupation",
+        "onboarding_channel",
+        "cash_intensity",
+        "product_holdings",
+        "assets_under_management",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,9 @@ def rate(customer: Customer, *, pep: bool, settings: ProfileSettings) -> Rating:
     if (customer.product_holdings or 0) >= settings.aml_many_products:
         factors.append("many_products")
     score = sum(settings.aml_factor_points.get(f, 0) for f in factors)
-    level = "high" if pep or score >= settings.aml_high_from else "medium" if score >= settings.aml_medium_from else "low"
+    level = (
+        "high" if pep or score >= settings.aml_high_from else "medium" if score >= settings.aml_medium_from else "low"
+    )
     return Rating(level, score, tuple(factors), level == "high")
 
 
@@ -60,12 +71,22 @@ def _months_later(day: date, months: int) -> date:
 
 
 async def is_pep(session: AsyncSession, customer_id: str) -> bool:
-    return bool(await session.scalar(sa.select(ScreeningAlert.id).where(
-        ScreeningAlert.customer_id == customer_id, ScreeningAlert.status == "true_match",
-        ScreeningAlert.reason_code == "pep_screening_hit").limit(1)))
+    return bool(
+        await session.scalar(
+            sa.select(ScreeningAlert.id)
+            .where(
+                ScreeningAlert.customer_id == customer_id,
+                ScreeningAlert.status == "true_match",
+                ScreeningAlert.reason_code == "pep_screening_hit",
+            )
+            .limit(1)
+        )
+    )
 
 
-async def rerate(session: AsyncSession, customer: Customer, settings: ProfileSettings, *, reviewed: bool = False) -> AmlRating:
+async def rerate(
+    session: AsyncSession, customer: Customer, settings: ProfileSettings, *, reviewed: bool = False
+) -> AmlRating:
     """Rate the customer again; on a change (or a completed review) set the next review date,
     keep one open review task, and announce the change."""
     result = rate(customer, pep=await is_pep(session, customer.id), settings=settings)
@@ -83,14 +104,28 @@ async def rerate(session: AsyncSession, customer: Customer, settings: ProfileSet
     current.enhanced_due_diligence, current.rated_at = result.enhanced_due_diligence, moment
     if previous != result.rating or reviewed or current.review_due is None:
         current.review_due = review_due
-        await session.execute(sa.update(AmlReview).where(AmlReview.customer_id == customer.id, AmlReview.status == "open")
-                              .values(status="replaced"))
-        session.add(AmlReview(customer_id=customer.id, rating=result.rating, due_on=review_due, status="open",
-                              created_at=moment))
+        await session.execute(
+            sa.update(AmlReview)
+            .where(AmlReview.customer_id == customer.id, AmlReview.status == "open")
+            .values(status="replaced")
+        )
+        session.add(
+            AmlReview(
+                customer_id=customer.id, rating=result.rating, due_on=review_due, status="open", created_at=moment
+            )
+        )
     if changed:
-        await outbox.emit(session, "aml_risk.changed", AmlRiskChangedV1(
-            customer_id=customer.id, previous_rating=previous, rating=result.rating, factors=list(result.factors),
-            enhanced_due_diligence=result.enhanced_due_diligence, review_due=current.review_due,
-        ))
+        await outbox.emit(
+            session,
+            "aml_risk.changed",
+            AmlRiskChangedV1(
+                customer_id=customer.id,
+                previous_rating=previous,
+                rating=result.rating,
+                factors=list(result.factors),
+                enhanced_due_diligence=result.enhanced_due_diligence,
+                review_due=current.review_due,
+            ),
+        )
     await session.flush()
     return current

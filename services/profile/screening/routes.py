@@ -63,7 +63,8 @@ class DecisionIn(BaseModel):
 
     outcome: Literal["true_match", "false_positive"]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)] = Field(
-        description="Why: for a false positive, what tells the customer and the listed person apart.")
+        description="Why: for a false positive, what tells the customer and the listed person apart."
+    )
 
 
 class ListVersionOut(BaseModel):
@@ -103,38 +104,62 @@ class ReviewOut(BaseModel):
 
 
 async def _alert_out(session, alert: ScreeningAlert) -> AlertOut:
-    decisions = await session.scalars(sa.select(ScreeningDecision).where(ScreeningDecision.alert_id == alert.id)
-                                      .order_by(ScreeningDecision.id))
+    decisions = await session.scalars(
+        sa.select(ScreeningDecision).where(ScreeningDecision.alert_id == alert.id).order_by(ScreeningDecision.id)
+    )
     detail = json.loads(alert.reasons)
     return AlertOut(
-        id=alert.id, customer_id=alert.customer_id, list_name=alert.list_name, list_version=alert.list_version,
-        entity_id=alert.entity_id, score=alert.score, decision=alert.decision, reason_code=alert.reason_code,
-        reasons=detail["reasons"], topics=detail["topics"], trigger=alert.trigger, status=alert.status,
-        proposed_outcome=alert.proposed_outcome, decisions=[AlertDecisionOut.model_validate(d) for d in decisions],
-        created_at=alert.created_at, closed_at=alert.closed_at,
+        id=alert.id,
+        customer_id=alert.customer_id,
+        list_name=alert.list_name,
+        list_version=alert.list_version,
+        entity_id=alert.entity_id,
+        score=alert.score,
+        decision=alert.decision,
+        reason_code=alert.reason_code,
+        reasons=detail["reasons"],
+        topics=detail["topics"],
+        trigger=alert.trigger,
+        status=alert.status,
+        proposed_outcome=alert.proposed_outcome,
+        decisions=[AlertDecisionOut.model_validate(d) for d in decisions],
+        created_at=alert.created_at,
+        closed_at=alert.closed_at,
     )
 
 
 @router.get("/screening/alerts", response_model=list[AlertOut])
 async def alert_queue(
-    session: SessionDep, actor: ActorDep, request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    request: Request,
     status: Literal["open", "confirming", "true_match", "false_positive"] | None = Query(
-        None, description="Default: every alert still waiting for a decision (open or confirming)."),
+        None, description="Default: every alert still waiting for a decision (open or confirming)."
+    ),
     customer_id: str | None = None,
     limit: int = Query(100, ge=1, le=500),
 ) -> list[AlertOut]:
     """The compliance queue, oldest first."""
     alerts.require_compliance(actor, request.app.state.settings)
     query = sa.select(ScreeningAlert).order_by(ScreeningAlert.created_at, ScreeningAlert.id).limit(limit)
-    query = query.where(ScreeningAlert.status == status) if status else query.where(
-        ScreeningAlert.status.in_(("open", "confirming")))
+    query = (
+        query.where(ScreeningAlert.status == status)
+        if status
+        else query.where(ScreeningAlert.status.in_(("open", "confirming")))
+    )
     if customer_id:
         query = query.where(ScreeningAlert.customer_id == customer_id)
     async with session.begin():
         found = list(await session.scalars(query))
-        await audit.record_many(session, actor=actor.id, role=actor.role, action="screening_queue",
-                                customer_ids=sorted({a.customer_id for a in found}), fields=["screening_alert"],
-                                reason=actor.reason)
+        await audit.record_many(
+            session,
+            actor=actor.id,
+            role=actor.role,
+            action="screening_queue",
+            customer_ids=sorted({a.customer_id for a in found}),
+            fields=["screening_alert"],
+            reason=actor.reason,
+        )
         return [await _alert_out(session, a) for a in found]
 
 
@@ -143,13 +168,22 @@ async def read_alert(alert_id: str, session: SessionDep, actor: ActorDep, reques
     alerts.require_compliance(actor, request.app.state.settings)
     async with session.begin():
         alert = await alerts.get_alert(session, alert_id)
-        await audit.record(session, actor=actor.id, role=actor.role, action="screening_alert",
-                           customer_id=alert.customer_id, fields=["screening_alert"], reason=actor.reason)
+        await audit.record(
+            session,
+            actor=actor.id,
+            role=actor.role,
+            action="screening_alert",
+            customer_id=alert.customer_id,
+            fields=["screening_alert"],
+            reason=actor.reason,
+        )
         return await _alert_out(session, alert)
 
 
 @router.post("/screening/alerts/{alert_id}/decisions", response_model=AlertOut, responses={403: PROBLEM_RESPONSES[409]})
-async def decide_alert(alert_id: str, body: DecisionIn, session: SessionDep, actor: ActorDep, request: Request) -> AlertOut:
+async def decide_alert(
+    alert_id: str, body: DecisionIn, session: SessionDep, actor: ActorDep, request: Request
+) -> AlertOut:
     """One compliance officer's decision. Two different officers must agree to close an alert;
     a false positive is remembered for this customer and entry until either changes."""
     settings = request.app.state.settings
@@ -169,14 +203,27 @@ async def list_versions(session: SessionDep, actor: ActorDep, request: Request) 
     the book's re-screening for it has come."""
     alerts.require_compliance(actor, request.app.state.settings)
     async with session.begin():
-        rows = (await session.execute(
-            sa.select(ScreeningList, ScreeningRun.status, ScreeningRun.screened)
-            .join(ScreeningRun, ScreeningRun.list_id == ScreeningList.id)
-            .order_by(ScreeningList.name, ScreeningList.version.desc())
-        )).all()
-    return [ListVersionOut(name=v.name, version=v.version, source=v.source, list_format=v.list_format, entries=v.entries,
-                           active=v.active, loaded_at=v.loaded_at, rescreening=status, rescreened=screened)
-            for v, status, screened in rows]
+        rows = (
+            await session.execute(
+                sa.select(ScreeningList, ScreeningRun.status, ScreeningRun.screened)
+                .join(ScreeningRun, ScreeningRun.list_id == ScreeningList.id)
+                .order_by(ScreeningList.name, ScreeningList.version.desc())
+            )
+        ).all()
+    return [
+        ListVersionOut(
+            name=v.name,
+            version=v.version,
+            source=v.source,
+            list_format=v.list_format,
+            entries=v.entries,
+            active=v.active,
+            loaded_at=v.loaded_at,
+            rescreening=status,
+            rescreened=screened,
+        )
+        for v, status, screened in rows
+    ]
 
 
 @router.get("/customers/{customer_id}/aml-risk", response_model=RatingOut)
@@ -187,26 +234,46 @@ async def aml_risk(customer_id: CustomerId, session: SessionDep, actor: ActorDep
         rating = await session.get(AmlRating, customer_id)
         if rating is None:
             raise NotFound("This customer has not been rated yet.")
-        await audit.record(session, actor=actor.id, role=actor.role, action="aml_risk", customer_id=customer_id,
-                           fields=["aml_risk"], reason=actor.reason)
+        await audit.record(
+            session,
+            actor=actor.id,
+            role=actor.role,
+            action="aml_risk",
+            customer_id=customer_id,
+            fields=["aml_risk"],
+            reason=actor.reason,
+        )
         return rating
 
 
 @router.get("/aml-reviews", response_model=list[ReviewOut])
 async def due_reviews(
-    session: SessionDep, actor: ActorDep, request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    request: Request,
     due_by: date | None = Query(None, description="Reviews due on or before this day; default today."),
     limit: int = Query(100, ge=1, le=500),
 ) -> list[AmlReview]:
     """Periodic reviews that have fallen due (tasks), the most overdue first."""
     alerts.require_compliance(actor, request.app.state.settings)
     async with session.begin():
-        found = list(await session.scalars(
-            sa.select(AmlReview).where(AmlReview.status == "open", AmlReview.due_on <= (due_by or now().date()))
-            .order_by(AmlReview.due_on, AmlReview.id).limit(limit)))
-        await audit.record_many(session, actor=actor.id, role=actor.role, action="aml_reviews",
-                                customer_ids=sorted({r.customer_id for r in found}), fields=["aml_risk"],
-                                reason=actor.reason)
+        found = list(
+            await session.scalars(
+                sa.select(AmlReview)
+                .where(AmlReview.status == "open", AmlReview.due_on <= (due_by or now().date()))
+                .order_by(AmlReview.due_on, AmlReview.id)
+                .limit(limit)
+            )
+        )
+        await audit.record_many(
+            session,
+            actor=actor.id,
+            role=actor.role,
+            action="aml_reviews",
+            customer_ids=sorted({r.customer_id for r in found}),
+            fields=["aml_risk"],
+            reason=actor.reason,
+        )
         return found
 
 
@@ -224,6 +291,13 @@ async def complete_review(review_id: int, session: SessionDep, actor: ActorDep, 
         review.status, review.completed_at, review.completed_by = "done", now(), actor.id
         customer = await session.get(Customer, review.customer_id)
         rating = await risk.rerate(session, customer, settings, reviewed=True)
-        await audit.record(session, actor=actor.id, role=actor.role, action="aml_review", customer_id=customer.id,
-                           fields=["aml_risk"], reason=actor.reason)
+        await audit.record(
+            session,
+            actor=actor.id,
+            role=actor.role,
+            action="aml_review",
+            customer_id=customer.id,
+            fields=["aml_risk"],
+            reason=actor.reason,
+        )
         return rating

@@ -15,16 +15,24 @@ router = APIRouter(prefix="/api/v1/customers/{customer_id}", responses=PROBLEM_R
 
 
 @router.get("/holdings", response_model=HoldingList)
-async def holdings(customer_id: CustomerId, session: SessionDep, actor: ActorDep,
-                   include_closed: bool = False) -> HoldingList:
+async def holdings(
+    customer_id: CustomerId, session: SessionDep, actor: ActorDep, include_closed: bool = False
+) -> HoldingList:
     own_customer(actor, customer_id)
     async with session.begin():
         query = sa.select(Holding).where(Holding.customer_id == customer_id).order_by(Holding.opened_at)
         if not include_closed:
             query = query.where(Holding.closed_at.is_(None))
         items = (await session.scalars(query)).all()
-        await audit.record(session, actor=actor.id, role=actor.role, action="read_holdings", customer_id=customer_id,
-                           fields=["holdings"], reason=actor.reason)
+        await audit.record(
+            session,
+            actor=actor.id,
+            role=actor.role,
+            action="read_holdings",
+            customer_id=customer_id,
+            fields=["holdings"],
+            reason=actor.reason,
+        )
     return HoldingList(customer_id=customer_id, items=items)
 
 

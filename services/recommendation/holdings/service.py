@@ -28,17 +28,32 @@ log = structlog.get_logger(__name__)
 async def on_product_opened(session: AsyncSession, envelope: Envelope, payload: CoreBankingProductOpenedV1) -> None:
     if await session.get(Holding, payload.holding_id) is not None:
         return  # the same contract announced twice
-    session.add(Holding(holding_id=payload.holding_id, customer_id=payload.customer_id,
-                        product_code=payload.product_code, amount=payload.amount, source="corebanking",
-                        opened_at=payload.opened_at))
+    session.add(
+        Holding(
+            holding_id=payload.holding_id,
+            customer_id=payload.customer_id,
+            product_code=payload.product_code,
+            amount=payload.amount,
+            source="corebanking",
+            opened_at=payload.opened_at,
+        )
+    )
 
 
 async def on_product_closed(session: AsyncSession, envelope: Envelope, payload: CoreBankingProductClosedV1) -> None:
     holding = await session.get(Holding, payload.holding_id)
     if holding is None:  # closed before we saw it open: remember it closed, so a late open cannot revive it
-        session.add(Holding(holding_id=payload.holding_id, customer_id=payload.customer_id,
-                            product_code=payload.product_code, amount=0, source="corebanking",
-                            opened_at=payload.closed_at, closed_at=payload.closed_at))
+        session.add(
+            Holding(
+                holding_id=payload.holding_id,
+                customer_id=payload.customer_id,
+                product_code=payload.product_code,
+                amount=0,
+                source="corebanking",
+                opened_at=payload.closed_at,
+                closed_at=payload.closed_at,
+            )
+        )
     elif holding.closed_at is None:
         holding.closed_at = payload.closed_at
 
@@ -55,11 +70,25 @@ async def sell(session: AsyncSession, customer_id: str, check_id: str, actor: Ac
     if now() - check.decided_at > timedelta(days=1):
         raise Conflict("This check is more than a day old; check the sale again.")
     check.sold_at = now()
-    holding = Holding(holding_id=f"sale-{check.id}", customer_id=customer_id, product_code=check.product_code,
-                      amount=check.amount, source="platform", check_id=check.id, opened_at=check.sold_at)
+    holding = Holding(
+        holding_id=f"sale-{check.id}",
+        customer_id=customer_id,
+        product_code=check.product_code,
+        amount=check.amount,
+        source="platform",
+        check_id=check.id,
+        opened_at=check.sold_at,
+    )
     session.add(holding)
-    await audit.record(session, actor=actor.id, role=actor.role, action="sale", customer_id=customer_id,
-                       fields=["holdings"], reason=actor.reason)
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="sale",
+        customer_id=customer_id,
+        fields=["holdings"],
+        reason=actor.reason,
+    )
     return holding
 
 
@@ -72,11 +101,18 @@ async def learn_popularity(session: AsyncSession) -> int:
     ):
         return 0
     rows = await session.execute(
-        sa.select(Holding.customer_id, Holding.product_code, Customer.age_band, Customer.assets_under_management,
-                  RiskAssessment.risk_level)
+        sa.select(
+            Holding.customer_id,
+            Holding.product_code,
+            Customer.age_band,
+            Customer.assets_under_management,
+            RiskAssessment.risk_level,
+        )
         .join(Customer, Customer.customer_id == Holding.customer_id)
-        .outerjoin(RiskAssessment, sa.and_(RiskAssessment.customer_id == Holding.customer_id,
-                                           RiskAssessment.superseded_at.is_(None)))
+        .outerjoin(
+            RiskAssessment,
+            sa.and_(RiskAssessment.customer_id == Holding.customer_id, RiskAssessment.superseded_at.is_(None)),
+        )
         .where(Holding.closed_at.is_(None))
     )
     members: dict[str, set[str]] = defaultdict(set)  # segment -> its customers holding anything
@@ -90,16 +126,21 @@ async def learn_popularity(session: AsyncSession) -> int:
     moment = now()
     await session.execute(sa.delete(SegmentPopularity))
     if held:
-        await session.execute(sa.insert(SegmentPopularity), [
-            {"segment": key, "product_code": code, "share": count / sizes[key], "learned_at": moment}
-            for (key, code), count in held.items()
-        ])
+        await session.execute(
+            sa.insert(SegmentPopularity),
+            [
+                {"segment": key, "product_code": code, "share": count / sizes[key], "learned_at": moment}
+                for (key, code), count in held.items()
+            ],
+        )
     return len(sizes)
 
 
 async def similar_shares(session: AsyncSession, segment_key: str) -> dict[str, float]:
     rows = await session.execute(
-        sa.select(SegmentPopularity.product_code, SegmentPopularity.share).where(SegmentPopularity.segment == segment_key)
+        sa.select(SegmentPopularity.product_code, SegmentPopularity.share).where(
+            SegmentPopularity.segment == segment_key
+        )
     )
     return {row.product_code: row.share for row in rows}
 

@@ -53,11 +53,15 @@ async def change_product(code: str, body: ProductChange, session: SessionDep, ac
     require_role(actor, PRODUCT_MANAGERS, "change products")
     async with session.begin():
         product = await service.get(session, code, for_update=True)
-        return await service.change(session, product, body.model_dump(exclude_unset=True, exclude={"risk_level"}), actor)
+        return await service.change(
+            session, product, body.model_dump(exclude_unset=True, exclude={"risk_level"}), actor
+        )
 
 
 @router.post("/{code}/risk-rating", response_model=RerateOut)
-async def rerate_product(code: str, body: RiskRatingIn, session: SessionDep, actor: ActorDep, request: Request) -> RerateOut:
+async def rerate_product(
+    code: str, body: RiskRatingIn, session: SessionDep, actor: ActorDep, request: Request
+) -> RerateOut:
     """Re-rate a product; every holder and every open recommendation of it is re-matched in the
     same transaction, and each that no longer fits is announced (`suitability.mismatch_detected`)."""
     require_role(actor, PRODUCT_MANAGERS, "re-rate products")
@@ -66,8 +70,13 @@ async def rerate_product(code: str, body: RiskRatingIn, session: SessionDep, act
         previous = product.risk_level
         await service.change(session, product, {"risk_level": body.risk_level}, actor, kind="rerated")
         holdings, recommendations, mismatches = await rematch_product(session, request.app.state.settings, product)
-        return RerateOut(product=ProductOut.model_validate(product), previous_risk_level=previous,
-                         holdings_checked=holdings, recommendations_checked=recommendations, mismatches=mismatches)
+        return RerateOut(
+            product=ProductOut.model_validate(product),
+            previous_risk_level=previous,
+            holdings_checked=holdings,
+            recommendations_checked=recommendations,
+            mismatches=mismatches,
+        )
 
 
 @router.post("/{code}/withdrawal", response_model=ProductOut)
@@ -77,6 +86,7 @@ async def withdraw_product(code: str, session: SessionDep, actor: ActorDep) -> P
     async with session.begin():
         product = await service.get(session, code, for_update=True)
         await service.change(session, product, {"status": "withdrawn"}, actor, kind="withdrawn")
-        await session.execute(sa.update(RecommendationItem).where(RecommendationItem.product_code == code)
-                              .values(open=False))
+        await session.execute(
+            sa.update(RecommendationItem).where(RecommendationItem.product_code == code).values(open=False)
+        )
         return product

@@ -66,8 +66,9 @@ class ProductChange(BaseModel):
     @field_validator("risk_level", mode="before")
     @classmethod
     def _rerate_elsewhere(cls, value):
-        raise ValueError("a risk rating changes only through POST /api/v1/products/{code}/risk-rating, "
-                         "which re-matches every holder")
+        raise ValueError(
+            "a risk rating changes only through POST /api/v1/products/{code}/risk-rating, which re-matches every holder"
+        )
 
 
 class RiskRatingIn(BaseModel):
@@ -81,5 +82,7 @@ class RerateOut(BaseModel):
     previous_risk_level: ProductRiskLevel
     holdings_checked: int
     recommendations_checked: int
-    mismatches: int = Field(description="Holdings and open recommendations that now break a hard rule "
-                                        "(each announced with `suitability.mismatch_detected`).")
+    mismatches: int = Field(
+        description="Holdings and open recommendations that now break a hard rule "
+        "(each announced with `suitability.mismatch_detected`)."
+    )

@@ -57,16 +57,31 @@ async def record_version(session: AsyncSession, product: Product, change: str, a
     product.catalogue_version = await catalogue_version(session) + 1
     product.updated_at = now()
     data = {**codec.dump(product_facts(product)), "title": product.title, "description": product.description}
-    session.add(ProductVersion(
-        code=product.code, version=product.version, catalogue_version=product.catalogue_version, data=data,
-        change=change, changed_by=actor.id, changed_by_role=actor.role, changed_at=product.updated_at,
-    ))
+    session.add(
+        ProductVersion(
+            code=product.code,
+            version=product.version,
+            catalogue_version=product.catalogue_version,
+            data=data,
+            change=change,
+            changed_by=actor.id,
+            changed_by_role=actor.role,
+            changed_at=product.updated_at,
+        )
+    )
     try:
         await session.flush()
     except IntegrityError:
         raise Conflict("Another product change was saved at the same moment; send this one again.") from None
-    await audit.record(session, actor=actor.id, role=actor.role, action=f"product.{change}", customer_id=None,
-                       fields=[product.code], reason=actor.reason)
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action=f"product.{change}",
+        customer_id=None,
+        fields=[product.code],
+        reason=actor.reason,
+    )
 
 
 async def add(session: AsyncSession, fields: dict, actor: Actor) -> Product:
@@ -78,7 +93,9 @@ async def add(session: AsyncSession, fields: dict, actor: Actor) -> Product:
     return product
 
 
-async def change(session: AsyncSession, product: Product, changes: dict, actor: Actor, kind: str = "changed") -> Product:
+async def change(
+    session: AsyncSession, product: Product, changes: dict, actor: Actor, kind: str = "changed"
+) -> Product:
     changes = {k: v for k, v in changes.items() if getattr(product, k) != v}
     if changes:
         for name, value in changes.items():

@@ -78,8 +78,9 @@ class RecommendationItem(Base):
 class SuitabilityMismatch(Base):
     __tablename__ = "suitability_mismatches"
 
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     product_code: Mapped[str] = mapped_column(sa.String(32))
     product_risk_level: Mapped[str] = mapped_column(sa.String(2))

@@ -12,8 +12,13 @@ class RiskAssessment(Base):
 
     __tablename__ = "risk_assessments"
     __table_args__ = (
-        sa.Index("ix_risk_assessments_current", "customer_id", unique=True,
-                 sqlite_where=sa.text("superseded_at IS NULL"), postgresql_where=sa.text("superseded_at IS NULL")),
+        sa.Index(
+            "ix_risk_assessments_current",
+            "customer_id",
+            unique=True,
+            sqlite_where=sa.text("superseded_at IS NULL"),
+            postgresql_where=sa.text("superseded_at IS NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)

@@ -18,19 +18,22 @@ async def questionnaire(request: Request) -> QuestionnaireOut:
     settings = request.app.state.settings
     questionnaire = service.current_questionnaire(settings).model_dump()
     return QuestionnaireOut.model_validate(
-        {**questionnaire, "validity_days": settings.assessment_validity_days or questionnaire["validity_days"]})
+        {**questionnaire, "validity_days": settings.assessment_validity_days or questionnaire["validity_days"]}
+    )
 
 
 @router.post("/customers/{customer_id}/risk-assessments", response_model=AssessmentOut, status_code=201)
-async def assess(customer_id: CustomerId, body: AssessmentIn, session: SessionDep, actor: ActorDep,
-                 request: Request) -> AssessmentOut:
+async def assess(
+    customer_id: CustomerId, body: AssessmentIn, session: SessionDep, actor: ActorDep, request: Request
+) -> AssessmentOut:
     """The customer answers for themselves, or their relationship manager records it (stored as such).
     Scored into C1-C5 with the lowest-category flag; valid until `valid_until`."""
     require_role(actor, CUSTOMER_OR_MANAGER, "record a risk assessment")
     own_customer(actor, customer_id)
     async with session.begin():
-        assessment = await service.record(session, request.app.state.settings, customer_id,
-                                          body.questionnaire_version, body.answers, actor)
+        assessment = await service.record(
+            session, request.app.state.settings, customer_id, body.questionnaire_version, body.answers, actor
+        )
     return AssessmentOut.model_validate(service.as_out(assessment))
 
 

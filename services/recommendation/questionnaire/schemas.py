@@ -29,7 +29,8 @@ class AssessmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     questionnaire_version: Annotated[str, StringConstraints(max_length=16)] = Field(
-        description="The version answered (GET /api/v1/risk-questionnaire).")
+        description="The version answered (GET /api/v1/risk-questionnaire)."
+    )
     answers: dict[Code, Code] = Field(description="Question id -> answer id, one per question.", max_length=100)
 
 

@@ -72,8 +72,15 @@ def score(questionnaire: Questionnaire, answers: dict[str, str]) -> Score:
     missing, unknown = sorted(expected - set(answers)), sorted(set(answers) - expected)
     if missing or unknown:
         raise InvalidAnswers(
-            "; ".join(filter(None, [missing and f"unanswered: {', '.join(missing)}",
-                                    unknown and f"not in version {questionnaire.version}: {', '.join(unknown)}"]))
+            "; ".join(
+                filter(
+                    None,
+                    [
+                        missing and f"unanswered: {', '.join(missing)}",
+                        unknown and f"not in version {questionnaire.version}: {', '.join(unknown)}",
+                    ],
+                )
+            )
         )
     chosen: list[Answer] = []
     for question in questionnaire.questions:

@@ -3,7 +3,6 @@
 import uuid
 from datetime import timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import ReassessmentRequestedV1, RiskAssessmentCompletedV1
@@ -30,13 +29,18 @@ def current_questionnaire(settings: RecommendationSettings) -> scoring.Questionn
 
 
 async def record(
-    session: AsyncSession, settings: RecommendationSettings, customer_id: str, version: str, answers: dict[str, str],
+    session: AsyncSession,
+    settings: RecommendationSettings,
+    customer_id: str,
+    version: str,
+    answers: dict[str, str],
     actor: Actor,
 ) -> RiskAssessment:
     questionnaire = current_questionnaire(settings)
     if version != questionnaire.version:
         raise InvalidAssessment(
-            f"Answer the current questionnaire, version {questionnaire.version} (GET /api/v1/risk-questionnaire).")
+            f"Answer the current questionnaire, version {questionnaire.version} (GET /api/v1/risk-questionnaire)."
+        )
     try:
         result = scoring.score(questionnaire, answers)
     except scoring.InvalidAnswers as error:
@@ -49,24 +53,49 @@ async def record(
         await session.flush()  # at most one current assessment per customer (unique index)
     validity = settings.assessment_validity_days or questionnaire.validity_days
     assessment = RiskAssessment(
-        id=str(uuid.uuid4()), customer_id=customer_id, questionnaire_version=questionnaire.version,
-        answers=dict(answers), points=result.points, risk_level=result.risk_level,
-        lowest_category=result.lowest_category, vulnerable=result.vulnerable, horizon_years=result.horizon_years,
-        liquidity_days=result.liquidity_days, goals=",".join(result.goals),
+        id=str(uuid.uuid4()),
+        customer_id=customer_id,
+        questionnaire_version=questionnaire.version,
+        answers=dict(answers),
+        points=result.points,
+        risk_level=result.risk_level,
+        lowest_category=result.lowest_category,
+        vulnerable=result.vulnerable,
+        horizon_years=result.horizon_years,
+        liquidity_days=result.liquidity_days,
+        goals=",".join(result.goals),
         age_band=customer.age_band if customer else None,
         asset_band=asset_band(customer.assets_under_management) if customer else asset_band(0),
-        recorded_by=actor.id, recorded_by_role=actor.role, completed_at=moment,
+        recorded_by=actor.id,
+        recorded_by_role=actor.role,
+        completed_at=moment,
         valid_until=moment + timedelta(days=validity),
     )
     session.add(assessment)
     await session.flush()
-    await outbox.emit(session, "risk_assessment.completed", RiskAssessmentCompletedV1(
-        customer_id=customer_id, assessment_id=assessment.id, risk_level=assessment.risk_level,
-        lowest_category=assessment.lowest_category, questionnaire_version=assessment.questionnaire_version,
-        recorded_by_role=actor.role, completed_at=moment, valid_until=assessment.valid_until,
-    ))
-    await audit.record(session, actor=actor.id, role=actor.role, action="risk_assessment", customer_id=customer_id,
-                       fields=["answers"], reason=actor.reason)
+    await outbox.emit(
+        session,
+        "risk_assessment.completed",
+        RiskAssessmentCompletedV1(
+            customer_id=customer_id,
+            assessment_id=assessment.id,
+            risk_level=assessment.risk_level,
+            lowest_category=assessment.lowest_category,
+            questionnaire_version=assessment.questionnaire_version,
+            recorded_by_role=actor.role,
+            completed_at=moment,
+            valid_until=assessment.valid_until,
+        ),
+    )
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="risk_assessment",
+        customer_id=customer_id,
+        fields=["answers"],
+        reason=actor.reason,
+    )
     if previous is not None:
         await rematch_customer(session, settings, customer_id)
     return assessment
@@ -89,9 +118,16 @@ async def request_reassessment_if_changed(
     assessment.reassessment_due_on = due.date()
     assessment.reassessment_reason = reason
     assessment.valid_until = min(assessment.valid_until, due)
-    await outbox.emit(session, "risk_assessment.reassessment_requested", ReassessmentRequestedV1(
-        customer_id=customer.customer_id, assessment_id=assessment.id, reason=reason, due_on=due.date(),
-    ))
+    await outbox.emit(
+        session,
+        "risk_assessment.reassessment_requested",
+        ReassessmentRequestedV1(
+            customer_id=customer.customer_id,
+            assessment_id=assessment.id,
+            reason=reason,
+            due_on=due.date(),
+        ),
+    )
 
 
 def as_out(assessment: RiskAssessment) -> dict:

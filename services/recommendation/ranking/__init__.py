@@ -37,8 +37,13 @@ class Pick:
     warnings: tuple[str, ...] = ()  # warn findings (e.g. cooling-off for elderly customers)
 
     def as_dict(self) -> dict:
-        return {"rank": self.rank, "product_code": self.product_code, "score": self.score,
-                "reasons": list(self.reasons), "warnings": list(self.warnings)}
+        return {
+            "rank": self.rank,
+            "product_code": self.product_code,
+            "score": self.score,
+            "reasons": list(self.reasons),
+            "warnings": list(self.warnings),
+        }
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,12 @@ def _fit(customer: CustomerFacts, product: ProductFacts, similar_share: float, h
         amount = 1.0 if product.min_amount == 0 else 0.0
     if similar_share > 0:
         reasons.append(f"SIMILAR: held by {similar_share:.0%} of similar customers")
-    score = (WEIGHTS["goal"] * goal + WEIGHTS["horizon"] * horizon + WEIGHTS["amount"] * amount
-             + WEIGHTS["similar"] * similar_share)
+    score = (
+        WEIGHTS["goal"] * goal
+        + WEIGHTS["horizon"] * horizon
+        + WEIGHTS["amount"] * amount
+        + WEIGHTS["similar"] * similar_share
+    )
     if held:
         score -= ALREADY_HELD_PENALTY
         reasons.append("HELD: the customer already holds it (ranked lower)")
@@ -108,18 +117,23 @@ def rank(
     scored: list[tuple[float, str, list[str], list[str]]] = []
     exclusions: list[Exclusion] = []
     for product in products:
-        verdict = evaluate(
-            Proposal(customer, product, product.min_amount, holdings, purpose="recommendation"), limits
-        )
+        verdict = evaluate(Proposal(customer, product, product.min_amount, holdings, purpose="recommendation"), limits)
         if verdict.result == "block":
-            exclusions.append(Exclusion(product.code, tuple(f.rule_id for f in verdict.findings if f.effect == "block")))
+            exclusions.append(
+                Exclusion(product.code, tuple(f.rule_id for f in verdict.findings if f.effect == "block"))
+            )
             continue
         score, reasons = _fit(customer, product, similar.get(product.code, 0.0), product.code in held)
         scored.append((score, product.code, reasons, [f.reason for f in verdict.findings]))
     scored.sort(key=lambda item: (-item[0], item[1]))
     picks = [
-        Pick(rank=i, product_code=code, score=score,
-             reasons=tuple(reasons) or ("SUITABLE: passes every hard rule",), warnings=tuple(warnings))
+        Pick(
+            rank=i,
+            product_code=code,
+            score=score,
+            reasons=tuple(reasons) or ("SUITABLE: passes every hard rule",),
+            warnings=tuple(warnings),
+        )
         for i, (score, code, reasons, warnings) in enumerate(scored[:limit], start=1)
     ]
     exclusions.sort(key=lambda e: e.product_code)

@@ -24,17 +24,24 @@ NO_CONSENT = "The customer has no active marketing consent; nothing is recommend
 
 async def has_marketing_consent(session: AsyncSession, customer_id: str) -> bool:
     consent = await session.scalar(
-        sa.select(MarketingConsent.consent_id).where(
+        sa.select(MarketingConsent.consent_id)
+        .where(
             MarketingConsent.customer_id == customer_id,
             MarketingConsent.active,
             sa.or_(MarketingConsent.expires_at.is_(None), MarketingConsent.expires_at > now()),
-        ).limit(1)
+        )
+        .limit(1)
     )
     return consent is not None
 
 
 async def recommend(
-    session: AsyncSession, settings: RecommendationSettings, customer_id: str, mode: str, actor: Actor, limit: int,
+    session: AsyncSession,
+    settings: RecommendationSettings,
+    customer_id: str,
+    mode: str,
+    actor: Actor,
+    limit: int,
 ) -> tuple[RecommendationList | None, dict[str, ProductOut], facts.Known]:
     known = await facts.customer(session, customer_id, known_only=True)
     if mode == "proactive" and not await has_marketing_consent(session, customer_id):
@@ -49,32 +56,68 @@ async def recommend(
     )
     moment = now()
     stored = RecommendationList(
-        id=str(uuid.uuid4()), customer_id=customer_id, mode=mode, ruleset_version=RULESET_VERSION,
+        id=str(uuid.uuid4()),
+        customer_id=customer_id,
+        mode=mode,
+        ruleset_version=RULESET_VERSION,
         questionnaire_version=known.assessment.questionnaire_version if known.assessment else None,
         assessment_id=known.assessment.id if known.assessment else None,
         catalogue_version=version,
         customer_as_of=known.customer.last_event_time if known.customer else None,
-        inputs={"customer": codec.dump(f), "holdings": [codec.dump(h) for h in holdings],
-                "similar": {code: share for code, share in similar.items() if code in catalogue},
-                "limits": codec.dump_limits(limits), "limit": limit},
-        picks=[p.as_dict() for p in picks], exclusions=[e.as_dict() for e in exclusions],
-        made_by=actor.id, made_by_role=actor.role, made_at=moment,
+        inputs={
+            "customer": codec.dump(f),
+            "holdings": [codec.dump(h) for h in holdings],
+            "similar": {code: share for code, share in similar.items() if code in catalogue},
+            "limits": codec.dump_limits(limits),
+            "limit": limit,
+        },
+        picks=[p.as_dict() for p in picks],
+        exclusions=[e.as_dict() for e in exclusions],
+        made_by=actor.id,
+        made_by_role=actor.role,
+        made_at=moment,
     )
     session.add(stored)
     await session.flush()
     # The new list supersedes the customer's earlier ones: only its picks stay open.
-    await session.execute(sa.update(RecommendationItem).where(
-        RecommendationItem.customer_id == customer_id, RecommendationItem.open).values(open=False))
+    await session.execute(
+        sa.update(RecommendationItem)
+        .where(RecommendationItem.customer_id == customer_id, RecommendationItem.open)
+        .values(open=False)
+    )
     if picks:
-        await session.execute(sa.insert(RecommendationItem), [
-            {"recommendation_id": stored.id, "product_code": p.product_code, "customer_id": customer_id,
-             "rank": p.rank, "open": True} for p in picks
-        ])
-    await outbox.emit(session, "recommendation.made", RecommendationMadeV1(
-        recommendation_id=stored.id, customer_id=customer_id, mode=mode,
-        product_codes=[p.product_code for p in picks], ruleset_version=RULESET_VERSION,
-        questionnaire_version=stored.questionnaire_version,
-    ))
-    await audit.record(session, actor=actor.id, role=actor.role, action=f"recommendations.{mode}",
-                       customer_id=customer_id, fields=["risk_assessment", "holdings"], reason=actor.reason)
+        await session.execute(
+            sa.insert(RecommendationItem),
+            [
+                {
+                    "recommendation_id": stored.id,
+                    "product_code": p.product_code,
+                    "customer_id": customer_id,
+                    "rank": p.rank,
+                    "open": True,
+                }
+                for p in picks
+            ],
+        )
+    await outbox.emit(
+        session,
+        "recommendation.made",
+        RecommendationMadeV1(
+            recommendation_id=stored.id,
+            customer_id=customer_id,
+            mode=mode,
+            product_codes=[p.product_code for p in picks],
+            ruleset_version=RULESET_VERSION,
+            questionnaire_version=stored.questionnaire_version,
+        ),
+    )
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action=f"recommendations.{mode}",
+        customer_id=customer_id,
+        fields=["risk_assessment", "holdings"],
+        reason=actor.reason,
+    )
     return stored, {code: entry.out for code, entry in catalogue.items()}, known

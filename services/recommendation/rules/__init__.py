@@ -108,15 +108,19 @@ def _on_sale(p: Proposal, limits: Limits) -> Finding | None:
 
 def _assessed(p: Proposal, limits: Limits) -> Finding | None:
     if p.customer.risk_level is None and p.product.risk_level > 2:
-        return Finding("ASSESSED", "block",
-                       f"The customer has no valid risk assessment, so nothing above R2 (product is R{p.product.risk_level}).")
+        return Finding(
+            "ASSESSED",
+            "block",
+            f"The customer has no valid risk assessment, so nothing above R2 (product is R{p.product.risk_level}).",
+        )
     return None
 
 
 def _lowest(p: Proposal, limits: Limits) -> Finding | None:
     if p.customer.lowest_category and p.product.risk_level > 1:
-        return Finding("LOWEST", "block",
-                       f"The customer is in the lowest category: R1 only (product is R{p.product.risk_level}).")
+        return Finding(
+            "LOWEST", "block", f"The customer is in the lowest category: R1 only (product is R{p.product.risk_level})."
+        )
     return None
 
 
@@ -126,33 +130,46 @@ def _own_level(p: Proposal, limits: Limits) -> Finding | None:
         return None
     reason = f"Product risk R{r} is above the customer's level C{c}."
     if p.override_acknowledged and not p.customer.lowest_category and p.purpose == "sale":
-        return Finding("OWN-LEVEL", "warn", reason + " The customer insisted after acknowledging the written warning.",
-                       overridden=True)
+        return Finding(
+            "OWN-LEVEL",
+            "warn",
+            reason + " The customer insisted after acknowledging the written warning.",
+            overridden=True,
+        )
     return Finding("OWN-LEVEL", "block", reason)
 
 
 def _elderly(p: Proposal, limits: Limits) -> Finding | None:
     if p.product.risk_level > 3 and (p.customer.elderly or p.customer.vulnerable):
         who = "aged 65 or over" if p.customer.elderly else "vulnerable"
-        return Finding("ELDERLY-VULNERABLE", "warn",
-                       f"The customer is {who} and the product is R{p.product.risk_level}: "
-                       f"{limits.cooling_off_hours} h cooling-off and a follow-up within {limits.follow_up_days} days.")
+        return Finding(
+            "ELDERLY-VULNERABLE",
+            "warn",
+            f"The customer is {who} and the product is R{p.product.risk_level}: "
+            f"{limits.cooling_off_hours} h cooling-off and a follow-up within {limits.follow_up_days} days.",
+        )
     return None
 
 
 def _horizon(p: Proposal, limits: Limits) -> Finding | None:
     stated = p.customer.horizon_years
     if stated is not None and p.product.horizon_years > stated:
-        return Finding("HORIZON", "block",
-                       f"The product commits money for {p.product.horizon_years} years; the customer's horizon is {stated}.")
+        return Finding(
+            "HORIZON",
+            "block",
+            f"The product commits money for {p.product.horizon_years} years; the customer's horizon is {stated}.",
+        )
     return None
 
 
 def _liquidity(p: Proposal, limits: Limits) -> Finding | None:
     need = p.customer.liquidity_days
     if need is not None and p.product.liquidity_days > need:
-        return Finding("LIQUIDITY", "block",
-                       f"Money comes back in {p.product.liquidity_days} days; the customer may need it within {need}.")
+        return Finding(
+            "LIQUIDITY",
+            "block",
+            f"Money comes back in {p.product.liquidity_days} days; the customer may need it within {need}.",
+        )
     return None
 
 
@@ -164,9 +181,12 @@ def _concentration(p: Proposal, limits: Limits) -> Finding | None:
     held = sum((h.amount for h in p.holdings), Decimal(0)) + p.amount
     base = max(p.customer.assets, held)
     if base > 0 and at_level > share * base:
-        return Finding("CONCENTRATION", "block",
-                       f"R{p.product.risk_level} holdings would be {at_level / base:.0%} of the customer's assets; "
-                       f"the limit is {share:.0%}.")
+        return Finding(
+            "CONCENTRATION",
+            "block",
+            f"R{p.product.risk_level} holdings would be {at_level / base:.0%} of the customer's assets; "
+            f"the limit is {share:.0%}.",
+        )
     return None
 
 
@@ -178,28 +198,53 @@ def _minimum(p: Proposal, limits: Limits) -> Finding | None:
 
 def _affordable(p: Proposal, limits: Limits) -> Finding | None:
     if p.product.min_amount > p.customer.assets:
-        return Finding("AFFORDABLE", "block", f"The product's minimum of {p.product.min_amount} exceeds the customer's assets.")
+        return Finding(
+            "AFFORDABLE", "block", f"The product's minimum of {p.product.min_amount} exceeds the customer's assets."
+        )
     return None
 
 
 ALL = frozenset({"sale", "recommendation", "holding"})
 RULES: tuple[Rule, ...] = (
     Rule("ON-SALE", "Only products on sale are sold or recommended.", _on_sale),
-    Rule("ASSESSED", "Nothing above R2 without a valid risk assessment (an expired one counts as none).", _assessed,
-         ALL),
-    Rule("LOWEST", "A customer in the lowest category (not fully legally competent, or unwilling to bear any "
-                   "loss) never gets anything above R1.", _lowest, ALL),
-    Rule("OWN-LEVEL", "A customer buys up to their own risk level; above it only if they insist, are not in the "
-                      "lowest category and acknowledged a specific written warning.", _own_level, ALL),
-    Rule("ELDERLY-VULNERABLE", "Customers aged 65 or over, or vulnerable, get a cooling-off period and an extra "
-                               "follow-up task on products above R3.", _elderly),
+    Rule(
+        "ASSESSED", "Nothing above R2 without a valid risk assessment (an expired one counts as none).", _assessed, ALL
+    ),
+    Rule(
+        "LOWEST",
+        "A customer in the lowest category (not fully legally competent, or unwilling to bear any "
+        "loss) never gets anything above R1.",
+        _lowest,
+        ALL,
+    ),
+    Rule(
+        "OWN-LEVEL",
+        "A customer buys up to their own risk level; above it only if they insist, are not in the "
+        "lowest category and acknowledged a specific written warning.",
+        _own_level,
+        ALL,
+    ),
+    Rule(
+        "ELDERLY-VULNERABLE",
+        "Customers aged 65 or over, or vulnerable, get a cooling-off period and an extra "
+        "follow-up task on products above R3.",
+        _elderly,
+    ),
     Rule("HORIZON", "The product's horizon fits within the customer's stated horizon.", _horizon),
     Rule("LIQUIDITY", "The money comes back in time for the customer's liquidity need.", _liquidity),
-    Rule("CONCENTRATION", "Holdings at one risk level stay within that level's share of the customer's assets.",
-         _concentration, ALL),
+    Rule(
+        "CONCENTRATION",
+        "Holdings at one risk level stay within that level's share of the customer's assets.",
+        _concentration,
+        ALL,
+    ),
     Rule("MIN-AMOUNT", "A sale reaches the product's minimum amount.", _minimum, frozenset({"sale"})),
-    Rule("AFFORDABLE", "A product is recommended only if its minimum amount is within the customer's assets.",
-         _affordable, frozenset({"recommendation"})),
+    Rule(
+        "AFFORDABLE",
+        "A product is recommended only if its minimum amount is within the customer's assets.",
+        _affordable,
+        frozenset({"recommendation"}),
+    ),
 )
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 
@@ -223,15 +268,18 @@ class Verdict:
 
     def as_dict(self) -> dict:
         return {
-            "result": self.result, "findings": [asdict(f) for f in self.findings],
-            "cooling_off_hours": self.cooling_off_hours, "follow_up_days": self.follow_up_days,
+            "result": self.result,
+            "findings": [asdict(f) for f in self.findings],
+            "cooling_off_hours": self.cooling_off_hours,
+            "follow_up_days": self.follow_up_days,
             "overridable": self.overridable,
         }
 
 
 def evaluate(proposal: Proposal, limits: Limits, rules: Iterable[Rule] = RULES) -> Verdict:
     findings = tuple(
-        finding for rule in rules
+        finding
+        for rule in rules
         if proposal.purpose in rule.purposes and (finding := rule.check(proposal, limits)) is not None
     )
     blocks = [f for f in findings if f.effect == "block"]
@@ -242,6 +290,8 @@ def evaluate(proposal: Proposal, limits: Limits, rules: Iterable[Rule] = RULES) 
         findings=findings,
         cooling_off_hours=limits.cooling_off_hours if elderly else 0,
         follow_up_days=limits.follow_up_days if elderly else None,
-        overridable=bool(blocks) and all(f.rule_id == "OWN-LEVEL" for f in blocks)
-        and not proposal.customer.lowest_category and proposal.purpose == "sale",
+        overridable=bool(blocks)
+        and all(f.rule_id == "OWN-LEVEL" for f in blocks)
+        and not proposal.customer.lowest_category
+        and proposal.purpose == "sale",
     )

@@ -1,4 +1,3 @@
-
 from fastapi import APIRouter, Request
 
 from services.kit.db import SessionDep
@@ -12,29 +11,39 @@ from services.recommendation.rules import RULES_BY_ID
 from services.recommendation.suitability import service
 from services.recommendation.suitability.schemas import CheckIn, CheckOut, ReplayOut
 
-router = APIRouter(prefix="/api/v1/customers/{customer_id}/suitability-checks", responses=PROBLEM_RESPONSES,
-                   tags=["suitability"])
+router = APIRouter(
+    prefix="/api/v1/customers/{customer_id}/suitability-checks", responses=PROBLEM_RESPONSES, tags=["suitability"]
+)
 
 
 def _out(check: SuitabilityCheck, warning: str | None = None) -> CheckOut:
     verdict = check.verdict
     return CheckOut(
-        id=check.id, customer_id=check.customer_id, product_code=check.product_code,
-        product_version=check.product_version, amount=check.amount, result=check.result,
+        id=check.id,
+        customer_id=check.customer_id,
+        product_code=check.product_code,
+        product_version=check.product_version,
+        amount=check.amount,
+        result=check.result,
         findings=[{**f, "rule": RULES_BY_ID[f["rule_id"]].sentence} for f in verdict["findings"]],
         overridable=verdict["overridable"],
         warning={"text": warning, "sha256": service.sha256(warning)} if warning else None,
-        overridden=check.overridden, cooling_off_until=check.cooling_off_until,
+        overridden=check.overridden,
+        cooling_off_until=check.cooling_off_until,
         follow_up_tasks=[{"kind": "elderly_or_vulnerable_follow_up", "due_on": check.follow_up_due_on}]
-        if check.follow_up_due_on else [],
-        ruleset_version=check.ruleset_version, questionnaire_version=check.questionnaire_version,
-        assessment_id=check.assessment_id, decided_at=check.decided_at,
+        if check.follow_up_due_on
+        else [],
+        ruleset_version=check.ruleset_version,
+        questionnaire_version=check.questionnaire_version,
+        assessment_id=check.assessment_id,
+        decided_at=check.decided_at,
     )
 
 
 @router.post("", response_model=CheckOut, status_code=201)
-async def check(customer_id: CustomerId, body: CheckIn, session: SessionDep, actor: ActorDep,
-                request: Request) -> CheckOut:
+async def check(
+    customer_id: CustomerId, body: CheckIn, session: SessionDep, actor: ActorDep, request: Request
+) -> CheckOut:
     """Judge a proposed sale: pass, warn or block, with every rule that fired and why. Blocked
     only by the customer's own level, the customer may insist: send `override` with the SHA-256 of
     the returned `warning` once they acknowledged it."""

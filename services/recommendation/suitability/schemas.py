@@ -14,7 +14,8 @@ class OverrideIn(BaseModel):
 
     insist: Literal[True] = Field(description="The customer insists on a product above their level.")
     acknowledged_warning_sha256: Sha256 | None = Field(
-        None, description="SHA-256 of the warning text the customer acknowledged (from the blocked check).")
+        None, description="SHA-256 of the warning text the customer acknowledged (from the blocked check)."
+    )
 
 
 class CheckIn(BaseModel):

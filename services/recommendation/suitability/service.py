@@ -72,25 +72,47 @@ async def check(
     verdict = evaluate(proposal, limits)
     moment = now()
     record = SuitabilityCheck(
-        id=str(uuid.uuid4()), customer_id=customer_id, product_code=product.code, product_version=product.version,
+        id=str(uuid.uuid4()),
+        customer_id=customer_id,
+        product_code=product.code,
+        product_version=product.version,
         product_risk_level=product.risk_level,
         customer_risk_level=known.assessment.risk_level if known.assessment else None,
-        amount=body.amount, result=verdict.result, rule_ids=",".join(verdict.rule_ids), verdict=verdict.as_dict(),
-        inputs={"customer": codec.dump(known.facts), "product": codec.dump(product_facts), "amount": str(body.amount),
-                "holdings": [codec.dump(h) for h in holdings], "limits": codec.dump_limits(limits),
-                "override_acknowledged": acknowledged},
+        amount=body.amount,
+        result=verdict.result,
+        rule_ids=",".join(verdict.rule_ids),
+        verdict=verdict.as_dict(),
+        inputs={
+            "customer": codec.dump(known.facts),
+            "product": codec.dump(product_facts),
+            "amount": str(body.amount),
+            "holdings": [codec.dump(h) for h in holdings],
+            "limits": codec.dump_limits(limits),
+            "override_acknowledged": acknowledged,
+        },
         ruleset_version=RULESET_VERSION,
         questionnaire_version=known.assessment.questionnaire_version if known.assessment else None,
         assessment_id=known.assessment.id if known.assessment else None,
         customer_as_of=known.customer.last_event_time if known.customer else None,
-        overridden=verdict.overridden, warning_hash=sha256(warning) if verdict.overridden else None,
+        overridden=verdict.overridden,
+        warning_hash=sha256(warning) if verdict.overridden else None,
         cooling_off_until=moment + timedelta(hours=verdict.cooling_off_hours) if verdict.cooling_off_hours else None,
         follow_up_due_on=(moment + timedelta(days=verdict.follow_up_days)).date() if verdict.follow_up_days else None,
-        decided_by=actor.id, decided_by_role=actor.role, decided_at=moment,
+        decided_by=actor.id,
+        decided_by_role=actor.role,
+        decided_at=moment,
     )
     session.add(record)
-    await audit.record(session, actor=actor.id, role=actor.role, action="suitability_check", customer_id=customer_id,
-                       fields=["risk_assessment", "holdings"], reason=actor.reason, outcome=verdict.result)
+    await audit.record(
+        session,
+        actor=actor.id,
+        role=actor.role,
+        action="suitability_check",
+        customer_id=customer_id,
+        fields=["risk_assessment", "holdings"],
+        reason=actor.reason,
+        outcome=verdict.result,
+    )
     return record, verdict, warning if verdict.overridable else None
 
 
@@ -100,14 +122,20 @@ async def rematch_product(
     """Re-judge every open holding and open recommendation of `product` at once; each that now
     breaks a hard rule is recorded and announced to the relationship managers. Returns
     (holdings checked, recommendations checked, mismatches)."""
-    held = (await session.execute(
-        sa.select(Holding.holding_id, Holding.customer_id)
-        .where(Holding.product_code == product.code, Holding.closed_at.is_(None))
-    )).all()
-    recommended = (await session.execute(
-        sa.select(RecommendationItem.recommendation_id, RecommendationItem.customer_id)
-        .where(RecommendationItem.product_code == product.code, RecommendationItem.open)
-    )).all()
+    held = (
+        await session.execute(
+            sa.select(Holding.holding_id, Holding.customer_id).where(
+                Holding.product_code == product.code, Holding.closed_at.is_(None)
+            )
+        )
+    ).all()
+    recommended = (
+        await session.execute(
+            sa.select(RecommendationItem.recommendation_id, RecommendationItem.customer_id).where(
+                RecommendationItem.product_code == product.code, RecommendationItem.open
+            )
+        )
+    ).all()
     customer_ids = [row.customer_id for row in held] + [row.customer_id for row in recommended]
     known = await facts.customers(session, customer_ids)
     holdings = await facts.holdings(session, customer_ids)
@@ -116,18 +144,37 @@ async def rematch_product(
     mismatches: list[dict] = []
     closed: list[str] = []
     for row in held:
-        verdict = evaluate(Proposal(known[row.customer_id].facts, product_facts, Decimal(0),
-                                    holdings[row.customer_id], "holding"), limits)
+        verdict = evaluate(
+            Proposal(known[row.customer_id].facts, product_facts, Decimal(0), holdings[row.customer_id], "holding"),
+            limits,
+        )
         if verdict.result == "block":
-            mismatches.append(_mismatch(row.customer_id, product, known[row.customer_id], verdict, cause,
-                                        holding_id=row.holding_id))
+            mismatches.append(
+                _mismatch(row.customer_id, product, known[row.customer_id], verdict, cause, holding_id=row.holding_id)
+            )
     for row in recommended:
-        verdict = evaluate(Proposal(known[row.customer_id].facts, product_facts, product.min_amount,
-                                    holdings[row.customer_id], "recommendation"), limits)
+        verdict = evaluate(
+            Proposal(
+                known[row.customer_id].facts,
+                product_facts,
+                product.min_amount,
+                holdings[row.customer_id],
+                "recommendation",
+            ),
+            limits,
+        )
         if verdict.result == "block":
             closed.append(row.recommendation_id)
-            mismatches.append(_mismatch(row.customer_id, product, known[row.customer_id], verdict, cause,
-                                        recommendation_id=row.recommendation_id))
+            mismatches.append(
+                _mismatch(
+                    row.customer_id,
+                    product,
+                    known[row.customer_id],
+                    verdict,
+                    cause,
+                    recommendation_id=row.recommendation_id,
+                )
+            )
     await record_mismatches(session, mismatches)
     if closed:
         await session.execute(
@@ -140,10 +187,14 @@ async def rematch_product(
 
 def _mismatch(customer_id, product, known, verdict: Verdict, cause, *, holding_id=None, recommendation_id=None) -> dict:
     return {
-        "customer_id": customer_id, "product_code": product.code, "product_risk_level": product.risk_level,
+        "customer_id": customer_id,
+        "product_code": product.code,
+        "product_risk_level": product.risk_level,
         "customer_risk_level": known.assessment.risk_level if known.assessment else None,
-        "holding_id": holding_id, "recommendation_id": recommendation_id,
-        "rule_ids": [f.rule_id for f in verdict.findings if f.effect == "block"], "cause": cause,
+        "holding_id": holding_id,
+        "recommendation_id": recommendation_id,
+        "rule_ids": [f.rule_id for f in verdict.findings if f.effect == "block"],
+        "cause": cause,
     }
 
 
@@ -151,28 +202,33 @@ async def record_mismatches(session: AsyncSession, mismatches: list[dict]) -> No
     if not mismatches:
         return
     moment = now()
-    await session.execute(SuitabilityMismatch.__table__.insert(), [
-        {**m, "rule_ids": ",".join(m["rule_ids"]), "detected_at": moment} for m in mismatches
-    ])
-    await outbox.emit_many(session, [("suitability.mismatch_detected", SuitabilityMismatchDetectedV1(**m))
-                                     for m in mismatches])
+    await session.execute(
+        SuitabilityMismatch.__table__.insert(),
+        [{**m, "rule_ids": ",".join(m["rule_ids"]), "detected_at": moment} for m in mismatches],
+    )
+    await outbox.emit_many(
+        session, [("suitability.mismatch_detected", SuitabilityMismatchDetectedV1(**m)) for m in mismatches]
+    )
 
 
 async def rematch_customer(session: AsyncSession, settings: RecommendationSettings, customer_id: str) -> int:
     """After a new assessment: every open holding of the customer judged against it."""
     known = (await facts.customers(session, [customer_id]))[customer_id]
     holdings = (await facts.holdings(session, [customer_id]))[customer_id]
-    rows = (await session.execute(
-        sa.select(Holding.holding_id, Product)
-        .join(Product, Product.code == Holding.product_code)
-        .where(Holding.customer_id == customer_id, Holding.closed_at.is_(None))
-    )).all()
+    rows = (
+        await session.execute(
+            sa.select(Holding.holding_id, Product)
+            .join(Product, Product.code == Holding.product_code)
+            .where(Holding.customer_id == customer_id, Holding.closed_at.is_(None))
+        )
+    ).all()
     limits = settings.limits()
     mismatches = []
     for holding_id, product in rows:
         verdict = evaluate(Proposal(known.facts, facts.product_facts(product), Decimal(0), holdings, "holding"), limits)
         if verdict.result == "block":
-            mismatches.append(_mismatch(customer_id, product, known, verdict, "assessment_changed",
-                                        holding_id=holding_id))
+            mismatches.append(
+                _mismatch(customer_id, product, known, verdict, "assessment_changed", holding_id=holding_id)
+            )
     await record_mismatches(session, mismatches)
     return len(mismatches)

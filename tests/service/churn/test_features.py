@@ -26,8 +26,12 @@ async def test_online_and_batch_features_agree(service, tmp_path):
     batch, _ = fold(read_history(history), AT)
     customer_ids = sorted({e.customer_id for e in events})
     async with churn.sessions() as session:
-        rows = {r.customer_id: r for r in await session.scalars(
-            sa.select(CustomerFeatures).where(CustomerFeatures.customer_id.in_(customer_ids)))}
+        rows = {
+            r.customer_id: r
+            for r in await session.scalars(
+                sa.select(CustomerFeatures).where(CustomerFeatures.customer_id.in_(customer_ids))
+            )
+        }
     assert set(rows) == set(batch) == set(customer_ids)
     compared = 0
     for customer_id in customer_ids:

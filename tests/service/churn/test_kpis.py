@@ -23,11 +23,29 @@ def at(moment: datetime, envelope):
 
 async def high_risk_customer(churn, customer_id: str, moment: datetime) -> None:
     """Rules: two complaints (40) and an assets drop (20) plus... enough for medium at least."""
-    await churn.deliver(at(moment, new_event("customer.created", CustomerCreatedV1(
-        customer_id=customer_id, risk_level="C3", assets_under_management=Decimal("100000")), source="profile")))
+    await churn.deliver(
+        at(
+            moment,
+            new_event(
+                "customer.created",
+                CustomerCreatedV1(customer_id=customer_id, risk_level="C3", assets_under_management=Decimal("100000")),
+                source="profile",
+            ),
+        )
+    )
     for _ in range(2):
-        await churn.deliver(at(moment, new_event("complaint.opened", ComplaintOpenedV1(
-            complaint_id=str(uuid.uuid4()), customer_id=customer_id, category="fees", channel="web"), source="feedback")))
+        await churn.deliver(
+            at(
+                moment,
+                new_event(
+                    "complaint.opened",
+                    ComplaintOpenedV1(
+                        complaint_id=str(uuid.uuid4()), customer_id=customer_id, category="fees", channel="web"
+                    ),
+                    source="feedback",
+                ),
+            )
+        )
 
 
 async def test_churn_kpis_compare_treated_and_control_by_band(service, tmp_path):
@@ -44,9 +62,16 @@ async def test_churn_kpis_compare_treated_and_control_by_band(service, tmp_path)
             await high_risk_customer(churn, customer_id, moment)
         # One treated and both control customers leave.
         for customer_id in [treated[0], *control]:
-            await churn.deliver(at(moment + timedelta(days=1), new_event("customer.lifecycle_changed",
-                CustomerLifecycleChangedV1(customer_id=customer_id, previous_stage="active", stage="churned"),
-                source="profile")))
+            await churn.deliver(
+                at(
+                    moment + timedelta(days=1),
+                    new_event(
+                        "customer.lifecycle_changed",
+                        CustomerLifecycleChangedV1(customer_id=customer_id, previous_stage="active", stage="churned"),
+                        source="profile",
+                    ),
+                )
+            )
 
     window = {"from": WINDOW_START.isoformat(), "to": (WINDOW_START + timedelta(days=30)).isoformat(), "by": "band"}
     async with churn.client("admin") as http:
@@ -86,8 +111,9 @@ def test_lifetime_value_falls_as_churn_probability_rises():
     values = [lifetime_value(100_000, p, settings) for p in (0.0, 0.2, 0.5, 0.9, 1.0)]
     assert values == sorted(values, reverse=True) and values[-1] == 0
     margin = settings.ltv_margin_rate * 100_000
-    assert values[0] == pytest.approx(sum(margin / (1 + settings.ltv_discount_rate) ** y
-                                          for y in range(1, settings.ltv_horizon_years + 1)))
+    assert values[0] == pytest.approx(
+        sum(margin / (1 + settings.ltv_discount_rate) ** y for y in range(1, settings.ltv_horizon_years + 1))
+    )
 
 
 async def test_a_manager_sees_churn_figures_for_their_own_customers_only(service, tmp_path):
@@ -95,9 +121,18 @@ async def test_a_manager_sees_churn_figures_for_their_own_customers_only(service
     mine, theirs = f"rm-kpi-{uuid.uuid4().hex[:6]}", f"rm-kpi-{uuid.uuid4().hex[:6]}"
     for manager, count in ((mine, 2), (theirs, 3)):
         for _ in range(count):
-            await churn.deliver(new_event("customer.created", CustomerCreatedV1(
-                customer_id=str(uuid.uuid4()), risk_level="C3", assets_under_management=Decimal("50000"),
-                relationship_manager_id=manager), source="profile"))
+            await churn.deliver(
+                new_event(
+                    "customer.created",
+                    CustomerCreatedV1(
+                        customer_id=str(uuid.uuid4()),
+                        risk_level="C3",
+                        assets_under_management=Decimal("50000"),
+                        relationship_manager_id=manager,
+                    ),
+                    source="profile",
+                )
+            )
     async with churn.client("relationship_manager", mine) as http:
         kpis = {k["name"]: k for k in (await http.get("/api/v1/kpis/churn")).json()["kpis"]}
     assert kpis["customers_by_band"]["value"] == 2  # not the other manager's three

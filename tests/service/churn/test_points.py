@@ -15,9 +15,18 @@ from services.kit import clock
 
 
 def purchase(customer_id: str, amount: str):
-    return new_event("transaction.posted", TransactionPostedV1(
-        customer_id=customer_id, transaction_id=str(uuid.uuid4()), account_id="acc-1", amount=Decimal(amount),
-        direction="debit", posted_at=datetime.now(UTC)), source="corebanking")
+    return new_event(
+        "transaction.posted",
+        TransactionPostedV1(
+            customer_id=customer_id,
+            transaction_id=str(uuid.uuid4()),
+            account_id="acc-1",
+            amount=Decimal(amount),
+            direction="debit",
+            posted_at=datetime.now(UTC),
+        ),
+        source="corebanking",
+    )
 
 
 async def balance(churn, customer_id: str, role: str = "customer") -> int:
@@ -29,30 +38,47 @@ async def balance(churn, customer_id: str, role: str = "customer") -> int:
 
 async def grant(churn, customer_id: str, points: int) -> None:
     async with churn.client("admin") as http:
-        answer = await http.post(f"/api/v1/customers/{customer_id}/points/adjustments",
-                                 json={"points": points, "request_id": str(uuid.uuid4()), "reason": "welcome"})
+        answer = await http.post(
+            f"/api/v1/customers/{customer_id}/points/adjustments",
+            json={"points": points, "request_id": str(uuid.uuid4()), "reason": "welcome"},
+        )
     assert answer.status_code == 201, answer.text
 
 
 async def test_points_earned_by_tier_and_behaviour_and_twice_from_one_event_count_once(service, tmp_path):
     churn = await service("churn", CHURN_MODEL_DIR=str(tmp_path))
     customer_id = str(uuid.uuid4())
-    await churn.deliver(new_event("customer.tier_changed", CustomerTierChangedV1(
-        customer_id=customer_id, previous_tier="mass", tier="affluent"), source="profile"))
+    await churn.deliver(
+        new_event(
+            "customer.tier_changed",
+            CustomerTierChangedV1(customer_id=customer_id, previous_tier="mass", tier="affluent"),
+            source="profile",
+        )
+    )
     event = purchase(customer_id, "250.00")  # 2 x 100 spent, affluent multiplier 2: 4 points
     await churn.deliver(event)
     await churn.deliver(event)  # redelivered: the inbox skips it
     async with churn.sessions() as session, session.begin():  # replayed past the inbox: the ledger skips it
-        _, created = await ledger.earn(session, customer_id=customer_id, points=4, source_id=f"event:{event.id}",
-                                       reason="spending", valid_days=365)
+        _, created = await ledger.earn(
+            session, customer_id=customer_id, points=4, source_id=f"event:{event.id}", reason="spending", valid_days=365
+        )
     assert created is False
-    await churn.deliver(new_event("feedback.received", FeedbackReceivedV1(
-        feedback_id=str(uuid.uuid4()), customer_id=customer_id, survey="csat", score=5, channel="web"), source="feedback"))
+    await churn.deliver(
+        new_event(
+            "feedback.received",
+            FeedbackReceivedV1(
+                feedback_id=str(uuid.uuid4()), customer_id=customer_id, survey="csat", score=5, channel="web"
+            ),
+            source="feedback",
+        )
+    )
     assert await balance(churn, customer_id) == 4 + 20
     async with churn.client("customer", customer_id) as http:
         history = (await http.get(f"/api/v1/customers/{customer_id}/points/history")).json()
     assert [(m["kind"], m["points"], m["reason"]) for m in history] == [
-        ("earn", 20, "survey_answered"), ("earn", 4, "spending")]
+        ("earn", 20, "survey_answered"),
+        ("earn", 4, "spending"),
+    ]
 
 
 async def test_a_redemption_retried_with_its_request_id_redeems_once(service, tmp_path):
@@ -64,8 +90,9 @@ async def test_a_redemption_retried_with_its_request_id_redeems_once(service, tm
         first = await http.post(f"/api/v1/customers/{customer_id}/points/redemptions", json=body)
         second = await http.post(f"/api/v1/customers/{customer_id}/points/redemptions", json=body)
         other = await http.post(f"/api/v1/customers/{customer_id}/points/redemptions", json={**body, "points": 31})
-        too_much = await http.post(f"/api/v1/customers/{customer_id}/points/redemptions",
-                                   json={"points": 71, "request_id": str(uuid.uuid4())})
+        too_much = await http.post(
+            f"/api/v1/customers/{customer_id}/points/redemptions", json={"points": 71, "request_id": str(uuid.uuid4())}
+        )
     assert first.status_code == second.status_code == 201 and first.json() == second.json()
     assert other.status_code == 409
     assert too_much.status_code == 409 and too_much.json()["balance"] == 70
@@ -78,8 +105,9 @@ async def test_concurrent_redemptions_never_overspend(service, tmp_path):
     await grant(churn, customer_id, 100)
 
     async def redeem(http) -> int:
-        answer = await http.post(f"/api/v1/customers/{customer_id}/points/redemptions",
-                                 json={"points": 30, "request_id": str(uuid.uuid4())})
+        answer = await http.post(
+            f"/api/v1/customers/{customer_id}/points/redemptions", json={"points": 30, "request_id": str(uuid.uuid4())}
+        )
         return answer.status_code
 
     clients = [churn.client("customer", customer_id) for _ in range(8)]
@@ -98,8 +126,9 @@ async def test_the_balance_cannot_go_negative_even_bypassing_the_ledger(service,
     async with churn.sessions() as session:
         try:
             async with session.begin():
-                await session.execute(sa.update(PointsAccount).where(PointsAccount.customer_id == customer_id)
-                                      .values(balance=-1))
+                await session.execute(
+                    sa.update(PointsAccount).where(PointsAccount.customer_id == customer_id).values(balance=-1)
+                )
         except sa.exc.IntegrityError as error:
             assert "balance_not_negative" in str(error)
         else:
@@ -115,8 +144,10 @@ async def test_expiry_is_a_scheduled_movement_of_unspent_old_points(service, tmp
     with clock.frozen_at(start + timedelta(days=200)):
         await grant(churn, customer_id, 50)  # lapses after day 565
         async with churn.client("customer", customer_id) as http:
-            answer = await http.post(f"/api/v1/customers/{customer_id}/points/redemptions",
-                                     json={"points": 30, "request_id": str(uuid.uuid4())})
+            answer = await http.post(
+                f"/api/v1/customers/{customer_id}/points/redemptions",
+                json={"points": 30, "request_id": str(uuid.uuid4())},
+            )
             assert answer.status_code == 201
         await ledger.expire_due(churn.sessions)  # nothing of this customer has lapsed yet
         assert await balance(churn, customer_id) == 120
@@ -130,7 +161,12 @@ async def test_expiry_is_a_scheduled_movement_of_unspent_old_points(service, tmp
         async with churn.client("customer", customer_id) as http:
             history = (await http.get(f"/api/v1/customers/{customer_id}/points/history")).json()
     assert [(m["kind"], m["points"]) for m in history] == [
-        ("expire", -50), ("expire", -70), ("redeem", -30), ("adjust", 50), ("adjust", 100)]
+        ("expire", -50),
+        ("expire", -70),
+        ("redeem", -30),
+        ("adjust", 50),
+        ("adjust", 100),
+    ]
 
 
 async def test_only_permitted_roles_redeem_or_adjust(service, tmp_path):

@@ -8,8 +8,13 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from events.contracts import (
-    BalanceSnapshotV1, ComplaintOpenedV1, CustomerCreatedV1, CustomerUpdatedV1, FeedbackReceivedV1,
-    TransactionPostedV1, new_event,
+    BalanceSnapshotV1,
+    ComplaintOpenedV1,
+    CustomerCreatedV1,
+    CustomerUpdatedV1,
+    FeedbackReceivedV1,
+    TransactionPostedV1,
+    new_event,
 )
 from services.churn.playbooks.models import Intervention
 from services.churn.playbooks.service import in_holdout
@@ -21,31 +26,62 @@ BANDS = ("low", "medium", "high")
 
 
 def created(customer_id: str, manager: str | None):
-    return new_event("customer.created", CustomerCreatedV1(
-        customer_id=customer_id, risk_level="C3", assets_under_management=Decimal("20000"),
-        relationship_manager_id=manager), source="profile")
+    return new_event(
+        "customer.created",
+        CustomerCreatedV1(
+            customer_id=customer_id,
+            risk_level="C3",
+            assets_under_management=Decimal("20000"),
+            relationship_manager_id=manager,
+        ),
+        source="profile",
+    )
 
 
 def snapshot(customer_id: str, balance: str, days_ago: float):
-    return new_event("balance.snapshot", BalanceSnapshotV1(
-        customer_id=customer_id, account_id=f"{customer_id}-acc", balance=Decimal(balance),
-        as_of=now() - timedelta(days=days_ago)), source="corebanking")
+    return new_event(
+        "balance.snapshot",
+        BalanceSnapshotV1(
+            customer_id=customer_id,
+            account_id=f"{customer_id}-acc",
+            balance=Decimal(balance),
+            as_of=now() - timedelta(days=days_ago),
+        ),
+        source="corebanking",
+    )
 
 
 def spend(customer_id: str, amount: str, days_ago: float):
-    return new_event("transaction.posted", TransactionPostedV1(
-        customer_id=customer_id, transaction_id=str(uuid.uuid4()), account_id=f"{customer_id}-acc",
-        amount=Decimal(amount), direction="debit", posted_at=now() - timedelta(days=days_ago)), source="corebanking")
+    return new_event(
+        "transaction.posted",
+        TransactionPostedV1(
+            customer_id=customer_id,
+            transaction_id=str(uuid.uuid4()),
+            account_id=f"{customer_id}-acc",
+            amount=Decimal(amount),
+            direction="debit",
+            posted_at=now() - timedelta(days=days_ago),
+        ),
+        source="corebanking",
+    )
 
 
 def complaint(customer_id: str):
-    return new_event("complaint.opened", ComplaintOpenedV1(
-        complaint_id=str(uuid.uuid4()), customer_id=customer_id, category="fees", channel="branch"), source="feedback")
+    return new_event(
+        "complaint.opened",
+        ComplaintOpenedV1(complaint_id=str(uuid.uuid4()), customer_id=customer_id, category="fees", channel="branch"),
+        source="feedback",
+    )
 
 
 def detractor(customer_id: str):
-    return new_event("feedback.received", FeedbackReceivedV1(
-        feedback_id=str(uuid.uuid4()), customer_id=customer_id, survey="nps", score=2, channel="web"), source="feedback")
+    return new_event(
+        "feedback.received",
+        FeedbackReceivedV1(
+            feedback_id=str(uuid.uuid4()), customer_id=customer_id, survey="nps", score=2, channel="web"
+        ),
+        source="feedback",
+    )
 
 
 def steady_customer(customer_id: str, manager: str | None) -> list:
@@ -53,13 +89,18 @@ def steady_customer(customer_id: str, manager: str | None) -> list:
     arrives first; the customer record makes them known (and scored into a band)."""
     events = [snapshot(customer_id, f"{30000 + 100 * i}", days) for i, days in enumerate(range(180, 0, -15))]
     events += [spend(customer_id, "120.00", days) for days in (50, 41, 33, 26, 20, 14, 9, 5, 2)]
-    return events + [created(customer_id, manager)]
+    return [*events, created(customer_id, manager)]
 
 
 def trouble(customer_id: str) -> list:
     """Complaints, an unhappy survey answer and most of the money moved out."""
-    return [complaint(customer_id), complaint(customer_id), detractor(customer_id),
-            snapshot(customer_id, "9000", 0.5), snapshot(customer_id, "3000", 0.1)]
+    return [
+        complaint(customer_id),
+        complaint(customer_id),
+        detractor(customer_id),
+        snapshot(customer_id, "9000", 0.5),
+        snapshot(customer_id, "3000", 0.1),
+    ]
 
 
 async def risk(churn, customer_id: str) -> dict:
@@ -75,7 +116,9 @@ def customer_outside_holdout(settings: ChurnSettings) -> str:
     return customer_id
 
 
-async def test_complaints_and_a_balance_drop_raise_the_band_warn_with_reasons_and_task_the_manager(service, online_model_dir):
+async def test_complaints_and_a_balance_drop_raise_the_band_warn_with_reasons_and_task_the_manager(
+    service, online_model_dir
+):
     churn = await service("churn", CHURN_MODEL_DIR=online_model_dir)
     settings = churn.spec.settings
     customer_id, manager = customer_outside_holdout(settings), f"rm-{uuid.uuid4()}"
@@ -123,7 +166,11 @@ async def test_complaints_and_a_balance_drop_raise_the_band_warn_with_reasons_an
     async with churn.client("relationship_manager", manager) as http:
         done = await http.post(f"/api/v1/retention-tasks/{first['id']}/outcome", json={"outcome": "offer_accepted"})
         assert done.status_code == 200, done.text
-        assert (done.json()["status"], done.json()["outcome"], done.json()["completed_by"]) == ("done", "offer_accepted", manager)
+        assert (done.json()["status"], done.json()["outcome"], done.json()["completed_by"]) == (
+            "done",
+            "offer_accepted",
+            manager,
+        )
         again = await http.post(f"/api/v1/retention-tasks/{first['id']}/outcome", json={"outcome": "declined"})
         assert again.status_code == 409
         points = (await http.get(f"/api/v1/customers/{customer_id}/points/history")).json()
@@ -147,7 +194,9 @@ async def test_the_hold_out_group_gets_no_tasks_but_its_episode_is_recorded(serv
     async with churn.client("admin") as http:
         assert (await http.get("/api/v1/retention-tasks", params={"customer_id": customer_id})).json() == []
     async with churn.sessions() as session:
-        groups = (await session.scalars(sa.select(Intervention.group).where(Intervention.customer_id == customer_id))).all()
+        groups = (
+            await session.scalars(sa.select(Intervention.group).where(Intervention.customer_id == customer_id))
+        ).all()
     assert groups == ["control"]
 
 
@@ -162,9 +211,17 @@ async def test_without_a_promoted_model_the_rules_score_and_a_new_manager_takes_
     [warning] = await churn.published("churn.warning", customer_id=customer_id)
     assert warning.payload["reasons"] == ["complaints"] and warning.payload["model"] == "rules-v1"
 
-    moved = new_event("customer.updated", CustomerUpdatedV1(
-        customer_id=customer_id, risk_level="C3", assets_under_management=Decimal("20000"),
-        changed_fields=["relationship_manager_id"], relationship_manager_id="rm-b"), source="profile")
+    moved = new_event(
+        "customer.updated",
+        CustomerUpdatedV1(
+            customer_id=customer_id,
+            risk_level="C3",
+            assets_under_management=Decimal("20000"),
+            changed_fields=["relationship_manager_id"],
+            relationship_manager_id="rm-b",
+        ),
+        source="profile",
+    )
     await churn.deliver(moved)
     async with churn.client("relationship_manager", "rm-b") as http:
         tasks = (await http.get("/api/v1/retention-tasks", params={"customer_id": customer_id})).json()

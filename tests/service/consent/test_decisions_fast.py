@@ -18,8 +18,14 @@ async def test_the_fast_path_answers_as_the_history_path_does(service):
     await consent.know_customer(customer)
 
     async def grant(**overrides) -> dict:
-        body = {"customer_id": customer, "recipient": "wealth-management", "purpose": "marketing",
-                "data_categories": ["basic", "behaviour"], "channel": "mobile", **overrides}
+        body = {
+            "customer_id": customer,
+            "recipient": "wealth-management",
+            "purpose": "marketing",
+            "data_categories": ["basic", "behaviour"],
+            "channel": "mobile",
+            **overrides,
+        }
         async with consent.client("customer", customer, customer_scope=customer) as http:
             answer = await http.post("/api/v1/consents", json=body)
         assert answer.status_code == 201, answer.text
@@ -51,5 +57,11 @@ async def test_the_fast_path_answers_as_the_history_path_does(service):
                 assert fast == slow, (ask, fast, slow)
                 answers.add(fast.reason)
     # The states above reach every reason but "pending" and "rejected" (maker-checker only).
-    assert answers >= {"active_consent", "no_consent", "purpose_not_consented", "categories_not_covered",
-                       "consent_expired", "consent_revoked"}
+    assert answers >= {
+        "active_consent",
+        "no_consent",
+        "purpose_not_consented",
+        "categories_not_covered",
+        "consent_expired",
+        "consent_revoked",
+    }

@@ -18,13 +18,28 @@ async def feedback(service):
 async def known_customer(feedback, *, manager: str = "rm-1", tier: str = "mass") -> str:
     """A customer the service has heard of from the profile service, managed by `manager`."""
     customer_id = f"cust-{uuid.uuid4()}"
-    await feedback.deliver(new_event("customer.created", CustomerCreatedV1(
-        customer_id=customer_id, risk_level="C3", assets_under_management="1000", relationship_manager_id=manager,
-        tier=tier,
-    ), source="profile"))
+    await feedback.deliver(
+        new_event(
+            "customer.created",
+            CustomerCreatedV1(
+                customer_id=customer_id,
+                risk_level="C3",
+                assets_under_management="1000",
+                relationship_manager_id=manager,
+                tier=tier,
+            ),
+            source="profile",
+        )
+    )
     return customer_id
 
 
 def case_body(customer_id: str, **overrides) -> dict:
-    return {"customer_id": customer_id, "kind": "complaint", "category": "fees", "channel": "branch",
-            "description": "Charged twice, call me on 13800138000", **overrides}
+    return {
+        "customer_id": customer_id,
+        "kind": "complaint",
+        "category": "fees",
+        "channel": "branch",
+        "description": "Charged twice, call me on 13800138000",
+        **overrides,
+    }

@@ -97,15 +97,18 @@ async def test_customers_and_managers_see_only_their_own_cases(feedback):
         assert listed == []
     async with feedback.client("relationship_manager", "rm-1") as manager:
         assert (await manager.post(f"/api/v1/cases/{case_id}/acknowledge", json={})).status_code == 200
-        assert [c["id"] for c in (await manager.get("/api/v1/cases")).json()["items"] if c["customer_id"] == mine] \
-            == [case_id]
+        assert [c["id"] for c in (await manager.get("/api/v1/cases")).json()["items"] if c["customer_id"] == mine] == [
+            case_id
+        ]
 
 
 async def test_lists_page_with_a_cursor_and_filter(feedback):
     customer_id = await known_customer(feedback)
     async with feedback.client(*AGENT) as agent:
-        ids = [(await agent.post("/api/v1/cases", json=case_body(customer_id, category=c))).json()["id"]
-               for c in ("fees", "card", "fees", "fees", "account")]
+        ids = [
+            (await agent.post("/api/v1/cases", json=case_body(customer_id, category=c))).json()["id"]
+            for c in ("fees", "card", "fees", "fees", "account")
+        ]
         seen, cursor = [], None
         while True:
             params = {"customer_id": customer_id, "limit": 2, **({"after": cursor} if cursor else {})}
@@ -139,5 +142,9 @@ async def test_the_complaint_route_opens_a_complaint_case(feedback):
         case = (await me.get(f"/api/v1/cases/{answer.json()['id']}")).json()
     assert case["kind"] == "complaint" and case["case_description"].startswith("Charged twice")
     [event] = await feedback.published("complaint.opened", customer_id=customer_id)
-    assert event.payload == {"complaint_id": case["id"], "customer_id": customer_id, "category": "fees",
-                             "channel": "branch"}
+    assert event.payload == {
+        "complaint_id": case["id"],
+        "customer_id": customer_id,
+        "category": "fees",
+        "channel": "branch",
+    }

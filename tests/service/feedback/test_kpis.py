@@ -19,13 +19,26 @@ def at(hours: float) -> datetime:
 
 async def build_fixture(feedback) -> None:
     async with feedback.engine.begin() as connection:  # this test needs the database to itself
-        await connection.execute(sa.text(
-            "TRUNCATE known_customers, case_notes, sla_clocks, cases, feedback, survey_invitations, "
-            "kpi_answers_hourly, kpi_cases_hourly"))
+        await connection.execute(
+            sa.text(
+                "TRUNCATE known_customers, case_notes, sla_clocks, cases, feedback, survey_invitations, "
+                "kpi_answers_hourly, kpi_cases_hourly"
+            )
+        )
     for name, tier in CUSTOMERS.items():
-        await feedback.deliver(new_event("customer.created", CustomerCreatedV1(
-            customer_id=name, risk_level="C3", assets_under_management="1000", relationship_manager_id="rm-1",
-            tier=tier), source="profile"))
+        await feedback.deliver(
+            new_event(
+                "customer.created",
+                CustomerCreatedV1(
+                    customer_id=name,
+                    risk_level="C3",
+                    assets_under_management="1000",
+                    relationship_manager_id="rm-1",
+                    tier=tier,
+                ),
+                source="profile",
+            )
+        )
 
     cases: dict[str, str] = {}
     with movable(at(0)) as clock:
@@ -40,8 +53,14 @@ async def build_fixture(feedback) -> None:
 
             async def open_case(when, key, customer, kind, category, channel, complexity="simple"):
                 clock.to(when)
-                body = {"customer_id": customer, "kind": kind, "category": category, "channel": channel,
-                        "complexity": complexity, "description": "text"}
+                body = {
+                    "customer_id": customer,
+                    "kind": kind,
+                    "category": category,
+                    "channel": channel,
+                    "complexity": complexity,
+                    "description": "text",
+                }
                 cases[key] = (await agent.post("/api/v1/cases", json=body)).json()["id"]
 
             async def act(when, key, action, **body):
@@ -112,13 +131,22 @@ async def test_service_kpis_break_down_by_channel_and_tier(feedback):
     by_channel = await kpis(feedback, by="channel")
     assert {g["key"]: g["value"] for g in by_channel["csat"]["breakdown"]} == {"mobile": 0.0, "web": 1.0}
     assert {g["key"]: g["value"] for g in by_channel["complaint_rate"]["breakdown"]} == {
-        "branch": 0.0, "mobile": 250.0, "web": 250.0}
+        "branch": 0.0,
+        "mobile": 250.0,
+        "web": 250.0,
+    }
     by_tier = await kpis(feedback, by="tier", bucket="week")
     # Per 1,000 customers of the tier: two mass customers complained, of two.
     assert {g["key"]: g["value"] for g in by_tier["complaint_rate"]["breakdown"]} == {
-        "affluent": 0.0, "high_net_worth": 0.0, "mass": 1000.0}
+        "affluent": 0.0,
+        "high_net_worth": 0.0,
+        "mass": 1000.0,
+    }
     assert {g["key"]: (g["value"], g["count"]) for g in by_tier["sla_breach_rate"]["breakdown"]} == {
-        "affluent": (0.0, 1), "high_net_worth": (0.5, 2), "mass": (0.25, 4)}
+        "affluent": (0.0, 1),
+        "high_net_worth": (0.5, 2),
+        "mass": (0.25, 4),
+    }
     assert [p["bucket"] for p in by_tier["nps"]["series"]] == ["2025-03-03"]
     by_product = await kpis(feedback, by="product")
     assert [g["key"] for g in by_product["nps"]["breakdown"]] == ["unknown"]
@@ -127,8 +155,9 @@ async def test_service_kpis_break_down_by_channel_and_tier(feedback):
 async def test_a_kpi_query_outside_the_rules_is_refused(feedback):
     async with feedback.client("compliance_officer", "officer-1") as http:
         assert (await http.get("/api/v1/kpis/service", params={**WINDOW, "by": "colour"})).status_code == 422
-        assert (await http.get("/api/v1/kpis/service", params={"from": WINDOW["to"], "to": WINDOW["from"]})
-                ).status_code == 422
+        assert (
+            await http.get("/api/v1/kpis/service", params={"from": WINDOW["to"], "to": WINDOW["from"]})
+        ).status_code == 422
 
 
 async def test_hourly_sums_give_what_a_scan_of_every_item_gives(feedback):
@@ -137,7 +166,7 @@ async def test_hourly_sums_give_what_a_scan_of_every_item_gives(feedback):
 
     await build_fixture(feedback)
     windows = [(at(0), at(24 * 7)), (at(0.5), at(49.25)), (at(2.2), at(2.7)), (at(-30), at(90))]
-    for (start, end) in windows:
+    for start, end in windows:
         for by, bucket in ((None, "day"), ("channel", "week"), ("tier", "day"), ("product", "month")):
             window = KpiWindow(start=start, end=end, by=by, bucket=bucket)
             async with feedback.sessions() as session:

@@ -16,8 +16,11 @@ async def _run_job(feedback) -> int:
 
 
 async def _sla_events(feedback, customer_id):
-    return [(e.type, e.payload["clock"]) for e in await feedback.published(customer_id=customer_id)
-            if e.type in ("case.sla_warning", "case.escalated")]
+    return [
+        (e.type, e.payload["clock"])
+        for e in await feedback.published(customer_id=customer_id)
+        if e.type in ("case.sla_warning", "case.escalated")
+    ]
 
 
 async def _open(feedback, customer_id, **overrides) -> dict:
@@ -110,8 +113,10 @@ async def test_waiting_on_the_customer_pauses_the_clock_and_resuming_moves_the_d
         await _run_job(feedback)
         frozen.to(T0 + timedelta(hours=56))
         await _run_job(feedback)
-        assert await _sla_events(feedback, customer_id) == [("case.sla_warning", "resolution"),
-                                                            ("case.escalated", "resolution")]
+        assert await _sla_events(feedback, customer_id) == [
+            ("case.sla_warning", "resolution"),
+            ("case.escalated", "resolution"),
+        ]
 
 
 async def test_resolving_after_the_deadline_records_a_breach(feedback):
@@ -145,8 +150,14 @@ async def test_a_restarted_service_escalates_on_time_and_once(service):
         third = await service("feedback")  # and once more after another restart
         await _run_job(third)
         events = await _sla_events(third, customer_id)
-        assert sorted(events) == sorted([("case.sla_warning", "first_answer"), ("case.sla_warning", "resolution"),
-                                         ("case.escalated", "first_answer"), ("case.escalated", "resolution")])
+        assert sorted(events) == sorted(
+            [
+                ("case.sla_warning", "first_answer"),
+                ("case.sla_warning", "resolution"),
+                ("case.escalated", "first_answer"),
+                ("case.escalated", "resolution"),
+            ]
+        )
 
 
 async def test_replicas_running_the_job_at_once_escalate_each_clock_once(service):

@@ -18,8 +18,10 @@ def _time(value: str) -> datetime:
 
 async def _invite(feedback, customer_id, **overrides) -> dict:
     async with feedback.client(*AGENT) as agent:
-        answer = await agent.post("/api/v1/survey-invitations", json={
-            "customer_id": customer_id, "survey": "nps", "channel": "mobile", **overrides})
+        answer = await agent.post(
+            "/api/v1/survey-invitations",
+            json={"customer_id": customer_id, "survey": "nps", "channel": "mobile", **overrides},
+        )
     assert answer.status_code == 201, answer.text
     return answer.json()
 
@@ -36,8 +38,9 @@ async def test_an_invitation_is_answered_once_without_a_login(feedback):
     [event] = await feedback.published("feedback.received", customer_id=customer_id)
     assert (event.payload["survey"], event.payload["score"]) == ("csat", 5)
     async with feedback.sessions() as session:
-        stored = await session.scalar(sa.text("SELECT token_hash FROM survey_invitations WHERE id = :i"),
-                                      {"i": invitation["id"]})
+        stored = await session.scalar(
+            sa.text("SELECT token_hash FROM survey_invitations WHERE id = :i"), {"i": invitation["id"]}
+        )
     assert stored != invitation["token"] and invitation["token"] not in stored
 
 
@@ -73,8 +76,9 @@ async def test_a_detractor_opens_a_follow_up_case_that_must_close_within_48_hour
     customer_id = await known_customer(feedback)
     invitation = await _invite(feedback, customer_id, survey="nps")
     async with feedback.client("anonymous", "anonymous") as anonymous:
-        await anonymous.post("/api/v1/survey-answers",
-                             json={"token": invitation["token"], "score": 3, "comment": COMMENT})
+        await anonymous.post(
+            "/api/v1/survey-answers", json={"token": invitation["token"], "score": 3, "comment": COMMENT}
+        )
     async with feedback.client(*AGENT) as agent:
         [answer] = (await agent.get("/api/v1/survey-answers", params={"customer_id": customer_id})).json()["items"]
         assert answer["detractor"] is True and answer["comment"] == COMMENT
@@ -129,11 +133,15 @@ async def test_an_answer_rates_only_a_case_of_the_same_customer(feedback):
     mine, other = await known_customer(feedback), await known_customer(feedback)
     async with feedback.client(*AGENT) as agent:
         case_id = (await agent.post("/api/v1/cases", json=case_body(mine))).json()["id"]
-        wrong = await agent.post("/api/v1/survey-invitations",
-                                 json={"customer_id": other, "survey": "csat", "channel": "web", "case_id": case_id})
+        wrong = await agent.post(
+            "/api/v1/survey-invitations",
+            json={"customer_id": other, "survey": "csat", "channel": "web", "case_id": case_id},
+        )
         assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "case_id"
-        right = await agent.post("/api/v1/feedback", json={"customer_id": mine, "survey": "csat", "score": 5,
-                                                           "channel": "web", "case_id": case_id})
+        right = await agent.post(
+            "/api/v1/feedback",
+            json={"customer_id": mine, "survey": "csat", "score": 5, "channel": "web", "case_id": case_id},
+        )
         assert right.status_code == 201 and right.json()["case_id"] == case_id
     [event] = await feedback.published("feedback.received", customer_id=mine)
     assert event.payload["case_id"] == case_id

@@ -1,7 +1,6 @@
 """Each component serves its own part of the data catalogue, covering every column it stores
 (key rotation, driven by the same catalogue: tests/service/feedback/test_key_rotation.py)."""
 
-
 import pytest
 
 from services.kit.catalogue import undeclared_columns

@@ -34,18 +34,29 @@ async def count(svc, table: str, column: str, value: str) -> int:
 
 
 async def hold(svc, customer_id: str) -> None:
-    await svc.deliver(new_event("customer.legal_hold_placed",
-                                CustomerLegalHoldPlacedV1(customer_id=customer_id, reference="CASE-1"), source="profile"))
+    await svc.deliver(
+        new_event(
+            "customer.legal_hold_placed",
+            CustomerLegalHoldPlacedV1(customer_id=customer_id, reference="CASE-1"),
+            source="profile",
+        )
+    )
 
 
 async def release(svc, customer_id: str) -> None:
-    await svc.deliver(new_event("customer.legal_hold_released",
-                                CustomerLegalHoldReleasedV1(customer_id=customer_id), source="profile"))
+    await svc.deliver(
+        new_event(
+            "customer.legal_hold_released", CustomerLegalHoldReleasedV1(customer_id=customer_id), source="profile"
+        )
+    )
 
 
 def customer_created(customer_id: str):
-    return new_event("customer.created", CustomerCreatedV1(
-        customer_id=customer_id, risk_level="C3", assets_under_management="1000.00"), source="profile")
+    return new_event(
+        "customer.created",
+        CustomerCreatedV1(customer_id=customer_id, risk_level="C3", assets_under_management="1000.00"),
+        source="profile",
+    )
 
 
 async def test_feedback_expires_behaviour_then_business_data_but_not_a_held_customers(service):
@@ -53,11 +64,21 @@ async def test_feedback_expires_behaviour_then_business_data_but_not_a_held_cust
     expiring, held = await known_customer(feedback), await known_customer(feedback)
     for customer_id in (expiring, held):
         async with feedback.client("customer", customer_id, customer_scope=customer_id) as http:
-            answer = await http.post("/api/v1/feedback", json={"customer_id": customer_id, "survey": "nps", "score": 3,
-                                                               "channel": "web", "comment": "slow branch"})
+            answer = await http.post(
+                "/api/v1/feedback",
+                json={
+                    "customer_id": customer_id,
+                    "survey": "nps",
+                    "score": 3,
+                    "channel": "web",
+                    "comment": "slow branch",
+                },
+            )
             assert answer.status_code == 201, answer.text
-            answer = await http.post("/api/v1/complaints", json={"customer_id": customer_id, "category": "fees",
-                                                                 "channel": "web", "description": "charged twice"})
+            answer = await http.post(
+                "/api/v1/complaints",
+                json={"customer_id": customer_id, "category": "fees", "channel": "web", "description": "charged twice"},
+            )
             assert answer.status_code == 201, answer.text
     await hold(feedback, held)
 
@@ -84,10 +105,13 @@ async def test_feedback_expires_behaviour_then_business_data_but_not_a_held_cust
     assert await count(feedback, "cases", "customer_id", held) == 0
 
 
-@pytest.mark.parametrize("component, table, limit", [
-    ("churn", "customer_features", BEHAVIOUR),  # features are behavioural data
-    ("recommendation", "customers", BUSINESS),  # the read model: assets and risk level
-])
+@pytest.mark.parametrize(
+    "component, table, limit",
+    [
+        ("churn", "customer_features", BEHAVIOUR),  # features are behavioural data
+        ("recommendation", "customers", BUSINESS),  # the read model: assets and risk level
+    ],
+)
 async def test_read_models_fed_by_events_expire_at_their_category_limit_unless_held(service, component, table, limit):
     svc = await service(component)
     expiring, held = str(uuid.uuid4()), str(uuid.uuid4())
@@ -111,9 +135,16 @@ async def test_ended_consents_expire_with_their_history_active_and_held_ones_sta
     for customer_id in (ended, active, held):
         await consent.know_customer(customer_id)
         async with consent.client("customer", customer_id, customer_scope=customer_id) as http:
-            answer = await http.post("/api/v1/consents", json={
-                "customer_id": customer_id, "recipient": "bank-marketing", "purpose": "marketing",
-                "data_categories": ["basic"], "channel": "mobile"})
+            answer = await http.post(
+                "/api/v1/consents",
+                json={
+                    "customer_id": customer_id,
+                    "recipient": "bank-marketing",
+                    "purpose": "marketing",
+                    "data_categories": ["basic"],
+                    "channel": "mobile",
+                },
+            )
             assert answer.status_code == 201, answer.text
             ids[customer_id] = answer.json()["id"]
             if customer_id != active:
@@ -179,7 +210,8 @@ async def test_profile_expires_prospects_leavers_and_behaviour_data_unless_held(
     assert await erased(leaver) and not await erased(customer) and not await erased(held)
     assert await count(profile, "tier_history", "customer_id", held) == 1
     assert [e.customer_id for e in await profile.published("customer.erased") if e.customer_id in (leaver, held)] == [
-        leaver]
+        leaver
+    ]
 
     async with profile.client("compliance_officer", "co-1", reason="case closed") as http:
         assert (await http.delete(f"/api/v1/customers/{held}/legal-hold")).status_code == 204
@@ -197,7 +229,9 @@ async def test_a_consumer_that_missed_an_erasure_applies_it_when_profile_announc
         customer_id = await _customer(http, "onboarding")
         [created] = await profile.published("customer.created", customer_id=customer_id)
         await churn.deliver(created)
-        assert (await http.post(f"/api/v1/customers/{customer_id}/erasure", json={"reason": "asked"})).status_code == 202
+        assert (
+            await http.post(f"/api/v1/customers/{customer_id}/erasure", json={"reason": "asked"})
+        ).status_code == 202
     # Churn was away longer than the topic keeps messages: the first announcement never reached it.
     assert len(await profile.published("customer.erased", customer_id=customer_id)) == 1
     assert await count(churn, "customer_features", "customer_id", customer_id) == 1
@@ -224,22 +258,45 @@ async def test_published_outbox_and_handled_inbox_rows_are_purged_after_the_safe
     inbox = churn.spec.inbox
     outbox = churn.spec.outbox.table
     async with churn.engine.begin() as connection:
-        await connection.execute(outbox.insert().values(
-            id=str(uuid.uuid4()), aggregatetype="churn", aggregateid=customer_id, type="churn.warning.v1",
-            payload="{}", created_at=now(), sent_at=now()))
-        await connection.execute(outbox.insert().values(
-            id=str(uuid.uuid4()), aggregatetype="churn", aggregateid=customer_id, type="churn.warning.v1",
-            payload="{}", created_at=now(), sent_at=None))
+        await connection.execute(
+            outbox.insert().values(
+                id=str(uuid.uuid4()),
+                aggregatetype="churn",
+                aggregateid=customer_id,
+                type="churn.warning.v1",
+                payload="{}",
+                created_at=now(),
+                sent_at=now(),
+            )
+        )
+        await connection.execute(
+            outbox.insert().values(
+                id=str(uuid.uuid4()),
+                aggregatetype="churn",
+                aggregateid=customer_id,
+                type="churn.warning.v1",
+                payload="{}",
+                created_at=now(),
+                sent_at=None,
+            )
+        )
 
     async def rows():
         async with churn.engine.connect() as connection:
             return (
-                await connection.scalar(sa.select(sa.func.count()).select_from(inbox)
-                                        .where(inbox.c.event_id == str(event.id))),
-                await connection.scalar(sa.select(sa.func.count()).select_from(outbox)
-                                        .where(outbox.c.aggregateid == customer_id, outbox.c.sent_at.is_not(None))),
-                await connection.scalar(sa.select(sa.func.count()).select_from(outbox)
-                                        .where(outbox.c.aggregateid == customer_id, outbox.c.sent_at.is_(None))),
+                await connection.scalar(
+                    sa.select(sa.func.count()).select_from(inbox).where(inbox.c.event_id == str(event.id))
+                ),
+                await connection.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(outbox)
+                    .where(outbox.c.aggregateid == customer_id, outbox.c.sent_at.is_not(None))
+                ),
+                await connection.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(outbox)
+                    .where(outbox.c.aggregateid == customer_id, outbox.c.sent_at.is_(None))
+                ),
             )
 
     with later(13):

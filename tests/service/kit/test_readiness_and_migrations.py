@@ -35,9 +35,14 @@ async def test_pods_starting_together_migrate_one_after_another(fresh_churn_data
 
     async def migrate() -> tuple[int, bytes]:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.cli", "migrate", "churn",
+            sys.executable,
+            "-m",
+            "services.cli",
+            "migrate",
+            "churn",
             env={**os.environ, "CHURN_DATABASE_URL": fresh_churn_database},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         output, _ = await process.communicate()
         return process.returncode, output
@@ -49,9 +54,12 @@ async def test_pods_starting_together_migrate_one_after_another(fresh_churn_data
 
             async def all_waiting():
                 async with engine.connect() as connection:
-                    waiting = await connection.scalar(sa.text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = :db AND wait_event = 'advisory'"
-                    ), {"db": database})
+                    waiting = await connection.scalar(
+                        sa.text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = :db AND wait_event = 'advisory'"
+                        ),
+                        {"db": database},
+                    )
                 assert waiting == 3
 
             await eventually(all_waiting, timeout=120)

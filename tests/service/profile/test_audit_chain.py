@@ -16,9 +16,11 @@ from tests.support import new_customer
 
 async def _rows(engine, customer_id: str) -> list:
     async with engine.connect() as connection:
-        return (await connection.execute(
-            sa.select(audit.table).where(audit.table.c.customer_id == customer_id).order_by(audit.table.c.id)
-        )).all()
+        return (
+            await connection.execute(
+                sa.select(audit.table).where(audit.table.c.customer_id == customer_id).order_by(audit.table.c.id)
+            )
+        ).all()
 
 
 async def _create(profile, **overrides) -> dict:
@@ -73,9 +75,11 @@ async def test_sealing_is_batched_keyed_and_checked_against_checkpoints(service)
 
     async with profile.engine.begin() as connection:
         await connection.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-        newest = (await connection.execute(
-            sa.select(audit.table).where(audit.table.c.chain_position > position - 2)
-        )).mappings().all()
+        newest = (
+            (await connection.execute(sa.select(audit.table).where(audit.table.c.chain_position > position - 2)))
+            .mappings()
+            .all()
+        )
         # The newest two records removed: the chain itself still links up...
         await connection.execute(audit.table.delete().where(audit.table.c.chain_position > position - 2))
     truncated = await audit.verify(profile.engine, [checkpoint])
@@ -88,20 +92,37 @@ async def test_sealing_is_batched_keyed_and_checked_against_checkpoints(service)
 
     # Someone holding the key rewrites history wholesale (one actor changed, every hash recomputed).
     async with profile.engine.begin() as connection:
-        rows = (await connection.execute(
-            sa.select(audit.table).where(audit.table.c.chain_position.is_not(None)).order_by(audit.table.c.chain_position)
-        )).all()
+        rows = (
+            await connection.execute(
+                sa.select(audit.table)
+                .where(audit.table.c.chain_position.is_not(None))
+                .order_by(audit.table.c.chain_position)
+            )
+        ).all()
         prev = "0" * 64
         for row in rows:
             values = dict(row._mapping)
             if row.chain_position == 1:
                 values["actor"] = "someone-else"
-            content = [row.chain_position, _canonical_time(values["at"]), values["actor"], values["role"],
-                       values["action"], values["customer_id"], values["fields"], values["reason"],
-                       values["outcome"], values["request_id"], prev]
+            content = [
+                row.chain_position,
+                _canonical_time(values["at"]),
+                values["actor"],
+                values["role"],
+                values["action"],
+                values["customer_id"],
+                values["fields"],
+                values["reason"],
+                values["outcome"],
+                values["request_id"],
+                prev,
+            ]
             digest = hmac.new(audit.key, _canonical(content), hashlib.sha256).hexdigest()
-            await connection.execute(audit.table.update().where(audit.table.c.id == row.id)
-                                     .values(actor=values["actor"], prev_hash=prev, hash=digest))
+            await connection.execute(
+                audit.table.update()
+                .where(audit.table.c.id == row.id)
+                .values(actor=values["actor"], prev_hash=prev, hash=digest)
+            )
             prev = digest
         await connection.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
     assert (await audit.verify(profile.engine)).intact  # self-consistent under the key...

@@ -18,7 +18,8 @@ async def test_dead_pooled_connections_fail_one_request_then_the_pool_is_renewed
         dba = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username, database="postgres")
         try:
             ended = await dba.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1", url.database)
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1", url.database
+            )
         finally:
             await dba.close()
         assert ended >= 1

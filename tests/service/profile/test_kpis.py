@@ -14,10 +14,22 @@ async def _create(http, profile=None, risk_level: str | None = None, **overrides
     customer_id = answer.json()["id"]
     if risk_level is not None:  # the level comes from a risk assessment, as in production
         moment = clock.now()
-        await profile.deliver(new_event("risk_assessment.completed", RiskAssessmentCompletedV1(
-            customer_id=customer_id, assessment_id=str(uuid.uuid4()), risk_level=risk_level, lowest_category=False,
-            questionnaire_version="test", recorded_by_role="customer", completed_at=moment,
-            valid_until=moment + timedelta(days=365)), source="recommendation"))
+        await profile.deliver(
+            new_event(
+                "risk_assessment.completed",
+                RiskAssessmentCompletedV1(
+                    customer_id=customer_id,
+                    assessment_id=str(uuid.uuid4()),
+                    risk_level=risk_level,
+                    lowest_category=False,
+                    questionnaire_version="test",
+                    recorded_by_role="customer",
+                    completed_at=moment,
+                    valid_until=moment + timedelta(days=365),
+                ),
+                source="recommendation",
+            )
+        )
     return customer_id
 
 
@@ -33,8 +45,10 @@ def _by_name(report: dict) -> dict:
 
 async def test_book_new_and_churned_match_hand_computed_values(service):
     profile = await service("profile")
-    async with profile.client("relationship_manager", "rm-kpi-a") as mine, \
-            profile.client("relationship_manager", "rm-kpi-b") as theirs:
+    async with (
+        profile.client("relationship_manager", "rm-kpi-a") as mine,
+        profile.client("relationship_manager", "rm-kpi-b") as theirs,
+    ):
         with clock.frozen_at(datetime(2011, 3, 1, 9, tzinfo=UTC)):
             a1 = await _create(mine, assets_under_management="5000000.00", risk_level="C5", profile=profile)
             await _create(mine, assets_under_management="100.00", risk_level="C1", profile=profile)
@@ -53,7 +67,9 @@ async def test_book_new_and_churned_match_hand_computed_values(service):
         assert kpis["customers"]["value"] == 3
         assert kpis["new_customers"]["value"] == 3
         assert [(p["bucket"], p["value"]) for p in kpis["new_customers"]["series"]] == [
-            ("2011-02-28", 2.0), ("2011-03-07", 1.0)]
+            ("2011-02-28", 2.0),
+            ("2011-03-07", 1.0),
+        ]
         assert kpis["churned_customers"]["value"] == 1
         assert kpis["assets_under_management"]["value"] == 5300100.0
         assert kpis["high_risk_appetite_share"]["value"] == 2 / 3

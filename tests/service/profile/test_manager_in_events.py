@@ -15,11 +15,13 @@ async def test_creation_and_reassignment_publish_the_manager(service):
     assert event.payload["tier"] == created.json()["tier"]
 
     async with profile.client("admin", "admin-1") as admin:
-        moved = await admin.put(f"/api/v1/customers/{customer_id}/relationship-manager",
-                                json={"relationship_manager_id": "rm-2"})
+        moved = await admin.put(
+            f"/api/v1/customers/{customer_id}/relationship-manager", json={"relationship_manager_id": "rm-2"}
+        )
         assert moved.status_code == 200, moved.text
-        again = await admin.put(f"/api/v1/customers/{customer_id}/relationship-manager",
-                                json={"relationship_manager_id": "rm-2"})
+        again = await admin.put(
+            f"/api/v1/customers/{customer_id}/relationship-manager", json={"relationship_manager_id": "rm-2"}
+        )
         assert again.status_code == 200
     [change] = await profile.published("customer.manager_changed", customer_id=customer_id)  # the same again: none
     assert (change.payload["previous_manager_id"], change.payload["manager_id"]) == ("rm-1", "rm-2")

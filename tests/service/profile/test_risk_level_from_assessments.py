@@ -8,10 +8,20 @@ from tests.support import new_customer
 
 
 def completed(customer_id: str, level: str, at: datetime) -> object:
-    return new_event("risk_assessment.completed", RiskAssessmentCompletedV1(
-        customer_id=customer_id, assessment_id=str(uuid.uuid4()), risk_level=level, lowest_category=False,
-        questionnaire_version="2026.1", recorded_by_role="customer", completed_at=at,
-        valid_until=at + timedelta(days=365)), source="recommendation")
+    return new_event(
+        "risk_assessment.completed",
+        RiskAssessmentCompletedV1(
+            customer_id=customer_id,
+            assessment_id=str(uuid.uuid4()),
+            risk_level=level,
+            lowest_category=False,
+            questionnaire_version="2026.1",
+            recorded_by_role="customer",
+            completed_at=at,
+            valid_until=at + timedelta(days=365),
+        ),
+        source="recommendation",
+    )
 
 
 async def test_nobody_sets_risk_level_and_the_refusal_says_where_it_comes_from(service):
@@ -23,8 +33,12 @@ async def test_nobody_sets_risk_level_and_the_refusal_says_where_it_comes_from(s
         assert created.status_code == 201, created.text
         customer_id = created.json()["id"]
         assert created.json()["risk_level"] is None
-    for role, subject in (("relationship_manager", "rm-1"), ("customer", customer_id), ("admin", "admin-1"),
-                          ("service_agent", "sa-1")):
+    for role, subject in (
+        ("relationship_manager", "rm-1"),
+        ("customer", customer_id),
+        ("admin", "admin-1"),
+        ("service_agent", "sa-1"),
+    ):
         async with profile.client(role, subject) as http:
             refused = await http.patch(f"/api/v1/customers/{customer_id}", json={"risk_level": "C5"})
         assert refused.status_code == 422, role

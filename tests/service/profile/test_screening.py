@@ -8,11 +8,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from services.kit import clock
+from services.profile.models import audit
 from services.profile.screening.book import rescreen_batch
 from services.profile.screening.lists import store_version
 from services.profile.screening.loader import ParsedList
 from services.profile.screening.matcher import ListedPerson
-from services.profile.models import audit
 from tests.support import new_customer
 
 MANAGER = ("relationship_manager", "rm-screen")
@@ -39,8 +39,12 @@ def listed(han_name: str, *, born="1961-03-09", nationality="cn", topics=("sanct
 
 async def onboard(profile, name: str, **fields) -> dict:
     async with profile.client(*MANAGER) as http:
-        answer = await http.post("/api/v1/customers", json=new_customer(
-            name=name, lifecycle_stage="onboarding", **{"birth_date": "1961-03-09", "nationality": "CN", **fields}))
+        answer = await http.post(
+            "/api/v1/customers",
+            json=new_customer(
+                name=name, lifecycle_stage="onboarding", **{"birth_date": "1961-03-09", "nationality": "CN", **fields}
+            ),
+        )
     assert answer.status_code == 201, answer.text
     return answer.json()
 
@@ -54,12 +58,16 @@ async def open_alerts(profile, customer_id: str) -> list[dict]:
 
 async def decide(profile, officer, alert_id: str, outcome: str, reason="different person: other birth place"):
     async with profile.client(*officer, reason="aml screening") as http:
-        return await http.post(f"/api/v1/screening/alerts/{alert_id}/decisions", json={"outcome": outcome, "reason": reason})
+        return await http.post(
+            f"/api/v1/screening/alerts/{alert_id}/decisions", json={"outcome": outcome, "reason": reason}
+        )
 
 
 async def activate(profile, customer_id: str, role=MANAGER):
     async with profile.client(*role) as http:
-        return await http.post(f"/api/v1/customers/{customer_id}/lifecycle", json={"stage": "active", "reason": "kyc done"})
+        return await http.post(
+            f"/api/v1/customers/{customer_id}/lifecycle", json={"stage": "active", "reason": "kyc done"}
+        )
 
 
 async def test_a_pinyin_variant_is_held_in_onboarding_until_two_officers_clear_it(service):
@@ -90,9 +98,15 @@ async def test_a_pinyin_variant_is_held_in_onboarding_until_two_officers_clear_i
     assert second.status_code == 200 and second.json()["status"] == "false_positive"
     assert [d["actor"] for d in second.json()["decisions"]] == ["co-a", "co-b"]
     [cleared] = await profile.published("screening.cleared", customer_id=customer["id"])
-    assert cleared.payload == {"customer_id": customer["id"], "alert_id": alert["id"], "reason_code": "sanctions_screening_hit"}
+    assert cleared.payload == {
+        "customer_id": customer["id"],
+        "alert_id": alert["id"],
+        "reason_code": "sanctions_screening_hit",
+    }
     async with profile.sessions() as session:
-        actions = set(await session.scalars(sa.select(audit.table.c.action).where(audit.table.c.customer_id == customer["id"])))
+        actions = set(
+            await session.scalars(sa.select(audit.table.c.action).where(audit.table.c.customer_id == customer["id"]))
+        )
     assert "screening_decision:false_positive" in actions
 
     assert (await activate(profile, customer["id"])).status_code == 200
@@ -108,8 +122,12 @@ async def test_only_compliance_officers_see_and_decide_alerts(service):
             assert (await http.get("/api/v1/screening/alerts")).status_code == 403
             assert (await http.get(f"/api/v1/screening/alerts/{alert['id']}")).status_code == 403
             assert (await http.get("/api/v1/screening/lists")).status_code == 403
-            assert (await http.post(f"/api/v1/screening/alerts/{alert['id']}/decisions",
-                                    json={"outcome": "false_positive", "reason": "not them"})).status_code == 403
+            assert (
+                await http.post(
+                    f"/api/v1/screening/alerts/{alert['id']}/decisions",
+                    json={"outcome": "false_positive", "reason": "not them"},
+                )
+            ).status_code == 403
     # The compliance role sees which alerts block the customer; others only the reason code.
     as_officer = await activate(profile, customer["id"], role=("compliance_officer", "co-a"))
     assert as_officer.status_code == 409 and as_officer.json()["alert_ids"] == [alert["id"]]
@@ -151,8 +169,9 @@ async def test_a_false_positive_is_raised_again_only_when_the_customer_or_the_en
     await decide(profile, OFFICER_B, again["id"], "false_positive")
 
     # The entry changes (an alias added): raised again on re-screening.
-    changed_entry = ListedPerson(entry.entity_id, (*entry.names, "Shangguan Minghui"), entry.birth_dates,
-                                 entry.nationalities, entry.topics)
+    changed_entry = ListedPerson(
+        entry.entity_id, (*entry.names, "Shangguan Minghui"), entry.birth_dates, entry.nationalities, entry.topics
+    )
     await load(profile, changed_entry, name=name)
     [third] = await open_alerts(profile, customer["id"])
     assert third["trigger"] == "list_version" and third["list_version"] == 3
@@ -185,7 +204,9 @@ async def test_risk_factors_set_the_rating_and_reviews_fall_due_as_tasks(service
     async with profile.client(*MANAGER) as http:
         low = (await http.get(f"/api/v1/customers/{customer['id']}/aml-risk")).json()
         assert low["rating"] == "low"
-        await http.patch(f"/api/v1/customers/{customer['id']}", json={"cash_intensity": "medium", "onboarding_channel": "online"})
+        await http.patch(
+            f"/api/v1/customers/{customer['id']}", json={"cash_intensity": "medium", "onboarding_channel": "online"}
+        )
         medium = (await http.get(f"/api/v1/customers/{customer['id']}/aml-risk")).json()
         await http.patch(f"/api/v1/customers/{customer['id']}", json={"residence_country": "IR"})
         high = (await http.get(f"/api/v1/customers/{customer['id']}/aml-risk")).json()
@@ -234,18 +255,28 @@ async def test_customers_imported_in_bulk_are_screened_by_the_book_job(service):
 
     profile = await service("profile")
     await load(profile, listed("端木晓光"), name=f"sanctions-{uuid.uuid4().hex[:6]}")  # its run done before the import
-    rows = [new_customer(name="Duanmu Xiaoguang", birth_date="1961-03-09", external_ref=f"IMP-{uuid.uuid4().hex[:10]}"),
-            new_customer(name="Astrid Lindqvist", external_ref=f"IMP-{uuid.uuid4().hex[:10]}")]
+    rows = [
+        new_customer(name="Duanmu Xiaoguang", birth_date="1961-03-09", external_ref=f"IMP-{uuid.uuid4().hex[:10]}"),
+        new_customer(name="Astrid Lindqvist", external_ref=f"IMP-{uuid.uuid4().hex[:10]}"),
+    ]
     async with profile.client(*MANAGER) as http:
-        answer = await http.post("/api/v1/customers/imports", content="\n".join(json.dumps(r) for r in rows),
-                                 headers={"content-type": "application/x-ndjson"})
+        answer = await http.post(
+            "/api/v1/customers/imports",
+            content="\n".join(json.dumps(r) for r in rows),
+            headers={"content-type": "application/x-ndjson"},
+        )
     assert answer.status_code == 200, answer.text
     await rescreen_book(profile)
     async with profile.sessions() as session:
         from services.profile.models import Customer
 
-        imported = (await session.execute(sa.select(Customer.id, Customer.external_ref).where(
-            Customer.external_ref.in_([r["external_ref"] for r in rows])))).all()
+        imported = (
+            await session.execute(
+                sa.select(Customer.id, Customer.external_ref).where(
+                    Customer.external_ref.in_([r["external_ref"] for r in rows])
+                )
+            )
+        ).all()
     by_ref = {ref: cid for cid, ref in imported}
     [alert] = await open_alerts(profile, by_ref[rows[0]["external_ref"]])
     assert alert["trigger"] == "import"
@@ -259,8 +290,12 @@ async def test_a_listed_person_cannot_be_created_straight_into_active(service):
     profile = await service("profile")
     await load(profile, listed("西门庆华"), name=f"sanctions-{uuid.uuid4().hex[:6]}")
     async with profile.client(*MANAGER) as http:
-        refused = await http.post("/api/v1/customers", json=new_customer(
-            name="Ximen Qinghua", birth_date="1961-03-09", nationality="CN", lifecycle_stage="active"))
+        refused = await http.post(
+            "/api/v1/customers",
+            json=new_customer(
+                name="Ximen Qinghua", birth_date="1961-03-09", nationality="CN", lifecycle_stage="active"
+            ),
+        )
     assert refused.status_code == 409 and refused.json()["reason_code"] == "SCREENING_HIT_OPEN"
     assert "Ximen" not in refused.text
 

@@ -35,11 +35,13 @@ async def test_a_household_shows_its_members_and_their_combined_assets(service):
         spouse = await create(mine, assets_under_management="250000.50")
     async with profile.client("relationship_manager", "rm-h2") as other:
         child = await create(other, assets_under_management="10000.00")
-        assert (await other.post(f"/api/v1/customers/{child['id']}/household",
-                                 json={"members": [head["id"]]})).status_code == 404  # not their customer
+        assert (
+            await other.post(f"/api/v1/customers/{child['id']}/household", json={"members": [head["id"]]})
+        ).status_code == 404  # not their customer
     async with profile.client(*ADMIN) as admin:
-        joined = await admin.post(f"/api/v1/customers/{head['id']}/household",
-                                  json={"members": [spouse["id"], child["id"]]})
+        joined = await admin.post(
+            f"/api/v1/customers/{head['id']}/household", json={"members": [spouse["id"], child["id"]]}
+        )
         assert joined.status_code == 200, joined.text
         assert joined.json()["combined_assets"] == "1260000.50"
         again = await admin.post(f"/api/v1/customers/{spouse['id']}/household", json={"members": [child["id"]]})
@@ -55,7 +57,9 @@ async def test_a_household_shows_its_members_and_their_combined_assets(service):
         assert (await stranger.get(f"/api/v1/customers/{head['id']}/household")).status_code == 404
 
     async with profile.client(*ADMIN) as admin:
-        assert (await admin.post(f"/api/v1/customers/{child['id']}/erasure", json={"reason": "asked"})).status_code == 202
+        assert (
+            await admin.post(f"/api/v1/customers/{child['id']}/erasure", json={"reason": "asked"})
+        ).status_code == 202
         after = (await admin.get(f"/api/v1/customers/{head['id']}/household")).json()
         assert after["combined_assets"] == "1250000.50" and len(after["members"]) == 2
         assert (await admin.delete(f"/api/v1/customers/{spouse['id']}/household")).status_code == 204
@@ -94,9 +98,13 @@ async def test_engagement_lifts_a_tier_while_the_customer_is_active(service):
         assert (await admin.get(f"/api/v1/customers/{few['id']}")).json()["tier"] == "mass"
 
     with clock.shifted(timedelta(days=92)):  # the customer is heard of again: engaged once more
-        feedback = new_event("feedback.received", FeedbackReceivedV1(
-            feedback_id=str(uuid.uuid4()), customer_id=engaged["id"], survey="csat", score=5, channel="web"),
-            source="feedback")
+        feedback = new_event(
+            "feedback.received",
+            FeedbackReceivedV1(
+                feedback_id=str(uuid.uuid4()), customer_id=engaged["id"], survey="csat", score=5, channel="web"
+            ),
+            source="feedback",
+        )
         await profile.deliver(feedback.model_copy(update={"time": clock.now()}))
         await profile.run_job("retier")
     async with profile.client(*ADMIN) as admin:
@@ -120,9 +128,15 @@ async def test_an_inactive_customer_becomes_dormant_and_activity_brings_them_bac
     changes = await profile.published("customer.lifecycle_changed", customer_id=customer["id"])
     assert changes[-1].payload["stage"] == "dormant"
 
-    await profile.deliver(new_event("feedback.received", FeedbackReceivedV1(
-        feedback_id=str(uuid.uuid4()), customer_id=customer["id"], survey="nps", score=9, channel="mobile"),
-        source="feedback"))
+    await profile.deliver(
+        new_event(
+            "feedback.received",
+            FeedbackReceivedV1(
+                feedback_id=str(uuid.uuid4()), customer_id=customer["id"], survey="nps", score=9, channel="mobile"
+            ),
+            source="feedback",
+        )
+    )
     async with profile.client(*ADMIN) as admin:
         assert (await admin.get(f"/api/v1/customers/{customer['id']}")).json()["lifecycle_stage"] == "active"
 
@@ -136,8 +150,11 @@ async def test_high_net_worth_customers_get_a_dedicated_advisor_and_reviews_at_t
     advisors = {first["relationship_manager_id"], second["relationship_manager_id"]}
     assert advisors == {"pb-1", "pb-2"} and ordinary["relationship_manager_id"] == "rm-9"
     [changed] = await profile.published("customer.manager_changed", customer_id=first["id"])
-    assert changed.payload == {"customer_id": first["id"], "previous_manager_id": "rm-9",
-                               "manager_id": first["relationship_manager_id"]}
+    assert changed.payload == {
+        "customer_id": first["id"],
+        "previous_manager_id": "rm-9",
+        "manager_id": first["relationship_manager_id"],
+    }
 
     async with profile.client(*ADMIN) as admin:
         await move(admin, first["id"], "onboarding", "active")
@@ -152,8 +169,9 @@ async def test_high_net_worth_customers_get_a_dedicated_advisor_and_reviews_at_t
         assert review["due_on"][:7] > created[:7]  # three months on (private banking plan)
         done = await own.post(f"/api/v1/customers/{first['id']}/service-reviews/{review['id']}/complete")
         assert done.status_code == 200 and done.json()["done_by"] == advisor
-        assert (await own.post(f"/api/v1/customers/{first['id']}/service-reviews/{review['id']}/complete")
-                ).status_code == 409
+        assert (
+            await own.post(f"/api/v1/customers/{first['id']}/service-reviews/{review['id']}/complete")
+        ).status_code == 409
     async with profile.client("relationship_manager", "rm-9") as manager:
         [yearly] = (await manager.get(f"/api/v1/customers/{ordinary['id']}/service-reviews")).json()
         assert (await manager.get(f"/api/v1/customers/{first['id']}/service-reviews")).status_code == 404
@@ -169,20 +187,31 @@ async def test_reassigning_the_manager_is_announced(service):
     profile = await service("profile")
     async with profile.client(*ADMIN) as admin:
         customer = await create(admin)
-        answer = await admin.put(f"/api/v1/customers/{customer['id']}/relationship-manager",
-                                 json={"relationship_manager_id": "rm-new"})
+        answer = await admin.put(
+            f"/api/v1/customers/{customer['id']}/relationship-manager", json={"relationship_manager_id": "rm-new"}
+        )
         assert answer.status_code == 200, answer.text
-        await admin.put(f"/api/v1/customers/{customer['id']}/relationship-manager",
-                        json={"relationship_manager_id": "rm-new"})  # no change: no event
+        await admin.put(
+            f"/api/v1/customers/{customer['id']}/relationship-manager", json={"relationship_manager_id": "rm-new"}
+        )  # no change: no event
     [event] = await profile.published("customer.manager_changed", customer_id=customer["id"])
     assert event.payload == {"customer_id": customer["id"], "previous_manager_id": None, "manager_id": "rm-new"}
 
 
-@pytest.mark.parametrize("assets, holdings, active, expected", [
-    ("7000000", 0, False, Tier.HIGH_NET_WORTH), ("7000000", 9, True, Tier.HIGH_NET_WORTH),
-    ("600000", 9, True, Tier.AFFLUENT), ("100000", 5, True, Tier.AFFLUENT), ("100000", 5, False, Tier.MASS),
-    ("100000", 4, True, Tier.MASS), ("0", 5, True, Tier.AFFLUENT), ("0", 1, False, Tier.MASS), ("0", 0, True, Tier.POTENTIAL),
-])
+@pytest.mark.parametrize(
+    "assets, holdings, active, expected",
+    [
+        ("7000000", 0, False, Tier.HIGH_NET_WORTH),
+        ("7000000", 9, True, Tier.HIGH_NET_WORTH),
+        ("600000", 9, True, Tier.AFFLUENT),
+        ("100000", 5, True, Tier.AFFLUENT),
+        ("100000", 5, False, Tier.MASS),
+        ("100000", 4, True, Tier.MASS),
+        ("0", 5, True, Tier.AFFLUENT),
+        ("0", 1, False, Tier.MASS),
+        ("0", 0, True, Tier.POTENTIAL),
+    ],
+)
 async def test_the_sql_rule_the_job_uses_equals_the_python_rule(service, assets, holdings, active, expected):
     import sqlalchemy as sa
 
@@ -191,12 +220,22 @@ async def test_the_sql_rule_the_job_uses_equals_the_python_rule(service, assets,
     from services.profile.tiers import tier_sql
 
     profile = await service("profile")
-    policy = TierPolicy(hnw_assets=Decimal("6000000"), affluent_assets=Decimal("500000"), mass_assets=Decimal("50000"),
-                        uplift_holdings=5, activity_window_days=90)
+    policy = TierPolicy(
+        hnw_assets=Decimal("6000000"),
+        affluent_assets=Decimal("500000"),
+        mass_assets=Decimal("50000"),
+        uplift_holdings=5,
+        activity_window_days=90,
+    )
     moment = now()
     last = moment - timedelta(days=10 if active else 100)
     assert tier_for(Decimal(assets), holdings, last, policy=policy, moment=moment) == expected
-    expression = tier_sql(sa.literal(Decimal(assets), sa.Numeric(18, 2)), sa.literal(holdings),
-                          sa.literal(last, UTCDateTime()), policy=policy, moment=moment)
+    expression = tier_sql(
+        sa.literal(Decimal(assets), sa.Numeric(18, 2)),
+        sa.literal(holdings),
+        sa.literal(last, UTCDateTime()),
+        policy=policy,
+        moment=moment,
+    )
     async with profile.engine.connect() as connection:
         assert await connection.scalar(sa.select(expression)) == expected.value

@@ -1,8 +1,8 @@
 """Risk assessments in process: scoring, who may record them, events, re-assessment requests."""
 
-from services.kit import clock
 from datetime import timedelta
 
+from services.kit import clock
 from tests.service.recommendation.helpers import (
     C4_ANSWERS,
     LOWEST_ANSWERS,
@@ -35,8 +35,16 @@ async def test_a_customer_answers_and_gets_a_level_and_an_expiry(service):
     [event] = await svc.published("risk_assessment.completed", customer_id=customer_id)
     assert event.payload["risk_level"] == "C4" and event.payload["assessment_id"] == body["id"]
     assert event.payload["valid_until"].startswith(body["valid_until"][:19])
-    assert set(event.payload) == {"customer_id", "assessment_id", "risk_level", "lowest_category",
-                                  "questionnaire_version", "recorded_by_role", "completed_at", "valid_until"}
+    assert set(event.payload) == {
+        "customer_id",
+        "assessment_id",
+        "risk_level",
+        "lowest_category",
+        "questionnaire_version",
+        "recorded_by_role",
+        "completed_at",
+        "valid_until",
+    }
 
 
 async def test_a_manager_records_it_for_the_customer_and_it_says_so(service):
@@ -67,8 +75,10 @@ async def test_incomplete_or_foreign_answers_are_refused_and_nothing_is_stored(s
     wrong = await assess(svc, customer_id, {**C4_ANSWERS, "goal": "lottery"})
     assert wrong.status_code == 422 and "goal" in wrong.json()["detail"]
     async with svc.client("customer", customer_id) as http:
-        old = await http.post(f"/api/v1/customers/{customer_id}/risk-assessments",
-                              json={"questionnaire_version": "2019.1", "answers": C4_ANSWERS})
+        old = await http.post(
+            f"/api/v1/customers/{customer_id}/risk-assessments",
+            json={"questionnaire_version": "2019.1", "answers": C4_ANSWERS},
+        )
         assert old.status_code == 422 and "2026.1" in old.json()["detail"]
         assert (await http.get(f"/api/v1/customers/{customer_id}/risk-assessments/current")).status_code == 404
 

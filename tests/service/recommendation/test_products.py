@@ -12,11 +12,13 @@ async def test_only_product_managers_add_change_rerate_and_withdraw(service):
     code = product["code"]
     for role in ("relationship_manager", "admin", "customer", "compliance_officer"):
         async with svc.client(role, "x-1") as http:
-            assert (await http.post("/api/v1/products", json={**product, "code": f"X-{uuid.uuid4().hex[:8].upper()}"}
-                                    )).status_code in (403, 422), role
+            assert (
+                await http.post("/api/v1/products", json={**product, "code": f"X-{uuid.uuid4().hex[:8].upper()}"})
+            ).status_code in (403, 422), role
             assert (await http.patch(f"/api/v1/products/{code}", json={"title": "Renamed"})).status_code == 403, role
-            assert (await http.post(f"/api/v1/products/{code}/risk-rating", json={"risk_level": "R1"})
-                    ).status_code == 403, role
+            assert (
+                await http.post(f"/api/v1/products/{code}/risk-rating", json={"risk_level": "R1"})
+            ).status_code == 403, role
             assert (await http.post(f"/api/v1/products/{code}/withdrawal")).status_code == 403, role
 
     async with svc.client("product_manager", "pm-1") as http:
@@ -24,8 +26,9 @@ async def test_only_product_managers_add_change_rerate_and_withdraw(service):
         assert changed.status_code == 200 and changed.json()["version"] == 2
         rerate_here = await http.patch(f"/api/v1/products/{code}", json={"risk_level": "R5"})
         assert rerate_here.status_code == 422 and "risk-rating" in rerate_here.text
-        duplicate = await http.post("/api/v1/products", json={k: v for k, v in product.items()
-                                                                if k not in ("status", "version")})
+        duplicate = await http.post(
+            "/api/v1/products", json={k: v for k, v in product.items() if k not in ("status", "version")}
+        )
         assert duplicate.status_code == 409
         withdrawn = await http.post(f"/api/v1/products/{code}/withdrawal")
         assert withdrawn.json()["status"] == "withdrawn" and withdrawn.json()["version"] == 3
@@ -59,15 +62,19 @@ async def test_rerating_to_r5_announces_a_mismatch_for_each_c3_holder_and_open_r
     assert body["holdings_checked"] == 4 and body["recommendations_checked"] >= 1
     assert body["mismatches"] == 4
 
-    events = [e for e in await svc.published("suitability.mismatch_detected")
-              if e.payload["product_code"] == product["code"]]
+    events = [
+        e for e in await svc.published("suitability.mismatch_detected") if e.payload["product_code"] == product["code"]
+    ]
     by_holding = {e.payload["holding_id"]: e for e in events if e.payload["holding_id"]}
     assert set(by_holding) == {holding for _, holding in c3_holders}
     for customer_id, holding in c3_holders:
         payload = by_holding[holding].payload
         assert payload["customer_id"] == customer_id and payload["rule_ids"] == ["OWN-LEVEL"]
         assert (payload["product_risk_level"], payload["customer_risk_level"], payload["cause"]) == (
-            "R5", "C3", "product_rerated")
+            "R5",
+            "C3",
+            "product_rerated",
+        )
     [recommendation] = [e for e in events if e.payload["recommendation_id"]]
     assert recommendation.payload["recommendation_id"] == listed["id"]
     assert recommendation.customer_id == recommended_to

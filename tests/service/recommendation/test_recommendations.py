@@ -31,6 +31,7 @@ async def test_picks_are_ranked_by_fit_and_similar_customers_holdings(service):
         await assess(svc, peer, C4_ANSWERS)
         await opened(svc, peer, growth["code"])
     from services.recommendation.holdings.service import learn_popularity
+
     async with svc.sessions() as session, session.begin():
         assert await learn_popularity(session) >= 1
 
@@ -54,8 +55,9 @@ async def test_a_list_replays_to_the_same_answer_after_the_catalogue_changed(ser
     customer_id = await known_customer(svc, assets="250000.00")
     await assess(svc, customer_id, C4_ANSWERS)
     body = (await recommend(svc, customer_id)).json()
-    await new_product(svc, risk_level="R1", product_type="deposit", horizon_years=0, liquidity_days=0,
-                      min_amount="0.00")
+    await new_product(
+        svc, risk_level="R1", product_type="deposit", horizon_years=0, liquidity_days=0, min_amount="0.00"
+    )
     async with svc.client("relationship_manager", "rm-1") as http:
         replay = (await http.get(f"/api/v1/customers/{customer_id}/recommendations/{body['id']}/replay")).json()
     assert replay["same"] is True
@@ -68,8 +70,9 @@ async def test_proactive_needs_a_marketing_consent_and_advice_is_for_managers_an
     assert withheld["items"] == [] and "marketing consent" in withheld["withheld"] and withheld["id"] is None
     assert await svc.published("recommendation.made", customer_id=customer_id) == []
 
-    advice = (await recommend(svc, customer_id, role="relationship_manager", subject="rm-1",
-                              query="mode=advice")).json()
+    advice = (
+        await recommend(svc, customer_id, role="relationship_manager", subject="rm-1", query="mode=advice")
+    ).json()
     assert advice["items"] and advice["mode"] == "advice"
     [made] = await svc.published("recommendation.made", customer_id=customer_id)
     assert made.payload["mode"] == "advice"
@@ -92,8 +95,10 @@ async def test_kpis_count_checks_by_result_overrides_and_mismatches(service):
     product = await new_product(svc, risk_level="R5")
     async with svc.client("relationship_manager", "rm-1") as http:
         for _ in range(2):
-            await http.post(f"/api/v1/customers/{customer_id}/suitability-checks",
-                            json={"product_code": product["code"], "amount": "1000.00"})
+            await http.post(
+                f"/api/v1/customers/{customer_id}/suitability-checks",
+                json={"product_code": product["code"], "amount": "1000.00"},
+            )
     async with svc.client("product_manager", "pm-1") as http:
         answer = await http.get("/api/v1/kpis/recommendation?by=product")
         assert answer.status_code == 200, answer.text

@@ -50,12 +50,14 @@ async def test_a_c3_customer_is_blocked_above_their_level_and_may_insist_only_wi
     assert unacknowledged.status_code == 422
     assert unacknowledged.json()["title"] == "Override refused"
     assert unacknowledged.json()["warning"]["sha256"] == warning["sha256"]
-    wrong = await check(svc, customer_id, {**proposal, "override": {"insist": True,
-                                                                   "acknowledged_warning_sha256": "0" * 64}})
+    wrong = await check(
+        svc, customer_id, {**proposal, "override": {"insist": True, "acknowledged_warning_sha256": "0" * 64}}
+    )
     assert wrong.status_code == 422
 
-    insisted = await check(svc, customer_id, {**proposal, "override": {
-        "insist": True, "acknowledged_warning_sha256": warning["sha256"]}})
+    insisted = await check(
+        svc, customer_id, {**proposal, "override": {"insist": True, "acknowledged_warning_sha256": warning["sha256"]}}
+    )
     assert insisted.status_code == 201, insisted.text
     assert insisted.json()["result"] == "warn" and insisted.json()["overridden"] is True
     assert insisted.json()["findings"][0]["overridden"] is True
@@ -69,8 +71,15 @@ async def test_the_lowest_category_cannot_insist(service):
     blocked = (await check(svc, customer_id, {"product_code": product["code"], "amount": "5000.00"})).json()
     assert blocked["result"] == "block" and blocked["overridable"] is False and blocked["warning"] is None
     assert {f["rule_id"] for f in blocked["findings"]} == {"LOWEST", "OWN-LEVEL"}
-    refused = await check(svc, customer_id, {"product_code": product["code"], "amount": "5000.00",
-                                             "override": {"insist": True, "acknowledged_warning_sha256": "a" * 64}})
+    refused = await check(
+        svc,
+        customer_id,
+        {
+            "product_code": product["code"],
+            "amount": "5000.00",
+            "override": {"insist": True, "acknowledged_warning_sha256": "a" * 64},
+        },
+    )
     assert refused.status_code == 422 and "lowest category" in refused.json()["detail"]
 
 
@@ -113,8 +122,9 @@ async def test_a_stored_check_replays_to_the_same_answer_and_a_sale_follows_it(s
         assert again.status_code == 409
     async with svc.client("customer", customer_id) as http:
         holdings = (await http.get(f"/api/v1/customers/{customer_id}/holdings")).json()["items"]
-    assert [(h["product_code"], h["source"], h["check_id"]) for h in holdings] == [(product["code"], "platform",
-                                                                                   body["id"])]
+    assert [(h["product_code"], h["source"], h["check_id"]) for h in holdings] == [
+        (product["code"], "platform", body["id"])
+    ]
 
 
 async def test_a_blocked_check_cannot_be_sold(service):
@@ -138,7 +148,9 @@ async def test_another_customer_and_roles_that_must_not_write(service):
     mine = await check(svc, customer_id, proposal, role="customer", subject=customer_id)
     assert mine.status_code == 201
     async with svc.client("customer", str(uuid.uuid4())) as http:
-        assert (await http.get(f"/api/v1/customers/{customer_id}/suitability-checks/{mine.json()['id']}")).status_code == 404
+        assert (
+            await http.get(f"/api/v1/customers/{customer_id}/suitability-checks/{mine.json()['id']}")
+        ).status_code == 404
         assert (await http.get(f"/api/v1/customers/{customer_id}/holdings")).status_code == 404
         sale = await http.post(f"/api/v1/customers/{customer_id}/sales", json={"check_id": mine.json()["id"]})
         assert sale.status_code == 404

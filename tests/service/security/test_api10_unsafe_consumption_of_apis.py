@@ -15,15 +15,19 @@ GRANT = {"recipient": "wealth-unit", "purpose": "marketing", "data_categories": 
 
 
 def erased(customer_id: str):
-    return new_event("customer.erased", CustomerErasedV1(customer_id=customer_id, erased_at=datetime.now(UTC)),
-                     source="profile")
+    return new_event(
+        "customer.erased", CustomerErasedV1(customer_id=customer_id, erased_at=datetime.now(UTC)), source="profile"
+    )
 
 
-@pytest.mark.parametrize("component,path,body", [
-    ("feedback", "/api/v1/feedback", FEEDBACK),
-    ("feedback", "/api/v1/complaints", COMPLAINT),
-    ("consent", "/api/v1/consents", GRANT),
-])
+@pytest.mark.parametrize(
+    "component,path,body",
+    [
+        ("feedback", "/api/v1/feedback", FEEDBACK),
+        ("feedback", "/api/v1/complaints", COMPLAINT),
+        ("consent", "/api/v1/consents", GRANT),
+    ],
+)
 async def test_unknown_and_erased_customers_are_refused(service, component, path, body):
     svc = await service(component)
     unknown, gone, alive = (str(uuid.uuid4()) for _ in range(3))
@@ -57,8 +61,15 @@ async def test_as_of_zero_is_not_1970(service):
 async def test_issued_on_zero_is_not_1970(service):
     profile = await service("profile")
     async with profile.client("admin", "admin-1") as http:
-        response = await http.post(f"/api/v1/customers/{uuid.uuid4()}/documents", json={
-            "type": "passport", "document_number": "E12345678", "issuer": "CN", "issued_on": 0,
-            "expires_on": "2031-01-01"})
+        response = await http.post(
+            f"/api/v1/customers/{uuid.uuid4()}/documents",
+            json={
+                "type": "passport",
+                "document_number": "E12345678",
+                "issuer": "CN",
+                "issued_on": 0,
+                "expires_on": "2031-01-01",
+            },
+        )
     assert response.status_code == 422
     assert "issued_on" in response.text

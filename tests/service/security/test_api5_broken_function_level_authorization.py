@@ -7,8 +7,15 @@ import pytest
 
 
 def body(customer_id: str, **changes) -> dict:
-    return {"customer_id": customer_id, "recipient": "partner-insurer", "recipient_type": "external",
-            "purpose": "third_party_sharing", "data_categories": ["basic"], "channel": "mobile", **changes}
+    return {
+        "customer_id": customer_id,
+        "recipient": "partner-insurer",
+        "recipient_type": "external",
+        "purpose": "third_party_sharing",
+        "data_categories": ["basic"],
+        "channel": "mobile",
+        **changes,
+    }
 
 
 @pytest.fixture
@@ -37,8 +44,9 @@ async def test_a_customer_grants_only_their_own_consent(consent):
     assert own.json()["status"] == "active"
 
 
-@pytest.mark.parametrize("changes", [{"legal_basis": "legal_obligation"}, {"channel": "branch"},
-                                     {"channel": "call_center"}])
+@pytest.mark.parametrize(
+    "changes", [{"legal_basis": "legal_obligation"}, {"channel": "branch"}, {"channel": "call_center"}]
+)
 async def test_a_customer_cannot_use_staff_only_fields(consent, changes):
     me = str(uuid.uuid4())
     async with consent.client("customer", me, customer_scope=me) as http:
@@ -60,4 +68,7 @@ async def test_staff_consent_becomes_active_only_when_a_second_person_approves(c
         approved = await checker.post(f"/api/v1/consents/{consent_id}/approve")
     assert approved.status_code == 200, approved.text
     assert (approved.json()["status"], approved.json()["requested_by"], approved.json()["decided_by"]) == (
-        "active", "admin-1", "co-2")
+        "active",
+        "admin-1",
+        "co-2",
+    )

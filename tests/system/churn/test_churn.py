@@ -4,7 +4,6 @@ feedback and complaint events, the explainable score, one churn.warning per band
 import uuid
 from decimal import Decimal
 
-from events.contracts import topics
 from events.contracts import (
     ComplaintOpenedV1,
     CustomerCreatedV1,
@@ -12,6 +11,7 @@ from events.contracts import (
     FeedbackReceivedV1,
     event_type,
     new_event,
+    topics,
 )
 from events.contracts.envelope import Envelope
 from tests.support import eventually

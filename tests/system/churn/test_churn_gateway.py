@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from events.contracts import BalanceSnapshotV1, TransactionPostedV1, new_event, topics
-from services.churn.features.batch import write_features
 from services.churn.playbooks.service import in_holdout
 from services.churn.settings import ChurnSettings
 from tests.churn_data import ONLINE_SPEC, histories
@@ -30,11 +29,22 @@ def promoted_model(system, tmp_path_factory):
     with open(folder / "history.jsonl", "w") as handle:
         for envelope in histories(1500, at):
             handle.write(envelope.model_dump_json() + "\n")
-    system.run_cli("churn", "features", "--history", str(folder / "history.jsonl"), "--at", at.isoformat(),
-                   "--out", str(folder / "features.csv"), "--label-horizon-days", "90")
+    system.run_cli(
+        "churn",
+        "features",
+        "--history",
+        str(folder / "history.jsonl"),
+        "--at",
+        at.isoformat(),
+        "--out",
+        str(folder / "features.csv"),
+        "--label-horizon-days",
+        "90",
+    )
     (folder / "spec.yaml").write_text(yaml.safe_dump(ONLINE_SPEC))
-    trained = system.run_cli("churn", "train", "--data", str(folder / "features.csv"), "--spec",
-                             str(folder / "spec.yaml"), "--no-progress")
+    trained = system.run_cli(
+        "churn", "train", "--data", str(folder / "features.csv"), "--spec", str(folder / "spec.yaml"), "--no-progress"
+    )
     assert "promoted" in trained.stdout
     yield
     system.run_cli("churn", "retire")
@@ -50,15 +60,29 @@ async def publish(kafka, *envelopes) -> None:
 
 
 def snapshot(customer_id: str, balance: str, days_ago: float):
-    return corebanking("balance.snapshot", BalanceSnapshotV1(
-        customer_id=customer_id, account_id=f"{customer_id}-cur", balance=Decimal(balance),
-        as_of=datetime.now(UTC) - timedelta(days=days_ago)))
+    return corebanking(
+        "balance.snapshot",
+        BalanceSnapshotV1(
+            customer_id=customer_id,
+            account_id=f"{customer_id}-cur",
+            balance=Decimal(balance),
+            as_of=datetime.now(UTC) - timedelta(days=days_ago),
+        ),
+    )
 
 
 def purchase(customer_id: str, days_ago: float, amount: str = "150.00"):
-    return corebanking("transaction.posted", TransactionPostedV1(
-        customer_id=customer_id, transaction_id=str(uuid.uuid4()), account_id=f"{customer_id}-cur",
-        amount=Decimal(amount), direction="debit", posted_at=datetime.now(UTC) - timedelta(days=days_ago)))
+    return corebanking(
+        "transaction.posted",
+        TransactionPostedV1(
+            customer_id=customer_id,
+            transaction_id=str(uuid.uuid4()),
+            account_id=f"{customer_id}-cur",
+            amount=Decimal(amount),
+            direction="debit",
+            posted_at=datetime.now(UTC) - timedelta(days=days_ago),
+        ),
+    )
 
 
 async def test_risk_rises_a_band_warns_with_reasons_and_the_managers_task_takes_an_outcome(
@@ -105,14 +129,19 @@ async def test_risk_rises_a_band_warns_with_reasons_and_the_managers_task_takes_
 
     # Trouble: complaints and an unhappy answer in the app, and most of the money moved out.
     for text in ("Card blocked abroad.", "Nobody called back.", "Charged twice."):
-        answer = await client.post(f"{gateway}/api/v1/complaints", headers=me, json={
-            "customer_id": customer_id, "category": "service", "channel": "mobile", "description": text})
+        answer = await client.post(
+            f"{gateway}/api/v1/complaints",
+            headers=me,
+            json={"customer_id": customer_id, "category": "service", "channel": "mobile", "description": text},
+        )
         assert answer.status_code == 201, answer.text
-    answer = await client.post(f"{gateway}/api/v1/feedback", headers=me, json={
-        "customer_id": customer_id, "survey": "nps", "score": 1, "channel": "mobile"})
+    answer = await client.post(
+        f"{gateway}/api/v1/feedback",
+        headers=me,
+        json={"customer_id": customer_id, "survey": "nps", "score": 1, "channel": "mobile"},
+    )
     assert answer.status_code == 201, answer.text
     await publish(kafka, snapshot(customer_id, "8000", 0.5), snapshot(customer_id, "2500", 0.1))
-
 
     async def everything_applied() -> dict:
         body = await risk(model="model-1")
@@ -122,6 +151,7 @@ async def test_risk_rises_a_band_warns_with_reasons_and_the_managers_task_takes_
 
     after = await eventually(everything_applied)
     assert BANDS.index(after["level"]) > 0, after
+
     # A warning each time the band rose (the customer may cross a boundary more than once while
     # the events arrive); the last one names the band reached.
     async def warned() -> list:
@@ -138,13 +168,14 @@ async def test_risk_rises_a_band_warns_with_reasons_and_the_managers_task_takes_
     assert {"complaints_90d", "balance_trend_30d", "satisfaction"} & set(warning.payload["reasons"])
 
     async def tasks_of(headers) -> list:
-        answer = await client.get(f"{gateway}/api/v1/retention-tasks", params={"customer_id": customer_id},
-                                  headers=headers)
+        answer = await client.get(
+            f"{gateway}/api/v1/retention-tasks", params={"customer_id": customer_id}, headers=headers
+        )
         assert answer.status_code == 200, answer.text
         return answer.json()
 
     tasks = await tasks_of(manager)
-    task = [t for t in tasks if t["band"] == after["level"]][0]
+    task = next(t for t in tasks if t["band"] == after["level"])
     hours = {"high": settings.high_call_within_hours, "medium": settings.medium_callback_within_hours}[after["level"]]
     assert datetime.fromisoformat(task["due_at"]) - datetime.fromisoformat(task["created_at"]) == timedelta(hours=hours)
     assert task["manager_id"] == MANAGER and task["status"] == "open"
@@ -158,10 +189,12 @@ async def test_risk_rises_a_band_warns_with_reasons_and_the_managers_task_takes_
     assert (await client.get(f"{gateway}/api/v1/retention-tasks", headers=me)).status_code == 403
     auditor = system.headers("compliance_officer", **{"X-Access-Reason": "review"})
     assert (await client.post(outcome, json={"outcome": "retained"}, headers=auditor)).status_code == 403
-    assert (await client.get(f"{gateway}/api/v1/customers/{customer_id}/points",
-                             headers=system.headers("customer", str(uuid.uuid4())))).status_code == 404
-    assert (await client.get(f"{gateway}/api/v1/customers/{customer_id}/points",
-                             headers=other)).status_code == 404
+    assert (
+        await client.get(
+            f"{gateway}/api/v1/customers/{customer_id}/points", headers=system.headers("customer", str(uuid.uuid4()))
+        )
+    ).status_code == 404
+    assert (await client.get(f"{gateway}/api/v1/customers/{customer_id}/points", headers=other)).status_code == 404
 
     done = await client.post(outcome, json={"outcome": "offer_accepted"}, headers=manager)
     assert done.status_code == 200, done.text
@@ -173,4 +206,3 @@ async def test_risk_rises_a_band_warns_with_reasons_and_the_managers_task_takes_
     assert kpis.status_code == 200, kpis.text
     names = {k["name"]: k for k in kpis.json()["kpis"]}
     assert names["retention_treated"]["count"] >= 1 and names["model_drift_psi"]["count"] >= 1
-

@@ -60,8 +60,9 @@ async def post_for_customer(client, url: str, body: dict, headers):
 
 async def grant(client, url: str, body: dict, **headers: str) -> dict:
     """The customer's own grant (the only direct one), unless other headers are given."""
-    response = await post_for_customer(client, f"{url}/api/v1/consents", body,
-                                       headers or as_customer(body["customer_id"]))
+    response = await post_for_customer(
+        client, f"{url}/api/v1/consents", body, headers or as_customer(body["customer_id"])
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -73,8 +74,13 @@ async def request_consent(client, url: str, body: dict, maker: dict[str, str]) -
 
 
 async def decide(client, url: str, customer_id: str, **overrides) -> dict:
-    body = {"customer_id": customer_id, "recipient": "wealth-management", "purpose": "marketing",
-            "data_categories": ["basic"], **overrides}
+    body = {
+        "customer_id": customer_id,
+        "recipient": "wealth-management",
+        "purpose": "marketing",
+        "data_categories": ["basic"],
+        **overrides,
+    }
     response = await client.post(f"{url}/api/v1/decisions", json=body)
     assert response.status_code == 200, response.text
     return response.json()

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 import pytest
 
 from events.contracts import topics
+from services.kit.identity import caller_headers
+from tests.support import eventually
 from tests.system.consent.helpers import (
     PROBLEM,
     consent_events,
@@ -15,16 +17,15 @@ from tests.system.consent.helpers import (
     new_customer_id,
     post_for_customer,
 )
-from tests.support import eventually
-from services.kit.identity import caller_headers
 
 
 async def test_grant_creates_an_active_consent_and_publishes_consent_granted(client, url, kafka):
     customer_id = new_customer_id()
     body = grant_body(customer_id, expires_at="2099-01-01T08:00:00+08:00")
 
-    response = await post_for_customer(client, f"{url}/api/v1/consents", body,
-                                       caller_headers("customer", customer_id, customer_scope=customer_id))
+    response = await post_for_customer(
+        client, f"{url}/api/v1/consents", body, caller_headers("customer", customer_id, customer_scope=customer_id)
+    )
 
     assert response.status_code == 201, response.text
     consent = response.json()
@@ -69,7 +70,10 @@ async def test_revoke_ends_the_consent_and_publishes_consent_revoked(client, url
     customer_id = new_customer_id()
     consent = await grant(client, url, grant_body(customer_id, purpose="analytics"))
 
-    response = await client.post(f"{url}/api/v1/consents/{consent['id']}/revoke", headers=caller_headers("customer", customer_id, customer_scope=customer_id))
+    response = await client.post(
+        f"{url}/api/v1/consents/{consent['id']}/revoke",
+        headers=caller_headers("customer", customer_id, customer_scope=customer_id),
+    )
 
     assert response.status_code == 200, response.text
     revoked = response.json()
@@ -124,7 +128,9 @@ async def test_a_customer_cannot_revoke_or_see_another_customers_consent(client,
     assert revoke.json()["detail"] == "No consent has this id."
     listed = (await client.get(f"{url}/api/v1/customers/{owner}/consents")).json()
     assert [c["status"] for c in listed] == ["active"]
-    as_owner = await client.post(f"{url}/api/v1/consents/{consent['id']}/revoke", headers=caller_headers("customer", owner, customer_scope=owner))
+    as_owner = await client.post(
+        f"{url}/api/v1/consents/{consent['id']}/revoke", headers=caller_headers("customer", owner, customer_scope=owner)
+    )
     assert as_owner.status_code == 200
 
 

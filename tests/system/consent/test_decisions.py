@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.support import eventually
 from tests.system.consent.helpers import (
     PROBLEM,
     decide,
@@ -13,7 +14,6 @@ from tests.system.consent.helpers import (
     in_seconds,
     new_customer_id,
 )
-from tests.support import eventually
 
 
 async def test_an_active_consent_covering_every_category_permits(client, url):
@@ -129,8 +129,13 @@ async def test_any_one_covering_consent_permits_beside_lapsed_ones(client, url):
     ],
 )
 async def test_an_invalid_question_is_rejected_naming_the_field(client, url, change, field):
-    body = {"customer_id": new_customer_id(), "recipient": "r", "purpose": "marketing", "data_categories": ["basic"],
-            **change}
+    body = {
+        "customer_id": new_customer_id(),
+        "recipient": "r",
+        "purpose": "marketing",
+        "data_categories": ["basic"],
+        **change,
+    }
 
     response = await client.post(f"{url}/api/v1/decisions", json=body)
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from events.contracts import topics
-from events.contracts import CustomerErasedV1, new_event
+from events.contracts import CustomerErasedV1, new_event, topics
 from services.kit.identity import caller_headers
+from tests.support import eventually
 from tests.system.consent.helpers import (
     caller,
     consent_events,
@@ -18,7 +18,6 @@ from tests.system.consent.helpers import (
     new_customer_id,
     request_consent,
 )
-from tests.support import eventually
 
 
 async def _rows_mentioning(engine, table: str, text: str) -> int:
@@ -33,13 +32,15 @@ async def test_erasure_closes_the_customers_consents_and_pseudonymises_them(clie
     customer_id = new_customer_id()
     as_customer = caller_headers("customer", customer_id, customer_scope=customer_id)
     active = await grant(client, url, grant_body(customer_id, notice_text="notice"), **as_customer)
-    requested = await request_consent(client, url, grant_body(customer_id, purpose="analytics"),
-                                      caller("relationship_manager", "rm-0042"))
+    requested = await request_consent(
+        client, url, grant_body(customer_id, purpose="analytics"), caller("relationship_manager", "rm-0042")
+    )
     revoked = await grant(client, url, grant_body(customer_id, purpose="risk_control"), **as_customer)
     assert (await client.post(f"{url}/api/v1/consents/{revoked['id']}/revoke", headers=as_customer)).status_code == 200
     bystander = await grant(client, url, grant_body(new_customer_id()))
-    erased = new_event("customer.erased", CustomerErasedV1(customer_id=customer_id, erased_at=datetime.now(UTC)),
-                       source="profile")
+    erased = new_event(
+        "customer.erased", CustomerErasedV1(customer_id=customer_id, erased_at=datetime.now(UTC)), source="profile"
+    )
 
     await kafka.publish(topics.CUSTOMER, erased.model_dump_json().encode(), key=customer_id)
 
@@ -55,22 +56,36 @@ async def test_erasure_closes_the_customers_consents_and_pseudonymises_them(clie
     assert await _rows_mentioning(consent_db, "consent_history", customer_id) == 0
     # The legally required record stays, under one pseudonym.
     async with consent_db.connect() as connection:
-        rows = {r.id: r for r in (await connection.execute(
-            sa.text("SELECT id, customer_id, status, purpose, notice_text_sha256, granted_by, requested_by "
-                    "FROM consents WHERE id IN (:a, :b, :c)"),
-            {"a": active["id"], "b": requested["id"], "c": revoked["id"]},
-        )).all()}
-        reasons = (await connection.execute(
-            sa.text("SELECT to_status, actor, reason FROM consent_history WHERE consent_id = :id ORDER BY id"),
-            {"id": active["id"]},
-        )).all()
+        rows = {
+            r.id: r
+            for r in (
+                await connection.execute(
+                    sa.text(
+                        "SELECT id, customer_id, status, purpose, notice_text_sha256, granted_by, requested_by "
+                        "FROM consents WHERE id IN (:a, :b, :c)"
+                    ),
+                    {"a": active["id"], "b": requested["id"], "c": revoked["id"]},
+                )
+            ).all()
+        }
+        reasons = (
+            await connection.execute(
+                sa.text("SELECT to_status, actor, reason FROM consent_history WHERE consent_id = :id ORDER BY id"),
+                {"id": active["id"]},
+            )
+        ).all()
     [pseudonym] = {r.customer_id for r in rows.values()}
     assert len(pseudonym) == 64 and pseudonym != customer_id
-    assert {i: r.status for i, r in rows.items()} == {active["id"]: "revoked", requested["id"]: "revoked",
-                                                       revoked["id"]: "revoked"}
+    assert {i: r.status for i, r in rows.items()} == {
+        active["id"]: "revoked",
+        requested["id"]: "revoked",
+        revoked["id"]: "revoked",
+    }
     assert rows[active["id"]].granted_by == pseudonym and rows[requested["id"]].requested_by == "rm-0042"
-    assert (rows[active["id"]].purpose, rows[active["id"]].notice_text_sha256) == ("marketing",
-                                                                                  active["notice_text_sha256"])
+    assert (rows[active["id"]].purpose, rows[active["id"]].notice_text_sha256) == (
+        "marketing",
+        active["notice_text_sha256"],
+    )
     assert [tuple(r) for r in reasons] == [("active", pseudonym, None), ("revoked", "profile", "customer erased")]
     # The API knows the customer no more; the other customer is untouched.
     assert (await client.get(f"{url}/api/v1/customers/{customer_id}/consents")).json() == []
@@ -82,11 +97,15 @@ async def test_erasure_closes_the_customers_consents_and_pseudonymises_them(clie
 
 async def _sealed_audit_rows(engine, consent_id: str) -> list:
     async with engine.connect() as connection:
-        rows = (await connection.execute(
-            sa.text("SELECT id, action, actor, role, customer_id, hash FROM audit_log "
-                    "WHERE fields LIKE '%consent:' || :id || '%' ORDER BY id"),
-            {"id": consent_id},
-        )).all()
+        rows = (
+            await connection.execute(
+                sa.text(
+                    "SELECT id, action, actor, role, customer_id, hash FROM audit_log "
+                    "WHERE fields LIKE '%consent:' || :id || '%' ORDER BY id"
+                ),
+                {"id": consent_id},
+            )
+        ).all()
     assert rows and all(r.hash is not None for r in rows)
     return rows
 
@@ -94,9 +113,13 @@ async def _sealed_audit_rows(engine, consent_id: str) -> list:
 async def test_every_change_is_in_the_audit_chain_which_detects_tampering(client, system, url, consent_db):
     customer_id = new_customer_id()
     consent = await request_consent(client, url, grant_body(customer_id), caller("relationship_manager", "rm-0042"))
-    approve = await client.post(f"{url}/api/v1/consents/{consent['id']}/approve",
-                                headers=caller("compliance_officer", "co-7"))
-    revoke = await client.post(f"{url}/api/v1/consents/{consent['id']}/revoke", headers=caller_headers("customer", customer_id, customer_scope=customer_id))
+    approve = await client.post(
+        f"{url}/api/v1/consents/{consent['id']}/approve", headers=caller("compliance_officer", "co-7")
+    )
+    revoke = await client.post(
+        f"{url}/api/v1/consents/{consent['id']}/revoke",
+        headers=caller_headers("customer", customer_id, customer_scope=customer_id),
+    )
     assert (approve.status_code, revoke.status_code) == (200, 200)
 
     rows = await eventually(lambda: _sealed_audit_rows(consent_db, consent["id"]), timeout=10)
@@ -125,6 +148,7 @@ async def test_every_change_is_in_the_audit_chain_which_detects_tampering(client
 async def _set_actor_as_a_dba(engine, row_id: int, actor: str) -> None:
     async with engine.begin() as connection:
         await connection.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-        await connection.execute(sa.text("UPDATE audit_log SET actor = :actor WHERE id = :id"),
-                                 {"actor": actor, "id": row_id})
+        await connection.execute(
+            sa.text("UPDATE audit_log SET actor = :actor WHERE id = :id"), {"actor": actor, "id": row_id}
+        )
         await connection.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))

@@ -90,8 +90,9 @@ async def test_approval_by_another_compliance_officer_makes_the_consent_active(c
     customer_id = new_customer_id()
     consent = await request_consent(client, url, grant_body(customer_id), MAKER)
 
-    response = await client.post(f"{url}/api/v1/consents/{consent['id']}/approve", json={"reason": "KYC done"},
-                                 headers=CHECKER)
+    response = await client.post(
+        f"{url}/api/v1/consents/{consent['id']}/approve", json={"reason": "KYC done"}, headers=CHECKER
+    )
 
     assert response.status_code == 200, response.text
     approved = response.json()
@@ -100,7 +101,9 @@ async def test_approval_by_another_compliance_officer_makes_the_consent_active(c
     assert approved["granted_by"] == "co-0007"
     assert approved["decided_at"] == approved["granted_at"]
     assert await history(client, url, consent["id"]) == [
-        (None, "requested", "rm-0042"), ("requested", "approved", "co-0007"), ("approved", "active", "co-0007"),
+        (None, "requested", "rm-0042"),
+        ("requested", "approved", "co-0007"),
+        ("approved", "active", "co-0007"),
     ]
     [(event, _)] = await kafka.wait_for(topics.CONSENT, consent_events("consent.approved", consent["id"]))
     assert (event.customer_id, event.payload["decided_by"]) == (customer_id, "co-0007")
@@ -118,8 +121,9 @@ async def test_rejection_leaves_the_consent_unusable_and_publishes_consent_rejec
     customer_id = new_customer_id()
     consent = await request_consent(client, url, grant_body(customer_id), MAKER)
 
-    response = await client.post(f"{url}/api/v1/consents/{consent['id']}/reject",
-                                 json={"reason": "purpose too broad"}, headers=CHECKER)
+    response = await client.post(
+        f"{url}/api/v1/consents/{consent['id']}/reject", json={"reason": "purpose too broad"}, headers=CHECKER
+    )
 
     assert response.status_code == 200, response.text
     assert (response.json()["status"], response.json()["decided_by"]) == ("rejected", "co-0007")
@@ -155,14 +159,24 @@ NOTICE = "您同意本行将您的基本信息用于营销。\nWe will use your 
 
 async def test_the_receipt_carries_the_consent_and_the_hash_of_the_exact_notice(client, url, kafka):
     customer_id = new_customer_id()
-    body = grant_body(customer_id, recipient="partner-insurer", recipient_type="external",
-                      purpose="third_party_sharing", data_categories=["basic", "risk", "behaviour"],
-                      expires_at="2030-06-30T16:00:00Z", notice_text=NOTICE, language="zh-CN", channel="mobile")
+    body = grant_body(
+        customer_id,
+        recipient="partner-insurer",
+        recipient_type="external",
+        purpose="third_party_sharing",
+        data_categories=["basic", "risk", "behaviour"],
+        expires_at="2030-06-30T16:00:00Z",
+        notice_text=NOTICE,
+        language="zh-CN",
+        channel="mobile",
+    )
     consent = await grant(client, url, body)
     digest = hashlib.sha256(NOTICE.encode()).hexdigest()
 
-    response = await client.get(f"{url}/api/v1/consents/{consent['id']}/receipt",
-                                headers=caller_headers("customer", customer_id, customer_scope=customer_id))
+    response = await client.get(
+        f"{url}/api/v1/consents/{consent['id']}/receipt",
+        headers=caller_headers("customer", customer_id, customer_scope=customer_id),
+    )
 
     assert response.status_code == 200, response.text
     receipt = response.json()
@@ -240,7 +254,8 @@ async def test_the_expiry_job_marks_a_lapsed_consent_expired_and_publishes_conse
     assert datetime.fromisoformat(event.payload["expired_at"]) == datetime.fromisoformat(consent["expires_at"])
     changes = (await client.get(f"{url}/api/v1/consents/{consent['id']}/history")).json()
     assert [(c["from_status"], c["to_status"], c["actor"]) for c in changes] == [
-        (None, "active", customer_id), ("active", "expired", "consent:expire-consents"),
+        (None, "active", customer_id),
+        ("active", "expired", "consent:expire-consents"),
     ]
     assert datetime.fromisoformat(changes[-1]["at"]) == datetime.fromisoformat(consent["expires_at"])
     # Marked once: a later grant of the same customer is behind any second expiry on the topic.

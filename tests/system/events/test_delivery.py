@@ -59,10 +59,17 @@ class ComplaintWriter:
             await introduce_customer(self.kafka, self.customer_id)
             self.introduced = True
         for _ in range(count):
-            response = await once_customer_known(lambda: http.post(
-                self.url,
-                json={"customer_id": self.customer_id, "category": "service", "channel": "web", "description": "slow"},
-            ))
+            response = await once_customer_known(
+                lambda: http.post(
+                    self.url,
+                    json={
+                        "customer_id": self.customer_id,
+                        "category": "service",
+                        "channel": "web",
+                        "description": "slow",
+                    },
+                )
+            )
             assert response.status_code == 201, response.text
             self.accepted += 1
 

@@ -17,8 +17,9 @@ def gateway(system) -> str:
 
 
 async def _customer(client, system, gateway, manager=MANAGER) -> str:
-    created = await client.post(f"{gateway}/customers", json=new_customer(),
-                                headers=system.headers("relationship_manager", manager))
+    created = await client.post(
+        f"{gateway}/customers", json=new_customer(), headers=system.headers("relationship_manager", manager)
+    )
     assert created.status_code == 201, created.text
     return created.json()["id"]
 
@@ -28,8 +29,13 @@ async def test_a_complaint_is_worked_to_closed_and_then_frozen(system, client, g
     me = system.headers("customer", customer_id)
     agent = system.headers("service_agent", "agent-7")
 
-    opened = await once_customer_known(lambda: client.post(f"{gateway}/complaints", headers=me, json={
-        "customer_id": customer_id, "category": "fees", "channel": "mobile", "description": DESCRIPTION}))
+    opened = await once_customer_known(
+        lambda: client.post(
+            f"{gateway}/complaints",
+            headers=me,
+            json={"customer_id": customer_id, "category": "fees", "channel": "mobile", "description": DESCRIPTION},
+        )
+    )
     assert opened.status_code == 201, opened.text
     case_id = opened.json()["id"]
 
@@ -56,12 +62,14 @@ async def test_a_complaint_is_worked_to_closed_and_then_frozen(system, client, g
     assert mine.json()["case_description"] == DESCRIPTION  # the customer's own words, in clear for them
     masked = (await client.get(f"{gateway}/cases/{case_id}", headers=system.headers("admin"))).json()
     assert masked["case_description"] == "*" * len(DESCRIPTION)
-    assert (await client.get(f"{gateway}/cases/{case_id}", headers=system.headers("marketing_analyst"))
-            ).status_code == 403
+    assert (
+        await client.get(f"{gateway}/cases/{case_id}", headers=system.headers("marketing_analyst"))
+    ).status_code == 403
 
     stranger = await _customer(client, system, gateway)
-    assert (await client.get(f"{gateway}/cases/{case_id}", headers=system.headers("customer", stranger))
-            ).status_code == 404
+    assert (
+        await client.get(f"{gateway}/cases/{case_id}", headers=system.headers("customer", stranger))
+    ).status_code == 404
     assert (await client.get(f"{gateway}/cases", headers=system.headers("customer", stranger))).json()["items"] == []
 
     async def managers_scoped():
@@ -76,20 +84,31 @@ async def test_a_complaint_is_worked_to_closed_and_then_frozen(system, client, g
 async def test_an_invited_nps_3_opens_a_follow_up_and_the_invitation_answers_once(system, client, gateway):
     customer_id = await _customer(client, system, gateway)
     agent = system.headers("service_agent", "agent-7")
-    invited = await once_customer_known(lambda: client.post(
-        f"{gateway}/survey-invitations", headers=agent, json={"customer_id": customer_id, "survey": "nps", "channel": "web"}))
+    invited = await once_customer_known(
+        lambda: client.post(
+            f"{gateway}/survey-invitations",
+            headers=agent,
+            json={"customer_id": customer_id, "survey": "nps", "channel": "web"},
+        )
+    )
     assert invited.status_code == 201, invited.text
     token = invited.json()["token"]
-    assert (await client.post(f"{gateway}/survey-invitations", headers=system.headers("customer", customer_id),
-                              json={"customer_id": customer_id, "survey": "nps", "channel": "web"})).status_code == 403
+    assert (
+        await client.post(
+            f"{gateway}/survey-invitations",
+            headers=system.headers("customer", customer_id),
+            json={"customer_id": customer_id, "survey": "nps", "channel": "web"},
+        )
+    ).status_code == 403
 
     answered = await client.post(f"{gateway}/survey-answers", json={"token": token, "score": 3, "comment": "slow app"})
     assert answered.status_code == 201, answered.text
     again = await client.post(f"{gateway}/survey-answers", json={"token": token, "score": 9})
     assert again.status_code == 409
 
-    [answer] = (await client.get(f"{gateway}/survey-answers", params={"customer_id": customer_id},
-                                 headers=agent)).json()["items"]
+    [answer] = (
+        await client.get(f"{gateway}/survey-answers", params={"customer_id": customer_id}, headers=agent)
+    ).json()["items"]
     assert (answer["score"], answer["detractor"], answer["comment"]) == (3, True, "slow app")
     follow_up = (await client.get(f"{gateway}/cases/{answer['follow_up_case_id']}", headers=agent)).json()
     assert (follow_up["kind"], follow_up["state"], follow_up["answer_id"]) == ("follow_up", "opened", answer["id"])
@@ -102,6 +121,8 @@ async def test_the_answer_route_takes_only_well_formed_tokens_and_few_calls(syst
     assert (await client.post(f"{gateway}/survey-answers", json={"token": "short", "score": 3})).status_code == 401
     unknown = await client.post(f"{gateway}/survey-answers", json={"token": "A" * 43, "score": 3})
     assert unknown.status_code == 404
-    statuses = [(await client.post(f"{gateway}/survey-answers", json={"token": "B" * 43, "score": 3})).status_code
-                for _ in range(25)]
+    statuses = [
+        (await client.post(f"{gateway}/survey-answers", json={"token": "B" * 43, "score": 3})).status_code
+        for _ in range(25)
+    ]
     assert 429 in statuses and statuses[-1] == 429

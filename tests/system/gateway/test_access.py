@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support import new_customer, once_customer_known
 
-STAFF_AND_CUSTOMER = ["customer", "relationship_manager", "service_agent", "compliance_officer", "marketing_analyst", "admin"]
+STAFF_AND_CUSTOMER = [
+    "customer",
+    "relationship_manager",
+    "service_agent",
+    "compliance_officer",
+    "marketing_analyst",
+    "admin",
+]
 ROLES = [*STAFF_AND_CUSTOMER, "partner"]
 PARTNER = "user-partner"  # the harness's default subject for the role: the recipient id
 REASON = {"X-Access-Reason": "test: periodic review"}
@@ -57,8 +64,15 @@ ALLOWED = {
     "service_reviews": {"relationship_manager", "compliance_officer", "admin"},
 }
 # Routes that change the customer for good get a customer of their own for each call.
-DESTRUCTIVE = {"erase_customer", "move_stage", "assign_manager", "place_legal_hold", "release_legal_hold",
-               "join_household", "leave_household"}
+DESTRUCTIVE = {
+    "erase_customer",
+    "move_stage",
+    "assign_manager",
+    "place_legal_hold",
+    "release_legal_hold",
+    "join_household",
+    "leave_household",
+}
 
 
 async def consent_to_everyone(http, system, customer_id: str) -> None:
@@ -67,11 +81,18 @@ async def consent_to_everyone(http, system, customer_id: str) -> None:
         ("bank-marketing", "marketing", ["basic"]),
         (PARTNER, "third_party_sharing", ["risk", "business"]),
     ):
-        response = await once_customer_known(lambda: http.post(
-            "/api/v1/consents",
-            json={"customer_id": customer_id, "recipient": recipient, "purpose": purpose, "data_categories": categories},
-            headers=system.headers("customer", customer_id),
-        ))
+        response = await once_customer_known(
+            lambda: http.post(
+                "/api/v1/consents",
+                json={
+                    "customer_id": customer_id,
+                    "recipient": recipient,
+                    "purpose": purpose,
+                    "data_categories": categories,
+                },
+                headers=system.headers("customer", customer_id),
+            )
+        )
         assert response.status_code == 201, response.text
 
 
@@ -80,7 +101,9 @@ async def customer_id(system):
     import httpx
 
     async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=30) as http:
-        response = await http.post("/api/v1/customers", json=new_customer(), headers=system.headers("relationship_manager"))
+        response = await http.post(
+            "/api/v1/customers", json=new_customer(), headers=system.headers("relationship_manager")
+        )
         assert response.status_code == 201, response.text
         await consent_to_everyone(http, system, response.json()["id"])
         return response.json()["id"]
@@ -95,11 +118,18 @@ async def _new_customer(client, system) -> str:
 
 
 async def _grant(client, system, customer_id: str) -> str:
-    response = await once_customer_known(lambda: client.post(
-        system.url("gateway") + "/api/v1/consents",
-        json={"customer_id": customer_id, "recipient": "wealth-unit", "purpose": "marketing", "data_categories": ["basic"]},
-        headers=system.headers("customer", customer_id),
-    ))
+    response = await once_customer_known(
+        lambda: client.post(
+            system.url("gateway") + "/api/v1/consents",
+            json={
+                "customer_id": customer_id,
+                "recipient": "wealth-unit",
+                "purpose": "marketing",
+                "data_categories": ["basic"],
+            },
+            headers=system.headers("customer", customer_id),
+        )
+    )
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -126,7 +156,11 @@ def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, di
         "partner_view": ("GET", f"/api/v1/partner/customers/{customer_id}?purpose=third_party_sharing", None),
         "search_customers": ("POST", "/api/v1/customers/search", {"phone": "13800000000"}),
         "recommendations": ("GET", f"/api/v1/customers/{customer_id}/recommendations", None),
-        "feedback": ("POST", "/api/v1/feedback", {"customer_id": customer_id, "survey": "csat", "score": 4, "channel": "web"}),
+        "feedback": (
+            "POST",
+            "/api/v1/feedback",
+            {"customer_id": customer_id, "survey": "csat", "score": 4, "channel": "web"},
+        ),
         "complaint": (
             "POST",
             "/api/v1/complaints",
@@ -138,7 +172,9 @@ def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, di
         "move_stage": ("POST", f"/api/v1/customers/{customer_id}/lifecycle", {"stage": "onboarding", "reason": "kyc"}),
         "stage_history": ("GET", f"/api/v1/customers/{customer_id}/lifecycle", None),
         "assign_manager": (
-            "PUT", f"/api/v1/customers/{customer_id}/relationship-manager", {"relationship_manager_id": MANAGER}
+            "PUT",
+            f"/api/v1/customers/{customer_id}/relationship-manager",
+            {"relationship_manager_id": MANAGER},
         ),
         "erase_customer": ("POST", f"/api/v1/customers/{customer_id}/erasure", {"reason": "customer request"}),
         "consent": ("GET", f"/api/v1/consents/{consent_id}", None),
@@ -166,7 +202,10 @@ async def test_role_against_route(system, client, customer_id, route, role):
     headers = system.headers(role, subject, **REASON)
     if isinstance(body, str):
         response = await client.request(
-            method, system.url("gateway") + path, content=body, headers={**headers, "Content-Type": "application/x-ndjson"}
+            method,
+            system.url("gateway") + path,
+            content=body,
+            headers={**headers, "Content-Type": "application/x-ndjson"},
         )
     else:
         response = await client.request(method, system.url("gateway") + path, json=body, headers=headers)
@@ -191,8 +230,16 @@ async def test_role_against_route(system, client, customer_id, route, role):
         ("GET", "/api/v1/customers/{other}/household", None),
         ("GET", "/api/v1/customers/{other}/tier-history", None),
         ("POST", "/api/v1/feedback", {"customer_id": "{other}", "survey": "nps", "score": 9, "channel": "web"}),
-        ("POST", "/api/v1/complaints", {"customer_id": "{other}", "category": "fees", "channel": "web", "description": "x"}),
-        ("POST", "/api/v1/consents", {"customer_id": "{other}", "recipient": "r", "purpose": "marketing", "data_categories": ["basic"]}),
+        (
+            "POST",
+            "/api/v1/complaints",
+            {"customer_id": "{other}", "category": "fees", "channel": "web", "description": "x"},
+        ),
+        (
+            "POST",
+            "/api/v1/consents",
+            {"customer_id": "{other}", "recipient": "r", "purpose": "marketing", "data_categories": ["basic"]},
+        ),
     ],
 )
 async def test_customer_sees_only_their_own_id(system, client, customer_id, method, path, body):
@@ -215,7 +262,8 @@ async def test_customer_sees_only_their_own_id(system, client, customer_id, meth
 async def test_customer_cannot_revoke_someone_elses_consent(system, client, customer_id):
     consent_id = await _grant(client, system, customer_id)
     response = await client.post(
-        f"{system.url('gateway')}/api/v1/consents/{consent_id}/revoke", headers=system.headers("customer", str(uuid.uuid4()))
+        f"{system.url('gateway')}/api/v1/consents/{consent_id}/revoke",
+        headers=system.headers("customer", str(uuid.uuid4())),
     )
     assert response.status_code == 404, response.text
     own = await client.post(
@@ -256,7 +304,9 @@ async def known_customer(system):
 
     async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=30) as http:
         body = new_customer(**KNOWN)
-        response = await http.post("/api/v1/customers", json=body, headers=system.headers("relationship_manager", MANAGER))
+        response = await http.post(
+            "/api/v1/customers", json=body, headers=system.headers("relationship_manager", MANAGER)
+        )
         assert response.status_code == 201, response.text
         await consent_to_everyone(http, system, response.json()["id"])
         return response.json()["id"]
@@ -282,7 +332,9 @@ async def test_compliance_officer_must_give_a_reason_and_it_is_audited(system, c
     assert "X-Access-Reason" in refused.json()["detail"]
 
     reason = f"AML case {uuid.uuid4().hex[:8]}"
-    read = await client.get(url, headers=system.headers("compliance_officer", "officer-7", **{"X-Access-Reason": reason}))
+    read = await client.get(
+        url, headers=system.headers("compliance_officer", "officer-7", **{"X-Access-Reason": reason})
+    )
     assert read.status_code == 200
     request_id = read.headers["x-request-id"]
 
@@ -290,8 +342,10 @@ async def test_compliance_officer_must_give_a_reason_and_it_is_audited(system, c
     try:
         async with engine.connect() as connection:
             row = (
-                await connection.execute(sa.text("SELECT * FROM audit_log WHERE request_id = :r"), {"r": request_id})
-            ).mappings().one()
+                (await connection.execute(sa.text("SELECT * FROM audit_log WHERE request_id = :r"), {"r": request_id}))
+                .mappings()
+                .one()
+            )
     finally:
         await engine.dispose()
     assert row["actor"] == "officer-7"
@@ -311,11 +365,15 @@ async def test_every_customer_data_call_is_audited_with_fields_in_clear(system, 
             )
             async with engine.connect() as connection:
                 row = (
-                    await connection.execute(
-                        sa.text("SELECT * FROM audit_log WHERE request_id = :r"),
-                        {"r": response.headers["x-request-id"]},
+                    (
+                        await connection.execute(
+                            sa.text("SELECT * FROM audit_log WHERE request_id = :r"),
+                            {"r": response.headers["x-request-id"]},
+                        )
                     )
-                ).mappings().one()
+                    .mappings()
+                    .one()
+                )
             clear = set(filter(None, row["fields"].split(",")))
             assert clear == CLEAR_FOR[role]
             assert row["actor"] == subject
@@ -390,7 +448,9 @@ async def test_a_manager_sees_only_their_own_customers(system, client, known_cus
     assert mine.status_code == 200
     theirs = await client.get(url, headers=system.headers("relationship_manager", "another-manager"))
     assert theirs.status_code == 404
-    listed = await client.get(f"{system.url('gateway')}/api/v1/customers", headers=system.headers("relationship_manager", "another-manager"))
+    listed = await client.get(
+        f"{system.url('gateway')}/api/v1/customers", headers=system.headers("relationship_manager", "another-manager")
+    )
     assert known_customer not in {c["id"] for c in listed.json()["items"]}
 
 

@@ -21,11 +21,18 @@ async def onboard(client, system, gateway) -> str:
 
 
 async def grant(client, system, gateway, customer_id, recipient, purpose, categories) -> str:
-    response = await once_customer_known(lambda: client.post(
-        f"{gateway}/api/v1/consents",
-        json={"customer_id": customer_id, "recipient": recipient, "purpose": purpose, "data_categories": categories},
-        headers=system.headers("customer", customer_id),
-    ))
+    response = await once_customer_known(
+        lambda: client.post(
+            f"{gateway}/api/v1/consents",
+            json={
+                "customer_id": customer_id,
+                "recipient": recipient,
+                "purpose": purpose,
+                "data_categories": categories,
+            },
+            headers=system.headers("customer", customer_id),
+        )
+    )
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -41,7 +48,9 @@ async def test_a_revoked_consent_denies_through_the_gateway_within_a_second(syst
     assert allowed.status_code == 200, allowed.text  # and now cached at the gateway
     assert (await client.get(url, headers=analyst)).status_code == 200
 
-    revoked = await client.post(f"{gateway}/api/v1/consents/{consent_id}/revoke", headers=system.headers("customer", customer_id))
+    revoked = await client.post(
+        f"{gateway}/api/v1/consents/{consent_id}/revoke", headers=system.headers("customer", customer_id)
+    )
     assert revoked.status_code == 200
     started = time.monotonic()
     while (await client.get(url, headers=analyst)).status_code != 403:
@@ -74,7 +83,9 @@ async def test_a_partner_receives_only_consented_categories_under_a_pseudonym(sy
 
     # The same customer is another pseudonym for another partner: records cannot be joined.
     await grant(client, system, gateway, customer_id, "lender-y", "third_party_sharing", ["risk", "business"])
-    other = (await client.get(url, params={"purpose": "third_party_sharing"}, headers=system.headers("partner", "lender-y"))).json()
+    other = (
+        await client.get(url, params={"purpose": "third_party_sharing"}, headers=system.headers("partner", "lender-y"))
+    ).json()
     assert other["subject"] != body["subject"]
     assert other["categories"] == ["business", "risk"]
     assert "assets_under_management" in other["data"] and "tier" in other["data"]
@@ -91,7 +102,9 @@ async def test_a_partner_receives_only_consented_categories_under_a_pseudonym(sy
 
 async def test_a_partner_must_name_the_purpose(system, client, gateway):
     customer_id = await onboard(client, system, gateway)
-    response = await client.get(f"{gateway}/api/v1/partner/customers/{customer_id}", headers=system.headers("partner", "insurer-x"))
+    response = await client.get(
+        f"{gateway}/api/v1/partner/customers/{customer_id}", headers=system.headers("partner", "insurer-x")
+    )
     assert response.status_code == 400
     assert "purpose" in response.json()["detail"]
 

@@ -44,13 +44,18 @@ def _wait(driver, condition, timeout=20):
 def _card_value(driver, area, kpi):
     return driver.execute_script(
         "const c = document.querySelector(`#area-${arguments[0]} [data-kpi='${arguments[1]}']`);"
-        "return c ? c.dataset.value : null;", area, kpi)
+        "return c ? c.dataset.value : null;",
+        area,
+        kpi,
+    )
 
 
 def _chart_data(driver, canvas_id):
     return driver.execute_script(
         "const chart = Chart.getChart(document.getElementById(arguments[0]));"
-        "return chart ? [chart.data.labels, chart.data.datasets[0].data] : null;", canvas_id)
+        "return chart ? [chart.data.labels, chart.data.datasets[0].data] : null;",
+        canvas_id,
+    )
 
 
 async def test_the_dashboard_shows_a_managers_portfolio_as_the_api_does(system, browser):
@@ -61,8 +66,9 @@ async def test_the_dashboard_shows_a_managers_portfolio_as_the_api_does(system, 
     async with httpx.AsyncClient(base_url=gateway, timeout=30) as http:
         for owner, count in ((manager, 2), (other, 1)):
             for _ in range(count):
-                answer = await http.post("/api/v1/customers", json=new_customer(),
-                                         headers=system.headers("relationship_manager", owner))
+                answer = await http.post(
+                    "/api/v1/customers", json=new_customer(), headers=system.headers("relationship_manager", owner)
+                )
                 assert answer.status_code == 201, answer.text
         token = system.token("relationship_manager", manager)
         api = (await http.get("/api/v1/kpis/customers", headers={"Authorization": f"Bearer {token}"})).json()
@@ -94,7 +100,8 @@ async def test_the_dashboard_shows_a_managers_portfolio_as_the_api_does(system, 
         "const from = document.getElementById('from'); const to = document.getElementById('to');"
         "const next = new Date(Date.now() + 2 * 86400000);"
         "to.value = new Date(next.getTime() + 86400000).toISOString().slice(0, 10);"
-        "from.value = next.toISOString().slice(0, 10);")
+        "from.value = next.toISOString().slice(0, 10);"
+    )
     browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
     _wait(browser, lambda d: _card_value(d, "customers", "new_customers") == "0")
 

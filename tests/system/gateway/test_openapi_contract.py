@@ -40,9 +40,22 @@ async def test_merged_openapi_is_valid_and_generates_a_client_for_every_route(sy
     config.write_text(CLIENT_CONFIG)
     generator = Path(sys.executable).parent / "openapi-python-client"
     result = subprocess.run(
-        [str(generator), "generate", "--path", str(spec), "--config", str(config),
-         "--output-path", str(tmp_path / "bank_crm_client"), "--meta", "none"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(spec),
+            "--config",
+            str(config),
+            "--output-path",
+            str(tmp_path / "bank_crm_client"),
+            "--meta",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -53,6 +66,12 @@ async def test_merged_openapi_is_valid_and_generates_a_client_for_every_route(sy
         path.stem for path in (tmp_path / "bank_crm_client" / "api").rglob("*.py") if path.name != "__init__.py"
     }
     assert len(generated) == len(operations), (len(generated), len(operations), output)
-    check = subprocess.run([sys.executable, "-c", "import bank_crm_client.client, bank_crm_client.models"],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    check = subprocess.run(
+        [sys.executable, "-c", "import bank_crm_client.client, bank_crm_client.models"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert check.returncode == 0, check.stderr

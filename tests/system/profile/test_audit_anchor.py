@@ -21,8 +21,13 @@ ADMIN = {"X-Actor-Id": "admin-a", "X-Actor-Role": "admin"}
 
 def verify(own) -> tuple[int, str]:
     """`crm verify-audit profile`: (exit code, what it printed)."""
-    done = subprocess.run([sys.executable, "-m", "services.cli", "verify-audit", "profile"], env=own.env,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "verify-audit", "profile"],
+        env=own.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return done.returncode, done.stdout
 
 
@@ -55,7 +60,7 @@ async def test_removing_the_newest_records_or_rewriting_the_chain_fails_verifica
 
         async with engine.begin() as connection:
             await connection.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-            newest = (await connection.execute(sa.select(audit.table).where(audit.table.c.chain_position > head - 2)))
+            newest = await connection.execute(sa.select(audit.table).where(audit.table.c.chain_position > head - 2))
             newest = [dict(row) for row in newest.mappings()]
             await connection.execute(sa.text("DELETE FROM audit_log WHERE chain_position > :p"), {"p": head - 2})
         code, out = verify(own)
@@ -71,11 +76,24 @@ async def test_removing_the_newest_records_or_rewriting_the_chain_fails_verifica
             prev = GENESIS
             for row in rows:
                 actor = "someone-else" if row.chain_position == 1 else row.actor
-                content = [row.chain_position, _canonical_time(row.at), actor, row.role, row.action, row.customer_id,
-                           row.fields, row.reason, row.outcome, row.request_id, prev]
+                content = [
+                    row.chain_position,
+                    _canonical_time(row.at),
+                    actor,
+                    row.role,
+                    row.action,
+                    row.customer_id,
+                    row.fields,
+                    row.reason,
+                    row.outcome,
+                    row.request_id,
+                    prev,
+                ]
                 digest = hmac.new(key, _canonical(content), hashlib.sha256).hexdigest()
-                await connection.execute(sa.text("UPDATE audit_log SET actor = :a, prev_hash = :p, hash = :h WHERE id = :i"),
-                                         {"a": actor, "p": prev, "h": digest, "i": row.id})
+                await connection.execute(
+                    sa.text("UPDATE audit_log SET actor = :a, prev_hash = :p, hash = :h WHERE id = :i"),
+                    {"a": actor, "p": prev, "h": digest, "i": row.id},
+                )
                 prev = digest
         code, out = verify(own)
         assert code == 1 and "rewritten" in out, out

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.kit import crypto
-from tests import databases
-from tests.system.profile.conftest import key_env
-from tests.support import System, eventually, new_customer
 from services.kit.identity import caller_headers
+from tests import databases
+from tests.support import System, eventually, new_customer
+from tests.system.profile.conftest import key_env
 
 SCRIPTS = Path(__file__).resolve().parents[3] / "deploy" / "backup"
 ADMIN = caller_headers("admin", "admin-b")
@@ -27,8 +27,14 @@ PERSONAL = ("name", "national_id", "phone", "email", "birth_date", "address")
 def run_script(name: str, *args: str, database_url: str) -> subprocess.CompletedProcess:
     """A backup script against `database_url`, through the libpq variables it reads."""
     url = sa.engine.make_url(database_url)
-    env = {**os.environ, "PGHOST": url.host, "PGPORT": str(url.port or 5432), "PGUSER": url.username,
-           "PGDATABASE": url.database, **({"PGPASSWORD": url.password} if url.password else {})}
+    env = {
+        **os.environ,
+        "PGHOST": url.host,
+        "PGPORT": str(url.port or 5432),
+        "PGUSER": url.username,
+        "PGDATABASE": url.database,
+        **({"PGPASSWORD": url.password} if url.password else {}),
+    }
     return subprocess.run([SCRIPTS / name, *args], env=env, capture_output=True, text=True, check=False)
 
 
@@ -49,7 +55,9 @@ async def stored(database_url: str, customer_id: str, column: str) -> str:
     engine = create_async_engine(database_url)
     try:
         async with engine.connect() as connection:
-            return await connection.scalar(sa.text(f"SELECT {column} FROM customers WHERE id = :id"), {"id": customer_id})
+            return await connection.scalar(
+                sa.text(f"SELECT {column} FROM customers WHERE id = :id"), {"id": customer_id}
+            )
     finally:
         await engine.dispose()
 
@@ -58,8 +66,14 @@ async def test_backup_and_restore_drill(own_profile, client, keys, tmp_path):
     own = own_profile
     database_url = own.database_urls["profile"]
     url = own.url("profile") + "/api/v1/customers"
-    bodies = [new_customer(name=f"Qianmen Drillperson {i}", address=f"{i} Dazhalan West Street, Beijing",
-                           email=f"drill.{i}.{os.urandom(3).hex()}@example.cn") for i in range(4)]
+    bodies = [
+        new_customer(
+            name=f"Qianmen Drillperson {i}",
+            address=f"{i} Dazhalan West Street, Beijing",
+            email=f"drill.{i}.{os.urandom(3).hex()}@example.cn",
+        )
+        for i in range(4)
+    ]
 
     async def create(body: dict) -> dict:
         response = await client.post(url, json=body, headers=ADMIN)
@@ -71,9 +85,16 @@ async def test_backup_and_restore_drill(own_profile, client, keys, tmp_path):
     own.restart_component("profile", PROFILE_ACTIVE_KEY_ID="k2")
     created += [await create(body) for body in bodies[2:]]
     document_number = f"E{int.from_bytes(os.urandom(5)):012d}"
-    document = await client.post(f"{url}/{created[0]['id']}/documents", headers=ADMIN, json={
-        "type": "passport", "document_number": document_number, "issuer": "CN", "expires_on": "2031-01-01",
-    })
+    document = await client.post(
+        f"{url}/{created[0]['id']}/documents",
+        headers=ADMIN,
+        json={
+            "type": "passport",
+            "document_number": document_number,
+            "issuer": "CN",
+            "expires_on": "2031-01-01",
+        },
+    )
     assert document.status_code == 201, document.text
 
     def sealed_chain() -> int:

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from events.contracts import topics
+from services.kit.identity import caller_headers
 from services.profile.documents import erase_documents_and_links
 from tests.support import new_customer
-from services.kit.identity import caller_headers
 
 PROBLEM = "application/problem+json"
 ADMIN = caller_headers("admin", "admin-7")
@@ -56,8 +56,9 @@ async def create_customer(client, url: str, headers: dict = ADMIN, **overrides) 
 
 
 async def add_document(client, url: str, customer_id: str, headers: dict = ADMIN, **overrides) -> dict:
-    response = await client.post(f"{url}/api/v1/customers/{customer_id}/documents", json=a_document(**overrides),
-                                 headers=headers)
+    response = await client.post(
+        f"{url}/api/v1/customers/{customer_id}/documents", json=a_document(**overrides), headers=headers
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -112,7 +113,10 @@ async def test_documents_are_added_and_listed_with_their_status(client, url):
     listed = await list_documents(client, url, customer["id"])
 
     assert [(d["id"], d["status"]) for d in listed] == [
-        (expired["id"], "expired"), (today["id"], "expiring"), (added["id"], "expiring"), (later["id"], "valid"),
+        (expired["id"], "expired"),
+        (today["id"], "expiring"),
+        (added["id"], "expiring"),
+        (later["id"], "valid"),
     ]
     assert listed[2] == added
     assert listed[3]["issued_on"] is None
@@ -137,8 +141,11 @@ async def test_invalid_or_duplicate_documents_are_refused(client, url):
         assert body["document_number"] not in response.text  # input is never echoed
 
     # The same passport, however written, belongs to one person only.
-    again = await client.post(f"{url}/api/v1/customers/{other['id']}/documents",
-                              json=a_document(document_number=" G1234567 ", issuer="cn"), headers=ADMIN)
+    again = await client.post(
+        f"{url}/api/v1/customers/{other['id']}/documents",
+        json=a_document(document_number=" G1234567 ", issuer="cn"),
+        headers=ADMIN,
+    )
     assert again.status_code == 409 and again.headers["content-type"] == PROBLEM
     assert "G1234567" not in again.text.upper()
     assert [d["id"] for d in await list_documents(client, url, customer["id"])] == [first["id"]]
@@ -157,9 +164,15 @@ async def test_a_document_number_is_never_stored_in_clear(client, url, database)
     await list_documents(client, url, customer["id"])
 
     async with database.connect() as connection:
-        [row] = (await connection.execute(
-            sa.text("SELECT * FROM customer_documents WHERE id = :id"), {"id": document["id"]}
-        )).mappings().all()
+        [row] = (
+            (
+                await connection.execute(
+                    sa.text("SELECT * FROM customer_documents WHERE id = :id"), {"id": document["id"]}
+                )
+            )
+            .mappings()
+            .all()
+        )
         assert row["document_number"] and row["number_index"]
         for table in ("customer_documents", "outbox", "audit_log"):
             for stored in (await connection.execute(sa.text(f"SELECT * FROM {table}"))).all():
@@ -222,13 +235,16 @@ async def announcements(client, url, kafka, customer_id: str, *, marker: int) ->
     """(document id, status) of every announcement for the customer so far. A later change of
     the customer (the `marker`-th) is published behind them (commit order, same key), so once it
     is on the topic, every announcement made before it is there too."""
-    changed = await client.patch(f"{url}/api/v1/customers/{customer_id}", json={"address": f"{marker} Jianguo Road"},
-                                 headers=ADMIN)
+    changed = await client.patch(
+        f"{url}/api/v1/customers/{customer_id}", json={"address": f"{marker} Jianguo Road"}, headers=ADMIN
+    )
     assert changed.status_code == 200, changed.text
-    await kafka.wait_for(topics.CUSTOMER, lambda e, _h: e.type == "customer.updated" and e.customer_id == customer_id,
-                         count=marker)
+    await kafka.wait_for(
+        topics.CUSTOMER, lambda e, _h: e.type == "customer.updated" and e.customer_id == customer_id, count=marker
+    )
     return sorted(
-        (e.payload["document_id"], e.payload["status"]) for e, _h in await kafka.read_all(topics.CUSTOMER, timeout=2.0)
+        (e.payload["document_id"], e.payload["status"])
+        for e, _h in await kafka.read_all(topics.CUSTOMER, timeout=2.0)
         if not isinstance(e, bytes) and e.type == "customer.document_expiring" and e.customer_id == customer_id
     )
 
@@ -261,8 +277,10 @@ async def test_the_job_announces_each_document_once_per_status(client, url, kafk
 
     # Time passes: the expiring document expires, and is announced once more, as expired.
     async with database.begin() as connection:
-        await connection.execute(sa.text("UPDATE customer_documents SET expires_on = :day WHERE id = :id"),
-                                 {"day": datetime.now(UTC).date() - timedelta(days=1), "id": expiring_soon["id"]})
+        await connection.execute(
+            sa.text("UPDATE customer_documents SET expires_on = :day WHERE id = :id"),
+            {"day": datetime.now(UTC).date() - timedelta(days=1), "id": expiring_soon["id"]},
+        )
     run_job(system)
     run_job(system)
 
@@ -275,8 +293,11 @@ async def test_the_job_announces_each_document_once_per_status(client, url, kafk
 
 
 async def link(client, url: str, customer_id: str, related_id: str, kind: str, headers: dict = ADMIN, **extra):
-    return await client.post(f"{url}/api/v1/customers/{customer_id}/relationships",
-                             json={"related_customer_id": related_id, "type": kind, **extra}, headers=headers)
+    return await client.post(
+        f"{url}/api/v1/customers/{customer_id}/relationships",
+        json={"related_customer_id": related_id, "type": kind, **extra},
+        headers=headers,
+    )
 
 
 async def links_of(client, url: str, customer_id: str, headers: dict = ADMIN) -> list[tuple]:
@@ -304,7 +325,8 @@ async def test_relationships_are_linked_listed_from_both_ends_and_removed(client
     assert (await link(client, url, a["id"], parent["id"], "parent")).status_code == 201
 
     assert await links_of(client, url, a["id"]) == [
-        ("spouse", "outgoing", spouse["id"]), ("guarantor", "outgoing", guarantor["id"]),
+        ("spouse", "outgoing", spouse["id"]),
+        ("guarantor", "outgoing", guarantor["id"]),
         ("parent", "outgoing", parent["id"]),
     ]
     assert await links_of(client, url, spouse["id"]) == [("spouse", "outgoing", a["id"])]
@@ -312,12 +334,18 @@ async def test_relationships_are_linked_listed_from_both_ends_and_removed(client
     assert await links_of(client, url, parent["id"]) == [("child", "outgoing", a["id"])]
     seen_by_spouse = (await client.get(f"{url}/api/v1/customers/{spouse['id']}/relationships", headers=ADMIN)).json()
     assert seen_by_spouse[0]["related_customer"] == {
-        "id": a["id"], "name": "Li Wei", "tier": "affluent", "lifecycle_stage": "prospect",
+        "id": a["id"],
+        "name": "Li Wei",
+        "tier": "affluent",
+        "lifecycle_stage": "prospect",
     }
 
     # The same link, recorded again from either end, is a conflict.
-    for customer_id, related_id, kind in [(a["id"], spouse["id"], "spouse"), (spouse["id"], a["id"], "spouse"),
-                                          (parent["id"], a["id"], "child")]:
+    for customer_id, related_id, kind in [
+        (a["id"], spouse["id"], "spouse"),
+        (spouse["id"], a["id"], "spouse"),
+        (parent["id"], a["id"], "child"),
+    ]:
         again = await link(client, url, customer_id, related_id, kind)
         assert again.status_code == 409 and again.headers["content-type"] == PROBLEM, (kind, again.text)
     assert (await link(client, url, a["id"], spouse["id"], "household_member")).status_code == 201
@@ -336,8 +364,9 @@ async def test_relationships_are_linked_listed_from_both_ends_and_removed(client
     again = await client.delete(f"{url}/api/v1/customers/{a['id']}/relationships/{spouse_link}", headers=ADMIN)
     assert again.status_code == 404
     guarantor_link = (await client.get(f"{url}/api/v1/customers/{a['id']}/relationships", headers=ADMIN)).json()[0]
-    elsewhere = await client.delete(f"{url}/api/v1/customers/{parent['id']}/relationships/{guarantor_link['id']}",
-                                    headers=ADMIN)
+    elsewhere = await client.delete(
+        f"{url}/api/v1/customers/{parent['id']}/relationships/{guarantor_link['id']}", headers=ADMIN
+    )
     assert elsewhere.status_code == 404
     assert len(await links_of(client, url, a["id"])) == 3
 
@@ -354,7 +383,10 @@ async def test_a_manager_links_only_customers_they_see_and_reads_nothing_of_othe
     response = await client.get(f"{url}/api/v1/customers/{own['id']}/relationships", headers=manager)
     assert response.status_code == 200
     assert response.json()[0]["related_customer"] == {
-        "id": unmanaged["id"], "name": None, "tier": None, "lifecycle_stage": None,
+        "id": unmanaged["id"],
+        "name": None,
+        "tier": None,
+        "lifecycle_stage": None,
     }
     listed = await client.get(f"{url}/api/v1/customers/{unmanaged['id']}/relationships", headers=manager)
     assert listed.status_code == 404
@@ -365,10 +397,17 @@ async def test_a_manager_links_only_customers_they_see_and_reads_nothing_of_othe
 
 async def audit_rows(database, customer_id: str) -> list[dict]:
     async with database.connect() as connection:
-        return [dict(r) for r in (await connection.execute(
-            sa.text("SELECT actor, role, action, fields, reason FROM audit_log WHERE customer_id = :c ORDER BY id"),
-            {"c": customer_id},
-        )).mappings()]
+        return [
+            dict(r)
+            for r in (
+                await connection.execute(
+                    sa.text(
+                        "SELECT actor, role, action, fields, reason FROM audit_log WHERE customer_id = :c ORDER BY id"
+                    ),
+                    {"c": customer_id},
+                )
+            ).mappings()
+        ]
 
 
 async def test_reads_and_changes_are_audited(client, url, database):
@@ -383,12 +422,18 @@ async def test_reads_and_changes_are_audited(client, url, database):
 
     rows = await audit_rows(database, customer["id"])
     assert [r["action"] for r in rows if r["action"] != "create"] == [
-        "document_add", "relationship_add", "document_list", "relationship_list",
+        "document_add",
+        "relationship_add",
+        "document_list",
+        "relationship_list",
     ]
     document_read = next(r for r in rows if r["action"] == "document_list")
     assert document_read == {
-        "actor": "co-11", "role": "compliance_officer", "action": "document_list",
-        "fields": "document_number,expires_on,issued_on,issuer,type", "reason": "KYC review 2291",
+        "actor": "co-11",
+        "role": "compliance_officer",
+        "action": "document_list",
+        "fields": "document_number,expires_on,issued_on,issuer,type",
+        "reason": "KYC review 2291",
     }
     # The related customer's name, tier and stage were read too.
     related = [r for r in await audit_rows(database, other["id"]) if r["actor"] == "co-11"]
@@ -408,9 +453,16 @@ async def test_erasure_destroys_document_numbers_and_removes_links(client, url, 
         await erase_documents_and_links(session, customer["id"])
 
     async with database.connect() as connection:
-        numbers = dict((await connection.execute(
-            sa.text("SELECT id, document_number IS NULL AND number_index IS NULL FROM customer_documents "
-                    "WHERE id IN (:a, :b)"), {"a": document["id"], "b": kept["id"]},
-        )).all())
+        numbers = dict(
+            (
+                await connection.execute(
+                    sa.text(
+                        "SELECT id, document_number IS NULL AND number_index IS NULL FROM customer_documents "
+                        "WHERE id IN (:a, :b)"
+                    ),
+                    {"a": document["id"], "b": kept["id"]},
+                )
+            ).all()
+        )
     assert numbers == {document["id"]: True, kept["id"]: False}
     assert await links_of(client, url, spouse["id"]) == []

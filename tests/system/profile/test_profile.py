@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support import eventually, new_customer
 from services.kit.identity import caller_headers
+from tests.support import eventually, new_customer
 
 MANAGER = caller_headers("relationship_manager", "rm-7")
 ADMIN = caller_headers("admin", "admin-1")
@@ -93,7 +93,11 @@ async def test_undeclared_fields_are_refused_and_the_catalogue_is_served(system,
     categories = {d["category"] for d in declared}
     assert categories <= {"basic", "business", "risk", "behaviour", "operational"}
     restricted = {(d["table"], d["name"]) for d in declared if d["sensitivity"] == "restricted"}
-    assert restricted == {("customers", "national_id"), ("customers", "phone"), ("customer_documents", "document_number")}
+    assert restricted == {
+        ("customers", "national_id"),
+        ("customers", "phone"),
+        ("customer_documents", "document_number"),
+    }
 
 
 async def test_tier_follows_assets_and_re_tiering_is_announced(client, url, kafka):
@@ -110,7 +114,9 @@ async def test_tier_follows_assets_and_re_tiering_is_announced(client, url, kafk
 
 async def test_lifecycle_moves_are_checked_and_kept(client, url, kafka):
     customer = await create(client, url)
-    wrong = await client.post(f"{url}/{customer['id']}/lifecycle", json={"stage": "dormant", "reason": "x"}, headers=ADMIN)
+    wrong = await client.post(
+        f"{url}/{customer['id']}/lifecycle", json={"stage": "dormant", "reason": "x"}, headers=ADMIN
+    )
     assert wrong.status_code == 409 and "onboarding" in wrong.json()["detail"]
     for stage in ("onboarding", "active", "dormant"):
         moved = await client.post(
@@ -119,7 +125,10 @@ async def test_lifecycle_moves_are_checked_and_kept(client, url, kafka):
         assert moved.status_code == 200 and moved.json()["lifecycle_stage"] == stage
     history = (await client.get(f"{url}/{customer['id']}/lifecycle", headers=ADMIN)).json()
     assert [(h["from_stage"], h["to_stage"]) for h in history] == [
-        (None, "prospect"), ("prospect", "onboarding"), ("onboarding", "active"), ("active", "dormant")
+        (None, "prospect"),
+        ("prospect", "onboarding"),
+        ("onboarding", "active"),
+        ("active", "dormant"),
     ]
     await kafka.wait_for(
         "crm.customer", lambda e, h: e.customer_id == customer["id"] and e.type == "customer.lifecycle_changed", count=3
@@ -140,9 +149,13 @@ async def test_lost_update_is_refused_with_412(client, url):
     customer = await create(client, url)
     first = await client.get(f"{url}/{customer['id']}", headers=ADMIN)
     etag = first.headers["etag"]
-    ok = await client.patch(f"{url}/{customer['id']}", json={"address": "1 New Street"}, headers={**ADMIN, "If-Match": etag})
+    ok = await client.patch(
+        f"{url}/{customer['id']}", json={"address": "1 New Street"}, headers={**ADMIN, "If-Match": etag}
+    )
     assert ok.status_code == 200 and ok.headers["etag"] != etag
-    stale = await client.patch(f"{url}/{customer['id']}", json={"address": "2 Old Street"}, headers={**ADMIN, "If-Match": etag})
+    stale = await client.patch(
+        f"{url}/{customer['id']}", json={"address": "2 Old Street"}, headers={**ADMIN, "If-Match": etag}
+    )
     assert stale.status_code == 412
     assert (await client.get(f"{url}/{customer['id']}", headers=ADMIN)).json()["address"] == "1 New Street"
 
@@ -150,8 +163,14 @@ async def test_lost_update_is_refused_with_412(client, url):
 async def test_cursor_pagination_with_filters(client, url):
     manager_id = f"rm-{uuid.uuid4().hex[:6]}"
     manager = caller_headers("admin", manager_id)
-    ids = {(await create(client, url, headers=manager, relationship_manager_id=manager_id,
-                         assets_under_management="700000"))["id"] for _ in range(5)}
+    ids = {
+        (
+            await create(
+                client, url, headers=manager, relationship_manager_id=manager_id, assets_under_management="700000"
+            )
+        )["id"]
+        for _ in range(5)
+    }
     seen, after = [], None
     while True:
         params = {"manager": manager_id, "tier": "affluent", "limit": 2, **({"after": after} if after else {})}
@@ -179,8 +198,13 @@ async def test_bulk_import_is_all_or_nothing_and_idempotent(client, url):
 
     rejected = await client.post(f"{url}/imports", content=csv_file(bad), headers=csv_headers)
     assert rejected.status_code == 422
-    assert [(e["line"], e["reason"].split(":")[0]) for e in rejected.json()["errors"]] == [(3, "assets_under_management"), (4, "email")]
-    assert (await client.post(f"{url}/search", json={"national_id": rows[0]["national_id"]}, headers=ADMIN)).json() == []
+    assert [(e["line"], e["reason"].split(":")[0]) for e in rejected.json()["errors"]] == [
+        (3, "assets_under_management"),
+        (4, "email"),
+    ]
+    assert (
+        await client.post(f"{url}/search", json={"national_id": rows[0]["national_id"]}, headers=ADMIN)
+    ).json() == []
 
     first = await client.post(f"{url}/imports", content=csv_file(rows), headers=csv_headers)
     assert first.json() == {"rows": 3, "created": 3, "skipped_existing": 0}
@@ -188,7 +212,9 @@ async def test_bulk_import_is_all_or_nothing_and_idempotent(client, url):
     assert again.json() == {"rows": 3, "created": 0, "skipped_existing": 3}
 
     jsonl = "\n".join(json.dumps(r) for r in [new_customer(external_ref=f"J-{uuid.uuid4().hex[:8]}"), {"name": 1}, "x"])
-    lines = await client.post(f"{url}/imports", content=jsonl, headers={**ADMIN, "Content-Type": "application/x-ndjson"})
+    lines = await client.post(
+        f"{url}/imports", content=jsonl, headers={**ADMIN, "Content-Type": "application/x-ndjson"}
+    )
     assert lines.status_code == 422
     assert [e["line"] for e in lines.json()["errors"]] == [2, 3]
 
@@ -198,8 +224,9 @@ async def test_audit_trail_records_reads_and_catches_tampering(system, client, u
     await client.get(f"{url}/{customer['id']}", headers=caller_headers("admin", "admin-1", reason="audit test"))
 
     async def recorded():
-        page = (await client.get(system.url("profile") + "/api/v1/audit-records",
-                                 params={"customer_id": customer["id"]})).json()
+        page = (
+            await client.get(system.url("profile") + "/api/v1/audit-records", params={"customer_id": customer["id"]})
+        ).json()
         actions = [(r["action"], r["actor"], r["reason"]) for r in page["items"]]
         assert ("read", "admin-1", "audit test") in actions and ("create", "admin-1", None) in actions
         assert all(r["hash"] for r in page["items"])  # sealed into the chain
@@ -216,14 +243,17 @@ async def test_audit_trail_records_reads_and_catches_tampering(system, client, u
         async with engine.begin() as connection:
             # A DBA bypasses the guard and edits history; the chain still tells.
             await connection.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-            await connection.execute(sa.text("UPDATE audit_log SET actor = 'someone-else' WHERE id = :i"),
-                                     {"i": records[0]["id"]})
+            await connection.execute(
+                sa.text("UPDATE audit_log SET actor = 'someone-else' WHERE id = :i"), {"i": records[0]["id"]}
+            )
         with pytest.raises(subprocess.CalledProcessError) as broken:
             system.run_cli("verify-audit", "profile")
         assert "BROKEN" in broken.value.stdout and "altered" in broken.value.stdout
     finally:
         async with engine.begin() as connection:
-            await connection.execute(sa.text("UPDATE audit_log SET actor = 'admin-1' WHERE id = :i"), {"i": records[0]["id"]})
+            await connection.execute(
+                sa.text("UPDATE audit_log SET actor = 'admin-1' WHERE id = :i"), {"i": records[0]["id"]}
+            )
             await connection.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
         await engine.dispose()
     assert system.run_cli("verify-audit", "profile").returncode == 0
@@ -252,7 +282,9 @@ async def test_key_rotation_re_encrypts_everything_and_keeps_it_readable(own_pro
     for customer in created:
         read = (await client.get(f"{url}/{customer['id']}", headers=ADMIN)).json()
         assert (read["national_id"], read["phone"], read["name"]) == (
-            customer["national_id"], customer["phone"], customer["name"]
+            customer["national_id"],
+            customer["phone"],
+            customer["name"],
         )
     found = await client.post(f"{url}/search", json={"phone": created[0]["phone"]}, headers=ADMIN)
     assert [c["id"] for c in found.json()] == [created[0]["id"]]

@@ -8,13 +8,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.kit.clock import now
 from services.kit import crypto, db
+from services.kit.clock import now
+from services.kit.identity import caller_headers
 from services.profile.declarations import Category
 from services.profile.retention import apply_retention, retention_days
 from services.profile.settings import ProfileSettings
 from tests.support import new_customer
-from services.kit.identity import caller_headers
 
 ADMIN = caller_headers("admin", "admin-r")
 
@@ -37,8 +37,9 @@ async def customer_in(client, url: str, *stages: str) -> dict:
     assert response.status_code == 201, response.text
     customer = response.json()
     for stage in stages:
-        moved = await client.post(f"{url}/{customer['id']}/lifecycle", json={"stage": stage, "reason": "test"},
-                                  headers=ADMIN)
+        moved = await client.post(
+            f"{url}/{customer['id']}/lifecycle", json={"stage": stage, "reason": "test"}, headers=ADMIN
+        )
         assert moved.status_code == 200, moved.text
     return customer
 
@@ -47,8 +48,10 @@ async def churned_days_ago(database, customer_id: str, days: int, *, which: str 
     """Back-date the customer's latest (or first: which="min") move to `churned`."""
     async with database.begin() as connection:
         moved = await connection.execute(
-            sa.text(f"UPDATE lifecycle_history SET at = :at WHERE id = (SELECT {which}(id) FROM lifecycle_history "
-                    "WHERE customer_id = :c AND to_stage = 'churned')"),
+            sa.text(
+                f"UPDATE lifecycle_history SET at = :at WHERE id = (SELECT {which}(id) FROM lifecycle_history "
+                "WHERE customer_id = :c AND to_stage = 'churned')"
+            ),
             {"at": now() - timedelta(days=days), "c": customer_id},
         )
         assert moved.rowcount == 1
@@ -56,10 +59,15 @@ async def churned_days_ago(database, customer_id: str, days: int, *, which: str 
 
 async def erase_records(database, customer_ids: list[str]) -> dict[str, list[tuple]]:
     async with database.connect() as connection:
-        rows = (await connection.execute(
-            sa.text("SELECT customer_id, actor, role, reason FROM audit_log WHERE action = 'erase' "
-                    "AND customer_id = ANY(:ids) ORDER BY id"), {"ids": customer_ids},
-        )).all()
+        rows = (
+            await connection.execute(
+                sa.text(
+                    "SELECT customer_id, actor, role, reason FROM audit_log WHERE action = 'erase' "
+                    "AND customer_id = ANY(:ids) ORDER BY id"
+                ),
+                {"ids": customer_ids},
+            )
+        ).all()
     found = {customer_id: [] for customer_id in customer_ids}
     for row in rows:
         found[row.customer_id].append((row.actor, row.role, row.reason))
@@ -68,7 +76,10 @@ async def erase_records(database, customer_ids: list[str]) -> dict[str, list[tup
 
 def test_the_policy_comes_from_settings_over_the_defaults(monkeypatch):
     assert retention_days(ProfileSettings()) == {
-        Category.BASIC: 1825, Category.BUSINESS: 1825, Category.RISK: 1825, Category.BEHAVIOUR: 730,
+        Category.BASIC: 1825,
+        Category.BUSINESS: 1825,
+        Category.RISK: 1825,
+        Category.BEHAVIOUR: 730,
     }
     monkeypatch.setenv("PROFILE_RETENTION_DAYS", '{"basic": 30}')
     assert retention_days(ProfileSettings())[Category.BASIC] == 30
@@ -102,24 +113,35 @@ async def test_customers_whose_relationship_ended_beyond_the_limit_are_erased(sy
         assert read.status_code == 200 and read.json()["name"] == kept["name"], read.text
 
     await kafka.wait_for("crm.customer", lambda e, h: e.type == "customer.erased" and e.customer_id == overdue["id"])
-    erased_ids = {e.customer_id for e, _ in await kafka.read_all("crm.customer") if getattr(e, "type", None) == "customer.erased"}
+    erased_ids = {
+        e.customer_id for e, _ in await kafka.read_all("crm.customer") if getattr(e, "type", None) == "customer.erased"
+    }
     assert not erased_ids & {c["id"] for c in (recent, within, returned, churned_again, active)}
 
     async with database.connect() as connection:
-        row = (await connection.execute(
-            sa.text("SELECT name, national_id, national_id_index, phone_index, assets_under_management, erased_at "
-                    "FROM customers WHERE id = :id"), {"id": overdue["id"]},
-        )).one()
+        row = (
+            await connection.execute(
+                sa.text(
+                    "SELECT name, national_id, national_id_index, phone_index, assets_under_management, erased_at "
+                    "FROM customers WHERE id = :id"
+                ),
+                {"id": overdue["id"]},
+            )
+        ).one()
     assert (row.name, row.national_id, row.national_id_index, row.phone_index) == (None, None, None, None)
     assert row.erased_at is not None and str(row.assets_under_management) == overdue["assets_under_management"]
 
-    records = await erase_records(database, [c["id"] for c in (overdue, recent, within, returned, churned_again, active)])
+    records = await erase_records(
+        database, [c["id"] for c in (overdue, recent, within, returned, churned_again, active)]
+    )
     [(actor, role, reason)] = records.pop(overdue["id"])
     assert (actor, role) == ("job:apply-retention", "system") and f"{limit} days" in reason
     assert not any(records.values())
 
     # Nothing is erased twice: the next run finds nothing due.
-    assert system.run_cli("run-job", "profile", "apply-retention").stdout.strip() == "profile/apply-retention: 0 handled"
+    assert (
+        system.run_cli("run-job", "profile", "apply-retention").stdout.strip() == "profile/apply-retention: 0 handled"
+    )
 
 
 async def test_the_job_works_in_bounded_batches_and_skips_rows_another_replica_holds(

@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
-from events.contracts import topics
 from events.contracts import (
     ConsentGrantedV1,
     ConsentRevokedV1,
@@ -14,6 +13,7 @@ from events.contracts import (
     CustomerErasedV1,
     CustomerUpdatedV1,
     new_event,
+    topics,
 )
 from events.contracts.envelope import Envelope
 from services.kit.clock import now
@@ -28,7 +28,9 @@ def created(customer_id: str, assets: str = "250000.00") -> Envelope:
 
 def updated(customer_id: str, assets: str) -> Envelope:
     payload = CustomerUpdatedV1(
-        customer_id=customer_id, assets_under_management=Decimal(assets), age_band="40_64",
+        customer_id=customer_id,
+        assets_under_management=Decimal(assets),
+        age_band="40_64",
         changed_fields=["assets_under_management"],
     )
     return new_event("customer.updated", payload, source="profile")
@@ -40,8 +42,12 @@ async def publish(kafka, envelope: Envelope, topic: str = topics.CUSTOMER) -> No
 
 def marketing_consent(customer_id: str, consent_id: str) -> Envelope:
     payload = ConsentGrantedV1(
-        consent_id=consent_id, customer_id=customer_id, recipient="wealth-management", purpose="marketing",
-        data_categories=["basic", "risk"], expires_at=None,
+        consent_id=consent_id,
+        customer_id=customer_id,
+        recipient="wealth-management",
+        purpose="marketing",
+        data_categories=["basic", "risk"],
+        expires_at=None,
     )
     return new_event("consent.granted", payload, source="consent")
 
@@ -54,16 +60,15 @@ async def onboard(kafka, customer_id: str, assets: str = "250000.00") -> str:
     return consent_id
 
 
-async def recommendations(
-    client, system, customer_id: str, *, consented: bool = True
-) -> dict:
+async def recommendations(client, system, customer_id: str, *, consented: bool = True) -> dict:
     """The customer's recommendations, once known. Consent events travel on their own topic, so
     they may arrive after the customer's."""
 
     async def check():
         response = await client.get(
             f"{system.url('recommendation')}/api/v1/customers/{customer_id}/recommendations?limit=50",
-            headers=caller_headers("customer", customer_id))
+            headers=caller_headers("customer", customer_id),
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         if consented:
@@ -159,8 +164,13 @@ async def test_no_marketing_consent_means_no_recommendation(system, kafka, clien
     await publish(kafka, marketing_consent(customer_id, consent_id), topics.CONSENT)
     await recommendations(client, system, customer_id)
 
-    revoked = ConsentRevokedV1(consent_id=consent_id, customer_id=customer_id, recipient="wealth-management",
-                               purpose="marketing", revoked_at=now())
+    revoked = ConsentRevokedV1(
+        consent_id=consent_id,
+        customer_id=customer_id,
+        recipient="wealth-management",
+        purpose="marketing",
+        revoked_at=now(),
+    )
     await publish(kafka, new_event("consent.revoked", revoked, source="consent"), topics.CONSENT)
 
     async def withheld():

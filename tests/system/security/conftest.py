@@ -13,8 +13,9 @@ def onboard(system, client, gateway):
     """A new customer, created by `manager`, who has consented to bank marketing."""
 
     async def create(manager: str = "rm-owner") -> str:
-        response = await client.post(f"{gateway}/api/v1/customers", json=new_customer(),
-                                     headers=system.headers("relationship_manager", manager))
+        response = await client.post(
+            f"{gateway}/api/v1/customers", json=new_customer(), headers=system.headers("relationship_manager", manager)
+        )
         assert response.status_code == 201, response.text
         return response.json()["id"]
 
@@ -28,9 +29,14 @@ def grant(system, client, gateway):
     async def give(customer_id: str, recipient: str = "bank-marketing", purpose: str = "marketing") -> str:
         async def granted():
             response = await client.post(
-                f"{gateway}/api/v1/consents", headers=system.headers("customer", customer_id),
-                json={"customer_id": customer_id, "recipient": recipient, "purpose": purpose,
-                      "data_categories": ["basic"]},
+                f"{gateway}/api/v1/consents",
+                headers=system.headers("customer", customer_id),
+                json={
+                    "customer_id": customer_id,
+                    "recipient": recipient,
+                    "purpose": purpose,
+                    "data_categories": ["basic"],
+                },
             )
             assert response.status_code == 201, response.text
             return response.json()["id"]
@@ -38,5 +44,3 @@ def grant(system, client, gateway):
         return await eventually(granted, timeout=15)
 
     return give
-
-

@@ -17,8 +17,9 @@ PATHS = [
 
 
 @pytest.mark.parametrize("method,path", PATHS)
-async def test_another_managers_customers_consents_look_like_nothing(system, client, gateway, onboard, grant,
-                                                                      method, path):
+async def test_another_managers_customers_consents_look_like_nothing(
+    system, client, gateway, onboard, grant, method, path
+):
     customer_id = await onboard("rm-owner")
     consent_id = await grant(customer_id)
     intruder = system.headers("relationship_manager", "rm-intruder")
@@ -28,18 +29,27 @@ async def test_another_managers_customers_consents_look_like_nothing(system, cli
 
     assert (theirs.status_code, unknown.status_code) == (404, 404), theirs.text
     assert theirs.json()["detail"] == unknown.json()["detail"] == "No consent has this id."
-    owner = await client.request(method, gateway + path.format(id=consent_id),
-                                 headers=system.headers("relationship_manager", "rm-owner"))
+    owner = await client.request(
+        method, gateway + path.format(id=consent_id), headers=system.headers("relationship_manager", "rm-owner")
+    )
     assert owner.status_code == 200, owner.text
 
 
 async def test_another_managers_pending_request_cannot_be_read_or_revoked(system, client, gateway, onboard):
     customer_id = await onboard("rm-owner")
-    requested = await once_customer_known(lambda: client.post(
-        f"{gateway}/api/v1/consent-requests", headers=system.headers("relationship_manager", "rm-owner"),
-        json={"customer_id": customer_id, "recipient": "partner-insurer", "purpose": "third_party_sharing",
-              "data_categories": ["basic"], "channel": "branch"},
-    ))
+    requested = await once_customer_known(
+        lambda: client.post(
+            f"{gateway}/api/v1/consent-requests",
+            headers=system.headers("relationship_manager", "rm-owner"),
+            json={
+                "customer_id": customer_id,
+                "recipient": "partner-insurer",
+                "purpose": "third_party_sharing",
+                "data_categories": ["basic"],
+                "channel": "branch",
+            },
+        )
+    )
     assert requested.status_code == 201, requested.text
     url = f"{gateway}/api/v1/consents/{requested.json()['id']}"
     intruder = system.headers("relationship_manager", "rm-intruder")

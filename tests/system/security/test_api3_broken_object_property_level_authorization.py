@@ -21,17 +21,26 @@ async def test_a_customer_cannot_raise_their_own_wealth_or_holdings(system, clie
 
 async def test_a_customer_still_updates_their_contact_details(system, client, gateway, onboard):
     customer_id = await onboard()
-    response = await client.patch(f"{gateway}/api/v1/customers/{customer_id}", json={"address": "1 New Road"},
-                                  headers=system.headers("customer", customer_id))
+    response = await client.patch(
+        f"{gateway}/api/v1/customers/{customer_id}",
+        json={"address": "1 New Road"},
+        headers=system.headers("customer", customer_id),
+    )
     assert response.status_code == 200, response.text
 
 
 async def test_a_customer_cannot_choose_the_legal_basis_of_their_consent(system, client, gateway, onboard):
     customer_id = await onboard()
     response = await client.post(  # refused at the gateway, before the consent service knows the customer
-        f"{gateway}/api/v1/consents", headers=system.headers("customer", customer_id),
-        json={"customer_id": customer_id, "recipient": "bank-marketing", "purpose": "marketing",
-              "data_categories": ["basic"], "legal_basis": "legal_obligation"},
+        f"{gateway}/api/v1/consents",
+        headers=system.headers("customer", customer_id),
+        json={
+            "customer_id": customer_id,
+            "recipient": "bank-marketing",
+            "purpose": "marketing",
+            "data_categories": ["basic"],
+            "legal_basis": "legal_obligation",
+        },
     )
     assert response.status_code == 403, response.text
 
@@ -47,7 +56,8 @@ async def test_product_names_are_not_masked(system, client, gateway, role):
 
 async def test_a_masked_birth_date_is_null_not_a_broken_date(system, client, gateway, onboard):
     customer_id = await onboard()
-    record = (await client.get(f"{gateway}/api/v1/customers/{customer_id}",
-                               headers=system.headers("service_agent"))).json()
+    record = (
+        await client.get(f"{gateway}/api/v1/customers/{customer_id}", headers=system.headers("service_agent"))
+    ).json()
     assert record["birth_date"] is None
     assert "*" in record["national_id"]

@@ -8,28 +8,34 @@ import pytest
 DEEP = "[" * 1000 + "]" * 1000
 
 
-@pytest.mark.parametrize("path,role", [("/api/v1/consents", "customer"), ("/api/v1/feedback", "customer"),
-                                       ("/api/v1/decisions", "admin")])
+@pytest.mark.parametrize(
+    "path,role", [("/api/v1/consents", "customer"), ("/api/v1/feedback", "customer"), ("/api/v1/decisions", "admin")]
+)
 async def test_deeply_nested_json_is_refused_with_a_400(system, client, gateway, path, role):
-    headers = {**system.headers(role, str(uuid.uuid4()), **{"X-Access-Reason": "test"}),
-               "Content-Type": "application/json"}
+    headers = {
+        **system.headers(role, str(uuid.uuid4()), **{"X-Access-Reason": "test"}),
+        "Content-Type": "application/json",
+    }
     response = await client.post(gateway + path, content=DEEP, headers=headers)
     assert response.status_code == 400, response.text
     assert "deeper" in response.json()["detail"]
 
 
 async def test_a_body_over_the_limit_is_refused_unread(system, client, gateway):
-    response = await client.post(f"{gateway}/api/v1/feedback", content=b"{" + b" " * 2_000_000 + b"}",
-                                 headers={**system.headers("customer", "c-1"), "Content-Type": "application/json"})
+    response = await client.post(
+        f"{gateway}/api/v1/feedback",
+        content=b"{" + b" " * 2_000_000 + b"}",
+        headers={**system.headers("customer", "c-1"), "Content-Type": "application/json"},
+    )
     assert response.status_code == 413
 
 
 async def test_oversized_headers_and_tokens_are_refused(system, client, gateway):
-    big_header = await client.get(f"{gateway}/api/v1/products",
-                                  headers={**system.headers("customer", "c-1"), "X-Padding": "x" * 20_000})
+    big_header = await client.get(
+        f"{gateway}/api/v1/products", headers={**system.headers("customer", "c-1"), "X-Padding": "x" * 20_000}
+    )
     assert big_header.status_code == 431
-    big_token = await client.get(f"{gateway}/api/v1/products",
-                                 headers={"Authorization": "Bearer " + "a" * 10_000})
+    big_token = await client.get(f"{gateway}/api/v1/products", headers={"Authorization": "Bearer " + "a" * 10_000})
     assert big_token.status_code == 401
 
 

@@ -27,8 +27,12 @@ def frozen_broker():
 @pytest.fixture(scope="module")
 def trio(frozen_broker, tmp_path_factory):
     urls = asyncio.run(databases.recreate(prefix=f"{databases.PREFIX}_failclosed"))
-    running = System(database_urls=urls, bootstrap_servers=frozen_broker.bootstrap_servers,
-                     workdir=tmp_path_factory.mktemp("failclosed"), components=["profile", "consent", "gateway"])
+    running = System(
+        database_urls=urls,
+        bootstrap_servers=frozen_broker.bootstrap_servers,
+        workdir=tmp_path_factory.mktemp("failclosed"),
+        components=["profile", "consent", "gateway"],
+    )
     running.start()
     yield running
     running.stop()
@@ -39,19 +43,28 @@ async def test_a_revocation_denies_within_a_second_while_the_broker_hangs(trio, 
     async with httpx.AsyncClient(timeout=30) as http:
         created = await http.post(f"{gateway}/api/v1/customers", json=new_customer(), headers=trio.headers("admin"))
         customer_id = created.json()["id"]
-        granted = await once_customer_known(lambda: http.post(
-            f"{gateway}/api/v1/consents", headers=trio.headers("customer", customer_id),
-            json={"customer_id": customer_id, "recipient": "bank-marketing", "purpose": "marketing",
-                  "data_categories": ["basic"]},
-        ))
+        granted = await once_customer_known(
+            lambda: http.post(
+                f"{gateway}/api/v1/consents",
+                headers=trio.headers("customer", customer_id),
+                json={
+                    "customer_id": customer_id,
+                    "recipient": "bank-marketing",
+                    "purpose": "marketing",
+                    "data_categories": ["basic"],
+                },
+            )
+        )
         assert granted.status_code == 201, granted.text
         url, analyst = f"{gateway}/api/v1/customers/{customer_id}", trio.headers("marketing_analyst")
         assert (await http.get(url, headers=analyst)).status_code == 200  # permit now cached
 
         frozen_broker.freeze()
         try:
-            revoked = await http.post(f"{gateway}/api/v1/consents/{granted.json()['id']}/revoke",
-                                      headers=trio.headers("customer", customer_id))
+            revoked = await http.post(
+                f"{gateway}/api/v1/consents/{granted.json()['id']}/revoke",
+                headers=trio.headers("customer", customer_id),
+            )
             assert revoked.status_code == 200, revoked.text
             started = time.monotonic()
             while (answer := await http.get(url, headers=analyst)).status_code == 200:

@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 async def test_customer_data_is_not_cached_and_carries_the_security_headers(system, client, gateway, onboard):
     customer_id = await onboard()
-    response = await client.get(f"{gateway}/api/v1/customers/{customer_id}",
-                                headers=system.headers("customer", customer_id))
+    response = await client.get(
+        f"{gateway}/api/v1/customers/{customer_id}", headers=system.headers("customer", customer_id)
+    )
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
@@ -29,15 +30,19 @@ async def test_a_method_the_path_lacks_answers_405_with_allow(system, client, ga
 async def test_planted_request_ids_never_reach_the_audit_trail(system, client, gateway, onboard):
     customer_id = await onboard()
     planted = "Wang Fang 110101198005170000"
-    response = await client.get(f"{gateway}/api/v1/customers/{customer_id}",
-                                headers={**system.headers("admin"), "X-Request-Id": planted})
+    response = await client.get(
+        f"{gateway}/api/v1/customers/{customer_id}", headers={**system.headers("admin"), "X-Request-Id": planted}
+    )
     assert response.status_code == 200
     assert response.headers["x-request-id"] != planted and uuid.UUID(response.headers["x-request-id"])
     engine = create_async_engine(system.database_urls["gateway"])
     try:
         async with engine.connect() as connection:
-            found = (await connection.execute(sa.text("SELECT count(*) FROM audit_log WHERE request_id = :r"),
-                                              {"r": planted})).scalar_one()
+            found = (
+                await connection.execute(
+                    sa.text("SELECT count(*) FROM audit_log WHERE request_id = :r"), {"r": planted}
+                )
+            ).scalar_one()
     finally:
         await engine.dispose()
     assert found == 0
@@ -62,8 +67,11 @@ async def test_services_answer_no_anonymous_caller(system):
 
     async with httpx.AsyncClient(timeout=10) as anonymous:
         for component in ("profile", "consent", "feedback"):
-            response = await anonymous.get(f"{system.url(component)}/api/v1/customers/c-1/consents"
-                                           if component == "consent" else f"{system.url(component)}/openapi.json")
+            response = await anonymous.get(
+                f"{system.url(component)}/api/v1/customers/c-1/consents"
+                if component == "consent"
+                else f"{system.url(component)}/openapi.json"
+            )
             assert response.status_code == 401, component
 
 

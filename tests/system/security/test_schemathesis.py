@@ -42,8 +42,12 @@ def document_file(system, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def customer_id(system) -> str:
     """A real customer, so the customer role's own routes are exercised, not only refusals."""
-    answer = httpx.post(f"{system.url('gateway')}/api/v1/customers", json=new_customer(),
-                        headers=system.headers("relationship_manager", "rm-fuzz"), timeout=30)
+    answer = httpx.post(
+        f"{system.url('gateway')}/api/v1/customers",
+        json=new_customer(),
+        headers=system.headers("relationship_manager", "rm-fuzz"),
+        timeout=30,
+    )
     assert answer.status_code == 201, answer.text
     return answer.json()["id"]
 
@@ -52,23 +56,43 @@ def customer_id(system) -> str:
 def test_no_server_error_and_no_schema_violation(system, document_file, customer_id, role, tmp_path):
     subject = {"customer": customer_id, "relationship_manager": "rm-fuzz"}.get(role, f"fuzz-{role}")
     command = [
-        str(Path(sys.executable).parent / "st"), "run", str(document_file),
-        "--url", system.url("gateway"),
-        "-H", f"Authorization: Bearer {system.token(role, subject)}",
-        "-H", "X-Access-Reason: schemathesis run",
-        "--checks", "not_a_server_error,response_schema_conformance",
-        "--max-examples", EXAMPLES,
-        "--phases", "examples,fuzzing",
-        "--workers", "1",
-        "--seed", "20261128",
+        str(Path(sys.executable).parent / "st"),
+        "run",
+        str(document_file),
+        "--url",
+        system.url("gateway"),
+        "-H",
+        f"Authorization: Bearer {system.token(role, subject)}",
+        "-H",
+        "X-Access-Reason: schemathesis run",
+        "--checks",
+        "not_a_server_error,response_schema_conformance",
+        "--max-examples",
+        EXAMPLES,
+        "--phases",
+        "examples,fuzzing",
+        "--workers",
+        "1",
+        "--seed",
+        "20261128",
         "--no-shrink",
-        "--generation-database", "none",
-        "--request-timeout", "20",
-        "--report-dir", str(tmp_path),
-        "--warnings", "off",
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "20",
+        "--report-dir",
+        str(tmp_path),
+        "--warnings",
+        "off",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS_PER_ROLE,
-                            cwd=tmp_path, env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=SECONDS_PER_ROLE,
+        cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+    )
     assert result.returncode == 0, f"{role}:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
     # Not a vacuous pass: every operation of the document was exercised.
     selected = re.search(r"Selected: (\d+)/", result.stdout)

@@ -72,8 +72,19 @@ def test_cli_score_writes_every_row_without_the_label(trained, files, tmp_path, 
     registry, outcome = trained
     monkeypatch.setenv("CHURN_MODEL_DIR", str(registry.directory))
     out = tmp_path / "scores.csv"
-    code = cli.main(["score", "--data", str(files / "score.csv"), "--spec", str(files / "spec.yaml"),
-                     "--out", str(out), "--model", str(outcome.version)])
+    code = cli.main(
+        [
+            "score",
+            "--data",
+            str(files / "score.csv"),
+            "--spec",
+            str(files / "spec.yaml"),
+            "--out",
+            str(out),
+            "--model",
+            str(outcome.version),
+        ]
+    )
     assert code == 0, capsys.readouterr()
     scores = pd.read_csv(out)
     source = pd.read_csv(files / "score.csv")
@@ -97,8 +108,18 @@ def test_cli_train_writes_the_report(files, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CHURN_MODEL_DIR", str(tmp_path / "models"))
     small = tmp_path / "small.csv"
     kaggle_like(1500, seed=5).to_csv(small, index=False)
-    code = cli.main(["train", "--data", str(small), "--spec", str(files / "spec.yaml"),
-                     "--report", str(tmp_path / "report.json"), "--no-progress"])
+    code = cli.main(
+        [
+            "train",
+            "--data",
+            str(small),
+            "--spec",
+            str(files / "spec.yaml"),
+            "--report",
+            str(tmp_path / "report.json"),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "AUC" in printed and "PR-AUC" in printed and "lift, top decile" in printed and "Brier" in printed
@@ -160,8 +181,14 @@ def test_scoring_refuses_a_spec_that_lacks_a_model_column(trained, files):
     registry, outcome = trained
     columns = {k: v for k, v in KAGGLE_SPEC["columns"].items() if k != "Age"}
     with pytest.raises(DataError, match="'Age'"):
-        score_file(registry.load(outcome.version), files / "score.csv", _spec(columns=columns), files / "x.csv",
-                   medium=0.4, high=0.7)
+        score_file(
+            registry.load(outcome.version),
+            files / "score.csv",
+            _spec(columns=columns),
+            files / "x.csv",
+            medium=0.4,
+            high=0.7,
+        )
 
 
 def test_a_model_file_with_a_type_outside_the_allow_list_is_refused(trained, tmp_path):

@@ -44,17 +44,25 @@ METRICS_PORT = 9100  # Prometheus scrapes here (METRICS_PORT), never the API por
 # Secrets the manifests read but never contain. CloudNativePG creates <component>-db-app, the
 # Strimzi User Operator crm-<component>; the operator creates the others (deploy/README.md).
 OPERATOR_SECRETS = {
-    "profile-keys", "feedback-keys", "consent-keys", "gateway-auth", "gateway-keys",
-    "crm-kafka-cluster-ca-cert", "crm-backup-store", "gateway-tls", "service-identity",
+    "profile-keys",
+    "feedback-keys",
+    "consent-keys",
+    "gateway-auth",
+    "gateway-keys",
+    "crm-kafka-cluster-ca-cert",
+    "crm-backup-store",
+    "gateway-tls",
+    "service-identity",
 }
 IMAGE = "bank-crm"
 PRODUCTION_IMAGE = "registry.example.bank/crm/bank-crm:0.1.0"
 IMPORT_ROUTE = "/api/v1/customers/imports"
 IMPORT_BYTES = 13 * 1000 * 1000  # the documented 100,000-row import is about 13.3 MB
 
-TARGETS = ["base"] + sorted(
-    f"overlays/{p.name}" for p in (DEPLOY / "overlays").iterdir() if (p / "kustomization.yaml").is_file()
-)
+TARGETS = [
+    "base",
+    *sorted(f"overlays/{p.name}" for p in (DEPLOY / "overlays").iterdir() if (p / "kustomization.yaml").is_file()),
+]
 OVERLAYS = [t for t in TARGETS if t.startswith("overlays/")]
 PRODUCTION = [t for t in OVERLAYS if t == "overlays/production"]
 
@@ -70,7 +78,9 @@ def _kubectl() -> str:
 
 
 def _render_dir(path: Path) -> tuple[dict, ...]:
-    result = subprocess.run([_kubectl(), "kustomize", str(path)], capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [_kubectl(), "kustomize", str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
     if result.returncode != 0:
         raise RuntimeError(f"kubectl kustomize {path} failed:\n{result.stderr}")
     return tuple(d for d in yaml.safe_load_all(result.stdout) if d)
@@ -136,7 +146,9 @@ def test_renders(target):
     assert docs, f"deploy/{target} rendered nothing"
     keys = [key(d) for d in docs]
     assert len(keys) == len(set(keys)), f"duplicate objects in deploy/{target}"
-    assert all("namespace" in d["metadata"] for d in docs if d["kind"] != "Namespace"), "every object names its namespace"
+    assert all("namespace" in d["metadata"] for d in docs if d["kind"] != "Namespace"), (
+        "every object names its namespace"
+    )
 
 
 @functools.cache
@@ -374,7 +386,10 @@ def test_component_wiring(target, component):
         # The component authenticates as its own KafkaUser; Strimzi writes its password to a
         # Secret of the user's name.
         assert env["KAFKA_USERNAME"]["value"] == user["metadata"]["name"]
-        assert env["KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": user["metadata"]["name"], "key": "password"}
+        assert env["KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": user["metadata"]["name"],
+            "key": "password",
+        }
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         ca = volumes[mounts["/etc/kafka-ca"]]["secret"]
         assert ca["secretName"] == f"{KAFKA_CLUSTER}-cluster-ca-cert"
@@ -451,7 +466,11 @@ def test_kafka_accepts_only_authenticated_tls_clients(target):
     assert spec["kafka"]["authorization"]["type"] == "simple", "ACLs must be enforced"
     assert spec["kafka"]["config"]["auto.create.topics.enable"] is False
     assert spec["entityOperator"]["userOperator"]["watchedNamespace"] == NAMESPACE
-    pools = [p for p in docs_of(target, "KafkaNodePool") if p["metadata"]["labels"].get("strimzi.io/cluster") == KAFKA_CLUSTER]
+    pools = [
+        p
+        for p in docs_of(target, "KafkaNodePool")
+        if p["metadata"]["labels"].get("strimzi.io/cluster") == KAFKA_CLUSTER
+    ]
     assert pools and {"broker", "controller"} <= {r for p in pools for r in p["spec"]["roles"]}
     for user in docs_of(target, "KafkaUser"):
         assert user["metadata"]["labels"].get("strimzi.io/cluster") == KAFKA_CLUSTER
@@ -601,7 +620,9 @@ def test_production_ingress(target):
     overlay = DEPLOY / target
     for path in overlay.rglob("*.yaml"):
         if path.name != "ingress-limits.yaml":
-            assert "proxy-body-size" not in path.read_text(), f"ingress limits belong in patches/ingress-limits.yaml, not {path.name}"
+            assert "proxy-body-size" not in path.read_text(), (
+                f"ingress limits belong in patches/ingress-limits.yaml, not {path.name}"
+            )
 
 
 # --------------------------------------------------------------------------- monitoring
@@ -613,7 +634,7 @@ def exported_metrics() -> set[str]:
     import prometheus_client
 
     import events.metrics  # noqa: F401
-    import services.kit.audit  # noqa: F401
+    import services.kit.audit
     import services.kit.observability  # noqa: F401
 
     names = set()
@@ -662,7 +683,9 @@ def test_alert_rules_cover_the_platform_and_name_real_metrics(target):
 
 @pytest.mark.parametrize("target", PRODUCTION)
 def test_dashboard(target):
-    (configmap,) = [c for c in docs_of(target, "ConfigMap") if c["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    (configmap,) = [
+        c for c in docs_of(target, "ConfigMap") if c["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]
     (text,) = configmap["data"].values()
     dashboard = json.loads(text)
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
@@ -712,7 +735,9 @@ def _pods(target: str) -> dict[str, Pod]:
     pods = {}
     for doc in docs_of(target, "Deployment"):
         spec = doc["spec"]["template"]
-        ports = {p["name"]: p["containerPort"] for c in spec["spec"]["containers"] for p in c.get("ports", []) if "name" in p}
+        ports = {
+            p["name"]: p["containerPort"] for c in spec["spec"]["containers"] for p in c.get("ports", []) if "name" in p
+        }
         name = doc["metadata"]["name"]
         pods[name] = Pod(name, doc["metadata"]["namespace"], spec["metadata"].get("labels", {}), ports)
     for cluster in docs_of(target, "Cluster"):  # the labels CloudNativePG puts on instance pods
@@ -720,7 +745,9 @@ def _pods(target: str) -> dict[str, Pod]:
         labels = {"cnpg.io/cluster": name, "cnpg.io/podRole": "instance", "role": "primary"}
         pods[name] = Pod(name, cluster["metadata"]["namespace"], labels, {"postgresql": 5432, "metrics": 9187})
     # What Strimzi, the cluster DNS and the monitoring stack run, with their usual labels.
-    pods["kafka-broker"] = Pod("kafka-broker", KAFKA_NAMESPACE, {"strimzi.io/cluster": KAFKA_CLUSTER, "strimzi.io/kind": "Kafka"}, {})
+    pods["kafka-broker"] = Pod(
+        "kafka-broker", KAFKA_NAMESPACE, {"strimzi.io/cluster": KAFKA_CLUSTER, "strimzi.io/kind": "Kafka"}, {}
+    )
     pods["kube-dns"] = Pod("kube-dns", "kube-system", {"k8s-app": "kube-dns"}, {})
     pods["otel-collector"] = Pod("otel-collector", "monitoring", {"app": "otel-collector"}, {})
     return pods
@@ -733,7 +760,8 @@ def _foreign(namespace: str) -> Pod:
 def _admits(target: str, pod: Pod, peer: Pod | str, port: int, direction: str) -> bool:
     rules_key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
     selecting = [
-        p for p in docs_of(target, "NetworkPolicy")
+        p
+        for p in docs_of(target, "NetworkPolicy")
         if p["metadata"]["namespace"] == pod.namespace
         and direction in (p["spec"].get("policyTypes") or ["Ingress"])
         and _matches(p["spec"]["podSelector"], pod.labels)
@@ -765,7 +793,9 @@ def _port_admitted(ports, port, pod) -> bool:
             continue
         if "port" not in p:
             return True
-        number = (pod.ports.get(p["port"]) if isinstance(pod, Pod) else None) if isinstance(p["port"], str) else p["port"]
+        number = (
+            (pod.ports.get(p["port"]) if isinstance(pod, Pod) else None) if isinstance(p["port"], str) else p["port"]
+        )
         if number is not None and number <= port <= p.get("endPort", number):
             return True
     return False
@@ -801,8 +831,10 @@ def test_network_policies_are_optional():
 def test_every_pod_is_behind_default_deny_both_ways(target):
     policies = docs_of(target, "NetworkPolicy")
     assert any(
-        p["spec"]["podSelector"] == {} and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
-        and not p["spec"].get("ingress") and not p["spec"].get("egress")
+        p["spec"]["podSelector"] == {}
+        and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
         for p in policies
     ), "a default-deny policy for the whole namespace, both directions"
     ns = one(target, "Namespace", NAMESPACE)
@@ -823,7 +855,14 @@ def test_only_the_gateway_is_reachable_from_outside(target, component):
     for pod in mine:
         is_server, is_db = "cnpg.io/cluster" not in pod.labels, "cnpg.io/cluster" in pod.labels
         for port in _all_ports(pod):
-            for peer in (OUTSIDE, _foreign("elsewhere"), _foreign("ingress-nginx"), _foreign("monitoring"), _foreign("cnpg-system"), _foreign(KAFKA_NAMESPACE)):
+            for peer in (
+                OUTSIDE,
+                _foreign("elsewhere"),
+                _foreign("ingress-nginx"),
+                _foreign("monitoring"),
+                _foreign("cnpg-system"),
+                _foreign(KAFKA_NAMESPACE),
+            ):
                 if not _allowed(target, peer, pod, port):
                     continue
                 peer_ns = peer if peer == OUTSIDE else peer.namespace
@@ -833,7 +872,9 @@ def test_only_the_gateway_is_reachable_from_outside(target, component):
                     or (peer_ns == "cnpg-system" and is_db)
                 )
                 assert ok, f"{pod} is reachable from {peer_ns} on port {port}"
-    assert _allowed(target, _foreign("ingress-nginx"), pods["gateway"], 8000), "the ingress controller must reach the gateway"
+    assert _allowed(target, _foreign("ingress-nginx"), pods["gateway"], 8000), (
+        "the ingress controller must reach the gateway"
+    )
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -854,7 +895,9 @@ def test_services_accept_only_the_gateway(target, service):
 def test_database_accepts_only_its_component(target, component):
     pods = _pods(target)
     db = pods[f"{component}-db"]
-    assert _allowed(target, pods[component], db, 5432), "the server (and its migration init container) must reach its database"
+    assert _allowed(target, pods[component], db, 5432), (
+        "the server (and its migration init container) must reach its database"
+    )
     assert _allowed(target, _foreign("cnpg-system"), db, 5432), "the CloudNativePG operator must reach the instances"
     assert _allowed(target, _foreign("monitoring"), db, 9187)
     assert not _allowed(target, _foreign("monitoring"), db, 5432)

@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from events.contracts import asyncapi, topics
 from events.contracts import (
     REGISTRY,
     ComplaintOpenedV1,
     CustomerCreatedV1,
     UnknownEvent,
+    asyncapi,
     new_event,
     parse_payload,
+    topics,
 )
 from events.contracts.envelope import Envelope
 
@@ -41,7 +42,9 @@ def test_envelope_round_trip_and_key():
     again = Envelope.model_validate_json(event.model_dump_json())
     assert again == event
     assert again.customer_id == customer_id
-    assert parse_payload(again) == CustomerCreatedV1(customer_id=customer_id, risk_level="C2", assets_under_management=Decimal("10.50"))
+    assert parse_payload(again) == CustomerCreatedV1(
+        customer_id=customer_id, risk_level="C2", assets_under_management=Decimal("10.50")
+    )
 
 
 def test_wrong_payload_type_is_refused():
@@ -55,7 +58,9 @@ def test_wrong_payload_type_is_refused():
 
 def test_unknown_type_and_invalid_payload_are_refused():
     event = new_event(
-        "complaint.opened", ComplaintOpenedV1(complaint_id="1", customer_id="c", category="fees", channel="web"), source="x"
+        "complaint.opened",
+        ComplaintOpenedV1(complaint_id="1", customer_id="c", category="fees", channel="web"),
+        source="x",
     )
     with pytest.raises(UnknownEvent):
         parse_payload(event.model_copy(update={"version": 99}))

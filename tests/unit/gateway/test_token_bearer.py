@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.policy import Policy, load_policy
 from gateway.limits import RateLimits, TooManyRequests
+from gateway.policy import Policy, load_policy
 
 POLICY_FILE = Path(__file__).resolve().parents[3] / "gateway" / "policy.yaml"
 

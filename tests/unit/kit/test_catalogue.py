@@ -59,7 +59,9 @@ def test_personal_data_is_encrypted_and_destroyed_on_erasure(specs):
             if declared.encrypted:
                 assert declared.erasure is Erasure.DESTROY, f"{declared.table}.{declared.name}"
             if declared.sensitivity == "restricted":
-                assert declared.encrypted, f"{spec.name} {declared.table}.{declared.name} is restricted but not encrypted"
+                assert declared.encrypted, (
+                    f"{spec.name} {declared.table}.{declared.name} is restricted but not encrypted"
+                )
 
 
 def test_the_erased_values_come_from_the_declarations(specs):
@@ -69,8 +71,18 @@ def test_the_erased_values_come_from_the_declarations(specs):
     assert feedback.erased_values("case_notes") == {"body": None}
     profile = specs["profile"].catalogue
     assert set(profile.erased_values("customers")) == {
-        "name", "national_id", "phone", "email", "birth_date", "address", "national_id_index", "phone_index",
-        "external_ref", "nationality", "residence_country", "occupation",
+        "name",
+        "national_id",
+        "phone",
+        "email",
+        "birth_date",
+        "address",
+        "national_id_index",
+        "phone_index",
+        "external_ref",
+        "nationality",
+        "residence_country",
+        "occupation",
     }
     assert all(f.category in Category for spec in specs.values() for f in spec.catalogue.fields())
 

@@ -15,10 +15,13 @@ def test_configured_limits_override_the_defaults_category_by_category(monkeypatc
     assert ChurnSettings().retention_days == {**DEFAULT_RETENTION_DAYS, "behaviour": 90}
 
 
-@pytest.mark.parametrize("configured, message", [
-    ({"hobbies": 10}, "unknown data categories"),
-    ({"basic": -1}, "zero or more"),
-])
+@pytest.mark.parametrize(
+    "configured, message",
+    [
+        ({"hobbies": 10}, "unknown data categories"),
+        ({"basic": -1}, "zero or more"),
+    ],
+)
 def test_unknown_categories_and_negative_limits_are_refused(configured, message):
     with pytest.raises(ValueError, match=message):
         retention_policy(configured)

@@ -35,8 +35,9 @@ products = st.builds(
     min_amount=money,
     on_sale=st.booleans(),
 )
-holdings = st.lists(st.builds(HoldingFacts, product_code=st.just("H"), risk_level=levels, amount=money),
-                    max_size=4).map(tuple)
+holdings = st.lists(
+    st.builds(HoldingFacts, product_code=st.just("H"), risk_level=levels, amount=money), max_size=4
+).map(tuple)
 
 
 def breaks(c: CustomerFacts, p: ProductFacts, amount: Decimal, held, *, insisted: bool, purpose: str) -> list[str]:
@@ -78,8 +79,12 @@ def test_a_check_that_does_not_block_breaks_no_hard_rule(c, p, amount, held, ins
 
 
 @settings(max_examples=200, deadline=None)
-@given(c=customers, catalogue=st.lists(products, max_size=12, unique_by=lambda p: p.code), held=holdings,
-       similar=st.dictionaries(st.text("ABCDEFGH", min_size=1, max_size=4), st.floats(0, 1), max_size=5))
+@given(
+    c=customers,
+    catalogue=st.lists(products, max_size=12, unique_by=lambda p: p.code),
+    held=holdings,
+    similar=st.dictionaries(st.text("ABCDEFGH", min_size=1, max_size=4), st.floats(0, 1), max_size=5),
+)
 def test_no_recommendation_breaks_a_hard_rule_and_every_product_is_picked_or_excluded(c, catalogue, held, similar):
     picks, exclusions = rank(c, catalogue, held, similar, LIMITS, limit=50)
     by_code = {p.code: p for p in catalogue}

@@ -23,8 +23,13 @@ def customer(level: int | None = 3, **facts) -> CustomerFacts:
 
 
 def product(level: int = 3, **facts) -> ProductFacts:
-    defaults = {"code": "P-1", "product_type": "fund", "horizon_years": 1, "liquidity_days": 1,
-                "min_amount": Decimal("1000")}
+    defaults = {
+        "code": "P-1",
+        "product_type": "fund",
+        "horizon_years": 1,
+        "liquidity_days": 1,
+        "min_amount": Decimal("1000"),
+    }
     return ProductFacts(risk_level=level, **{**defaults, **facts})
 
 
@@ -50,23 +55,52 @@ def test_every_customer_level_against_every_product_level(c, r):
 CASES = {
     "ON-SALE": (dict(p=product(on_sale=False)), "block", dict(p=product())),
     "ASSESSED": (dict(c=customer(None), p=product(3)), "block", dict(c=customer(None), p=product(2))),
-    "LOWEST": (dict(c=customer(5, lowest_category=True), p=product(2)), "block",
-               dict(c=customer(5, lowest_category=True), p=product(1))),
+    "LOWEST": (
+        dict(c=customer(5, lowest_category=True), p=product(2)),
+        "block",
+        dict(c=customer(5, lowest_category=True), p=product(1)),
+    ),
     "OWN-LEVEL": (dict(c=customer(2), p=product(3)), "block", dict(c=customer(3), p=product(3))),
-    "ELDERLY-VULNERABLE": (dict(c=customer(5, age_band="80_plus"), p=product(4)), "warn",
-                           dict(c=customer(5, age_band="80_plus"), p=product(3))),
-    "HORIZON": (dict(c=customer(3, horizon_years=1), p=product(horizon_years=3)), "block",
-                dict(c=customer(3, horizon_years=3), p=product(horizon_years=3))),
-    "LIQUIDITY": (dict(c=customer(3, liquidity_days=30), p=product(liquidity_days=365)), "block",
-                  dict(c=customer(3, liquidity_days=365), p=product(liquidity_days=365))),
-    "CONCENTRATION": (dict(c=customer(5, assets=Decimal("100000")), p=product(5), amount="20000.01"), "block",
-                      dict(c=customer(5, assets=Decimal("100000")), p=product(5), amount="20000")),
-    "MIN-AMOUNT": (dict(p=product(min_amount=Decimal("5000")), amount="4999.99"), "block",
-                   dict(p=product(min_amount=Decimal("5000")), amount="5000")),
-    "AFFORDABLE": (dict(c=customer(3, assets=Decimal("199999")), p=product(1, min_amount=Decimal("200000")),
-                        amount="200000", purpose="recommendation"), "block",
-                   dict(c=customer(3, assets=Decimal("200000")), p=product(1, min_amount=Decimal("200000")),
-                        amount="200000", purpose="recommendation")),
+    "ELDERLY-VULNERABLE": (
+        dict(c=customer(5, age_band="80_plus"), p=product(4)),
+        "warn",
+        dict(c=customer(5, age_band="80_plus"), p=product(3)),
+    ),
+    "HORIZON": (
+        dict(c=customer(3, horizon_years=1), p=product(horizon_years=3)),
+        "block",
+        dict(c=customer(3, horizon_years=3), p=product(horizon_years=3)),
+    ),
+    "LIQUIDITY": (
+        dict(c=customer(3, liquidity_days=30), p=product(liquidity_days=365)),
+        "block",
+        dict(c=customer(3, liquidity_days=365), p=product(liquidity_days=365)),
+    ),
+    "CONCENTRATION": (
+        dict(c=customer(5, assets=Decimal("100000")), p=product(5), amount="20000.01"),
+        "block",
+        dict(c=customer(5, assets=Decimal("100000")), p=product(5), amount="20000"),
+    ),
+    "MIN-AMOUNT": (
+        dict(p=product(min_amount=Decimal("5000")), amount="4999.99"),
+        "block",
+        dict(p=product(min_amount=Decimal("5000")), amount="5000"),
+    ),
+    "AFFORDABLE": (
+        dict(
+            c=customer(3, assets=Decimal("199999")),
+            p=product(1, min_amount=Decimal("200000")),
+            amount="200000",
+            purpose="recommendation",
+        ),
+        "block",
+        dict(
+            c=customer(3, assets=Decimal("200000")),
+            p=product(1, min_amount=Decimal("200000")),
+            amount="200000",
+            purpose="recommendation",
+        ),
+    ),
 }
 
 

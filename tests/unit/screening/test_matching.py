@@ -91,11 +91,14 @@ def test_ftm_lines_read_people_and_skip_other_schemas():
     assert parsed.people == people and parsed.skipped == 1
 
 
-@pytest.mark.parametrize("content,fmt,where", [
-    (b"not,a,record\n", "sdn-csv", "line 1"),
-    (b'{"id": "a", "schema": "Person"}\n{oops\n', "ftm", "line 2"),
-    (b'["a list"]\n', "ftm", "line 1"),
-])
+@pytest.mark.parametrize(
+    "content,fmt,where",
+    [
+        (b"not,a,record\n", "sdn-csv", "line 1"),
+        (b'{"id": "a", "schema": "Person"}\n{oops\n', "ftm", "line 2"),
+        (b'["a list"]\n', "ftm", "line 1"),
+    ],
+)
 def test_a_file_in_the_wrong_format_is_refused_with_its_line(content, fmt, where):
     with pytest.raises(ListFormatError, match=where):
         parse(content, fmt)
@@ -114,8 +117,14 @@ def test_generated_benchmark_recall_per_perturbation_and_false_positives():
         found = 0
         for entry, query in queries:
             best = index.search(query, limit=1)
-            found += bool(best) and best[0].entity_id == entry.person.entity_id and thresholds.decision(best[0].score) != "clear"
+            found += (
+                bool(best)
+                and best[0].entity_id == entry.person.entity_id
+                and thresholds.decision(best[0].score) != "clear"
+            )
         assert found / len(queries) >= (0.7 if how in ("initials", "dropped") else 0.85), how
     people = negatives(listed, 300)
-    flagged = sum(bool(c) and thresholds.decision(c[0].score) != "clear" for c in (index.search(n, limit=1) for n in people))
+    flagged = sum(
+        bool(c) and thresholds.decision(c[0].score) != "clear" for c in (index.search(n, limit=1) for n in people)
+    )
     assert flagged / len(people) <= 0.08

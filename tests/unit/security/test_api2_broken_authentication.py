@@ -36,17 +36,20 @@ async def test_a_valid_token_names_its_caller(verifier, keys):
     assert (caller.role, caller.subject) == ("customer", "c-1")
 
 
-@pytest.mark.parametrize("claims", [
-    {"iss": "someone-else"},
-    {"aud": "another-api"},
-    {"aud": None},  # no audience at all
-    {"iss": None},
-    {"exp": str(int(time.time()) + 600)},  # a numeric date as a string
-    {"exp": 253402300799},  # year 9999
-    {"sub": ""},
-    {"sub": "   "},
-    {"exp": None},
-])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iss": "someone-else"},
+        {"aud": "another-api"},
+        {"aud": None},  # no audience at all
+        {"iss": None},
+        {"exp": str(int(time.time()) + 600)},  # a numeric date as a string
+        {"exp": 253402300799},  # year 9999
+        {"sub": ""},
+        {"sub": "   "},
+        {"exp": None},
+    ],
+)
 async def test_tokens_with_a_wrong_issuer_audience_expiry_or_subject_are_refused(verifier, keys, claims):
     token = sign_token(keys, role="relationship_manager", subject="rm-1", **claims)
     with pytest.raises(Unauthorized):
@@ -114,7 +117,8 @@ def test_a_valid_credential_carries_role_subject_scope_and_reason():
 def test_forged_claims_do_not_verify():
     token = sign_credential(KEY, "customer", "c-1")
     header, payload, signature = token.split(".")
-    forged = jwt.encode({**jwt.decode(token, options={"verify_signature": False}), "role": "admin"}, "guess" * 9,
-                        algorithm="HS256").split(".")[1]
+    forged = jwt.encode(
+        {**jwt.decode(token, options={"verify_signature": False}), "role": "admin"}, "guess" * 9, algorithm="HS256"
+    ).split(".")[1]
     with pytest.raises(Unauthorized):
         verify_credential(KEY, f"{header}.{forged}.{signature}")

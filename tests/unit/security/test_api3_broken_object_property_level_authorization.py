@@ -36,7 +36,9 @@ def test_a_field_the_rules_do_not_list_is_writable_by_nobody():
 def test_customers_cannot_set_the_legal_basis_of_their_own_consent():
     grant = route("POST", "/api/v1/consents")
     assert grant.roles == ["customer"]  # staff go through /consent-requests (maker-checker)
-    assert grant.forbidden_fields("customer", {"customer_id": "c", "legal_basis": "legal_obligation"}) == ["legal_basis"]
+    assert grant.forbidden_fields("customer", {"customer_id": "c", "legal_basis": "legal_obligation"}) == [
+        "legal_basis"
+    ]
 
 
 def test_masking_is_per_route_never_on_products_or_recommendations():
@@ -47,11 +49,21 @@ def test_masking_is_per_route_never_on_products_or_recommendations():
 
 def test_masking_follows_the_catalogue_and_a_masked_date_is_null():
     rules = POLICY.mask_rules({"name", "birth_date", "national_id", "new_secret"})
-    record = {"name": "Wang Fang", "birth_date": "1980-05-17", "national_id": "110101198005170000",
-              "new_secret": "abc", "product_name": "Steady Income"}
+    record = {
+        "name": "Wang Fang",
+        "birth_date": "1980-05-17",
+        "national_id": "110101198005170000",
+        "new_secret": "abc",
+        "product_name": "Steady Income",
+    }
     masked, in_clear = POLICY.mask(record, "service_agent", rules)
-    assert masked == {"name": "W********", "birth_date": None, "national_id": "110***********0000",
-                      "new_secret": "***", "product_name": "Steady Income"}
+    assert masked == {
+        "name": "W********",
+        "birth_date": None,
+        "national_id": "110***********0000",
+        "new_secret": "***",
+        "product_name": "Steady Income",
+    }
     assert in_clear == set()
     clear, shown = POLICY.mask(record, "compliance_officer", rules)
     assert clear["birth_date"] == "1980-05-17" and "birth_date" in shown

@@ -54,13 +54,19 @@ def consent():
 
 @pytest.fixture
 def checker(consent):
-    return ConsentChecker(upstream=consent, consent_url="http://consent", bootstrap_servers="-",
-                          pseudonym_key=b"k" * 32, credential=lambda: {"X-Caller-Credential": "signed"})
+    return ConsentChecker(
+        upstream=consent,
+        consent_url="http://consent",
+        bootstrap_servers="-",
+        pseudonym_key=b"k" * 32,
+        credential=lambda: {"X-Caller-Credential": "signed"},
+    )
 
 
 async def permits(checker):
-    return await checker.permits(customer_id="c-1", recipient="bank-marketing", purpose="marketing",
-                                 categories=("basic",))
+    return await checker.permits(
+        customer_id="c-1", recipient="bank-marketing", purpose="marketing", categories=("basic",)
+    )
 
 
 async def test_a_cached_permit_is_used_only_while_the_consumer_is_provably_current(checker, consent):

@@ -27,7 +27,8 @@ def test_any_other_request_id_is_replaced_by_a_fresh_one(planted):
 
 def test_the_policy_refuses_a_route_naming_an_object_without_its_owner():
     policy = yaml.safe_load((Path(__file__).parents[3] / "gateway" / "policy.yaml").read_text())
-    policy["routes"].append({"method": "GET", "path": "/api/v1/cases/{case_id}", "upstream": "profile",
-                             "roles": ["relationship_manager"]})
+    policy["routes"].append(
+        {"method": "GET", "path": "/api/v1/cases/{case_id}", "upstream": "profile", "roles": ["relationship_manager"]}
+    )
     with pytest.raises(ValidationError, match="names an object but has no customer_param or owner"):
         Policy.model_validate(policy)

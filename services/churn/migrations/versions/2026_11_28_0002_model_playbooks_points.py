@@ -61,7 +61,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_retention_tasks"),
         sa.ForeignKeyConstraint(
-            ["intervention_id"], ["retention_interventions.id"],
+            ["intervention_id"],
+            ["retention_interventions.id"],
             name="fk_retention_tasks_intervention_id_retention_interventions",
         ),
         sa.CheckConstraint("status IN ('open', 'done', 'cancelled')", name="status_known"),

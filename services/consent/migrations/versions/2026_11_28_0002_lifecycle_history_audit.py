@@ -55,8 +55,13 @@ def upgrade() -> None:
             batch.alter_column(name, existing_type=sa.String(), server_default=None)
     op.create_index("ix_consents_customer_id_created_at", "consents", ["customer_id", "created_at"])
     op.create_index("ix_consents_customer_id_recipient_purpose", "consents", ["customer_id", "recipient", "purpose"])
-    op.create_index("ix_consents_due", "consents", ["expires_at"], postgresql_where=sa.text("status = 'active'"),
-                    sqlite_where=sa.text("status = 'active'"))
+    op.create_index(
+        "ix_consents_due",
+        "consents",
+        ["expires_at"],
+        postgresql_where=sa.text("status = 'active'"),
+        sqlite_where=sa.text("status = 'active'"),
+    )
 
     op.create_table(
         "consent_history",

@@ -46,8 +46,12 @@ def upgrade() -> None:
         sa.Column("assignee", sa.String(128), nullable=True),
         sa.Column("team", sa.String(64), nullable=True),
         sa.Column("root_cause", sa.String(64), nullable=True),
-        sa.Column("reopened_from", sa.String(36), sa.ForeignKey("cases.id", name="fk_cases_reopened_from_cases"),
-                  nullable=True),
+        sa.Column(
+            "reopened_from",
+            sa.String(36),
+            sa.ForeignKey("cases.id", name="fk_cases_reopened_from_cases"),
+            nullable=True,
+        ),
         sa.Column("answer_id", sa.String(36), nullable=True),
         sa.Column("opened_by", sa.String(128), nullable=False),
         sa.Column("opened_at", _time, nullable=False),
@@ -67,8 +71,9 @@ def upgrade() -> None:
     op.create_table(
         "case_notes",
         sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.id", name="fk_case_notes_case_id_cases"),
-                  nullable=False),
+        sa.Column(
+            "case_id", sa.String(36), sa.ForeignKey("cases.id", name="fk_case_notes_case_id_cases"), nullable=False
+        ),
         sa.Column("author", sa.String(128), nullable=False),
         sa.Column("body", sa.Text(), nullable=True),
         sa.Column("created_at", _time, nullable=False),
@@ -77,8 +82,9 @@ def upgrade() -> None:
     op.create_table(
         "sla_clocks",
         sa.Column("id", _position, primary_key=True, autoincrement=True),
-        sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.id", name="fk_sla_clocks_case_id_cases"),
-                  nullable=False),
+        sa.Column(
+            "case_id", sa.String(36), sa.ForeignKey("cases.id", name="fk_sla_clocks_case_id_cases"), nullable=False
+        ),
         sa.Column("customer_id", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("state", sa.String(8), nullable=False),
@@ -93,8 +99,13 @@ def upgrade() -> None:
         sa.Column("breached", sa.Boolean(), nullable=False),
         sa.UniqueConstraint("case_id", "kind", name="uq_sla_clocks_case_id"),
     )
-    op.create_index("ix_sla_clocks_due", "sla_clocks", ["next_due_at"], postgresql_where=sa.text("state = 'running'"),
-                    sqlite_where=sa.text("state = 'running'"))
+    op.create_index(
+        "ix_sla_clocks_due",
+        "sla_clocks",
+        ["next_due_at"],
+        postgresql_where=sa.text("state = 'running'"),
+        sqlite_where=sa.text("state = 'running'"),
+    )
     op.create_table(
         "survey_invitations",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -124,8 +135,11 @@ def upgrade() -> None:
         batch.alter_column("detractor", server_default=None)
     op.execute("UPDATE feedback SET detractor = ((survey = 'nps' AND score <= 6) OR (survey = 'csat' AND score <= 2))")
     op.create_index("ix_feedback_case_id", "feedback", ["case_id"])
-    op.create_index("ix_feedback_received_at", "feedback",
-                    ["received_at", "survey", "score", "detractor", "channel", "tier", "product"])
+    op.create_index(
+        "ix_feedback_received_at",
+        "feedback",
+        ["received_at", "survey", "score", "detractor", "channel", "tier", "product"],
+    )
 
     op.execute(
         "INSERT INTO cases (id, customer_id, kind, category, channel, priority, complexity, state, description,"

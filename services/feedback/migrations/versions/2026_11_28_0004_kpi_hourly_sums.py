@@ -26,11 +26,14 @@ def _key() -> list[sa.Column]:
 
 
 def upgrade() -> None:
-    op.create_table("kpi_answers_hourly", *_key(),
-                    *[sa.Column(name, sa.BigInteger(), nullable=False) for name in ANSWER_SUMS])
-    op.create_table("kpi_cases_hourly", *_key(),
-                    *[sa.Column(name, sa.Float() if name in HOURS else sa.BigInteger(), nullable=False)
-                      for name in CASE_SUMS])
+    op.create_table(
+        "kpi_answers_hourly", *_key(), *[sa.Column(name, sa.BigInteger(), nullable=False) for name in ANSWER_SUMS]
+    )
+    op.create_table(
+        "kpi_cases_hourly",
+        *_key(),
+        *[sa.Column(name, sa.Float() if name in HOURS else sa.BigInteger(), nullable=False) for name in CASE_SUMS],
+    )
     for statement in rebuild_statements(op.get_bind().dialect.name):
         op.execute(statement)
 

@@ -55,5 +55,12 @@ def downgrade() -> None:
     op.drop_table("tier_history")
     op.drop_table("lifecycle_history")
     with op.batch_alter_table("customers") as batch:
-        for column in ("erased_at", "external_ref", "relationship_manager_id", "lifecycle_stage", "tier", "product_holdings"):
+        for column in (
+            "erased_at",
+            "external_ref",
+            "relationship_manager_id",
+            "lifecycle_stage",
+            "tier",
+            "product_holdings",
+        ):
             batch.drop_column(column)

@@ -25,4 +25,3 @@ def downgrade() -> None:
     with op.batch_alter_table("customers") as batch:
         batch.drop_column("risk_assessed_at")
         batch.drop_column("risk_level_valid_until")
-

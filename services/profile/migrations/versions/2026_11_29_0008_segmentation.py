@@ -45,8 +45,14 @@ def upgrade() -> None:
     op.create_index("ix_service_reviews_customer_id", "service_reviews", ["customer_id"])
     op.create_index("ix_service_reviews_due_on", "service_reviews", ["due_on"])
     # One open review per customer: the scheduling job can never add a second.
-    op.create_index("ix_service_reviews_open", "service_reviews", ["customer_id"], unique=True,
-                    postgresql_where=sa.text("done_at IS NULL"), sqlite_where=sa.text("done_at IS NULL"))
+    op.create_index(
+        "ix_service_reviews_open",
+        "service_reviews",
+        ["customer_id"],
+        unique=True,
+        postgresql_where=sa.text("done_at IS NULL"),
+        sqlite_where=sa.text("done_at IS NULL"),
+    )
 
 
 def downgrade() -> None:

@@ -5,7 +5,6 @@ Revises: 0003
 Create Date: 2026-11-28
 """
 
-import json
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -67,38 +66,98 @@ def upgrade() -> None:
         sa.Column("changed_at", TS, nullable=False),
     )
     # The seeded catalogue: types and terms, then version 1 of each under catalogue versions 1..n.
-    products = sa.table("products", *(sa.column(c) for c in (
-        "code", "name", "category", "risk_level", "description", "active", "product_type", "horizon_years",
-        "liquidity_days", "complexity", "status", "catalogue_version")), sa.column("min_amount", sa.Numeric(18, 2)))
+    products = sa.table(
+        "products",
+        *(
+            sa.column(c)
+            for c in (
+                "code",
+                "name",
+                "category",
+                "risk_level",
+                "description",
+                "active",
+                "product_type",
+                "horizon_years",
+                "liquidity_days",
+                "complexity",
+                "status",
+                "catalogue_version",
+            )
+        ),
+        sa.column("min_amount", sa.Numeric(18, 2)),
+    )
     bind = op.get_bind()
-    rows = bind.execute(sa.select(products.c.code, products.c.name, products.c.risk_level, products.c.description,
-                                  products.c.active).order_by(products.c.code)).all()
+    rows = bind.execute(
+        sa.select(
+            products.c.code, products.c.name, products.c.risk_level, products.c.description, products.c.active
+        ).order_by(products.c.code)
+    ).all()
     versions = []
     for number, row in enumerate(rows, start=1):
         kind, horizon, liquidity, minimum, complexity = SEEDED.get(row.code, ("deposit", 0, 0, "0", "simple"))
         status = "on_sale" if row.active else "withdrawn"
-        bind.execute(products.update().where(products.c.code == row.code).values(
-            product_type=kind, horizon_years=horizon, liquidity_days=liquidity, min_amount=Decimal(minimum),
-            complexity=complexity, status=status, catalogue_version=number))
-        versions.append({
-            "code": row.code, "version": 1, "catalogue_version": number, "change": "added",
-            "changed_by": "migration-0004", "changed_by_role": "system", "changed_at": sa.func.now(),
-            "data": {"code": row.code, "risk_level": int(row.risk_level[1]), "product_type": kind,
-                     "horizon_years": horizon, "liquidity_days": liquidity, "min_amount": minimum,
-                     "complexity": complexity, "on_sale": bool(row.active), "name": row.name,
-                     "description": row.description},
-        })
-    version_table = sa.table("product_versions", *(sa.column(c) for c in (
-        "code", "version", "catalogue_version", "change", "changed_by", "changed_by_role", "changed_at")),
-        sa.column("data", sa.JSON()))
+        bind.execute(
+            products.update()
+            .where(products.c.code == row.code)
+            .values(
+                product_type=kind,
+                horizon_years=horizon,
+                liquidity_days=liquidity,
+                min_amount=Decimal(minimum),
+                complexity=complexity,
+                status=status,
+                catalogue_version=number,
+            )
+        )
+        versions.append(
+            {
+                "code": row.code,
+                "version": 1,
+                "catalogue_version": number,
+                "change": "added",
+                "changed_by": "migration-0004",
+                "changed_by_role": "system",
+                "changed_at": sa.func.now(),
+                "data": {
+                    "code": row.code,
+                    "risk_level": int(row.risk_level[1]),
+                    "product_type": kind,
+                    "horizon_years": horizon,
+                    "liquidity_days": liquidity,
+                    "min_amount": minimum,
+                    "complexity": complexity,
+                    "on_sale": bool(row.active),
+                    "name": row.name,
+                    "description": row.description,
+                },
+            }
+        )
+    version_table = sa.table(
+        "product_versions",
+        *(
+            sa.column(c)
+            for c in ("code", "version", "catalogue_version", "change", "changed_by", "changed_by_role", "changed_at")
+        ),
+        sa.column("data", sa.JSON()),
+    )
     for version in versions:
         bind.execute(version_table.insert().values(**version))
 
     with op.batch_alter_table("products") as batch:
         batch.drop_column("category")
         batch.drop_column("active")
-        for column in ("product_type", "horizon_years", "liquidity_days", "min_amount", "complexity", "status",
-                       "version", "catalogue_version", "updated_at"):
+        for column in (
+            "product_type",
+            "horizon_years",
+            "liquidity_days",
+            "min_amount",
+            "complexity",
+            "status",
+            "version",
+            "catalogue_version",
+            "updated_at",
+        ):
             batch.alter_column(column, server_default=None)
         batch.create_index("ix_products_status", ["status"])
 
@@ -125,8 +184,14 @@ def upgrade() -> None:
         sa.Column("reassessment_reason", sa.String(32), nullable=True),
         sa.Column("superseded_at", TS, nullable=True),
     )
-    op.create_index("ix_risk_assessments_current", "risk_assessments", ["customer_id"], unique=True,
-                    sqlite_where=sa.text("superseded_at IS NULL"), postgresql_where=sa.text("superseded_at IS NULL"))
+    op.create_index(
+        "ix_risk_assessments_current",
+        "risk_assessments",
+        ["customer_id"],
+        unique=True,
+        sqlite_where=sa.text("superseded_at IS NULL"),
+        postgresql_where=sa.text("superseded_at IS NULL"),
+    )
 
     op.create_table(
         "holdings",
@@ -218,15 +283,32 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     drop_audit_table(op)
-    for table in ("suitability_mismatches", "recommendation_items", "recommendation_lists", "suitability_checks",
-                  "segment_popularity", "holdings", "risk_assessments", "product_versions"):
+    for table in (
+        "suitability_mismatches",
+        "recommendation_items",
+        "recommendation_lists",
+        "suitability_checks",
+        "segment_popularity",
+        "holdings",
+        "risk_assessments",
+        "product_versions",
+    ):
         op.drop_table(table)
     with op.batch_alter_table("products") as batch:
         batch.drop_index("ix_products_status")
         batch.add_column(sa.Column("category", sa.String(16), nullable=False, server_default="deposit"))
         batch.add_column(sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()))
-        for column in ("product_type", "horizon_years", "liquidity_days", "min_amount", "complexity", "status",
-                       "version", "catalogue_version", "updated_at"):
+        for column in (
+            "product_type",
+            "horizon_years",
+            "liquidity_days",
+            "min_amount",
+            "complexity",
+            "status",
+            "version",
+            "catalogue_version",
+            "updated_at",
+        ):
             batch.drop_column(column)
     with op.batch_alter_table("customers") as batch:
         batch.drop_column("age_band")

@@ -13,8 +13,9 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-versions = sa.table("product_versions", sa.column("code", sa.String), sa.column("version", sa.Integer),
-                    sa.column("data", sa.JSON()))
+versions = sa.table(
+    "product_versions", sa.column("code", sa.String), sa.column("version", sa.Integer), sa.column("data", sa.JSON())
+)
 
 
 def _rename_in_versions(old: str, new: str) -> None:
@@ -22,8 +23,11 @@ def _rename_in_versions(old: str, new: str) -> None:
     for row in bind.execute(sa.select(versions)).all():
         if old in row.data:
             data = {(new if k == old else k): v for k, v in row.data.items()}
-            bind.execute(versions.update().where(versions.c.code == row.code, versions.c.version == row.version)
-                         .values(data=data))
+            bind.execute(
+                versions.update()
+                .where(versions.c.code == row.code, versions.c.version == row.version)
+                .values(data=data)
+            )
 
 
 def upgrade() -> None:
