@@ -5,14 +5,22 @@ BIN    := $(VENV)/bin
 ROLE   ?= relationship_manager
 SUB    ?=
 
-.PHONY: install run test test-fast lint bench token clean
+.PHONY: install lock run test test-fast lint bench token clean
 
-$(BIN)/.installed: pyproject.toml
+# Dependencies come from requirements.lock (every package pinned, with hashes); the pins are
+# kept in pyproject.toml, and `make lock` writes the lock file from them.
+$(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 install: $(BIN)/.installed
+
+## lock: write requirements.lock (with hashes) from the pins in pyproject.toml
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 \
+		--no-header --quiet -o requirements.lock
 
 ## run: the whole system on the embedded default (SQLite per component, local broker)
 run: install

@@ -92,6 +92,10 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 # The API viewer's page: its own scripts and styles only (served by the gateway, no CDN).
 DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+# The dashboard (gateway/dashboard): its own script, styles and chart library; no inline script.
+DASHBOARD_PREFIX = "/dashboard"
+DASHBOARD_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                 "connect-src 'self'; frame-ancestors 'none'")
 
 
 class EdgeGuard:
@@ -109,7 +113,9 @@ class EdgeGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = scope["path"].startswith(self.docs_prefixes)
+        path = scope["path"]
+        csp = DOCS_CSP if path.startswith(self.docs_prefixes) else (
+            DASHBOARD_CSP if path.startswith(DASHBOARD_PREFIX) else API_CSP)
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -118,7 +124,7 @@ class EdgeGuard:
                 for name, value in (
                     (b"cache-control", b"no-store"),
                     (b"x-content-type-options", b"nosniff"),
-                    (b"content-security-policy", (DOCS_CSP if docs else API_CSP).encode()),
+                    (b"content-security-policy", csp.encode()),
                     (b"strict-transport-security", self.hsts),
                     (b"referrer-policy", b"no-referrer"),
                     (b"x-frame-options", b"DENY"),

@@ -42,7 +42,7 @@ async def data_declarations(gateway, request: Request) -> UpstreamResponse:
     async def of(service: str) -> list:
         url = gateway.settings.upstream_url(service) + "/api/v1/data-declarations"
         try:
-            answer = await gateway.upstream.request("GET", url, headers={}, body=b"")
+            answer = await gateway.upstream.request("GET", url, headers=gateway.own_credential(), body=b"")
         except UpstreamError:
             answer = None
         if answer is None or answer.status != 200:

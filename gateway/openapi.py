@@ -4,10 +4,14 @@ the policy exposes, with bearer authentication declared."""
 import json
 from collections import Counter
 
+import structlog
+
 from gateway import local
 from gateway.policy import Policy
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream, UpstreamError
+
+log = structlog.get_logger(__name__)
 
 
 async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Upstream, credential: dict) -> dict:
@@ -35,7 +39,13 @@ async def merged_openapi(settings: GatewaySettings, policy: Policy, upstream: Up
         if source is None:
             unavailable.append(service)
             continue
-        document["components"]["schemas"].update(source.get("components", {}).get("schemas", {}))
+        schemas = document["components"]["schemas"]
+        for name, schema in source.get("components", {}).get("schemas", {}).items():
+            # One name, one schema: two services publishing different schemas under the same
+            # name would make the merged document describe one of them wrongly.
+            if name in schemas and schemas[name] != schema:
+                log.error("openapi_schema_name_clash", schema=name, service=service)
+            schemas[name] = schemas.get(name, schema)
         for route in policy.routes:
             if route.upstream != service:
                 continue

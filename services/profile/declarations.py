@@ -36,8 +36,11 @@ CUSTOMERS = table("customers", purpose="Customer master data: knowing the custom
     field("residence_country", R, "Country of residence, ISO 3166 alpha-2 (AML risk).", sensitivity=CONF, **PERSONAL),
     field("occupation", R, "Occupation code, e.g. salaried, money_services, casino (AML risk).", sensitivity=CONF,
           **PERSONAL),
-    field("onboarding_channel", R, "How the relationship began: branch, online, agent, partner (AML risk)."),
-    field("cash_intensity", R, "Expected share of cash in the customer's business: low, medium, high (AML risk)."),
+    # AML assessment factors: never shared with a partner, whatever the consent (tipping-off).
+    field("onboarding_channel", R, "How the relationship began: branch, online, agent, partner (AML risk).",
+          identifying=True),
+    field("cash_intensity", R, "Expected share of cash in the customer's business: low, medium, high (AML risk).",
+          identifying=True),
     field("national_id_index", B, "Keyed hash of the national ID for exact look-up.", identifying=True, erasure=GONE),
     field("phone_index", B, "Keyed hash of the phone number for exact look-up.", identifying=True, erasure=GONE),
     field("key_id", OPS, "Key that sealed the row's encrypted fields (rotation)."),

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.components import COMPONENTS, spec_of
 from services.kit.clock import now
-from tests.support import eventually, new_customer
+from tests.support import eventually, new_customer, once_customer_known
 
 REASON = {"X-Access-Reason": "periodic review"}
 
@@ -41,9 +41,10 @@ async def test_the_catalogue_route_serves_every_column_of_every_component(system
 
 async def test_compliance_officers_read_the_gateways_and_consents_trails_with_the_same_filters(system, client, gateway):
     customer = await create(client, system, gateway)
-    granted = await client.post(f"{gateway}/api/v1/consents", headers=system.headers("customer", customer["id"]),
-                                json={"customer_id": customer["id"], "recipient": "bank-marketing",
-                                      "purpose": "marketing", "data_categories": ["basic"]})
+    granted = await once_customer_known(lambda: client.post(
+        f"{gateway}/api/v1/consents", headers=system.headers("customer", customer["id"]),
+        json={"customer_id": customer["id"], "recipient": "bank-marketing", "purpose": "marketing",
+              "data_categories": ["basic"], "channel": "mobile"}))
     assert granted.status_code == 201, granted.text
     officer = system.headers("compliance_officer", "officer-9", **REASON)
 

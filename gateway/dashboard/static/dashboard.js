@@ -23,7 +23,8 @@ const LABELS = {
     mean_time_to_resolve: "平均解决时长", closed_loop_rate: "闭环率", reopen_rate: "重开率",
     customers_by_band: "各风险段客户", retention_treated: "挽留率（干预组）", retention_control: "挽留率（对照组）",
     lifetime_value: "客户终身价值", model_drift_psi: "模型漂移 PSI",
-    suitability_mismatches: "适当性不匹配", suitability_overrides: "超风险购买确认", suitability_checks: "适当性检查",
+    suitability_mismatches: "适当性不匹配", overrides: "超风险购买确认", checks_pass: "适当性检查：通过",
+    checks_warn: "适当性检查：警示", checks_block: "适当性检查：拦截", retention_uplift: "挽留提升",
   },
   en: {
     title: "Bank CRM · KPI dashboard", switch_language: "中文", sign_in: "Sign in", sign_out: "Sign out",
@@ -47,8 +48,9 @@ const LABELS = {
     customers_by_band: "Customers by risk band", retention_treated: "Retention (treated)",
     retention_control: "Retention (control)", lifetime_value: "Customer lifetime value",
     model_drift_psi: "Model drift (PSI)",
-    suitability_mismatches: "Suitability mismatches", suitability_overrides: "Overrides acknowledged",
-    suitability_checks: "Suitability checks",
+    suitability_mismatches: "Suitability mismatches", overrides: "Overrides acknowledged",
+    checks_pass: "Suitability checks passed", checks_warn: "Suitability checks warned",
+    checks_block: "Suitability checks blocked", retention_uplift: "Retention uplift",
   },
 };
 

@@ -24,6 +24,7 @@ from services.churn.model import metrics
 from services.churn.playbooks.models import Intervention
 from services.churn.settings import ChurnSettings
 from services.kit.db import SessionDep
+from services.kit.identity import ActorDep
 from services.kit.kpi import Kpi, KpiGroup, KpiReport, KpiWindow, kpi_query
 from services.kit.problems import PROBLEM_RESPONSES
 
@@ -43,17 +44,22 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 
 @router.get("/churn", response_model=KpiReport)
-async def churn_kpis(request: Request, session: SessionDep, window: KpiWindow = kpi_query("band")) -> KpiReport:
+async def churn_kpis(
+    request: Request, session: SessionDep, actor: ActorDep, window: KpiWindow = kpi_query("band")
+) -> KpiReport:
     settings: ChurnSettings = request.app.state.settings
     F = CustomerFeatures
+    # A relationship manager's figures cover their own customers only.
+    mine = [F.manager_id == actor.id] if actor.role == "relationship_manager" else []
     known = await session.scalar(sa.select(sa.func.count()).where(
-        sa.or_(F.first_seen_at.is_(None), F.first_seen_at < window.end),
+        *mine, sa.or_(F.first_seen_at.is_(None), F.first_seen_at < window.end),
         sa.or_(F.churned_at.is_(None), F.churned_at >= window.start)))
     churned = await session.scalar(sa.select(sa.func.count()).where(
-        F.churned_at >= window.start, F.churned_at < window.end))
+        *mine, F.churned_at >= window.start, F.churned_at < window.end))
 
     current = (await session.execute(
-        sa.select(F.level, F.probability, F.assets_under_management, F.model).where(F.churned_at.is_(None)))).all()
+        sa.select(F.level, F.probability, F.assets_under_management, F.model).where(*mine, F.churned_at.is_(None))
+    )).all()
     by_band = defaultdict(int)
     for level, *_ in current:
         by_band[level] += 1
@@ -63,7 +69,7 @@ async def churn_kpis(request: Request, session: SessionDep, window: KpiWindow = 
     episodes = (await session.execute(
         sa.select(Intervention.band, Intervention.group, F.churned_at)
         .join(F, F.customer_id == Intervention.customer_id, isouter=True)
-        .where(Intervention.created_at >= window.start, Intervention.created_at < window.end))).all()
+        .where(*mine, Intervention.created_at >= window.start, Intervention.created_at < window.end))).all()
     retained = {g: defaultdict(lambda: [0, 0]) for g in ("treated", "control")}
     for band, group, churned_at in episodes:
         tally = retained[group][band]
@@ -87,9 +93,8 @@ async def churn_kpis(request: Request, session: SessionDep, window: KpiWindow = 
         scored = len(scores)
         drift = metrics.psi(model.meta["reference_scores"], scores)
 
-    return KpiReport(
-        area="churn", window_from=window.start, window_to=window.end, by=window.by, bucket=window.bucket,
-        kpis=[
+    return KpiReport.of(
+        "churn", window, [
             Kpi(name="churn_rate", value=_ratio(churned, known), unit="ratio", count=known or 0),
             Kpi(name="customers_by_band", value=float(len(current)), unit="count", count=len(current),
                 breakdown=[KpiGroup(key=b, value=float(by_band[b]), count=by_band[b]) for b in BANDS]),

@@ -30,7 +30,7 @@ from services.profile.screening.models import (
 router = APIRouter(prefix="/api/v1", tags=["screening"], responses=PROBLEM_RESPONSES)
 
 
-class DecisionOut(BaseModel):
+class AlertDecisionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     actor: str
@@ -53,7 +53,7 @@ class AlertOut(BaseModel):
     trigger: str
     status: Literal["open", "confirming", "true_match", "false_positive"]
     proposed_outcome: str | None
-    decisions: list[DecisionOut]
+    decisions: list[AlertDecisionOut]
     created_at: datetime
     closed_at: datetime | None
 
@@ -110,7 +110,7 @@ async def _alert_out(session, alert: ScreeningAlert) -> AlertOut:
         id=alert.id, customer_id=alert.customer_id, list_name=alert.list_name, list_version=alert.list_version,
         entity_id=alert.entity_id, score=alert.score, decision=alert.decision, reason_code=alert.reason_code,
         reasons=detail["reasons"], topics=detail["topics"], trigger=alert.trigger, status=alert.status,
-        proposed_outcome=alert.proposed_outcome, decisions=[DecisionOut.model_validate(d) for d in decisions],
+        proposed_outcome=alert.proposed_outcome, decisions=[AlertDecisionOut.model_validate(d) for d in decisions],
         created_at=alert.created_at, closed_at=alert.closed_at,
     )
 

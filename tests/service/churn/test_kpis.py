@@ -88,3 +88,16 @@ def test_lifetime_value_falls_as_churn_probability_rises():
     margin = settings.ltv_margin_rate * 100_000
     assert values[0] == pytest.approx(sum(margin / (1 + settings.ltv_discount_rate) ** y
                                           for y in range(1, settings.ltv_horizon_years + 1)))
+
+
+async def test_a_manager_sees_churn_figures_for_their_own_customers_only(service, tmp_path):
+    churn = await service("churn", CHURN_MODEL_DIR=str(tmp_path))
+    mine, theirs = f"rm-kpi-{uuid.uuid4().hex[:6]}", f"rm-kpi-{uuid.uuid4().hex[:6]}"
+    for manager, count in ((mine, 2), (theirs, 3)):
+        for _ in range(count):
+            await churn.deliver(new_event("customer.created", CustomerCreatedV1(
+                customer_id=str(uuid.uuid4()), risk_level="C3", assets_under_management=Decimal("50000"),
+                relationship_manager_id=manager), source="profile"))
+    async with churn.client("relationship_manager", mine) as http:
+        kpis = {k["name"]: k for k in (await http.get("/api/v1/kpis/churn")).json()["kpis"]}
+    assert kpis["customers_by_band"]["value"] == 2  # not the other manager's three

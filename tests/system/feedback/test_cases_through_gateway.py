@@ -5,7 +5,7 @@ customer and manager for routes that name a case."""
 
 import pytest
 
-from tests.support import eventually, new_customer
+from tests.support import eventually, new_customer, once_customer_known
 
 MANAGER = "rm-cases-1"
 DESCRIPTION = "Charged twice for the transfer; call me on 13800138000"
@@ -28,8 +28,8 @@ async def test_a_complaint_is_worked_to_closed_and_then_frozen(system, client, g
     me = system.headers("customer", customer_id)
     agent = system.headers("service_agent", "agent-7")
 
-    opened = await client.post(f"{gateway}/complaints", headers=me, json={
-        "customer_id": customer_id, "category": "fees", "channel": "mobile", "description": DESCRIPTION})
+    opened = await once_customer_known(lambda: client.post(f"{gateway}/complaints", headers=me, json={
+        "customer_id": customer_id, "category": "fees", "channel": "mobile", "description": DESCRIPTION}))
     assert opened.status_code == 201, opened.text
     case_id = opened.json()["id"]
 
@@ -76,8 +76,8 @@ async def test_a_complaint_is_worked_to_closed_and_then_frozen(system, client, g
 async def test_an_invited_nps_3_opens_a_follow_up_and_the_invitation_answers_once(system, client, gateway):
     customer_id = await _customer(client, system, gateway)
     agent = system.headers("service_agent", "agent-7")
-    invited = await client.post(f"{gateway}/survey-invitations", headers=agent,
-                                json={"customer_id": customer_id, "survey": "nps", "channel": "web"})
+    invited = await once_customer_known(lambda: client.post(
+        f"{gateway}/survey-invitations", headers=agent, json={"customer_id": customer_id, "survey": "nps", "channel": "web"}))
     assert invited.status_code == 201, invited.text
     token = invited.json()["token"]
     assert (await client.post(f"{gateway}/survey-invitations", headers=system.headers("customer", customer_id),

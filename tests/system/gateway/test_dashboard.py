@@ -86,6 +86,8 @@ async def test_the_dashboard_shows_a_managers_portfolio_as_the_api_does(system, 
     labels, values = _wait(browser, lambda d: _chart_data(d, "chart-customers-trend"))
     series = from_api["new_customers"]["series"]
     assert labels == [p["bucket"] for p in series] and values == [p["value"] for p in series]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))  # the manager's view, in Chinese
 
     # A filter change updates the numbers: a window that starts tomorrow holds no new customer.
     browser.execute_script(
@@ -100,8 +102,7 @@ async def test_the_dashboard_shows_a_managers_portfolio_as_the_api_does(system, 
     browser.find_element(By.ID, "language").click()
     assert browser.find_element(By.TAG_NAME, "h1").text == "Bank CRM · KPI dashboard"
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+    browser.save_screenshot(str(ARTIFACTS / "dashboard-en-filtered.png"))
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == [], errors
 

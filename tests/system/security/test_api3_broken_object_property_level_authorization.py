@@ -42,7 +42,7 @@ async def test_product_names_are_not_masked(system, client, gateway, role):
     seen_by_role = await client.get(f"{gateway}/api/v1/products", headers=system.headers(role))
     assert seen_by_role.status_code == 200, seen_by_role.text
     assert seen_by_role.json() == seen_by_customer.json()
-    assert all("*" not in product["name"] for product in seen_by_role.json()["items"])
+    assert all("*" not in product["title"] for product in seen_by_role.json()["items"])
 
 
 async def test_a_masked_birth_date_is_null_not_a_broken_date(system, client, gateway, onboard):
