@@ -24,13 +24,17 @@ async def _run_cell() -> float:
 
     from services.components import spec_of
     from services.kit.app import build_app
+    from services.kit.identity import caller_headers
     from services.kit.migrations import upgrade
 
     spec = spec_of("churn")
-    await asyncio.to_thread(upgrade, spec.migrations, spec.settings.database_url)
+    await asyncio.to_thread(upgrade, spec.migrations, spec.settings.database_url, spec.metadata)
     app = build_app(spec, background=False)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://churn") as http:
+        # Signed as the gateway signs (services answer only callers it vouches for).
+        headers = dict(caller_headers("relationship_manager", "rm-1"))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://churn",
+                                     headers=headers) as http:
             for _ in range(100):  # warm-up
                 await http.get("/api/v1/customers/c-1/churn-risk")
             started = time.perf_counter()
