@@ -33,8 +33,9 @@ async def _run_cell() -> float:
     async with app.router.lifespan_context(app):
         # Signed as the gateway signs (services answer only callers it vouches for).
         headers = dict(caller_headers("relationship_manager", "rm-1"))
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://churn",
-                                     headers=headers) as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://churn", headers=headers
+        ) as http:
             for _ in range(100):  # warm-up
                 await http.get("/api/v1/customers/c-1/churn-risk")
             started = time.perf_counter()
