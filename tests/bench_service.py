@@ -18,7 +18,6 @@ import random
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -300,13 +299,15 @@ async def _measure(url: str) -> list[dict]:
 def main() -> list[dict]:
     import logging
 
+    from services.components import spec_of
     from services.kit.migrations import upgrade
 
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     url = asyncio.run(databases.recreate_one("feedback", prefix=PREFIX))
-    upgrade(Path(__file__).resolve().parents[1] / "services/feedback/migrations", url)
+    spec = spec_of("feedback")
+    upgrade(spec.migrations, url, spec.metadata)
     loading = asyncio.run(_load(url))
     print(
         f"bench_service: {ANSWERS:,} answers, {loading['cases']:,} cases, {CUSTOMERS:,} customers over 30 days; "

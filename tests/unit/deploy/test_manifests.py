@@ -49,6 +49,7 @@ OPERATOR_SECRETS = {
     "consent-keys",
     "gateway-auth",
     "gateway-keys",
+    "recommendation-keys",
     "crm-kafka-cluster-ca-cert",
     "crm-backup-store",
     "gateway-tls",
