@@ -18,8 +18,17 @@ class Base(DeclarativeBase):
 
 class Customer(Base):
     __tablename__ = "customers"
-    # One customer per national ID (its keyed hash; null once erased).
-    __table_args__ = (sa.Index("uq_customers_national_id_index", "national_id_index", unique=True),)
+    # One customer per national ID (its keyed hash; null once erased). A second record with the
+    # same national ID exists only as a held duplicate (`duplicate_of`, see service.create).
+    __table_args__ = (
+        sa.Index(
+            "uq_customers_national_id_index",
+            "national_id_index",
+            unique=True,
+            postgresql_where=sa.text("duplicate_of IS NULL"),
+            sqlite_where=sa.text("duplicate_of IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     # Personal data is encrypted at rest (AES-256-GCM) as the catalogue declares; the database
@@ -53,6 +62,9 @@ class Customer(Base):
     tier: Mapped[str] = mapped_column(sa.String(20), index=True)
     lifecycle_stage: Mapped[str] = mapped_column(sa.String(20), index=True)
     relationship_manager_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    # The customer this record duplicates (same national ID), when a manager who may not see
+    # that customer created it: held in onboarding until compliance decides (service.create).
+    duplicate_of: Mapped[str | None] = mapped_column(sa.String(36))
     # The bank's own reference (core banking id); makes bulk imports idempotent.
     external_ref: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

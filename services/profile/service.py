@@ -105,8 +105,13 @@ _READ_ASSIGNED = audit.audited_read(
 async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, settings: ProfileSettings) -> Customer:
     keys = crypto.keyring()
     national_id_index = keys.blind_index(body.national_id, field="national_id")
-    if await session.scalar(sa.select(Customer.id).where(Customer.national_id_index == national_id_index)):
+    same_id = list(await session.scalars(sa.select(Customer).where(Customer.national_id_index == national_id_index)))
+    if any(may_see(actor, c, settings) for c in same_id):
         raise Conflict("A customer with this national ID already exists; read or update that record instead.")
+    # A customer the caller may not see has this national ID. Saying so would tell a manager who
+    # banks with another manager; instead the new record is created as any other and flagged to
+    # compliance, whose alert names both records (screening.flag_duplicate).
+    duplicate_of = next((c.id for c in same_id if c.duplicate_of is None), None)
     if body.external_ref and await session.scalar(
         sa.select(Customer.id).where(Customer.external_ref == body.external_ref)
     ):
@@ -124,6 +129,7 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
         phone_index=keys.blind_index(body.phone, field="phone"),
         key_id=keys.active_key_id,
         last_activity_at=moment,  # becoming a customer is an interaction
+        duplicate_of=duplicate_of,
         tier=_tier(fields["assets_under_management"], fields["product_holdings"], moment, settings),
         **fields,
     )
@@ -163,6 +169,8 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
         fields=body.model_fields_set,
         reason=actor.reason,
     )
+    if duplicate_of is not None:
+        await screening.flag_duplicate(session, customer, duplicate_of)
     hits = await screening.screen(session, customer, trigger="onboarding", settings=settings)
     if hits and Stage(customer.lifecycle_stage) in (Stage.ACTIVE, Stage.DORMANT):
         # Not a way around the onboarding hold: nothing is written, the caller starts in onboarding.
