@@ -46,7 +46,7 @@ ALLOWED = {
     "complaint": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
     "churn_risk": {"relationship_manager", "compliance_officer", "marketing_analyst", "admin"},
     "list_customers": {"relationship_manager", "compliance_officer", "admin"},
-    "import_customers": {"relationship_manager", "admin"},
+    "import_customers": {"admin"},
     "move_stage": {"relationship_manager", "admin"},
     "stage_history": {"relationship_manager", "service_agent", "compliance_officer", "admin"},
     "assign_manager": {"admin"},
