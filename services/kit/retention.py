@@ -76,7 +76,7 @@ def not_on_hold(holds: sa.Table, customer_column) -> sa.ColumnElement[bool]:
 
 async def place_hold(session: AsyncSession, holds: sa.Table, customer_id: str, reference: str) -> bool:
     """Record the hold; False when the customer was already on hold (the first hold stays)."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     result = await session.execute(
         dialect.insert(holds)
         .values(customer_id=customer_id, reference=reference, placed_at=now())
@@ -141,7 +141,7 @@ async def apply_rule(
 ) -> int:
     (key,) = rule.table.primary_key.columns
     query = rule.due(days, holds).order_by(key).limit(batch_size)
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=rule.table, skip_locked=True)
     ids = list(await session.scalars(query))
     if not ids:

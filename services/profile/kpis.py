@@ -31,7 +31,7 @@ async def customer_kpis(
     scope = [Customer.erased_at.is_(None)]
     if actor.role in request.app.state.settings.assigned_only_roles:
         scope.append(Customer.relationship_manager_id == actor.id)  # a manager's own portfolio only
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     notice_days = request.app.state.settings.document_expiry_notice_days
     group = BREAKDOWNS[window.by] if window.by else None
     existing = [*scope, Customer.created_at < window.end]

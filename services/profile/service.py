@@ -80,7 +80,7 @@ async def read_audited(session: AsyncSession, customer_id: str, actor: Actor, se
         "fields": RETURNED_FIELDS,
         "reason": actor.reason,
     }
-    if session.bind.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         async with session.begin():
             customer = await get_visible(session, customer_id, actor, settings)
             await audit.record(session, **record)

@@ -22,7 +22,7 @@ from services.kit.clock import now
 
 
 async def _upsert(session: AsyncSession, customer_id: str, **values) -> None:
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(KnownCustomer).values(customer_id=customer_id, updated_at=now(), **values)
     await session.execute(
         statement.on_conflict_do_update(index_elements=["customer_id"], set_={**values, "updated_at": now()})
