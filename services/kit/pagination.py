@@ -51,6 +51,11 @@ class Keyset:
     def __init__(self, *columns: sa.ColumnElement):
         self.columns = columns
         self.types = [column.type.python_type for column in columns]
+        self.keys: list[str] = []  # the attribute of a row each column is read from
+        for column in columns:
+            if column.key is None:
+                raise ValueError("a keyset column must be a named column")
+            self.keys.append(column.key)
 
     def apply(self, query: sa.Select, after: str | None, limit: int) -> sa.Select:
         """`query` ordered by the key, starting after the cursor, one row more than a page (to
@@ -66,7 +71,7 @@ class Keyset:
         if len(rows) <= limit:
             return items, None
         last = items[-1]
-        key = [_encode(getattr(last, column.key)) for column in self.columns]
+        key = [_encode(getattr(last, name)) for name in self.keys]
         return items, base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
     def _parse(self, cursor: str) -> list[sa.BindParameter]:

@@ -15,9 +15,11 @@ rule touches a held customer's rows, and profile refuses to erase them.
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from events.contracts import CustomerLegalHoldPlacedV1, CustomerLegalHoldReleasedV1
@@ -77,16 +79,17 @@ def not_on_hold(holds: sa.Table, customer_column) -> sa.ColumnElement[bool]:
 async def place_hold(session: AsyncSession, holds: sa.Table, customer_id: str, reference: str) -> bool:
     """Record the hold; False when the customer was already on hold (the first hold stays)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    result = await session.execute(
+    statement = (
         dialect.insert(holds)
         .values(customer_id=customer_id, reference=reference, placed_at=now())
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )
+    result = cast(CursorResult, await session.execute(statement))  # an INSERT's result has a rowcount
     return result.rowcount == 1
 
 
 async def release_hold(session: AsyncSession, holds: sa.Table, customer_id: str) -> bool:
-    result = await session.execute(sa.delete(holds).where(holds.c.customer_id == customer_id))
+    result = cast(CursorResult, await session.execute(sa.delete(holds).where(holds.c.customer_id == customer_id)))
     return result.rowcount == 1
 
 
