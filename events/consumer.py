@@ -8,7 +8,7 @@ consumer moves on. While the database is unreachable the consumer waits and retr
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 import structlog
@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from events import tracing
-from events.contracts import Payload, UnknownEvent, parse_payload, topics
+from events.contracts import UnknownEvent, parse_payload, topics
 from events.contracts.envelope import Envelope
 from events.metrics import CONSUMED, CONSUMER_LAG
 from events.tracing import current_trace_id
@@ -28,7 +28,8 @@ from services.kit.clock import now
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[AsyncSession, Envelope, Payload], Awaitable[None]]
+# Called with the payload of the contract its event type names (a subclass of Payload).
+Handler = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
 MAX_HANDLER_ATTEMPTS = 3
 
 

@@ -343,7 +343,7 @@ class AuditTrail:
         actor: str,
         role: str,
         action: str,
-        customer_ids: list[str | None],
+        customer_ids: Sequence[str | None],
         fields: Collection[str] = (),
         reason: str | None = None,
         outcome: str = "ok",

@@ -2,12 +2,17 @@
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.types import TypeDecorator
+
+# A column of a table (`table.c.name`) or of a mapped class (`Model.name`).
+ColumnLike = ColumnElement[Any] | QueryableAttribute[Any]
 
 # Deterministic constraint names, so migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {

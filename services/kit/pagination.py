@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import Query
 
+from services.kit.db import ColumnLike
 from services.kit.problems import Problem
 
 After = Annotated[str | None, Query(max_length=512, description="Cursor from the previous page (`next_cursor`).")]
@@ -48,7 +49,7 @@ def _decode(value: Any, python_type: type) -> Any:
 
 
 class Keyset:
-    def __init__(self, *columns: sa.ColumnElement):
+    def __init__(self, *columns: ColumnLike):
         self.columns = columns
         self.types = [column.type.python_type for column in columns]
         self.keys: list[str] = []  # the attribute of a row each column is read from

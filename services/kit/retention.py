@@ -26,7 +26,7 @@ from events.contracts import CustomerLegalHoldPlacedV1, CustomerLegalHoldRelease
 from events.contracts.envelope import Envelope
 from services.kit.catalogue import Category
 from services.kit.clock import now
-from services.kit.db import UTCDateTime
+from services.kit.db import ColumnLike, UTCDateTime
 from services.kit.jobs import PeriodicJob
 
 JOB_NAME = "apply-retention"
@@ -120,13 +120,13 @@ class RetentionRule:
     name: str
     table: sa.Table
     category: Category
-    since: sa.ColumnElement
+    since: ColumnLike
     # The column naming the row's customer (legal holds); None for rows about nobody.
-    customer: sa.ColumnElement | None
+    customer: ColumnLike | None
     where: tuple = ()
     erase: dict | None = None
     # Rows that must go first (e.g. history rows referring to the expiring row).
-    dependents: tuple[tuple[sa.Table, sa.ColumnElement], ...] = field(default=())
+    dependents: tuple[tuple[sa.Table, ColumnLike], ...] = field(default=())
 
     def due(self, days: int, holds: sa.Table | None) -> sa.Select:
         pk = list(self.table.primary_key.columns)

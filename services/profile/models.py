@@ -1,5 +1,6 @@
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -14,6 +15,8 @@ from services.profile.declarations import CATALOGUE
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+    if TYPE_CHECKING:  # every model maps a table (the default type is any FromClause)
+        __table__: ClassVar[sa.Table]
 
 
 class Customer(Base):
