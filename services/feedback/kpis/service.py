@@ -60,7 +60,7 @@ class Sums:
 async def _scan(
     session: AsyncSession, sums: Sums, query: sa.Select, key_column, bucket_column, window: KpiWindow
 ) -> None:
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     bucket = bucket_start(bucket_column, window.bucket, dialect).label("bucket")
     columns = [bucket] + ([key_column.label("key")] if key_column is not None else [])
     for row in await session.execute(query.add_columns(*columns).group_by(*columns)):
@@ -123,7 +123,7 @@ def _split(window: KpiWindow) -> tuple[list[tuple[datetime, datetime]], tuple[da
 async def _scan_items(
     session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime, window: KpiWindow
 ) -> None:
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     a, c = SurveyAnswer, Case
     by = window.by
     await _scan(

@@ -104,7 +104,7 @@ async def escalate_due(sessions: async_sessionmaker[AsyncSession], settings: Fee
     """Warn on clocks whose warning time has come, escalate those whose breach time has come;
     returns how many clocks were acted on (a bounded batch per call)."""
     async with sessions() as session, session.begin():
-        postgres = session.bind.dialect.name == "postgresql"
+        postgres = session.get_bind().dialect.name == "postgresql"
         moment = now()
         query = (
             sa.select(SlaClock)
