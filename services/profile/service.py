@@ -4,6 +4,7 @@ its events in the outbox and its audit rows there, so all of it commits or none 
 
 import uuid
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,7 +73,7 @@ async def read_audited(session: AsyncSession, customer_id: str, actor: Actor, se
     PostgreSQL one statement in one round trip, outside a transaction: it reads the row and
     inserts the audit row exactly when the row is released (the same conditions as `_visible`),
     and commits both together. Elsewhere, a transaction of two statements."""
-    record = {
+    record: dict[str, Any] = {
         "actor": actor.id,
         "role": actor.role,
         "action": "read",
@@ -191,7 +192,7 @@ async def update(
         for field, value in changes.items():
             setattr(customer, field, value)
         if "phone" in changes:
-            customer.phone_index = crypto.keyring().blind_index(customer.phone, field="phone")
+            customer.phone_index = crypto.keyring().blind_index(changes["phone"], field="phone")
         customer.version += 1
         customer.updated_at = now()
         await retier(session, customer, settings)

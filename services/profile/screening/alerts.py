@@ -9,6 +9,7 @@ or a false positive was decided for the same customer data and the same entry (f
 import json
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -202,7 +203,7 @@ async def guard_activation(session: AsyncSession, customer: Customer, actor: Act
         if confirmed
         else "A screening alert awaits a decision by two compliance officers."
     )
-    extensions = {"reason_code": code}
+    extensions: dict[str, Any] = {"reason_code": code}
     if actor.role in settings.compliance_roles:
         extensions["alert_ids"] = [a.id for a in found]
     raise Conflict(detail, **extensions)
