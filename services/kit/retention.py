@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from events.consumer import Handler
 from events.contracts import CustomerLegalHoldPlacedV1, CustomerLegalHoldReleasedV1
 from events.contracts.envelope import Envelope
 from services.kit.catalogue import Category
@@ -97,7 +98,7 @@ async def is_on_hold(session: AsyncSession, holds: sa.Table, customer_id: str) -
     return await session.scalar(sa.select(holds.c.reference).where(holds.c.customer_id == customer_id)) is not None
 
 
-def legal_hold_handlers(holds: sa.Table) -> dict:
+def legal_hold_handlers(holds: sa.Table) -> dict[str, Handler]:
     """Handlers keeping a component's copy of the holds from profile's events."""
 
     async def placed(session: AsyncSession, envelope: Envelope, payload: CustomerLegalHoldPlacedV1) -> None:

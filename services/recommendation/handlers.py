@@ -7,6 +7,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.consumer import Handler
 from events.contracts import (
     ConsentDecidedV1,
     ConsentExpiredV1,
@@ -107,7 +108,7 @@ async def on_customer_erased(session: AsyncSession, envelope: Envelope, payload:
     )
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "customer.created": on_customer_changed,
     "customer.updated": on_customer_changed,
     "customer.erased": on_customer_erased,

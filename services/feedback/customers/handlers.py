@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.consumer import Handler
 from events.contracts import (
     CustomerCreatedV1,
     CustomerErasedV1,
@@ -61,7 +62,7 @@ async def on_customer_erased(session: AsyncSession, envelope: Envelope, payload:
     await _upsert(session, customer_id, erased=True)
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "customer.created": on_customer_created,
     "customer.updated": on_customer_updated,
     "customer.manager_changed": on_manager_changed,

@@ -67,6 +67,7 @@ async def resume(session: AsyncSession, case_id: str) -> None:
     """Every deadline moves on by the time spent waiting."""
     moment = now()
     for clock in await _clocks(session, case_id, "paused"):
+        assert clock.paused_at is not None  # `pause` sets it with the state
         waited = moment - clock.paused_at
         clock.warning_at += waited
         clock.breach_at += waited
