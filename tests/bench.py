@@ -42,8 +42,9 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -70,7 +71,8 @@ ROOT = Path(__file__).resolve().parents[1]
 try:  # the servers run on uvloop (uvicorn picks it); so does the load generator, to spare the cores
     import uvloop
 
-    _run_async, LOOP = uvloop.run, "uvloop"
+    _run_async: Callable[[Coroutine[Any, Any, Any]], Any] = uvloop.run
+    LOOP = "uvloop"
 except ImportError:  # pragma: no cover
     _run_async, LOOP = asyncio.run, "asyncio"
 
@@ -107,7 +109,7 @@ class Cell:
         self,
         method: str,
         url: str,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         body: bytes | Callable[[], bytes] | None = None,
         ok_status: int = 200,
         ok_body: bytes | None = None,
@@ -483,8 +485,9 @@ async def _decisions(system: System) -> list[dict]:
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def grant(i: int) -> None:
+            customer_id = f"bench-customer-{i:05d}"
             body = {
-                "customer_id": f"bench-customer-{i:05d}",
+                "customer_id": customer_id,
                 "recipient": recipient,
                 "purpose": purpose,
                 "data_categories": ["basic", "behaviour"],
@@ -493,7 +496,7 @@ async def _decisions(system: System) -> list[dict]:
             async with session.post(
                 f"{consent}/api/v1/consents",
                 json=body,
-                headers=caller_headers("customer", body["customer_id"], customer_scope=body["customer_id"]),
+                headers=caller_headers("customer", customer_id, customer_scope=customer_id),
             ) as r:
                 if r.status != 201:
                     raise RuntimeError(f"seeding consents: {r.status} {await r.text()}")
@@ -574,6 +577,8 @@ async def _decisions_in_process(database_url: str, recipient: str, purpose: str)
     ]
     permits = 0
     async with service.DecisionReader.open(database_url, 5) as reader:
+        if reader is None:
+            raise RuntimeError("the decision bench needs PostgreSQL")
         for ask in asks[:100]:  # warm up
             await reader.decide(ask)
         cpu = time.process_time()
