@@ -146,8 +146,9 @@ def _import_file() -> str:
     return json.dumps(row) + "\n"
 
 
-def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, dict | None]:
-    return {
+def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, dict | str | None]:
+    """Method, path and body (JSON, or the text of an import file) of each route."""
+    requests: dict[str, tuple[str, str, dict | str | None]] = {
         "create_customer": ("POST", "/api/v1/customers", new_customer()),
         "read_customer": ("GET", f"/api/v1/customers/{customer_id}", None),
         "update_customer": ("PATCH", f"/api/v1/customers/{customer_id}", {"address": "9 Financial Street, Beijing"}),
@@ -195,7 +196,8 @@ def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, di
         "leave_household": ("DELETE", f"/api/v1/customers/{customer_id}/household", None),
         "tier_history": ("GET", f"/api/v1/customers/{customer_id}/tier-history", None),
         "service_reviews": ("GET", f"/api/v1/customers/{customer_id}/service-reviews", None),
-    }[name]
+    }
+    return requests[name]
 
 
 @pytest.mark.parametrize("role", ROLES)
