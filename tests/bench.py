@@ -626,9 +626,10 @@ async def _delivery(system: System) -> list[dict]:
     arrived: dict[str, float] = {}
     waiting: dict[str, asyncio.Future] = {}
 
-    def on_notify(_connection, _pid, _channel, payload: str) -> None:
-        arrived[payload] = time.perf_counter()
-        future = waiting.pop(payload, None)
+    def on_notify(_connection, _pid, _channel, payload: object) -> None:
+        key = str(payload)  # the customer id the trigger sent
+        arrived[key] = time.perf_counter()
+        future = waiting.pop(key, None)
         if future is not None and not future.done():
             future.set_result(None)
 
