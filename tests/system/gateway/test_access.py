@@ -226,8 +226,10 @@ async def test_role_against_route(system, client, customer_id, route, role):
         if route in RECORD_ROUTES:
             assert response.status_code in (200, 201), response.text
             if route == "create_customer":
+                assert isinstance(body, dict)
                 CLEAR_VALUES[response.json()["id"]] = body
             elif route == "update_customer":
+                assert isinstance(body, dict)
                 CLEAR_VALUES[customer_id] = {**CLEAR_VALUES[customer_id], **body}
             assert _fields_as_the_role_may_see_them(response.json(), role) > 0
     else:
