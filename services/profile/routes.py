@@ -5,6 +5,7 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
+from events.contracts.terms import Stage, Tier
 from services.kit import crypto
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
@@ -26,7 +27,6 @@ from services.profile.schemas import (
     StageChangeIn,
     StageChangeOut,
 )
-from services.profile.tiers import Stage, Tier
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
 BY_ID = Keyset(Customer.id)

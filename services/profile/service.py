@@ -18,6 +18,7 @@ from events.contracts import (
     CustomerTierChangedV1,
     CustomerUpdatedV1,
 )
+from events.contracts.terms import Stage, Tier
 from services.kit import crypto
 from services.kit.clock import now
 from services.kit.identity import Actor
@@ -30,7 +31,7 @@ from services.profile.schemas import CustomerCreate
 from services.profile.screening import alerts as screening
 from services.profile.screening import risk
 from services.profile.settings import ProfileSettings
-from services.profile.tiers import TRANSITIONS, Stage, Tier, tier_for
+from services.profile.tiers import TRANSITIONS, tier_for
 
 # Every declared field a customer response carries; recorded by name in the audit trail.
 RETURNED_FIELDS = [field.name for field in FIELDS]

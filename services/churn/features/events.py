@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import ChurnWarningV1
 from events.contracts.envelope import Envelope
+from events.contracts.terms import Stage
 from services.churn.base import outbox
 from services.churn.features.definitions import apply, event_time, is_low_csat, is_nps_detractor
 from services.churn.features.models import CustomerFeatures
@@ -120,7 +121,7 @@ class ChurnEvents:
         elif kind == "customer.tier_changed":
             row.tier = payload.tier
         elif kind == "customer.lifecycle_changed":
-            row.churned_at = envelope.time if payload.stage == "churned" else None
+            row.churned_at = envelope.time if payload.stage == Stage.CHURNED else None
         elif kind == "feedback.received":
             row.last_feedback_survey, row.last_feedback_score = payload.survey, payload.score
             row.low_csat += int(is_low_csat(payload.survey, payload.score))

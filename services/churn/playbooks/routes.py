@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
 
+from events.contracts.terms import ChurnBand
 from services.churn.features import events as feature_events
 from services.churn.playbooks.models import RetentionTask
 from services.churn.playbooks.service import Outcome
@@ -30,7 +31,7 @@ class TaskOut(BaseModel):
     customer_id: str
     manager_id: str | None
     kind: Literal["retention_call", "callback", "satisfaction_survey"]
-    band: Literal["low", "medium", "high"]
+    band: ChurnBand
     offer_points: int
     due_at: datetime
     status: Literal["open", "done", "cancelled"]

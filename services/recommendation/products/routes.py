@@ -3,6 +3,7 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 
+from events.contracts.terms import ProductRiskLevel
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
 from services.kit.problems import PROBLEM_RESPONSES
@@ -14,7 +15,6 @@ from services.recommendation.products.schemas import (
     ProductIn,
     ProductList,
     ProductOut,
-    ProductRiskLevel,
     ProductType,
     RerateOut,
     RiskRatingIn,
