@@ -9,7 +9,7 @@ from fastapi import Request
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback.customers.models import KnownCustomer
+from services.feedback.customers.models import known_customers
 from services.feedback.settings import FeedbackSettings
 from services.kit.identity import Actor
 from services.kit.problems import NotFound, Problem
@@ -64,7 +64,9 @@ class Scope:
             scope = self.actor.customer_scope
             return query.where(customer_column == scope if scope else sa.false())
         if self.assigned_only:
-            managed = sa.select(KnownCustomer.customer_id).where(KnownCustomer.relationship_manager_id == self.actor.id)
+            managed = sa.select(known_customers.c.customer_id).where(
+                known_customers.c.relationship_manager_id == self.actor.id
+            )
             return query.where(customer_column.in_(managed))
         return query
 
@@ -73,7 +75,7 @@ class Scope:
             return self.actor.customer_scope == customer_id
         if self.assigned_only:
             manager = await session.scalar(
-                sa.select(KnownCustomer.relationship_manager_id).where(KnownCustomer.customer_id == customer_id)
+                sa.select(known_customers.c.relationship_manager_id).where(known_customers.c.customer_id == customer_id)
             )
             return manager is not None and manager == self.actor.id
         return True
@@ -89,7 +91,7 @@ class Scope:
         (its creation event still on the way) is let through, any other manager refused."""
         if self.assigned_only:
             manager = await session.scalar(
-                sa.select(KnownCustomer.relationship_manager_id).where(KnownCustomer.customer_id == customer_id)
+                sa.select(known_customers.c.relationship_manager_id).where(known_customers.c.customer_id == customer_id)
             )
             if manager is not None and manager != self.actor.id:
                 raise NotFound("No customer has this id.")

@@ -17,11 +17,11 @@ from datetime import timedelta
 from functools import partial
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from events.contracts import CustomerLegalHoldPlacedV1, CustomerLegalHoldReleasedV1
 from events.contracts.envelope import Envelope
+from events.store import upsert_insert
 from services.kit.catalogue import Category
 from services.kit.clock import now
 from services.kit.db import UTCDateTime
@@ -76,9 +76,8 @@ def not_on_hold(holds: sa.Table, customer_column) -> sa.ColumnElement[bool]:
 
 async def place_hold(session: AsyncSession, holds: sa.Table, customer_id: str, reference: str) -> bool:
     """Record the hold; False when the customer was already on hold (the first hold stays)."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     result = await session.execute(
-        dialect.insert(holds)
+        upsert_insert(session, holds)
         .values(customer_id=customer_id, reference=reference, placed_at=now())
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )

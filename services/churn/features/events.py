@@ -14,12 +14,12 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import ChurnWarningV1
 from events.contracts.envelope import Envelope
 from events.contracts.terms import Stage
+from events.store import upsert_insert
 from services.churn.base import outbox
 from services.churn.features.definitions import apply, event_time, is_low_csat, is_nps_detractor
 from services.churn.features.models import CustomerFeatures
@@ -33,9 +33,8 @@ from services.kit.clock import now
 
 async def locked_features(session: AsyncSession, customer_id: str) -> CustomerFeatures:
     """The customer's row, created on the first event about them, locked until the transaction ends."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(CustomerFeatures)
+        upsert_insert(session, CustomerFeatures)
         .values(
             customer_id=customer_id,
             complaints=0,
