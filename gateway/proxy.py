@@ -21,7 +21,7 @@ from gateway.policy import Policy, Route
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream, UpstreamError, UpstreamResponse
 from services.kit.identity import GATEWAY_ROLE, credential_headers
-from services.kit.problems import Forbidden, NotFound, Problem, Unauthorized
+from services.kit.problems import BadGateway, Forbidden, GatewayTimeout, NotFound, Problem, Unauthorized
 
 log = structlog.get_logger(__name__)
 
@@ -29,16 +29,6 @@ log = structlog.get_logger(__name__)
 ANONYMOUS = Caller(subject="anonymous", role="anonymous")
 FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
 MAX_REASON_CHARS = 500
-
-
-class BadGateway(Problem):
-    status = 502
-    title = "Bad gateway"
-
-
-class GatewayTimeout(Problem):
-    status = 504
-    title = "Gateway timeout"
 
 
 @dataclass

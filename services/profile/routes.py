@@ -11,7 +11,7 @@ from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
 from services.kit.pagination import After, Keyset, Limit
 from services.kit.params import CustomerId
-from services.kit.problems import PROBLEM_RESPONSES, Problem
+from services.kit.problems import PROBLEM_RESPONSES, PreconditionFailed, Problem
 from services.profile import imports, service
 from services.profile.models import Customer, StageChange, audit, legal_holds
 from services.profile.schemas import (
@@ -34,11 +34,6 @@ BY_ID = Keyset(Customer.id)
 
 # An import file is kept in memory up to this size, on disk beyond (read back as a stream).
 IMPORT_SPOOL_BYTES = 1 << 20
-
-
-class PreconditionFailed(Problem):
-    status = 412
-    title = "Precondition failed"
 
 
 def _etag(customer: Customer) -> str:
