@@ -50,7 +50,7 @@ async def churn_kpis(
     settings: ChurnSettings = request.app.state.settings
     F = CustomerFeatures
     # A relationship manager's figures cover their own customers only.
-    mine = [F.manager_id == actor.id] if actor.role == "relationship_manager" else []
+    mine = [F.manager_id == actor.id] if actor.role in settings.assigned_only_roles else []
     known = await session.scalar(
         sa.select(sa.func.count()).where(
             *mine,
