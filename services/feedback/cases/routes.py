@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.cases import service
@@ -24,11 +24,10 @@ from services.feedback.cases.schemas import (
 from services.feedback.common import Scope, encode_cursor, page_after, settings_of
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
-from services.kit.params import ID_PATTERN
+from services.kit.params import ID_PATTERN, PathId
 from services.kit.problems import PROBLEM_RESPONSES, Forbidden, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["cases"], responses=PROBLEM_RESPONSES)
-CaseId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
 def _scope(actor, request: Request) -> Scope:
@@ -127,7 +126,7 @@ async def list_cases(
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
-async def read_case(case_id: CaseId, session: SessionDep, actor: ActorDep, request: Request) -> CaseOut:
+async def read_case(case_id: PathId, session: SessionDep, actor: ActorDep, request: Request) -> CaseOut:
     async with session.begin():
         case = await _visible_case(session, _scope(actor, request), case_id, for_update=False)
         return await service.view(session, case)
@@ -135,7 +134,7 @@ async def read_case(case_id: CaseId, session: SessionDep, actor: ActorDep, reque
 
 def _transition_route(action: str, body_type):
     async def change(
-        case_id: CaseId,
+        case_id: PathId,
         body: body_type,
         session: SessionDep,
         actor: ActorDep,  # type: ignore[valid-type]
@@ -173,7 +172,7 @@ for _action in service.TRANSITIONS:
 
 @router.post("/cases/{case_id}/reopen", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
 async def reopen_case(
-    case_id: CaseId, body: Transition, session: SessionDep, actor: ActorDep, request: Request
+    case_id: PathId, body: Transition, session: SessionDep, actor: ActorDep, request: Request
 ) -> CaseOut:
     """Opens a new case linked to this resolved or closed one (`reopened_from`)."""
     async with session.begin():
@@ -184,7 +183,7 @@ async def reopen_case(
 
 @router.post("/cases/{case_id}/assignment", response_model=CaseOut)
 async def assign_case(
-    case_id: CaseId, body: Assignment, session: SessionDep, actor: ActorDep, request: Request
+    case_id: PathId, body: Assignment, session: SessionDep, actor: ActorDep, request: Request
 ) -> CaseOut:
     scope = _scope(actor, request)
     _staff_only(scope)
@@ -196,7 +195,7 @@ async def assign_case(
 
 @router.post("/cases/{case_id}/notes", status_code=status.HTTP_201_CREATED, response_model=NoteOut)
 async def add_note(
-    case_id: CaseId, body: NoteCreate, session: SessionDep, actor: ActorDep, request: Request
+    case_id: PathId, body: NoteCreate, session: SessionDep, actor: ActorDep, request: Request
 ) -> CaseNote:
     scope = _scope(actor, request)
     _staff_only(scope)
@@ -206,7 +205,7 @@ async def add_note(
 
 
 @router.get("/cases/{case_id}/notes", response_model=list[NoteOut])
-async def list_notes(case_id: CaseId, session: SessionDep, actor: ActorDep, request: Request) -> list[CaseNote]:
+async def list_notes(case_id: PathId, session: SessionDep, actor: ActorDep, request: Request) -> list[CaseNote]:
     """Staff notes, oldest first (internal: not shown to customers)."""
     scope = _scope(actor, request)
     _staff_only(scope)
