@@ -1,6 +1,5 @@
 """Routes of identity documents (KYC follow-up) and related-party links; see documents.py."""
 
-
 from fastapi import APIRouter, Query, Request, status
 
 from services.kit.db import SessionDep

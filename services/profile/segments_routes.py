@@ -1,6 +1,5 @@
 """Routes of households, tier history and service reviews; see segments.py."""
 
-
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, status
 

@@ -21,13 +21,15 @@ from services.feedback.cases.schemas import (
     Resolution,
     Transition,
 )
-from services.feedback.common import Scope, encode_cursor, page_after, settings_of
+from services.feedback.common import Scope, settings_of
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
+from services.kit.pagination import Keyset
 from services.kit.params import ID_PATTERN, PathId
 from services.kit.problems import PROBLEM_RESPONSES, Forbidden, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["cases"], responses=PROBLEM_RESPONSES)
+NEWEST_FIRST = Keyset(Case.opened_at, Case.id, descending=True)
 
 
 def _scope(actor, request: Request) -> Scope:
@@ -117,11 +119,12 @@ async def list_cases(
         filters.append(Case.opened_at < opened_to)
     query = _scope(actor, request).restrict(sa.select(Case).where(*filters), Case.customer_id)
     async with session.begin():
-        found = list(await session.scalars(page_after(query, Case.opened_at, Case.id, after, limit)))
-    page = found[:limit]
+        page, next_cursor = NEWEST_FIRST.page(
+            list(await session.scalars(NEWEST_FIRST.apply(query, after, limit))), limit
+        )
     return CasePage(
         items=[CaseOut.model_validate(case).model_copy(update={"actions": service.actions(case)}) for case in page],
-        next_cursor=encode_cursor(page[-1].opened_at, page[-1].id) if len(found) > limit else None,
+        next_cursor=next_cursor,
     )
 
 
