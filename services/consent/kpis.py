@@ -11,10 +11,10 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from fastapi import APIRouter
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from events.store import upsert_insert
 from services.consent.models import Base, Consent
 from services.consent.schemas import DecisionOut, DecisionRequest
 from services.kit.clock import now
@@ -53,8 +53,7 @@ class DecisionCounter:
             return 0
         try:
             async with sessions() as session, session.begin():
-                dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-                insert = dialect.insert(DecisionTally).values(
+                insert = upsert_insert(session, DecisionTally).values(
                     [
                         {"day": day, "recipient": recipient, "purpose": purpose, "decision": decision, "count": n}
                         for (day, recipient, purpose, decision), n in taken.items()

@@ -124,7 +124,7 @@ KNOWN_CUSTOMERS = table(
         field("customer_id", OPS, "The customer.", **CUSTOMER),
         field("relationship_manager_id", BUS, "Their relationship manager."),
         field("tier", BUS, "Their current tier."),
-        field("erased", OPS, "Whether the customer was erased."),
+        field("erased_at", OPS, "When the customer was erased (their id is refused from then on)."),
         field("updated_at", OPS, "Last event applied."),
     ],
 )

@@ -1,7 +1,7 @@
 """Every table of the feedback database (one metadata for the app and its migrations)."""
 
 from services.feedback.cases.models import Case, CaseNote
-from services.feedback.customers.models import KnownCustomer
+from services.feedback.customers.models import known_customers
 from services.feedback.db import Base, inbox_table, legal_holds, outbox, outbox_table
 from services.feedback.kpis.rollup import AnswerHourly, CaseHourly
 from services.feedback.sla.models import SlaClock
@@ -13,11 +13,11 @@ __all__ = [
     "Case",
     "CaseHourly",
     "CaseNote",
-    "KnownCustomer",
     "SlaClock",
     "SurveyAnswer",
     "SurveyInvitation",
     "inbox_table",
+    "known_customers",
     "legal_holds",
     "outbox",
     "outbox_table",

@@ -6,6 +6,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 
+from events.contracts.terms import RiskLevel, Stage
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
 from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow, as_date, bucket_start, kpi_query, ratio
@@ -21,7 +22,7 @@ BREAKDOWNS = {
     "manager": Customer.relationship_manager_id,
     "risk_level": Customer.risk_level,
 }
-HIGH_RISK_LEVELS = ("C4", "C5")
+HIGH_RISK_LEVELS = (RiskLevel.C4, RiskLevel.C5)
 
 
 @router.get("/customers", response_model=KpiReport, summary="Customer KPIs: book, new, churned, assets, risk")
@@ -38,7 +39,7 @@ async def customer_kpis(
     created = [*scope, Customer.created_at >= window.start, Customer.created_at < window.end]
     churned_in_window = (
         sa.select(StageChange.customer_id, StageChange.at)
-        .where(StageChange.to_stage == "churned", StageChange.at >= window.start, StageChange.at < window.end)
+        .where(StageChange.to_stage == Stage.CHURNED, StageChange.at >= window.start, StageChange.at < window.end)
         .subquery()
     )
 

@@ -19,6 +19,7 @@ import numpy as np
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 
+from events.contracts.terms import ChurnBand
 from services.churn.features.models import CustomerFeatures
 from services.churn.model import metrics
 from services.churn.playbooks.models import Intervention
@@ -29,7 +30,6 @@ from services.kit.kpi import Kpi, KpiGroup, KpiReport, KpiWindow, kpi_query
 from services.kit.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"], responses=PROBLEM_RESPONSES)
-BANDS = ("low", "medium", "high")
 
 
 def lifetime_value(assets: float, probability: float, settings: ChurnSettings) -> float:
@@ -50,7 +50,7 @@ async def churn_kpis(
     settings: ChurnSettings = request.app.state.settings
     F = CustomerFeatures
     # A relationship manager's figures cover their own customers only.
-    mine = [F.manager_id == actor.id] if actor.role == "relationship_manager" else []
+    mine = [F.manager_id == actor.id] if actor.role in settings.assigned_only_roles else []
     known = (
         await session.execute(
             sa.select(sa.func.count()).where(
@@ -97,7 +97,7 @@ async def churn_kpis(
         kept = sum(t[0] for t in retained[group].values())
         total = sum(t[1] for t in retained[group].values())
         breakdown = (
-            [KpiGroup(key=b, value=_ratio(*retained[group][b]), count=retained[group][b][1]) for b in BANDS]
+            [KpiGroup(key=b.value, value=_ratio(*retained[group][b]), count=retained[group][b][1]) for b in ChurnBand]
             if window.by == "band"
             else []
         )
@@ -123,7 +123,7 @@ async def churn_kpis(
                 value=float(len(current)),
                 unit="count",
                 count=len(current),
-                breakdown=[KpiGroup(key=b, value=float(by_band[b]), count=by_band[b]) for b in BANDS],
+                breakdown=[KpiGroup(key=b.value, value=float(by_band[b]), count=by_band[b]) for b in ChurnBand],
             ),
             treated,
             control,

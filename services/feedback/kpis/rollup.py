@@ -9,10 +9,10 @@ the items, so both give the same figures.
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from events.store import upsert_insert
 from services.feedback.db import Base
 from services.kit.db import UTCDateTime
 
@@ -86,8 +86,7 @@ async def _bump(session: AsyncSession, model, sums: tuple[str, ...], item, momen
     if not deltas:
         return
     key = {"hour": hour_of(moment), "channel": item.channel, "tier": item.tier or "", "product": item.product or ""}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(model).values({**key, **{name: 0 for name in sums}, **deltas})
+    statement = upsert_insert(session, model).values({**key, **{name: 0 for name in sums}, **deltas})
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=list(key),

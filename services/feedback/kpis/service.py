@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.feedback.cases.models import Case
-from services.feedback.customers.models import KnownCustomer
+from services.feedback.customers.models import known_customers
 from services.feedback.kpis.rollup import ANSWER_SUMS, CASE_SUMS, AnswerHourly, CaseHourly, hour_of
 from services.feedback.surveys.models import SurveyAnswer
 from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow, as_date, bucket_start
@@ -214,12 +214,12 @@ async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: b
     by = window.by
 
     # Complaint rate: per 1,000 customers known to the service (per tier for the tier breakdown).
-    known = KnownCustomer.erased.is_(False)
+    known = known_customers.c.erased_at.is_(None)
     customers = await session.scalar(sa.select(sa.func.count()).where(known)) or 0
-    per_tier = dict(
+    per_tier: dict[str | None, int] = dict(
         (
             await session.execute(
-                sa.select(KnownCustomer.tier, sa.func.count()).where(known).group_by(KnownCustomer.tier)
+                sa.select(known_customers.c.tier, sa.func.count()).where(known).group_by(known_customers.c.tier)
             )
         ).all()
     )
