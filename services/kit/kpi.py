@@ -134,3 +134,28 @@ def as_date(value) -> date:
 
 def ratio(numerator: float, denominator: float) -> float | None:
     return None if not denominator else numerator / denominator
+
+
+def add_to(totals: dict, key, value) -> None:
+    """Add one group's `value` to `totals` ({None: total, group value: subtotal, ...}): to the
+    total always, and under the group's own key when it has one."""
+    totals[None] = totals.get(None, 0) + value
+    if key is not None:
+        totals[key] = totals.get(key, 0) + value
+
+
+async def count_in_window(session, column, window: KpiWindow, *, where=(), group=None, from_=None):
+    """Rows whose `column` falls in the window, in one grouped query: ({None: total, group value:
+    subtotal, ...}, one KpiPoint per bucket). Groups and buckets without a row are left out."""
+    bucket = bucket_start(column, window.bucket, session.get_bind().dialect.name).label("bucket")
+    keys = [group] if group is not None else []
+    query = sa.select(bucket, sa.func.count(), *keys).where(*where, column >= window.start, column < window.end)
+    if from_ is not None:
+        query = query.select_from(from_)
+    totals: dict = {None: 0}
+    per_bucket: dict[date, int] = {}
+    for row in await session.execute(query.group_by(bucket, *keys)):
+        add_to(totals, row[2] if keys else None, row[1])
+        day = as_date(row[0])
+        per_bucket[day] = per_bucket.get(day, 0) + row[1]
+    return totals, [KpiPoint(bucket=day, value=float(n), count=n) for day, n in sorted(per_bucket.items())]
