@@ -19,6 +19,9 @@ Every route is called in process (ASGI, httpx) for windows of 7, 30 and 365 days
 without and with a breakdown, and as a relationship manager where the route scopes figures to a
 portfolio; BENCH_KPI_REPEATS calls each (default 40) after one warm-up call.
 
+    BENCH_KPI_ONLY      comma-separated components to run (default: all five)
+    BENCH_KPI_REUSE=1   measure the databases an earlier run seeded (migrated to head first)
+
     python -m tests.bench_kpis
 """
 
@@ -37,6 +40,7 @@ from tests import databases
 CUSTOMERS = int(os.environ.get("BENCH_KPI_CUSTOMERS", "100000"))
 ANSWERS = int(os.environ.get("BENCH_KPI_ANSWERS", "1000000"))
 REPEATS = int(os.environ.get("BENCH_KPI_REPEATS", "40"))
+REUSE = os.environ.get("BENCH_KPI_REUSE") == "1"
 MANAGERS = 200
 MANAGER = "rm-007"  # the relationship manager the portfolio-scoped cells call as
 PREFIX = f"{databases.PREFIX}_kpibench"
@@ -184,7 +188,8 @@ FIXTURES: dict[str, list[str]] = {
                 {_pick("simple", "complex")}, {_pick(*PRODUCTS)}, {_pick(*TIERS)},
                 CASE WHEN closed IS NOT NULL THEN 'closed' WHEN resolved IS NOT NULL THEN 'resolved'
                     WHEN answered IS NOT NULL THEN 'acknowledged' ELSE 'opened' END,
-                'bench', opened, answered, resolved, closed, answered - opened > interval '24 hours', opened
+                'bench', opened, answered, resolved, closed, coalesce(answered - opened > interval '24 hours', false),
+                opened
             FROM (SELECT i, opened, answered, resolved,
                          CASE WHEN random() < 0.7 THEN resolved + interval '1 hour' END AS closed
                   FROM (SELECT i, opened, answered,
@@ -290,6 +295,29 @@ async def _measure(component: str, url: str, path: str, breakdowns: tuple[str, .
     return rows
 
 
+def _measured(component: str, url: str, path: str, breakdowns: tuple[str, ...], scoped: bool) -> list[tuple]:
+    measured = asyncio.run(_measure(component, url, path, breakdowns, scoped))
+    _print(measured)
+    return measured
+
+
+async def _analyze(url: str) -> None:
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await connection.execute("VACUUM ANALYZE")
+    finally:
+        await connection.close()
+
+
+def _print(results: list[tuple]) -> None:
+    print(f"    p50 and p95 of {REPEATS} calls each (ms), beside the service's /healthz (ratio: p95 over its p95)")
+    print(f"    {'route':<48}{'p50':>9}{'p95':>9}{'healthz p95':>13}{'ratio':>8}")
+    for label, (p50, p95), floor in results:
+        base = floor[1] if floor else None
+        ratio = f"{p95 / base:>8.1f}" if base else f"{'':>8}"
+        print(f"    {label:<48}{p50:>9.1f}{p95:>9.1f}{base or 0:>13.1f}{ratio}", flush=True)
+
+
 def main() -> list[dict]:
     import logging
 
@@ -304,23 +332,26 @@ def main() -> list[dict]:
     for component, path, breakdowns, scoped in ROUTES:
         if only and component not in only:
             continue
-        url = asyncio.run(databases.recreate_one(component, prefix=PREFIX))
         spec = spec_of(component)
+        if REUSE:  # the database seeded by an earlier run, migrated to head
+            url = databases.database_url(component, PREFIX)
+            upgrade(spec.migrations, url, spec.metadata)
+            asyncio.run(_analyze(url))
+            results += _measured(component, url, path, breakdowns, scoped)
+            continue
+        url = asyncio.run(databases.recreate_one(component, prefix=PREFIX))
         upgrade(spec.migrations, url, spec.metadata)
         seeded = asyncio.run(_seed(component, url))
-        print(f"bench_kpis: {component} seeded in {seeded:.1f} s", flush=True)
-        results += asyncio.run(_measure(component, url, path, breakdowns, scoped))
+        print(
+            f"bench_kpis: {component} seeded in {seeded:.1f} s ({CUSTOMERS:,} customers"
+            + (f", {ANSWERS:,} survey answers)" if component == "feedback" else ")"),
+            flush=True,
+        )
+        results += _measured(component, url, path, breakdowns, scoped)
 
-    print(
-        f"\nbench_kpis: {CUSTOMERS:,} customers, {ANSWERS:,} survey answers; p50 and p95 of {REPEATS} calls each (ms),"
-        " beside the service's /healthz"
-    )
-    print(f"    {'route':<48}{'p50':>9}{'p95':>9}{'healthz p95':>13}{'ratio':>8}")
     entries = []
     for label, (p50, p95), floor in results:
         base = floor[1] if floor else None
-        ratio = f"{p95 / base:>8.1f}" if base else f"{'':>8}"
-        print(f"    {label:<48}{p50:>9.1f}{p95:>9.1f}{base or 0:>13.1f}{ratio}")
         entries.append(entry(f"KPI {label} p50", p50, "ms", floor[0] if floor else None))
         entries.append(entry(f"KPI {label} p95", p95, "ms", base))
     slow = [label for label, (_, p95), floor in results if floor and p95 >= 200]
