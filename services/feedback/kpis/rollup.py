@@ -1,9 +1,12 @@
-"""Hourly sums behind the service KPIs, kept in the transaction of every change they count, so
-a KPI query reads a few rows per hour instead of every answer and case (see kpis/service.py).
+"""Hourly and daily sums behind the service KPIs, kept in the transaction of every change they
+count, so a KPI query reads a few rows per day (and per hour at a window's edges) instead of
+every answer and case (see kpis/service.py).
 
-One row per hour, channel, tier and product ('' when unknown). Case sums belong to the hour the
-case was opened, answer sums to the hour the answer arrived: the same attribution as a scan of
-the items, so both give the same figures.
+One row per hour (or UTC day), channel, tier and product ('' when unknown). Case sums belong to
+the hour the case was opened, answer sums to the hour the answer arrived: the same attribution
+as a scan of the items, so both give the same figures. At a million answers a year the hourly
+rows are nearly as many as the answers themselves (hours x groups); the daily rows are 24 times
+fewer, which is what keeps a year's window fast.
 """
 
 from datetime import UTC, datetime
@@ -14,43 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.feedback.db import Base
+from services.feedback.declarations import ANSWER_SUM_NAMES, CASE_SUM_NAMES
 from services.kit.db import UTCDateTime
 
-ANSWER_SUMS = (
-    "csat_n",
-    "csat_satisfied",
-    "nps_n",
-    "nps_promoters",
-    "nps_detractors",
-    "ces_n",
-    "ces_sum",
-    "detractors",
-    "in_time",
-)
-CASE_SUMS = (
-    "cases",
-    "complaints",
-    "breached",
-    "answered",
-    "first_answer_hours",
-    "resolved",
-    "resolve_hours",
-    "resolved_originals",
-    "reopened",
-)
+ANSWER_SUMS, CASE_SUMS = ANSWER_SUM_NAMES, CASE_SUM_NAMES  # the catalogue declares them
 HOURS = ("first_answer_hours", "resolve_hours")
 
 
-class _HourAndGroups:
-    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+class _Groups:
     channel: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     tier: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     product: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
 
 
-class AnswerHourly(_HourAndGroups, Base):
-    __tablename__ = "kpi_answers_hourly"
-
+class _AnswerSums:
     csat_n: Mapped[int] = mapped_column(sa.BigInteger())
     csat_satisfied: Mapped[int] = mapped_column(sa.BigInteger())
     nps_n: Mapped[int] = mapped_column(sa.BigInteger())
@@ -63,9 +43,7 @@ class AnswerHourly(_HourAndGroups, Base):
     in_time: Mapped[int] = mapped_column(sa.BigInteger())
 
 
-class CaseHourly(_HourAndGroups, Base):
-    __tablename__ = "kpi_cases_hourly"
-
+class _CaseSums:
     cases: Mapped[int] = mapped_column(sa.BigInteger())
     complaints: Mapped[int] = mapped_column(sa.BigInteger())
     breached: Mapped[int] = mapped_column(sa.BigInteger())
@@ -77,23 +55,66 @@ class CaseHourly(_HourAndGroups, Base):
     reopened: Mapped[int] = mapped_column(sa.BigInteger())
 
 
+class AnswerHourly(_AnswerSums, _Groups, Base):
+    __tablename__ = "kpi_answers_hourly"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, sort_order=-1)
+
+
+class CaseHourly(_CaseSums, _Groups, Base):
+    __tablename__ = "kpi_cases_hourly"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, sort_order=-1)
+
+
+class AnswerDaily(_AnswerSums, _Groups, Base):
+    __tablename__ = "kpi_answers_daily"
+
+    day: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, sort_order=-1)  # midnight UTC
+
+
+class CaseDaily(_CaseSums, _Groups, Base):
+    __tablename__ = "kpi_cases_daily"
+
+    day: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, sort_order=-1)  # midnight UTC
+
+
+def sums_columns(period: str, names: tuple[str, ...]) -> list[sa.Column]:
+    """The columns of a sums table as its migration creates them: `period` (hour or day) and the
+    groups as the primary key, then `names`."""
+    return [
+        sa.Column(period, sa.DateTime(timezone=True), primary_key=True),
+        sa.Column("channel", sa.String(16), primary_key=True),
+        sa.Column("tier", sa.String(16), primary_key=True),
+        sa.Column("product", sa.String(64), primary_key=True),
+        *[sa.Column(name, sa.Float() if name in HOURS else sa.BigInteger(), nullable=False) for name in names],
+    ]
+
+
 def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-async def _bump(session: AsyncSession, model, sums: tuple[str, ...], item, moment: datetime, deltas: dict) -> None:
+def day_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def _bump(session: AsyncSession, models, sums: tuple[str, ...], item, moment: datetime, deltas: dict) -> None:
+    """Add `deltas` to the hourly and the daily row of `item`'s groups at `moment`."""
     deltas = {name: value for name, value in deltas.items() if value}
     if not deltas:
         return
-    key = {"hour": hour_of(moment), "channel": item.channel, "tier": item.tier or "", "product": item.product or ""}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(model).values({**key, **{name: 0 for name in sums}, **deltas})
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: getattr(model, name) + statement.excluded[name] for name in deltas},
+    groups = {"channel": item.channel, "tier": item.tier or "", "product": item.product or ""}
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    hourly, daily = models
+    for model, key in ((hourly, {"hour": hour_of(moment)}), (daily, {"day": day_of(moment)})):
+        statement = dialect.insert(model).values({**key, **groups, **{name: 0 for name in sums}, **deltas})
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[*key, *groups],
+                set_={name: getattr(model, name) + statement.excluded[name] for name in deltas},
+            )
         )
-    )
 
 
 async def count_answer(session: AsyncSession, answer, **deltas: int) -> None:
@@ -108,12 +129,12 @@ async def count_answer(session: AsyncSession, answer, **deltas: int) -> None:
             "ces_sum": score if survey == "ces" else 0,
             "detractors": int(answer.detractor),
         }
-    await _bump(session, AnswerHourly, ANSWER_SUMS, answer, answer.received_at, deltas)
+    await _bump(session, (AnswerHourly, AnswerDaily), ANSWER_SUMS, answer, answer.received_at, deltas)
 
 
 async def count_case(session: AsyncSession, case, **deltas: float) -> None:
     """Add to the sums of `case`'s opening hour and groups."""
-    await _bump(session, CaseHourly, CASE_SUMS, case, case.opened_at, deltas)
+    await _bump(session, (CaseHourly, CaseDaily), CASE_SUMS, case, case.opened_at, deltas)
 
 
 def hours_between(later: datetime, earlier: datetime) -> float:
@@ -121,7 +142,29 @@ def hours_between(later: datetime, earlier: datetime) -> float:
 
 
 def rebuild_statements(dialect: str) -> list[str]:
-    """SQL recomputing both tables from the answers and cases (migrations, bulk loads)."""
+    """SQL recomputing every sums table from the answers and cases (bulk loads)."""
+    return hourly_statements(dialect) + daily_statements(dialect)
+
+
+def daily_statements(dialect: str) -> list[str]:
+    """SQL recomputing the daily sums from the hourly ones."""
+    if dialect == "postgresql":
+        day = "date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    else:
+        day = "substr(hour, 1, 10) || ' 00:00:00.000000'"
+    key = f"{day}, channel, tier, product"
+    statements = []
+    for table, names in (("kpi_answers", ANSWER_SUMS), ("kpi_cases", CASE_SUMS)):
+        statements += [
+            f"DELETE FROM {table}_daily",
+            f"INSERT INTO {table}_daily (day, channel, tier, product, {', '.join(names)})"
+            f" SELECT {key}, {', '.join(f'sum({name})' for name in names)} FROM {table}_hourly GROUP BY {key}",
+        ]
+    return statements
+
+
+def hourly_statements(dialect: str) -> list[str]:
+    """SQL recomputing the hourly sums from the answers and cases."""
     if dialect == "postgresql":
 
         def hour(column):

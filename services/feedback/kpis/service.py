@@ -2,9 +2,10 @@
 
 Every KPI is a ratio of sums: over survey answers (CSAT, NPS, CES, closed-loop rate) and over
 cases (complaint rate, SLA breach rate, times to first answer and to resolve, reopen rate).
-The window's whole hours are read from the hourly sums kept on every change (kpis/rollup.py);
-the parts of hours at its edges are summed from the items themselves, by grouped scans on the
-time-column indexes. Either way one row per (breakdown value, bucket) comes back.
+The window's whole UTC days are read from the daily sums kept on every change (kpis/rollup.py),
+the whole hours around them from the hourly sums, and the parts of hours at its edges are summed
+from the items themselves, by grouped scans on the time-column indexes. Every way one row per
+(breakdown value, bucket) comes back.
 """
 
 from collections import Counter, defaultdict
@@ -19,7 +20,16 @@ from sqlalchemy.orm import aliased
 
 from services.feedback.cases.models import Case
 from services.feedback.customers.models import KnownCustomer
-from services.feedback.kpis.rollup import ANSWER_SUMS, CASE_SUMS, AnswerHourly, CaseHourly, hour_of
+from services.feedback.kpis.rollup import (
+    ANSWER_SUMS,
+    CASE_SUMS,
+    AnswerDaily,
+    AnswerHourly,
+    CaseDaily,
+    CaseHourly,
+    day_of,
+    hour_of,
+)
 from services.feedback.surveys.models import SurveyAnswer
 from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow, as_date, bucket_start
 
@@ -108,16 +118,30 @@ DEFINITIONS = [
 ]
 
 
-def _split(window: KpiWindow) -> tuple[list[tuple[datetime, datetime]], tuple[datetime, datetime] | None]:
-    """The window's whole hours (read from the hourly sums) and the parts of hours at its edges
-    (scanned); a window within one hour is scanned whole."""
-    first = hour_of(window.start)
-    first = first if first == window.start else first + timedelta(hours=1)
-    last = hour_of(window.end)
+Span = tuple[datetime, datetime]
+
+
+def _split(window: KpiWindow) -> tuple[list[Span], list[Span], Span | None]:
+    """The parts of hours at the window's edges (scanned), the whole hours not in a whole UTC
+    day (read from the hourly sums) and the whole days (read from the daily sums)."""
+    hour_edges, hours = _whole(window.start, window.end, hour_of, timedelta(hours=1))
+    if hours is None:
+        return hour_edges, [], None
+    day_edges, days = _whole(*hours, day_of, timedelta(days=1))
+    if days is None:
+        return hour_edges, [hours], None
+    return hour_edges, day_edges, days
+
+
+def _whole(lo: datetime, hi: datetime, start_of, period: timedelta) -> tuple[list[Span], Span | None]:
+    """[lo, hi) as the span of its whole periods (None if it holds none) and the parts before and
+    after it; `start_of` gives the start of a moment's period."""
+    first = start_of(lo)
+    first = first if first == lo else first + period
+    last = start_of(hi)
     if first >= last:
-        return [(window.start, window.end)], None
-    edges = [(lo, hi) for lo, hi in ((window.start, first), (last, window.end)) if lo < hi]
-    return edges, (first, last)
+        return [(lo, hi)], None
+    return [(a, b) for a, b in ((lo, first), (last, hi)) if a < b], (first, last)
 
 
 async def _scan_items(
@@ -188,29 +212,41 @@ async def _scan_items(
     )
 
 
-async def _read_hours(
-    session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime, window: KpiWindow
+async def _read_sums(
+    session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime, window: KpiWindow, *, daily: bool
 ) -> None:
-    for sums, model, names in ((answers, AnswerHourly, ANSWER_SUMS), (cases, CaseHourly, CASE_SUMS)):
+    models = (
+        ((answers, AnswerDaily, ANSWER_SUMS), (cases, CaseDaily, CASE_SUMS))
+        if daily
+        else (
+            (answers, AnswerHourly, ANSWER_SUMS),
+            (cases, CaseHourly, CASE_SUMS),
+        )
+    )
+    for sums, model, names in models:
+        period = model.day if daily else model.hour
         query = sa.select(*[sa.func.sum(getattr(model, name)).label(name) for name in names])
         await _scan(
             session,
             sums,
-            query.where(model.hour >= lo, model.hour < hi),
+            query.where(period >= lo, period < hi),
             getattr(model, window.by) if window.by else None,
-            model.hour,
+            period,
             window,
         )
 
 
 async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: bool = True) -> KpiReport:
-    """`use_hourly_sums=False` scans every item of the window (the benchmark's comparison)."""
+    """`use_hourly_sums=False` scans every item of the window instead of reading the hourly and
+    daily sums (the tests' and the benchmark's comparison)."""
     answers, cases = Sums(), Sums()
-    edges, hours = _split(window) if use_hourly_sums else ([(window.start, window.end)], None)
+    edges, hours, days = _split(window) if use_hourly_sums else ([(window.start, window.end)], [], None)
     for lo, hi in edges:
         await _scan_items(session, answers, cases, lo, hi, window)
-    if hours:
-        await _read_hours(session, answers, cases, *hours, window)
+    for lo, hi in hours:
+        await _read_sums(session, answers, cases, lo, hi, window, daily=False)
+    if days:
+        await _read_sums(session, answers, cases, *days, window, daily=True)
     by = window.by
 
     # Complaint rate: per 1,000 customers known to the service (per tier for the tier breakdown).
