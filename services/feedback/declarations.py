@@ -153,17 +153,24 @@ CASE_SUM_NAMES = (
 
 
 def _sums(name: str, period: str, items: str, names: tuple[str, ...]):
+    if period == "hour":
+        key = [
+            field("hour", OPS, "The hour summed."),
+            field("channel", OPS, "Channel."),
+            field("tier", OPS, "Tier."),
+            field("product", OPS, "Product."),
+        ]
+    else:
+        key = [
+            field("day", OPS, "The day summed."),
+            field("dimension", OPS, "The breakdown (channel, tier, product; empty for the day's total)."),
+            field("value", OPS, "The breakdown's value (a channel, tier or product code)."),
+        ]
     return table(
         name,
         purpose="Service KPIs over any window (R7.2): anonymous counts.",
         retention_from=f"the {period}",
-        fields=[
-            field(period, OPS, f"The {period} summed."),
-            field("channel", OPS, "Channel."),
-            field("tier", OPS, "Tier."),
-            field("product", OPS, "Product."),
-            *(field(n, OPS, f"A count or sum over {items} in the {period} and group.") for n in names),
-        ],
+        fields=[*key, *(field(n, OPS, f"A count or sum over {items} in the {period} and group.") for n in names)],
     )
 
 

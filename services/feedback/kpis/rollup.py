@@ -2,11 +2,15 @@
 count, so a KPI query reads a few rows per day (and per hour at a window's edges) instead of
 every answer and case (see kpis/service.py).
 
-One row per hour (or UTC day), channel, tier and product ('' when unknown). Case sums belong to
-the hour the case was opened, answer sums to the hour the answer arrived: the same attribution
-as a scan of the items, so both give the same figures. At a million answers a year the hourly
-rows are nearly as many as the answers themselves (hours x groups); the daily rows are 24 times
-fewer, which is what keeps a year's window fast.
+Hourly: one row per hour, channel, tier and product ('' when unknown). Daily: one row per UTC
+day and breakdown value, i.e. per (day, `dimension`, `value`): the day's total under ('', ''),
+and its sums per channel, per tier and per product ('channel', 'web'), ... A window's days are
+read with the rows of its breakdown only: at a million answers a year the hourly rows are nearly
+as many as the answers (hours x channels x tiers x products), while a year holds 365 daily totals
+and 365 x (number of channels) daily rows by channel.
+
+Case sums belong to the hour the case was opened, answer sums to the hour the answer arrived:
+the same attribution as a scan of the items, so both give the same figures.
 """
 
 from datetime import UTC, datetime
@@ -67,28 +71,37 @@ class CaseHourly(_CaseSums, _Groups, Base):
     hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, sort_order=-1)
 
 
-class AnswerDaily(_AnswerSums, _Groups, Base):
+class _DayAndBreakdown:
+    day: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, sort_order=-3)  # midnight UTC
+    # '' (the day's total), 'channel', 'tier' or 'product'; `value` is the group's ('' if unknown).
+    dimension: Mapped[str] = mapped_column(sa.String(16), primary_key=True, sort_order=-2)
+    value: Mapped[str] = mapped_column(sa.String(64), primary_key=True, sort_order=-1)
+
+
+class AnswerDaily(_AnswerSums, _DayAndBreakdown, Base):
     __tablename__ = "kpi_answers_daily"
 
-    day: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, sort_order=-1)  # midnight UTC
 
-
-class CaseDaily(_CaseSums, _Groups, Base):
+class CaseDaily(_CaseSums, _DayAndBreakdown, Base):
     __tablename__ = "kpi_cases_daily"
 
-    day: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, sort_order=-1)  # midnight UTC
+
+DIMENSIONS = ("channel", "tier", "product")
 
 
 def sums_columns(period: str, names: tuple[str, ...]) -> list[sa.Column]:
-    """The columns of a sums table as its migration creates them: `period` (hour or day) and the
-    groups as the primary key, then `names`."""
-    return [
-        sa.Column(period, sa.DateTime(timezone=True), primary_key=True),
-        sa.Column("channel", sa.String(16), primary_key=True),
-        sa.Column("tier", sa.String(16), primary_key=True),
-        sa.Column("product", sa.String(64), primary_key=True),
-        *[sa.Column(name, sa.Float() if name in HOURS else sa.BigInteger(), nullable=False) for name in names],
-    ]
+    """The columns of a sums table as its migration creates them: the primary key (the hour and
+    the groups, or the day and a breakdown value), then `names`."""
+    if period == "hour":
+        key = [sa.Column("hour", sa.DateTime(timezone=True), primary_key=True)]
+        key += [sa.Column(name, sa.String(64 if name == "product" else 16), primary_key=True) for name in DIMENSIONS]
+    else:
+        key = [
+            sa.Column("day", sa.DateTime(timezone=True), primary_key=True),
+            sa.Column("dimension", sa.String(16), primary_key=True),
+            sa.Column("value", sa.String(64), primary_key=True),
+        ]
+    return [*key, *[sa.Column(n, sa.Float() if n in HOURS else sa.BigInteger(), nullable=False) for n in names]]
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -100,18 +113,22 @@ def day_of(moment: datetime) -> datetime:
 
 
 async def _bump(session: AsyncSession, models, sums: tuple[str, ...], item, moment: datetime, deltas: dict) -> None:
-    """Add `deltas` to the hourly and the daily row of `item`'s groups at `moment`."""
+    """Add `deltas` to the hourly row of `item`'s groups at `moment`, and to the daily rows of its
+    day: the total and one per breakdown value."""
     deltas = {name: value for name, value in deltas.items() if value}
     if not deltas:
         return
     groups = {"channel": item.channel, "tier": item.tier or "", "product": item.product or ""}
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     hourly, daily = models
-    for model, key in ((hourly, {"hour": hour_of(moment)}), (daily, {"day": day_of(moment)})):
-        statement = dialect.insert(model).values({**key, **groups, **{name: 0 for name in sums}, **deltas})
+    day = day_of(moment)
+    keys = [(hourly, {"hour": hour_of(moment), **groups})]
+    keys += [(daily, {"day": day, "dimension": d, "value": groups.get(d, "")}) for d in ("", *DIMENSIONS)]
+    for model, key in keys:
+        statement = dialect.insert(model).values({**key, **{name: 0 for name in sums}, **deltas})
         await session.execute(
             statement.on_conflict_do_update(
-                index_elements=[*key, *groups],
+                index_elements=list(key),
                 set_={name: getattr(model, name) + statement.excluded[name] for name in deltas},
             )
         )
@@ -152,14 +169,16 @@ def daily_statements(dialect: str) -> list[str]:
         day = "date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
     else:
         day = "substr(hour, 1, 10) || ' 00:00:00.000000'"
-    key = f"{day}, channel, tier, product"
     statements = []
     for table, names in (("kpi_answers", ANSWER_SUMS), ("kpi_cases", CASE_SUMS)):
-        statements += [
-            f"DELETE FROM {table}_daily",
-            f"INSERT INTO {table}_daily (day, channel, tier, product, {', '.join(names)})"
-            f" SELECT {key}, {', '.join(f'sum({name})' for name in names)} FROM {table}_hourly GROUP BY {key}",
-        ]
+        statements.append(f"DELETE FROM {table}_daily")
+        for dimension in ("", *DIMENSIONS):
+            value = dimension or "''"
+            statements.append(
+                f"INSERT INTO {table}_daily (day, dimension, value, {', '.join(names)})"
+                f" SELECT {day}, '{dimension}', {value}, {', '.join(f'sum({name})' for name in names)}"
+                f" FROM {table}_hourly GROUP BY {day}{f', {dimension}' if dimension else ''}"
+            )
     return statements
 
 

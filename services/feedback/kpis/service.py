@@ -59,22 +59,27 @@ class Sums:
     by_key: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     by_bucket: dict[date, Counter] = field(default_factory=lambda: defaultdict(Counter))
 
-    def add(self, row) -> None:
-        values = {k: float(v or 0) for k, v in row._mapping.items() if k not in ("key", "bucket")}
-        self.total.update(values)
-        if "key" in row._mapping:
-            self.by_key[row.key or UNKNOWN].update(values)
-        self.by_bucket[as_date(row.bucket)].update(values)
+    def add(self, names: list[str], values, bucket, key: str | None, keyed: bool) -> None:
+        targets = [self.total, self.by_bucket[as_date(bucket)]]
+        if keyed:
+            targets.append(self.by_key[key or UNKNOWN])
+        for name, value in zip(names, values, strict=True):
+            value = float(value or 0)
+            for sums in targets:
+                sums[name] += value
 
 
 async def _scan(
     session: AsyncSession, sums: Sums, query: sa.Select, key_column, bucket_column, window: KpiWindow
 ) -> None:
-    dialect = session.get_bind().dialect.name
+    dialect = session.bind.dialect.name
+    names = list(query.selected_columns.keys())
     bucket = bucket_start(bucket_column, window.bucket, dialect).label("bucket")
-    columns = [bucket] + ([key_column.label("key")] if key_column is not None else [])
+    keyed = key_column is not None
+    columns = [bucket] + ([key_column.label("key")] if keyed else [])
+    n = len(names)
     for row in await session.execute(query.add_columns(*columns).group_by(*columns)):
-        sums.add(row)
+        sums.add(names, row[:n], row[n], row[n + 1] if keyed else None, keyed)
 
 
 def _ratio(numerator: str, denominator: str, scale: float = 1.0) -> Callable[[Counter], tuple[float | None, int]]:
@@ -147,7 +152,7 @@ def _whole(lo: datetime, hi: datetime, start_of, period: timedelta) -> tuple[lis
 async def _scan_items(
     session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime, window: KpiWindow
 ) -> None:
-    dialect = session.get_bind().dialect.name
+    dialect = session.bind.dialect.name
     a, c = SurveyAnswer, Case
     by = window.by
     await _scan(
@@ -215,25 +220,19 @@ async def _scan_items(
 async def _read_sums(
     session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime, window: KpiWindow, *, daily: bool
 ) -> None:
-    models = (
-        ((answers, AnswerDaily, ANSWER_SUMS), (cases, CaseDaily, CASE_SUMS))
-        if daily
-        else (
-            (answers, AnswerHourly, ANSWER_SUMS),
-            (cases, CaseHourly, CASE_SUMS),
-        )
-    )
-    for sums, model, names in models:
-        period = model.day if daily else model.hour
+    by = window.by
+    for sums, hourly, daily_model, names in (
+        (answers, AnswerHourly, AnswerDaily, ANSWER_SUMS),
+        (cases, CaseHourly, CaseDaily, CASE_SUMS),
+    ):
+        model = daily_model if daily else hourly
         query = sa.select(*[sa.func.sum(getattr(model, name)).label(name) for name in names])
-        await _scan(
-            session,
-            sums,
-            query.where(period >= lo, period < hi),
-            getattr(model, window.by) if window.by else None,
-            period,
-            window,
-        )
+        if daily:  # the rows of the breakdown asked for, or the day's totals
+            period, key = model.day, model.value if by else None
+            query = query.where(model.dimension == (by or ""))
+        else:
+            period, key = model.hour, getattr(model, by) if by else None
+        await _scan(session, sums, query.where(period >= lo, period < hi), key, period, window)
 
 
 async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: bool = True) -> KpiReport:
@@ -251,7 +250,6 @@ async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: b
 
     # Complaint rate: per 1,000 customers known to the service (per tier for the tier breakdown).
     known = KnownCustomer.erased.is_(False)
-    customers = await session.scalar(sa.select(sa.func.count()).where(known)) or 0
     per_tier = dict(
         (
             await session.execute(
@@ -259,6 +257,7 @@ async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: b
             )
         ).all()
     )
+    customers = sum(per_tier.values())
     cases.total["customers"] = customers
     for key, sums in cases.by_key.items():
         sums["customers"] = per_tier.get(None if key == UNKNOWN else key, 0) if by == "tier" else customers
@@ -269,8 +268,8 @@ async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: b
     query = {"from": window.start.isoformat(), "to": window.end.isoformat()}
     kpis = []
     for definition in DEFINITIONS:
-        source = sources[definition.source]
-        value, count = definition.compute(source.total)
+        sums = sources[definition.source]
+        value, count = definition.compute(sums.total)
         separator = "&" if "?" in definition.drill else "?"
         kpis.append(
             Kpi(
@@ -281,13 +280,13 @@ async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: b
                 # Groups and buckets without an item this KPI counts are left out.
                 breakdown=[
                     KpiGroup(key=key, value=v, count=n)
-                    for key, group in sorted(source.by_key.items())
+                    for key, group in sorted(sums.by_key.items())
                     for v, n in [definition.compute(group)]
                     if n
                 ],
                 series=[
                     KpiPoint(bucket=day, value=v, count=n)
-                    for day, group in sorted(source.by_bucket.items())
+                    for day, group in sorted(sums.by_bucket.items())
                     for v, n in [definition.compute(group)]
                     if n
                 ],
