@@ -59,14 +59,23 @@ class Sums:
     by_key: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     by_bucket: dict[date, Counter] = field(default_factory=lambda: defaultdict(Counter))
 
-    def add(self, names: list[str], values, bucket, key: str | None, keyed: bool) -> None:
-        targets = [self.total, self.by_bucket[as_date(bucket)]]
-        if keyed:
-            targets.append(self.by_key[key or UNKNOWN])
-        for name, value in zip(names, values, strict=True):
-            value = float(value or 0)
-            for sums in targets:
-                sums[name] += value
+    def add(self, names: list[str], rows: list, keyed: bool) -> None:
+        """The rows of one grouped scan: (sum of each of `names`..., bucket[, breakdown value])."""
+        n = len(names)
+        per_bucket: dict[date, list] = defaultdict(list)
+        per_key: dict[str, list] = defaultdict(list)
+        for row in rows:
+            per_bucket[as_date(row[n])].append(row)
+            if keyed:
+                per_key[row[n + 1] or UNKNOWN].append(row)
+        for targets, groups, total in ((self.by_bucket, per_bucket, True), (self.by_key, per_key, False)):
+            for group, members in groups.items():
+                sums, columns = targets[group], list(zip(*members, strict=True))
+                for name, column in zip(names, columns, strict=False):  # the sums, not bucket and key
+                    value = float(sum(filter(None, column)))
+                    sums[name] += value
+                    if total:  # every row is in one bucket: the buckets add up to the window
+                        self.total[name] += value
 
 
 async def _scan(
@@ -77,9 +86,7 @@ async def _scan(
     bucket = bucket_start(bucket_column, window.bucket, dialect).label("bucket")
     keyed = key_column is not None
     columns = [bucket] + ([key_column.label("key")] if keyed else [])
-    n = len(names)
-    for row in await session.execute(query.add_columns(*columns).group_by(*columns)):
-        sums.add(names, row[:n], row[n], row[n + 1] if keyed else None, keyed)
+    sums.add(names, (await session.execute(query.add_columns(*columns).group_by(*columns))).all(), keyed)
 
 
 def _ratio(numerator: str, denominator: str, scale: float = 1.0) -> Callable[[Counter], tuple[float | None, int]]:
