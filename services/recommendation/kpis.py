@@ -17,42 +17,37 @@ router = APIRouter(prefix="/api/v1/kpis", responses=PROBLEM_RESPONSES, tags=["kp
 BREAKDOWNS = {"product": "product_code", "risk_level": "product_risk_level"}
 
 
-Counts = dict[tuple[date, str | None], int]  # (bucket, breakdown value) -> items
-
-
-def _kpi(name: str, counts: Counts, window: KpiWindow, drill: str | None = None) -> Kpi:
-    """A count KPI over items counted per (bucket, breakdown value)."""
+def _kpi(name: str, per_bucket: dict[date, int], per_key: dict[str | None, int], window: KpiWindow) -> Kpi:
+    """A count KPI over items counted per bucket and per breakdown value."""
+    total = sum(per_bucket.values())
     breakdown: list[KpiGroup] = []
     if window.by:
-        per_key: dict[str, int] = defaultdict(int)
-        for (_, key), n in counts.items():
-            per_key[key or "none"] += n
-        breakdown = [KpiGroup(key=k, value=v, count=v) for k, v in sorted(per_key.items())]
-    series: dict[date, int] = defaultdict(int)
-    for (day, _), n in counts.items():
-        series[day] += n
-    total = sum(counts.values())
+        keyed: dict[str, int] = defaultdict(int)
+        for key, n in per_key.items():
+            keyed[key or "none"] += n
+        breakdown = [KpiGroup(key=k, value=v, count=v) for k, v in sorted(keyed.items())]
     return Kpi(
         name=name,
         value=total,
         unit="count",
         count=total,
         breakdown=breakdown,
-        series=[KpiPoint(bucket=k, value=v, count=v) for k, v in sorted(series.items())],
-        drill=drill,
+        series=[KpiPoint(bucket=k, value=v, count=v) for k, v in sorted(per_bucket.items())],
     )
 
 
-async def _counted(session, model, moment, window: KpiWindow, *flags) -> list[tuple]:
-    """Items in the window counted per bucket, breakdown value and `flags`, by the database."""
-    bucket = bucket_start(moment, window.bucket, session.bind.dialect.name).label("bucket")
-    key = getattr(model, BREAKDOWNS[window.by]) if window.by else sa.null()
+async def _counted(session, model, moment, window: KpiWindow, *flags, by_key: bool = False) -> list[tuple]:
+    """Items in the window counted by the database per bucket (or breakdown value) and `flags`."""
+    if by_key:
+        group = getattr(model, BREAKDOWNS[window.by])
+    else:
+        group = bucket_start(moment, window.bucket, session.bind.dialect.name)
     query = (
-        sa.select(bucket, key.label("key"), *flags, sa.func.count())
+        sa.select(group, *flags, sa.func.count())
         .where(moment >= window.start, moment < window.end)
-        .group_by(bucket, *([key] if window.by else []), *flags)
+        .group_by(group, *flags)
     )
-    return [(as_date(row[0]), *row[1:]) for row in await session.execute(query)]
+    return [(row[0] if by_key else as_date(row[0]), *row[1:]) for row in await session.execute(query)]
 
 
 @router.get("/recommendation", response_model=KpiReport)
@@ -60,16 +55,19 @@ async def recommendation_kpis(session: SessionDep, window: Annotated[KpiWindow, 
     """Suitability checks by result (`checks_pass`, `checks_warn`, `checks_block`), overrides and
     mismatches detected, over the window; `by=product` or `by=risk_level` (the product's)."""
     c, m = SuitabilityCheck, SuitabilityMismatch
-    by_result: dict[str, Counts] = {result: defaultdict(int) for result in ("pass", "warn", "block")}
-    overrides: Counts = defaultdict(int)
-    for day, key, result, overridden, n in await _counted(session, c, c.decided_at, window, c.result, c.overridden):
-        by_result.setdefault(result, defaultdict(int))[(day, key)] += n
-        if overridden:
-            overrides[(day, key)] += n
-    mismatches: Counts = defaultdict(int)
-    for day, key, n in await _counted(session, m, m.detected_at, window):
-        mismatches[(day, key)] += n
-    kpis = [_kpi(f"checks_{result}", by_result[result], window) for result in ("pass", "warn", "block")]
-    kpis.append(_kpi("overrides", overrides, window))
-    kpis.append(_kpi("suitability_mismatches", mismatches, window))
+    results = ("pass", "warn", "block")
+    # name -> (per bucket, per breakdown value); series and breakdown are two small groupings.
+    counts = {name: (defaultdict(int), defaultdict(int)) for name in (*results, "overrides", "mismatches")}
+    for by_key in (False, *([True] if window.by else [])):
+        for group, result, overridden, n in await _counted(
+            session, c, c.decided_at, window, c.result, c.overridden, by_key=by_key
+        ):
+            counts.setdefault(result, (defaultdict(int), defaultdict(int)))[by_key][group] += n
+            if overridden:
+                counts["overrides"][by_key][group] += n
+        for group, n in await _counted(session, m, m.detected_at, window, by_key=by_key):
+            counts["mismatches"][by_key][group] += n
+    kpis = [_kpi(f"checks_{result}", *counts[result], window) for result in results]
+    kpis.append(_kpi("overrides", *counts["overrides"], window))
+    kpis.append(_kpi("suitability_mismatches", *counts["mismatches"], window))
     return KpiReport.of("recommendation", window, kpis)
