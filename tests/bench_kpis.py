@@ -215,6 +215,16 @@ FIXTURES: dict[str, list[str]] = {
     ],
 }
 
+# A second floor per component: one bare count of its largest table the route reads (what any
+# figure over all of it costs on this machine at this moment; the machine may be shared).
+SCANS = {
+    "profile": "SELECT count(*) FROM customers",
+    "consent": "SELECT count(*) FROM consents",
+    "churn": "SELECT count(*) FROM customer_features",
+    "recommendation": "SELECT count(*) FROM suitability_checks",
+    "feedback": "SELECT count(*) FROM feedback",
+}
+
 # (component, path, breakdowns benched, scoped to a manager's portfolio)
 ROUTES = (
     ("profile", "/api/v1/kpis/customers", ("tier", "manager"), True),
@@ -282,6 +292,14 @@ async def _measure(component: str, url: str, path: str, breakdowns: tuple[str, .
 
         floor = await _timed(call("/healthz", "compliance_officer", "bench"))
         rows.append((f"{component} /healthz", floor, None))
+
+        async def scan():
+            async with app.state.engine.connect() as connection:
+                await connection.exec_driver_sql(SCANS[component])
+
+        rows.append(
+            (f"{component} baseline: {SCANS[component].split(' FROM ')[1]} count(*)", await _timed(scan), floor)
+        )
         callers = [("compliance_officer", "bench", "")]
         if scoped:
             callers.append(("relationship_manager", MANAGER, " as RM"))
@@ -354,7 +372,7 @@ def main() -> list[dict]:
         base = floor[1] if floor else None
         entries.append(entry(f"KPI {label} p50", p50, "ms", floor[0] if floor else None))
         entries.append(entry(f"KPI {label} p95", p95, "ms", base))
-    slow = [label for label, (_, p95), floor in results if floor and p95 >= 200]
+    slow = [label for label, (_, p95), floor in results if floor and p95 >= 200 and "baseline" not in label]
     print(f"    routes at or over 200 ms p95: {', '.join(slow) or 'none'}", flush=True)
     return entries
 

@@ -145,17 +145,21 @@ def add_to(totals: dict, key, value) -> None:
 
 
 async def count_in_window(session, column, window: KpiWindow, *, where=(), group=None, from_=None):
-    """Rows whose `column` falls in the window, in one grouped query: ({None: total, group value:
-    subtotal, ...}, one KpiPoint per bucket). Groups and buckets without a row are left out."""
-    bucket = bucket_start(column, window.bucket, session.get_bind().dialect.name).label("bucket")
-    keys = [group] if group is not None else []
-    query = sa.select(bucket, sa.func.count(), *keys).where(*where, column >= window.start, column < window.end)
+    """Rows whose `column` falls in the window: ({None: total, group value: subtotal, ...}, one
+    KpiPoint per bucket), counted by the database per bucket and, with a group, per group value
+    (two small groupings rather than one per bucket and group). Groups and buckets without a row
+    are left out."""
+    bucket = bucket_start(column, window.bucket, session.bind.dialect.name)
+    query = sa.select(sa.func.count()).where(*where, column >= window.start, column < window.end)
     if from_ is not None:
         query = query.select_from(from_)
     totals: dict = {None: 0}
     per_bucket: dict[date, int] = {}
-    for row in await session.execute(query.group_by(bucket, *keys)):
-        add_to(totals, row[2] if keys else None, row[1])
-        day = as_date(row[0])
-        per_bucket[day] = per_bucket.get(day, 0) + row[1]
+    for n, day in await session.execute(query.add_columns(bucket).group_by(bucket)):
+        totals[None] += n
+        per_bucket[as_date(day)] = per_bucket.get(as_date(day), 0) + n
+    if group is not None:
+        for n, key in await session.execute(query.add_columns(group).group_by(group)):
+            if key is not None:
+                totals[key] = n
     return totals, [KpiPoint(bucket=day, value=float(n), count=n) for day, n in sorted(per_bucket.items())]
