@@ -275,7 +275,7 @@ async def _measure(component: str, url: str, path: str, breakdowns: tuple[str, .
     os.environ[f"{component.upper()}_DATABASE_URL"] = url
     os.environ.setdefault(f"{component.upper()}_LOG_LEVEL", "WARNING")  # no log line per request
     app = build_app(spec_of(component), background=False)
-    rows = []
+    rows: list[tuple[str, tuple[float, float], tuple[float, float] | None]] = []
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{component}", timeout=600) as http,

@@ -149,7 +149,7 @@ async def count_in_window(session, column, window: KpiWindow, *, where=(), group
     KpiPoint per bucket), counted by the database per bucket and, with a group, per group value
     (two small groupings rather than one per bucket and group). Groups and buckets without a row
     are left out."""
-    bucket = bucket_start(column, window.bucket, session.bind.dialect.name)
+    bucket = bucket_start(column, window.bucket, session.get_bind().dialect.name)
     query = sa.select(sa.func.count()).where(*where, column >= window.start, column < window.end)
     if from_ is not None:
         query = query.select_from(from_)

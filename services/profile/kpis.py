@@ -2,6 +2,7 @@
 customers, assets, and portfolio risk indicators per relationship manager (R5.2, R6.2, R7.2)."""
 
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
@@ -38,7 +39,8 @@ async def customer_kpis(
 
     async with session.begin():
         # The book as of the window's end and at its start, assets, risk appetite: one pass.
-        book, assets, high_risk, at_start = ({None: 0} for _ in range(4))
+        totals: list[dict[Any, Any]] = [{None: 0} for _ in range(4)]
+        book, assets, high_risk, at_start = totals
         measures = (
             sa.func.count().filter(existing),
             sa.func.coalesce(sa.func.sum(Customer.assets_under_management).filter(existing), 0),
@@ -48,10 +50,8 @@ async def customer_kpis(
         for row in await session.execute(sa.select(*measures, *keys).where(*scope).group_by(*keys)):
             key = row[4] if keys else None
             # A group is listed under a KPI only if some of its customers count there.
-            for totals, value, rows in zip(
-                (book, assets, high_risk, at_start), row[:4], (row[0], row[0], row[2], row[3]), strict=True
-            ):
-                add_to(totals, key if rows else None, value)
+            for measured, value, rows in zip(totals, row[:4], (row[0], row[0], row[2], row[3]), strict=True):
+                add_to(measured, key if rows else None, value)
         new, new_series = await count_in_window(session, Customer.created_at, window, where=scope, group=group)
         churned_in_window = (
             sa.select(StageChange.customer_id, StageChange.at)
@@ -66,12 +66,12 @@ async def customer_kpis(
             group=group,
             from_=sa.join(Customer, churned_in_window, Customer.id == churned_in_window.c.customer_id),
         )
-        expiring_docs = {None: 0}
+        expiring_docs: dict[Any, int] = {None: 0}
         expiring = Document.expires_on <= as_date(window.end + timedelta(days=notice_days))
         documents = sa.join(Customer, Document, Customer.id == Document.customer_id)
         query = sa.select(sa.func.count(), *keys).select_from(documents).where(*scope, expiring).group_by(*keys)
-        for row in await session.execute(query):
-            add_to(expiring_docs, row[1] if keys else None, row[0])
+        for counted in await session.execute(query):
+            add_to(expiring_docs, counted[1] if keys else None, counted[0])
 
     def kpi(name, unit, values, *, series=None, drill=None):
         total = values.get(None, 0)

@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter
@@ -39,9 +39,9 @@ def _kpi(name: str, per_bucket: dict[date, int], per_key: dict[str | None, int],
 async def _counted(session, model, moment, window: KpiWindow, *flags, by_key: bool = False) -> list[tuple]:
     """Items in the window counted by the database per bucket (or breakdown value) and `flags`."""
     if by_key:
-        group = getattr(model, BREAKDOWNS[window.by])
+        group = getattr(model, BREAKDOWNS[window.by or ""])
     else:
-        group = bucket_start(moment, window.bucket, session.bind.dialect.name)
+        group = bucket_start(moment, window.bucket, session.get_bind().dialect.name)
     query = (
         sa.select(group, *flags, sa.func.count())
         .where(moment >= window.start, moment < window.end)
@@ -57,7 +57,9 @@ async def recommendation_kpis(session: SessionDep, window: Annotated[KpiWindow, 
     c, m = SuitabilityCheck, SuitabilityMismatch
     results = ("pass", "warn", "block")
     # name -> (per bucket, per breakdown value); series and breakdown are two small groupings.
-    counts = {name: (defaultdict(int), defaultdict(int)) for name in (*results, "overrides", "mismatches")}
+    counts: dict[str, tuple[defaultdict[Any, int], defaultdict[Any, int]]] = {
+        name: (defaultdict(int), defaultdict(int)) for name in (*results, "overrides", "mismatches")
+    }
     for by_key in (False, *([True] if window.by else [])):
         for group, result, overridden, n in await _counted(
             session, c, c.decided_at, window, c.result, c.overridden, by_key=by_key

@@ -14,6 +14,7 @@ value, model drift.
 """
 
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -44,7 +45,7 @@ def lifetime_value_sql(assets, probability, settings: ChurnSettings) -> sa.Colum
     the same yearly terms, margin x (r + r^2 + ... + r^H) with r = stay / discount, in Horner form."""
     clamped = sa.case((probability < 0.0, 0.0), (probability > 1.0, 1.0), else_=probability)
     kept = (1.0 - clamped) / (1.0 + settings.ltv_discount_rate)
-    years = sa.literal(0.0)
+    years: sa.ColumnElement[Any] = sa.literal(0.0)
     for _ in range(settings.ltv_horizon_years):
         years = kept * (1.0 + years)
     return settings.ltv_margin_rate * sa.cast(assets, sa.Float) * years
@@ -75,7 +76,7 @@ async def churn_kpis(
 
     # Customers not churned: by band, and their mean lifetime value, summed in the database.
     valued = sa.and_(F.assets_under_management.is_not(None), F.probability.is_not(None))
-    by_band: dict[str, int] = defaultdict(int)
+    by_band: defaultdict[str, int] = defaultdict(int)
     value_sum, valued_count = 0.0, 0
     for level, n, total, count in await session.execute(
         sa.select(

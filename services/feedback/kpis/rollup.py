@@ -92,6 +92,7 @@ DIMENSIONS = ("channel", "tier", "product")
 def sums_columns(period: str, names: tuple[str, ...]) -> list[sa.Column]:
     """The columns of a sums table as its migration creates them: the primary key (the hour and
     the groups, or the day and a breakdown value), then `names`."""
+    key: list[sa.Column]
     if period == "hour":
         key = [sa.Column("hour", sa.DateTime(timezone=True), primary_key=True)]
         key += [sa.Column(name, sa.String(64 if name == "product" else 16), primary_key=True) for name in DIMENSIONS]
@@ -119,7 +120,7 @@ async def _bump(session: AsyncSession, models, sums: tuple[str, ...], item, mome
     if not deltas:
         return
     groups = {"channel": item.channel, "tier": item.tier or "", "product": item.product or ""}
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     hourly, daily = models
     day = day_of(moment)
     keys = [(hourly, {"hour": hour_of(moment), **groups})]

@@ -9,9 +9,10 @@ from the items themselves, by grouped scans on the time-column indexes. Every wa
 """
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -59,7 +60,7 @@ class Sums:
     by_key: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     by_bucket: dict[date, Counter] = field(default_factory=lambda: defaultdict(Counter))
 
-    def add(self, names: list[str], rows: list, keyed: bool) -> None:
+    def add(self, names: list[str], rows: Sequence, keyed: bool) -> None:
         """The rows of one grouped scan: (sum of each of `names`..., bucket[, breakdown value])."""
         n = len(names)
         per_bucket: dict[date, list] = defaultdict(list)
@@ -68,20 +69,23 @@ class Sums:
             per_bucket[as_date(row[n])].append(row)
             if keyed:
                 per_key[row[n + 1] or UNKNOWN].append(row)
-        for targets, groups, total in ((self.by_bucket, per_bucket, True), (self.by_key, per_key, False)):
-            for group, members in groups.items():
-                sums, columns = targets[group], list(zip(*members, strict=True))
-                for name, column in zip(names, columns, strict=False):  # the sums, not bucket and key
-                    value = float(sum(filter(None, column)))
-                    sums[name] += value
-                    if total:  # every row is in one bucket: the buckets add up to the window
-                        self.total[name] += value
+        for day, members in per_bucket.items():  # every row is in one bucket: they add up to the total
+            self._sum(names, members, self.by_bucket[day], self.total)
+        for key, members in per_key.items():
+            self._sum(names, members, self.by_key[key])
+
+    @staticmethod
+    def _sum(names: list[str], members: list, *targets: Any) -> None:  # Counters of float sums
+        for name, column in zip(names, zip(*members, strict=True), strict=False):  # the sums, not bucket and key
+            value = float(sum(filter(None, column)))
+            for sums in targets:
+                sums[name] += value
 
 
 async def _scan(
     session: AsyncSession, sums: Sums, query: sa.Select, key_column, bucket_column, window: KpiWindow
 ) -> None:
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     names = list(query.selected_columns.keys())
     bucket = bucket_start(bucket_column, window.bucket, dialect).label("bucket")
     keyed = key_column is not None
@@ -159,7 +163,7 @@ def _whole(lo: datetime, hi: datetime, start_of, period: timedelta) -> tuple[lis
 async def _scan_items(
     session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime, window: KpiWindow
 ) -> None:
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     a, c = SurveyAnswer, Case
     by = window.by
     await _scan(
@@ -232,7 +236,7 @@ async def _read_sums(
         (answers, AnswerHourly, AnswerDaily, ANSWER_SUMS),
         (cases, CaseHourly, CaseDaily, CASE_SUMS),
     ):
-        model = daily_model if daily else hourly
+        model: Any = daily_model if daily else hourly
         query = sa.select(*[sa.func.sum(getattr(model, name)).label(name) for name in names])
         if daily:  # the rows of the breakdown asked for, or the day's totals
             period, key = model.day, model.value if by else None
@@ -275,8 +279,8 @@ async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: b
     query = {"from": window.start.isoformat(), "to": window.end.isoformat()}
     kpis = []
     for definition in DEFINITIONS:
-        sums = sources[definition.source]
-        value, count = definition.compute(sums.total)
+        source = sources[definition.source]
+        value, count = definition.compute(source.total)
         separator = "&" if "?" in definition.drill else "?"
         kpis.append(
             Kpi(
@@ -287,13 +291,13 @@ async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: b
                 # Groups and buckets without an item this KPI counts are left out.
                 breakdown=[
                     KpiGroup(key=key, value=v, count=n)
-                    for key, group in sorted(sums.by_key.items())
+                    for key, group in sorted(source.by_key.items())
                     for v, n in [definition.compute(group)]
                     if n
                 ],
                 series=[
                     KpiPoint(bucket=day, value=v, count=n)
-                    for day, group in sorted(sums.by_bucket.items())
+                    for day, group in sorted(source.by_bucket.items())
                     for v, n in [definition.compute(group)]
                     if n
                 ],
