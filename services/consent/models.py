@@ -41,6 +41,9 @@ class Consent(Base):
             postgresql_where=sa.text(f"status = '{ConsentStatus.ACTIVE}'"),
             sqlite_where=sa.text(f"status = '{ConsentStatus.ACTIVE}'"),
         ),
+        # The consents granted or revoked within a KPI window (kpis.py).
+        sa.Index("ix_consents_granted_at", "granted_at"),
+        sa.Index("ix_consents_revoked_at", "revoked_at"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
