@@ -11,6 +11,7 @@ T = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday; the window is [T, T + 7 days)
 WINDOW = {"from": "2025-03-03T00:00:00Z", "to": "2025-03-10T00:00:00Z"}
 AGENT = ("service_agent", "agent-7")
 CUSTOMERS = {"A": "mass", "B": "mass", "C": "affluent", "D": "high_net_worth"}
+MANAGERS = {"A": "rm-1", "B": "rm-1", "C": "rm-2", "D": "rm-2"}
 
 
 def at(hours: float) -> datetime:
@@ -33,7 +34,7 @@ async def build_fixture(feedback) -> None:
                     customer_id=name,
                     risk_level="C3",
                     assets_under_management="1000",
-                    relationship_manager_id="rm-1",
+                    relationship_manager_id=MANAGERS[name],
                     tier=tier,
                 ),
                 source="profile",
@@ -97,8 +98,8 @@ async def build_fixture(feedback) -> None:
             assert (await customer.post(f"/api/v1/cases/{cases['K1']}/reopen", json={})).status_code == 201
 
 
-async def kpis(feedback, **params) -> dict:
-    async with feedback.client("compliance_officer", "officer-1") as http:
+async def kpis(feedback, caller=("compliance_officer", "officer-1"), **params) -> dict:
+    async with feedback.client(*caller) as http:
         answer = await http.get("/api/v1/kpis/service", params={**WINDOW, **params})
     assert answer.status_code == 200, answer.text
     return {kpi["name"]: kpi for kpi in answer.json()["kpis"]}
@@ -124,6 +125,28 @@ async def test_service_kpis_match_the_hand_computed_values(feedback):
     assert report["csat"]["drill"].startswith("/api/v1/survey-answers?survey=csat&from=2025-03-03")
     series = [(p["bucket"], p["value"]) for p in report["complaint_rate"]["series"]]
     assert series == [("2025-03-03", 500.0), ("2025-03-04", 0.0), ("2025-03-05", 0.0)]  # K3 + F2 + R1; F3
+
+
+async def test_a_relationship_manager_gets_the_figures_of_their_own_portfolio(feedback):
+    await build_fixture(feedback)
+    mine = await kpis(feedback, ("relationship_manager", "rm-1"))
+    values = {name: (kpi["value"], kpi["count"]) for name, kpi in mine.items()}
+    assert values == {  # rm-1 manages A and B
+        "csat": (0.5, 2),  # A 5, B 2
+        "nps": (50.0, 2),  # A 8 (passive), B 9 (promoter)
+        "ces": (None, 0),
+        "complaint_rate": (1000.0, 2),  # K1 and K2 per two customers
+        "sla_breach_rate": (0.25, 4),  # K1, K2 (late), F1, R1
+        "mean_time_to_first_answer": (round(29 / 3, 4), 3),  # K1 2, K2 26, F1 1
+        "mean_time_to_resolve": (20.0, 3),  # K1 30, K2 28, F1 2
+        "closed_loop_rate": (1.0, 1),  # B's detractor answer, F1 closed in time
+        "reopen_rate": (round(1 / 3, 4), 3),  # K1 of K1, K2, F1
+    }
+    theirs = await kpis(feedback, ("relationship_manager", "rm-2"))
+    assert (theirs["nps"]["value"], theirs["nps"]["count"]) == (0.0, 2)  # C 10, D 3
+    assert theirs["csat"]["count"] == 0 and theirs["complaint_rate"]["value"] == 0.0
+    nobodys = await kpis(feedback, ("relationship_manager", "rm-without-customers"))
+    assert all(kpi["count"] == 0 for kpi in nobodys.values())
 
 
 async def test_service_kpis_break_down_by_channel_and_tier(feedback):

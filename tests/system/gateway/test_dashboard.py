@@ -84,8 +84,10 @@ async def test_the_dashboard_shows_a_managers_portfolio_as_the_api_does(system, 
     # The cards show the API's numbers for this manager only.
     assert float(_card_value(browser, "customers", "customers")) == 2
     assert float(_card_value(browser, "customers", "new_customers")) == from_api["new_customers"]["value"] == 2
-    # Areas the role may not read are not offered (consent KPIs are not for managers).
+    # Areas the role may not read are not offered (consent KPIs are not for managers); the
+    # service KPIs are, scoped to the portfolio (no survey answers from these customers yet).
     assert browser.find_elements(By.ID, "area-consent") == []
+    assert browser.find_elements(By.ID, "area-service") != []
 
     # Charts: choose "new customers", its trend shows the API's series.
     browser.find_element(By.CSS_SELECTOR, "#area-customers [data-kpi='new_customers']").click()
