@@ -263,7 +263,7 @@ async def report(
     customers that manager has now: scanned, by the customer-id indexes (a portfolio is a few
     hundred customers; the sums have no manager dimension)."""
     answers, cases = Sums(), Sums()
-    known = known_customers.c.erased_at.is_(None)
+    known: sa.ColumnElement[bool] = known_customers.c.erased_at.is_(None)
     portfolio = None
     if manager is not None:
         known = sa.and_(known, known_customers.c.relationship_manager_id == manager)
