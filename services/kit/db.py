@@ -1,12 +1,14 @@
 """Database plumbing shared by every component: metadata, engine and sessions."""
 
+import operator
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 # Deterministic constraint names, so migrations are the same on SQLite and PostgreSQL.
@@ -96,3 +98,58 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 # A request-scoped session; handlers open `async with session.begin():` around each unit of work
 # so a state change and its outbox event commit together.
 SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+# Below this many rows a multi-row INSERT (one pipelined round trip) costs about what COPY does.
+COPY_MIN_ROWS = 200
+
+
+async def insert_many(session: AsyncSession | AsyncConnection, table: sa.Table, rows: list[dict]) -> None:
+    """Insert `rows` (dicts keyed by column name, all with the same keys) into `table`, in the
+    caller's transaction. On PostgreSQL, from COPY_MIN_ROWS rows on, by binary COPY: a fraction
+    of the work per row of an INSERT, for the database and for us. Either way each column's own
+    bind processing applies (field encryption, time zones) and Python-side scalar defaults are
+    filled in; a constraint violation raises sqlalchemy's IntegrityError as an INSERT would."""
+    if not rows:
+        return
+    if isinstance(session, AsyncSession):
+        await session.flush()  # pending ORM rows first, as an INSERT's autoflush would
+        connection = await session.connection()
+    else:
+        connection = session
+    if connection.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
+        await connection.execute(table.insert(), rows)
+        return
+    import asyncpg
+
+    dialect = connection.dialect
+    given = list(rows[0])
+    defaults = {}
+    for column in table.columns:
+        if column.key in rows[0] or column.default is None:
+            continue
+        if not column.default.is_scalar:
+            raise ValueError(f"{table.name}.{column.key}: give a value (its default is computed per row)")
+        defaults[column.key] = column.default.arg
+    names = given + list(defaults)
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    processed = [(i, process) for i, process in enumerate(processors) if process is not None]
+    take, fixed, width = operator.itemgetter(*given), list(defaults.values()), len(given)
+    records = []
+    for row in rows:
+        if len(row) != width:
+            raise ValueError(f"rows for {table.name} must all name the same columns")
+        values = [*take(row), *fixed] if width > 1 else [take(row), *fixed]
+        for i, process in processed:
+            values[i] = process(values[i])
+        records.append(values)
+    driver = (await connection.get_raw_connection()).driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement; COPY must not run outside it.
+        await connection.execute(text("SELECT 1"))
+    try:
+        await driver.copy_records_to_table(
+            table.name, schema_name=table.schema, records=records, columns=[table.c[n].name for n in names]
+        )
+    except asyncpg.IntegrityConstraintViolationError as error:
+        raise sa.exc.IntegrityError(f"COPY {table.name}", None, error) from error
