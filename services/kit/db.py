@@ -1,5 +1,6 @@
 """Database plumbing shared by every component: metadata, engine and sessions."""
 
+import asyncio
 import operator
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -153,3 +154,46 @@ async def insert_many(session: AsyncSession | AsyncConnection, table: sa.Table, 
         )
     except asyncpg.IntegrityConstraintViolationError as error:
         raise sa.exc.IntegrityError(f"COPY {table.name}", None, error) from error
+
+
+class BareConnections:
+    """Up to `size` bare asyncpg connections for one hot read path, outside any transaction: a
+    stack of idle connections handed out and given back without asyncpg.Pool's bookkeeping
+    (which costs more CPU per call than the query itself). A connection is opened when first
+    needed; one that a call leaves in doubt (closed, cancelled or failed mid-protocol) is
+    dropped, and its place is opened afresh on the next call."""
+
+    def __init__(self, dsn: str, size: int):
+        self._dsn = dsn
+        self._idle: asyncio.LifoQueue = asyncio.LifoQueue()
+        for _ in range(size):
+            self._idle.put_nowait(None)  # a place, its connection not yet open
+        self._open: set = set()
+
+    async def fetch(self, query: str, *args) -> list:
+        import asyncpg
+
+        connection = self._idle.get_nowait() if self._idle.qsize() else await self._idle.get()
+        try:
+            if connection is None or connection.is_closed():
+                self._open.discard(connection)
+                connection = None
+                connection = await asyncpg.connect(self._dsn)
+                self._open.add(connection)
+            rows = await connection.fetch(query, *args)
+        except asyncpg.PostgresError:
+            self._idle.put_nowait(connection)  # the server refused the statement; the connection is sound
+            raise
+        except BaseException:
+            if connection is not None:
+                self._open.discard(connection)
+                connection.terminate()
+            self._idle.put_nowait(None)
+            raise
+        self._idle.put_nowait(connection)
+        return rows
+
+    async def close(self) -> None:
+        for connection in list(self._open):
+            await connection.close(timeout=5)
+        self._open.clear()
