@@ -46,7 +46,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
-## typecheck: mypy on the whole tree (not yet clean: see the README)
+## typecheck: mypy on the whole tree (CI runs it)
 typecheck: install
 	$(BIN)/mypy
 

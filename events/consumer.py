@@ -8,17 +8,19 @@ consumer moves on. While the database is unreachable the consumer waits and retr
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import sqlalchemy as sa
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from events import tracing
-from events.contracts import Payload, UnknownEvent, parse_payload, topics
+from events.contracts import UnknownEvent, parse_payload, topics
 from events.contracts.envelope import Envelope
 from events.metrics import CONSUMED, CONSUMER_LAG
 from events.tracing import current_trace_id
@@ -26,7 +28,8 @@ from services.kit.clock import now
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[AsyncSession, Envelope, Payload], Awaitable[None]]
+# Called with the payload of the contract its event type names (a subclass of Payload).
+Handler = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
 MAX_HANDLER_ATTEMPTS = 3
 
 
@@ -147,12 +150,13 @@ class EventConsumer:
 
     async def _record_in_inbox(self, session: AsyncSession, envelope: Envelope) -> bool:
         """Insert the event id; False when it was already there (the event was applied before)."""
-        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-        result = await session.execute(
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        statement = (
             dialect.insert(self.inbox)
             .values(event_id=str(envelope.id), event_type=envelope.type, handled_at=now())
             .on_conflict_do_nothing(index_elements=["event_id"])
         )
+        result = cast(CursorResult, await session.execute(statement))  # an INSERT's result has a rowcount
         return result.rowcount == 1
 
     async def dead_letter(self, producer: AIOKafkaProducer, record: ConsumerRecord, reason: str) -> None:

@@ -85,7 +85,7 @@ def consumer(
     topic_names: list[str],
     *,
     fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
-    max_poll_records: int = 100,
+    max_poll_records: int | None = 100,
     **overrides,
 ) -> AIOKafkaConsumer:
     options = {

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import re
 import time
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 import structlog
@@ -44,7 +45,7 @@ class Outbox:
         await self._insert(session, [envelope])
         return envelope
 
-    async def emit_many(self, session: AsyncSession, events: list[tuple[str, Payload]]) -> None:
+    async def emit_many(self, session: AsyncSession, events: Sequence[tuple[str, Payload]]) -> None:
         """Stage many events in one round trip (bulk operations), in the order given."""
         if events:
             trace = _trace()

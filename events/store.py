@@ -65,12 +65,10 @@ async def purge_messaging(
     bring back an event whose inbox row is gone, and no relay needs a sent row."""
     purged = 0
     async with engine.begin() as connection:
-        for table, moment, key in (
-            (outbox, outbox.c.sent_at if outbox is not None else None, "position"),
-            (inbox, inbox.c.handled_at if inbox is not None else None, "event_id"),
-        ):
+        for table, moment_column, key in ((outbox, "sent_at", "position"), (inbox, "handled_at", "event_id")):
             if table is None:
                 continue
+            moment = table.c[moment_column]
             batch = sa.select(table.c[key]).where(moment.is_not(None), moment < older_than).limit(batch_size)
             result = await connection.execute(sa.delete(table).where(table.c[key].in_(batch)))
             purged += result.rowcount

@@ -73,6 +73,8 @@ class TokenVerifier:
 
     def __init__(self, settings: GatewaySettings):
         self.settings = settings
+        self._jwks: jwt.PyJWKClient | None
+        self._public_key: bytes | None
         if settings.jwks_url:
             self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300)
             self._public_key = None

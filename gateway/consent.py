@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 from aiokafka import AIOKafkaConsumer
@@ -49,7 +49,7 @@ class ConsentChecker:
         bootstrap_servers: kafka.Connection | str,
         pseudonym_key: bytes,
         credential: Callable[[], dict[str, str]],
-        topic_names: list[str] = (topics.CONSENT,),
+        topic_names: Sequence[str] = (topics.CONSENT,),
     ):
         self.upstream = upstream
         self.consent_url = consent_url

@@ -136,6 +136,8 @@ class Policy(BaseModel):
             scoped = set(route.roles) & (set(self.self_scoped_roles) | set(self.assigned_only_roles))
             if "{" in route.path and scoped and not (route.customer_param or route.owner):
                 raise ValueError(f"{route.method} {route.path}: names an object but has no customer_param or owner")
+            if route.partner_share and not route.customer_param:
+                raise ValueError(f"{route.method} {route.path}: a partner_share route needs a customer_param")
             if route.owner and "{" + route.owner.param + "}" not in route.path:
                 raise ValueError(f"{route.method} {route.path}: no path parameter {route.owner.param}")
             if isinstance(route.mask, list) and set(route.mask) - set(self.masking.fields):
@@ -169,7 +171,7 @@ class Policy(BaseModel):
 
         def walk(node):
             if isinstance(node, dict):
-                out = {}
+                out: dict[str, object] = {}
                 for key, value in node.items():
                     if key in rules and isinstance(value, str):
                         if key in clear:

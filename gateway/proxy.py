@@ -9,6 +9,7 @@ from urllib.parse import quote
 import structlog
 from fastapi import Request, Response
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.tracing import current_trace_id
 from gateway import local
@@ -16,7 +17,7 @@ from gateway.audit import access_audit
 from gateway.auth import Caller, TokenVerifier
 from gateway.consent import ConsentChecker, ConsentUnavailable
 from gateway.limits import RateLimits, check_json_depth, read_body
-from gateway.policy import Policy, Route
+from gateway.policy import ObjectOwner, Policy, Route, TokenBearer
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream, UpstreamError, UpstreamResponse
 from services.kit.identity import GATEWAY_ROLE, credential_headers
@@ -46,7 +47,7 @@ class Gateway:
     policy: Policy
     verifier: TokenVerifier
     upstream: Upstream
-    engine: object  # AsyncEngine of the audit database
+    engine: AsyncEngine  # the audit database
     consent: ConsentChecker
     # The profile service's data catalogue: field -> declaration (refreshed in the background).
     declarations: dict[str, dict] = field(default_factory=dict)
@@ -98,8 +99,8 @@ class Gateway:
             timeout=self.settings.body_timeout_seconds,
         )
         parsed = self._parsed(request, body)
-        if route.token_bearer:
-            caller = await self._token_bearer(request, route, parsed)
+        if route.token_bearer is not None:
+            caller = await self._token_bearer(request, route, route.token_bearer, parsed)
         else:
             caller = await self.authenticate(request)
         reason = request.headers.get("x-access-reason")
@@ -110,7 +111,7 @@ class Gateway:
         in_clear: set[str] = set()
         try:
             if route.owner is not None and caller.role in route.roles:
-                customer_id = await self._owner_of(request, route)
+                customer_id = await self._owner_of(request, route, route.owner)
             self._authorise(caller, route, customer_id, reason)
             if refused := route.forbidden_fields(caller.role, parsed):
                 raise Forbidden(f"The role '{caller.role}' may not set: {', '.join(refused)}.")
@@ -124,6 +125,8 @@ class Gateway:
             ):
                 raise self._not_found(route)
             if route.partner_share:
+                if customer_id is None:  # unreachable: the policy gives partner_share routes a customer_param
+                    raise self._not_found(route)
                 response, in_clear = await self._share_with_partner(request, route, caller, customer_id)
             else:
                 if customer_id is not None and caller.role in self.policy.consent_required:
@@ -183,10 +186,9 @@ class Gateway:
             return value if isinstance(value, str) else None
         return None
 
-    async def _token_bearer(self, request: Request, route: Route, parsed) -> Caller:
+    async def _token_bearer(self, request: Request, route: Route, rule: TokenBearer, parsed) -> Caller:
         """No login: limit calls per client address, and let through only a body carrying a
-        well-formed credential; the service checks the credential itself."""
-        rule = route.token_bearer
+        well-formed credential (`rule`, the route's); the service checks the credential itself."""
         limits = self.bearer_limits.setdefault(route.path, RateLimits(f"{rule.per_minute}/minute"))
         await limits.hit(f"{route.path}:{request.client.host if request.client else '-'}")
         value = parsed.get(rule.body_field) if isinstance(parsed, dict) else None
@@ -199,9 +201,9 @@ class Gateway:
         """One answer for an object that does not exist and one the caller may not see."""
         return NotFound(f"No {route.owner.noun if route.owner else 'customer'} has this id.")
 
-    async def _owner_of(self, request: Request, route: Route) -> str:
-        """The customer who owns the object the path names, asked of its service as the gateway."""
-        owner = route.owner
+    async def _owner_of(self, request: Request, route: Route, owner: ObjectOwner) -> str:
+        """The customer who owns the object the path names (`owner`, the route's), asked of its
+        service as the gateway."""
         object_id = request.path_params[owner.param]
         url = self.settings.upstream_url(route.upstream) + owner.lookup.format(
             **{owner.param: quote(object_id, safe="")}
@@ -265,7 +267,8 @@ class Gateway:
 
     def _respond(self, answer: UpstreamResponse, caller: Caller, route: Route) -> tuple[Response, set[str]]:
         """The service's answer, with the fields the route masks masked for the caller's role."""
-        content, in_clear = answer.body, set()
+        content = answer.body
+        in_clear: set[str] = set()
         media_type = answer.headers.get("content-type", "")
         if route.mask and answer.body and "application/json" in media_type:
             rules = (
@@ -347,7 +350,7 @@ class Gateway:
 
 def _field_of(response: Response, field: str) -> str | None:
     try:
-        value = json.loads(response.body).get(field)
+        value = json.loads(bytes(response.body)).get(field)
     except (ValueError, AttributeError):
         return None
     return value if isinstance(value, str) else None

@@ -48,9 +48,11 @@ class AiohttpUpstream:
         self, method: str, url: str, *, headers: dict[str, str], body: bytes, timeout: float | None = None
     ) -> UpstreamResponse:
         # Without a per-call timeout the session's default applies (None here would disable it).
-        extra = {"timeout": aiohttp.ClientTimeout(total=timeout)} if timeout else {}
+        client_timeout = aiohttp.ClientTimeout(total=timeout) if timeout else self.session.timeout
         try:
-            async with self.session.request(method, url, headers=headers, data=body or None, **extra) as response:
+            async with self.session.request(
+                method, url, headers=headers, data=body or None, timeout=client_timeout
+            ) as response:
                 content = await response.read()
                 passed = {k: response.headers[k] for k in PASSED_BACK if k in response.headers}
                 return UpstreamResponse(response.status, passed, content)

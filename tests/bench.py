@@ -43,8 +43,9 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -71,7 +72,8 @@ ROOT = Path(__file__).resolve().parents[1]
 try:  # the servers run on uvloop (uvicorn picks it); so does the load generator, to spare the cores
     import uvloop
 
-    _run_async, LOOP = uvloop.run, "uvloop"
+    _run_async: Callable[[Coroutine[Any, Any, Any]], Any] = uvloop.run
+    LOOP = "uvloop"
 except ImportError:  # pragma: no cover
     _run_async, LOOP = asyncio.run, "asyncio"
 
@@ -108,7 +110,7 @@ class Cell:
         self,
         method: str,
         url: str,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         body: bytes | Callable[[], bytes] | None = None,
         ok_status: int = 200,
         ok_body: bytes | None = None,
@@ -484,8 +486,9 @@ async def _decisions(system: System) -> list[dict]:
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def grant(i: int) -> None:
+            customer_id = f"bench-customer-{i:05d}"
             body = {
-                "customer_id": f"bench-customer-{i:05d}",
+                "customer_id": customer_id,
                 "recipient": recipient,
                 "purpose": purpose,
                 "data_categories": ["basic", "behaviour"],
@@ -494,7 +497,7 @@ async def _decisions(system: System) -> list[dict]:
             async with session.post(
                 f"{consent}/api/v1/consents",
                 json=body,
-                headers=caller_headers("customer", body["customer_id"], customer_scope=body["customer_id"]),
+                headers=caller_headers("customer", customer_id, customer_scope=customer_id),
             ) as r:
                 if r.status != 201:
                     raise RuntimeError(f"seeding consents: {r.status} {await r.text()}")
@@ -580,6 +583,8 @@ async def _decisions_in_process(database_url: str, recipient: str, purpose: str)
     ]
     permits = 0
     async with service.DecisionReader.open(database_url, 5) as reader:
+        if reader is None:
+            raise RuntimeError("the decision bench needs PostgreSQL")
         for ask in asks[:100]:  # warm up
             await reader.decide(ask)
         cpu = time.process_time()
@@ -627,9 +632,10 @@ async def _delivery(system: System) -> list[dict]:
     arrived: dict[str, float] = {}
     waiting: dict[str, asyncio.Future] = {}
 
-    def on_notify(_connection, _pid, _channel, payload: str) -> None:
-        arrived[payload] = time.perf_counter()
-        future = waiting.pop(payload, None)
+    def on_notify(_connection, _pid, _channel, payload: object) -> None:
+        key = str(payload)  # the customer id the trigger sent
+        arrived[key] = time.perf_counter()
+        future = waiting.pop(key, None)
         if future is not None and not future.done():
             future.set_result(None)
 

@@ -101,7 +101,7 @@ async def bench_retier(url: str) -> dict:
 async def bench_retention(url: str) -> dict:
     os.environ["FEEDBACK_DATABASE_URL"] = url
     spec = spec_of("feedback")
-    from services.feedback.models import Feedback
+    from services.feedback.models import SurveyAnswer
 
     job = next(j for j in spec.jobs if j.name == "apply-retention")
     engine = db.create_engine(url)
@@ -111,7 +111,7 @@ async def bench_retention(url: str) -> dict:
         old = now() - timedelta(days=800)
         async with engine.begin() as connection:
             await connection.execute(
-                sa.insert(Feedback),
+                sa.insert(SurveyAnswer),
                 [
                     {
                         "id": str(uuid.uuid4()),
@@ -128,7 +128,9 @@ async def bench_retention(url: str) -> dict:
 
     async def plain_delete():
         async with engine.begin() as connection:
-            await connection.execute(sa.delete(Feedback).where(Feedback.received_at < now() - timedelta(days=730)))
+            await connection.execute(
+                sa.delete(SurveyAnswer).where(SurveyAnswer.received_at < now() - timedelta(days=730))
+            )
 
     async def run_job():
         while await job.run(sessions):
@@ -146,7 +148,8 @@ async def _main() -> list[dict]:
     prefix = f"{databases.PREFIX}_govbench"
     urls = await databases.recreate(prefix=prefix)
     for component in ("profile", "feedback"):
-        await asyncio.to_thread(upgrade, spec_of(component).migrations, urls[component])
+        spec = spec_of(component)
+        await asyncio.to_thread(upgrade, spec.migrations, urls[component], spec.metadata)
     print(f"governance jobs, {ROWS:,} rows per cell (PostgreSQL at {databases.ADMIN_URL.rsplit('@', 1)[-1]})")
     return [await bench_retier(urls["profile"]), await bench_retention(urls["feedback"])]
 

@@ -30,7 +30,7 @@ from events.broker import LocalBroker
 from services.kit.identity import caller_headers
 from services.recommendation.ranking import asset_band
 from tests import databases
-from tests.bench import Cell, load
+from tests.bench import Cell, Tally, load
 from tests.support import System, free_port
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
@@ -250,8 +250,10 @@ async def _measure(system: System, asked: str, held: str, unheld: str) -> list[d
     print(f"\n1. Recommendations for one customer ({PRODUCTS:,} products, {CUSTOMERS:,} customers in the read model)\n")
     print(f"{'target':<34}{'clients':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'errors':>8}")
     for clients in (1, 10):
-        base_r = await load(healthz, clients, SECONDS)
-        rec_r = await load(recommend, clients, SECONDS)
+        base_tally, rec_tally = Tally(), Tally()
+        await load(healthz, clients, SECONDS, base_tally)
+        await load(recommend, clients, SECONDS, rec_tally)
+        base_r, rec_r = base_tally.result(), rec_tally.result()
         for name, r in (("recommendation /healthz (baseline)", base_r), ("recommendations", rec_r)):
             print(
                 f"{name:<34}{clients:>8}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"

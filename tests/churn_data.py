@@ -7,10 +7,12 @@ a non-zero balance, slightly more women. Some effects are not linear, so a boost
 should beat a logistic regression. Blanks and malformed values are sprinkled in.
 """
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-KAGGLE_SPEC = {
+KAGGLE_SPEC: dict[str, Any] = {
     "id": "CustomerId",
     "label": "Exited",
     "positive": 1,

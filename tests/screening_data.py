@@ -482,12 +482,14 @@ def _pinyin(parts: tuple[str, ...], rng: random.Random, tones: bool = False) -> 
 
 def generate_list(size: int, seed: int = 7) -> list[Listed]:
     rng = random.Random(seed)
-    seen, listed = set(), []
+    seen: set[str] = set()
+    listed: list[Listed] = []
     while len(listed) < size:
         script = rng.choices(["han", "cyrillic", "latin", "arabic"], weights=[3, 3, 3, 2])[0]
         nationality = {"han": "cn", "cyrillic": "ru", "arabic": rng.choice(["sy", "iq", "ly", "ye"])}.get(
             script
         ) or rng.choice(["es", "de", "no", "tr", "cz", "pl", "fr"])
+        parts: tuple[str, ...]
         if script == "han":
             parts = (rng.choice(HAN_SURNAMES), "".join(rng.choice(HAN_GIVEN) for _ in range(rng.choice([1, 2, 2, 2]))))
             name = "".join(parts)

@@ -33,6 +33,9 @@ def free_port() -> int:
 class System:
     """Every component migrated and served on its own port, wired to one broker."""
 
+    # The prefix of its databases' names, set by a fixture that made them for it alone.
+    database_prefix: str
+
     def __init__(
         self,
         *,
@@ -142,7 +145,7 @@ class KafkaProbe:
             topic, bootstrap_servers=self.bootstrap_servers, group_id=None, auto_offset_reset="earliest"
         )
         await consumer.start()
-        found = []
+        found: list[tuple[Envelope | bytes, dict]] = []
         try:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:

@@ -332,12 +332,16 @@ class CoreBankingProductClosedV1(Payload):
     closed_at: datetime
 
 
-ScreeningReason = Literal["sanctions_screening_hit", "pep_screening_hit", "watchlist_screening_hit"]
+# duplicate_customer: the national ID of a customer already on the bank's book (list "customers").
+ScreeningReason = Literal[
+    "sanctions_screening_hit", "pep_screening_hit", "watchlist_screening_hit", "duplicate_customer"
+]
 AmlRating = Literal["low", "medium", "high"]
 
 
 class ScreeningHitV1(Payload):
-    """A customer came close to a list entry; the alert waits for a two-person decision."""
+    """A customer came close to a list entry, or has the national ID of a customer already on the
+    book (list "customers"); the alert waits for a two-person decision."""
 
     customer_id: str
     alert_id: str

@@ -10,6 +10,7 @@ publishes against it.
 """
 
 import sys
+from typing import Any
 
 import yaml
 
@@ -37,7 +38,7 @@ EXTERNAL_EXAMPLES = {
     topics.COREBANKING_HOLDINGS: "events/examples/publish_holding.py",
     topics.COREBANKING_ACTIVITY: "events/examples/corebanking_producer.py",
 }
-HEADERS_SCHEMA = {
+HEADERS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["event_id", "event_type", "event_version", "source"],
     "properties": {

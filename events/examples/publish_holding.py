@@ -23,6 +23,7 @@ from services.kit.clock import now
 
 
 def build(args: argparse.Namespace):
+    payload: CoreBankingProductOpenedV1 | CoreBankingProductClosedV1
     if args.change == "opened":
         payload = CoreBankingProductOpenedV1(
             customer_id=args.customer,

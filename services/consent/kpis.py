@@ -53,7 +53,7 @@ class DecisionCounter:
             return 0
         try:
             async with sessions() as session, session.begin():
-                dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+                dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
                 insert = dialect.insert(DecisionTally).values(
                     [
                         {"day": day, "recipient": recipient, "purpose": purpose, "decision": decision, "count": n}
@@ -80,7 +80,7 @@ BREAKDOWNS = ("purpose", "recipient_type", "channel")
 @router.get("/consent", response_model=KpiReport, summary="Consent KPIs: active, expiring, granted, revoked, decisions")
 async def consent_kpis(session: SessionDep, window: KpiWindow = kpi_query(*BREAKDOWNS)) -> KpiReport:
     group = getattr(Consent, window.by) if window.by else None
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     active_at_end = [
         Consent.granted_at < window.end,
         sa.or_(Consent.revoked_at.is_(None), Consent.revoked_at >= window.end),

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -14,6 +15,8 @@ from services.kit.retention import add_legal_holds_table
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+    if TYPE_CHECKING:  # every model maps a table (the default type is any FromClause)
+        __table__: ClassVar[sa.Table]
 
 
 class Consent(Base):

@@ -1,3 +1,5 @@
+from typing import Any
+
 from fastapi import APIRouter, Request, Response, status
 
 from services.consent import service
@@ -18,7 +20,7 @@ from services.kit.identity import ActorDep
 from services.kit.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api/v1", tags=["consents"], responses=PROBLEM_RESPONSES)
-FORBIDDEN = {403: PROBLEM_RESPONSES[409]}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {403: PROBLEM_RESPONSES[409]}
 
 
 def _settings(request: Request):

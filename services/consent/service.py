@@ -12,6 +12,7 @@ import hmac
 import json
 import uuid
 from collections.abc import AsyncIterator
+from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -28,7 +29,7 @@ from events.contracts import (
 )
 from services.consent.declarations import CATALOGUE
 from services.consent.models import Consent, ConsentChange, audit, known_customers, outbox
-from services.consent.schemas import ConsentGrant, DecisionOut, DecisionRequest
+from services.consent.schemas import ConsentGrant, DecisionOut, DecisionReason, DecisionRequest
 from services.consent.settings import ConsentSettings
 from services.kit.catalogue import Erasure
 from services.kit.clock import now
@@ -236,6 +237,7 @@ async def revoke(session: AsyncSession, consent_id: str, *, actor: Actor) -> Con
     consent = await get(session, consent_id, scope=actor.customer_scope, for_update=True)
     status = consent.current_status
     if status == "revoked":
+        assert consent.revoked_at is not None  # _revoke sets it with the status
         raise Conflict(f"The consent was already revoked at {consent.revoked_at.isoformat()}; nothing to do.")
     if status == "expired":
         raise Conflict("The consent has expired and allows nothing any more; there is nothing to revoke.")
@@ -247,6 +249,7 @@ async def revoke(session: AsyncSession, consent_id: str, *, actor: Actor) -> Con
 
 async def _expire(session: AsyncSession, consent: Consent, *, actor: Actor) -> None:
     # Recorded at the moment it lapsed, not when the job noticed, so as-of answers are exact.
+    assert consent.expires_at is not None  # only consents with an expiry lapse
     await _move(session, consent, "expired", actor, at=consent.expires_at, reason="expiry reached")
     await outbox.emit(
         session,
@@ -347,7 +350,7 @@ async def for_customer(session: AsyncSession, customer_id: str) -> list[Consent]
 
 
 # When no consent permits, the reason given is that of the consent closest to permitting.
-_CLOSENESS = [
+_CLOSENESS: list[DecisionReason] = [
     "active_consent",
     "categories_not_covered",
     "consent_expired",
@@ -355,7 +358,7 @@ _CLOSENESS = [
     "consent_pending",
     "consent_rejected",
 ]
-_REASON_OF_STATUS = {
+_REASON_OF_STATUS: dict[str, DecisionReason] = {
     "expired": "consent_expired",
     "revoked": "consent_revoked",
     "requested": "consent_pending",
@@ -364,7 +367,9 @@ _REASON_OF_STATUS = {
 }
 
 
-def _reason(status: str, expires_at: datetime | None, categories: list[str], wanted: set[str], as_of: datetime) -> str:
+def _reason(
+    status: str, expires_at: datetime | None, categories: list[str], wanted: AbstractSet[str], as_of: datetime
+) -> DecisionReason:
     if status == "active" and expires_at is not None and expires_at <= as_of:
         status = "expired"  # lapsed, whether or not the expiry job has marked it yet
     if status == "active":
@@ -424,7 +429,7 @@ class DecisionReader:
             if row["purpose"] != asked.purpose or row["status"] is None:
                 continue
             status = "expired" if row["status"] == "active" and row["lapsed"] else row["status"]
-            reason = (
+            reason: DecisionReason = (
                 ("active_consent" if row["covers"] else "categories_not_covered")
                 if status == "active"
                 else _REASON_OF_STATUS[status]

@@ -7,10 +7,12 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from events.consumer import EventConsumer, Handler
 from events.contracts import topics
@@ -68,7 +70,7 @@ class ServiceSpec:
     # gateway authenticates its own callers by bearer token instead.
     authenticate_callers: bool = True
     # ASGI middleware (class, options) around everything else, e.g. the gateway's edge guard.
-    middleware: list[tuple[type, dict]] = field(default_factory=list)
+    middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = field(default_factory=list)
 
     def kafka_access(self) -> "KafkaAccess":
         """What the component does on the broker, from its outbox and its consumers: the Kafka ACLs
@@ -84,6 +86,8 @@ class ServiceSpec:
         return KafkaAccess(writes=tuple(writes), reads=tuple(reads), group=self.name if self.handlers else None)
 
     def __post_init__(self):
+        if self.handlers and self.inbox is None:
+            raise ValueError(f"{self.name}: a component that handles events needs an inbox table")
         if self.outbox is not None or self.inbox is not None:
             self.jobs = [*self.jobs, purge_messaging_job(self)]
         if isinstance(self.settings, EncryptionSettings):
@@ -129,7 +133,7 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
         trace_engine(engine)
         sessions = db.session_factory(engine)
         consumer = None
-        if spec.handlers:
+        if spec.handlers and spec.inbox is not None:  # __post_init__: handlers come with an inbox
             consumer = EventConsumer(
                 group_id=spec.name,
                 handlers=spec.handlers,
@@ -184,6 +188,11 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # Requests are traced by the OpenTelemetry FastAPI instrumentation (install_observability:
+        # one server span per request, health routes left out). FastAPI's own telemetry switches
+        # itself on once a tracer provider is set and would add a second span, metrics and logs
+        # to every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_problem_handlers(app)
     install_observability(app, spec.name)

@@ -24,10 +24,10 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import sqlalchemy as sa
 import structlog
@@ -38,6 +38,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
 from events.tracing import current_trace_id
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
 from services.kit.clock import now
 from services.kit.db import SessionDep, UTCDateTime, insert_many
 
@@ -193,7 +196,7 @@ class CheckpointStore:
     def __init__(self, kafka_connection, client_id: str):
         self.kafka = kafka_connection  # events.kafka.Connection, or a bootstrap address
         self.client_id = client_id
-        self._producer = None
+        self._producer: AIOKafkaProducer | None = None
 
     async def publish(self, checkpoint: Checkpoint) -> None:
         from events import kafka
@@ -318,7 +321,7 @@ class AuditTrail:
         role: str,
         action: str,
         customer_id: str | None,
-        fields: set[str] | list[str] = (),
+        fields: Collection[str] = (),
         reason: str | None = None,
         outcome: str = "ok",
     ) -> None:
@@ -340,8 +343,8 @@ class AuditTrail:
         actor: str,
         role: str,
         action: str,
-        customer_ids: list[str | None],
-        fields: set[str] | list[str] = (),
+        customer_ids: Sequence[str | None],
+        fields: Collection[str] = (),
         reason: str | None = None,
         outcome: str = "ok",
     ) -> None:
@@ -378,7 +381,7 @@ class AuditTrail:
         role: str,
         action: str,
         customer_id: str,
-        fields: set[str] | list[str] = (),
+        fields: Collection[str] = (),
         reason: str | None = None,
     ) -> dict:
         """The audit row's values for a statement from `audited_read`."""
@@ -518,7 +521,7 @@ class AuditTrail:
     # --- verification ------------------------------------------------------------------------
 
     async def verify(
-        self, engine: AsyncEngine, checkpoints: list[Checkpoint] = (), batch_size: int = 5000
+        self, engine: AsyncEngine, checkpoints: Sequence[Checkpoint] = (), batch_size: int = 5000
     ) -> Verification:
         """Walk the chain: every row's position, link and keyed hash; then every checkpoint of
         this chain (signature, and the hash at its position)."""
@@ -534,7 +537,9 @@ class AuditTrail:
         anchored = sum(map(len, anchors.values()))
         expected_position, prev_hash, sealed = 1, GENESIS, 0
         async with engine.connect() as connection:
-            unsealed = await connection.scalar(sa.select(sa.func.count()).select_from(t).where(t.c.hash.is_(None)))
+            unsealed = (
+                await connection.execute(sa.select(sa.func.count()).select_from(t).where(t.c.hash.is_(None)))
+            ).scalar_one()
 
             def broken(at: int, problem: str) -> Verification:
                 return Verification(sealed, unsealed, at, problem, anchored)

@@ -4,13 +4,18 @@ import asyncio
 import operator
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import ColumnElement, DateTime, MetaData, Table, event, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import TypeDecorator
+
+# A column of a table (`table.c.name`) or of a mapped class (`Model.name`).
+ColumnLike = ColumnElement[Any] | QueryableAttribute[Any]
 
 # Deterministic constraint names, so migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -105,7 +110,7 @@ SessionDep = Annotated[AsyncSession, Depends(_session)]
 COPY_MIN_ROWS = 200
 
 
-async def insert_many(session: AsyncSession | AsyncConnection, table: sa.Table, rows: list[dict]) -> None:
+async def insert_many(session: AsyncSession | AsyncConnection, table: Table, rows: list[dict]) -> None:
     """Insert `rows` (dicts keyed by column name, all with the same keys) into `table`, in the
     caller's transaction. On PostgreSQL, from COPY_MIN_ROWS rows on, by binary COPY: a fraction
     of the work per row of an INSERT, for the database and for us. Either way each column's own
@@ -125,13 +130,14 @@ async def insert_many(session: AsyncSession | AsyncConnection, table: sa.Table, 
 
     dialect = connection.dialect
     given = list(rows[0])
-    defaults = {}
+    defaults: dict[str, Any] = {}
     for column in table.columns:
-        if column.key in rows[0] or column.default is None:
+        default = column.default
+        if column.key in rows[0] or default is None:
             continue
-        if not column.default.is_scalar:
+        if not isinstance(default, ScalarElementColumnDefault):
             raise ValueError(f"{table.name}.{column.key}: give a value (its default is computed per row)")
-        defaults[column.key] = column.default.arg
+        defaults[column.key] = default.arg
     names = given + list(defaults)
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
     processed = [(i, process) for i, process in enumerate(processors) if process is not None]
@@ -145,6 +151,7 @@ async def insert_many(session: AsyncSession | AsyncConnection, table: sa.Table, 
             values[i] = process(values[i])
         records.append(values)
     driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None  # an open connection's asyncpg connection
     if not driver.is_in_transaction():
         # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement; COPY must not run outside it.
         await connection.execute(text("SELECT 1"))
@@ -153,7 +160,7 @@ async def insert_many(session: AsyncSession | AsyncConnection, table: sa.Table, 
             table.name, schema_name=table.schema, records=records, columns=[table.c[n].name for n in names]
         )
     except asyncpg.IntegrityConstraintViolationError as error:
-        raise sa.exc.IntegrityError(f"COPY {table.name}", None, error) from error
+        raise IntegrityError(f"COPY {table.name}", None, error) from error
 
 
 class BareConnections:

@@ -9,8 +9,10 @@ refuse ids of customers that do not exist or were erased.
 """
 
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import CustomerCreatedV1
@@ -52,9 +54,8 @@ class KnownCustomers:
             await session.execute(sa.insert(self.table).values(customer_id=payload.customer_id))
 
     async def erased(self, session: AsyncSession, customer_id: str, at: datetime) -> None:
-        updated = await session.execute(
-            sa.update(self.table).where(self.table.c.customer_id == customer_id).values(erased_at=at)
-        )
+        update = sa.update(self.table).where(self.table.c.customer_id == customer_id).values(erased_at=at)
+        updated = cast(CursorResult, await session.execute(update))  # an UPDATE's result has a rowcount
         if updated.rowcount == 0:
             await session.execute(sa.insert(self.table).values(customer_id=customer_id, erased_at=at))
 

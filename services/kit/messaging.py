@@ -2,6 +2,7 @@
 after broker or database outages, and tells readiness whether the broker answers."""
 
 import asyncio
+from functools import partial
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -39,9 +40,9 @@ class Messaging:
 
     def start(self) -> None:
         if self.outbox is not None:
-            self._tasks.append(asyncio.create_task(supervise("outbox_relay", self._relay)))
+            self._tasks.append(asyncio.create_task(supervise("outbox_relay", partial(self._relay, self.outbox))))
         if self.consumer is not None:
-            self._tasks.append(asyncio.create_task(supervise("event_consumer", self._consume)))
+            self._tasks.append(asyncio.create_task(supervise("event_consumer", partial(self._consume, self.consumer))))
         if self.uses_broker:
             self._tasks.append(asyncio.create_task(self._probe_broker()))
 
@@ -51,12 +52,12 @@ class Messaging:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
-    async def _relay(self) -> None:
+    async def _relay(self, outbox: Outbox) -> None:
         s = self.settings
         producer = kafka.producer(self.kafka, f"{self.component}-relay", linger_ms=s.kafka_linger_ms)
         await producer.start()
         try:
-            await self.outbox.run_relay(
+            await outbox.run_relay(
                 self.engine,
                 producer,
                 s.outbox_poll_interval,
@@ -66,11 +67,11 @@ class Messaging:
         finally:
             await producer.stop()
 
-    async def _consume(self) -> None:
+    async def _consume(self, event_consumer: EventConsumer) -> None:
         consumer = kafka.consumer(
             self.kafka,
             self.component,
-            self.consumer.topic_names,
+            event_consumer.topic_names,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             max_poll_records=self.settings.kafka_max_poll_records,
         )
@@ -79,7 +80,7 @@ class Messaging:
         try:
             await consumer.start()
             try:
-                await self.consumer.run(consumer, dead_letters)
+                await event_consumer.run(consumer, dead_letters)
             finally:
                 await consumer.stop()
         finally:

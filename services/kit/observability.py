@@ -13,7 +13,9 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import MutableMapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -61,7 +63,7 @@ SLA_BREACHES = Counter(
 )
 
 
-def _add_trace_context(_logger, _method, event: dict) -> dict:
+def _add_trace_context(_logger, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Every log line written inside a span names its trace (and span): logs and traces join."""
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
@@ -141,7 +143,7 @@ class JsonLinesSpanExporter(SpanExporter):
     def __init__(self, path: Path):
         self.path = path
 
-    def export(self, spans: list[ReadableSpan]) -> SpanExportResult:
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         with self.path.open("a") as out:
             for span in spans:
                 out.write(json.dumps(json.loads(span.to_json())) + "\n")

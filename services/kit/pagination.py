@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import Query
 
+from services.kit.db import ColumnLike
 from services.kit.problems import Problem
 
 After = Annotated[str | None, Query(max_length=512, description="Cursor from the previous page (`next_cursor`).")]
@@ -48,9 +49,14 @@ def _decode(value: Any, python_type: type) -> Any:
 
 
 class Keyset:
-    def __init__(self, *columns: sa.ColumnElement):
+    def __init__(self, *columns: ColumnLike):
         self.columns = columns
         self.types = [column.type.python_type for column in columns]
+        self.keys: list[str] = []  # the attribute of a row each column is read from
+        for column in columns:
+            if column.key is None:
+                raise ValueError("a keyset column must be a named column")
+            self.keys.append(column.key)
 
     def apply(self, query: sa.Select, after: str | None, limit: int) -> sa.Select:
         """`query` ordered by the key, starting after the cursor, one row more than a page (to
@@ -66,7 +72,7 @@ class Keyset:
         if len(rows) <= limit:
             return items, None
         last = items[-1]
-        key = [_encode(getattr(last, column.key)) for column in self.columns]
+        key = [_encode(getattr(last, name)) for name in self.keys]
         return items, base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
     def _parse(self, cursor: str) -> list[sa.BindParameter]:

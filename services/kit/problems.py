@@ -1,6 +1,7 @@
 """RFC 9457 problem details: one error base class and one set of handlers for every component."""
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 import structlog
 from fastapi import FastAPI, Request
@@ -153,13 +154,24 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, status=500, title="Internal error", detail="The error was logged; retry later.")
 
 
+ExceptionT = TypeVar("ExceptionT", bound=Exception)
+
+
+def _handle(
+    app: FastAPI, exception: type[ExceptionT], handler: Callable[[Request, ExceptionT], Awaitable[JSONResponse]]
+) -> None:
+    """Starlette calls a handler only with instances of the class it is registered for, but
+    types every handler as taking any exception: the cast states what the registration ensures."""
+    app.add_exception_handler(exception, cast(Callable[[Request, Exception], Awaitable[JSONResponse]], handler))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(Problem, _problem)
-    app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(UndecryptableValue, _undecryptable)
-    app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(Exception, _unexpected)
+    _handle(app, RequestValidationError, _validation)
+    _handle(app, Problem, _problem)
+    _handle(app, StarletteHTTPException, _http)
+    _handle(app, UndecryptableValue, _undecryptable)
+    _handle(app, DBAPIError, _database_error)
+    _handle(app, Exception, _unexpected)
 
 
 # For route decorators: `responses=PROBLEM_RESPONSES` documents the error shape.

@@ -15,16 +15,19 @@ rule touches a held customer's rows, and profile refuses to erase them.
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from events.consumer import Handler
 from events.contracts import CustomerLegalHoldPlacedV1, CustomerLegalHoldReleasedV1
 from events.contracts.envelope import Envelope
 from services.kit.catalogue import Category
 from services.kit.clock import now
-from services.kit.db import UTCDateTime
+from services.kit.db import ColumnLike, UTCDateTime
 from services.kit.jobs import PeriodicJob
 
 JOB_NAME = "apply-retention"
@@ -76,17 +79,18 @@ def not_on_hold(holds: sa.Table, customer_column) -> sa.ColumnElement[bool]:
 
 async def place_hold(session: AsyncSession, holds: sa.Table, customer_id: str, reference: str) -> bool:
     """Record the hold; False when the customer was already on hold (the first hold stays)."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    result = await session.execute(
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
         dialect.insert(holds)
         .values(customer_id=customer_id, reference=reference, placed_at=now())
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )
+    result = cast(CursorResult, await session.execute(statement))  # an INSERT's result has a rowcount
     return result.rowcount == 1
 
 
 async def release_hold(session: AsyncSession, holds: sa.Table, customer_id: str) -> bool:
-    result = await session.execute(sa.delete(holds).where(holds.c.customer_id == customer_id))
+    result = cast(CursorResult, await session.execute(sa.delete(holds).where(holds.c.customer_id == customer_id)))
     return result.rowcount == 1
 
 
@@ -94,7 +98,7 @@ async def is_on_hold(session: AsyncSession, holds: sa.Table, customer_id: str) -
     return await session.scalar(sa.select(holds.c.reference).where(holds.c.customer_id == customer_id)) is not None
 
 
-def legal_hold_handlers(holds: sa.Table) -> dict:
+def legal_hold_handlers(holds: sa.Table) -> dict[str, Handler]:
     """Handlers keeping a component's copy of the holds from profile's events."""
 
     async def placed(session: AsyncSession, envelope: Envelope, payload: CustomerLegalHoldPlacedV1) -> None:
@@ -117,13 +121,13 @@ class RetentionRule:
     name: str
     table: sa.Table
     category: Category
-    since: sa.ColumnElement
+    since: ColumnLike
     # The column naming the row's customer (legal holds); None for rows about nobody.
-    customer: sa.ColumnElement | None
+    customer: ColumnLike | None
     where: tuple = ()
     erase: dict | None = None
     # Rows that must go first (e.g. history rows referring to the expiring row).
-    dependents: tuple[tuple[sa.Table, sa.ColumnElement], ...] = field(default=())
+    dependents: tuple[tuple[sa.Table, ColumnLike], ...] = field(default=())
 
     def due(self, days: int, holds: sa.Table | None) -> sa.Select:
         pk = list(self.table.primary_key.columns)
@@ -141,7 +145,7 @@ async def apply_rule(
 ) -> int:
     (key,) = rule.table.primary_key.columns
     query = rule.due(days, holds).order_by(key).limit(batch_size)
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=rule.table, skip_locked=True)
     ids = list(await session.scalars(query))
     if not ids:

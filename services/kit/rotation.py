@@ -40,7 +40,7 @@ async def rotate_table(
             if not rows:
                 return rotated
             for row in rows:
-                values = {}
+                values: dict[str, object] = {}
                 for name in fields:
                     stored = getattr(row, name)
                     if stored is not None:

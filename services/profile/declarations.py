@@ -73,6 +73,11 @@ CUSTOMERS = table(
         field("assets_under_management", BUS, "Assets held with the bank, reporting currency."),
         field("product_holdings", BUS, "Number of products held (tiering)."),
         field("external_ref", BUS, "The bank's core-banking reference.", identifying=True, erasure=GONE),
+        field(
+            "duplicate_of",
+            OPS,
+            "The customer this record duplicates (same national ID), held for a compliance decision.",
+        ),
         field("lifecycle_stage", BEH, "Prospect, onboarding, active, dormant or churned."),
         field("relationship_manager_id", BUS, "The assigned relationship manager.", identifying=True),
         field("tier", BUS, "High-net-worth, affluent, mass or potential (assets, holdings and activity)."),

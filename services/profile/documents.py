@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar, cast
 
 import sqlalchemy as sa
 from pydantic import (
@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, defer, load_only, mapped_column
@@ -211,7 +212,10 @@ def status_of(expires_on: date, *, today: date, notice: int) -> DocumentStatus:
     return "expiring" if expires_on <= today + timedelta(days=notice) else "valid"
 
 
-def _out(document: Document, model: type[DocumentSummary], settings: ProfileSettings) -> DocumentSummary:
+SummaryT = TypeVar("SummaryT", bound=DocumentSummary)
+
+
+def _out(document: Document, model: type[SummaryT], settings: ProfileSettings) -> SummaryT:
     fields = {name: getattr(document, name) for name in model.model_fields if name != "status"}
     return model(**fields, status=status_of(document.expires_on, today=now().date(), notice=notice_days(settings)))
 
@@ -331,12 +335,13 @@ async def flag_expiring_documents(
         announced = []
         for row in (await session.execute(query)).all():
             status = status_of(row.expires_on, today=today, notice=notice)
-            claimed = await session.execute(
+            claim = (
                 sa.update(d)
                 .where(d.id == row.id, d.last_announced_status.is_not_distinct_from(row.last_announced_status))
                 .values(last_announced_status=status)
                 .execution_options(synchronize_session=False)
             )
+            claimed = cast(CursorResult, await session.execute(claim))  # an UPDATE's result has a rowcount
             if claimed.rowcount != 1:
                 continue  # another replica announced it meanwhile
             await outbox.emit(

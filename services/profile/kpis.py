@@ -28,10 +28,10 @@ HIGH_RISK_LEVELS = ("C4", "C5")
 async def customer_kpis(
     session: SessionDep, actor: ActorDep, request: Request, window: KpiWindow = kpi_query(*BREAKDOWNS)
 ) -> KpiReport:
-    scope = [Customer.erased_at.is_(None)]
+    scope: list[sa.ColumnElement[bool]] = [Customer.erased_at.is_(None)]
     if actor.role in request.app.state.settings.assigned_only_roles:
         scope.append(Customer.relationship_manager_id == actor.id)  # a manager's own portfolio only
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     notice_days = request.app.state.settings.document_expiry_notice_days
     group = BREAKDOWNS[window.by] if window.by else None
     existing = [*scope, Customer.created_at < window.end]

@@ -1,5 +1,6 @@
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -14,12 +15,23 @@ from services.profile.declarations import CATALOGUE
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+    if TYPE_CHECKING:  # every model maps a table (the default type is any FromClause)
+        __table__: ClassVar[sa.Table]
 
 
 class Customer(Base):
     __tablename__ = "customers"
-    # One customer per national ID (its keyed hash; null once erased).
-    __table_args__ = (sa.Index("uq_customers_national_id_index", "national_id_index", unique=True),)
+    # One customer per national ID (its keyed hash; null once erased). A second record with the
+    # same national ID exists only as a held duplicate (`duplicate_of`, see service.create).
+    __table_args__ = (
+        sa.Index(
+            "uq_customers_national_id_index",
+            "national_id_index",
+            unique=True,
+            postgresql_where=sa.text("duplicate_of IS NULL"),
+            sqlite_where=sa.text("duplicate_of IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     # Personal data is encrypted at rest (AES-256-GCM) as the catalogue declares; the database
@@ -53,6 +65,9 @@ class Customer(Base):
     tier: Mapped[str] = mapped_column(sa.String(20), index=True)
     lifecycle_stage: Mapped[str] = mapped_column(sa.String(20), index=True)
     relationship_manager_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    # The customer this record duplicates (same national ID), when a manager who may not see
+    # that customer created it: held in onboarding until compliance decides (service.create).
+    duplicate_of: Mapped[str | None] = mapped_column(sa.String(36))
     # The bank's own reference (core banking id); makes bulk imports idempotent.
     external_ref: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

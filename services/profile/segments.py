@@ -136,7 +136,7 @@ async def household_of(
     )
     if household_id is None:
         raise NotFound("This customer belongs to no household.")
-    household = await session.get(Household, household_id)
+    household = await session.get_one(Household, household_id)  # a member's household exists (foreign key)
     rows = (
         await session.execute(
             sa.select(HouseholdMember, Customer)
@@ -331,7 +331,7 @@ async def retier_all(
         )
         for row in due:
             if row.new_tier == Tier.HIGH_NET_WORTH.value:
-                await service.assign_advisor(session, await session.get(Customer, row.id), settings)
+                await service.assign_advisor(session, await session.get_one(Customer, row.id), settings)
     return len(due)
 
 

@@ -4,6 +4,7 @@ its events in the outbox and its audit rows there, so all of it commits or none 
 
 import uuid
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,7 +73,7 @@ async def read_audited(session: AsyncSession, customer_id: str, actor: Actor, se
     PostgreSQL one statement in one round trip, outside a transaction: it reads the row and
     inserts the audit row exactly when the row is released (the same conditions as `_visible`),
     and commits both together. Elsewhere, a transaction of two statements."""
-    record = {
+    record: dict[str, Any] = {
         "actor": actor.id,
         "role": actor.role,
         "action": "read",
@@ -80,7 +81,7 @@ async def read_audited(session: AsyncSession, customer_id: str, actor: Actor, se
         "fields": RETURNED_FIELDS,
         "reason": actor.reason,
     }
-    if session.bind.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         async with session.begin():
             customer = await get_visible(session, customer_id, actor, settings)
             await audit.record(session, **record)
@@ -105,8 +106,13 @@ _READ_ASSIGNED = audit.audited_read(
 async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, settings: ProfileSettings) -> Customer:
     keys = crypto.keyring()
     national_id_index = keys.blind_index(body.national_id, field="national_id")
-    if await session.scalar(sa.select(Customer.id).where(Customer.national_id_index == national_id_index)):
+    same_id = list(await session.scalars(sa.select(Customer).where(Customer.national_id_index == national_id_index)))
+    if any(may_see(actor, c, settings) for c in same_id):
         raise Conflict("A customer with this national ID already exists; read or update that record instead.")
+    # A customer the caller may not see has this national ID. Saying so would tell a manager who
+    # banks with another manager; instead the new record is created as any other and flagged to
+    # compliance, whose alert names both records (screening.flag_duplicate).
+    duplicate_of = next((c.id for c in same_id if c.duplicate_of is None), None)
     if body.external_ref and await session.scalar(
         sa.select(Customer.id).where(Customer.external_ref == body.external_ref)
     ):
@@ -124,6 +130,7 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
         phone_index=keys.blind_index(body.phone, field="phone"),
         key_id=keys.active_key_id,
         last_activity_at=moment,  # becoming a customer is an interaction
+        duplicate_of=duplicate_of,
         tier=_tier(fields["assets_under_management"], fields["product_holdings"], moment, settings),
         **fields,
     )
@@ -163,6 +170,8 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
         fields=body.model_fields_set,
         reason=actor.reason,
     )
+    if duplicate_of is not None:
+        await screening.flag_duplicate(session, customer, duplicate_of)
     hits = await screening.screen(session, customer, trigger="onboarding", settings=settings)
     if hits and Stage(customer.lifecycle_stage) in (Stage.ACTIVE, Stage.DORMANT):
         # Not a way around the onboarding hold: nothing is written, the caller starts in onboarding.
@@ -183,7 +192,7 @@ async def update(
         for field, value in changes.items():
             setattr(customer, field, value)
         if "phone" in changes:
-            customer.phone_index = crypto.keyring().blind_index(customer.phone, field="phone")
+            customer.phone_index = crypto.keyring().blind_index(changes["phone"], field="phone")
         customer.version += 1
         customer.updated_at = now()
         await retier(session, customer, settings)

@@ -1,5 +1,8 @@
 """The recommendation database's metadata and its plumbing tables (outbox, inbox, audit)."""
 
+from typing import TYPE_CHECKING, ClassVar
+
+import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
 
 from events.outbox import Outbox
@@ -11,6 +14,8 @@ from services.kit.retention import add_legal_holds_table
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+    if TYPE_CHECKING:  # every model maps a table (the default type is any FromClause)
+        __table__: ClassVar[sa.Table]
 
 
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)

@@ -4,6 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,11 +90,11 @@ async def customers(session: AsyncSession, customer_ids: Iterable[str]) -> dict[
         # Plain rows, not ORM instances: thousands of holders are re-matched at once.
         customers_t, assessments_t = Customer.__table__, RiskAssessment.__table__
         records.update(
-            (c.customer_id, c)
+            (c.customer_id, cast(Customer, c))  # a row with the model's attributes (see Known)
             for c in await session.execute(sa.select(customers_t).where(customers_t.c.customer_id.in_(chunk)))
         )
         assessments.update(
-            (a.customer_id, a)
+            (a.customer_id, cast(RiskAssessment, a))  # likewise
             for a in await session.execute(
                 sa.select(assessments_t).where(
                     assessments_t.c.customer_id.in_(chunk), assessments_t.c.superseded_at.is_(None)

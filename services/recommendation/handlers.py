@@ -2,11 +2,14 @@
 (consent), holdings (core banking)."""
 
 from functools import cache
+from typing import cast
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.consumer import Handler
 from events.contracts import (
     ConsentDecidedV1,
     ConsentExpiredV1,
@@ -53,12 +56,13 @@ async def on_customer_changed(
         "last_event_time": envelope.time,
         "updated_at": now(),
     }
-    updated = await session.execute(
+    update = (
         sa.update(Customer)
         .where(Customer.customer_id == payload.customer_id, Customer.last_event_time <= envelope.time)
         .values(**state)
         .execution_options(synchronize_session=False)
     )
+    updated = cast(CursorResult, await session.execute(update))  # an UPDATE's result has a rowcount
     if not updated.rowcount:
         if await session.get(Customer, payload.customer_id) is not None:
             log.info("customer_event_outdated", event_type=envelope.type)
@@ -66,7 +70,7 @@ async def on_customer_changed(
         # A concurrent first insert fails on the key; the consumer then retries this event.
         session.add(Customer(customer_id=payload.customer_id, **state))
     await session.flush()
-    customer = await session.get(Customer, payload.customer_id, populate_existing=True)
+    customer = await session.get_one(Customer, payload.customer_id, populate_existing=True)  # just written
     await request_reassessment_if_changed(session, _settings(), customer)
 
 
@@ -107,7 +111,7 @@ async def on_customer_erased(session: AsyncSession, envelope: Envelope, payload:
     )
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "customer.created": on_customer_changed,
     "customer.updated": on_customer_changed,
     "customer.erased": on_customer_erased,

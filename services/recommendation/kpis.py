@@ -1,7 +1,8 @@
 """`GET /api/v1/kpis/recommendation`: suitability checks by result, overrides, mismatches."""
 
-from datetime import date, datetime
-from typing import Annotated
+from collections.abc import Sequence
+from datetime import date
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/api/v1/kpis", responses=PROBLEM_RESPONSES, tags=["kp
 BREAKDOWNS = ("product", "risk_level")
 
 
-def _kpi(name: str, rows: list[tuple[datetime, str, str]], window: KpiWindow, drill: str | None = None) -> Kpi:
+def _kpi(name: str, rows: Sequence[Sequence[Any]], window: KpiWindow, drill: str | None = None) -> Kpi:
     """A count KPI over (time, product, risk level) rows."""
     breakdown: list[KpiGroup] = []
     if window.by:

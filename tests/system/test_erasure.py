@@ -1,6 +1,8 @@
 """Erasure across the platform (R2.2): the profile anonymises the customer and announces
 `customer.erased`; every other service erases or anonymises its own copies."""
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -10,7 +12,7 @@ COMMENT = "Call me on my private line, Mrs Qian"
 DESCRIPTION = "Teller shared my account balance with my neighbour Mr Sun"
 
 
-async def rows(system, component: str, sql: str, **params) -> list:
+async def rows(system, component: str, sql: str, **params) -> Sequence[sa.Row]:
     engine = create_async_engine(system.database_urls[component])
     try:
         async with engine.connect() as connection:

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -35,7 +36,7 @@ def read_history(path: str | Path) -> Iterator[tuple[Envelope, object]]:
             yield envelope, payload
 
 
-def fold(events: Iterable[tuple[Envelope, object]], at: datetime) -> tuple[dict[str, State], dict[str, datetime]]:
+def fold(events: Iterable[tuple[Envelope, Any]], at: datetime) -> tuple[dict[str, State], dict[str, datetime]]:
     """Each customer's feature state from the events up to `at`, and when customers churned."""
     timeline: dict[str, list] = defaultdict(list)
     churned: dict[str, datetime] = {}

@@ -32,7 +32,7 @@ from services.kit.clock import now
 
 async def locked_features(session: AsyncSession, customer_id: str) -> CustomerFeatures:
     """The customer's row, created on the first event about them, locked until the transaction ends."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     await session.execute(
         dialect.insert(CustomerFeatures)
         .values(

@@ -51,23 +51,27 @@ async def churn_kpis(
     F = CustomerFeatures
     # A relationship manager's figures cover their own customers only.
     mine = [F.manager_id == actor.id] if actor.role == "relationship_manager" else []
-    known = await session.scalar(
-        sa.select(sa.func.count()).where(
-            *mine,
-            sa.or_(F.first_seen_at.is_(None), F.first_seen_at < window.end),
-            sa.or_(F.churned_at.is_(None), F.churned_at >= window.start),
+    known = (
+        await session.execute(
+            sa.select(sa.func.count()).where(
+                *mine,
+                sa.or_(F.first_seen_at.is_(None), F.first_seen_at < window.end),
+                sa.or_(F.churned_at.is_(None), F.churned_at >= window.start),
+            )
         )
-    )
-    churned = await session.scalar(
-        sa.select(sa.func.count()).where(*mine, F.churned_at >= window.start, F.churned_at < window.end)
-    )
+    ).scalar_one()
+    churned = (
+        await session.execute(
+            sa.select(sa.func.count()).where(*mine, F.churned_at >= window.start, F.churned_at < window.end)
+        )
+    ).scalar_one()
 
     current = (
         await session.execute(
             sa.select(F.level, F.probability, F.assets_under_management, F.model).where(*mine, F.churned_at.is_(None))
         )
     ).all()
-    by_band = defaultdict(int)
+    by_band: defaultdict[str, int] = defaultdict(int)
     for level, *_ in current:
         by_band[level] += 1
     values = [
@@ -83,7 +87,7 @@ async def churn_kpis(
             .where(*mine, Intervention.created_at >= window.start, Intervention.created_at < window.end)
         )
     ).all()
-    retained = {g: defaultdict(lambda: [0, 0]) for g in ("treated", "control")}
+    retained: dict[str, defaultdict[str, list[int]]] = {g: defaultdict(lambda: [0, 0]) for g in ("treated", "control")}
     for band, group, churned_at in episodes:
         tally = retained[group][band]
         tally[0] += int(churned_at is None)

@@ -160,11 +160,12 @@ def _read_raw(path: Path, needed: list[str]) -> pd.DataFrame:
 def read_table(path: str | Path, spec: Spec, *, with_label: bool) -> Table:
     """Read `path` (CSV, or Parquet by extension) against `spec`."""
     path = Path(path)
-    if with_label and spec.label is None:
+    label_column = spec.label if with_label else None
+    if with_label and label_column is None:
         raise DataError("The spec names no `label` column; training needs one")
     needed = [spec.id, *spec.columns]
-    if with_label:
-        needed.append(spec.label)
+    if label_column is not None:
+        needed.append(label_column)
     if spec.time:
         needed.append(spec.time)
     raw = _read_raw(path, list(dict.fromkeys(needed)))
@@ -178,8 +179,8 @@ def read_table(path: str | Path, spec: Spec, *, with_label: bool) -> Table:
         raise DataError(f"{path}: line {int(lines[repeated][0])} repeats an earlier {spec.id!r}; ids must be unique")
     label = None
     dropped = 0
-    if with_label:
-        values = raw[spec.label].astype(str).str.strip()
+    if label_column is not None:
+        values = raw[label_column].astype(str).str.strip()
         keep = (values != "").to_numpy()
         dropped = int((~keep).sum())
         raw, ids, lines, values = raw[keep], ids[keep], lines[keep], values[keep]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import skops.io as sio
+from sklearn.calibration import CalibratedClassifierCV
 
 from services.churn.model.dataset import Encoder, Spec
 
@@ -55,7 +56,7 @@ class ChurnModel:
 
     version: int
     meta: dict
-    classifier: object  # CalibratedClassifierCV over a frozen LGBMClassifier
+    classifier: CalibratedClassifierCV  # over a frozen LGBMClassifier
     encoder: Encoder
 
     @property

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -21,7 +22,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from tqdm import tqdm
 
@@ -49,11 +50,13 @@ def _split(table: Table, share: float, seed: int, rows: np.ndarray) -> tuple[np.
         order = rows[np.argsort(table.times[rows], kind="stable")]
         cut = round(len(order) * (1 - share))
         return order[:cut], order[cut:]
-    kept, held = train_test_split(rows, test_size=share, random_state=seed, stratify=table.label[rows])
+    kept, held = train_test_split(
+        rows, test_size=share, random_state=seed, stratify=table.label[rows] if table.label is not None else None
+    )
     return np.sort(kept), np.sort(held)
 
 
-def _baseline(encoder: Encoder) -> object:
+def _baseline(encoder: Encoder) -> Pipeline:
     categorical = encoder.categorical_indices
     others = [i for i in range(len(encoder.columns)) if i not in categorical]
     transforms = [
@@ -84,12 +87,16 @@ def _calibrated(fitted, matrix: np.ndarray, label: np.ndarray) -> CalibratedClas
     return CalibratedClassifierCV(FrozenEstimator(fitted), method=method).fit(matrix, label)
 
 
-def _progress_callback(bar: tqdm):
-    def callback(env) -> None:
-        bar.update(1)
+class _ProgressCallback:
+    """A LightGBM callback moving `bar` on by one tree; LightGBM orders callbacks by `order`."""
 
-    callback.order = 30
-    return callback
+    order = 30
+
+    def __init__(self, bar: tqdm):
+        self.bar = bar
+
+    def __call__(self, env) -> None:
+        self.bar.update(1)
 
 
 def train(
@@ -106,6 +113,7 @@ def train(
     steps.set_postfix_str("reading")
     table = read_table(data, spec, with_label=True)
     label = table.label
+    assert label is not None  # read with_label=True
     positives, negatives = int(label.sum()), int(len(label) - label.sum())
     if min(positives, negatives) < MIN_ROWS_PER_CLASS:
         raise DataError(
@@ -145,7 +153,7 @@ def train(
         eval_y=(label[cal_rows],),
         eval_metric="auc",
         categorical_feature=encoder.categorical_indices or "auto",
-        callbacks=[lgb.early_stopping(50, verbose=False), _progress_callback(trees)],
+        callbacks=[lgb.early_stopping(50, verbose=False), _ProgressCallback(trees)],
     )
     trees.close()
     steps.set_postfix_str("calibrating")
@@ -163,9 +171,9 @@ def train(
     p_base = baseline.predict_proba(matrix[valid_rows])[:, 1]
     report_model = metrics.evaluate(y_valid, p_model)
     report_base = metrics.evaluate(y_valid, p_base)
-    contributions = booster.booster_.predict(matrix[valid_rows], pred_contrib=True)[:, :-1]
+    contributions = np.asarray(booster.booster_.predict(matrix[valid_rows], pred_contrib=True))[:, :-1]
     gain = booster.booster_.feature_importance(importance_type="gain")
-    importance = sorted(
+    importance: list[dict[str, Any]] = sorted(
         (
             {
                 "feature": name,
@@ -195,8 +203,8 @@ def train(
             "positives": positives,
         },
         "validation": "time-based (latest 20%)" if spec.time else "stratified hold-out (20%)",
-        "validation_from": str(table.times[valid_rows].min()) if spec.time else None,
-        "training_until": str(table.times[train_rows].max()) if spec.time else None,
+        "validation_from": str(table.times[valid_rows].min()) if table.times is not None else None,
+        "training_until": str(table.times[train_rows].max()) if table.times is not None else None,
         "malformed_values": malformed,
         "trees": int(booster.booster_.num_trees()),
         "metrics": report_model,

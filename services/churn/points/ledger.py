@@ -32,7 +32,7 @@ class SourceReused(Conflict):
 
 
 async def _locked_account(session: AsyncSession, customer_id: str) -> PointsAccount:
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     await session.execute(
         dialect.insert(PointsAccount)
         .values(customer_id=customer_id, balance=0, updated_at=now())

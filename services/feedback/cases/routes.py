@@ -138,7 +138,7 @@ def _transition_route(action: str, body_type):
         case_id: CaseId,
         body: body_type,
         session: SessionDep,
-        actor: ActorDep,  # type: ignore[valid-type]
+        actor: ActorDep,
         request: Request,
     ) -> CaseOut:
         scope = _scope(actor, request)

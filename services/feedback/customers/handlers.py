@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.consumer import Handler
 from events.contracts import (
     CustomerCreatedV1,
     CustomerErasedV1,
@@ -22,7 +23,7 @@ from services.kit.clock import now
 
 
 async def _upsert(session: AsyncSession, customer_id: str, **values) -> None:
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(KnownCustomer).values(customer_id=customer_id, updated_at=now(), **values)
     await session.execute(
         statement.on_conflict_do_update(index_elements=["customer_id"], set_={**values, "updated_at": now()})
@@ -61,7 +62,7 @@ async def on_customer_erased(session: AsyncSession, envelope: Envelope, payload:
     await _upsert(session, customer_id, erased=True)
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "customer.created": on_customer_created,
     "customer.updated": on_customer_updated,
     "customer.manager_changed": on_manager_changed,

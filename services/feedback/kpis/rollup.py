@@ -86,7 +86,7 @@ async def _bump(session: AsyncSession, model, sums: tuple[str, ...], item, momen
     if not deltas:
         return
     key = {"hour": hour_of(moment), "channel": item.channel, "tier": item.tier or "", "product": item.product or ""}
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(model).values({**key, **{name: 0 for name in sums}, **deltas})
     await session.execute(
         statement.on_conflict_do_update(

@@ -60,7 +60,7 @@ class Sums:
 async def _scan(
     session: AsyncSession, sums: Sums, query: sa.Select, key_column, bucket_column, window: KpiWindow
 ) -> None:
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     bucket = bucket_start(bucket_column, window.bucket, dialect).label("bucket")
     columns = [bucket] + ([key_column.label("key")] if key_column is not None else [])
     for row in await session.execute(query.add_columns(*columns).group_by(*columns)):
@@ -123,7 +123,7 @@ def _split(window: KpiWindow) -> tuple[list[tuple[datetime, datetime]], tuple[da
 async def _scan_items(
     session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime, window: KpiWindow
 ) -> None:
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     a, c = SurveyAnswer, Case
     by = window.by
     await _scan(
@@ -233,8 +233,8 @@ async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: b
     query = {"from": window.start.isoformat(), "to": window.end.isoformat()}
     kpis = []
     for definition in DEFINITIONS:
-        sums = sources[definition.source]
-        value, count = definition.compute(sums.total)
+        source = sources[definition.source]
+        value, count = definition.compute(source.total)
         separator = "&" if "?" in definition.drill else "?"
         kpis.append(
             Kpi(
@@ -245,13 +245,13 @@ async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: b
                 # Groups and buckets without an item this KPI counts are left out.
                 breakdown=[
                     KpiGroup(key=key, value=v, count=n)
-                    for key, group in sorted(sums.by_key.items())
+                    for key, group in sorted(source.by_key.items())
                     for v, n in [definition.compute(group)]
                     if n
                 ],
                 series=[
                     KpiPoint(bucket=day, value=v, count=n)
-                    for day, group in sorted(sums.by_bucket.items())
+                    for day, group in sorted(source.by_bucket.items())
                     for v, n in [definition.compute(group)]
                     if n
                 ],

@@ -67,6 +67,7 @@ async def resume(session: AsyncSession, case_id: str) -> None:
     """Every deadline moves on by the time spent waiting."""
     moment = now()
     for clock in await _clocks(session, case_id, "paused"):
+        assert clock.paused_at is not None  # `pause` sets it with the state
         waited = moment - clock.paused_at
         clock.warning_at += waited
         clock.breach_at += waited
@@ -104,7 +105,7 @@ async def escalate_due(sessions: async_sessionmaker[AsyncSession], settings: Fee
     """Warn on clocks whose warning time has come, escalate those whose breach time has come;
     returns how many clocks were acted on (a bounded batch per call)."""
     async with sessions() as session, session.begin():
-        postgres = session.bind.dialect.name == "postgresql"
+        postgres = session.get_bind().dialect.name == "postgresql"
         moment = now()
         query = (
             sa.select(SlaClock)

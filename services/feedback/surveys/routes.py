@@ -95,5 +95,8 @@ async def list_answers(
         AnswerRead.model_validate(row.SurveyAnswer).model_copy(update={"follow_up_case_id": row.follow_up_case_id})
         for row in page
     ]
-    last = page[-1].SurveyAnswer if page else None
-    return AnswerPage(items=items, next_cursor=encode_cursor(last.received_at, last.id) if len(found) > limit else None)
+    next_cursor = None
+    if len(found) > limit:  # another page follows this (non-empty) one
+        last = page[-1].SurveyAnswer
+        next_cursor = encode_cursor(last.received_at, last.id)
+    return AnswerPage(items=items, next_cursor=next_cursor)

@@ -9,6 +9,7 @@ or a false positive was decided for the same customer data and the same entry (f
 import json
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,9 +69,9 @@ async def screen(
             entry_print = active.fingerprints[candidate.entity_id]
             if await _already_known(session, customer.id, active.name, candidate.entity_id, entry_print, fingerprint):
                 continue
-            alert = ScreeningAlert(
-                id=str(uuid.uuid4()),
-                customer_id=customer.id,
+            alert = await _raise(
+                session,
+                customer,
                 list_name=active.name,
                 list_version=active.version,
                 entity_id=candidate.entity_id,
@@ -79,27 +80,63 @@ async def screen(
                 score=Decimal(str(candidate.score)),
                 decision=decision,
                 reason_code=reason_code(candidate.topics),
-                reasons=json.dumps({"reasons": list(candidate.reasons), "topics": list(candidate.topics)}),
+                reasons={"reasons": list(candidate.reasons), "topics": list(candidate.topics)},
                 trigger=trigger,
-                status="open",
-                created_at=now(),
-            )
-            session.add(alert)
-            await session.flush()
-            await outbox.emit(
-                session,
-                "screening.hit",
-                ScreeningHitV1(
-                    customer_id=customer.id,
-                    alert_id=alert.id,
-                    list_name=active.name,
-                    list_version=active.version,
-                    reason_code=alert.reason_code,
-                    decision=decision,
-                ),
             )
             raised.append(alert)
     return raised
+
+
+# The bank's own book, as a "list": a new record whose national ID another customer already has.
+BOOK = "customers"
+
+
+async def flag_duplicate(session: AsyncSession, customer: Customer, original_id: str) -> ScreeningAlert:
+    """Flag a new record that has the national ID of a customer its creator may not see, for two
+    compliance officers to decide (same person: the records are merged; different: one national ID
+    is wrong). Unlike a list hit it does not hold the record: a hold, like a refusal, would tell a
+    manager that somebody banks with another manager."""
+    return await _raise(
+        session,
+        customer,
+        list_name=BOOK,
+        list_version=0,
+        entity_id=original_id,
+        entry_fingerprint=customer.national_id_index,
+        customer_fingerprint=customer_fingerprint(customer),
+        score=Decimal("1.000"),
+        decision="match",
+        reason_code="duplicate_customer",
+        reasons={"reasons": ["same national ID"], "topics": ["duplicate"]},
+        trigger="onboarding",
+    )
+
+
+async def _raise(session: AsyncSession, customer: Customer, *, reasons: dict, **fields) -> ScreeningAlert:
+    """Store an open alert on `customer` and announce it (`screening.hit`)."""
+    alert = ScreeningAlert(
+        id=str(uuid.uuid4()),
+        customer_id=customer.id,
+        reasons=json.dumps(reasons),
+        status="open",
+        created_at=now(),
+        **fields,
+    )
+    session.add(alert)
+    await session.flush()
+    await outbox.emit(
+        session,
+        "screening.hit",
+        ScreeningHitV1(
+            customer_id=customer.id,
+            alert_id=alert.id,
+            list_name=alert.list_name,
+            list_version=alert.list_version,
+            reason_code=alert.reason_code,
+            decision=alert.decision,
+        ),
+    )
+    return alert
 
 
 async def _already_known(session, customer_id, list_name, entity_id, entry_print, customer_print) -> bool:
@@ -129,6 +166,7 @@ async def blocking_alerts(session: AsyncSession, customer_id: str) -> list[Scree
             .where(
                 ScreeningAlert.customer_id == customer_id,
                 ScreeningAlert.status.in_(BLOCKING),
+                ScreeningAlert.list_name != BOOK,  # duplicates do not hold (flag_duplicate)
             )
             .order_by(ScreeningAlert.created_at)
         )
@@ -165,7 +203,7 @@ async def guard_activation(session: AsyncSession, customer: Customer, actor: Act
         if confirmed
         else "A screening alert awaits a decision by two compliance officers."
     )
-    extensions = {"reason_code": code}
+    extensions: dict[str, Any] = {"reason_code": code}
     if actor.role in settings.compliance_roles:
         extensions["alert_ids"] = [a.id for a in found]
     raise Conflict(detail, **extensions)

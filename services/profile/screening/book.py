@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.kit.clock import now
-from services.kit.db import is_sqlite
 from services.kit.jobs import PeriodicJob
 from services.profile.models import Customer, audit
 from services.profile.screening.alerts import SCREENED_FIELDS, screen
@@ -23,7 +22,7 @@ async def rescreen_batch(sessions: async_sessionmaker[AsyncSession], settings: P
     """Screen the next batch of the oldest pending run; returns how many customers it screened."""
     async with sessions() as session, session.begin():
         query = sa.select(ScreeningRun).where(ScreeningRun.status == "pending").order_by(ScreeningRun.id).limit(1)
-        if not is_sqlite(str(session.bind.url)):
+        if session.get_bind().dialect.name != "sqlite":
             query = query.with_for_update(skip_locked=True)
         run = await session.scalar(query)
         if run is None:

@@ -117,10 +117,8 @@ def match(names: Path, out: Path) -> int:
             decision = thresholds.decision(best.score) if best else "clear"
             counts[decision] += 1
             # An entity only where something came close (review or match).
-            close = best is not None and decision != "clear"
-            writer.writerow(
-                [row["id"], best.entity_id if close else "", f"{best.score:.3f}" if best else "0.000", decision]
-            )
+            entity_id = best.entity_id if best is not None and decision != "clear" else ""
+            writer.writerow([row["id"], entity_id, f"{best.score:.3f}" if best else "0.000", decision])
     print(
         f"{len(rows)} rows screened against {len(active)} list(s): " + ", ".join(f"{k} {v}" for k, v in counts.items())
     )

@@ -93,7 +93,7 @@ async def rerate(
     current = await session.get(AmlRating, customer.id, with_for_update=True)
     previous = current.rating if current else None
     changed = current is None or (current.rating, current.factors) != (result.rating, list(result.factors))
-    if not changed and not reviewed:
+    if current is not None and not changed and not reviewed:
         return current
     moment = now()
     review_due = _months_later(moment.date(), settings.aml_review_months[result.rating])

@@ -192,7 +192,7 @@ async def decide_alert(
         alert = await alerts.get_alert(session, alert_id, for_update=True)
         await alerts.decide(session, alert, outcome=body.outcome, reason=body.reason, actor=actor, settings=settings)
         if alert.status == "true_match":
-            customer = await session.get(Customer, alert.customer_id)
+            customer = await session.get_one(Customer, alert.customer_id)
             await risk.rerate(session, customer, settings)
         return await _alert_out(session, alert)
 
@@ -289,7 +289,7 @@ async def complete_review(review_id: int, session: SessionDep, actor: ActorDep, 
         if review.status != "open":
             raise Conflict(f"This review is no longer open ({review.status}).")
         review.status, review.completed_at, review.completed_by = "done", now(), actor.id
-        customer = await session.get(Customer, review.customer_id)
+        customer = await session.get_one(Customer, review.customer_id)
         rating = await risk.rerate(session, customer, settings, reviewed=True)
         await audit.record(
             session,

@@ -96,7 +96,7 @@ async def learn_popularity(session: AsyncSession) -> int:
     """Per segment of similar customers (risk level, age band, assets band), the share holding
     each product; replaces the previous shares in one transaction. Returns the segments learned
     (0 when another replica is learning at this moment: one learner at a time)."""
-    if session.bind.dialect.name == "postgresql" and not await session.scalar(
+    if session.get_bind().dialect.name == "postgresql" and not await session.scalar(
         sa.text("SELECT pg_try_advisory_xact_lock(hashtext('learn_popularity'))")
     ):
         return 0

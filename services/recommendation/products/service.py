@@ -18,7 +18,8 @@ from services.recommendation.rules import ProductFacts
 
 
 async def catalogue_version(session: AsyncSession) -> int:
-    return await session.scalar(sa.select(sa.func.coalesce(sa.func.max(ProductVersion.catalogue_version), 0)))
+    query = sa.select(sa.func.coalesce(sa.func.max(ProductVersion.catalogue_version), 0))
+    return (await session.execute(query)).scalar_one()
 
 
 @dataclass(frozen=True)

@@ -71,17 +71,12 @@ def score(questionnaire: Questionnaire, answers: dict[str, str]) -> Score:
     expected = {q.id for q in questionnaire.questions}
     missing, unknown = sorted(expected - set(answers)), sorted(set(answers) - expected)
     if missing or unknown:
-        raise InvalidAnswers(
-            "; ".join(
-                filter(
-                    None,
-                    [
-                        missing and f"unanswered: {', '.join(missing)}",
-                        unknown and f"not in version {questionnaire.version}: {', '.join(unknown)}",
-                    ],
-                )
-            )
-        )
+        problems = []
+        if missing:
+            problems.append(f"unanswered: {', '.join(missing)}")
+        if unknown:
+            problems.append(f"not in version {questionnaire.version}: {', '.join(unknown)}")
+        raise InvalidAnswers("; ".join(problems))
     chosen: list[Answer] = []
     for question in questionnaire.questions:
         by_id = {a.id: a for a in question.answers}

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,7 +66,7 @@ async def record(
         liquidity_days=result.liquidity_days,
         goals=",".join(result.goals),
         age_band=customer.age_band if customer else None,
-        asset_band=asset_band(customer.assets_under_management) if customer else asset_band(0),
+        asset_band=asset_band(customer.assets_under_management) if customer else asset_band(Decimal(0)),
         recorded_by=actor.id,
         recorded_by_role=actor.role,
         completed_at=moment,

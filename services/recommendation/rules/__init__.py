@@ -9,7 +9,7 @@ a stored decision's inputs replay to the same answer (see `services.recommendati
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, overload
 
 RULESET_VERSION = "2026-11-28.1"
 ELDERLY_AGE_BANDS = frozenset({"65_79", "80_plus"})
@@ -20,6 +20,10 @@ Result = Literal["pass", "warn", "block"]
 Purpose = Literal["sale", "recommendation", "holding"]
 
 
+@overload
+def level(code: str) -> int: ...
+@overload
+def level(code: None) -> None: ...
 def level(code: str | None) -> int | None:
     """'C3' or 'R3' -> 3; None stays None."""
     return None if code is None else int(code[1])

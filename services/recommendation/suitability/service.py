@@ -58,7 +58,7 @@ async def check(
     if body.override is not None:
         if known.facts.lowest_category:
             raise OverrideRefused("A customer in the lowest category cannot insist on anything above R1.")
-        if warning is None or product_facts.risk_level <= known.facts.risk_level:
+        if warning is None or known.facts.risk_level is None or product_facts.risk_level <= known.facts.risk_level:
             raise OverrideRefused("There is nothing to insist on: the product is not above a valid assessed level.")
         if body.override.acknowledged_warning_sha256 != sha256(warning):
             raise OverrideRefused(
@@ -95,7 +95,7 @@ async def check(
         assessment_id=known.assessment.id if known.assessment else None,
         customer_as_of=known.customer.last_event_time if known.customer else None,
         overridden=verdict.overridden,
-        warning_hash=sha256(warning) if verdict.overridden else None,
+        warning_hash=sha256(warning) if verdict.overridden and warning is not None else None,
         cooling_off_until=moment + timedelta(hours=verdict.cooling_off_hours) if verdict.cooling_off_hours else None,
         follow_up_due_on=(moment + timedelta(days=verdict.follow_up_days)).date() if verdict.follow_up_days else None,
         decided_by=actor.id,

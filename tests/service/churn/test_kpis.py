@@ -51,7 +51,8 @@ async def high_risk_customer(churn, customer_id: str, moment: datetime) -> None:
 async def test_churn_kpis_compare_treated_and_control_by_band(service, tmp_path):
     churn = await service("churn", CHURN_MODEL_DIR=str(tmp_path), CHURN_HOLDOUT_FRACTION="0.5")
     settings = churn.spec.settings
-    treated, control = [], []
+    treated: list[str] = []
+    control: list[str] = []
     while len(treated) < 2 or len(control) < 2:
         customer_id = str(uuid.uuid4())
         (control if in_holdout(customer_id, settings) else treated).append(customer_id)
@@ -89,7 +90,7 @@ async def test_churn_kpis_compare_treated_and_control_by_band(service, tmp_path)
     assert (medium.value, medium.count) == (0.5, 2)
     bands = {g.key: g.count for g in kpis["customers_by_band"].breakdown}
     assert set(bands) == {"low", "medium", "high"} and bands["medium"] >= 1
-    assert kpis["lifetime_value"].value > 0
+    assert (kpis["lifetime_value"].value or 0) > 0
     assert kpis["model_drift_psi"].value is None  # no model promoted: the rules score
 
 

@@ -59,9 +59,11 @@ async def test_points_earned_by_tier_and_behaviour_and_twice_from_one_event_coun
     await churn.deliver(event)
     await churn.deliver(event)  # redelivered: the inbox skips it
     async with churn.sessions() as session, session.begin():  # replayed past the inbox: the ledger skips it
-        _, created = await ledger.earn(
+        earned = await ledger.earn(
             session, customer_id=customer_id, points=4, source_id=f"event:{event.id}", reason="spending", valid_days=365
         )
+    assert earned is not None  # points were due
+    _, created = earned
     assert created is False
     await churn.deliver(
         new_event(

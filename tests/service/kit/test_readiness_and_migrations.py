@@ -45,6 +45,7 @@ async def test_pods_starting_together_migrate_one_after_another(fresh_churn_data
             stderr=asyncio.subprocess.STDOUT,
         )
         output, _ = await process.communicate()
+        assert process.returncode is not None  # communicate() waits for the exit
         return process.returncode, output
 
     try:

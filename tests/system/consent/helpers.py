@@ -1,10 +1,11 @@
 """Shared by the consent tests: bodies, callers and event filters."""
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from services.kit.identity import caller_headers
-from tests.support import introduce_customer, once_customer_known
+from tests.support import KafkaProbe, introduce_customer, once_customer_known
 
 PROBLEM = "application/problem+json"
 
@@ -34,17 +35,17 @@ def grant_body(customer_id: str, **overrides) -> dict:
     return body
 
 
-def caller(role: str, actor_id: str | None = None, *, reason: str | None = None) -> dict[str, str]:
+def caller(role: str, actor_id: str | None = None, *, reason: str | None = None) -> Mapping[str, str]:
     """The credential the gateway sends for an authenticated caller."""
     return caller_headers(role, actor_id or f"{role}-{uuid.uuid4().hex[:8]}", reason=reason)
 
 
-def as_customer(customer_id: str) -> dict[str, str]:
+def as_customer(customer_id: str) -> Mapping[str, str]:
     return caller_headers("customer", customer_id, customer_scope=customer_id)
 
 
 # The broker probe through which tests tell the consent service a customer exists (conftest).
-PROBE = None
+PROBE: KafkaProbe | None = None
 _introduced: set[str] = set()
 
 
@@ -53,6 +54,8 @@ async def post_for_customer(client, url: str, body: dict, headers):
     published here for ids no profile service created)."""
     customer_id = body["customer_id"]
     if customer_id not in _introduced:
+        if PROBE is None:
+            raise RuntimeError("the conftest sets helpers.PROBE before any test posts")
         await introduce_customer(PROBE, customer_id)
         _introduced.add(customer_id)
     return await once_customer_known(lambda: client.post(url, json=body, headers=headers))
@@ -67,7 +70,7 @@ async def grant(client, url: str, body: dict, **headers: str) -> dict:
     return response.json()
 
 
-async def request_consent(client, url: str, body: dict, maker: dict[str, str]) -> dict:
+async def request_consent(client, url: str, body: dict, maker: Mapping[str, str]) -> dict:
     response = await post_for_customer(client, f"{url}/api/v1/consent-requests", body, maker)
     assert response.status_code == 201, response.text
     return response.json()

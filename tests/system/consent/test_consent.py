@@ -213,7 +213,8 @@ async def test_a_body_that_is_not_json_is_rejected_not_a_server_error(client, ur
 
 async def test_a_rejected_grant_publishes_nothing(client, url, kafka):
     customer_id = new_customer_id()
-    for change in ({"purpose": "profiling"}, {"expires_at": in_days(-1)}, {"data_categories": []}):
+    changes: list[dict[str, object]] = [{"purpose": "profiling"}, {"expires_at": in_days(-1)}, {"data_categories": []}]
+    for change in changes:
         response = await client.post(f"{url}/api/v1/consents", json=grant_body(customer_id, **change))
         assert response.status_code == 422
 

@@ -46,7 +46,7 @@ ALLOWED = {
     "complaint": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
     "churn_risk": {"relationship_manager", "compliance_officer", "marketing_analyst", "admin"},
     "list_customers": {"relationship_manager", "compliance_officer", "admin"},
-    "import_customers": {"relationship_manager", "admin"},
+    "import_customers": {"admin"},
     "move_stage": {"relationship_manager", "admin"},
     "stage_history": {"relationship_manager", "service_agent", "compliance_officer", "admin"},
     "assign_manager": {"admin"},
@@ -63,6 +63,11 @@ ALLOWED = {
     "tier_history": {"customer", "relationship_manager", "service_agent", "compliance_officer", "admin"},
     "service_reviews": {"relationship_manager", "compliance_officer", "admin"},
 }
+# Routes whose answer holds customer records: the matrix checks what each allowed role receives
+# of them (each personal field in clear or masked, as CLEAR_FOR says), not only that it got in.
+RECORD_ROUTES = {"create_customer", "read_customer", "update_customer", "search_customers"}
+# customer id -> the personal fields as created (and updated), to compare answers with.
+CLEAR_VALUES: dict[str, dict] = {}
 # Routes that change the customer for good get a customer of their own for each call.
 DESTRUCTIVE = {
     "erase_customer",
@@ -101,19 +106,21 @@ async def customer_id(system):
     import httpx
 
     async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=30) as http:
-        response = await http.post(
-            "/api/v1/customers", json=new_customer(), headers=system.headers("relationship_manager")
-        )
+        body = new_customer()
+        response = await http.post("/api/v1/customers", json=body, headers=system.headers("relationship_manager"))
         assert response.status_code == 201, response.text
+        CLEAR_VALUES[response.json()["id"]] = body
         await consent_to_everyone(http, system, response.json()["id"])
         return response.json()["id"]
 
 
 async def _new_customer(client, system) -> str:
+    body = new_customer()
     response = await client.post(
-        system.url("gateway") + "/api/v1/customers", json=new_customer(), headers=system.headers("relationship_manager")
+        system.url("gateway") + "/api/v1/customers", json=body, headers=system.headers("relationship_manager")
     )
     assert response.status_code == 201, response.text
+    CLEAR_VALUES[response.json()["id"]] = body
     return response.json()["id"]
 
 
@@ -139,8 +146,9 @@ def _import_file() -> str:
     return json.dumps(row) + "\n"
 
 
-def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, dict | None]:
-    return {
+def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, dict | str | None]:
+    """Method, path and body (JSON, or the text of an import file) of each route."""
+    requests: dict[str, tuple[str, str, dict | str | None]] = {
         "create_customer": ("POST", "/api/v1/customers", new_customer()),
         "read_customer": ("GET", f"/api/v1/customers/{customer_id}", None),
         "update_customer": ("PATCH", f"/api/v1/customers/{customer_id}", {"address": "9 Financial Street, Beijing"}),
@@ -154,7 +162,7 @@ def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, di
         "list_products": ("GET", "/api/v1/products", None),
         "data_declarations": ("GET", "/api/v1/data-declarations", None),
         "partner_view": ("GET", f"/api/v1/partner/customers/{customer_id}?purpose=third_party_sharing", None),
-        "search_customers": ("POST", "/api/v1/customers/search", {"phone": "13800000000"}),
+        "search_customers": ("POST", "/api/v1/customers/search", {"phone": CLEAR_VALUES[customer_id]["phone"]}),
         "recommendations": ("GET", f"/api/v1/customers/{customer_id}/recommendations", None),
         "feedback": (
             "POST",
@@ -188,7 +196,8 @@ def _request(name: str, customer_id: str, consent_id: str) -> tuple[str, str, di
         "leave_household": ("DELETE", f"/api/v1/customers/{customer_id}/household", None),
         "tier_history": ("GET", f"/api/v1/customers/{customer_id}/tier-history", None),
         "service_reviews": ("GET", f"/api/v1/customers/{customer_id}/service-reviews", None),
-    }[name]
+    }
+    return requests[name]
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -214,6 +223,15 @@ async def test_role_against_route(system, client, customer_id, route, role):
         # has not caught up), but never an auth refusal and never a server error.
         assert response.status_code not in (401, 403), response.text
         assert response.status_code < 500, response.text
+        if route in RECORD_ROUTES:
+            assert response.status_code in (200, 201), response.text
+            if route == "create_customer":
+                assert isinstance(body, dict)
+                CLEAR_VALUES[response.json()["id"]] = body
+            elif route == "update_customer":
+                assert isinstance(body, dict)
+                CLEAR_VALUES[customer_id] = {**CLEAR_VALUES[customer_id], **body}
+            assert _fields_as_the_role_may_see_them(response.json(), role) > 0
     else:
         assert response.status_code == 403, response.text
         assert response.headers["content-type"] == "application/problem+json"
@@ -296,6 +314,26 @@ CLEAR_FOR = {
     "marketing_analyst": set(),
     "admin": set(),
 }
+
+
+def _fields_as_the_role_may_see_them(answer, role: str) -> int:
+    """Checks every personal field of every known customer record in `answer`: in clear when
+    CLEAR_FOR says the role sees it so, masked otherwise. Returns how many records it checked."""
+    records = answer if isinstance(answer, list) else [answer]
+    checked = 0
+    for record in records:
+        clear = CLEAR_VALUES.get(record.get("id"))
+        if clear is None:
+            continue
+        checked += 1
+        for field in KNOWN:
+            if field in CLEAR_FOR[role]:
+                assert record[field] == clear[field], (role, field)
+            elif field == "birth_date":
+                assert record[field] is None, (role, field)
+            else:
+                assert record[field] != clear[field] and "*" in record[field], (role, field)
+    return checked
 
 
 @pytest.fixture(scope="module")

@@ -60,8 +60,8 @@ async def test_removing_the_newest_records_or_rewriting_the_chain_fails_verifica
 
         async with engine.begin() as connection:
             await connection.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-            newest = await connection.execute(sa.select(audit.table).where(audit.table.c.chain_position > head - 2))
-            newest = [dict(row) for row in newest.mappings()]
+            result = await connection.execute(sa.select(audit.table).where(audit.table.c.chain_position > head - 2))
+            newest = [dict(row) for row in result.mappings()]
             await connection.execute(sa.text("DELETE FROM audit_log WHERE chain_position > :p"), {"p": head - 2})
         code, out = verify(own)
         assert code == 1 and "newest records removed" in out, out

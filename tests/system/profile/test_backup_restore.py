@@ -29,10 +29,10 @@ def run_script(name: str, *args: str, database_url: str) -> subprocess.Completed
     url = sa.engine.make_url(database_url)
     env = {
         **os.environ,
-        "PGHOST": url.host,
+        "PGHOST": url.host or "",
         "PGPORT": str(url.port or 5432),
-        "PGUSER": url.username,
-        "PGDATABASE": url.database,
+        "PGUSER": url.username or "",
+        "PGDATABASE": url.database or "",
         **({"PGPASSWORD": url.password} if url.password else {}),
     }
     return subprocess.run([SCRIPTS / name, *args], env=env, capture_output=True, text=True, check=False)
@@ -41,7 +41,9 @@ def run_script(name: str, *args: str, database_url: str) -> subprocess.Completed
 def audit_chain(own: System) -> tuple[int, int]:
     """(sealed, awaiting sealing) from `crm verify-audit profile`, which fails on a broken chain."""
     checked = own.run_cli("verify-audit", "profile").stdout
-    sealed, unsealed = re.search(r"chain intact \((\d+) sealed records, (\d+) awaiting", checked).groups()
+    found = re.search(r"chain intact \((\d+) sealed records, (\d+) awaiting", checked)
+    assert found is not None, checked
+    sealed, unsealed = found.groups()
     return int(sealed), int(unsealed)
 
 

@@ -2,6 +2,7 @@
 service, called directly with the headers the gateway passes on."""
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +18,7 @@ PROBLEM = "application/problem+json"
 ADMIN = caller_headers("admin", "admin-7")
 
 
-def a_manager() -> dict[str, str]:
+def a_manager() -> Mapping[str, str]:
     return caller_headers("relationship_manager", f"rm-{uuid.uuid4().hex[:10]}")
 
 
@@ -49,13 +50,13 @@ async def database(system):
     await engine.dispose()
 
 
-async def create_customer(client, url: str, headers: dict = ADMIN, **overrides) -> dict:
+async def create_customer(client, url: str, headers: Mapping[str, str] = ADMIN, **overrides) -> dict:
     response = await client.post(f"{url}/api/v1/customers", json=new_customer(**overrides), headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
 
 
-async def add_document(client, url: str, customer_id: str, headers: dict = ADMIN, **overrides) -> dict:
+async def add_document(client, url: str, customer_id: str, headers: Mapping[str, str] = ADMIN, **overrides) -> dict:
     response = await client.post(
         f"{url}/api/v1/customers/{customer_id}/documents", json=a_document(**overrides), headers=headers
     )
@@ -63,13 +64,13 @@ async def add_document(client, url: str, customer_id: str, headers: dict = ADMIN
     return response.json()
 
 
-async def list_documents(client, url: str, customer_id: str, headers: dict = ADMIN) -> list[dict]:
+async def list_documents(client, url: str, customer_id: str, headers: Mapping[str, str] = ADMIN) -> list[dict]:
     response = await client.get(f"{url}/api/v1/customers/{customer_id}/documents", headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-async def expiring(client, url: str, headers: dict, **params) -> list[dict]:
+async def expiring(client, url: str, headers: Mapping[str, str], **params) -> list[dict]:
     """Every page of the follow-up list, checking that each page but the last is full."""
     items, after = [], None
     while True:
@@ -292,7 +293,9 @@ async def test_the_job_announces_each_document_once_per_status(client, url, kafk
 # --- Relationships ------------------------------------------------------------------------
 
 
-async def link(client, url: str, customer_id: str, related_id: str, kind: str, headers: dict = ADMIN, **extra):
+async def link(
+    client, url: str, customer_id: str, related_id: str, kind: str, headers: Mapping[str, str] = ADMIN, **extra
+):
     return await client.post(
         f"{url}/api/v1/customers/{customer_id}/relationships",
         json={"related_customer_id": related_id, "type": kind, **extra},
@@ -300,7 +303,7 @@ async def link(client, url: str, customer_id: str, related_id: str, kind: str, h
     )
 
 
-async def links_of(client, url: str, customer_id: str, headers: dict = ADMIN) -> list[tuple]:
+async def links_of(client, url: str, customer_id: str, headers: Mapping[str, str] = ADMIN) -> list[tuple]:
     response = await client.get(f"{url}/api/v1/customers/{customer_id}/relationships", headers=headers)
     assert response.status_code == 200, response.text
     return [(r["type"], r["direction"], r["related_customer"]["id"]) for r in response.json()]

@@ -36,7 +36,7 @@ async def all_text_in_database(database_url: str) -> str:
     try:
         async with engine.connect() as connection:
             tables = await connection.run_sync(lambda c: sa.inspect(c).get_table_names())
-            dump = []
+            dump: list[str] = []
             for table in tables:
                 rows = (await connection.execute(sa.text(f'SELECT * FROM "{table}"'))).all()
                 dump.extend(str(value) for row in rows for value in row)

@@ -68,7 +68,7 @@ async def erase_records(database, customer_ids: list[str]) -> dict[str, list[tup
                 {"ids": customer_ids},
             )
         ).all()
-    found = {customer_id: [] for customer_id in customer_ids}
+    found: dict[str, list[tuple[str, str, str | None]]] = {customer_id: [] for customer_id in customer_ids}
     for row in rows:
         found[row.customer_id].append((row.actor, row.role, row.reason))
     return found

@@ -168,7 +168,7 @@ def test_a_positive_label_other_than_1_and_a_spec_of_the_wrong_shape(tmp_path):
     frame["Exited"] = frame["Exited"].map({1: "Yes", 0: "No"})
     frame.to_csv(path, index=False)
     table = read_table(path, _spec(positive="Yes"), with_label=True)
-    assert table.label.sum() == (frame["Exited"] == "Yes").sum()
+    assert table.label is not None and table.label.sum() == (frame["Exited"] == "Yes").sum()
     with pytest.raises(DataError, match="numeric, categorical or boolean"):
         _spec(columns={"Age": "integer"})
     with pytest.raises(DataError, match="`id` is required"):

@@ -596,7 +596,9 @@ def test_every_database_is_backed_up(target, component):
 
 
 def _body_bytes(size: str) -> int:
-    number, unit = re.fullmatch(r"(\d+)([kmg]?)", size.lower()).groups()
+    match = re.fullmatch(r"(\d+)([kmg]?)", size.lower())
+    assert match is not None, size
+    number, unit = match.groups()
     return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
 
 
@@ -781,8 +783,12 @@ def _admits(target: str, pod: Pod, peer: Pod | str, port: int, direction: str) -
 
 def _allowed(target: str, source: Pod | str, destination: Pod | str, port: int) -> bool:
     """Source may open a TCP connection to destination:port (each side's policies, where ours)."""
-    out = source == OUTSIDE or _admits(target, source, destination, port, "Egress")
-    into = destination == OUTSIDE or _admits(target, destination, source, port, "Ingress")
+    out = source == OUTSIDE if isinstance(source, str) else _admits(target, source, destination, port, "Egress")
+    into = (
+        destination == OUTSIDE
+        if isinstance(destination, str)
+        else _admits(target, destination, source, port, "Ingress")
+    )
     return out and into
 
 
@@ -805,7 +811,7 @@ def _port_admitted(ports, port, pod) -> bool:
 def _peer_admitted(rule_peer: dict, policy_namespace: str, peer: Pod | str) -> bool:
     if "ipBlock" in rule_peer:
         return peer == OUTSIDE  # in this model ipBlocks stand for addresses outside the cluster
-    if peer == OUTSIDE:
+    if isinstance(peer, str):  # OUTSIDE
         return False
     if "namespaceSelector" in rule_peer:
         if not _matches(rule_peer["namespaceSelector"], {"kubernetes.io/metadata.name": peer.namespace}):
@@ -866,7 +872,7 @@ def test_only_the_gateway_is_reachable_from_outside(target, component):
             ):
                 if not _allowed(target, peer, pod, port):
                     continue
-                peer_ns = peer if peer == OUTSIDE else peer.namespace
+                peer_ns = peer if isinstance(peer, str) else peer.namespace
                 ok = (
                     (component == "gateway" and is_server and port == 8000 and peer_ns == "ingress-nginx")
                     or (peer_ns == "monitoring" and ((is_server and port == METRICS_PORT) or (is_db and port == 9187)))

@@ -20,6 +20,7 @@ def _with_route(**route) -> dict:
 def test_the_survey_answer_route_takes_no_login_and_only_a_token():
     [route] = [r for r in load_policy(POLICY_FILE).routes if r.path == "/api/v1/survey-answers" and r.method == "POST"]
     assert route.roles == [] and not route.customer_data
+    assert route.token_bearer is not None
     assert route.token_bearer.body_field == "token" and route.token_bearer.per_minute <= 60
 
 

@@ -52,7 +52,7 @@ def test_every_customer_level_against_every_product_level(c, r):
 
 
 # (rule id, proposal that fires it, expected result, same proposal just inside the rule)
-CASES = {
+CASES: dict[str, tuple[dict, str, dict]] = {
     "ON-SALE": (dict(p=product(on_sale=False)), "block", dict(p=product())),
     "ASSESSED": (dict(c=customer(None), p=product(3)), "block", dict(c=customer(None), p=product(2))),
     "LOWEST": (

@@ -8,12 +8,18 @@ import pytest
 
 from services.profile.screening.loader import ListFormatError, ftm_lines, parse
 from services.profile.screening.matcher import ListedPerson, ListIndex, Thresholds, compare_names
-from services.profile.screening.names import name_form
+from services.profile.screening.names import NameForm, name_form
 from tests.screening_data import PERTURBATIONS, generate_list, negatives, perturb
 
 
+def form(name: str) -> NameForm:
+    found = name_form(name)
+    assert found is not None, name
+    return found
+
+
 def tokens(name: str) -> tuple[str, ...]:
-    return name_form(name).tokens
+    return form(name).tokens
 
 
 def test_han_names_read_as_family_name_then_given_name_in_pinyin():
@@ -39,8 +45,8 @@ def test_invisible_characters_homoglyphs_titles_and_diacritics_do_not_hide_a_nam
 
 
 def test_reasons_say_which_parts_matched_and_how():
-    listed = name_form("Nikita Sergeyevich Khrushchev")
-    score, reasons = compare_names(name_form("Khrushchov Nikita"), listed)
+    listed = form("Nikita Sergeyevich Khrushchev")
+    score, reasons = compare_names(form("Khrushchov Nikita"), listed)
     assert 0.8 <= score < 0.92
     assert "nikita=nikita (exact)" in reasons
     assert any(r.startswith("khrushchov~khrushchev") for r in reasons)
@@ -112,8 +118,8 @@ def test_generated_benchmark_recall_per_perturbation_and_false_positives():
     thresholds = Thresholds()
     rng = random.Random(3)
     for how in PERTURBATIONS:
-        queries = [(e, perturb(e, how, rng)) for e in listed]
-        queries = [(e, q) for e, q in queries if q is not None]
+        perturbed = [(e, perturb(e, how, rng)) for e in listed]
+        queries = [(e, q) for e, q in perturbed if q is not None]
         found = 0
         for entry, query in queries:
             best = index.search(query, limit=1)
