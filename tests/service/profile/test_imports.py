@@ -125,3 +125,16 @@ async def test_a_bad_row_after_chunks_were_written_leaves_nothing_written(servic
             .where(Customer.external_ref.in_([r["external_ref"] for r in rows]))
         )
     assert written == 0
+
+
+async def test_look_ups_by_national_id_are_indexed(service):
+    """Search, create and import each look customers up by the national ID's blind index with no
+    condition on `duplicate_of`; the partial unique index cannot serve them, so a plain index
+    must (else every look-up scans the whole book: an import of n rows costs O(n²))."""
+    profile = await service("profile")
+    async with profile.engine.connect() as connection:
+        await connection.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(
+            await connection.scalars(sa.text("EXPLAIN SELECT id FROM customers WHERE national_id_index IN ('a', 'b')"))
+        )
+    assert "Index" in plan and "Seq Scan" not in plan, plan
