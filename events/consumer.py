@@ -14,7 +14,6 @@ import sqlalchemy as sa
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +22,7 @@ from events import tracing
 from events.contracts import UnknownEvent, parse_payload, topics
 from events.contracts.envelope import Envelope
 from events.metrics import CONSUMED, CONSUMER_LAG
+from events.store import upsert_insert
 from events.tracing import current_trace_id
 from services.kit.clock import now
 
@@ -150,9 +150,8 @@ class EventConsumer:
 
     async def _record_in_inbox(self, session: AsyncSession, envelope: Envelope) -> bool:
         """Insert the event id; False when it was already there (the event was applied before)."""
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         statement = (
-            dialect.insert(self.inbox)
+            upsert_insert(session, self.inbox)
             .values(event_id=str(envelope.id), event_type=envelope.type, handled_at=now())
             .on_conflict_do_nothing(index_elements=["event_id"])
         )

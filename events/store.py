@@ -5,8 +5,17 @@ payload`), so a CDC connector can replace the relay without a schema change.
 """
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 _position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+
+def upsert_insert(session: AsyncSession, table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `table` (a Table or a mapped class) in the session's dialect, which has
+    `on_conflict_do_nothing` and `on_conflict_do_update` (PostgreSQL and SQLite spell them alike)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def _outbox_columns() -> list[sa.Column]:

@@ -3,11 +3,11 @@
 import asyncio
 import hashlib
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
+from cachetools import TLRUCache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -83,7 +83,10 @@ class TokenVerifier:
                 ensure_dev_keypair(settings.jwt_private_key_file, settings.jwt_public_key_file)
             self._jwks = None
             self._public_key = settings.jwt_public_key_file.read_bytes()
-        self._verified: OrderedDict[bytes, tuple[float, Caller]] = OrderedDict()
+        # token digest -> (when to forget it, caller); the least recently used goes first when full.
+        self._verified: TLRUCache[bytes, tuple[float, Caller]] = TLRUCache(
+            settings.token_cache_size, ttu=lambda _key, value, _now: value[0], timer=time.time
+        )
 
     async def _key_for(self, token: str):
         if self._jwks is None:
@@ -98,14 +101,11 @@ class TokenVerifier:
         if len(token) > self.settings.max_token_bytes:
             raise Unauthorized(INVALID)
         key = hashlib.sha256(token.encode()).digest()
-        cached = self._verified.get(key)
-        if cached is not None:
-            if cached[0] > time.time():
-                return cached[1]
-            self._verified.pop(key, None)
+        try:
+            return self._verified[key][1]
+        except KeyError:  # not seen, or expired
+            pass
         caller, expires_at = await self._verify(token)
-        if len(self._verified) >= self.settings.token_cache_size:
-            self._verified.popitem(last=False)  # the oldest entry
         self._verified[key] = (min(expires_at, time.time() + self.CACHE_SECONDS), caller)
         return caller
 

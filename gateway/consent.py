@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 from aiokafka import AIOKafkaConsumer
+from cachetools import TTLCache
 
 from events import kafka
 from events.contracts import topics
@@ -40,6 +41,8 @@ class ConsentChecker:
     # How long the broker may take to tell the high-water marks before the proof lapses.
     OFFSETS_TIMEOUT_SECONDS = 0.5
     MAX_CUSTOMERS = 100_000
+    # Decisions kept per customer (recipient x purpose x category); the least recently used go first.
+    MAX_DECISIONS_PER_CUSTOMER = 256
 
     def __init__(
         self,
@@ -57,11 +60,22 @@ class ConsentChecker:
         self.topic_names = list(topic_names)  # the consent topic (the gateway's ServiceSpec.consumed_topics)
         self.pseudonym_key = pseudonym_key
         self.credential = credential
-        self._cache: dict[str, dict[tuple, tuple[float, bool]]] = {}  # customer -> decision key -> (expiry, permit)
+        # customer -> decision key -> permit; each decision lives TTL_SECONDS, and a customer's
+        # entry as long as its newest decision, the least recently used customer going first.
+        self._cache: TTLCache[str, TTLCache[tuple, bool]] = TTLCache(
+            self.MAX_CUSTOMERS, self.TTL_SECONDS, time.monotonic
+        )
         # When the consumer was last shown to have read every consent event published by then.
         self._current_as_of = float("-inf")
         # Bumped by every eviction: a decision asked before one is not cached after it.
         self._epoch = 0
+
+    def _cached(self, customer_id: str, key: tuple) -> bool:
+        """Whether an unexpired permit is cached (a look-up of an entry expiring meanwhile misses)."""
+        try:
+            return self._cache[customer_id][key]
+        except KeyError:
+            return False
 
     def cache_trusted(self) -> bool:
         return time.monotonic() - self._current_as_of < self.FRESHNESS_SECONDS
@@ -73,9 +87,8 @@ class ConsentChecker:
 
     async def permits(self, *, customer_id: str, recipient: str, purpose: str, categories: tuple[str, ...]) -> bool:
         key = (recipient, purpose, categories)
-        cached = self._cache.get(customer_id, {}).get(key)
-        if cached and cached[0] > time.monotonic() and self.cache_trusted():
-            return cached[1]
+        if self._cached(customer_id, key) and self.cache_trusted():
+            return True
         epoch = self._epoch
         body = json.dumps(
             {
@@ -100,9 +113,12 @@ class ConsentChecker:
         # Only permits are cached (a new grant takes effect on the next call), and only if no
         # consent event arrived meanwhile (it may be the revocation of this very permit).
         if permitted and epoch == self._epoch:
-            if len(self._cache) >= self.MAX_CUSTOMERS:
-                self._cache.clear()
-            self._cache.setdefault(customer_id, {})[key] = (time.monotonic() + self.TTL_SECONDS, True)
+            try:
+                decisions = self._cache[customer_id]
+            except KeyError:
+                decisions = TTLCache(self.MAX_DECISIONS_PER_CUSTOMER, self.TTL_SECONDS, time.monotonic)
+            decisions[key] = True
+            self._cache[customer_id] = decisions  # (re)set: the customer lives as long as this decision
         return permitted
 
     async def permitted_categories(

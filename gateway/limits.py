@@ -12,22 +12,7 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.kit.problems import Problem
-
-
-class TooManyRequests(Problem):
-    status = 429
-    title = "Too many requests"
-
-
-class PayloadTooLarge(Problem):
-    status = 413
-    title = "Payload too large"
-
-
-class RequestTimeout(Problem):
-    status = 408
-    title = "Request timeout"
+from services.kit.problems import PayloadTooLarge, Problem, RequestTimeout, TooManyRequests
 
 
 class RateLimits:

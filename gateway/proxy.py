@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import structlog
+from cachetools import TTLCache
 from fastapi import Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,7 +22,7 @@ from gateway.policy import ObjectOwner, Policy, Route, TokenBearer
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream, UpstreamError, UpstreamResponse
 from services.kit.identity import GATEWAY_ROLE, credential_headers
-from services.kit.problems import Forbidden, NotFound, Problem, Unauthorized
+from services.kit.problems import BadGateway, Forbidden, GatewayTimeout, NotFound, Problem, Unauthorized
 
 log = structlog.get_logger(__name__)
 
@@ -29,16 +30,6 @@ log = structlog.get_logger(__name__)
 ANONYMOUS = Caller(subject="anonymous", role="anonymous")
 FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
 MAX_REASON_CHARS = 500
-
-
-class BadGateway(Problem):
-    status = 502
-    title = "Bad gateway"
-
-
-class GatewayTimeout(Problem):
-    status = 504
-    title = "Gateway timeout"
 
 
 @dataclass
@@ -365,12 +356,14 @@ class ManagerAssignments:
 
     def __init__(self, gateway: Gateway):
         self.gateway = gateway
-        self._cache: dict[str, tuple[float, str | None]] = {}
+        # The least recently used customer goes first when it is full.
+        self._cache: TTLCache[str, str | None] = TTLCache(self.MAX_ENTRIES, self.TTL_SECONDS, time.monotonic)
 
     async def manager_of(self, customer_id: str) -> str | None:
-        cached = self._cache.get(customer_id)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
+        try:
+            return self._cache[customer_id]
+        except KeyError:  # not cached, or expired
+            pass
         url = f"{self.gateway.settings.upstream_url('profile')}/api/v1/customers/{quote(customer_id, safe='')}/relationship-manager"
         try:
             answer = await self.gateway.upstream.request("GET", url, headers=self.gateway.own_credential(), body=b"")
@@ -381,7 +374,5 @@ class ManagerAssignments:
         if answer.status != 200:
             return None
         manager = json.loads(answer.body).get("relationship_manager_id")
-        if len(self._cache) >= self.MAX_ENTRIES:
-            self._cache.clear()
-        self._cache[customer_id] = (time.monotonic() + self.TTL_SECONDS, manager)
+        self._cache[customer_id] = manager
         return manager

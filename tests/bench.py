@@ -25,7 +25,8 @@ separate processes; the load generator (aiohttp on uvloop, this process) shares 
     BENCH_RELAY_EVENTS  events for the relay throughput (default 20000)
     BENCH_DECISIONS     in-process decisions (default 3000)
     BENCH_IMPORT_ROWS   rows in the import file (default 100000)
-    BENCH_ONLY          comma-separated sections to run (read,create,decide,delivery,relay,import,others)
+    BENCH_ONLY          comma-separated sections to run (read,create,decide,delivery,relay,import,others),
+                        or other modules by name (kpis runs tests/bench_kpis.py; others runs them all)
 """
 
 import asyncio
@@ -210,7 +211,22 @@ async def table(title: str, cells: list[tuple[str, Cell]], concurrencies: tuple[
 # --- the system under test ----------------------------------------------------------------------
 
 
+SECTIONS = ("read", "create", "decide", "delivery", "relay", "import")
+
+
 def main() -> list[dict]:
+    entries: list[dict] = []
+    if any(wanted(section) for section in SECTIONS):
+        entries = _system_cells()
+    entries += others()
+    print("\nSummary (ratio = value / baseline, both from this run)")
+    print_entries(entries)
+    RESULTS_FILE.write_text(json.dumps(entries, indent=2) + "\n")
+    print(f"\n  {len(entries)} entries written to {RESULTS_FILE.name}\n", flush=True)
+    return entries
+
+
+def _system_cells() -> list[dict]:
     workdir = Path(tempfile.mkdtemp(prefix="crm-bench-"))
     broker = LocalBroker(free_port())
     broker.start()
@@ -256,12 +272,6 @@ def main() -> list[dict]:
             _stop(system)
         finally:
             broker.stop()
-    if wanted("others"):
-        entries += others()
-    print("\nSummary (ratio = value / baseline, both from this run)")
-    print_entries(entries)
-    RESULTS_FILE.write_text(json.dumps(entries, indent=2) + "\n")
-    print(f"\n  {len(entries)} entries written to {RESULTS_FILE.name}\n", flush=True)
     return entries
 
 
@@ -287,6 +297,8 @@ def others() -> list[dict]:
     """Every other tests/bench_*.py module's cells; one that fails is reported and skipped."""
     found: list[dict] = []
     for path in sorted(Path(__file__).parent.glob("bench_*.py")):
+        if ONLY and "others" not in ONLY and path.stem.removeprefix("bench_") not in ONLY:
+            continue
         name = f"tests.{path.stem}"
         print(f"\n--- {name} ---", flush=True)
         try:

@@ -17,11 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from events.contracts import topics
 from events.contracts.envelope import Envelope
+from events.contracts.terms import ChurnBand, ProductRiskLevel, RiskLevel, Stage, Tier
 
-RiskLevel = Literal["C1", "C2", "C3", "C4", "C5"]
 # Where a customer interacted with the bank (surveys, complaints, consents).
 Channel = Literal["mobile", "web", "branch", "call_center"]
-Tier = Literal["high_net_worth", "affluent", "mass", "potential"]
 
 
 class Payload(BaseModel):
@@ -59,9 +58,6 @@ class CustomerUpdatedV1(Payload):
         default=None, description="Id of the assigned relationship manager (optional; current state)."
     )
     age_band: AgeBand | None = Field(None, description="Age band from the birth date, when known.")
-
-
-Stage = Literal["prospect", "onboarding", "active", "dormant", "churned"]
 
 
 class CustomerTierChangedV1(Payload):
@@ -238,8 +234,8 @@ class ComplaintOpenedV1(Payload):
 class ChurnWarningV1(Payload):
     customer_id: str
     score: int = Field(ge=0, le=100, description="Churn probability in percent.")
-    level: Literal["low", "medium", "high"]
-    previous_level: Literal["low", "medium", "high"]
+    level: ChurnBand
+    previous_level: ChurnBand
     reasons: list[str] = Field(description="Codes of the features that raised the score most, largest first.")
     model: str | None = Field(default=None, description="The model that scored: `rules-v1` or `model-<version>`.")
 
@@ -266,9 +262,6 @@ class BalanceSnapshotV1(Payload):
     account_id: str
     balance: Decimal = Field(description="Balance in the bank's reporting currency (negative when overdrawn).")
     as_of: datetime
-
-
-ProductRiskLevel = Literal["R1", "R2", "R3", "R4", "R5"]
 
 
 class RiskAssessmentCompletedV1(Payload):

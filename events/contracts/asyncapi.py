@@ -13,11 +13,13 @@ import sys
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from events.contracts import REGISTRY, topics
 from events.contracts.envelope import Envelope
 
 BINDING_VERSION = "0.5.0"
+SCHEMAS = "#/components/schemas/"
 DAY_MS = 24 * 3600 * 1000
 
 TOPIC_SUBJECTS = {
@@ -178,6 +180,14 @@ def _operations(channels: dict, components: dict) -> dict:
 REGISTRY_BY_MESSAGE = {_message_name(n, v): t for (n, v), t in REGISTRY.items()}
 
 
+def _schema(model: type[BaseModel], schemas: dict) -> dict:
+    """The model's JSON schema; the types it shares with other payloads (the domain terms) go to
+    components/schemas once, referred to by name."""
+    schema = model.model_json_schema(ref_template=f"{SCHEMAS}{{model}}")
+    schemas.update(schema.pop("$defs", {}))
+    return schema
+
+
 def document(components: dict | None = None) -> dict:
     envelope_schema = Envelope.model_json_schema()
     channels: dict = {topic: _channel(topic) for topic in topics.ALL}
@@ -185,7 +195,7 @@ def document(components: dict | None = None) -> dict:
     schemas: dict = {"Envelope": envelope_schema}
     for (name, version), contract in sorted(REGISTRY.items()):
         message = _message_name(name, version)
-        schemas[contract.payload.__name__] = contract.payload.model_json_schema()
+        schemas[contract.payload.__name__] = _schema(contract.payload, schemas)
         messages[message] = {
             "name": f"{name} v{version}",
             "title": name,

@@ -3,6 +3,7 @@ from pathlib import Path
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
+from events.contracts.terms import ChurnBand, Tier
 from services.kit.settings import DEV_DIR, ComponentSettings
 
 
@@ -25,7 +26,12 @@ class ChurnSettings(ComponentSettings):
     # Loyalty points earned: per 100 of card and account spending (debits), times the tier's
     # multiplier; per survey answered; by a retention offer the customer accepts.
     points_per_100_spent: int = 1
-    points_tier_multiplier: dict[str, int] = {"high_net_worth": 3, "affluent": 2, "mass": 1, "potential": 1}
+    points_tier_multiplier: dict[Tier, int] = {
+        Tier.HIGH_NET_WORTH: 3,
+        Tier.AFFLUENT: 2,
+        Tier.MASS: 1,
+        Tier.POTENTIAL: 1,
+    }
     points_per_survey: int = 20
     points_retention_offer: int = 500
     points_expire_after_days: int = 365
@@ -51,9 +57,9 @@ class ChurnSettings(ComponentSettings):
             raise ValueError("CHURN_MODEL_DIR must be set outside development")
         return Path(self.model_dir)
 
-    def band(self, probability: float) -> str:
+    def band(self, probability: float) -> ChurnBand:
         if probability >= self.band_high:
-            return "high"
+            return ChurnBand.HIGH
         if probability >= self.band_medium:
-            return "medium"
-        return "low"
+            return ChurnBand.MEDIUM
+        return ChurnBand.LOW

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from events.contracts import topics
+from events.contracts.terms import ConsentStatus
 from services.consent import handlers, kpis, models, service
 from services.consent.declarations import CATALOGUE
 from services.consent.routes import router
@@ -27,7 +28,7 @@ RULES = [
         Category.BUSINESS,
         since=sa.func.coalesce(C.revoked_at, C.decided_at, C.expires_at, C.created_at),
         customer=C.customer_id,
-        where=(C.status.in_(["revoked", "rejected", "expired"]),),
+        where=(C.status.in_([ConsentStatus.REVOKED, ConsentStatus.REJECTED, ConsentStatus.EXPIRED]),),
         dependents=((H.__table__, H.consent_id),),
     ),
 ]

@@ -11,15 +11,26 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from fastapi import APIRouter
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from events.store import upsert_insert
 from services.consent.models import Base, Consent
 from services.consent.schemas import DecisionOut, DecisionRequest
 from services.kit.clock import now
 from services.kit.db import SessionDep
-from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow, as_date, bucket_of, bucket_start, kpi_query
+from services.kit.kpi import (
+    Kpi,
+    KpiGroup,
+    KpiPoint,
+    KpiReport,
+    KpiWindow,
+    add_to,
+    as_date,
+    bucket_of,
+    count_in_window,
+    kpi_query,
+)
 from services.kit.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"], responses=PROBLEM_RESPONSES)
@@ -53,8 +64,7 @@ class DecisionCounter:
             return 0
         try:
             async with sessions() as session, session.begin():
-                dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-                insert = dialect.insert(DecisionTally).values(
+                insert = upsert_insert(session, DecisionTally).values(
                     [
                         {"day": day, "recipient": recipient, "purpose": purpose, "decision": decision, "count": n}
                         for (day, recipient, purpose, decision), n in taken.items()
@@ -80,44 +90,34 @@ BREAKDOWNS = ("purpose", "recipient_type", "channel")
 @router.get("/consent", response_model=KpiReport, summary="Consent KPIs: active, expiring, granted, revoked, decisions")
 async def consent_kpis(session: SessionDep, window: KpiWindow = kpi_query(*BREAKDOWNS)) -> KpiReport:
     group = getattr(Consent, window.by) if window.by else None
-    dialect = session.get_bind().dialect.name
-    active_at_end = [
-        Consent.granted_at < window.end,
+    keys = [group] if group is not None else []
+    active_at_end = sa.and_(
         sa.or_(Consent.revoked_at.is_(None), Consent.revoked_at >= window.end),
         sa.or_(Consent.expires_at.is_(None), Consent.expires_at >= window.end),
-    ]
-    expiring = [*active_at_end, Consent.expires_at < window.end + EXPIRING_WITHIN]
+    )
+    expiring = sa.and_(active_at_end, Consent.expires_at < window.end + EXPIRING_WITHIN)
 
     async with session.begin():
-        kpis = [
-            await _count_kpi(session, "active_consents", active_at_end, group),
-            await _count_kpi(session, "expiring_consents", expiring, group),
-            await _count_kpi(
-                session, "granted_consents", [], group, moment=Consent.granted_at, window=window, dialect=dialect
-            ),
-            await _count_kpi(
-                session, "revoked_consents", [], group, moment=Consent.revoked_at, window=window, dialect=dialect
-            ),
-        ]
+        # Active and expiring at the window's end: one pass over the consents granted before it.
+        active, expiring_soon = {None: 0}, {None: 0}
+        query = sa.select(sa.func.count().filter(active_at_end), sa.func.count().filter(expiring), *keys)
+        for row in await session.execute(query.where(Consent.granted_at < window.end).group_by(*keys)):
+            key = row[2] if keys else None
+            add_to(active, key if row[0] else None, row[0])
+            add_to(expiring_soon, key if row[1] else None, row[1])
+        kpis = [_count_kpi("active_consents", active), _count_kpi("expiring_consents", expiring_soon)]
+        for name, moment in (("granted_consents", Consent.granted_at), ("revoked_consents", Consent.revoked_at)):
+            counts, series = await count_in_window(session, moment, window, group=group)
+            kpis.append(_count_kpi(name, counts, series))
         for outcome in ("permit", "deny"):
             kpis.append(await _decision_kpi(session, outcome, window))
     return KpiReport.of("consent", window, kpis)
 
 
-async def _count_kpi(session, name, where, group, *, moment=None, window=None, dialect=None) -> Kpi:
-    where = list(where)
-    series: list[KpiPoint] = []
-    if moment is not None:
-        where += [moment >= window.start, moment < window.end]
-        bucket = bucket_start(moment, window.bucket, dialect).label("bucket")
-        rows = await session.execute(sa.select(bucket, sa.func.count()).where(*where).group_by(bucket).order_by(bucket))
-        series = [KpiPoint(bucket=as_date(b), value=float(n), count=n) for b, n in rows.all()]
-    total = await session.scalar(sa.select(sa.func.count()).select_from(Consent).where(*where))
-    breakdown = []
-    if group is not None:
-        rows = await session.execute(sa.select(group, sa.func.count()).where(*where).group_by(group))
-        breakdown = [KpiGroup(key=str(k), value=float(n), count=n) for k, n in rows.all()]
-    return Kpi(name=name, unit="count", value=float(total), count=total, breakdown=breakdown, series=series)
+def _count_kpi(name: str, counts: dict, series: list[KpiPoint] | None = None) -> Kpi:
+    total = counts[None]
+    breakdown = [KpiGroup(key=str(k), value=float(n), count=n) for k, n in counts.items() if k is not None]
+    return Kpi(name=name, unit="count", value=float(total), count=total, breakdown=breakdown, series=series or [])
 
 
 async def _decision_kpi(session, outcome: str, window: KpiWindow) -> Kpi:

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from events.contracts.terms import ConsentStatus
 from events.outbox import Outbox
 from events.store import add_messaging_tables
 from services.kit.audit import AuditTrail
@@ -37,9 +38,12 @@ class Consent(Base):
         sa.Index(
             "ix_consents_due",
             "expires_at",
-            postgresql_where=sa.text("status = 'active'"),
-            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text(f"status = '{ConsentStatus.ACTIVE}'"),
+            sqlite_where=sa.text(f"status = '{ConsentStatus.ACTIVE}'"),
         ),
+        # The consents granted or revoked within a KPI window (kpis.py).
+        sa.Index("ix_consents_granted_at", "granted_at"),
+        sa.Index("ix_consents_revoked_at", "revoked_at"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
@@ -71,8 +75,8 @@ class Consent(Base):
 
     @property
     def current_status(self) -> str:
-        if self.status == "active" and self.expires_at is not None and self.expires_at <= now():
-            return "expired"
+        if self.status == ConsentStatus.ACTIVE and self.expires_at is not None and self.expires_at <= now():
+            return ConsentStatus.EXPIRED
         return self.status
 
 

@@ -17,6 +17,7 @@ from services.consent.schemas import (
 )
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
+from services.kit.params import CustomerId, PathId
 from services.kit.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api/v1", tags=["consents"], responses=PROBLEM_RESPONSES)
@@ -53,7 +54,7 @@ async def request_consent(
 
 @router.post("/consents/{consent_id}/approve", response_model=ConsentOut, responses=FORBIDDEN)
 async def approve_consent(
-    consent_id: str, session: SessionDep, actor: ActorDep, request: Request, body: ConsentDecision | None = None
+    consent_id: PathId, session: SessionDep, actor: ActorDep, request: Request, body: ConsentDecision | None = None
 ) -> Consent:
     """Checker: the consent becomes active at once."""
     async with session.begin():
@@ -64,7 +65,7 @@ async def approve_consent(
 
 @router.post("/consents/{consent_id}/reject", response_model=ConsentOut, responses=FORBIDDEN)
 async def reject_consent(
-    consent_id: str, session: SessionDep, actor: ActorDep, request: Request, body: ConsentDecision | None = None
+    consent_id: PathId, session: SessionDep, actor: ActorDep, request: Request, body: ConsentDecision | None = None
 ) -> Consent:
     async with session.begin():
         return await service.reject(
@@ -73,32 +74,32 @@ async def reject_consent(
 
 
 @router.get("/consents/{consent_id}", response_model=ConsentOut)
-async def read_consent(consent_id: str, session: SessionDep, actor: ActorDep) -> Consent:
+async def read_consent(consent_id: PathId, session: SessionDep, actor: ActorDep) -> Consent:
     return await service.get(session, consent_id, scope=actor.customer_scope)
 
 
 @router.post("/consents/{consent_id}/revoke", response_model=ConsentOut)
-async def revoke_consent(consent_id: str, session: SessionDep, actor: ActorDep) -> Consent:
+async def revoke_consent(consent_id: PathId, session: SessionDep, actor: ActorDep) -> Consent:
     """Takes effect at once: decisions deny from this moment."""
     async with session.begin():
         return await service.revoke(session, consent_id, actor=actor)
 
 
 @router.get("/consents/{consent_id}/history", response_model=list[ConsentChangeOut])
-async def consent_history(consent_id: str, session: SessionDep, actor: ActorDep) -> list[ConsentChange]:
+async def consent_history(consent_id: PathId, session: SessionDep, actor: ActorDep) -> list[ConsentChange]:
     """Every status change, oldest first, with who made it and when."""
     return await service.history(session, consent_id, scope=actor.customer_scope)
 
 
 @router.get("/consents/{consent_id}/receipt", response_model=ConsentReceipt)
-async def consent_receipt(consent_id: str, session: SessionDep, actor: ActorDep, request: Request) -> ConsentReceipt:
+async def consent_receipt(consent_id: PathId, session: SessionDep, actor: ActorDep, request: Request) -> ConsentReceipt:
     """Kantara Consent Receipt v1.1 fields, with the SHA-256 of the notice the customer saw."""
     consent = await service.get(session, consent_id, scope=actor.customer_scope)
     return receipt(consent, _settings(request))
 
 
 @router.get("/customers/{customer_id}/consents", response_model=list[ConsentOut])
-async def list_consents(customer_id: str, session: SessionDep) -> list[Consent]:
+async def list_consents(customer_id: CustomerId, session: SessionDep) -> list[Consent]:
     """Newest first. A customer this service has never seen simply has none."""
     return await service.for_customer(session, customer_id)
 

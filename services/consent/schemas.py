@@ -10,6 +10,7 @@ from pydantic import (
 )
 
 from events.contracts import Channel
+from events.contracts.terms import ConsentHistoryStatus, ConsentStatus
 from services.kit.clock import now
 from services.kit.params import IsoAwareDatetime
 
@@ -18,9 +19,6 @@ Purpose = Literal["marketing", "credit_assessment", "risk_control", "third_party
 DataCategory = Literal["basic", "business", "risk", "behaviour"]
 RecipientType = Literal["internal", "external"]
 LegalBasis = Literal["consent", "contract", "legal_obligation", "legitimate_interest"]
-ConsentStatus = Literal["requested", "active", "rejected", "revoked", "expired"]
-# `approved` appears only in the history: an approved consent is active at once.
-HistoryStatus = Literal["requested", "approved", "active", "rejected", "revoked", "expired"]
 
 
 def _each_once(values: list[str]) -> list[str]:
@@ -105,8 +103,8 @@ class ConsentOut(BaseModel):
 class ConsentChangeOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    from_status: HistoryStatus | None
-    to_status: HistoryStatus
+    from_status: ConsentHistoryStatus | None
+    to_status: ConsentHistoryStatus
     at: datetime
     actor: str
     reason: str | None

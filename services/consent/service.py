@@ -27,6 +27,7 @@ from events.contracts import (
     ConsentRequestedV1,
     ConsentRevokedV1,
 )
+from events.contracts.terms import ConsentHistoryStatus, ConsentStatus
 from services.consent.declarations import CATALOGUE
 from services.consent.models import Consent, ConsentChange, audit, known_customers, outbox
 from services.consent.schemas import ConsentGrant, DecisionOut, DecisionReason, DecisionRequest
@@ -55,7 +56,13 @@ async def get(session: AsyncSession, consent_id: str, *, scope: str | None, for_
 
 
 async def _move(
-    session: AsyncSession, consent: Consent, to: str, actor: Actor, *, at: datetime, reason: str | None = None
+    session: AsyncSession,
+    consent: Consent,
+    to: ConsentHistoryStatus,
+    actor: Actor,
+    *,
+    at: datetime,
+    reason: str | None = None,
 ) -> None:
     """Change the consent's status, with its history row and its audit record."""
     session.add(
@@ -71,7 +78,7 @@ async def _move(
     )
     consent.status = to
     # Becoming active is a grant, whether the customer gave it or an approval made it so.
-    action = "consent.granted" if to == "active" else f"consent.{to}"
+    action = "consent.granted" if to == ConsentHistoryStatus.ACTIVE else f"consent.{to}"
     await audit.record(
         session,
         actor=actor.id,
@@ -140,7 +147,7 @@ async def grant(session: AsyncSession, body: ConsentGrant, *, actor: Actor, sett
     consent = _new(body, moment)
     consent.granted_at, consent.granted_by = moment, actor.id
     session.add(consent)
-    await _move(session, consent, "active", actor, at=moment)
+    await _move(session, consent, ConsentHistoryStatus.ACTIVE, actor, at=moment)
     await outbox.emit(session, "consent.granted", _granted(consent))
     return consent
 
@@ -154,7 +161,7 @@ async def request(session: AsyncSession, body: ConsentGrant, *, actor: Actor, se
     consent = _new(body, moment)
     consent.requested_at, consent.requested_by = moment, actor.id
     session.add(consent)
-    await _move(session, consent, "requested", actor, at=moment)
+    await _move(session, consent, ConsentHistoryStatus.REQUESTED, actor, at=moment)
     await outbox.emit(
         session,
         "consent.requested",
@@ -182,7 +189,7 @@ async def _requested_for_decision(
             "You requested this consent, so you cannot approve or reject it (four-eyes principle); "
             "another compliance officer must decide."
         )
-    if consent.status != "requested":
+    if consent.status != ConsentStatus.REQUESTED:
         raise Conflict(
             f"The consent is {consent.current_status}; only a requested consent can be approved or rejected."
         )
@@ -198,8 +205,8 @@ async def approve(
         raise Conflict("The requested expiry has already passed; reject this request and ask for a new consent.")
     consent.decided_at = consent.granted_at = moment
     consent.decided_by = consent.granted_by = actor.id
-    await _move(session, consent, "approved", actor, at=moment, reason=reason)
-    await _move(session, consent, "active", actor, at=moment, reason=reason)
+    await _move(session, consent, ConsentHistoryStatus.APPROVED, actor, at=moment, reason=reason)
+    await _move(session, consent, ConsentHistoryStatus.ACTIVE, actor, at=moment, reason=reason)
     await outbox.emit(session, "consent.approved", _decided(consent))
     # Consumers that know only grants learn of it as one.
     await outbox.emit(session, "consent.granted", _granted(consent))
@@ -211,14 +218,14 @@ async def reject(
 ) -> Consent:
     consent = await _requested_for_decision(session, consent_id, actor=actor, settings=settings)
     consent.decided_at, consent.decided_by = now(), actor.id
-    await _move(session, consent, "rejected", actor, at=consent.decided_at, reason=reason)
+    await _move(session, consent, ConsentHistoryStatus.REJECTED, actor, at=consent.decided_at, reason=reason)
     await outbox.emit(session, "consent.rejected", _decided(consent))
     return consent
 
 
 async def _revoke(session: AsyncSession, consent: Consent, *, actor: Actor, reason: str | None) -> None:
     consent.revoked_at, consent.revoked_by = now(), actor.id
-    await _move(session, consent, "revoked", actor, at=consent.revoked_at, reason=reason)
+    await _move(session, consent, ConsentHistoryStatus.REVOKED, actor, at=consent.revoked_at, reason=reason)
     await outbox.emit(
         session,
         "consent.revoked",
@@ -236,12 +243,12 @@ async def revoke(session: AsyncSession, consent_id: str, *, actor: Actor) -> Con
     # The row stays locked until commit: of two concurrent revocations, the second sees the first.
     consent = await get(session, consent_id, scope=actor.customer_scope, for_update=True)
     status = consent.current_status
-    if status == "revoked":
+    if status == ConsentStatus.REVOKED:
         assert consent.revoked_at is not None  # _revoke sets it with the status
         raise Conflict(f"The consent was already revoked at {consent.revoked_at.isoformat()}; nothing to do.")
-    if status == "expired":
+    if status == ConsentStatus.EXPIRED:
         raise Conflict("The consent has expired and allows nothing any more; there is nothing to revoke.")
-    if status != "active":
+    if status != ConsentStatus.ACTIVE:
         raise Conflict(f"The consent is {status}, not active; only a compliance officer's decision changes it.")
     await _revoke(session, consent, actor=actor, reason=actor.reason)
     return consent
@@ -250,7 +257,7 @@ async def revoke(session: AsyncSession, consent_id: str, *, actor: Actor) -> Con
 async def _expire(session: AsyncSession, consent: Consent, *, actor: Actor) -> None:
     # Recorded at the moment it lapsed, not when the job noticed, so as-of answers are exact.
     assert consent.expires_at is not None  # only consents with an expiry lapse
-    await _move(session, consent, "expired", actor, at=consent.expires_at, reason="expiry reached")
+    await _move(session, consent, ConsentHistoryStatus.EXPIRED, actor, at=consent.expires_at, reason="expiry reached")
     await outbox.emit(
         session,
         "consent.expired",
@@ -270,7 +277,7 @@ async def expire_due(sessions: async_sessionmaker[AsyncSession], *, batch_size: 
     async with sessions() as session, session.begin():
         due = await session.scalars(
             sa.select(Consent)
-            .where(Consent.status == "active", Consent.expires_at <= now())
+            .where(Consent.status == ConsentStatus.ACTIVE, Consent.expires_at <= now())
             .order_by(Consent.expires_at)
             .limit(batch_size)
             .with_for_update(skip_locked=True)
@@ -299,9 +306,9 @@ async def erase_customer(session: AsyncSession, customer_id: str, *, pseudonym_i
     if not consents:
         return  # a customer who never consented to anything: nothing is kept about them here
     for consent in consents:
-        if consent.status == "active" and consent.current_status == "expired":
+        if consent.status == ConsentStatus.ACTIVE and consent.current_status == ConsentStatus.EXPIRED:
             await _expire(session, consent, actor=actor)
-        elif consent.status in ("active", "requested"):
+        elif consent.status in (ConsentStatus.ACTIVE, ConsentStatus.REQUESTED):
             await _revoke(session, consent, actor=actor, reason="customer erased")
     await session.flush()
 
@@ -359,20 +366,20 @@ _CLOSENESS: list[DecisionReason] = [
     "consent_rejected",
 ]
 _REASON_OF_STATUS: dict[str, DecisionReason] = {
-    "expired": "consent_expired",
-    "revoked": "consent_revoked",
-    "requested": "consent_pending",
-    "approved": "consent_pending",
-    "rejected": "consent_rejected",
+    ConsentHistoryStatus.EXPIRED: "consent_expired",
+    ConsentHistoryStatus.REVOKED: "consent_revoked",
+    ConsentHistoryStatus.REQUESTED: "consent_pending",
+    ConsentHistoryStatus.APPROVED: "consent_pending",
+    ConsentHistoryStatus.REJECTED: "consent_rejected",
 }
 
 
 def _reason(
     status: str, expires_at: datetime | None, categories: list[str], wanted: AbstractSet[str], as_of: datetime
 ) -> DecisionReason:
-    if status == "active" and expires_at is not None and expires_at <= as_of:
-        status = "expired"  # lapsed, whether or not the expiry job has marked it yet
-    if status == "active":
+    if status == ConsentHistoryStatus.ACTIVE and expires_at is not None and expires_at <= as_of:
+        status = ConsentHistoryStatus.EXPIRED  # lapsed, whether or not the expiry job has marked it yet
+    if status == ConsentHistoryStatus.ACTIVE:
         return "active_consent" if wanted <= set(categories) else "categories_not_covered"
     return _REASON_OF_STATUS[status]
 
@@ -428,10 +435,11 @@ class DecisionReader:
         for row in rows:
             if row["purpose"] != asked.purpose or row["status"] is None:
                 continue
-            status = "expired" if row["status"] == "active" and row["lapsed"] else row["status"]
+            lapsed = row["status"] == ConsentHistoryStatus.ACTIVE and row["lapsed"]
+            status = ConsentHistoryStatus.EXPIRED if lapsed else row["status"]
             reason: DecisionReason = (
                 ("active_consent" if row["covers"] else "categories_not_covered")
-                if status == "active"
+                if status == ConsentHistoryStatus.ACTIVE
                 else _REASON_OF_STATUS[status]
             )
             closeness = _CLOSENESS.index(reason)

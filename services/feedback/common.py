@@ -1,48 +1,18 @@
-"""Pieces the feedback service's domain packages share: who may see which customer's items,
-and keyset pagination over (time, id)."""
-
-import base64
-from datetime import datetime
+"""Pieces the feedback service's domain packages share: who may see which customer's items."""
 
 import sqlalchemy as sa
 from fastapi import Request
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback.customers.models import KnownCustomer
+from services.feedback.customers.models import known_customers
 from services.feedback.settings import FeedbackSettings
 from services.kit.identity import Actor
-from services.kit.problems import NotFound, Problem
+from services.kit.problems import NotFound
 
 
 def settings_of(request: Request) -> FeedbackSettings:
     return request.app.state.settings
-
-
-def _cursor_error() -> Problem:
-    return Problem("`after` is not a cursor this list returned.", status=422, title="Invalid request")
-
-
-def encode_cursor(moment: datetime, item_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{item_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        moment, _, item_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(moment), item_id
-    except (ValueError, UnicodeDecodeError):
-        raise _cursor_error() from None
-
-
-def page_after(query: sa.Select, time_column, id_column, after: str | None, limit: int) -> sa.Select:
-    """Newest first; `after` continues where the previous page ended."""
-    if after:
-        moment, item_id = decode_cursor(after)
-        query = query.where(
-            sa.tuple_(time_column, id_column) < sa.tuple_(sa.literal(moment, time_column.type), sa.literal(item_id))
-        )
-    return query.order_by(time_column.desc(), id_column.desc()).limit(limit + 1)
 
 
 class Page(BaseModel):
@@ -64,7 +34,9 @@ class Scope:
             scope = self.actor.customer_scope
             return query.where(customer_column == scope if scope else sa.false())
         if self.assigned_only:
-            managed = sa.select(KnownCustomer.customer_id).where(KnownCustomer.relationship_manager_id == self.actor.id)
+            managed = sa.select(known_customers.c.customer_id).where(
+                known_customers.c.relationship_manager_id == self.actor.id
+            )
             return query.where(customer_column.in_(managed))
         return query
 
@@ -73,7 +45,7 @@ class Scope:
             return self.actor.customer_scope == customer_id
         if self.assigned_only:
             manager = await session.scalar(
-                sa.select(KnownCustomer.relationship_manager_id).where(KnownCustomer.customer_id == customer_id)
+                sa.select(known_customers.c.relationship_manager_id).where(known_customers.c.customer_id == customer_id)
             )
             return manager is not None and manager == self.actor.id
         return True
@@ -89,7 +61,7 @@ class Scope:
         (its creation event still on the way) is let through, any other manager refused."""
         if self.assigned_only:
             manager = await session.scalar(
-                sa.select(KnownCustomer.relationship_manager_id).where(KnownCustomer.customer_id == customer_id)
+                sa.select(known_customers.c.relationship_manager_id).where(known_customers.c.customer_id == customer_id)
             )
             if manager is not None and manager != self.actor.id:
                 raise NotFound("No customer has this id.")

@@ -124,63 +124,74 @@ KNOWN_CUSTOMERS = table(
         field("customer_id", OPS, "The customer.", **CUSTOMER),
         field("relationship_manager_id", BUS, "Their relationship manager."),
         field("tier", BUS, "Their current tier."),
-        field("erased", OPS, "Whether the customer was erased."),
+        field("erased_at", OPS, "When the customer was erased (their id is refused from then on)."),
         field("updated_at", OPS, "Last event applied."),
     ],
 )
-_GROUPS = [
-    field("hour", OPS, "The hour summed."),
-    field("channel", OPS, "Channel."),
-    field("tier", OPS, "Tier."),
-    field("product", OPS, "Product."),
-]
-ANSWER_SUMS = table(
-    "kpi_answers_hourly",
-    purpose="Service KPIs over any window (R7.2): anonymous counts.",
-    retention_from="the hour",
-    fields=[
-        *_GROUPS,
-        *(
-            field(name, OPS, "A count of answers in the hour and group.")
-            for name in (
-                "csat_n",
-                "csat_satisfied",
-                "nps_n",
-                "nps_promoters",
-                "nps_detractors",
-                "ces_n",
-                "ces_sum",
-                "detractors",
-                "in_time",
-            )
-        ),
-    ],
+ANSWER_SUM_NAMES = (
+    "csat_n",
+    "csat_satisfied",
+    "nps_n",
+    "nps_promoters",
+    "nps_detractors",
+    "ces_n",
+    "ces_sum",
+    "detractors",
+    "in_time",
 )
-CASE_SUMS = table(
-    "kpi_cases_hourly",
-    purpose="Service KPIs over any window (R7.2): anonymous counts.",
-    retention_from="the hour",
-    fields=[
-        *_GROUPS,
-        *(
-            field(name, OPS, "A count or sum over cases in the hour and group.")
-            for name in (
-                "cases",
-                "complaints",
-                "breached",
-                "answered",
-                "first_answer_hours",
-                "resolved",
-                "resolve_hours",
-                "resolved_originals",
-                "reopened",
-            )
-        ),
-    ],
+CASE_SUM_NAMES = (
+    "cases",
+    "complaints",
+    "breached",
+    "answered",
+    "first_answer_hours",
+    "resolved",
+    "resolve_hours",
+    "resolved_originals",
+    "reopened",
 )
+
+
+def _sums(name: str, period: str, items: str, names: tuple[str, ...]):
+    if period == "hour":
+        key = [
+            field("hour", OPS, "The hour summed."),
+            field("channel", OPS, "Channel."),
+            field("tier", OPS, "Tier."),
+            field("product", OPS, "Product."),
+        ]
+    else:
+        key = [
+            field("day", OPS, "The day summed."),
+            field("dimension", OPS, "The breakdown (channel, tier, product; empty for the day's total)."),
+            field("value", OPS, "The breakdown's value (a channel, tier or product code)."),
+        ]
+    return table(
+        name,
+        purpose="Service KPIs over any window (R7.2): anonymous counts.",
+        retention_from=f"the {period}",
+        fields=[*key, *(field(n, OPS, f"A count or sum over {items} in the {period} and group.") for n in names)],
+    )
+
+
+ANSWER_SUMS = _sums("kpi_answers_hourly", "hour", "answers", ANSWER_SUM_NAMES)
+CASE_SUMS = _sums("kpi_cases_hourly", "hour", "cases", CASE_SUM_NAMES)
+ANSWER_DAILY_SUMS = _sums("kpi_answers_daily", "day", "answers", ANSWER_SUM_NAMES)
+CASE_DAILY_SUMS = _sums("kpi_cases_daily", "day", "cases", CASE_SUM_NAMES)
 
 CATALOGUE = Catalogue(
     "feedback",
-    [CASES, CASE_NOTES, SLA_CLOCKS, ANSWERS, INVITATIONS, KNOWN_CUSTOMERS, ANSWER_SUMS, CASE_SUMS],
+    [
+        CASES,
+        CASE_NOTES,
+        SLA_CLOCKS,
+        ANSWERS,
+        INVITATIONS,
+        KNOWN_CUSTOMERS,
+        ANSWER_SUMS,
+        CASE_SUMS,
+        ANSWER_DAILY_SUMS,
+        CASE_DAILY_SUMS,
+    ],
     shared=MESSAGING,
 )

@@ -64,9 +64,6 @@ class FeedbackSettings(EncryptionSettings):
     sla_job_batch: int = 100
     # A survey invitation can be answered for this long.
     invitation_valid_days: int = 30
-    # Roles as the gateway names them: customers act for themselves only, managers for their own.
-    self_scoped_roles: list[str] = ["customer"]
-    assigned_only_roles: list[str] = ["relationship_manager"]
 
     @model_validator(mode="after")
     def _follow_up_category(self):

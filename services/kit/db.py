@@ -34,6 +34,10 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type:
+        return datetime  # what keyset cursors (services/kit/pagination.py) decode a value to
+
     def process_bind_param(self, value: datetime | None, dialect):
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime: pass an aware (UTC) value")

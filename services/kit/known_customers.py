@@ -1,22 +1,24 @@
 """Which customers exist, as a component learns them from `customer.*` events (it never reads
 the profile database): components that accept a customer id from a caller (consent, feedback)
-refuse ids of customers that do not exist or were erased.
+refuse ids of customers that do not exist or were erased. A component may keep more of what the
+events say about each customer (its manager, its tier) in columns of its own on the same table.
 
-    known = KnownCustomers(Base.metadata)          # models.py
-    create_known_customers_table(op)               # the migration that adds it
-    handlers={**known.handlers(), ...}             # app.py
-    await known.require(session, customer_id)      # before writing for a customer
+    known = KnownCustomers(Base.metadata, *extra_columns)    # models.py
+    create_known_customers_table(op)                         # the migration that adds it
+    handlers={**known.handlers(), ...}                       # app.py
+    await known.require(session, customer_id)                # before writing for a customer
+    await known.remember(session, customer_id, tier=...)     # from a component's own handlers
 """
 
 from datetime import datetime
-from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import CustomerCreatedV1
 from events.contracts.envelope import Envelope
+from events.store import upsert_insert
 from services.kit.db import UTCDateTime
 from services.kit.problems import NotFound
 
@@ -36,30 +38,38 @@ def create_known_customers_table(op) -> None:
 
 
 class KnownCustomers:
-    def __init__(self, metadata: sa.MetaData):
-        self.table = sa.Table(TABLE, metadata, *_columns())
+    def __init__(self, metadata: sa.MetaData, *extra: sa.Column):
+        self.table = sa.Table(TABLE, metadata, *_columns(), *extra)
+        self.c = self.table.c
 
-    async def require(self, session: AsyncSession, customer_id: str) -> None:
+    async def require(self, session: AsyncSession, customer_id: str, *columns: sa.Column) -> Row:
+        """The customer's `columns` (of the component's own); 404 for a customer never
+        announced or erased."""
         row = (
-            await session.execute(sa.select(self.table.c.erased_at).where(self.table.c.customer_id == customer_id))
+            await session.execute(sa.select(self.c.erased_at, *columns).where(self.c.customer_id == customer_id))
         ).first()
         if row is None or row.erased_at is not None:
             raise NotFound("No customer has this id.")
+        return row
+
+    async def remember(self, session: AsyncSession, customer_id: str, **values) -> None:
+        """Record the customer (if new) with `values`, or update those values of a known one."""
+        insert = upsert_insert(session, self.table).values(customer_id=customer_id, **values)
+        keys = [self.c.customer_id.name]
+        await session.execute(
+            insert.on_conflict_do_update(index_elements=keys, set_=values)
+            if values
+            else insert.on_conflict_do_nothing(index_elements=keys)
+        )
 
     async def created(self, session: AsyncSession, envelope: Envelope, payload: CustomerCreatedV1) -> None:
-        exists = await session.scalar(
-            sa.select(self.table.c.customer_id).where(self.table.c.customer_id == payload.customer_id)
-        )
-        if exists is None:
-            await session.execute(sa.insert(self.table).values(customer_id=payload.customer_id))
+        await self.remember(session, payload.customer_id)
 
-    async def erased(self, session: AsyncSession, customer_id: str, at: datetime) -> None:
-        update = sa.update(self.table).where(self.table.c.customer_id == customer_id).values(erased_at=at)
-        updated = cast(CursorResult, await session.execute(update))  # an UPDATE's result has a rowcount
-        if updated.rowcount == 0:
-            await session.execute(sa.insert(self.table).values(customer_id=customer_id, erased_at=at))
+    async def erased(self, session: AsyncSession, customer_id: str, at: datetime, **values) -> None:
+        await self.remember(session, customer_id, erased_at=at, **values)
 
     def handlers(self) -> dict:
         """`customer.created` only; `customer.erased` is the component's own handler, which calls
-        `erased` along with what else erasure means for it."""
+        `erased` along with what else erasure means for it. A component keeping columns of its
+        own handles `customer.created` itself too, with `remember`."""
         return {"customer.created": self.created}

@@ -134,3 +134,32 @@ def as_date(value) -> date:
 
 def ratio(numerator: float, denominator: float) -> float | None:
     return None if not denominator else numerator / denominator
+
+
+def add_to(totals: dict, key, value) -> None:
+    """Add one group's `value` to `totals` ({None: total, group value: subtotal, ...}): to the
+    total always, and under the group's own key when it has one."""
+    totals[None] = totals.get(None, 0) + value
+    if key is not None:
+        totals[key] = totals.get(key, 0) + value
+
+
+async def count_in_window(session, column, window: KpiWindow, *, where=(), group=None, from_=None):
+    """Rows whose `column` falls in the window: ({None: total, group value: subtotal, ...}, one
+    KpiPoint per bucket), counted by the database per bucket and, with a group, per group value
+    (two small groupings rather than one per bucket and group). Groups and buckets without a row
+    are left out."""
+    bucket = bucket_start(column, window.bucket, session.get_bind().dialect.name)
+    query = sa.select(sa.func.count()).where(*where, column >= window.start, column < window.end)
+    if from_ is not None:
+        query = query.select_from(from_)
+    totals: dict = {None: 0}
+    per_bucket: dict[date, int] = {}
+    for n, day in await session.execute(query.add_columns(bucket).group_by(bucket)):
+        totals[None] += n
+        per_bucket[as_date(day)] = per_bucket.get(as_date(day), 0) + n
+    if group is not None:
+        for n, key in await session.execute(query.add_columns(group).group_by(group)):
+            if key is not None:
+                totals[key] = n
+    return totals, [KpiPoint(bucket=day, value=float(n), count=n) for day, n in sorted(per_bucket.items())]

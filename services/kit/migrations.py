@@ -34,8 +34,12 @@ def upgrade(migrations_dir: Path, database_url: str, metadata: sa.MetaData, revi
 
 
 def new_revision(migrations_dir: Path, database_url: str, metadata: sa.MetaData, message: str) -> None:
-    """Autogenerate a revision from the difference between the database (at head) and the models."""
-    command.revision(alembic_config(migrations_dir, database_url, metadata), message=message, autogenerate=True)
+    """Autogenerate a revision from the difference between the database (at head) and the models,
+    numbered after the head (0011 after 0010), from the template every component shares
+    (services/kit/script.py.mako, linked into each migrations folder)."""
+    config = alembic_config(migrations_dir, database_url, metadata)
+    [head] = ScriptDirectory.from_config(config).get_heads()
+    command.revision(config, message=message, autogenerate=True, rev_id=f"{int(head) + 1:04d}")
 
 
 def differences(connection: sa.Connection, metadata: sa.MetaData) -> list:

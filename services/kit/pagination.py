@@ -1,14 +1,14 @@
 """Keyset pagination, the one way every list route pages: ordered by a tuple of columns ending in
 a unique one, with an opaque cursor naming the last row of the page.
 
-    KEYSET = Keyset(Document.expires_on, Document.id)
+    KEYSET = Keyset(Document.expires_on, Document.id)               # descending=True: newest first
     query = KEYSET.apply(sa.select(Document).where(...), after, limit)
     items, next_cursor = KEYSET.page(list(await session.scalars(query)), limit)
 """
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -49,8 +49,9 @@ def _decode(value: Any, python_type: type) -> Any:
 
 
 class Keyset:
-    def __init__(self, *columns: ColumnLike):
+    def __init__(self, *columns: ColumnLike, descending: bool = False):
         self.columns = columns
+        self.descending = descending
         self.types = [column.type.python_type for column in columns]
         self.keys: list[str] = []  # the attribute of a row each column is read from
         for column in columns:
@@ -61,17 +62,20 @@ class Keyset:
     def apply(self, query: sa.Select, after: str | None, limit: int) -> sa.Select:
         """`query` ordered by the key, starting after the cursor, one row more than a page (to
         tell whether another page follows)."""
-        query = query.order_by(*self.columns).limit(limit + 1)
+        order = [column.desc() for column in self.columns] if self.descending else self.columns
+        query = query.order_by(*order).limit(limit + 1)
         if after is not None:
-            query = query.where(sa.tuple_(*self.columns) > sa.tuple_(*self._parse(after)))
+            key, cursor = sa.tuple_(*self.columns), sa.tuple_(*self._parse(after))
+            query = query.where(key < cursor if self.descending else key > cursor)
         return query
 
-    def page(self, rows: Sequence, limit: int) -> tuple[list, str | None]:
-        """The page's rows and the cursor of the next page (None at the end)."""
+    def page(self, rows: Sequence, limit: int, keyed: Callable[[Any], Any] | None = None) -> tuple[list, str | None]:
+        """The page's rows and the cursor of the next page (None at the end); `keyed` gives the
+        object holding the key columns of a row that is not that object itself."""
         items = list(rows[:limit])
         if len(rows) <= limit:
             return items, None
-        last = items[-1]
+        last = keyed(items[-1]) if keyed else items[-1]
         key = [_encode(getattr(last, name)) for name in self.keys]
         return items, base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 

@@ -9,7 +9,13 @@ from pydantic import AwareDatetime, BeforeValidator, StringConstraints
 # Ids are opaque, but printable ASCII of at most 64 characters (the width of every customer id
 # column): anything else, e.g. a NUL byte PostgreSQL cannot store, is a 422, not a 500.
 ID_PATTERN = r"^[!-~]{1,64}$"
-CustomerId = Annotated[str, Path(pattern=ID_PATTERN)]
+# Every id in a request path (a customer, a case, a task, a consent, a product code, ...): every
+# service route that takes one types it so.
+PathId = Annotated[str, Path(pattern=ID_PATTERN)]
+CustomerId = PathId
+# Ids the database numbers (INTEGER columns): a positive number that fits the column; a larger
+# one is a 422, not a 500 from the driver.
+IntegerPathId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # The same rule for ids inside request bodies.
 IdField = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 

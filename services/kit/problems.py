@@ -59,6 +59,41 @@ class Unauthorized(Problem):
     title = "Unauthorized"
 
 
+class RequestTimeout(Problem):
+    status = 408
+    title = "Request timeout"
+
+
+class Gone(Problem):
+    status = 410
+    title = "Gone"
+
+
+class PreconditionFailed(Problem):
+    status = 412
+    title = "Precondition failed"
+
+
+class PayloadTooLarge(Problem):
+    status = 413
+    title = "Payload too large"
+
+
+class TooManyRequests(Problem):
+    status = 429
+    title = "Too many requests"
+
+
+class BadGateway(Problem):
+    status = 502
+    title = "Bad gateway"
+
+
+class GatewayTimeout(Problem):
+    status = 504
+    title = "Gateway timeout"
+
+
 class ProblemBody(BaseModel):
     """Schema of every error body, for the OpenAPI documents."""
 

@@ -18,13 +18,13 @@ from functools import partial
 from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from events.consumer import Handler
 from events.contracts import CustomerLegalHoldPlacedV1, CustomerLegalHoldReleasedV1
 from events.contracts.envelope import Envelope
+from events.store import upsert_insert
 from services.kit.catalogue import Category
 from services.kit.clock import now
 from services.kit.db import ColumnLike, UTCDateTime
@@ -79,9 +79,8 @@ def not_on_hold(holds: sa.Table, customer_column) -> sa.ColumnElement[bool]:
 
 async def place_hold(session: AsyncSession, holds: sa.Table, customer_id: str, reference: str) -> bool:
     """Record the hold; False when the customer was already on hold (the first hold stays)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(holds)
+        upsert_insert(session, holds)
         .values(customer_id=customer_id, reference=reference, placed_at=now())
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )

@@ -49,6 +49,11 @@ class ComponentSettings(BaseSettings):
 
     # Empty means the embedded default: a SQLite file under .dev/ named after the component.
     database_url: str = ""
+    # Roles as the gateway names them, scoping what a caller sees in every service: roles that see
+    # only the customers assigned to them (R4.1 relationship managers), and roles acting for one
+    # customer (their id is the caller id), who see no other customer's items or figures.
+    assigned_only_roles: list[str] = ["relationship_manager"]
+    self_scoped_roles: list[str] = ["customer"]
     # Shared by every component, hence no prefix.
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",

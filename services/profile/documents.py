@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, defer, load_only, mapped_column
 
 from events.contracts import CustomerDocumentExpiringV1
+from events.contracts.terms import Stage, Tier
 from services.kit import crypto
 from services.kit.clock import now
 from services.kit.db import UTCDateTime
@@ -38,7 +39,6 @@ from services.kit.problems import Conflict, NotFound, Problem
 from services.profile.declarations import CATALOGUE
 from services.profile.models import Base, Customer, audit, outbox
 from services.profile.settings import ProfileSettings
-from services.profile.tiers import Stage, Tier
 
 # Names of what a response carries, for the audit trail (names only, never values).
 DOCUMENT_FIELDS = ["document_number", "expires_on", "issued_on", "issuer", "type"]

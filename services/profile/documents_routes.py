@@ -1,13 +1,11 @@
 """Routes of identity documents (KYC follow-up) and related-party links; see documents.py."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
 from services.kit.pagination import After, Limit
-from services.kit.params import ID_PATTERN, CustomerId
+from services.kit.params import CustomerId, PathId
 from services.kit.problems import PROBLEM_RESPONSES
 from services.profile import documents, service
 from services.profile.documents import (
@@ -21,7 +19,6 @@ from services.profile.documents import (
 router = APIRouter(responses=PROBLEM_RESPONSES)
 
 CUSTOMER = "/api/v1/customers/{customer_id}"
-RelationshipId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
 def _settings(request: Request):
@@ -98,7 +95,7 @@ async def list_links(customer_id: CustomerId, session: SessionDep, actor: ActorD
     CUSTOMER + "/relationships/{relationship_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["relationships"]
 )
 async def unlink_customers(
-    customer_id: CustomerId, relationship_id: RelationshipId, session: SessionDep, actor: ActorDep, request: Request
+    customer_id: CustomerId, relationship_id: PathId, session: SessionDep, actor: ActorDep, request: Request
 ) -> None:
     async with session.begin():
         customer = await service.get_visible(session, customer_id, actor, _settings(request))

@@ -2,13 +2,15 @@
 customers, assets, and portfolio risk indicators per relationship manager (R5.2, R6.2, R7.2)."""
 
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 
+from events.contracts.terms import RiskLevel, Stage
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
-from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow, as_date, bucket_start, kpi_query, ratio
+from services.kit.kpi import Kpi, KpiGroup, KpiReport, KpiWindow, add_to, as_date, count_in_window, kpi_query, ratio
 from services.kit.problems import PROBLEM_RESPONSES
 from services.profile.documents import Document
 from services.profile.models import Customer, StageChange
@@ -21,7 +23,7 @@ BREAKDOWNS = {
     "manager": Customer.relationship_manager_id,
     "risk_level": Customer.risk_level,
 }
-HIGH_RISK_LEVELS = ("C4", "C5")
+HIGH_RISK_LEVELS = (RiskLevel.C4, RiskLevel.C5)
 
 
 @router.get("/customers", response_model=KpiReport, summary="Customer KPIs: book, new, churned, assets, risk")
@@ -31,38 +33,46 @@ async def customer_kpis(
     scope: list[sa.ColumnElement[bool]] = [Customer.erased_at.is_(None)]
     if actor.role in request.app.state.settings.assigned_only_roles:
         scope.append(Customer.relationship_manager_id == actor.id)  # a manager's own portfolio only
-    dialect = session.get_bind().dialect.name
     notice_days = request.app.state.settings.document_expiry_notice_days
     group = BREAKDOWNS[window.by] if window.by else None
-    existing = [*scope, Customer.created_at < window.end]
-    created = [*scope, Customer.created_at >= window.start, Customer.created_at < window.end]
-    churned_in_window = (
-        sa.select(StageChange.customer_id, StageChange.at)
-        .where(StageChange.to_stage == "churned", StageChange.at >= window.start, StageChange.at < window.end)
-        .subquery()
-    )
+    existing = Customer.created_at < window.end
+    keys = [group] if group is not None else []
 
     async with session.begin():
-        book = await _count(session, sa.func.count(), existing, group)
-        assets = await _count(
-            session, sa.func.coalesce(sa.func.sum(Customer.assets_under_management), 0), existing, group
+        # The book as of the window's end and at its start, assets, risk appetite: one pass.
+        totals: list[dict[Any, Any]] = [{None: 0} for _ in range(4)]
+        book, assets, high_risk, at_start = totals
+        measures = (
+            sa.func.count().filter(existing),
+            sa.func.coalesce(sa.func.sum(Customer.assets_under_management).filter(existing), 0),
+            sa.func.count().filter(sa.and_(existing, Customer.risk_level.in_(HIGH_RISK_LEVELS))),
+            sa.func.count().filter(Customer.created_at < window.start),
         )
-        high_risk = await _count(
-            session, sa.func.count(), [*existing, Customer.risk_level.in_(HIGH_RISK_LEVELS)], group
+        for row in await session.execute(sa.select(*measures, *keys).where(*scope).group_by(*keys)):
+            key = row[4] if keys else None
+            # A group is listed under a KPI only if some of its customers count there.
+            for measured, value, rows in zip(totals, row[:4], (row[0], row[0], row[2], row[3]), strict=True):
+                add_to(measured, key if rows else None, value)
+        new, new_series = await count_in_window(session, Customer.created_at, window, where=scope, group=group)
+        churned_in_window = (
+            sa.select(StageChange.customer_id, StageChange.at)
+            .where(StageChange.to_stage == Stage.CHURNED, StageChange.at >= window.start, StageChange.at < window.end)
+            .subquery()
         )
-        new = await _count(session, sa.func.count(), created, group)
-        new_series = await _series(session, Customer.created_at, created, window, dialect)
-        churn_from = sa.join(Customer, churned_in_window, Customer.id == churned_in_window.c.customer_id)
-        churned = await _count(session, sa.func.count(), scope, group, from_=churn_from)
-        churn_series = await _series(session, churned_in_window.c.at, scope, window, dialect, from_=churn_from)
-        at_start = await _count(session, sa.func.count(), [*scope, Customer.created_at < window.start], group)
-        expiring_docs = await _count(
+        churned, churn_series = await count_in_window(
             session,
-            sa.func.count(),
-            [*scope, Document.expires_on <= as_date(window.end + timedelta(days=notice_days))],
-            group,
-            from_=sa.join(Customer, Document, Customer.id == Document.customer_id),
+            churned_in_window.c.at,
+            window,
+            where=scope,
+            group=group,
+            from_=sa.join(Customer, churned_in_window, Customer.id == churned_in_window.c.customer_id),
         )
+        expiring_docs: dict[Any, int] = {None: 0}
+        expiring = Document.expires_on <= as_date(window.end + timedelta(days=notice_days))
+        documents = sa.join(Customer, Document, Customer.id == Document.customer_id)
+        query = sa.select(sa.func.count(), *keys).select_from(documents).where(*scope, expiring).group_by(*keys)
+        for counted in await session.execute(query):
+            add_to(expiring_docs, counted[1] if keys else None, counted[0])
 
     def kpi(name, unit, values, *, series=None, drill=None):
         total = values.get(None, 0)
@@ -107,25 +117,3 @@ def _ratio_kpi(name: str, values: dict, denominators: dict) -> Kpi:
             KpiGroup(key=str(k), value=v, count=int(denominators.get(k, 0))) for k, v in values.items() if k is not None
         ],
     )
-
-
-async def _count(session, measure, where, group, *, from_=None) -> dict:
-    """{None: total, group value: subtotal, ...}."""
-    base = sa.select(measure).where(*where)
-    if from_ is not None:
-        base = base.select_from(from_)
-    totals = {None: (await session.execute(base)).scalar_one()}
-    if group is not None:
-        grouped = base.add_columns(group).group_by(group)
-        for value, key in (await session.execute(grouped)).all():
-            totals[key] = value
-    return totals
-
-
-async def _series(session, column, where, window: KpiWindow, dialect: str, *, from_=None) -> list[KpiPoint]:
-    bucket = bucket_start(column, window.bucket, dialect).label("bucket")
-    query = sa.select(bucket, sa.func.count()).where(*where, column >= window.start, column < window.end)
-    if from_ is not None:
-        query = query.select_from(from_)
-    rows = (await session.execute(query.group_by(bucket).order_by(bucket))).all()
-    return [KpiPoint(bucket=as_date(day), value=float(n), count=int(n)) for day, n in rows]

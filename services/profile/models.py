@@ -81,7 +81,8 @@ class Customer(Base):
     erasure_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Bumped on every change; the ETag of the record (lost-update protection).
     version: Mapped[int] = mapped_column(sa.Integer(), default=1)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Indexed for the new customers of a KPI window (kpis.py).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -89,6 +90,8 @@ class StageChange(Base):
     """Lifecycle history: every move from one stage to another, by whom and why."""
 
     __tablename__ = "lifecycle_history"
+    # The customers who moved to a stage within a KPI window (kpis.py: churned customers).
+    __table_args__ = (sa.Index("ix_lifecycle_history_to_stage_at", "to_stage", "at"),)
 
     id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
     customer_id: Mapped[str] = mapped_column(sa.ForeignKey("customers.id"), index=True)

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import load_only
 
 from events.contracts import CustomerErasedV1
+from events.contracts.terms import Stage
 from services.kit.clock import now
 from services.kit.identity import Actor
 from services.kit.jobs import PeriodicJob
@@ -39,7 +40,6 @@ from services.profile import service
 from services.profile.declarations import Category
 from services.profile.models import Customer, StageChange, TierChange, legal_holds, outbox
 from services.profile.settings import ProfileSettings
-from services.profile.tiers import Stage
 
 JOB_NAME = "apply-retention"
 JOB_ACTOR = Actor(f"job:{JOB_NAME}", "system", scope=None, reason=None)

@@ -5,12 +5,13 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
+from events.contracts.terms import Stage, Tier
 from services.kit import crypto
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
 from services.kit.pagination import After, Keyset, Limit
 from services.kit.params import CustomerId
-from services.kit.problems import PROBLEM_RESPONSES, Problem
+from services.kit.problems import PROBLEM_RESPONSES, PreconditionFailed, Problem
 from services.profile import imports, service
 from services.profile.models import Customer, StageChange, audit, legal_holds
 from services.profile.schemas import (
@@ -26,7 +27,6 @@ from services.profile.schemas import (
     StageChangeIn,
     StageChangeOut,
 )
-from services.profile.tiers import Stage, Tier
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
 BY_ID = Keyset(Customer.id)
@@ -34,11 +34,6 @@ BY_ID = Keyset(Customer.id)
 
 # An import file is kept in memory up to this size, on disk beyond (read back as a stream).
 IMPORT_SPOOL_BYTES = 1 << 20
-
-
-class PreconditionFailed(Problem):
-    status = 412
-    title = "Precondition failed"
 
 
 def _etag(customer: Customer) -> str:

@@ -5,10 +5,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from events.contracts.terms import RiskLevel, Stage, Tier
 from services.kit.params import IsoDate
-from services.profile.tiers import SERVICE_PLANS, Stage, Tier
-
-RiskLevel = Literal["C1", "C2", "C3", "C4", "C5"]
+from services.profile.tiers import SERVICE_PLANS
 
 
 def _not_in_future(value: date) -> date:

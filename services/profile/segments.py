@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, load_only, mapped_column
 
 from events.contracts import ComplaintOpenedV1, ConsentGrantedV1, CustomerTierChangedV1, FeedbackReceivedV1
 from events.contracts.envelope import Envelope
+from events.contracts.terms import Stage, Tier
 from services.kit.clock import now
 from services.kit.db import UTCDateTime
 from services.kit.identity import Actor
@@ -31,7 +32,7 @@ from services.kit.problems import Conflict, NotFound
 from services.profile import service
 from services.profile.models import Base, Customer, TierChange, audit, outbox
 from services.profile.settings import ProfileSettings
-from services.profile.tiers import SERVICE_PLANS, Stage, Tier, add_months, tier_sql
+from services.profile.tiers import SERVICE_PLANS, add_months, tier_sql
 
 # --- Models -------------------------------------------------------------------------------
 

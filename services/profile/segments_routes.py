@@ -1,20 +1,17 @@
 """Routes of households, tier history and service reviews; see segments.py."""
 
-from typing import Annotated
-
 import sqlalchemy as sa
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Request, status
 
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
-from services.kit.params import ID_PATTERN, CustomerId
+from services.kit.params import CustomerId, PathId
 from services.kit.problems import PROBLEM_RESPONSES
 from services.profile import segments, service
 from services.profile.models import TierChange, audit
 from services.profile.segments import HouseholdIn, HouseholdOut, ReviewOut, ServiceReview, TierChangeOut
 
 router = APIRouter(prefix="/api/v1/customers/{customer_id}", responses=PROBLEM_RESPONSES)
-ReviewId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
 def _settings(request: Request):
@@ -90,7 +87,7 @@ async def service_reviews(customer_id: CustomerId, session: SessionDep, actor: A
 
 @router.post("/service-reviews/{review_id}/complete", response_model=ReviewOut, tags=["service plan"])
 async def complete_review(
-    customer_id: CustomerId, review_id: ReviewId, session: SessionDep, actor: ActorDep, request: Request
+    customer_id: CustomerId, review_id: PathId, session: SessionDep, actor: ActorDep, request: Request
 ) -> ServiceReview:
     async with session.begin():
         customer = await service.get_visible(session, customer_id, actor, _settings(request))

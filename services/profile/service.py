@@ -19,10 +19,11 @@ from events.contracts import (
     CustomerTierChangedV1,
     CustomerUpdatedV1,
 )
+from events.contracts.terms import Stage, Tier
 from services.kit import crypto
 from services.kit.clock import now
 from services.kit.identity import Actor
-from services.kit.problems import Conflict, NotFound, Problem
+from services.kit.problems import Conflict, Gone, NotFound
 from services.kit.retention import is_on_hold, place_hold, release_hold
 from services.profile.declarations import CATALOGUE, FIELDS
 from services.profile.documents import erase_documents_and_links
@@ -31,7 +32,7 @@ from services.profile.schemas import CustomerCreate
 from services.profile.screening import alerts as screening
 from services.profile.screening import risk
 from services.profile.settings import ProfileSettings
-from services.profile.tiers import TRANSITIONS, Stage, Tier, tier_for
+from services.profile.tiers import TRANSITIONS, tier_for
 
 # Every declared field a customer response carries; recorded by name in the audit trail.
 RETURNED_FIELDS = [field.name for field in FIELDS]
@@ -40,11 +41,6 @@ ERASED = CATALOGUE.erased_values("customers")
 
 
 ADVISOR_ASSIGNMENT = Actor("job:assign-advisor", "system", None, "high-net-worth service plan: dedicated advisor")
-
-
-class Gone(Problem):
-    status = 410
-    title = "Gone"
 
 
 def may_see(actor: Actor, customer: Customer, settings: ProfileSettings) -> bool:
@@ -292,13 +288,15 @@ async def move_stage(
     reason: str,
     settings: ProfileSettings | None = None,
 ) -> None:
-    """`settings` is needed for the move from onboarding to active (the screening guard)."""
+    """`settings` is needed for the move from onboarding to active (the screening guard): without
+    them that move is refused, never made unscreened."""
     current = Stage(customer.lifecycle_stage)
     if stage not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
         raise Conflict(f"A customer cannot move from {current} to {stage}; from {current} they may move to: {allowed}.")
     if current == Stage.ONBOARDING and stage == Stage.ACTIVE:
-        assert settings is not None, "activation needs the profile settings (screening guard)"
+        if settings is None:
+            raise TypeError("activation needs the profile settings (the screening guard)")
         await screening.guard_activation(session, customer, actor, settings)
     customer.lifecycle_stage = stage.value
     customer.version += 1

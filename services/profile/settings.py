@@ -33,11 +33,6 @@ class ProfileSettings(EncryptionSettings):
             activity_window_days=self.activity_window_days,
         )
 
-    # Roles that see only the customers assigned to them (R4.1 relationship managers).
-    assigned_only_roles: list[str] = ["relationship_manager"]
-    # Roles acting for one customer (their id is the caller id): they see no other customer's figures.
-    self_scoped_roles: list[str] = ["customer"]
-
     # Days before a document's expiry from which it counts as `expiring` and is announced (KYC).
     document_expiry_notice_days: int = 60
 

@@ -14,25 +14,10 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 
 import sqlalchemy as sa
 
-
-class Tier(StrEnum):
-    HIGH_NET_WORTH = "high_net_worth"
-    AFFLUENT = "affluent"
-    MASS = "mass"
-    POTENTIAL = "potential"
-
-
-class Stage(StrEnum):
-    PROSPECT = "prospect"
-    ONBOARDING = "onboarding"
-    ACTIVE = "active"
-    DORMANT = "dormant"
-    CHURNED = "churned"
-
+from events.contracts.terms import Stage, Tier
 
 # Lifecycle moves a person can make; anything else is refused with the allowed list.
 TRANSITIONS: dict[Stage, set[Stage]] = {

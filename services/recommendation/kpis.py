@@ -1,6 +1,6 @@
 """`GET /api/v1/kpis/recommendation`: suitability checks by result, overrides, mismatches."""
 
-from collections.abc import Sequence
+from collections import defaultdict
 from datetime import date
 from typing import Annotated, Any
 
@@ -8,62 +8,68 @@ import sqlalchemy as sa
 from fastapi import APIRouter
 
 from services.kit.db import SessionDep
-from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow, bucket_of, kpi_query
+from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow, as_date, bucket_start, kpi_query
 from services.kit.problems import PROBLEM_RESPONSES
 from services.recommendation.proof.models import SuitabilityCheck, SuitabilityMismatch
 
 router = APIRouter(prefix="/api/v1/kpis", responses=PROBLEM_RESPONSES, tags=["kpis"])
-BREAKDOWNS = ("product", "risk_level")
+# The breakdowns and the column each reads (the product's risk level, on checks and mismatches).
+BREAKDOWNS = {"product": "product_code", "risk_level": "product_risk_level"}
 
 
-def _kpi(name: str, rows: Sequence[Sequence[Any]], window: KpiWindow, drill: str | None = None) -> Kpi:
-    """A count KPI over (time, product, risk level) rows."""
+def _kpi(name: str, per_bucket: dict[date, int], per_key: dict[str | None, int], window: KpiWindow) -> Kpi:
+    """A count KPI over items counted per bucket and per breakdown value."""
+    total = sum(per_bucket.values())
     breakdown: list[KpiGroup] = []
     if window.by:
-        index = 1 if window.by == "product" else 2
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[row[index] or "none"] = counts.get(row[index] or "none", 0) + 1
-        breakdown = [KpiGroup(key=k, value=v, count=v) for k, v in sorted(counts.items())]
-    series: dict[date, int] = {}
-    for row in rows:
-        key = bucket_of(row[0].date(), window.bucket)
-        series[key] = series.get(key, 0) + 1
+        keyed: dict[str, int] = defaultdict(int)
+        for key, n in per_key.items():
+            keyed[key or "none"] += n
+        breakdown = [KpiGroup(key=k, value=v, count=v) for k, v in sorted(keyed.items())]
     return Kpi(
         name=name,
-        value=len(rows),
+        value=total,
         unit="count",
-        count=len(rows),
+        count=total,
         breakdown=breakdown,
-        series=[KpiPoint(bucket=k, value=v, count=v) for k, v in sorted(series.items())],
-        drill=drill,
+        series=[KpiPoint(bucket=k, value=v, count=v) for k, v in sorted(per_bucket.items())],
     )
+
+
+async def _counted(session, model, moment, window: KpiWindow, *flags, by_key: bool = False) -> list[tuple]:
+    """Items in the window counted by the database per bucket (or breakdown value) and `flags`."""
+    if by_key:
+        group = getattr(model, BREAKDOWNS[window.by or ""])
+    else:
+        group = bucket_start(moment, window.bucket, session.get_bind().dialect.name)
+    query = (
+        sa.select(group, *flags, sa.func.count())
+        .where(moment >= window.start, moment < window.end)
+        .group_by(group, *flags)
+    )
+    return [(row[0] if by_key else as_date(row[0]), *row[1:]) for row in await session.execute(query)]
 
 
 @router.get("/recommendation", response_model=KpiReport)
 async def recommendation_kpis(session: SessionDep, window: Annotated[KpiWindow, kpi_query(*BREAKDOWNS)]) -> KpiReport:
     """Suitability checks by result (`checks_pass`, `checks_warn`, `checks_block`), overrides and
     mismatches detected, over the window; `by=product` or `by=risk_level` (the product's)."""
-    c = SuitabilityCheck
-    checks = (
-        await session.execute(
-            sa.select(c.decided_at, c.product_code, c.product_risk_level, c.result, c.overridden).where(
-                c.decided_at >= window.start, c.decided_at < window.end
-            )
-        )
-    ).all()
-    m = SuitabilityMismatch
-    mismatches = (
-        await session.execute(
-            sa.select(m.detected_at, m.product_code, m.product_risk_level).where(
-                m.detected_at >= window.start, m.detected_at < window.end
-            )
-        )
-    ).all()
-    kpis = [
-        _kpi(f"checks_{result}", [r[:3] for r in checks if r.result == result], window)
-        for result in ("pass", "warn", "block")
-    ]
-    kpis.append(_kpi("overrides", [r[:3] for r in checks if r.overridden], window))
-    kpis.append(_kpi("suitability_mismatches", [tuple(r) for r in mismatches], window))
+    c, m = SuitabilityCheck, SuitabilityMismatch
+    results = ("pass", "warn", "block")
+    # name -> (per bucket, per breakdown value); series and breakdown are two small groupings.
+    counts: dict[str, tuple[defaultdict[Any, int], defaultdict[Any, int]]] = {
+        name: (defaultdict(int), defaultdict(int)) for name in (*results, "overrides", "mismatches")
+    }
+    for by_key in (False, *([True] if window.by else [])):
+        for group, result, overridden, n in await _counted(
+            session, c, c.decided_at, window, c.result, c.overridden, by_key=by_key
+        ):
+            counts.setdefault(result, (defaultdict(int), defaultdict(int)))[by_key][group] += n
+            if overridden:
+                counts["overrides"][by_key][group] += n
+        for group, n in await _counted(session, m, m.detected_at, window, by_key=by_key):
+            counts["mismatches"][by_key][group] += n
+    kpis = [_kpi(f"checks_{result}", *counts[result], window) for result in results]
+    kpis.append(_kpi("overrides", *counts["overrides"], window))
+    kpis.append(_kpi("suitability_mismatches", *counts["mismatches"], window))
     return KpiReport.of("recommendation", window, kpis)

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from pydantic_settings import SettingsConfigDict
 
+from events.contracts.terms import ProductRiskLevel
 from services.kit.settings import ComponentSettings
 from services.recommendation.rules import Limits
 
@@ -18,12 +19,12 @@ class RecommendationSettings(ComponentSettings):
     cooling_off_hours: int = 24
     follow_up_days: int = 3
     # Largest share of a customer's assets held at each product risk level (JSON).
-    concentration_limits: dict[str, Decimal] = {
-        "R1": Decimal(1),
-        "R2": Decimal(1),
-        "R3": Decimal("0.6"),
-        "R4": Decimal("0.4"),
-        "R5": Decimal("0.2"),
+    concentration_limits: dict[ProductRiskLevel, Decimal] = {
+        ProductRiskLevel.R1: Decimal(1),
+        ProductRiskLevel.R2: Decimal(1),
+        ProductRiskLevel.R3: Decimal("0.6"),
+        ProductRiskLevel.R4: Decimal("0.4"),
+        ProductRiskLevel.R5: Decimal("0.2"),
     }
     # How often the shares of similar customers holding each product are learned from holdings.
     popularity_refresh_seconds: float = 900

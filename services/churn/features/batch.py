@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from events.contracts import UnknownEvent, parse_payload
 from events.contracts.envelope import Envelope
+from events.contracts.terms import Stage
 from services.churn.features.definitions import FEATURES, State, apply, event_time, vector
 from services.churn.model.dataset import DataError
 
@@ -42,7 +43,7 @@ def fold(events: Iterable[tuple[Envelope, Any]], at: datetime) -> tuple[dict[str
     churned: dict[str, datetime] = {}
     for position, (envelope, payload) in enumerate(events):
         moment = event_time(envelope.type, envelope.time, payload)
-        if envelope.type == "customer.lifecycle_changed" and payload.stage == "churned":
+        if envelope.type == "customer.lifecycle_changed" and payload.stage == Stage.CHURNED:
             churned.setdefault(envelope.customer_id, moment)
         if moment <= at:
             timeline[envelope.customer_id].append((moment, position, envelope.type, payload))

@@ -14,11 +14,12 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import ChurnWarningV1
 from events.contracts.envelope import Envelope
+from events.contracts.terms import Stage, Tier
+from events.store import upsert_insert
 from services.churn.base import outbox
 from services.churn.features.definitions import apply, event_time, is_low_csat, is_nps_detractor
 from services.churn.features.models import CustomerFeatures
@@ -32,9 +33,8 @@ from services.kit.clock import now
 
 async def locked_features(session: AsyncSession, customer_id: str) -> CustomerFeatures:
     """The customer's row, created on the first event about them, locked until the transaction ends."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(CustomerFeatures)
+        upsert_insert(session, CustomerFeatures)
         .values(
             customer_id=customer_id,
             complaints=0,
@@ -120,7 +120,7 @@ class ChurnEvents:
         elif kind == "customer.tier_changed":
             row.tier = payload.tier
         elif kind == "customer.lifecycle_changed":
-            row.churned_at = envelope.time if payload.stage == "churned" else None
+            row.churned_at = envelope.time if payload.stage == Stage.CHURNED else None
         elif kind == "feedback.received":
             row.last_feedback_survey, row.last_feedback_score = payload.survey, payload.score
             row.low_csat += int(is_low_csat(payload.survey, payload.score))
@@ -133,7 +133,7 @@ class ChurnEvents:
         s = self.settings
         points, reason = 0, ""
         if envelope.type == "transaction.posted" and payload.direction == "debit":
-            multiplier = s.points_tier_multiplier.get(row.tier or "mass", 1)
+            multiplier = s.points_tier_multiplier.get(Tier(row.tier or Tier.MASS), 1)
             points, reason = int(payload.amount // 100) * s.points_per_100_spent * multiplier, "spending"
         elif envelope.type == "feedback.received":
             points, reason = s.points_per_survey, "survey_answered"

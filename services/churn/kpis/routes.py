@@ -14,11 +14,13 @@ value, model drift.
 """
 
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 
+from events.contracts.terms import ChurnBand
 from services.churn.features.models import CustomerFeatures
 from services.churn.model import metrics
 from services.churn.playbooks.models import Intervention
@@ -29,7 +31,6 @@ from services.kit.kpi import Kpi, KpiGroup, KpiReport, KpiWindow, kpi_query
 from services.kit.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"], responses=PROBLEM_RESPONSES)
-BANDS = ("low", "medium", "high")
 
 
 def lifetime_value(assets: float, probability: float, settings: ChurnSettings) -> float:
@@ -37,6 +38,17 @@ def lifetime_value(assets: float, probability: float, settings: ChurnSettings) -
     stay = 1.0 - min(max(probability, 0.0), 1.0)
     discount = 1.0 + settings.ltv_discount_rate
     return sum(margin * stay**year / discount**year for year in range(1, settings.ltv_horizon_years + 1))
+
+
+def lifetime_value_sql(assets, probability, settings: ChurnSettings) -> sa.ColumnElement:
+    """`lifetime_value` as SQL (PostgreSQL and SQLite), to average over the database's customers:
+    the same yearly terms, margin x (r + r^2 + ... + r^H) with r = stay / discount, in Horner form."""
+    clamped = sa.case((probability < 0.0, 0.0), (probability > 1.0, 1.0), else_=probability)
+    kept = (1.0 - clamped) / (1.0 + settings.ltv_discount_rate)
+    years: sa.ColumnElement[Any] = sa.literal(0.0)
+    for _ in range(settings.ltv_horizon_years):
+        years = kept * (1.0 + years)
+    return settings.ltv_margin_rate * sa.cast(assets, sa.Float) * years
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -50,54 +62,54 @@ async def churn_kpis(
     settings: ChurnSettings = request.app.state.settings
     F = CustomerFeatures
     # A relationship manager's figures cover their own customers only.
-    mine = [F.manager_id == actor.id] if actor.role == "relationship_manager" else []
-    known = (
+    mine = [F.manager_id == actor.id] if actor.role in settings.assigned_only_roles else []
+    known_at_start = sa.and_(
+        sa.or_(F.first_seen_at.is_(None), F.first_seen_at < window.end),
+        sa.or_(F.churned_at.is_(None), F.churned_at >= window.start),
+    )
+    churned_in_window = sa.and_(F.churned_at >= window.start, F.churned_at < window.end)
+    known, churned = (
         await session.execute(
-            sa.select(sa.func.count()).where(
-                *mine,
-                sa.or_(F.first_seen_at.is_(None), F.first_seen_at < window.end),
-                sa.or_(F.churned_at.is_(None), F.churned_at >= window.start),
-            )
+            sa.select(sa.func.count().filter(known_at_start), sa.func.count().filter(churned_in_window)).where(*mine)
         )
-    ).scalar_one()
-    churned = (
-        await session.execute(
-            sa.select(sa.func.count()).where(*mine, F.churned_at >= window.start, F.churned_at < window.end)
-        )
-    ).scalar_one()
+    ).one()
 
-    current = (
-        await session.execute(
-            sa.select(F.level, F.probability, F.assets_under_management, F.model).where(*mine, F.churned_at.is_(None))
-        )
-    ).all()
+    # Customers not churned: by band, and their mean lifetime value, summed in the database.
+    valued = sa.and_(F.assets_under_management.is_not(None), F.probability.is_not(None))
     by_band: defaultdict[str, int] = defaultdict(int)
-    for level, *_ in current:
-        by_band[level] += 1
-    values = [
-        lifetime_value(float(assets), probability, settings)
-        for _, probability, assets, _ in current
-        if assets is not None and probability is not None
-    ]
-
-    episodes = (
-        await session.execute(
-            sa.select(Intervention.band, Intervention.group, F.churned_at)
-            .join(F, F.customer_id == Intervention.customer_id, isouter=True)
-            .where(*mine, Intervention.created_at >= window.start, Intervention.created_at < window.end)
+    value_sum, valued_count = 0.0, 0
+    for level, n, total, count in await session.execute(
+        sa.select(
+            F.level,
+            sa.func.count(),
+            sa.func.sum(lifetime_value_sql(F.assets_under_management, F.probability, settings)).filter(valued),
+            sa.func.count().filter(valued),
         )
-    ).all()
+        .where(*mine, F.churned_at.is_(None))
+        .group_by(F.level)
+    ):
+        by_band[level] += n
+        value_sum += float(total or 0)
+        valued_count += count
+    current = sum(by_band.values())
+
     retained: dict[str, defaultdict[str, list[int]]] = {g: defaultdict(lambda: [0, 0]) for g in ("treated", "control")}
-    for band, group, churned_at in episodes:
-        tally = retained[group][band]
-        tally[0] += int(churned_at is None)
-        tally[1] += 1
+    for band, group, kept, total in await session.execute(
+        sa.select(
+            Intervention.band, Intervention.group, sa.func.count().filter(F.churned_at.is_(None)), sa.func.count()
+        )
+        .join(F, F.customer_id == Intervention.customer_id, isouter=True)
+        .where(*mine, Intervention.created_at >= window.start, Intervention.created_at < window.end)
+        .group_by(Intervention.band, Intervention.group)
+    ):
+        retained[group][band][0] += kept
+        retained[group][band][1] += total
 
     def retention(group: str) -> Kpi:
         kept = sum(t[0] for t in retained[group].values())
         total = sum(t[1] for t in retained[group].values())
         breakdown = (
-            [KpiGroup(key=b, value=_ratio(*retained[group][b]), count=retained[group][b][1]) for b in BANDS]
+            [KpiGroup(key=b.value, value=_ratio(*retained[group][b]), count=retained[group][b][1]) for b in ChurnBand]
             if window.by == "band"
             else []
         )
@@ -109,7 +121,16 @@ async def churn_kpis(
     drift, scored = None, 0
     model = request.app.state.churn_scorer.model()
     if model is not None:
-        scores = np.array([p for _, p, _, name in current if name == model.name and p is not None])
+        scores = np.array(
+            (
+                await session.scalars(
+                    sa.select(F.probability).where(
+                        *mine, F.churned_at.is_(None), F.model == model.name, F.probability.is_not(None)
+                    )
+                )
+            ).all(),
+            dtype=float,
+        )
         scored = len(scores)
         drift = metrics.psi(model.meta["reference_scores"], scores)
 
@@ -120,19 +141,19 @@ async def churn_kpis(
             Kpi(name="churn_rate", value=_ratio(churned, known), unit="ratio", count=known or 0),
             Kpi(
                 name="customers_by_band",
-                value=float(len(current)),
+                value=float(current),
                 unit="count",
-                count=len(current),
-                breakdown=[KpiGroup(key=b, value=float(by_band[b]), count=by_band[b]) for b in BANDS],
+                count=current,
+                breakdown=[KpiGroup(key=b.value, value=float(by_band[b]), count=by_band[b]) for b in ChurnBand],
             ),
             treated,
             control,
             Kpi(name="retention_uplift", value=uplift, unit="ratio", count=treated.count + control.count),
             Kpi(
                 name="lifetime_value",
-                value=float(np.mean(values)) if values else None,
+                value=value_sum / valued_count if valued_count else None,
                 unit="currency",
-                count=len(values),
+                count=valued_count,
             ),
             Kpi(name="model_drift_psi", value=drift, unit="index", count=scored),
         ],

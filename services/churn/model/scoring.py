@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from events.contracts.terms import ChurnBand
 from services.churn.model.dataset import DataError, Spec, read_table
 from services.churn.model.registry import ChurnModel
 
@@ -12,7 +13,8 @@ CHUNK_ROWS = 250_000
 
 
 def bands(probability: np.ndarray, medium: float, high: float) -> np.ndarray:
-    return np.where(probability >= high, "high", np.where(probability >= medium, "medium", "low"))
+    low, middle, top = (band.value for band in ChurnBand)
+    return np.where(probability >= high, top, np.where(probability >= medium, middle, low))
 
 
 def scoring_spec(model: ChurnModel, given: Spec) -> Spec:

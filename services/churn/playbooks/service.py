@@ -18,6 +18,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.contracts.terms import ChurnBand
 from services.churn.playbooks.models import Intervention, RetentionTask
 from services.churn.settings import ChurnSettings
 from services.kit.clock import now
@@ -33,9 +34,9 @@ class Step:
 
 
 def playbook(band: str, settings: ChurnSettings) -> list[Step]:
-    if band == "high":
+    if band == ChurnBand.HIGH:
         return [Step("retention_call", settings.high_call_within_hours, settings.points_retention_offer)]
-    if band == "medium":
+    if band == ChurnBand.MEDIUM:
         return [
             Step("callback", settings.medium_callback_within_hours, 0),
             Step("satisfaction_survey", settings.medium_survey_within_hours, 0),

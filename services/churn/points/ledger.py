@@ -13,9 +13,9 @@ moment is what was added before it and not yet spent (see `expire_due`).
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from events.store import upsert_insert
 from services.churn.points.models import PointsAccount, PointsMovement
 from services.kit.clock import now
 from services.kit.problems import Conflict
@@ -32,9 +32,8 @@ class SourceReused(Conflict):
 
 
 async def _locked_account(session: AsyncSession, customer_id: str) -> PointsAccount:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(PointsAccount)
+        upsert_insert(session, PointsAccount)
         .values(customer_id=customer_id, balance=0, updated_at=now())
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )

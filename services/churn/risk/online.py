@@ -11,18 +11,18 @@ from datetime import datetime
 
 import structlog
 
+from events.contracts.terms import ChurnBand
 from services.churn.features.definitions import FEATURES, vector
 from services.churn.model.registry import ChurnModel, Registry, RegistryError
 from services.churn.risk import rules
 from services.churn.settings import ChurnSettings
 
 log = structlog.get_logger(__name__)
-BANDS = ("low", "medium", "high")
 TOP_REASONS = 3
 
 
 def rank(band: str) -> int:
-    return BANDS.index(band)
+    return list(ChurnBand).index(ChurnBand(band))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from events.contracts.terms import ChurnBand
 from services.churn.features.definitions import vector
 from services.churn.features.models import CustomerFeatures
 from services.kit.clock import now
@@ -41,7 +42,7 @@ class ChurnRiskOut(BaseModel):
     model_version: int | None
     probability: float
     score: int = Field(description="The probability in percent.")
-    level: Literal["low", "medium", "high"]
+    level: ChurnBand
     contributions: list[ContributionOut] = Field(description="Largest effect first (model); per factor (rules).")
     features: FeaturesOut
     signals: dict[str, float | str | None] = Field(description="The event-fed features now.")

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.cases import service
@@ -21,14 +21,15 @@ from services.feedback.cases.schemas import (
     Resolution,
     Transition,
 )
-from services.feedback.common import Scope, encode_cursor, page_after, settings_of
+from services.feedback.common import Scope, settings_of
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
-from services.kit.params import ID_PATTERN
+from services.kit.pagination import Keyset
+from services.kit.params import ID_PATTERN, PathId
 from services.kit.problems import PROBLEM_RESPONSES, Forbidden, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["cases"], responses=PROBLEM_RESPONSES)
-CaseId = Annotated[str, Path(pattern=ID_PATTERN)]
+NEWEST_FIRST = Keyset(Case.opened_at, Case.id, descending=True)
 
 
 def _scope(actor, request: Request) -> Scope:
@@ -118,16 +119,17 @@ async def list_cases(
         filters.append(Case.opened_at < opened_to)
     query = _scope(actor, request).restrict(sa.select(Case).where(*filters), Case.customer_id)
     async with session.begin():
-        found = list(await session.scalars(page_after(query, Case.opened_at, Case.id, after, limit)))
-    page = found[:limit]
+        page, next_cursor = NEWEST_FIRST.page(
+            list(await session.scalars(NEWEST_FIRST.apply(query, after, limit))), limit
+        )
     return CasePage(
         items=[CaseOut.model_validate(case).model_copy(update={"actions": service.actions(case)}) for case in page],
-        next_cursor=encode_cursor(page[-1].opened_at, page[-1].id) if len(found) > limit else None,
+        next_cursor=next_cursor,
     )
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
-async def read_case(case_id: CaseId, session: SessionDep, actor: ActorDep, request: Request) -> CaseOut:
+async def read_case(case_id: PathId, session: SessionDep, actor: ActorDep, request: Request) -> CaseOut:
     async with session.begin():
         case = await _visible_case(session, _scope(actor, request), case_id, for_update=False)
         return await service.view(session, case)
@@ -135,7 +137,7 @@ async def read_case(case_id: CaseId, session: SessionDep, actor: ActorDep, reque
 
 def _transition_route(action: str, body_type):
     async def change(
-        case_id: CaseId,
+        case_id: PathId,
         body: body_type,
         session: SessionDep,
         actor: ActorDep,
@@ -173,7 +175,7 @@ for _action in service.TRANSITIONS:
 
 @router.post("/cases/{case_id}/reopen", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
 async def reopen_case(
-    case_id: CaseId, body: Transition, session: SessionDep, actor: ActorDep, request: Request
+    case_id: PathId, body: Transition, session: SessionDep, actor: ActorDep, request: Request
 ) -> CaseOut:
     """Opens a new case linked to this resolved or closed one (`reopened_from`)."""
     async with session.begin():
@@ -184,7 +186,7 @@ async def reopen_case(
 
 @router.post("/cases/{case_id}/assignment", response_model=CaseOut)
 async def assign_case(
-    case_id: CaseId, body: Assignment, session: SessionDep, actor: ActorDep, request: Request
+    case_id: PathId, body: Assignment, session: SessionDep, actor: ActorDep, request: Request
 ) -> CaseOut:
     scope = _scope(actor, request)
     _staff_only(scope)
@@ -196,7 +198,7 @@ async def assign_case(
 
 @router.post("/cases/{case_id}/notes", status_code=status.HTTP_201_CREATED, response_model=NoteOut)
 async def add_note(
-    case_id: CaseId, body: NoteCreate, session: SessionDep, actor: ActorDep, request: Request
+    case_id: PathId, body: NoteCreate, session: SessionDep, actor: ActorDep, request: Request
 ) -> CaseNote:
     scope = _scope(actor, request)
     _staff_only(scope)
@@ -206,7 +208,7 @@ async def add_note(
 
 
 @router.get("/cases/{case_id}/notes", response_model=list[NoteOut])
-async def list_notes(case_id: CaseId, session: SessionDep, actor: ActorDep, request: Request) -> list[CaseNote]:
+async def list_notes(case_id: PathId, session: SessionDep, actor: ActorDep, request: Request) -> list[CaseNote]:
     """Staff notes, oldest first (internal: not shown to customers)."""
     scope = _scope(actor, request)
     _staff_only(scope)

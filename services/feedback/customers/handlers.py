@@ -3,7 +3,6 @@
 unlinked from any identity, for the statistics."""
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.consumer import Handler
@@ -16,18 +15,14 @@ from events.contracts import (
 )
 from events.contracts.envelope import Envelope
 from services.feedback.cases.models import Case, CaseNote
-from services.feedback.customers.models import KnownCustomer
+from services.feedback.customers.models import known_customers
 from services.feedback.declarations import CATALOGUE
 from services.feedback.surveys.models import SurveyAnswer
 from services.kit.clock import now
 
 
 async def _upsert(session: AsyncSession, customer_id: str, **values) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(KnownCustomer).values(customer_id=customer_id, updated_at=now(), **values)
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=["customer_id"], set_={**values, "updated_at": now()})
-    )
+    await known_customers.remember(session, customer_id, **values, updated_at=now())
 
 
 async def on_customer_created(session: AsyncSession, envelope: Envelope, payload: CustomerCreatedV1) -> None:
@@ -59,7 +54,7 @@ async def on_customer_erased(session: AsyncSession, envelope: Envelope, payload:
     await session.execute(sa.update(Case).where(Case.customer_id == customer_id).values(**erased("cases")))
     cases = sa.select(Case.id).where(Case.customer_id == customer_id).scalar_subquery()
     await session.execute(sa.update(CaseNote).where(CaseNote.case_id.in_(cases)).values(**erased("case_notes")))
-    await _upsert(session, customer_id, erased=True)
+    await known_customers.erased(session, customer_id, payload.erased_at, updated_at=now())
 
 
 HANDLERS: dict[str, Handler] = {

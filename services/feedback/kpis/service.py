@@ -2,15 +2,17 @@
 
 Every KPI is a ratio of sums: over survey answers (CSAT, NPS, CES, closed-loop rate) and over
 cases (complaint rate, SLA breach rate, times to first answer and to resolve, reopen rate).
-The window's whole hours are read from the hourly sums kept on every change (kpis/rollup.py);
-the parts of hours at its edges are summed from the items themselves, by grouped scans on the
-time-column indexes. Either way one row per (breakdown value, bucket) comes back.
+The window's whole UTC days are read from the daily sums kept on every change (kpis/rollup.py),
+the whole hours around them from the hourly sums, and the parts of hours at its edges are summed
+from the items themselves, by grouped scans on the time-column indexes. Every way one row per
+(breakdown value, bucket) comes back.
 """
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -18,8 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.feedback.cases.models import Case
-from services.feedback.customers.models import KnownCustomer
-from services.feedback.kpis.rollup import ANSWER_SUMS, CASE_SUMS, AnswerHourly, CaseHourly, hour_of
+from services.feedback.customers.models import known_customers
+from services.feedback.kpis.rollup import (
+    ANSWER_SUMS,
+    CASE_SUMS,
+    AnswerDaily,
+    AnswerHourly,
+    CaseDaily,
+    CaseHourly,
+    day_of,
+    hour_of,
+)
 from services.feedback.surveys.models import SurveyAnswer
 from services.kit.kpi import Kpi, KpiGroup, KpiPoint, KpiReport, KpiWindow, as_date, bucket_start
 
@@ -49,22 +60,37 @@ class Sums:
     by_key: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     by_bucket: dict[date, Counter] = field(default_factory=lambda: defaultdict(Counter))
 
-    def add(self, row) -> None:
-        values = {k: float(v or 0) for k, v in row._mapping.items() if k not in ("key", "bucket")}
-        self.total.update(values)
-        if "key" in row._mapping:
-            self.by_key[row.key or UNKNOWN].update(values)
-        self.by_bucket[as_date(row.bucket)].update(values)
+    def add(self, names: list[str], rows: Sequence, keyed: bool) -> None:
+        """The rows of one grouped scan: (sum of each of `names`..., bucket[, breakdown value])."""
+        n = len(names)
+        per_bucket: dict[date, list] = defaultdict(list)
+        per_key: dict[str, list] = defaultdict(list)
+        for row in rows:
+            per_bucket[as_date(row[n])].append(row)
+            if keyed:
+                per_key[row[n + 1] or UNKNOWN].append(row)
+        for day, members in per_bucket.items():  # every row is in one bucket: they add up to the total
+            self._sum(names, members, self.by_bucket[day], self.total)
+        for key, members in per_key.items():
+            self._sum(names, members, self.by_key[key])
+
+    @staticmethod
+    def _sum(names: list[str], members: list, *targets: Any) -> None:  # Counters of float sums
+        for name, column in zip(names, zip(*members, strict=True), strict=False):  # the sums, not bucket and key
+            value = float(sum(filter(None, column)))
+            for sums in targets:
+                sums[name] += value
 
 
 async def _scan(
     session: AsyncSession, sums: Sums, query: sa.Select, key_column, bucket_column, window: KpiWindow
 ) -> None:
     dialect = session.get_bind().dialect.name
+    names = list(query.selected_columns.keys())
     bucket = bucket_start(bucket_column, window.bucket, dialect).label("bucket")
-    columns = [bucket] + ([key_column.label("key")] if key_column is not None else [])
-    for row in await session.execute(query.add_columns(*columns).group_by(*columns)):
-        sums.add(row)
+    keyed = key_column is not None
+    columns = [bucket] + ([key_column.label("key")] if keyed else [])
+    sums.add(names, (await session.execute(query.add_columns(*columns).group_by(*columns))).all(), keyed)
 
 
 def _ratio(numerator: str, denominator: str, scale: float = 1.0) -> Callable[[Counter], tuple[float | None, int]]:
@@ -108,16 +134,30 @@ DEFINITIONS = [
 ]
 
 
-def _split(window: KpiWindow) -> tuple[list[tuple[datetime, datetime]], tuple[datetime, datetime] | None]:
-    """The window's whole hours (read from the hourly sums) and the parts of hours at its edges
-    (scanned); a window within one hour is scanned whole."""
-    first = hour_of(window.start)
-    first = first if first == window.start else first + timedelta(hours=1)
-    last = hour_of(window.end)
+Span = tuple[datetime, datetime]
+
+
+def _split(window: KpiWindow) -> tuple[list[Span], list[Span], Span | None]:
+    """The parts of hours at the window's edges (scanned), the whole hours not in a whole UTC
+    day (read from the hourly sums) and the whole days (read from the daily sums)."""
+    hour_edges, hours = _whole(window.start, window.end, hour_of, timedelta(hours=1))
+    if hours is None:
+        return hour_edges, [], None
+    day_edges, days = _whole(*hours, day_of, timedelta(days=1))
+    if days is None:
+        return hour_edges, [hours], None
+    return hour_edges, day_edges, days
+
+
+def _whole(lo: datetime, hi: datetime, start_of, period: timedelta) -> tuple[list[Span], Span | None]:
+    """[lo, hi) as the span of its whole periods (None if it holds none) and the parts before and
+    after it; `start_of` gives the start of a moment's period."""
+    first = start_of(lo)
+    first = first if first == lo else first + period
+    last = start_of(hi)
     if first >= last:
-        return [(window.start, window.end)], None
-    edges = [(lo, hi) for lo, hi in ((window.start, first), (last, window.end)) if lo < hi]
-    return edges, (first, last)
+        return [(lo, hi)], None
+    return [(a, b) for a, b in ((lo, first), (last, hi)) if a < b], (first, last)
 
 
 async def _scan_items(
@@ -188,41 +228,47 @@ async def _scan_items(
     )
 
 
-async def _read_hours(
-    session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime, window: KpiWindow
+async def _read_sums(
+    session: AsyncSession, answers: Sums, cases: Sums, lo: datetime, hi: datetime, window: KpiWindow, *, daily: bool
 ) -> None:
-    for sums, model, names in ((answers, AnswerHourly, ANSWER_SUMS), (cases, CaseHourly, CASE_SUMS)):
+    by = window.by
+    for sums, hourly, daily_model, names in (
+        (answers, AnswerHourly, AnswerDaily, ANSWER_SUMS),
+        (cases, CaseHourly, CaseDaily, CASE_SUMS),
+    ):
+        model: Any = daily_model if daily else hourly
         query = sa.select(*[sa.func.sum(getattr(model, name)).label(name) for name in names])
-        await _scan(
-            session,
-            sums,
-            query.where(model.hour >= lo, model.hour < hi),
-            getattr(model, window.by) if window.by else None,
-            model.hour,
-            window,
-        )
+        if daily:  # the rows of the breakdown asked for, or the day's totals
+            period, key = model.day, model.value if by else None
+            query = query.where(model.dimension == (by or ""))
+        else:
+            period, key = model.hour, getattr(model, by) if by else None
+        await _scan(session, sums, query.where(period >= lo, period < hi), key, period, window)
 
 
 async def report(session: AsyncSession, window: KpiWindow, *, use_hourly_sums: bool = True) -> KpiReport:
-    """`use_hourly_sums=False` scans every item of the window (the benchmark's comparison)."""
+    """`use_hourly_sums=False` scans every item of the window instead of reading the hourly and
+    daily sums (the tests' and the benchmark's comparison)."""
     answers, cases = Sums(), Sums()
-    edges, hours = _split(window) if use_hourly_sums else ([(window.start, window.end)], None)
+    edges, hours, days = _split(window) if use_hourly_sums else ([(window.start, window.end)], [], None)
     for lo, hi in edges:
         await _scan_items(session, answers, cases, lo, hi, window)
-    if hours:
-        await _read_hours(session, answers, cases, *hours, window)
+    for lo, hi in hours:
+        await _read_sums(session, answers, cases, lo, hi, window, daily=False)
+    if days:
+        await _read_sums(session, answers, cases, *days, window, daily=True)
     by = window.by
 
     # Complaint rate: per 1,000 customers known to the service (per tier for the tier breakdown).
-    known = KnownCustomer.erased.is_(False)
-    customers = await session.scalar(sa.select(sa.func.count()).where(known)) or 0
-    per_tier = dict(
+    known = known_customers.c.erased_at.is_(None)
+    per_tier: dict[str | None, int] = dict(
         (
             await session.execute(
-                sa.select(KnownCustomer.tier, sa.func.count()).where(known).group_by(KnownCustomer.tier)
+                sa.select(known_customers.c.tier, sa.func.count()).where(known).group_by(known_customers.c.tier)
             )
         ).all()
     )
+    customers = sum(per_tier.values())
     cases.total["customers"] = customers
     for key, sums in cases.by_key.items():
         sums["customers"] = per_tier.get(None if key == UNKNOWN else key, 0) if by == "tier" else customers

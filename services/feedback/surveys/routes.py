@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, status
 
 from services.feedback.cases.models import Case
-from services.feedback.common import Scope, encode_cursor, page_after, settings_of
+from services.feedback.common import Scope, settings_of
 from services.feedback.surveys import service
 from services.feedback.surveys.models import SurveyAnswer
 from services.feedback.surveys.schemas import (
@@ -21,10 +21,12 @@ from services.feedback.surveys.schemas import (
 )
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
+from services.kit.pagination import Keyset
 from services.kit.params import ID_PATTERN
 from services.kit.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"], responses=PROBLEM_RESPONSES)
+NEWEST_FIRST = Keyset(SurveyAnswer.received_at, SurveyAnswer.id, descending=True)
 
 
 @router.post("/feedback", status_code=status.HTTP_201_CREATED, response_model=AnswerOut)
@@ -87,16 +89,10 @@ async def list_answers(
     query = sa.select(SurveyAnswer, follow_up.scalar_subquery().label("follow_up_case_id")).where(*filters)
     query = Scope(actor, settings_of(request)).restrict(query, SurveyAnswer.customer_id)
     async with session.begin():
-        found = (
-            await session.execute(page_after(query, SurveyAnswer.received_at, SurveyAnswer.id, after, limit))
-        ).all()
-    page = found[:limit]
+        found = (await session.execute(NEWEST_FIRST.apply(query, after, limit))).all()
+    page, next_cursor = NEWEST_FIRST.page(found, limit, keyed=lambda row: row.SurveyAnswer)
     items = [
         AnswerRead.model_validate(row.SurveyAnswer).model_copy(update={"follow_up_case_id": row.follow_up_case_id})
         for row in page
     ]
-    next_cursor = None
-    if len(found) > limit:  # another page follows this (non-empty) one
-        last = page[-1].SurveyAnswer
-        next_cursor = encode_cursor(last.received_at, last.id)
     return AnswerPage(items=items, next_cursor=next_cursor)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import AmlRiskChangedV1
+from events.contracts.terms import Tier
 from services.kit.clock import now
 from services.profile.models import Customer, outbox
 from services.profile.screening.models import AmlRating, AmlReview, ScreeningAlert
@@ -53,7 +54,7 @@ def rate(customer: Customer, *, pep: bool, settings: ProfileSettings) -> Rating:
         factors.append("remote_onboarding")
     if customer.cash_intensity in ("medium", "high"):
         factors.append(f"cash_intensity_{customer.cash_intensity}")
-    if customer.tier == "high_net_worth":
+    if customer.tier == Tier.HIGH_NET_WORTH:
         factors.append("private_banking")
     if (customer.product_holdings or 0) >= settings.aml_many_products:
         factors.append("many_products")

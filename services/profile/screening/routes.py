@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.kit.clock import now
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
-from services.kit.params import CustomerId
+from services.kit.params import CustomerId, IntegerPathId, PathId
 from services.kit.problems import PROBLEM_RESPONSES, Conflict, NotFound
 from services.profile import service
 from services.profile.models import Customer, audit
@@ -164,7 +164,7 @@ async def alert_queue(
 
 
 @router.get("/screening/alerts/{alert_id}", response_model=AlertOut)
-async def read_alert(alert_id: str, session: SessionDep, actor: ActorDep, request: Request) -> AlertOut:
+async def read_alert(alert_id: PathId, session: SessionDep, actor: ActorDep, request: Request) -> AlertOut:
     alerts.require_compliance(actor, request.app.state.settings)
     async with session.begin():
         alert = await alerts.get_alert(session, alert_id)
@@ -182,7 +182,7 @@ async def read_alert(alert_id: str, session: SessionDep, actor: ActorDep, reques
 
 @router.post("/screening/alerts/{alert_id}/decisions", response_model=AlertOut, responses={403: PROBLEM_RESPONSES[409]})
 async def decide_alert(
-    alert_id: str, body: DecisionIn, session: SessionDep, actor: ActorDep, request: Request
+    alert_id: PathId, body: DecisionIn, session: SessionDep, actor: ActorDep, request: Request
 ) -> AlertOut:
     """One compliance officer's decision. Two different officers must agree to close an alert;
     a false positive is remembered for this customer and entry until either changes."""
@@ -278,7 +278,9 @@ async def due_reviews(
 
 
 @router.post("/aml-reviews/{review_id}/completion", response_model=RatingOut)
-async def complete_review(review_id: int, session: SessionDep, actor: ActorDep, request: Request) -> AmlRating:
+async def complete_review(
+    review_id: IntegerPathId, session: SessionDep, actor: ActorDep, request: Request
+) -> AmlRating:
     """The review is done: the customer is rated again and the next review is scheduled."""
     settings = request.app.state.settings
     alerts.require_compliance(actor, settings)

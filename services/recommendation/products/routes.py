@@ -3,8 +3,10 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 
+from events.contracts.terms import ProductRiskLevel
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
+from services.kit.params import PathId
 from services.kit.problems import PROBLEM_RESPONSES
 from services.recommendation.access import PRODUCT_MANAGERS, require_role
 from services.recommendation.products import service
@@ -14,7 +16,6 @@ from services.recommendation.products.schemas import (
     ProductIn,
     ProductList,
     ProductOut,
-    ProductRiskLevel,
     ProductType,
     RerateOut,
     RiskRatingIn,
@@ -49,7 +50,7 @@ async def add_product(body: ProductIn, session: SessionDep, actor: ActorDep) -> 
 
 
 @router.patch("/{code}", response_model=ProductOut)
-async def change_product(code: str, body: ProductChange, session: SessionDep, actor: ActorDep) -> Product:
+async def change_product(code: PathId, body: ProductChange, session: SessionDep, actor: ActorDep) -> Product:
     require_role(actor, PRODUCT_MANAGERS, "change products")
     async with session.begin():
         product = await service.get(session, code, for_update=True)
@@ -60,7 +61,7 @@ async def change_product(code: str, body: ProductChange, session: SessionDep, ac
 
 @router.post("/{code}/risk-rating", response_model=RerateOut)
 async def rerate_product(
-    code: str, body: RiskRatingIn, session: SessionDep, actor: ActorDep, request: Request
+    code: PathId, body: RiskRatingIn, session: SessionDep, actor: ActorDep, request: Request
 ) -> RerateOut:
     """Re-rate a product; every holder and every open recommendation of it is re-matched in the
     same transaction, and each that no longer fits is announced (`suitability.mismatch_detected`)."""
@@ -80,7 +81,7 @@ async def rerate_product(
 
 
 @router.post("/{code}/withdrawal", response_model=ProductOut)
-async def withdraw_product(code: str, session: SessionDep, actor: ActorDep) -> Product:
+async def withdraw_product(code: PathId, session: SessionDep, actor: ActorDep) -> Product:
     """Withdraw from sale: no longer sold or recommended; open recommendations of it close."""
     require_role(actor, PRODUCT_MANAGERS, "withdraw products")
     async with session.begin():

@@ -3,7 +3,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-ProductRiskLevel = Literal["R1", "R2", "R3", "R4", "R5"]
+from events.contracts.terms import ProductRiskLevel
+
 ProductType = Literal["deposit", "wealth_management", "fund", "insurance", "loan"]
 Complexity = Literal["simple", "complex"]
 Status = Literal["on_sale", "withdrawn"]

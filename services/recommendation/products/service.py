@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from cachetools import LRUCache
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +29,8 @@ class Listed:
     out: ProductOut
 
 
-_on_sale: dict[int, dict[str, Listed]] = {}
+# catalogue version -> its products on sale; only the newest version read is kept.
+_on_sale: LRUCache[int, dict[str, Listed]] = LRUCache(maxsize=1)
 
 
 async def on_sale(session: AsyncSession) -> tuple[int, dict[str, Listed]]:
@@ -40,8 +42,7 @@ async def on_sale(session: AsyncSession) -> tuple[int, dict[str, Listed]]:
     rows = await session.scalars(sa.select(Product).where(Product.status == "on_sale").order_by(Product.code))
     listed = {p.code: Listed(product_facts(p), ProductOut.model_validate(p)) for p in rows}
     if await catalogue_version(session) == version:  # no change committed in between: keep it
-        _on_sale.clear()
-        _on_sale[version] = listed
+        _on_sale[version] = listed  # displaces the older version
     return version, listed
 
 

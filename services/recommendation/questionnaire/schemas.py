@@ -3,7 +3,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from events.contracts import RiskLevel
+from events.contracts.terms import RiskLevel
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field
 
+from events.contracts.terms import RiskLevel
+
 HERE = Path(__file__).parent
 
 
@@ -28,7 +30,7 @@ class Question(BaseModel):
 
 
 class Category(BaseModel):
-    level: str
+    level: RiskLevel
     min_points: int
 
 
@@ -54,7 +56,7 @@ def versions() -> list[str]:
 @dataclass(frozen=True)
 class Score:
     points: int
-    risk_level: str
+    risk_level: RiskLevel
     lowest_category: bool
     vulnerable: bool
     horizon_years: int | None
@@ -90,7 +92,7 @@ def score(questionnaire: Questionnaire, answers: dict[str, str]) -> Score:
     liquidity = [a.liquidity_days for a in chosen if a.liquidity_days is not None]
     return Score(
         points=points,
-        risk_level="C1" if lowest else level,
+        risk_level=RiskLevel.C1 if lowest else level,
         lowest_category=lowest,
         vulnerable=any(a.vulnerable for a in chosen),
         horizon_years=min(horizons) if horizons else None,

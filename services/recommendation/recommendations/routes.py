@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Request
 from services.kit.clock import now
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
-from services.kit.params import CustomerId
+from services.kit.params import CustomerId, PathId
 from services.kit.problems import PROBLEM_RESPONSES, Forbidden, NotFound
 from services.recommendation.access import own_customer
 from services.recommendation.proof.models import RecommendationList
@@ -78,7 +78,7 @@ async def recommend(
 
 @router.get("/{recommendation_id}/replay", response_model=ListReplayOut)
 async def replay(
-    customer_id: CustomerId, recommendation_id: str, session: SessionDep, actor: ActorDep
+    customer_id: CustomerId, recommendation_id: PathId, session: SessionDep, actor: ActorDep
 ) -> ListReplayOut:
     """Rank again from the stored inputs and the catalogue as it then stood: the same list."""
     own_customer(actor, customer_id)

@@ -2,7 +2,7 @@ from fastapi import APIRouter, Request
 
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
-from services.kit.params import CustomerId
+from services.kit.params import CustomerId, PathId
 from services.kit.problems import PROBLEM_RESPONSES, NotFound
 from services.recommendation.access import CUSTOMER_OR_MANAGER, own_customer, require_role
 from services.recommendation.proof.models import SuitabilityCheck
@@ -62,13 +62,13 @@ async def _stored(session, customer_id: str, check_id: str) -> SuitabilityCheck:
 
 
 @router.get("/{check_id}", response_model=CheckOut)
-async def stored_check(customer_id: CustomerId, check_id: str, session: SessionDep, actor: ActorDep) -> CheckOut:
+async def stored_check(customer_id: CustomerId, check_id: PathId, session: SessionDep, actor: ActorDep) -> CheckOut:
     own_customer(actor, customer_id)
     return _out(await _stored(session, customer_id, check_id))
 
 
 @router.get("/{check_id}/replay", response_model=ReplayOut)
-async def replay(customer_id: CustomerId, check_id: str, session: SessionDep, actor: ActorDep) -> ReplayOut:
+async def replay(customer_id: CustomerId, check_id: PathId, session: SessionDep, actor: ActorDep) -> ReplayOut:
     """Run the stored inputs through the rules again: the proof gives the same answer."""
     own_customer(actor, customer_id)
     check = await _stored(session, customer_id, check_id)

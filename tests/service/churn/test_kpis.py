@@ -93,6 +93,18 @@ async def test_churn_kpis_compare_treated_and_control_by_band(service, tmp_path)
     assert (kpis["lifetime_value"].value or 0) > 0
     assert kpis["model_drift_psi"].value is None  # no model promoted: the rules score
 
+    # The mean lifetime value summed in the database equals `lifetime_value` over the same rows.
+    async with churn.engine.connect() as connection:
+        rows = (
+            await connection.exec_driver_sql(
+                "SELECT assets_under_management, probability FROM customer_features WHERE churned_at IS NULL"
+                " AND assets_under_management IS NOT NULL AND probability IS NOT NULL"
+            )
+        ).all()
+    expected = [lifetime_value(float(assets), probability, settings) for assets, probability in rows]
+    assert kpis["lifetime_value"].count == len(expected) >= 1
+    assert kpis["lifetime_value"].value == pytest.approx(sum(expected) / len(expected), rel=1e-9)
+
 
 async def test_drift_is_measured_against_the_promoted_models_validation_scores(service, online_model_dir):
     from tests.service.churn.test_retention import steady_customer

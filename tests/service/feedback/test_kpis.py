@@ -22,7 +22,7 @@ async def build_fixture(feedback) -> None:
         await connection.execute(
             sa.text(
                 "TRUNCATE known_customers, case_notes, sla_clocks, cases, feedback, survey_invitations, "
-                "kpi_answers_hourly, kpi_cases_hourly"
+                "kpi_answers_hourly, kpi_cases_hourly, kpi_answers_daily, kpi_cases_daily"
             )
         )
     for name, tier in CUSTOMERS.items():
@@ -160,7 +160,7 @@ async def test_a_kpi_query_outside_the_rules_is_refused(feedback):
         ).status_code == 422
 
 
-async def test_hourly_sums_give_what_a_scan_of_every_item_gives(feedback):
+async def test_hourly_and_daily_sums_give_what_a_scan_of_every_item_gives(feedback):
     from services.feedback.kpis.service import report
     from services.kit.kpi import KpiWindow
 
@@ -175,4 +175,26 @@ async def test_hourly_sums_give_what_a_scan_of_every_item_gives(feedback):
             assert summed.model_dump() == scanned.model_dump(), (start, end, by)
     async with feedback.sessions() as session:
         rows = await session.scalar(sa.text("SELECT count(*) FROM kpi_answers_hourly"))
+        days = await session.scalar(sa.text("SELECT count(*) FROM kpi_answers_daily WHERE dimension = ''"))
     assert 0 < rows <= 9  # one row per hour and group with answers, not one per answer
+    assert 0 < days <= rows  # one total per day with answers
+
+
+async def test_daily_sums_rebuilt_from_the_hourly_ones_equal_those_kept_on_every_change(feedback):
+    from services.feedback.kpis.rollup import daily_statements
+
+    await build_fixture(feedback)
+    tables = ("kpi_answers_daily", "kpi_cases_daily")
+
+    async def contents() -> dict[str, list]:
+        async with feedback.engine.connect() as connection:
+            return {
+                table: sorted(map(tuple, (await connection.execute(sa.text(f"SELECT * FROM {table}"))).all()))
+                for table in tables
+            }
+
+    kept = await contents()
+    async with feedback.engine.begin() as connection:
+        for statement in daily_statements(connection.dialect.name):
+            await connection.execute(sa.text(statement))
+    assert kept["kpi_cases_daily"] and await contents() == kept

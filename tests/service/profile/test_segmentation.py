@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from events.contracts import FeedbackReceivedV1, new_event
+from events.contracts.terms import Tier
 from services.kit import clock
-from services.profile.tiers import Tier, TierPolicy, tier_for
+from services.profile.tiers import TierPolicy, tier_for
 from tests.support import new_customer
 
 ADMIN = ("admin", "admin-1")

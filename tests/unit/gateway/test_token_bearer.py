@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.limits import RateLimits, TooManyRequests
+from gateway.limits import RateLimits
 from gateway.policy import Policy, load_policy
+from services.kit.problems import TooManyRequests
 
 POLICY_FILE = Path(__file__).resolve().parents[3] / "gateway" / "policy.yaml"
 

@@ -3,8 +3,8 @@
 
 import pytest
 
-from gateway.limits import RateLimits, TooManyRequests, check_json_depth, json_depth
-from services.kit.problems import Problem
+from gateway.limits import RateLimits, check_json_depth, json_depth
+from services.kit.problems import Problem, TooManyRequests
 
 
 def test_json_depth_counts_nesting_but_not_brackets_inside_strings():

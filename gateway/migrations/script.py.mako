@@ -1,0 +1,1 @@
+../../services/kit/script.py.mako
