@@ -26,6 +26,7 @@ from events.kafka import event_headers
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
 from events.tracing import current_trace_id
 from services.kit.clock import now
+from services.kit.db import insert_many
 
 log = structlog.get_logger(__name__)
 
@@ -58,8 +59,9 @@ class Outbox:
             if topics.PRODUCER.get(topic) != self.source:
                 # The ACLs let a component write only its own topics (events.contracts.topics).
                 raise ValueError(f"{self.source} does not publish on {topic} ({envelope.type})")
-        await session.execute(
-            self.table.insert(),
+        await insert_many(
+            session,
+            self.table,
             [
                 {
                     "id": str(envelope.id),

@@ -30,6 +30,7 @@ separate processes; the load generator (aiohttp on uvloop, this process) shares 
 """
 
 import asyncio
+import contextlib
 import importlib
 import itertools
 import json
@@ -51,7 +52,7 @@ import aiohttp
 import asyncpg
 
 from events.broker import LocalBroker
-from services.kit.identity import caller_headers
+from services.kit.identity import GATEWAY_ROLE, caller_headers
 from tests import databases
 from tests.support import System, free_port, new_customer
 
@@ -535,18 +536,23 @@ async def _decisions(system: System) -> list[dict]:
 
     url = f"{consent}/api/v1/decisions"
     pid = (system.processes["consent"].pid,)
+    # Signed as the gateway signs its own decision calls (an unsigned call is answered 401).
+    asked_by_gateway = {**JSON, **caller_headers(GATEWAY_ROLE, "gateway")}
     r = await table(
         f"3. Consent decisions (POST /api/v1/decisions direct to consent; {SEEDED_CONSENTS} consents seeded "
         f"in {seeded:.1f} s; random customers)",
         [
             ("consent /healthz (baseline)", Cell("GET", f"{consent}/healthz", pids=pid)),
-            ("decision: permit", Cell("POST", url, JSON, asking(purpose, '["basic"]'), ok_body=b'"permit"', pids=pid)),
+            (
+                "decision: permit",
+                Cell("POST", url, asked_by_gateway, asking(purpose, '["basic"]'), ok_body=b'"permit"', pids=pid),
+            ),
             (
                 "decision: deny (other purpose)",
                 Cell(
                     "POST",
                     url,
-                    JSON,
+                    asked_by_gateway,
                     asking("credit_assessment", '["basic"]'),
                     ok_body=b'"purpose_not_consented"',
                     pids=pid,
@@ -839,12 +845,30 @@ def _mib(kib: int) -> str:
     return f"{kib / 1024:.0f} MiB"
 
 
+async def _backend_cpu(database_url: str) -> dict[int, float]:
+    """CPU-seconds so far of each PostgreSQL backend serving `database_url`'s database (when the
+    server runs on this machine, so its processes are in /proc; empty otherwise)."""
+    name = database_url.rsplit("/", 1)[1]
+    connection = await asyncpg.connect(databases.ADMIN_URL)
+    try:
+        pids = [r["pid"] for r in await connection.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)]
+    finally:
+        await connection.close()
+    found = {}
+    for backend in pids:
+        with contextlib.suppress(OSError):  # a backend that ended meanwhile
+            found[backend] = cpu_seconds(backend)
+    return found
+
+
 async def _import(system: System) -> list[dict]:
     started = time.perf_counter()
     content = _import_file(IMPORT_ROWS)
     generated = time.perf_counter() - started
     pid = system.processes["profile"].pid
     before = _memory_kib(pid)
+    backends_before = await _backend_cpu(system.database_urls["profile"])
+    cpu_before = cpu_seconds(pid)
     sampler = MemorySampler(pid)
     headers = {"Content-Type": "text/csv", **caller_headers("relationship_manager")}
     sampler.start()
@@ -860,6 +884,10 @@ async def _import(system: System) -> list[dict]:
     finally:
         elapsed = time.perf_counter() - started
         sampler.stop()
+    profile_cpu = cpu_seconds(pid) - cpu_before
+    # Backends opened during the import count whole; the pool keeps them, so none is missed.
+    backends_after = await _backend_cpu(system.database_urls["profile"])
+    database_cpu = sum(cpu - backends_before.get(backend, 0.0) for backend, cpu in backends_after.items())
     after = _memory_kib(pid)
     # A new high-water mark is exact; otherwise the import stayed below an earlier peak.
     peak = after["VmHWM"] if after["VmHWM"] > before["VmHWM"] else sampler.peak_kib
@@ -884,6 +912,12 @@ async def _import(system: System) -> list[dict]:
         flush=True,
     )
     print(
+        f"  CPU                       {profile_cpu:>12.1f} s in profile, {database_cpu:.1f} s in its PostgreSQL "
+        f"backends ({1000 * profile_cpu / IMPORT_ROWS:.3f} + {1000 * database_cpu / IMPORT_ROWS:.3f} CPU-s per 1,000 rows; "
+        f"load average {os.getloadavg()[0]:.1f})",
+        flush=True,
+    )
+    print(
         f"  profile RSS before        {_mib(before['VmRSS']):>12}  (peak before the import: {_mib(before['VmHWM'])})",
         flush=True,
     )
@@ -893,6 +927,8 @@ async def _import(system: System) -> list[dict]:
         return [entry("import: FAILED", float(status), "status")]
     return [
         entry(f"import: {IMPORT_ROWS} rows, seconds", elapsed, "s"),
+        entry("import: profile CPU-s per 1,000 rows", 1000 * profile_cpu / IMPORT_ROWS, "CPU-s"),
+        entry("import: PostgreSQL CPU-s per 1,000 rows", 1000 * database_cpu / IMPORT_ROWS, "CPU-s"),
         entry("import: peak memory growth", growth_mib, "MiB"),
         entry("import: file size", len(content) / 2**20, "MiB"),
     ]

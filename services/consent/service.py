@@ -16,7 +16,6 @@ from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,6 +34,7 @@ from services.consent.schemas import ConsentGrant, DecisionOut, DecisionReason, 
 from services.consent.settings import ConsentSettings
 from services.kit.catalogue import Erasure
 from services.kit.clock import now
+from services.kit.db import BareConnections
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, Forbidden, NotFound
 
@@ -400,18 +400,14 @@ ORDER BY c.created_at DESC
 """
 
 
-async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
-    return None
-
-
 class DecisionReader:
     """Decisions as of now on PostgreSQL, the hot path of every partner share: one prepared
     statement on a small pool of bare asyncpg connections, outside any transaction, no ORM.
     Exact: it reads the committed state at the moment of the call, by the same rule as the
     history path (`decide`), which still answers past `as_of` and the embedded database."""
 
-    def __init__(self, pool: asyncpg.Pool):
-        self.pool = pool
+    def __init__(self, connections: BareConnections):
+        self.connections = connections
 
     @classmethod
     @asynccontextmanager
@@ -421,21 +417,20 @@ class DecisionReader:
             yield None
             return
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        # Nothing to reset between uses (one read-only statement, no transaction, no session
-        # state): skip the pool's default reset query, a round trip per release.
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, reset=_nothing_to_reset)
+        # One read-only statement, no transaction, no session state: nothing to reset between
+        # uses, so a bare stack of connections rather than asyncpg's pool (half the CPU per call).
+        connections = BareConnections(dsn, size)
         try:
-            yield cls(pool)
+            yield cls(connections)
         finally:
-            await pool.close()
+            await connections.close()
 
     async def decide(self, asked: DecisionRequest) -> DecisionOut:
         # Built without re-validation: every value comes from this function or the request.
         as_of = now()
-        async with self.pool.acquire() as connection:
-            rows = await connection.fetch(
-                _DECIDE_NOW, asked.customer_id, asked.recipient, as_of, json.dumps(sorted(set(asked.data_categories)))
-            )
+        rows = await self.connections.fetch(
+            _DECIDE_NOW, asked.customer_id, asked.recipient, as_of, json.dumps(sorted(set(asked.data_categories)))
+        )
         best = None  # (closeness, row): the first of the closest, i.e. the newest (rows come newest first)
         for row in rows:
             if row["purpose"] != asked.purpose or row["status"] is None:

@@ -42,7 +42,7 @@ from events.tracing import current_trace_id
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
 from services.kit.clock import now
-from services.kit.db import SessionDep, UTCDateTime
+from services.kit.db import SessionDep, UTCDateTime, insert_many
 
 log = structlog.get_logger(__name__)
 GENESIS = "0" * 64
@@ -352,8 +352,7 @@ class AuditTrail:
         if not customer_ids:
             return
         common = self._row(actor=actor, role=role, action=action, fields=fields, reason=reason, outcome=outcome)
-        rows = [{**common, "customer_id": c} for c in customer_ids]
-        await session.execute(self.table.insert(), rows if len(rows) > 1 else rows[0])
+        await insert_many(session, self.table, [{**common, "customer_id": c} for c in customer_ids])
         self._wake.set()
 
     _READ_COLUMNS = ("at", "actor", "role", "action", "customer_id", "fields", "reason", "outcome", "request_id")

@@ -8,6 +8,8 @@ The file is read as a stream (spooled to disk past 1 MiB) and written in chunks,
 flat in the file size.
 """
 
+import asyncio
+import contextlib
 import csv
 import hashlib
 import json
@@ -23,16 +25,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events.contracts import CustomerCreatedV1
 from services.kit import crypto
 from services.kit.clock import now
+from services.kit.db import insert_many
 from services.kit.identity import Actor
 from services.kit.problems import Problem
 from services.profile.models import Customer, StageChange, TierChange, audit, outbox
 from services.profile.schemas import CustomerCreate, ExternalRef
 from services.profile.screening.models import ScreeningRun
-from services.profile.service import _tier, age_band
+from services.profile.service import age_band
 from services.profile.settings import ProfileSettings
+from services.profile.tiers import tier_for
 
 MAX_REPORTED_ERRORS = 1000
-CHUNK = 1000  # rows per INSERT round trip
+CHUNK = 1000  # rows per write (COPY on PostgreSQL) and per look-up of known customers
+PAUSE_EVERY = 100  # rows checked between chances for the writer to go on (a few ms)
 
 
 class CustomerImportRow(CustomerCreate):
@@ -56,6 +61,11 @@ class ImportReport:
 class ImportRejected(Problem):
     status = 422
     title = "Import rejected"
+
+
+class ImportConflict(Problem):
+    status = 409
+    title = "Import conflict"
 
 
 def parse(stream: TextIO, media_type: str) -> Iterator[tuple[int, dict | None, str | None]]:
@@ -98,19 +108,14 @@ def _reason(error: ValidationError) -> str:
     )
 
 
-async def import_customers(
-    session: AsyncSession, stream: TextIO, media_type: str, actor: Actor, settings: ProfileSettings
-) -> ImportReport:
-    """Reads, checks and writes the file in chunks of CHUNK rows inside the caller's transaction;
-    once a row fails, checking goes on (to report every bad line) but writing stops, and the
-    ImportRejected raised at the end rolls back what was written. Memory stays flat in the file
-    size but for two compact keys per row (duplicate checks)."""
-    report = ImportReport()
+def _checked_rows(
+    stream: TextIO, media_type: str, report: ImportReport
+) -> Iterator[tuple[int, CustomerImportRow, str]]:
+    """The file's valid rows (line, row, its national ID's blind index); bad rows and rows
+    repeating an earlier one in the file are reported instead."""
     keys = crypto.keyring()
     seen_refs: dict[bytes, int] = {}
     seen_ids: dict[bytes, int] = {}
-    chunk: list[tuple[int, CustomerImportRow, str]] = []
-    moment = now()
     for line, row, unreadable in parse(stream, media_type):
         report.rows += 1
         if unreadable:
@@ -131,11 +136,47 @@ async def import_customers(
             continue
         seen_refs[ref_key] = line
         seen_ids[id_key] = line
-        chunk.append((line, customer, index))
-        if len(chunk) >= CHUNK:
-            await _check_and_write(session, chunk, report, moment, actor, settings)
-            chunk = []
-    await _check_and_write(session, chunk, report, moment, actor, settings)
+        yield line, customer, index
+
+
+async def import_customers(
+    session: AsyncSession, stream: TextIO, media_type: str, actor: Actor, settings: ProfileSettings
+) -> ImportReport:
+    """Reads, checks and writes the file in chunks of CHUNK rows inside the caller's transaction;
+    once a row fails, checking goes on (to report every bad line) but writing stops, and the
+    ImportRejected raised at the end rolls back what was written. Memory stays flat in the file
+    size but for two compact keys per row (duplicate checks) and two chunks in flight.
+
+    Reading and checking the file runs beside the writing: each checked chunk is written by a
+    task of its own, started once the one before has finished (so the session has one user at a
+    time), and the database works on one chunk while the next is read and checked."""
+    report = ImportReport()
+    moment = now()
+    writing: asyncio.Task | None = None  # the one chunk being written, if any
+
+    async def write(chunk: list[tuple[int, CustomerImportRow, str]]) -> asyncio.Task:
+        if writing is not None:
+            await writing  # in file order, one at a time; raises what the last write raised
+        return asyncio.create_task(_check_and_write(session, chunk, report, moment, actor, settings))
+
+    try:
+        chunk: list[tuple[int, CustomerImportRow, str]] = []
+        for checked, item in enumerate(_checked_rows(stream, media_type, report), start=1):
+            chunk.append(item)
+            if len(chunk) >= CHUNK:
+                writing, chunk = await write(chunk), []
+            if checked % PAUSE_EVERY == 0:
+                await asyncio.sleep(0)  # lets the write in progress send its next statement
+                if writing is not None and writing.done():
+                    writing.result()  # a failed write ends the import now
+        writing = await write(chunk)
+        await writing
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writing
+    report.errors.sort(key=lambda e: e["line"])  # checking and writing each report in line order
     if report.rows == 0:
         raise ImportRejected("The file holds no rows.")
     if report.error_count:
@@ -173,13 +214,18 @@ async def _check_and_write(
             report.fail(line, "a customer with this national_id already exists under another external_ref")
     if report.error_count or not fresh:
         return
+    policy, today = settings.tier_policy(), moment.date()
+    assigned = actor.id if actor.role in settings.assigned_only_roles else None
     customers, stages, tiers, events = [], [], [], []
     for _, row, index in fresh:
         fields = row.model_dump()
-        if actor.role in settings.assigned_only_roles:
-            fields["relationship_manager_id"] = actor.id
+        if assigned is not None:
+            fields["relationship_manager_id"] = assigned
         customer_id = str(uuid.uuid4())
-        tier = _tier(fields["assets_under_management"], fields["product_holdings"], moment, settings)
+        # Imported customers count as active now (last_activity_at), as one created by hand does.
+        tier = tier_for(
+            fields["assets_under_management"], fields["product_holdings"], moment, policy=policy, moment=moment
+        ).value
         customers.append(
             {
                 **fields,
@@ -213,13 +259,21 @@ async def _check_and_write(
                     assets_under_management=row.assets_under_management,
                     relationship_manager_id=fields.get("relationship_manager_id"),
                     tier=tier,
-                    age_band=age_band(row.birth_date),
+                    age_band=age_band(row.birth_date, today),
                 ),
             )
         )
-    await session.execute(sa.insert(Customer), customers)
-    await session.execute(sa.insert(StageChange), stages)
-    await session.execute(sa.insert(TierChange), tiers)
+    try:
+        await insert_many(session, Customer.__table__, customers)
+    except sa.exc.IntegrityError:
+        # Checked above, so another transaction took one of these external references or
+        # national IDs in the meantime (a concurrent import of the same customers).
+        raise ImportConflict(
+            "Some of these customers were created by another request during the import; nothing was "
+            "written. Send the file again: customers already known by external_ref are then skipped."
+        ) from None
+    await insert_many(session, StageChange.__table__, stages)
+    await insert_many(session, TierChange.__table__, tiers)
     await outbox.emit_many(session, events)
     await audit.record_many(
         session,

@@ -31,6 +31,9 @@ class Customer(Base):
             postgresql_where=sa.text("duplicate_of IS NULL"),
             sqlite_where=sa.text("duplicate_of IS NULL"),
         ),
+        # Every look-up by national ID (search, create, import) names no `duplicate_of`, so the
+        # partial unique index above cannot serve it: without this one each is a full scan.
+        sa.Index("ix_customers_national_id_index", "national_id_index"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)

@@ -225,11 +225,11 @@ async def announce_update(session: AsyncSession, customer: Customer, changed_fie
     )
 
 
-def age_band(birth_date: date | None) -> str | None:
-    """The age band events carry instead of the birth date."""
+def age_band(birth_date: date | None, today: date | None = None) -> str | None:
+    """The age band events carry instead of the birth date (`today` defaults to the clock's)."""
     if birth_date is None:
         return None
-    today = now().date()
+    today = today or now().date()
     age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
     for upper, band in ((18, "under_18"), (40, "18_39"), (65, "40_64"), (80, "65_79")):
         if age < upper:
