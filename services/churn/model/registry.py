@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import skops.io as sio
 
 from services.churn.model.dataset import Encoder, Spec
 
@@ -118,6 +117,8 @@ class Registry:
             except FileExistsError:
                 version += 1
         folder = self.directory / str(version)
+        import skops.io as sio  # with scikit-learn: seconds to import, only when a model is stored
+
         sio.dump(classifier, folder / MODEL_FILE)
         meta = {**meta, "version": version}
         # Not sorted: the order of the columns is the order of the model's features.
@@ -127,6 +128,8 @@ class Registry:
     def load(self, version: int) -> ChurnModel:
         meta = self.meta(version)
         path = self.directory / str(version) / MODEL_FILE
+        import skops.io as sio  # with scikit-learn: seconds to import, only when a model is loaded
+
         untrusted = set(sio.get_untrusted_types(file=path))
         if unexpected := untrusted - ALLOWED_TYPES:
             raise RegistryError(
