@@ -23,8 +23,11 @@ import asyncpg
 from services.components import COMPONENTS
 
 ADMIN_URL = os.environ.get("CRM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-# Lets two test runs share one server without dropping each other's databases.
-PREFIX = os.environ.get("CRM_TEST_DB_PREFIX", "crm_test")
+# Lets two test runs share one server without dropping each other's databases; each pytest-xdist
+# worker of a run (`-n 2`) has databases of its own too.
+PREFIX = os.environ.get("CRM_TEST_DB_PREFIX", "crm_test") + (
+    f"_{os.environ['PYTEST_XDIST_WORKER']}" if "PYTEST_XDIST_WORKER" in os.environ else ""
+)
 TEMPLATE_PREFIX = "crm_tmpl"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,9 +53,10 @@ async def recreate_one(component: str, prefix: str = PREFIX) -> str:
     return database_url(component, prefix)
 
 
-async def recreate(prefix: str = PREFIX) -> dict[str, str]:
-    """Drop and create every component's database, empty; returns component -> SQLAlchemy URL."""
-    return {component: await recreate_one(component, prefix) for component in COMPONENTS}
+async def recreate(prefix: str = PREFIX, components: list[str] | None = None) -> dict[str, str]:
+    """Drop and create every component's (or `components`') database, empty; returns
+    component -> SQLAlchemy URL."""
+    return {component: await recreate_one(component, prefix) for component in components or COMPONENTS}
 
 
 @functools.cache
@@ -142,9 +146,10 @@ async def migrated_one(component: str, prefix: str = PREFIX) -> str:
     return database_url(component, prefix)
 
 
-async def migrated(prefix: str = PREFIX) -> dict[str, str]:
-    """Every component's database, recreated at head from its template; component -> URL."""
-    return {component: await migrated_one(component, prefix) for component in COMPONENTS}
+async def migrated(prefix: str = PREFIX, components: list[str] | None = None) -> dict[str, str]:
+    """Every component's (or `components`') database, recreated at head from its template;
+    returns component -> SQLAlchemy URL."""
+    return {component: await migrated_one(component, prefix) for component in components or COMPONENTS}
 
 
 if __name__ == "__main__":

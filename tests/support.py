@@ -77,8 +77,21 @@ class System:
         )
 
     def start(self) -> None:
-        for component in self.components:
-            self.run_cli("migrate", component)
+        # Every component's init step at once, as pods start together in a release.
+        migrations = {
+            component: subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "migrate", component],
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for component in self.components
+        }
+        for component, process in migrations.items():
+            output, _ = process.communicate()
+            if process.returncode:
+                raise RuntimeError(f"crm migrate {component} failed:\n{output}")
         for component in self.components:
             self.start_component(component)
         for component in self.components:
@@ -203,7 +216,7 @@ def system_of_its_own(
 
     broker = LocalBroker(free_port())
     broker.start()
-    urls = asyncio.run(databases.recreate(prefix=f"{databases.PREFIX}_{name}"))
+    urls = asyncio.run(databases.migrated(prefix=f"{databases.PREFIX}_{name}", components=components))
     running = System(
         database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=workdir, components=components
     )
