@@ -37,9 +37,11 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
-## test-fast: the unit and service tiers only (no broker, no server processes)
+## test-fast: the unit and service tiers only (no broker, no server processes), on two workers
+## (pytest-xdist; each worker has databases of its own). WORKERS=0 runs them in one process.
+WORKERS ?= 2
 test-fast: install
-	$(BIN)/python -m pytest tests/unit tests/service
+	$(BIN)/python -m pytest tests/unit tests/service $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS))
 
 ## lint: formatting and lint rules on the whole tree (CI runs it)
 lint: install
