@@ -33,13 +33,20 @@ run: install
 	@echo ""
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho --procfile Procfile start
 
+# The unit and service tiers run on two pytest-xdist workers (each worker has databases of its
+# own); WORKERS=0 runs them in one process. The system tier always runs in one process: its
+# session starts the whole system once.
+WORKERS ?= 2
+FAST    := tests/unit tests/service $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS))
+
 ## test: every test, against PostgreSQL on 127.0.0.1:5432 and a real broker
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(FAST)
+	$(BIN)/python -m pytest tests/system
 
 ## test-fast: the unit and service tiers only (no broker, no server processes)
 test-fast: install
-	$(BIN)/python -m pytest tests/unit tests/service
+	$(BIN)/python -m pytest $(FAST)
 
 ## lint: formatting and lint rules on the whole tree (CI runs it)
 lint: install

@@ -5,9 +5,18 @@ tests/service   one component in process on its own real PostgreSQL database
 tests/system    processes, the broker, the gateway, outages, end to end
 """
 
+import os
 from pathlib import Path
 
 import pytest
+
+# One compute thread per test process. The models the tests train are small, and on a CI
+# runner's few shared cores LightGBM's spinning OpenMP threads (as many as joblib counts cores,
+# hence LOKY_MAX_CPU_COUNT) contend with each other and with the servers under test: one thread
+# trains the same model, with the same result, several times faster. Set before anything imports
+# lightgbm, numpy or scikit-learn; server processes inherit it.
+for _variable in ("LOKY_MAX_CPU_COUNT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 TIERS = ("unit", "service", "system")
 

@@ -80,8 +80,21 @@ class System:
         )
 
     def start(self) -> None:
-        for component in self.components:
-            self.run_cli("migrate", component)
+        # Every component's init step at once, as pods start together in a release.
+        migrations = {
+            component: subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "migrate", component],
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for component in self.components
+        }
+        for component, process in migrations.items():
+            output, _ = process.communicate()
+            if process.returncode:
+                raise RuntimeError(f"crm migrate {component} failed:\n{output}")
         for component in self.components:
             self.start_component(component)
         for component in self.components:
@@ -122,8 +135,11 @@ class System:
         raise RuntimeError(f"{component} not ready within {timeout}s; see {self.workdir / (component + '.log')}")
 
     def stop(self) -> None:
+        # All asked to stop at once; each shuts down gracefully in parallel with the others.
+        for process in self.processes.values():
+            process.terminate()
         for component in list(self.processes):
-            self.stop_component(component)
+            self.processes.pop(component).wait(15)
 
     def token(self, role: str, subject: str | None = None) -> str:
         from gateway.auth import sign_token
@@ -206,7 +222,7 @@ def system_of_its_own(
 
     broker = LocalBroker(free_port())
     broker.start()
-    urls = asyncio.run(databases.recreate(prefix=f"{databases.PREFIX}_{name}"))
+    urls = asyncio.run(databases.migrated(prefix=f"{databases.PREFIX}_{name}", components=components))
     running = System(
         database_urls=urls, bootstrap_servers=broker.bootstrap_servers, workdir=workdir, components=components
     )

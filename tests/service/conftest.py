@@ -9,7 +9,6 @@ the component's handlers (with the real inbox), and its published events are rea
         events = await profile.published("customer.created")
 """
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -22,7 +21,6 @@ from events.contracts.envelope import Envelope
 from services.components import spec_of
 from services.kit.app import build_app
 from services.kit.identity import caller_headers
-from services.kit.migrations import upgrade
 from tests import databases
 
 PREFIX = f"{databases.PREFIX}_svc"
@@ -84,18 +82,16 @@ class InProcessService:
 
 
 class ServiceDatabases:
-    """Each component's database, created empty and migrated to head the first time a test asks
-    for it in this session (so a run of one service's tests prepares only that database)."""
+    """Each component's database, created at head (a copy of its migrated template, see
+    tests/databases.py) the first time a test asks for it in this session (so a run of one
+    service's tests prepares only that database)."""
 
     def __init__(self) -> None:
         self.urls: dict[str, str] = {}
 
     async def url(self, component: str) -> str:
         if component not in self.urls:
-            url = await databases.recreate_one(component, prefix=PREFIX)
-            spec = spec_of(component)
-            # Alembic drives its own event loop: run it in a thread, off the test's loop.
-            await asyncio.to_thread(upgrade, spec.migrations, url, spec.metadata)
+            url = await databases.migrated_one(component, prefix=PREFIX)
             os.environ[f"{component.upper()}_DATABASE_URL"] = url
             self.urls[component] = url
         return self.urls[component]

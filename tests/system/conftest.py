@@ -1,7 +1,7 @@
 """Session fixtures: the broker, fresh PostgreSQL databases, and the whole system running.
 
 KAFKA_BOOTSTRAP_SERVERS, when set (CI sets it), names a running broker to use; otherwise the
-session starts its own. Databases are recreated empty on CRM_TEST_POSTGRES (default: the local
+session starts its own. Databases are recreated at head on CRM_TEST_POSTGRES (default: the local
 server) for every run. CRM_TEST_COMPONENTS (comma-separated) runs only some components, for
 working on one service.
 """
@@ -34,7 +34,8 @@ def bootstrap_servers():
 
 @pytest.fixture(scope="session")
 def postgres_urls() -> dict[str, str]:
-    return asyncio.run(databases.recreate())
+    """Every component's database, at head (a copy of its migrated template: tests/databases.py)."""
+    return asyncio.run(databases.migrated())
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """How good a churn model is on rows it was not trained on, and how far scores have drifted."""
 
 import numpy as np
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 
 def lift_top_decile(label: np.ndarray, probability: np.ndarray) -> float:
@@ -35,6 +34,9 @@ def calibration_table(label: np.ndarray, probability: np.ndarray, bins: int = 10
 
 
 def evaluate(label: np.ndarray, probability: np.ndarray) -> dict:
+    # scikit-learn takes seconds to import; the service's drift check (psi) does without it.
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     return {
         "rows": len(label),
         "positives": int(label.sum()),

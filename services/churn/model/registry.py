@@ -16,12 +16,14 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import skops.io as sio
-from sklearn.calibration import CalibratedClassifierCV
 
 from services.churn.model.dataset import Encoder, Spec
+
+if TYPE_CHECKING:  # scikit-learn takes seconds to import: only where a model is used
+    from sklearn.calibration import CalibratedClassifierCV
 
 MODEL_FILE, META_FILE, PROMOTIONS = "model.skops", "meta.json", "promotions.jsonl"
 # Types a churn model file may contain beyond skops' defaults (scikit-learn and numpy basics).
@@ -56,7 +58,7 @@ class ChurnModel:
 
     version: int
     meta: dict
-    classifier: CalibratedClassifierCV  # over a frozen LGBMClassifier
+    classifier: "CalibratedClassifierCV"  # over a frozen LGBMClassifier
     encoder: Encoder
 
     @property
@@ -119,6 +121,8 @@ class Registry:
             except FileExistsError:
                 version += 1
         folder = self.directory / str(version)
+        import skops.io as sio  # with scikit-learn: seconds to import, only when a model is stored
+
         sio.dump(classifier, folder / MODEL_FILE)
         meta = {**meta, "version": version}
         # Not sorted: the order of the columns is the order of the model's features.
@@ -128,6 +132,8 @@ class Registry:
     def load(self, version: int) -> ChurnModel:
         meta = self.meta(version)
         path = self.directory / str(version) / MODEL_FILE
+        import skops.io as sio  # with scikit-learn: seconds to import, only when a model is loaded
+
         untrusted = set(sio.get_untrusted_types(file=path))
         if unexpected := untrusted - ALLOWED_TYPES:
             raise RegistryError(

@@ -21,7 +21,7 @@ PREFIX = f"{databases.PREFIX}_svc_migrate"
 
 @pytest.fixture
 async def fresh_churn_database(monkeypatch) -> str:
-    url = (await databases.recreate(prefix=PREFIX))["churn"]
+    url = await databases.recreate_one("churn", prefix=PREFIX)
     monkeypatch.setenv("CHURN_DATABASE_URL", url)
     return url
 

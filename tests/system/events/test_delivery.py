@@ -32,7 +32,7 @@ def outage_broker():
 
 @pytest.fixture(scope="module")
 def pair(outage_broker, tmp_path_factory):
-    urls = asyncio.run(databases.recreate(prefix=f"{databases.PREFIX}_delivery"))
+    urls = asyncio.run(databases.migrated(prefix=f"{databases.PREFIX}_delivery", components=["feedback", "churn"]))
     running = System(
         database_urls=urls,
         bootstrap_servers=outage_broker.bootstrap_servers,

@@ -30,7 +30,7 @@ async def own_profile(request, bootstrap_servers, tmp_path, keys):
     """A profile service with its own database (named after the test module) and keys k1
     (active) and k2 loaded."""
     prefix = f"{databases.PREFIX}_{request.module.__name__.rsplit('.', 1)[-1].removeprefix('test_')}"
-    urls = await databases.recreate(prefix=prefix)
+    urls = await databases.migrated(prefix=prefix, components=["profile"])
     own = System(database_urls=urls, bootstrap_servers=bootstrap_servers, workdir=tmp_path, components=["profile"])
     own.database_prefix = prefix
     own.env.update(key_env(keys, active="k1"))

@@ -123,7 +123,7 @@ async def test_backup_and_restore_drill(own_profile, client, keys, tmp_path):
 
     # Disaster: the database is lost. Restore into a new, empty one of the same name.
     own.stop_component("profile")
-    await databases.recreate(prefix=own.database_prefix)
+    await databases.recreate(prefix=own.database_prefix, components=["profile"])
     restored = run_script("profile-restore.sh", str(dump), database_url=database_url)
     assert restored.returncode == 0, restored.stderr
     assert "sealed with key ids: k1 k2 " in restored.stdout, restored.stdout

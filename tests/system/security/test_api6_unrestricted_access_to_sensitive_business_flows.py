@@ -26,7 +26,9 @@ def frozen_broker():
 
 @pytest.fixture(scope="module")
 def trio(frozen_broker, tmp_path_factory):
-    urls = asyncio.run(databases.recreate(prefix=f"{databases.PREFIX}_failclosed"))
+    urls = asyncio.run(
+        databases.migrated(prefix=f"{databases.PREFIX}_failclosed", components=["profile", "consent", "gateway"])
+    )
     running = System(
         database_urls=urls,
         bootstrap_servers=frozen_broker.bootstrap_servers,

@@ -84,7 +84,8 @@ def _render_dir(path: Path) -> tuple[dict, ...]:
     )
     if result.returncode != 0:
         raise RuntimeError(f"kubectl kustomize {path} failed:\n{result.stderr}")
-    return tuple(d for d in yaml.safe_load_all(result.stdout) if d)
+    # libyaml's safe loader: the same documents, parsed several times faster than in Python.
+    return tuple(d for d in yaml.load_all(result.stdout, Loader=yaml.CSafeLoader) if d)
 
 
 @functools.cache
