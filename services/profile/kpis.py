@@ -38,41 +38,58 @@ async def customer_kpis(
     existing = Customer.created_at < window.end
     keys = [group] if group is not None else []
 
+    churned_in_window = (
+        sa.select(StageChange.customer_id, StageChange.at)
+        .where(StageChange.to_stage == Stage.CHURNED, StageChange.at >= window.start, StageChange.at < window.end)
+        .subquery()
+    )
+    # Per customer: churn moves in the window and identity documents expiring by the notice date,
+    # joined to the one pass over the customers below (not a pass of their own each).
+    churn_moves = (
+        sa.select(churned_in_window.c.customer_id, sa.func.count().label("n"))
+        .group_by(churned_in_window.c.customer_id)
+        .subquery()
+    )
+    expiring = Document.expires_on <= as_date(window.end + timedelta(days=notice_days))
+    expiring_per_customer = (
+        sa.select(Document.customer_id, sa.func.count().label("n"))
+        .where(expiring)
+        .group_by(Document.customer_id)
+        .subquery()
+    )
+    customers = sa.outerjoin(Customer, churn_moves, Customer.id == churn_moves.c.customer_id).outerjoin(
+        expiring_per_customer, Customer.id == expiring_per_customer.c.customer_id
+    )
+
     async with session.begin():
-        # The book as of the window's end and at its start, assets, risk appetite: one pass.
-        totals: list[dict[Any, Any]] = [{None: 0} for _ in range(4)]
-        book, assets, high_risk, at_start = totals
+        # The book as of the window's end and at its start, assets, risk appetite, new and
+        # churned customers, expiring documents: one pass.
+        totals: list[dict[Any, Any]] = [{None: 0} for _ in range(7)]
+        book, assets, high_risk, at_start, new, churned, expiring_docs = totals
         measures = (
             sa.func.count().filter(existing),
             sa.func.coalesce(sa.func.sum(Customer.assets_under_management).filter(existing), 0),
             sa.func.count().filter(sa.and_(existing, Customer.risk_level.in_(HIGH_RISK_LEVELS))),
             sa.func.count().filter(Customer.created_at < window.start),
+            sa.func.count().filter(Customer.created_at >= window.start, existing),
+            sa.func.coalesce(sa.func.sum(churn_moves.c.n), 0),
+            sa.func.coalesce(sa.func.sum(expiring_per_customer.c.n), 0),
         )
-        for row in await session.execute(sa.select(*measures, *keys).where(*scope).group_by(*keys)):
-            key = row[4] if keys else None
+        query = sa.select(*measures, *keys).select_from(customers).where(*scope).group_by(*keys)
+        for row in await session.execute(query):
+            key = row[7] if keys else None
             # A group is listed under a KPI only if some of its customers count there.
-            for measured, value, rows in zip(totals, row[:4], (row[0], row[0], row[2], row[3]), strict=True):
+            counted = (row[0], row[0], row[2], row[3], row[4], row[5], row[6])
+            for measured, value, rows in zip(totals, row[:7], counted, strict=True):
                 add_to(measured, key if rows else None, value)
-        new, new_series = await count_in_window(session, Customer.created_at, window, where=scope, group=group)
-        churned_in_window = (
-            sa.select(StageChange.customer_id, StageChange.at)
-            .where(StageChange.to_stage == Stage.CHURNED, StageChange.at >= window.start, StageChange.at < window.end)
-            .subquery()
-        )
-        churned, churn_series = await count_in_window(
+        _, new_series = await count_in_window(session, Customer.created_at, window, where=scope)
+        _, churn_series = await count_in_window(
             session,
             churned_in_window.c.at,
             window,
             where=scope,
-            group=group,
             from_=sa.join(Customer, churned_in_window, Customer.id == churned_in_window.c.customer_id),
         )
-        expiring_docs: dict[Any, int] = {None: 0}
-        expiring = Document.expires_on <= as_date(window.end + timedelta(days=notice_days))
-        documents = sa.join(Customer, Document, Customer.id == Document.customer_id)
-        query = sa.select(sa.func.count(), *keys).select_from(documents).where(*scope, expiring).group_by(*keys)
-        for counted in await session.execute(query):
-            add_to(expiring_docs, counted[1] if keys else None, counted[0])
 
     def kpi(name, unit, values, *, series=None, drill=None):
         total = values.get(None, 0)
