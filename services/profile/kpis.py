@@ -43,27 +43,18 @@ async def customer_kpis(
         .where(StageChange.to_stage == Stage.CHURNED, StageChange.at >= window.start, StageChange.at < window.end)
         .subquery()
     )
-    # Per customer: churn moves in the window and identity documents expiring by the notice date,
-    # joined to the one pass over the customers below (not a pass of their own each).
-    churn_moves = (
-        sa.select(churned_in_window.c.customer_id, sa.func.count().label("n"))
-        .group_by(churned_in_window.c.customer_id)
-        .subquery()
-    )
+    # The customers' events the KPIs count besides the customers themselves: churn moves in the
+    # window and identity documents expiring by the notice date, matched to the customers (their
+    # scope and group) by one join for both.
     expiring = Document.expires_on <= as_date(window.end + timedelta(days=notice_days))
-    expiring_per_customer = (
-        sa.select(Document.customer_id, sa.func.count().label("n"))
-        .where(expiring)
-        .group_by(Document.customer_id)
-        .subquery()
-    )
-    customers = sa.outerjoin(Customer, churn_moves, Customer.id == churn_moves.c.customer_id).outerjoin(
-        expiring_per_customer, Customer.id == expiring_per_customer.c.customer_id
-    )
+    events = sa.union_all(
+        sa.select(churned_in_window.c.customer_id, sa.literal("churned").label("kind")),
+        sa.select(Document.customer_id, sa.literal("document").label("kind")).where(expiring),
+    ).subquery()
 
     async with session.begin():
-        # The book as of the window's end and at its start, assets, risk appetite, new and
-        # churned customers, expiring documents: one pass.
+        # The book as of the window's end and at its start, assets, risk appetite, new customers:
+        # one pass over the customers.
         totals: list[dict[Any, Any]] = [{None: 0} for _ in range(7)]
         book, assets, high_risk, at_start, new, churned, expiring_docs = totals
         measures = (
@@ -72,16 +63,29 @@ async def customer_kpis(
             sa.func.count().filter(sa.and_(existing, Customer.risk_level.in_(HIGH_RISK_LEVELS))),
             sa.func.count().filter(Customer.created_at < window.start),
             sa.func.count().filter(Customer.created_at >= window.start, existing),
-            sa.func.coalesce(sa.func.sum(churn_moves.c.n), 0),
-            sa.func.coalesce(sa.func.sum(expiring_per_customer.c.n), 0),
         )
-        query = sa.select(*measures, *keys).select_from(customers).where(*scope).group_by(*keys)
-        for row in await session.execute(query):
-            key = row[7] if keys else None
+        for row in await session.execute(sa.select(*measures, *keys).where(*scope).group_by(*keys)):
+            key = row[5] if keys else None
             # A group is listed under a KPI only if some of its customers count there.
-            counted = (row[0], row[0], row[2], row[3], row[4], row[5], row[6])
-            for measured, value, rows in zip(totals, row[:7], counted, strict=True):
+            for measured, value, rows in zip(
+                totals[:5], row[:5], (row[0], row[0], row[2], row[3], row[4]), strict=True
+            ):
                 add_to(measured, key if rows else None, value)
+        # Churned customers and expiring documents: one join of both to the customers.
+        query = (
+            sa.select(
+                sa.func.count().filter(events.c.kind == "churned"),
+                sa.func.count().filter(events.c.kind == "document"),
+                *keys,
+            )
+            .select_from(sa.join(Customer, events, Customer.id == events.c.customer_id))
+            .where(*scope)
+            .group_by(*keys)
+        )
+        for row in await session.execute(query):
+            key = row[2] if keys else None
+            for measured, value in zip((churned, expiring_docs), row[:2], strict=True):
+                add_to(measured, key if value else None, value)
         _, new_series = await count_in_window(session, Customer.created_at, window, where=scope)
         _, churn_series = await count_in_window(
             session,
