@@ -94,15 +94,16 @@ async def churn_kpis(
     current = sum(by_band.values())
 
     retained: dict[str, defaultdict[str, list[int]]] = {g: defaultdict(lambda: [0, 0]) for g in ("treated", "control")}
-    for band, group, kept, total in await session.execute(
-        sa.select(
-            Intervention.band, Intervention.group, sa.func.count().filter(F.churned_at.is_(None)), sa.func.count()
-        )
-        .join(F, F.customer_id == Intervention.customer_id, isouter=True)
-        .where(*mine, Intervention.created_at >= window.start, Intervention.created_at < window.end)
+    # Kept: the intervention's customer has not churned (one hashed look-up in the churned
+    # customers, not a join of every customer's features).
+    kept = Intervention.customer_id.not_in(sa.select(F.customer_id).where(F.churned_at.is_not(None)))
+    portfolio = [Intervention.customer_id.in_(sa.select(F.customer_id).where(*mine))] if mine else []
+    for band, group, kept_n, total in await session.execute(
+        sa.select(Intervention.band, Intervention.group, sa.func.count().filter(kept), sa.func.count())
+        .where(*portfolio, Intervention.created_at >= window.start, Intervention.created_at < window.end)
         .group_by(Intervention.band, Intervention.group)
     ):
-        retained[group][band][0] += kept
+        retained[group][band][0] += kept_n
         retained[group][band][1] += total
 
     def retention(group: str) -> Kpi:
