@@ -167,8 +167,9 @@ FIXTURES: dict[str, list[str]] = {
             FROM generate_series(1, {CUSTOMERS // 5}) i""",
     ],
     "feedback": [
-        f"""INSERT INTO known_customers (customer_id, relationship_manager_id, tier, erased, updated_at)
-            SELECT {_customer("i")}, {_manager("i")}, {_pick(*TIERS)}, random() < 0.005, $1::timestamptz
+        f"""INSERT INTO known_customers (customer_id, relationship_manager_id, tier, erased_at, updated_at)
+            SELECT {_customer("i")}, {_manager("i")}, {_pick(*TIERS)},
+                CASE WHEN random() < 0.005 THEN $1::timestamptz END, $1::timestamptz
             FROM generate_series(1, {CUSTOMERS}) i""",
         # A year of answers (the 365-day window holds them all).
         f"""INSERT INTO feedback (id, customer_id, survey, score, channel, received_at, tier, product, detractor)

@@ -98,17 +98,25 @@ async def consent_kpis(session: SessionDep, window: KpiWindow = kpi_query(*BREAK
     expiring = sa.and_(active_at_end, Consent.expires_at < window.end + EXPIRING_WITHIN)
 
     async with session.begin():
-        # Active and expiring at the window's end: one pass over the consents granted before it.
-        active, expiring_soon = {None: 0}, {None: 0}
-        query = sa.select(sa.func.count().filter(active_at_end), sa.func.count().filter(expiring), *keys)
+        # Active and expiring at the window's end, and granted within it: one pass over the
+        # consents granted before its end (the trend of grants is counted per bucket below).
+        active, expiring_soon, granted = {None: 0}, {None: 0}, {None: 0}
+        granted_in_window = Consent.granted_at >= window.start
+        query = sa.select(
+            sa.func.count().filter(active_at_end),
+            sa.func.count().filter(expiring),
+            sa.func.count().filter(granted_in_window),
+            *keys,
+        )
         for row in await session.execute(query.where(Consent.granted_at < window.end).group_by(*keys)):
-            key = row[2] if keys else None
-            add_to(active, key if row[0] else None, row[0])
-            add_to(expiring_soon, key if row[1] else None, row[1])
+            key = row[3] if keys else None
+            for counts, n in zip((active, expiring_soon, granted), row[:3], strict=True):
+                add_to(counts, key if n else None, n)
         kpis = [_count_kpi("active_consents", active), _count_kpi("expiring_consents", expiring_soon)]
-        for name, moment in (("granted_consents", Consent.granted_at), ("revoked_consents", Consent.revoked_at)):
-            counts, series = await count_in_window(session, moment, window, group=group)
-            kpis.append(_count_kpi(name, counts, series))
+        _, granted_series = await count_in_window(session, Consent.granted_at, window)
+        kpis.append(_count_kpi("granted_consents", granted, granted_series))
+        revoked, revoked_series = await count_in_window(session, Consent.revoked_at, window, group=group)
+        kpis.append(_count_kpi("revoked_consents", revoked, revoked_series))
         for outcome in ("permit", "deny"):
             kpis.append(await _decision_kpi(session, outcome, window))
     return KpiReport.of("consent", window, kpis)

@@ -38,41 +38,62 @@ async def customer_kpis(
     existing = Customer.created_at < window.end
     keys = [group] if group is not None else []
 
+    churned_in_window = (
+        sa.select(StageChange.customer_id, StageChange.at)
+        .where(StageChange.to_stage == Stage.CHURNED, StageChange.at >= window.start, StageChange.at < window.end)
+        .subquery()
+    )
+    # The customers' events the KPIs count besides the customers themselves: churn moves in the
+    # window and identity documents expiring by the notice date, matched to the customers (their
+    # scope and group) by one join for both.
+    expiring = Document.expires_on <= as_date(window.end + timedelta(days=notice_days))
+    events = sa.union_all(
+        sa.select(churned_in_window.c.customer_id, sa.literal("churned").label("kind")),
+        sa.select(Document.customer_id, sa.literal("document").label("kind")).where(expiring),
+    ).subquery()
+
     async with session.begin():
-        # The book as of the window's end and at its start, assets, risk appetite: one pass.
-        totals: list[dict[Any, Any]] = [{None: 0} for _ in range(4)]
-        book, assets, high_risk, at_start = totals
+        # The book as of the window's end and at its start, assets, risk appetite, new customers:
+        # one pass over the customers.
+        totals: list[dict[Any, Any]] = [{None: 0} for _ in range(7)]
+        book, assets, high_risk, at_start, new, churned, expiring_docs = totals
         measures = (
             sa.func.count().filter(existing),
             sa.func.coalesce(sa.func.sum(Customer.assets_under_management).filter(existing), 0),
             sa.func.count().filter(sa.and_(existing, Customer.risk_level.in_(HIGH_RISK_LEVELS))),
             sa.func.count().filter(Customer.created_at < window.start),
+            sa.func.count().filter(Customer.created_at >= window.start, existing),
         )
         for row in await session.execute(sa.select(*measures, *keys).where(*scope).group_by(*keys)):
-            key = row[4] if keys else None
+            key = row[5] if keys else None
             # A group is listed under a KPI only if some of its customers count there.
-            for measured, value, rows in zip(totals, row[:4], (row[0], row[0], row[2], row[3]), strict=True):
+            for measured, value, rows in zip(
+                totals[:5], row[:5], (row[0], row[0], row[2], row[3], row[4]), strict=True
+            ):
                 add_to(measured, key if rows else None, value)
-        new, new_series = await count_in_window(session, Customer.created_at, window, where=scope, group=group)
-        churned_in_window = (
-            sa.select(StageChange.customer_id, StageChange.at)
-            .where(StageChange.to_stage == Stage.CHURNED, StageChange.at >= window.start, StageChange.at < window.end)
-            .subquery()
+        # Churned customers and expiring documents: one join of both to the customers.
+        query = (
+            sa.select(
+                sa.func.count().filter(events.c.kind == "churned"),
+                sa.func.count().filter(events.c.kind == "document"),
+                *keys,
+            )
+            .select_from(sa.join(Customer, events, Customer.id == events.c.customer_id))
+            .where(*scope)
+            .group_by(*keys)
         )
-        churned, churn_series = await count_in_window(
+        for counted in await session.execute(query):
+            group_key = counted[2] if keys else None
+            for measured, value in zip((churned, expiring_docs), counted[:2], strict=True):
+                add_to(measured, group_key if value else None, value)
+        _, new_series = await count_in_window(session, Customer.created_at, window, where=scope)
+        _, churn_series = await count_in_window(
             session,
             churned_in_window.c.at,
             window,
             where=scope,
-            group=group,
             from_=sa.join(Customer, churned_in_window, Customer.id == churned_in_window.c.customer_id),
         )
-        expiring_docs: dict[Any, int] = {None: 0}
-        expiring = Document.expires_on <= as_date(window.end + timedelta(days=notice_days))
-        documents = sa.join(Customer, Document, Customer.id == Document.customer_id)
-        query = sa.select(sa.func.count(), *keys).select_from(documents).where(*scope, expiring).group_by(*keys)
-        for counted in await session.execute(query):
-            add_to(expiring_docs, counted[1] if keys else None, counted[0])
 
     def kpi(name, unit, values, *, series=None, drill=None):
         total = values.get(None, 0)

@@ -13,6 +13,15 @@ class CustomerFeatures(Base):
     """What the events told us about one customer: the inputs of the churn score, and its result."""
 
     __tablename__ = "customer_features"
+    # The churned customers, whose interventions did not keep them (kpis/routes.py: retention).
+    __table_args__ = (
+        sa.Index(
+            "ix_customer_features_churned",
+            "customer_id",
+            postgresql_where=sa.text("churned_at IS NOT NULL"),
+            sqlite_where=sa.text("churned_at IS NOT NULL"),
+        ),
+    )
 
     customer_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     # Unknown (None) until a customer event arrives; feedback or a complaint may come first.

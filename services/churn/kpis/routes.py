@@ -68,41 +68,42 @@ async def churn_kpis(
         sa.or_(F.churned_at.is_(None), F.churned_at >= window.start),
     )
     churned_in_window = sa.and_(F.churned_at >= window.start, F.churned_at < window.end)
-    known, churned = (
-        await session.execute(
-            sa.select(sa.func.count().filter(known_at_start), sa.func.count().filter(churned_in_window)).where(*mine)
-        )
-    ).one()
-
-    # Customers not churned: by band, and their mean lifetime value, summed in the database.
-    valued = sa.and_(F.assets_under_management.is_not(None), F.probability.is_not(None))
+    # One pass over the customers: known at the window's start, churned in it, and, of those not
+    # churned, the count by band and their mean lifetime value, summed in the database.
+    valued = sa.and_(F.assets_under_management.is_not(None), F.probability.is_not(None), F.churned_at.is_(None))
     by_band: defaultdict[str, int] = defaultdict(int)
-    value_sum, valued_count = 0.0, 0
-    for level, n, total, count in await session.execute(
+    known, churned, value_sum, valued_count = 0, 0, 0.0, 0
+    for level, n_known, n_churned, n, total, count in await session.execute(
         sa.select(
             F.level,
-            sa.func.count(),
+            sa.func.count().filter(known_at_start),
+            sa.func.count().filter(churned_in_window),
+            sa.func.count().filter(F.churned_at.is_(None)),
             sa.func.sum(lifetime_value_sql(F.assets_under_management, F.probability, settings)).filter(valued),
             sa.func.count().filter(valued),
         )
-        .where(*mine, F.churned_at.is_(None))
+        .where(*mine)
         .group_by(F.level)
     ):
-        by_band[level] += n
+        known += n_known
+        churned += n_churned
+        if n:
+            by_band[level] += n
         value_sum += float(total or 0)
         valued_count += count
     current = sum(by_band.values())
 
     retained: dict[str, defaultdict[str, list[int]]] = {g: defaultdict(lambda: [0, 0]) for g in ("treated", "control")}
-    for band, group, kept, total in await session.execute(
-        sa.select(
-            Intervention.band, Intervention.group, sa.func.count().filter(F.churned_at.is_(None)), sa.func.count()
-        )
-        .join(F, F.customer_id == Intervention.customer_id, isouter=True)
-        .where(*mine, Intervention.created_at >= window.start, Intervention.created_at < window.end)
+    # Kept: the intervention's customer has not churned (one hashed look-up in the churned
+    # customers, not a join of every customer's features).
+    kept = Intervention.customer_id.not_in(sa.select(F.customer_id).where(F.churned_at.is_not(None)))
+    portfolio = [Intervention.customer_id.in_(sa.select(F.customer_id).where(*mine))] if mine else []
+    for band, group, kept_n, total in await session.execute(
+        sa.select(Intervention.band, Intervention.group, sa.func.count().filter(kept), sa.func.count())
+        .where(*portfolio, Intervention.created_at >= window.start, Intervention.created_at < window.end)
         .group_by(Intervention.band, Intervention.group)
     ):
-        retained[group][band][0] += kept
+        retained[group][band][0] += kept_n
         retained[group][band][1] += total
 
     def retention(group: str) -> Kpi:

@@ -11,6 +11,14 @@ class Intervention(Base):
     """A customer rose into a band: the playbook applied, or, for the hold-out group, deliberately not."""
 
     __tablename__ = "retention_interventions"
+    # A KPI window's interventions (kpis/routes.py), counted from the index alone.
+    __table_args__ = (
+        sa.Index(
+            "ix_retention_interventions_created_at_kpis",
+            "created_at",
+            postgresql_include=["customer_id", "band", "group"],
+        ),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
@@ -21,7 +29,7 @@ class Intervention(Base):
     probability: Mapped[float] = mapped_column(sa.Float())
     model: Mapped[str] = mapped_column(sa.String(32))
     reasons: Mapped[list[str]] = mapped_column(sa.JSON())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class RetentionTask(Base):

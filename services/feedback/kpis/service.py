@@ -4,11 +4,12 @@ Every KPI is a ratio of sums: over survey answers (CSAT, NPS, CES, closed-loop r
 cases (complaint rate, SLA breach rate, times to first answer and to resolve, reopen rate).
 The window's whole UTC days are read from the daily sums kept on every change (kpis/rollup.py),
 the whole hours around them from the hourly sums, and the parts of hours at its edges are summed
-from the items themselves, by grouped scans on the time-column indexes. Every way one row per
-(breakdown value, bucket) comes back.
+from the items themselves, by grouped scans on the time-column indexes. Each source is grouped
+twice, once per bucket and once per breakdown value (not per bucket and value: a year by
+channel would be 365 x 4 rows summed in Python).
 """
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -52,56 +53,60 @@ def _hours(later, earlier, dialect: str) -> sa.ColumnElement:
     return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 24.0
 
 
+# Sums by name; a name never added reads as 0.
+Totals = defaultdict[str, float]
+
+
 @dataclass
 class Sums:
     """Sums of one scan: over the whole window, per breakdown value and per bucket."""
 
-    total: Counter = field(default_factory=Counter)
-    by_key: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
-    by_bucket: dict[date, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    total: Totals = field(default_factory=lambda: defaultdict(float))
+    by_key: dict[str, Totals] = field(default_factory=lambda: defaultdict(lambda: defaultdict(float)))
+    by_bucket: dict[date, Totals] = field(default_factory=lambda: defaultdict(lambda: defaultdict(float)))
 
-    def add(self, names: list[str], rows: Sequence, keyed: bool) -> None:
-        """The rows of one grouped scan: (sum of each of `names`..., bucket[, breakdown value])."""
-        n = len(names)
-        per_bucket: dict[date, list] = defaultdict(list)
-        per_key: dict[str, list] = defaultdict(list)
+    def add_buckets(self, names: list[str], rows: Sequence) -> None:
+        """The rows of a scan grouped by bucket: (sum of each of `names`..., bucket). Every row
+        is in one bucket: they add up to the total."""
         for row in rows:
-            per_bucket[as_date(row[n])].append(row)
-            if keyed:
-                per_key[row[n + 1] or UNKNOWN].append(row)
-        for day, members in per_bucket.items():  # every row is in one bucket: they add up to the total
-            self._sum(names, members, self.by_bucket[day], self.total)
-        for key, members in per_key.items():
-            self._sum(names, members, self.by_key[key])
+            self._add(names, row, self.by_bucket[as_date(row[len(names)])], self.total)
+
+    def add_keys(self, names: list[str], rows: Sequence) -> None:
+        """The rows of a scan grouped by breakdown value: (sum of each of `names`..., value)."""
+        for row in rows:
+            self._add(names, row, self.by_key[row[len(names)] or UNKNOWN])
 
     @staticmethod
-    def _sum(names: list[str], members: list, *targets: Any) -> None:  # Counters of float sums
-        for name, column in zip(names, zip(*members, strict=True), strict=False):  # the sums, not bucket and key
-            value = float(sum(filter(None, column)))
-            for sums in targets:
-                sums[name] += value
+    def _add(names: list[str], row: Sequence, *targets: Totals) -> None:
+        for name, value in zip(names, row, strict=False):  # the sums, not bucket or key
+            if value:
+                for sums in targets:
+                    sums[name] += float(value)
 
 
 async def _scan(
     session: AsyncSession, sums: Sums, query: sa.Select, key_column, bucket_column, window: KpiWindow
 ) -> None:
+    """`query`'s sums per bucket and, with a breakdown, per breakdown value: two small groupings
+    rather than one per bucket and value."""
     dialect = session.get_bind().dialect.name
     names = list(query.selected_columns.keys())
     bucket = bucket_start(bucket_column, window.bucket, dialect).label("bucket")
-    keyed = key_column is not None
-    columns = [bucket] + ([key_column.label("key")] if keyed else [])
-    sums.add(names, (await session.execute(query.add_columns(*columns).group_by(*columns))).all(), keyed)
+    sums.add_buckets(names, (await session.execute(query.add_columns(bucket).group_by(bucket))).all())
+    if key_column is not None:
+        key = key_column.label("key")
+        sums.add_keys(names, (await session.execute(query.add_columns(key).group_by(key))).all())
 
 
-def _ratio(numerator: str, denominator: str, scale: float = 1.0) -> Callable[[Counter], tuple[float | None, int]]:
-    def compute(sums: Counter) -> tuple[float | None, int]:
+def _ratio(numerator: str, denominator: str, scale: float = 1.0) -> Callable[[Totals], tuple[float | None, int]]:
+    def compute(sums: Totals) -> tuple[float | None, int]:
         n = int(sums[denominator])
         return (round(scale * sums[numerator] / n, 4) if n else None), n
 
     return compute
 
 
-def _nps(sums: Counter) -> tuple[float | None, int]:
+def _nps(sums: Totals) -> tuple[float | None, int]:
     n = int(sums["nps_n"])
     return (round(100.0 * (sums["nps_promoters"] - sums["nps_detractors"]) / n, 2) if n else None), n
 
@@ -111,7 +116,7 @@ class Definition:
     name: str
     unit: str
     source: str  # answers | cases
-    compute: Callable[[Counter], tuple[float | None, int]]
+    compute: Callable[[Totals], tuple[float | None, int]]
     drill: str
 
 
