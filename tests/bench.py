@@ -749,7 +749,7 @@ async def _relay(system: System) -> list[dict]:
     engine = db.create_engine(databases.database_url("relay", PREFIX))
     metadata = db.new_metadata()
     table, _ = add_messaging_tables(metadata)
-    outbox = Outbox(table, source="bench")
+    outbox = Outbox(table, source="profile")  # customer events are profile's to publish
     broker = LocalBroker(free_port())
     await asyncio.to_thread(broker.start)
     try:
