@@ -76,7 +76,7 @@ CUSTOMERS = table(
         field(
             "duplicate_of",
             OPS,
-            "The customer this record duplicates (same national ID), held for a compliance decision.",
+            "The customer this record duplicates (same national ID), flagged for a compliance decision.",
         ),
         field("lifecycle_stage", BEH, "Prospect, onboarding, active, dormant or churned."),
         field("relationship_manager_id", BUS, "The assigned relationship manager.", identifying=True),

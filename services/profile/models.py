@@ -22,7 +22,7 @@ class Base(DeclarativeBase):
 class Customer(Base):
     __tablename__ = "customers"
     # One customer per national ID (its keyed hash; null once erased). A second record with the
-    # same national ID exists only as a held duplicate (`duplicate_of`, see service.create).
+    # same national ID exists only as a flagged duplicate (`duplicate_of`, see service.create).
     __table_args__ = (
         sa.Index(
             "uq_customers_national_id_index",
@@ -74,7 +74,7 @@ class Customer(Base):
     lifecycle_stage: Mapped[str] = mapped_column(sa.String(20), index=True)
     relationship_manager_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
     # The customer this record duplicates (same national ID), when a manager who may not see
-    # that customer created it: held in onboarding until compliance decides (service.create).
+    # that customer created it; compliance decides whether the two are one person (service.create).
     duplicate_of: Mapped[str | None] = mapped_column(sa.String(36))
     # The bank's own reference (core banking id); makes bulk imports idempotent.
     external_ref: Mapped[str | None] = mapped_column(sa.String(64), unique=True)

@@ -1,4 +1,4 @@
-"""held duplicates: a second record with a national ID already on the book, held for compliance
+"""flagged duplicates: a second record with a national ID already on the book, for compliance to decide
 
 Revision ID: 0010
 Revises: 0009
