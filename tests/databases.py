@@ -6,8 +6,9 @@ python -m tests.databases     creates them empty (CI calls this before `make tes
 `migrated()` gives databases already at head without running the migrations each time: each
 component's schema is migrated once into a template database, named after a fingerprint of its
 migrations and models, and every test database is a `CREATE DATABASE ... TEMPLATE` copy of it.
-A change to a migration, to the code it imports or to the models makes a new template (and drops
-the component's old one); runs on one server with different prefixes share the templates.
+A change to a migration, to the code it imports or to the models makes a new template; runs on
+one server with different prefixes share the templates, and `python -m tests.databases` drops
+those of schemas the checkout no longer has.
 """
 
 import ast
@@ -94,7 +95,7 @@ def template_name(component: str) -> str:
 
 async def _build_template(connection: asyncpg.Connection, component: str, template: str) -> None:
     """Migrate a new database to head and rename it to `template` (so a template, once named,
-    is complete); drop the component's templates of other fingerprints."""
+    is complete)."""
     from services.components import spec_of
     from services.kit.migrations import upgrade
 
@@ -116,13 +117,26 @@ async def _build_template(connection: asyncpg.Connection, component: str, templa
         raise RuntimeError(f"{building} is still in use after its migration")
     # Nobody connects to a template: a connection would make every copy of it fail.
     await connection.execute(f'ALTER DATABASE "{template}" WITH ALLOW_CONNECTIONS false')
-    stale = await connection.fetch(
-        "SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2",
-        f"{TEMPLATE_PREFIX}_{component}_",
-        template,
-    )
-    for row in stale:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+
+
+async def prune_templates() -> list[str]:
+    """Drop the templates of schemas the checkout no longer has. Not done while building one:
+    another checkout on the same server (a branch with another schema) may be copying its own."""
+    current = {template_name(component) for component in COMPONENTS}
+    connection = await asyncpg.connect(ADMIN_URL)
+    try:
+        stale = [
+            row["datname"]
+            for row in await connection.fetch(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", f"{TEMPLATE_PREFIX}_"
+            )
+            if row["datname"] not in current
+        ]
+        for name in stale:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+    return stale
 
 
 async def migrated_one(component: str, prefix: str = PREFIX) -> str:
@@ -155,3 +169,4 @@ async def migrated(prefix: str = PREFIX, components: list[str] | None = None) ->
 if __name__ == "__main__":
     urls = asyncio.run(recreate())
     print("test databases:", ", ".join(database_name(c) for c in urls))
+    print("templates of old schemas dropped:", len(asyncio.run(prune_templates())))

@@ -84,16 +84,20 @@ class InProcessService:
 class ServiceDatabases:
     """Each component's database, created at head (a copy of its migrated template, see
     tests/databases.py) the first time a test asks for it in this session (so a run of one
-    service's tests prepares only that database)."""
+    service's tests prepares only that database).
 
-    def __init__(self) -> None:
+    A module whose work grows with everything in the database (re-screening the whole book, say)
+    overrides the `service_databases` fixture with databases of its own under another prefix."""
+
+    def __init__(self, prefix: str = PREFIX) -> None:
+        self.prefix = prefix
         self.urls: dict[str, str] = {}
 
     async def url(self, component: str) -> str:
         if component not in self.urls:
-            url = await databases.migrated_one(component, prefix=PREFIX)
-            os.environ[f"{component.upper()}_DATABASE_URL"] = url
-            self.urls[component] = url
+            self.urls[component] = await databases.migrated_one(component, prefix=self.prefix)
+        # Set on every call: another module's databases may have been the last ones used.
+        os.environ[f"{component.upper()}_DATABASE_URL"] = self.urls[component]
         return self.urls[component]
 
 

@@ -5,6 +5,7 @@ version, and money-laundering risk ratings with their review tasks."""
 import uuid
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from services.kit import clock
@@ -13,7 +14,16 @@ from services.profile.screening.book import rescreen_batch
 from services.profile.screening.lists import store_version
 from services.profile.screening.loader import ParsedList
 from services.profile.screening.matcher import ListedPerson
+from tests.service.conftest import PREFIX, ServiceDatabases
 from tests.support import new_customer
+
+
+@pytest.fixture(scope="module")
+def service_databases() -> ServiceDatabases:
+    """A profile database of this module's own: each list version re-screens the whole book, and
+    the session's shared database holds every customer the other tests created."""
+    return ServiceDatabases(prefix=f"{PREFIX}_screening")
+
 
 MANAGER = ("relationship_manager", "rm-screen")
 OFFICER_A = ("compliance_officer", "co-a")
