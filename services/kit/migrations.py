@@ -1,6 +1,8 @@
 """One Alembic tree per component, driven from code: `crm migrate <component>`."""
 
 import asyncio
+import functools
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -49,7 +51,18 @@ def differences(connection: sa.Connection, metadata: sa.MetaData) -> list:
 
 
 def heads(migrations_dir: Path) -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config(migrations_dir, "", sa.MetaData())).get_heads())
+    """The head revisions. Alembic executes every revision file to find them, so they are read
+    once per state of the versions folder (each app start asks; tests start apps by the hundred)."""
+    versions = Path(migrations_dir) / "versions"
+    state = tuple(sorted((entry.name, entry.stat().st_mtime_ns) for entry in os.scandir(versions)))
+    return set(_heads(str(migrations_dir), state))
+
+
+@functools.lru_cache(maxsize=16)
+def _heads(migrations_dir: str, state: tuple) -> frozenset[str]:
+    del state  # part of the cache key only
+    config = alembic_config(Path(migrations_dir), "", sa.MetaData())
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
 async def applied(engine: AsyncEngine) -> set[str]:
