@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from events.contracts import topics
 from services.churn import models
 from services.churn.declarations import CATALOGUE
+from services.churn.features import value
 from services.churn.features.events import ChurnEvents
 from services.churn.kpis.routes import router as kpis
 from services.churn.playbooks.routes import router as tasks
@@ -51,6 +52,7 @@ def spec() -> ServiceSpec:
     async def resources(app: FastAPI):
         settings.models_path  # noqa: B018 - reading it refuses to serve without a model directory (outside development)
         app.state.churn_scorer = scorer
+        await value.revalue_on_start(app.state.sessions, settings)
         yield
 
     return ServiceSpec(
