@@ -1,6 +1,9 @@
 """Consent KPIs over the consent service's own data: consents active, expiring, granted and
 revoked, and share decisions permitted and denied (R2.4, R6.1, R7.2).
 
+Consents granted, revoked and ended are counted per day and month by triggers on every write
+(`ConsentDay`, `ConsentMonth`), so a window's figures read a few thousand counts, not every consent.
+
 Decisions are the hot path (the gateway asks before every share), so they are tallied in memory
 per day, recipient, purpose and outcome, and a job adds the tallies to the database every few
 seconds: a decision costs no write, and a crash loses at most the last few seconds of counts.
@@ -40,6 +43,10 @@ class DecisionTally(Base):
     """Share decisions per day, recipient, purpose and outcome (counts only, no customer)."""
 
     __tablename__ = "decision_tallies"
+    # A window's days with what the KPIs group and sum, so PostgreSQL reads the index alone.
+    __table_args__ = (
+        sa.Index("ix_decision_tallies_day_kpis", "day", postgresql_include=["decision", "purpose", "count"]),
+    )
 
     day: Mapped[date] = mapped_column(sa.Date(), primary_key=True)
     recipient: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
@@ -89,7 +96,9 @@ BREAKDOWNS = ("purpose", "recipient_type", "channel")
 class _Counts:
     """Consents granted, revoked and ended (stopped being active: revoked or expired, whichever
     came first, not before their grant) in one period, per breakdown values. Kept by triggers on
-    `consents` (migration 0008) in the transaction of every write to it, whoever makes it."""
+    `consents` (migration 0008) in the transaction of every write to it, whoever makes it (grant,
+    approval, revocation, erasure, retention). Two writes adding to the same period and breakdown
+    values wait for each other's commit on that row; consent writes are far rarer than decisions."""
 
     purpose: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     recipient_type: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
@@ -199,14 +208,21 @@ async def consent_kpis(session: SessionDep, window: KpiWindow = kpi_query(*BREAK
         # Granted and revoked within the window, per day and breakdown value.
         whole, partial = _pieces(window.start, end)
         if whole is not None:
-            sums = sa.select(sa.func.sum(ConsentDay.granted), sa.func.sum(ConsentDay.revoked), ConsentDay.day)
-            for g, r, day, key in await grouped(
-                sums.group_by(ConsentDay.day), ConsentDay, ConsentDay.day >= whole[0], ConsentDay.day < whole[1]
+            # Per day, then per breakdown value: two small groupings in the database rather than
+            # one per day and value folded here.
+            days = ConsentDay.day >= whole[0], ConsentDay.day < whole[1]
+            sums = sa.select(_total(ConsentDay.granted), _total(ConsentDay.revoked))
+            for g, r, day in await session.execute(
+                sums.add_columns(ConsentDay.day).where(*days).group_by(ConsentDay.day)
             ):
-                add_to(granted, key, int(g))
-                add_to(revoked, key, int(r))
-                granted_per_day[as_date(day)] += int(g)
-                revoked_per_day[as_date(day)] += int(r)
+                add_to(granted, None, g)
+                add_to(revoked, None, r)
+                granted_per_day[as_date(day)] += g
+                revoked_per_day[as_date(day)] += r
+            if by is not None:
+                key = getattr(ConsentDay, by)
+                for g, r, value in await session.execute(sums.add_columns(key).where(*days).group_by(key)):
+                    granted[value], revoked[value] = granted.get(value, 0) + g, revoked.get(value, 0) + r
         for a, b in partial:
             for column, counts, per_day in (
                 (Consent.granted_at, granted, granted_per_day),
@@ -223,6 +239,11 @@ async def consent_kpis(session: SessionDep, window: KpiWindow = kpi_query(*BREAK
         ]
         kpis += await _decision_kpis(session, window)
     return KpiReport.of("consent", window, kpis)
+
+
+def _total(column) -> sa.ColumnElement[int]:
+    """A sum of counts as an integer (PostgreSQL sums bigints as numeric)."""
+    return sa.cast(sa.func.sum(column), sa.BigInteger)
 
 
 def _series(per_day: Counter[date], window: KpiWindow) -> list[KpiPoint]:
@@ -247,23 +268,24 @@ def _by_key(item: tuple) -> str:
 
 
 async def _decision_kpis(session, window: KpiWindow) -> list[Kpi]:
-    """Decisions permitted and denied in the window's days: one grouping per outcome and day (and
-    purpose, with that breakdown), shared by both KPIs."""
+    """Decisions permitted and denied in the window's days: one grouping per outcome and day, and
+    one per outcome and purpose with that breakdown, shared by both KPIs."""
     outcomes = ("permit", "deny")
     T = DecisionTally
-    keys = [T.decision, T.day, *([T.purpose] if window.by == "purpose" else [])]
+    where = [T.decision.in_(outcomes), T.day >= window.start.date(), T.day <= window.end.date()]
     total: Counter[str] = Counter()
     per_bucket: dict[str, Counter[date]] = {outcome: Counter() for outcome in outcomes}
     per_purpose: dict[str, Counter[str]] = {outcome: Counter() for outcome in outcomes}
-    for outcome, day, *purpose, n in await session.execute(
-        sa.select(*keys, sa.func.sum(T.count))
-        .where(T.decision.in_(outcomes), T.day >= window.start.date(), T.day <= window.end.date())
-        .group_by(*keys)
+    for outcome, day, n in await session.execute(
+        sa.select(T.decision, T.day, _total(T.count)).where(*where).group_by(T.decision, T.day)
     ):
-        total[outcome] += int(n)
-        per_bucket[outcome][bucket_of(as_date(day), window.bucket)] += int(n)
-        if purpose:
-            per_purpose[outcome][purpose[0]] += int(n)
+        total[outcome] += n
+        per_bucket[outcome][bucket_of(as_date(day), window.bucket)] += n
+    if window.by == "purpose":
+        for outcome, purpose, n in await session.execute(
+            sa.select(T.decision, T.purpose, _total(T.count)).where(*where).group_by(T.decision, T.purpose)
+        ):
+            per_purpose[outcome][purpose] += n
     breakdown = {
         outcome: [KpiGroup(key=k, value=float(n), count=n) for k, n in sorted(per_purpose[outcome].items())]
         for outcome in outcomes
