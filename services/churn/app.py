@@ -52,7 +52,6 @@ def spec() -> ServiceSpec:
     async def resources(app: FastAPI):
         settings.models_path  # noqa: B018 - reading it refuses to serve without a model directory (outside development)
         app.state.churn_scorer = scorer
-        await value.revalue_on_start(app.state.sessions, settings)
         yield
 
     return ServiceSpec(
@@ -70,6 +69,7 @@ def spec() -> ServiceSpec:
         consumed_topics=[topics.CUSTOMER, topics.FEEDBACK, topics.COMPLAINT, topics.COREBANKING_ACTIVITY],
         jobs=[
             PeriodicJob("expire-points", every_seconds=3600, run=ledger.expire_due),
+            PeriodicJob("revalue-customers", every_seconds=60, run=value.revalue_job(settings)),
             retention_job(RULES, settings.retention_days, models.legal_holds),
         ],
         resources=resources,

@@ -4,7 +4,8 @@ from (customer_features.lifetime_value), so the KPI route sums a column: yearly 
 over `ltv_horizon_years`.
 
 The settings the stored values were computed with are kept too (lifetime_value_basis); when the
-service starts with other settings it computes every customer's value again, in one statement."""
+service runs with other settings, its `revalue-customers` job computes every customer's value
+again, in one statement."""
 
 from typing import Any
 
@@ -88,6 +89,13 @@ async def revalue(session: AsyncSession, settings: ChurnSettings) -> bool:
     return True
 
 
-async def revalue_on_start(sessions: async_sessionmaker[AsyncSession], settings: ChurnSettings) -> None:
-    async with sessions() as session, session.begin():
-        await revalue(session, settings)
+def revalue_job(settings: ChurnSettings):
+    """The `revalue-customers` job: a look at the basis, and every customer valued again when it
+    differs from the running settings (a job, not a start-up step: the service starts, not ready,
+    before its database is migrated)."""
+
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> int:
+        async with sessions() as session, session.begin():
+            return int(await revalue(session, settings))
+
+    return run

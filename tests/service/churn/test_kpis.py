@@ -201,8 +201,10 @@ async def test_stored_lifetime_values_equal_a_recomputation_after_writes_and_a_s
     rows = await _features(churn)
     assert {row.customer_id: row.lifetime_value for row in rows} == recomputed(churn.spec.settings)
     assert {row.customer_id: row.lifetime_value for row in rows}[early] is None
-    # Started with another discount rate, the service values every customer again.
+    # Run with another discount rate, the service values every customer again, once.
     again = await service("churn", CHURN_MODEL_DIR=str(tmp_path), CHURN_LTV_DISCOUNT_RATE="0.2")
+    assert await again.run_job("revalue-customers") == 1
+    assert await again.run_job("revalue-customers") == 0
     rows = await _features(again)
     changed = recomputed(again.spec.settings)
     assert {row.customer_id: row.lifetime_value for row in rows} == changed
