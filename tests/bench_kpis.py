@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+import sqlalchemy as sa
 
 from services.kit.identity import caller_headers
 from tests import databases
@@ -68,6 +69,18 @@ def _pick(*values: str | None) -> str:
 
 def _random_customer() -> str:
     return _customer(f"1 + floor(random() * {CUSTOMERS})::int")
+
+
+def _lifetime_value(assets: str, probability: str) -> str:
+    """The service's own lifetime value expression (services/churn/features/value.py) as SQL, with
+    its default settings, so the seeded rows hold what the service would have stored."""
+    from sqlalchemy.dialects import postgresql
+
+    from services.churn.features.value import lifetime_value_sql
+    from services.churn.settings import ChurnSettings
+
+    value = lifetime_value_sql(sa.column(assets), sa.column(probability), ChurnSettings())
+    return str(value.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
 
 
 TIERS = ("high_net_worth", "affluent", "mass", "mass", "potential")
@@ -132,13 +145,15 @@ FIXTURES: dict[str, list[str]] = {
     ],
     "churn": [
         f"""INSERT INTO customer_features (customer_id, assets_under_management, manager_id, tier, churned_at,
-                first_seen_at, score, probability, model, level, complaints, low_csat, nps_detractors, state,
-                updated_at)
-            SELECT {_customer("i")}, round((random() * 2000000)::numeric, 2), {_manager("i")}, {_pick(*TIERS)},
+                first_seen_at, score, probability, lifetime_value, model, level, complaints, low_csat,
+                nps_detractors, state, updated_at)
+            SELECT {_customer("i")}, assets, {_manager("i")}, {_pick(*TIERS)},
                 CASE WHEN random() < 0.08 THEN seen + ($1::timestamptz - seen) * random() END, seen,
-                (p * 100)::int, p, 'bench-model',
+                (p * 100)::int, p, {_lifetime_value("assets", "p")}, 'bench-model',
                 CASE WHEN p >= 0.7 THEN 'high' WHEN p >= 0.4 THEN 'medium' ELSE 'low' END, 0, 0, 0, '{{}}', seen
-            FROM (SELECT i, {HISTORY} AS seen, power(random(), 2) AS p FROM generate_series(1, {CUSTOMERS}) i) s""",
+            FROM (SELECT i, {HISTORY} AS seen, power(random(), 2) AS p,
+                         round((random() * 2000000)::numeric, 2) AS assets
+                  FROM generate_series(1, {CUSTOMERS}) i) s""",
         f"""INSERT INTO retention_interventions (id, customer_id, band, previous_band, "group", probability, model,
                 reasons, created_at)
             SELECT md5('intervention-' || i), {_random_customer()}, band,

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from events.contracts import topics
 from services.churn import models
 from services.churn.declarations import CATALOGUE
+from services.churn.features import value
 from services.churn.features.events import ChurnEvents
 from services.churn.kpis.routes import router as kpis
 from services.churn.playbooks.routes import router as tasks
@@ -68,6 +69,7 @@ def spec() -> ServiceSpec:
         consumed_topics=[topics.CUSTOMER, topics.FEEDBACK, topics.COMPLAINT, topics.COREBANKING_ACTIVITY],
         jobs=[
             PeriodicJob("expire-points", every_seconds=3600, run=ledger.expire_due),
+            PeriodicJob("revalue-customers", every_seconds=60, run=value.revalue_job(settings)),
             retention_job(RULES, settings.retention_days, models.legal_holds),
         ],
         resources=resources,

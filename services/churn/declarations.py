@@ -26,6 +26,7 @@ FEATURES = table(
         field("churned_at", BEH, "When the customer left, if they did (KPIs).", **ROW),
         field("first_seen_at", OPS, "First event about the customer.", **ROW),
         field("probability", BEH, "Churn probability of the promoted model.", **ROW),
+        field("lifetime_value", BUS, "Estimated lifetime value from the assets and the probability.", **ROW),
         field("model", OPS, "Model version (or rules) behind the score.", **ROW),
         field("score", BEH, "Churn score 0-100.", **ROW),
         field("level", BEH, "Low, medium or high.", **ROW),
@@ -110,4 +111,18 @@ POINTS_MOVEMENTS = table(
     ],
 )
 
-CATALOGUE = Catalogue("churn", [FEATURES, INTERVENTIONS, TASKS, POINTS_ACCOUNTS, POINTS_MOVEMENTS], shared=MESSAGING)
+VALUE_BASIS = table(
+    "lifetime_value_basis",
+    purpose="The settings the stored lifetime values were computed with (no customer data).",
+    retention_from="the settings' change",
+    fields=[
+        field("id", OPS, "Always 1."),
+        field("margin_rate", OPS, "Yearly margin on assets."),
+        field("discount_rate", OPS, "Yearly discount rate."),
+        field("horizon_years", OPS, "Years valued."),
+    ],
+)
+
+CATALOGUE = Catalogue(
+    "churn", [FEATURES, INTERVENTIONS, TASKS, POINTS_ACCOUNTS, POINTS_MOVEMENTS, VALUE_BASIS], shared=MESSAGING
+)

@@ -2,6 +2,7 @@
 
 from services.churn.base import Base, inbox_table, legal_holds, outbox, outbox_table
 from services.churn.features.models import CustomerFeatures
+from services.churn.features.value import ValueBasis
 from services.churn.playbooks.models import Intervention, RetentionTask
 from services.churn.points.models import PointsAccount, PointsMovement
 
@@ -12,6 +13,7 @@ __all__ = [
     "PointsAccount",
     "PointsMovement",
     "RetentionTask",
+    "ValueBasis",
     "inbox_table",
     "legal_holds",
     "outbox",

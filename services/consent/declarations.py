@@ -73,4 +73,24 @@ DECISION_TALLIES = table(
     ],
 )
 
-CATALOGUE = Catalogue("consent", [CONSENTS, HISTORY, DECISION_TALLIES], shared=[*MESSAGING, AUDIT_LOG, KNOWN_CUSTOMERS])
+CONSENT_COUNTS = [
+    table(
+        name,
+        purpose=f"Consent KPIs: consents granted, revoked and ended per {period} (anonymous counts).",
+        retention_from=f"the {period}",
+        fields=[
+            field(period, OPS, f"The {period} (UTC)."),
+            field("purpose", OPS, "For what."),
+            field("recipient_type", OPS, "Internal or external recipient."),
+            field("channel", OPS, "Channel the consents were given in."),
+            field("granted", OPS, "How many consents were granted."),
+            field("revoked", OPS, "How many were revoked."),
+            field("ended", OPS, "How many stopped being active (revoked or expired)."),
+        ],
+    )
+    for name, period in (("consent_days", "day"), ("consent_months", "month"))
+]
+
+CATALOGUE = Catalogue(
+    "consent", [CONSENTS, HISTORY, DECISION_TALLIES, *CONSENT_COUNTS], shared=[*MESSAGING, AUDIT_LOG, KNOWN_CUSTOMERS]
+)

@@ -54,6 +54,12 @@ class Consent(Base):
             "revoked_at",
             postgresql_include=["purpose", "recipient_type", "channel"],
         ),
+        # Those expiring soon after a KPI window's end (kpis.py).
+        sa.Index(
+            "ix_consents_expires_at_kpis",
+            "expires_at",
+            postgresql_include=["granted_at", "revoked_at", "purpose", "recipient_type", "channel"],
+        ),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)

@@ -21,6 +21,7 @@ from events.contracts.envelope import Envelope
 from events.contracts.terms import Stage, Tier
 from events.store import upsert_insert
 from services.churn.base import outbox
+from services.churn.features import value
 from services.churn.features.definitions import apply, event_time, is_low_csat, is_nps_detractor
 from services.churn.features.models import CustomerFeatures
 from services.churn.playbooks import service as playbooks
@@ -101,6 +102,7 @@ class ChurnEvents:
         _fold(row, envelope.type, moment, payload)
         await self._earn(session, row, envelope, payload)
         await self._reassess(session, row)
+        value.set_value(row, self.settings)
 
     def _rules_inputs(self, row: CustomerFeatures, envelope: Envelope, payload) -> None:
         kind = envelope.type

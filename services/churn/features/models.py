@@ -47,6 +47,9 @@ class CustomerFeatures(Base):
     # The assessment after the last event: a warning is sent when `level` rises.
     score: Mapped[int] = mapped_column(sa.Integer(), default=0)
     probability: Mapped[float | None] = mapped_column(sa.Float())
+    # Estimated from the assets and the probability whenever either changes (features/value.py),
+    # so the lifetime value KPI sums a column.
+    lifetime_value: Mapped[float | None] = mapped_column(sa.Float())
     model: Mapped[str | None] = mapped_column(sa.String(32))
     level: Mapped[str] = mapped_column(sa.String(8), default="low")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -9,12 +9,12 @@ value, model drift.
     lifetime_value          mean estimated customer lifetime value (currency): yearly margin
                             (`ltv_margin_rate` x assets) kept each year with probability
                             1 - churn probability, discounted, over `ltv_horizon_years`
+                            (stored per customer, features/value.py)
     model_drift_psi         population stability index of current scores of the promoted model
                             against its validation scores (null without a promoted model)
 """
 
 from collections import defaultdict
-from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -31,24 +31,6 @@ from services.kit.kpi import Kpi, KpiGroup, KpiReport, KpiWindow, kpi_query
 from services.kit.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"], responses=PROBLEM_RESPONSES)
-
-
-def lifetime_value(assets: float, probability: float, settings: ChurnSettings) -> float:
-    margin = settings.ltv_margin_rate * assets
-    stay = 1.0 - min(max(probability, 0.0), 1.0)
-    discount = 1.0 + settings.ltv_discount_rate
-    return sum(margin * stay**year / discount**year for year in range(1, settings.ltv_horizon_years + 1))
-
-
-def lifetime_value_sql(assets, probability, settings: ChurnSettings) -> sa.ColumnElement:
-    """`lifetime_value` as SQL (PostgreSQL and SQLite), to average over the database's customers:
-    the same yearly terms, margin x (r + r^2 + ... + r^H) with r = stay / discount, in Horner form."""
-    clamped = sa.case((probability < 0.0, 0.0), (probability > 1.0, 1.0), else_=probability)
-    kept = (1.0 - clamped) / (1.0 + settings.ltv_discount_rate)
-    years: sa.ColumnElement[Any] = sa.literal(0.0)
-    for _ in range(settings.ltv_horizon_years):
-        years = kept * (1.0 + years)
-    return settings.ltv_margin_rate * sa.cast(assets, sa.Float) * years
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -68,22 +50,37 @@ async def churn_kpis(
         sa.or_(F.churned_at.is_(None), F.churned_at >= window.start),
     )
     churned_in_window = sa.and_(F.churned_at >= window.start, F.churned_at < window.end)
+    # The drift: current scores of the promoted model per reference bin (bin i: edges[i-1] <=
+    # score < edges[i], as metrics.psi), counted in the same pass.
+    model = request.app.state.churn_scorer.model()
+    scored_now = (
+        sa.and_(F.churned_at.is_(None), F.model == model.name, F.probability.is_not(None))
+        if model is not None
+        else sa.false()
+    )
+    edges = model.meta["reference_scores"]["edges"] if model is not None else []
+    score_bin = (
+        sa.case(*((F.probability < edge, i) for i, edge in enumerate(edges)), else_=len(edges)) if edges else None
+    )
+    bins = np.zeros(len(edges) + 1, dtype=np.int64)
     # One pass over the customers: known at the window's start, churned in it, and, of those not
-    # churned, the count by band and their mean lifetime value, summed in the database.
+    # churned, the count by band and the sum of their stored lifetime values.
     valued = sa.and_(F.assets_under_management.is_not(None), F.probability.is_not(None), F.churned_at.is_(None))
     by_band: defaultdict[str, int] = defaultdict(int)
     known, churned, value_sum, valued_count = 0, 0, 0.0, 0
-    for level, n_known, n_churned, n, total, count in await session.execute(
+    groups = [F.level, *([score_bin] if score_bin is not None else [])]
+    for n_known, n_churned, n, total, count, n_scored, level, *which in await session.execute(
         sa.select(
-            F.level,
             sa.func.count().filter(known_at_start),
             sa.func.count().filter(churned_in_window),
             sa.func.count().filter(F.churned_at.is_(None)),
-            sa.func.sum(lifetime_value_sql(F.assets_under_management, F.probability, settings)).filter(valued),
+            sa.func.sum(F.lifetime_value).filter(valued),
             sa.func.count().filter(valued),
+            sa.func.count().filter(scored_now),
+            *groups,
         )
         .where(*mine)
-        .group_by(F.level)
+        .group_by(*groups)
     ):
         known += n_known
         churned += n_churned
@@ -91,6 +88,7 @@ async def churn_kpis(
             by_band[level] += n
         value_sum += float(total or 0)
         valued_count += count
+        bins[which[0] if which else 0] += n_scored
     current = sum(by_band.values())
 
     retained: dict[str, defaultdict[str, list[int]]] = {g: defaultdict(lambda: [0, 0]) for g in ("treated", "control")}
@@ -119,21 +117,8 @@ async def churn_kpis(
     treated, control = retention("treated"), retention("control")
     uplift = (treated.value - control.value) if treated.value is not None and control.value is not None else None
 
-    drift, scored = None, 0
-    model = request.app.state.churn_scorer.model()
-    if model is not None:
-        scores = np.array(
-            (
-                await session.scalars(
-                    sa.select(F.probability).where(
-                        *mine, F.churned_at.is_(None), F.model == model.name, F.probability.is_not(None)
-                    )
-                )
-            ).all(),
-            dtype=float,
-        )
-        scored = len(scores)
-        drift = metrics.psi(model.meta["reference_scores"], scores)
+    drift = metrics.psi_of_counts(model.meta["reference_scores"], bins) if model is not None else None
+    scored = int(bins.sum())
 
     return KpiReport.of(
         "churn",

@@ -58,12 +58,18 @@ def reference_bins(probability: np.ndarray, bins: int = 10) -> dict:
 def psi(reference: dict, probability: np.ndarray) -> float | None:
     """Population stability index of current scores against the reference bins; None without
     scores. Rule of thumb: below 0.1 stable, 0.1-0.25 watch, above 0.25 shifted."""
-    if len(probability) == 0:
-        return None
     edges = np.asarray(reference["edges"])
+    return psi_of_counts(reference, np.bincount(np.digitize(probability, edges), minlength=len(edges) + 1))
+
+
+def psi_of_counts(reference: dict, counts: np.ndarray) -> float | None:
+    """`psi` from the current scores' counts per reference bin (bin i: edges[i-1] <= score <
+    edges[i], as np.digitize), e.g. counted by the database; None without scores."""
+    total = counts.sum()
+    if total == 0:
+        return None
     expected = np.asarray(reference["shares"])
-    counts = np.bincount(np.digitize(probability, edges), minlength=len(edges) + 1)
-    actual = counts / counts.sum()
+    actual = counts / total
     floor = 1e-4
     expected, actual = np.maximum(expected, floor), np.maximum(actual, floor)
     return float(np.sum((actual - expected) * np.log(actual / expected)))

@@ -5,10 +5,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from events.contracts import ComplaintOpenedV1, CustomerCreatedV1, CustomerLifecycleChangedV1, new_event
-from services.churn.kpis.routes import lifetime_value
+from services.churn.features.value import lifetime_value
+from services.churn.model import metrics
 from services.churn.playbooks.service import in_holdout
 from services.churn.settings import ChurnSettings
 from services.kit import clock
@@ -149,3 +151,83 @@ async def test_a_manager_sees_churn_figures_for_their_own_customers_only(service
     async with churn.client("relationship_manager", mine) as http:
         kpis = {k["name"]: k for k in (await http.get("/api/v1/kpis/churn")).json()["kpis"]}
     assert kpis["customers_by_band"]["value"] == 2  # not the other manager's three
+
+
+async def _features(churn) -> list:
+    async with churn.engine.connect() as connection:
+        return (
+            await connection.exec_driver_sql(
+                "SELECT customer_id, assets_under_management, probability, lifetime_value, churned_at, model"
+                " FROM customer_features"
+            )
+        ).all()
+
+
+async def test_stored_lifetime_values_equal_a_recomputation_after_writes_and_a_settings_change(service, tmp_path):
+    churn = await service("churn", CHURN_MODEL_DIR=str(tmp_path))
+    customers = [str(uuid.uuid4()) for _ in range(3)]
+    moment = WINDOW_START + timedelta(days=40)
+    with clock.frozen_at(moment):
+        for customer_id in customers:
+            await high_risk_customer(churn, customer_id, moment)
+        # New assets for one (a later customer event), a complaint before any assets for another.
+        await churn.deliver(
+            at(
+                moment + timedelta(hours=1),
+                new_event(
+                    "customer.created",
+                    CustomerCreatedV1(customer_id=customers[0], risk_level="C3", assets_under_management=Decimal("7")),
+                    source="profile",
+                ),
+            )
+        )
+        early = str(uuid.uuid4())
+        await churn.deliver(
+            new_event(
+                "complaint.opened",
+                ComplaintOpenedV1(complaint_id=str(uuid.uuid4()), customer_id=early, category="fees", channel="web"),
+                source="feedback",
+            )
+        )
+
+    def recomputed(settings: ChurnSettings) -> dict:
+        return {
+            row.customer_id: None
+            if row.assets_under_management is None or row.probability is None
+            else pytest.approx(lifetime_value(float(row.assets_under_management), row.probability, settings), rel=1e-9)
+            for row in rows
+        }
+
+    rows = await _features(churn)
+    assert {row.customer_id: row.lifetime_value for row in rows} == recomputed(churn.spec.settings)
+    assert {row.customer_id: row.lifetime_value for row in rows}[early] is None
+    # Run with another discount rate, the service values every customer again, once.
+    again = await service("churn", CHURN_MODEL_DIR=str(tmp_path), CHURN_LTV_DISCOUNT_RATE="0.2")
+    assert await again.run_job("revalue-customers") == 1
+    assert await again.run_job("revalue-customers") == 0
+    rows = await _features(again)
+    changed = recomputed(again.spec.settings)
+    assert {row.customer_id: row.lifetime_value for row in rows} == changed
+    assert changed != recomputed(churn.spec.settings)
+
+
+async def test_drift_counted_in_the_database_equals_the_psi_of_every_current_score(service, online_model_dir):
+    from tests.service.churn.test_retention import steady_customer, trouble
+
+    churn = await service("churn", CHURN_MODEL_DIR=online_model_dir)
+    for i in range(8):
+        customer_id = str(uuid.uuid4())
+        for envelope in steady_customer(customer_id, "rm-psi"):
+            await churn.deliver(envelope)
+        if i % 2:
+            for envelope in trouble(customer_id):
+                await churn.deliver(envelope)
+    model = churn.app.state.churn_scorer.model()
+    scores = np.array(
+        [r.probability for r in await _features(churn) if r.churned_at is None and r.model == model.name],
+        dtype=float,
+    )
+    async with churn.client("admin") as http:
+        kpis = {k["name"]: k for k in (await http.get("/api/v1/kpis/churn")).json()["kpis"]}
+    assert len(set(scores.round(6))) > 1 and kpis["model_drift_psi"]["count"] == len(scores)
+    assert kpis["model_drift_psi"]["value"] == metrics.psi(model.meta["reference_scores"], scores)
