@@ -1,5 +1,5 @@
-"""The customer book per day and month, kept by the database with every write, so the bank-wide
-KPIs (kpis.py) read a few rows per month and day instead of every customer, churn move and
+"""The customer book per day, month and year, kept by the database with every write, so the
+bank-wide KPIs (kpis.py) read a few rows per year, month and day instead of every customer, churn move and
 identity document.
 
 One row per (breakdown, period, first day of the period, breakdown value) of the customers not
@@ -48,7 +48,7 @@ class BookSums(Base):
     __tablename__ = TABLE
 
     dimension: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
-    period: Mapped[str] = mapped_column(sa.String(5), primary_key=True)  # 'day' or 'month'
+    period: Mapped[str] = mapped_column(sa.String(5), primary_key=True)  # 'day', 'month' or 'year'
     starts_on: Mapped[date] = mapped_column(sa.Date(), primary_key=True)
     value: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
     customers: Mapped[int] = mapped_column(sa.BigInteger())  # created in the period
@@ -89,8 +89,8 @@ def _sources(dialect: str, customers: str, moves: str, documents: str) -> list[s
 
 
 def _postgresql_upsert(parts: list[tuple[str, int]]) -> str:
-    """Add each select of `parts` (as `_sources` writes them) times its sign to the day and month
-    rows it falls in; changes that cancel out (an update of columns nothing here depends on)
+    """Add each select of `parts` (as `_sources` writes them) times its sign to the day, month and
+    year rows it falls in; changes that cancel out (an update of columns nothing here depends on)
     touch no row."""
     rows = " UNION ALL ".join(
         f"SELECT {sign} AS sign, s.day, s.customers, s.assets, s.high_risk, s.churned, s.documents, "
@@ -103,8 +103,8 @@ def _postgresql_upsert(parts: list[tuple[str, int]]) -> str:
     return (
         f"INSERT INTO {TABLE} AS t (dimension, period, starts_on, value, {', '.join(SUMS)}) "
         "SELECT r.dimension, p.period, CASE p.period WHEN 'day' THEN r.day "
-        f"ELSE date_trunc('month', r.day)::date END AS starts_on, r.value, {sums} "
-        f"FROM ({rows}) r CROSS JOIN (VALUES ('day'), ('month')) p(period) "
+        f"ELSE date_trunc(p.period, r.day::timestamp)::date END AS starts_on, r.value, {sums} "
+        f"FROM ({rows}) r CROSS JOIN (VALUES ('day'), ('month'), ('year')) p(period) "
         "GROUP BY 1, 2, 3, 4 "
         f"HAVING {' OR '.join(f'sum(r.sign * r.{name}) <> 0' for name in SUMS)} "
         "ORDER BY 1, 2, 3, 4 "  # one lock order for every writer
@@ -124,8 +124,9 @@ def _sqlite_upsert(parts: list[tuple[str, int]]) -> str:
     return (
         f"INSERT INTO {TABLE} (dimension, period, starts_on, value, {', '.join(SUMS)}) "
         "SELECT r.dimension, p.period, CASE p.period WHEN 'day' THEN r.day "
-        f"ELSE strftime('%Y-%m-01', r.day) END, coalesce(r.value, ''), {sums} "
-        f"FROM ({rows}) r, (SELECT 'day' AS period UNION ALL SELECT 'month') p "
+        "WHEN 'month' THEN strftime('%Y-%m-01', r.day) ELSE strftime('%Y-01-01', r.day) END, "
+        f"coalesce(r.value, ''), {sums} "
+        f"FROM ({rows}) r, (SELECT 'day' AS period UNION ALL SELECT 'month' UNION ALL SELECT 'year') p "
         "WHERE true GROUP BY 1, 2, 3, 4 "
         f"HAVING {' OR '.join(f'sum(r.sign * r.{name}) <> 0' for name in SUMS)} "
         f"ON CONFLICT (dimension, period, starts_on, value) DO UPDATE SET "

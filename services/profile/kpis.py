@@ -60,7 +60,7 @@ async def customer_kpis(
             _, churn_series = await count_in_window(
                 session, StageChange.at, window, where=[*scope, _CHURNED], from_=_CUSTOMER_MOVES
             )
-        else:  # the whole bank: from the book's sums per day and month (book.py)
+        else:  # the whole bank: from the book's sums per day, month and year (book.py)
             rows, events = await _summed(session, window, scope, expires_by)
             new_series = await _summed_series(session, window, "customers", Customer.created_at, scope)
             churn_series = await _summed_series(
@@ -181,16 +181,18 @@ def _midnight(moment: datetime | date) -> datetime:
 
 async def _sums_before(session, dimension: str, moment: datetime, scope: list) -> dict[str, tuple]:
     """Per value of `dimension` ('' for none), the book's sums (customers, assets, high risk,
-    churn moves, documents) before `moment`: its months and days before it, plus the customers
+    churn moves, documents) before `moment`: its years, months and days before it, plus the customers
     created and churn moves made in its own day up to it (documents expire on whole days: only
     a midnight counts them all)."""
     day = _midnight(moment)
     month = day.replace(day=1)
+    year = month.replace(month=1)
     sums = [BookSums.value, *(getattr(BookSums, name) for name in book_sums)]
     summed = sa.select(*sums).where(
         BookSums.dimension == dimension,
         sa.or_(
-            sa.and_(BookSums.period == "month", BookSums.starts_on < month.date()),
+            sa.and_(BookSums.period == "year", BookSums.starts_on < year.date()),
+            sa.and_(BookSums.period == "month", BookSums.starts_on >= year.date(), BookSums.starts_on < month.date()),
             sa.and_(BookSums.period == "day", BookSums.starts_on >= month.date(), BookSums.starts_on < day.date()),
         ),
     )
