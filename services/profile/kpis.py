@@ -62,10 +62,7 @@ async def customer_kpis(
             )
         else:  # the whole bank: from the book's sums per day, month and year (book.py)
             rows, events = await _summed(session, window, scope, expires_by)
-            new_series = await _summed_series(session, window, "customers", Customer.created_at, scope)
-            churn_series = await _summed_series(
-                session, window, "churned", StageChange.at, [*scope, _CHURNED], _CUSTOMER_MOVES
-            )
+            new_series, churn_series = await _summed_series(session, window, scope)
         for key, *row in rows:
             # A group is listed under a KPI only if some of its customers count there.
             for measured, value, counted in zip(totals[:5], row, (row[0], row[0], row[2], row[3], row[4]), strict=True):
@@ -148,24 +145,22 @@ async def _scanned(
 
 
 async def _summed(session, window: KpiWindow, scope: list, expires_by: date) -> tuple[list[BookRow], list[EventRow]]:
-    """The figures per group of the whole bank, each the difference of two sums up to a moment
-    (the customers created and the churn moves made before the window's end, and before its
-    start; the documents expiring before the day after `expires_by`). Without a breakdown the
-    tier rows (every customer has a tier) make the total."""
-    dimension = window.by or "tier"
-    at_end = await _sums_before(session, dimension, window.end, scope)
-    at_start = await _sums_before(session, dimension, window.start, scope)
-    expiring = await _sums_before(session, dimension, _midnight(expires_by + timedelta(days=1)), scope)
+    """The figures per group of the whole bank from three sums of the book: everything before
+    the window's end (the book, its assets and risk), the window itself (new customers, churn
+    moves; the book at its start is the one at its end less the new), and the documents expiring
+    by `expires_by`. Without a breakdown the tier rows (every customer has a tier) make the total."""
+    ranges = ((None, window.end), (window.start, window.end), (None, _midnight(expires_by + timedelta(days=1))))
+    at_end, within, expiring = await _sums_within(session, window.by or "tier", ranges, scope)
     figures: dict[Any, list] = {}
-    for value in set(at_end) | set(at_start) | set(expiring):
+    for value in set(at_end) | set(within) | set(expiring):
         key = (value or None) if window.by else None
-        end, start = at_end.get(value, _NOTHING), at_start.get(value, _NOTHING)
-        summed = figures.setdefault(key, [0] * 6)
-        for i, n in enumerate((*end[:3], start[0], end[3] - start[3], expiring.get(value, _NOTHING)[4])):
+        end, new = at_end.get(value, _NOTHING), within.get(value, _NOTHING)
+        summed = figures.setdefault(key, [0] * 7)
+        for i, n in enumerate((*end[:3], end[0] - new[0], new[0], new[3], expiring.get(value, _NOTHING)[4])):
             summed[i] += n
     ordered = sorted(figures.items(), key=lambda item: str(item[0] or ""))
     return (
-        [(key, book, assets, high, before, book - before) for key, (book, assets, high, before, *_) in ordered],
+        [(key, *figures[:5]) for key, figures in ordered],
         [(key, moves, documents) for key, (*_, moves, documents) in ordered],
     )
 
@@ -179,50 +174,98 @@ def _midnight(moment: datetime | date) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-async def _sums_before(session, dimension: str, moment: datetime, scope: list) -> dict[str, tuple]:
-    """Per value of `dimension` ('' for none), the book's sums (customers, assets, high risk,
-    churn moves, documents) before `moment`: its years, months and days before it, plus the customers
-    created and churn moves made in its own day up to it (documents expire on whole days: only
-    a midnight counts them all)."""
-    day = _midnight(moment)
-    month = day.replace(day=1)
-    year = month.replace(month=1)
-    sums = [BookSums.value, *(getattr(BookSums, name) for name in book_sums)]
-    summed = sa.select(*sums).where(
-        BookSums.dimension == dimension,
-        sa.or_(
-            sa.and_(BookSums.period == "year", BookSums.starts_on < year.date()),
-            sa.and_(BookSums.period == "month", BookSums.starts_on >= year.date(), BookSums.starts_on < month.date()),
-            sa.and_(BookSums.period == "day", BookSums.starts_on >= month.date(), BookSums.starts_on < day.date()),
-        ),
-    )
+def _whole_days(start: datetime | None, end: datetime) -> tuple[datetime | None, datetime, list[tuple]]:
+    """[start, end) as its whole days [first, last) (from the beginning when `start` is None) and
+    the parts of a day at its edges."""
+    last = _midnight(end)
+    if start is None:
+        return None, last, [(last, end)] if last < end else []
+    first = _midnight(start)
+    if first < start:
+        first += timedelta(days=1)
+    if first >= last:
+        return first, first, [(start, end)]
+    return first, last, [(lo, hi) for lo, hi in ((start, first), (last, end)) if lo < hi]
+
+
+def _periods(first: date | None, last: date) -> sa.ColumnElement[bool]:
+    """The book's rows covering the days [first, last) exactly, fewest first: days up to a month,
+    months up to a year, years, then months and days again up to `last`."""
+    covering: list[sa.ColumnElement[bool]] = []
+
+    def cover(period: str, lo: date | None, hi: date) -> date:
+        since = [BookSums.starts_on >= lo] if lo is not None else []
+        covering.append(sa.and_(BookSums.period == period, *since, BookSums.starts_on < hi))
+        return hi
+
+    day = first
+    if day is not None and day < last and day.day != 1:
+        next_month = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        day = cover("day", day, min(next_month, last))
+    if day is not None and day < last and day.month != 1:
+        day = (
+            cover("month", day, min(date(day.year + 1, 1, 1), last.replace(day=1)))
+            if day < last.replace(day=1)
+            else day
+        )
+    if day is None or (day.month == 1 and day.day == 1 and day < date(last.year, 1, 1)):
+        day = cover("year", day, date(last.year, 1, 1))
+    if day < last.replace(day=1):
+        day = cover("month", day, last.replace(day=1))
+    if day < last:
+        cover("day", day, last)
+    return sa.or_(*covering) if covering else sa.false()
+
+
+async def _sums_within(session, dimension: str, ranges: tuple, scope: list) -> list[dict[str, tuple]]:
+    """For each (start or None, end) of `ranges`, per value of `dimension` ('' for none), the
+    book's sums (customers, assets, high risk, churn moves, documents) of the moments in it: its
+    whole years, months and days, plus the customers created and churn moves made in the parts
+    of a day at its edges (documents expire on whole days: their ranges end at a midnight). One
+    statement for all."""
     group = sa.func.coalesce(BREAKDOWNS[dimension], "")
     high = sa.case((Customer.risk_level.in_(HIGH_RISK_LEVELS), 1), else_=0)
     one, zero = sa.literal(1), sa.literal(0)
-    created = sa.select(group, one, Customer.assets_under_management, high, zero, zero).where(
-        *scope, Customer.created_at >= day, Customer.created_at < moment
+    parts = []
+    for i, (start, end) in enumerate(ranges):
+        first, last, edges = _whole_days(start, end)
+        at = sa.literal(i).label("range")
+        parts.append(
+            sa.select(at, BookSums.value, *(getattr(BookSums, name) for name in book_sums)).where(
+                BookSums.dimension == dimension, _periods(first and first.date(), last.date())
+            )
+        )
+        for lo, hi in edges:
+            parts += [
+                sa.select(at, group, one, Customer.assets_under_management, high, zero, zero).where(
+                    *scope, Customer.created_at >= lo, Customer.created_at < hi
+                ),
+                sa.select(at, group, zero, zero, zero, one, zero)
+                .select_from(_CUSTOMER_MOVES)
+                .where(*scope, _CHURNED, StageChange.at >= lo, StageChange.at < hi),
+            ]
+    rows = sa.union_all(*parts).subquery()
+    query = sa.select(rows.c.range, rows.c.value, *(sa.func.sum(rows.c[name]) for name in book_sums)).group_by(
+        rows.c.range, rows.c.value
     )
-    moves = (
-        sa.select(group, zero, zero, zero, one, zero)
-        .select_from(_CUSTOMER_MOVES)
-        .where(*scope, _CHURNED, StageChange.at >= day, StageChange.at < moment)
-    )
-    rows = sa.union_all(summed, created, moves).subquery()
-    query = sa.select(rows.c.value, *(sa.func.sum(rows.c[name]) for name in book_sums)).group_by(rows.c.value)
-    return {value: tuple(sums) for value, *sums in await session.execute(query)}
+    sums: list[dict[str, tuple]] = [{} for _ in ranges]
+    for i, value, *summed in await session.execute(query):
+        sums[i][value] = tuple(summed)
+    return sums
 
 
-async def _summed_series(session, window: KpiWindow, name: str, column, where: list, from_=None) -> list[KpiPoint]:
-    """The rows whose `column` falls in the window per bucket, for the whole bank: the book's
-    day sums `name` for the whole days of the window, the rows themselves (`from_`, `where`)
-    for the parts of a day at its edges."""
+async def _summed_series(session, window: KpiWindow, scope: list) -> tuple[list[KpiPoint], list[KpiPoint]]:
+    """New customers and churn moves per bucket, for the whole bank: the book's day sums for the
+    whole days of the window, the customers and moves themselves for the parts of a day at its
+    edges."""
     first, last = _midnight(window.start), _midnight(window.end)
     if first < window.start:
         first += timedelta(days=1)
-    per_day: dict[date, int] = {}
+    new: dict[date, int] = {}
+    moves: dict[date, int] = {}
     if first < last:
         days = (
-            sa.select(BookSums.starts_on, sa.func.sum(getattr(BookSums, name)))
+            sa.select(BookSums.starts_on, sa.func.sum(BookSums.customers), sa.func.sum(BookSums.churned))
             .where(
                 BookSums.dimension == "tier",
                 BookSums.period == "day",
@@ -231,15 +274,30 @@ async def _summed_series(session, window: KpiWindow, name: str, column, where: l
             )
             .group_by(BookSums.starts_on)
         )
-        per_day.update((as_date(day), int(n)) for day, n in await session.execute(days))
-        edges = sa.or_(sa.and_(column >= window.start, column < first), sa.and_(column >= last, column < window.end))
-    else:
-        edges = sa.and_(column >= window.start, column < window.end)
-    day_of = bucket_start(column, "day", session.get_bind().dialect.name)
-    query = sa.select(day_of, sa.func.count()).where(*where, edges).group_by(day_of)
-    for day, n in await session.execute(query if from_ is None else query.select_from(from_)):
-        per_day[as_date(day)] = per_day.get(as_date(day), 0) + n
-    return points(per_day, window.bucket)
+        for day, created, churned in await session.execute(days):
+            new[as_date(day)], moves[as_date(day)] = int(created), int(churned)
+
+    def edges(column):
+        if first < last:
+            return sa.or_(sa.and_(column >= window.start, column < first), sa.and_(column >= last, column < window.end))
+        return sa.and_(column >= window.start, column < window.end)
+
+    dialect = session.get_bind().dialect.name
+    created_on, moved_on = (
+        bucket_start(Customer.created_at, "day", dialect),
+        bucket_start(StageChange.at, "day", dialect),
+    )
+    rows = sa.union_all(
+        sa.select(sa.literal(True).label("created"), created_on.label("day")).where(*scope, edges(Customer.created_at)),
+        sa.select(sa.literal(False), moved_on)
+        .select_from(_CUSTOMER_MOVES)
+        .where(*scope, _CHURNED, edges(StageChange.at)),
+    ).subquery()
+    query = sa.select(rows.c.created, rows.c.day, sa.func.count()).group_by(rows.c.created, rows.c.day)
+    for created, day, n in await session.execute(query):
+        counts = new if created else moves
+        counts[as_date(day)] = counts.get(as_date(day), 0) + n
+    return points(new, window.bucket), points(moves, window.bucket)
 
 
 def _ratio_kpi(name: str, values: dict, denominators: dict) -> Kpi:
