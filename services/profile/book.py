@@ -1,6 +1,6 @@
 """The customer book per day, month and year, kept by the database with every write, so the
-bank-wide KPIs (kpis.py) read a few rows per year, month and day instead of every customer, churn move and
-identity document.
+bank-wide KPIs (kpis.py) read a few rows per year, month and day instead of every customer,
+churn move and identity document.
 
 One row per (breakdown, period, first day of the period, breakdown value) of the customers not
 erased who have that tier, stage, manager or risk level now ('' stands for no manager or no risk
@@ -14,7 +14,8 @@ Triggers keep the rows in the transaction of each write to `customers`, `lifecyc
 risk assessment event, an erasure) cannot leave the sums behind. A change of a customer's
 breakdown values or an erasure moves the customer's churn moves and documents with the customer.
 On PostgreSQL one statement-level trigger per table and operation folds all the rows a statement
-changed into one upsert; on SQLite a row-level trigger does the same per row.
+changed into one upsert, in key order (writers meeting on the same rows, e.g. today's, queue
+there rather than deadlock); on SQLite a row-level trigger does the same per row.
 """
 
 from datetime import date
