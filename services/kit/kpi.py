@@ -162,4 +162,13 @@ async def count_in_window(session, column, window: KpiWindow, *, where=(), group
         for n, key in await session.execute(query.add_columns(group).group_by(group)):
             if key is not None:
                 totals[key] = n
-    return totals, [KpiPoint(bucket=day, value=float(n), count=n) for day, n in sorted(per_bucket.items())]
+    return totals, points(per_bucket, window.bucket)
+
+
+def points(counts: dict[date, int], bucket: Bucket) -> list[KpiPoint]:
+    """Counts per day (or already per bucket) as one KpiPoint per `bucket`, in order; buckets
+    counting nothing are left out."""
+    per_bucket: dict[date, int] = {}
+    for day, n in counts.items():
+        per_bucket[bucket_of(day, bucket)] = per_bucket.get(bucket_of(day, bucket), 0) + n
+    return [KpiPoint(bucket=day, value=float(n), count=n) for day, n in sorted(per_bucket.items()) if n]

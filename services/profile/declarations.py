@@ -356,6 +356,23 @@ AML_REVIEWS = table(
     ],
 )
 
+CUSTOMER_BOOK = table(
+    "customer_book",
+    purpose="Bank-wide customer KPIs over any window (R5.2, R6.2, R7.2): counts and sums, no customer.",
+    retention_from="the day, month or year summed",
+    fields=[
+        field("dimension", OPS, "The breakdown: tier, stage, manager or risk_level."),
+        field("period", OPS, "Day, month or year."),
+        field("starts_on", OPS, "The first day of the period."),
+        field("value", OPS, "The breakdown's value (a manager's id under `manager`).", identifying=True),
+        field("customers", BUS, "Customers created in the period, not erased."),
+        field("assets", BUS, "Those customers' assets under management now."),
+        field("high_risk", R, "Those of them with a high risk appetite now."),
+        field("churned", BEH, "Moves to churned in the period."),
+        field("documents", OPS, "Identity documents expiring in the period."),
+    ],
+)
+
 TABLES = [
     CUSTOMERS,
     LIFECYCLE_HISTORY,
@@ -373,6 +390,7 @@ TABLES = [
     SCREENING_DISMISSALS,
     AML_RATINGS,
     AML_REVIEWS,
+    CUSTOMER_BOOK,
 ]
 CATALOGUE = Catalogue("profile", TABLES, shared=[*MESSAGING, AUDIT_LOG])
 

@@ -125,5 +125,7 @@ outbox = Outbox(outbox_table, source="profile")
 audit = AuditTrail(Base.metadata)
 legal_holds = add_legal_holds_table(Base.metadata)
 
-# Screening's tables live in this database too; importing them here puts them in Base.metadata.
+# Screening's tables live in this database too, as do the book's sums behind the bank-wide KPIs
+# (book.py); importing them here puts them in Base.metadata.
+from services.profile import book  # noqa: E402,F401
 from services.profile.screening import models as screening_models  # noqa: E402,F401
