@@ -2,7 +2,7 @@
 
 import asyncio
 
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -21,9 +21,10 @@ class GroupCommit:
     """Writes the access rows of concurrent calls together: while one INSERT commits, the rows
     of the calls that finish meanwhile wait, and go in the next one (one statement, one commit,
     one WAL flush for all of them). Each call still waits until its own row is committed before
-    its answer leaves; a lone call is written at once. If a batch fails on its content (one row
-    the database refuses), each row is written on its own, so one call's failure is only its own;
-    any other failure (database away) fails every call of the batch, as it would have one by one."""
+    its answer leaves; a lone call is written at once. If the database refuses a batch's statement
+    (one row it will not take), each row is written on its own, so one call's failure is only
+    its own; any other failure (database away) fails every call of the batch, as it would have
+    one by one."""
 
     MAX_ROWS = 500
 
@@ -65,12 +66,14 @@ class GroupCommit:
     async def _commit(self, batch: list[tuple[dict, asyncio.Future[None]]]) -> None:
         try:
             await self._insert([row for row, _ in batch])
-        except (DataError, IntegrityError) as error:
-            if len(batch) == 1:
-                _settle(batch[0][1], error)
+        except DBAPIError as error:
+            # The statement was refused (not the connection lost): find the row, each on its own.
+            if len(batch) > 1 and error.statement is not None and not error.connection_invalidated:
+                for one in batch:
+                    await self._commit([one])
                 return
-            for one in batch:  # which row was refused: each on its own
-                await self._commit([one])
+            for _, done in batch:
+                _settle(done, error)
         except Exception as error:
             for _, done in batch:
                 _settle(done, error)

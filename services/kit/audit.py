@@ -264,6 +264,10 @@ class Verification:
         return self.broken_at is None
 
 
+# One active sealer per database.
+_SEALER_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(hashtext('audit_sealer'))")
+
+
 class Access(TypedDict):
     """One access to customer data, as an audit row names it."""
 
@@ -280,6 +284,16 @@ class AuditTrail:
     def __init__(self, metadata: sa.MetaData):
         self.table = sa.Table("audit_log", metadata, *_columns())
         _indexes(self.table)
+        t = self.table
+        # The sealer's statements, built once: SQLAlchemy keeps each one's cache key, so a run of
+        # the sealer does not build and key them again every time it wakes.
+        self._head = (
+            sa.select(t.c.chain_position, t.c.hash)
+            .where(t.c.chain_position.is_not(None))
+            .order_by(t.c.chain_position.desc())
+            .limit(1)
+        )
+        self._unsealed = sa.select(t).where(t.c.hash.is_(None)).order_by(t.c.id).limit(self.SEAL_BATCH)
         self._wake = asyncio.Event()
         # Set by `configure` from the component's settings (ServiceSpec does it); the key is
         # read when first needed, so commands that never seal or verify (migrate) need none.
@@ -404,15 +418,7 @@ class AuditTrail:
     # --- sealing ---------------------------------------------------------------------------
 
     async def head(self, connection: AsyncConnection) -> tuple[int, str]:
-        t = self.table
-        head = (
-            await connection.execute(
-                sa.select(t.c.chain_position, t.c.hash)
-                .where(t.c.chain_position.is_not(None))
-                .order_by(t.c.chain_position.desc())
-                .limit(1)
-            )
-        ).first()
+        head = (await connection.execute(self._head)).first()
         return (head.chain_position, head.hash) if head else (0, GENESIS)
 
     SEAL_BATCH = 5000
@@ -423,15 +429,12 @@ class AuditTrail:
         t = self.table
         key = self._key()
         async with engine.begin() as connection:
-            locked = engine.dialect.name != "postgresql" or await connection.scalar(
-                sa.text("SELECT pg_try_advisory_xact_lock(hashtext('audit_sealer'))")
-            )
+            locked = engine.dialect.name != "postgresql" or await connection.scalar(_SEALER_LOCK)
             if not locked:
                 return 0
             position, prev_hash = await self.head(connection)
-            pending = (
-                await connection.execute(sa.select(t).where(t.c.hash.is_(None)).order_by(t.c.id).limit(batch_size))
-            ).all()
+            unsealed = self._unsealed if batch_size == self.SEAL_BATCH else self._unsealed.limit(batch_size)
+            pending = (await connection.execute(unsealed)).all()
             if not pending:
                 return 0
             sealed = []
