@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.tracing import current_trace_id
 from gateway import local
-from gateway.audit import access_audit
+from gateway.audit import GroupCommit, access_audit
 from gateway.auth import Caller, TokenVerifier
 from gateway.consent import ConsentChecker, ConsentUnavailable
 from gateway.limits import RateLimits, check_json_depth, read_body
@@ -44,6 +44,7 @@ class Gateway:
     declarations: dict[str, dict] = field(default_factory=dict)
     mask_rules: dict = field(init=False)
     assignments: "ManagerAssignments" = field(init=False)
+    audit_writer: GroupCommit = field(init=False)
     rate_limits: RateLimits = field(init=False)
     # token_bearer routes: calls per client address and minute, one limit per route.
     bearer_limits: dict[str, RateLimits] = field(default_factory=dict)
@@ -70,6 +71,7 @@ class Gateway:
     def __post_init__(self):
         self.mask_rules = self.policy.mask_rules(None)
         self.assignments = ManagerAssignments(self)
+        self.audit_writer = GroupCommit(access_audit, self.engine)
         self.rate_limits = RateLimits(self.settings.rate_limits)
 
     async def authenticate(self, request: Request) -> Caller:
@@ -136,20 +138,19 @@ class Gateway:
 
     async def _audit(self, caller: Caller, route: Route, customer_id, in_clear: set[str], reason, status: int) -> None:
         """Record the access before the answer leaves; if it cannot be recorded, nothing leaves.
-        One INSERT on its own (autocommit): one round trip, committed when it returns."""
+        Committed with the rows of concurrent calls (GroupCommit): one INSERT and one commit for
+        all of them, each call answered only once its own row is committed."""
+        row = access_audit.row(
+            actor=caller.subject,
+            role=caller.role,
+            action=f"{route.method} {route.path}",
+            customer_id=customer_id,
+            fields=in_clear,
+            reason=reason,
+            outcome=str(status),
+        )
         try:
-            async with self.engine.connect() as connection:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await access_audit.record(
-                    connection,
-                    actor=caller.subject,
-                    role=caller.role,
-                    action=f"{route.method} {route.path}",
-                    customer_id=customer_id,
-                    fields=in_clear,
-                    reason=reason,
-                    outcome=str(status),
-                )
+            await self.audit_writer.record(row)
         except (SQLAlchemyError, OSError) as error:
             log.error("access_audit_unavailable", error_type=type(error).__name__)
             raise Problem(

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NotRequired, TypedDict, Unpack
 
 import sqlalchemy as sa
 import structlog
@@ -264,10 +264,36 @@ class Verification:
         return self.broken_at is None
 
 
+# One active sealer per database.
+_SEALER_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(hashtext('audit_sealer'))")
+
+
+class Access(TypedDict):
+    """One access to customer data, as an audit row names it."""
+
+    actor: str
+    role: str
+    action: str
+    customer_id: str | None
+    fields: NotRequired[Collection[str]]
+    reason: NotRequired[str | None]
+    outcome: NotRequired[str]
+
+
 class AuditTrail:
     def __init__(self, metadata: sa.MetaData):
         self.table = sa.Table("audit_log", metadata, *_columns())
         _indexes(self.table)
+        t = self.table
+        # The sealer's statements, built once: SQLAlchemy keeps each one's cache key, so a run of
+        # the sealer does not build and key them again every time it wakes.
+        self._head = (
+            sa.select(t.c.chain_position, t.c.hash)
+            .where(t.c.chain_position.is_not(None))
+            .order_by(t.c.chain_position.desc())
+            .limit(1)
+        )
+        self._unsealed = sa.select(t).where(t.c.hash.is_(None)).order_by(t.c.id).limit(self.SEAL_BATCH)
         self._wake = asyncio.Event()
         # Set by `configure` from the component's settings (ServiceSpec does it); the key is
         # read when first needed, so commands that never seal or verify (migrate) need none.
@@ -313,28 +339,8 @@ class AuditTrail:
             "request_id": current_trace_id.get(),
         }
 
-    async def record(
-        self,
-        session: AsyncSession | AsyncConnection,
-        *,
-        actor: str,
-        role: str,
-        action: str,
-        customer_id: str | None,
-        fields: Collection[str] = (),
-        reason: str | None = None,
-        outcome: str = "ok",
-    ) -> None:
-        await self.record_many(
-            session,
-            actor=actor,
-            role=role,
-            action=action,
-            customer_ids=[customer_id],
-            fields=fields,
-            reason=reason,
-            outcome=outcome,
-        )
+    async def record(self, session: AsyncSession | AsyncConnection, **access: Unpack["Access"]) -> None:
+        await self.insert_rows(session, [self.row(**access)])
 
     async def record_many(
         self,
@@ -352,7 +358,24 @@ class AuditTrail:
         if not customer_ids:
             return
         common = self._row(actor=actor, role=role, action=action, fields=fields, reason=reason, outcome=outcome)
-        await insert_many(session, self.table, [{**common, "customer_id": c} for c in customer_ids])
+        await self.insert_rows(session, [{**common, "customer_id": c} for c in customer_ids])
+
+    def row(self, **access: Unpack["Access"]) -> dict:
+        """One access's row, taken now (time, request id), for `insert_rows` to write later with
+        the rows of other accesses (the gateway's group commit)."""
+        values = self._row(
+            actor=access["actor"],
+            role=access["role"],
+            action=access["action"],
+            fields=access.get("fields", ()),
+            reason=access.get("reason"),
+            outcome=access.get("outcome", "ok"),
+        )
+        return {**values, "customer_id": access["customer_id"]}
+
+    async def insert_rows(self, session: AsyncSession | AsyncConnection, rows: list[dict]) -> None:
+        """Rows from `row`, in one round trip, in the caller's transaction."""
+        await insert_many(session, self.table, rows)
         self._wake.set()
 
     _READ_COLUMNS = ("at", "actor", "role", "action", "customer_id", "fields", "reason", "outcome", "request_id")
@@ -395,32 +418,23 @@ class AuditTrail:
     # --- sealing ---------------------------------------------------------------------------
 
     async def head(self, connection: AsyncConnection) -> tuple[int, str]:
-        t = self.table
-        head = (
-            await connection.execute(
-                sa.select(t.c.chain_position, t.c.hash)
-                .where(t.c.chain_position.is_not(None))
-                .order_by(t.c.chain_position.desc())
-                .limit(1)
-            )
-        ).first()
+        head = (await connection.execute(self._head)).first()
         return (head.chain_position, head.hash) if head else (0, GENESIS)
 
-    async def seal_pending(self, engine: AsyncEngine, batch_size: int = 5000) -> int:
+    SEAL_BATCH = 5000
+
+    async def seal_pending(self, engine: AsyncEngine, batch_size: int = SEAL_BATCH) -> int:
         """Link up to `batch_size` committed rows into the chain: one lock, one head read, one
         read of the pending rows and one batched update, in one transaction."""
         t = self.table
         key = self._key()
         async with engine.begin() as connection:
-            locked = engine.dialect.name != "postgresql" or await connection.scalar(
-                sa.text("SELECT pg_try_advisory_xact_lock(hashtext('audit_sealer'))")
-            )
+            locked = engine.dialect.name != "postgresql" or await connection.scalar(_SEALER_LOCK)
             if not locked:
                 return 0
             position, prev_hash = await self.head(connection)
-            pending = (
-                await connection.execute(sa.select(t).where(t.c.hash.is_(None)).order_by(t.c.id).limit(batch_size))
-            ).all()
+            unsealed = self._unsealed if batch_size == self.SEAL_BATCH else self._unsealed.limit(batch_size)
+            pending = (await connection.execute(unsealed)).all()
             if not pending:
                 return 0
             sealed = []
@@ -500,7 +514,10 @@ class AuditTrail:
                     pass
                 self._wake.clear()
                 try:
-                    while await self.seal_pending(engine):
+                    # A batch short of full took every row committed when it read them; rows
+                    # written since woke this loop again. (Asking once more until a batch comes
+                    # back empty cost a second transaction on every wake.)
+                    while await self.seal_pending(engine) >= self.SEAL_BATCH:
                         pass
                     if store is not None and time.monotonic() - checkpointed_at >= self.checkpoint_interval:
                         async with engine.connect() as connection:

@@ -7,12 +7,14 @@ id, the customer a self-scoped caller may act for, and the access reason. A serv
 request without a valid one (401): there is no anonymous or "internal" caller.
 """
 
+import functools
 import os
 import time
 from collections.abc import Mapping
 from typing import Annotated
 
 import jwt
+from cachetools import TLRUCache
 from fastapi import Depends, Header, Request
 
 from services.kit.problems import Unauthorized
@@ -26,6 +28,9 @@ TTL_SECONDS = 60
 MAX_TTL_SECONDS = 300
 # The role of the gateway's own calls (data catalogue, manager look-ups, consent decisions).
 GATEWAY_ROLE = "gateway"
+# Verified credentials remembered per process (see `verify_credential`); the least recently
+# used goes first when full.
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class Actor:
@@ -49,7 +54,15 @@ def sign_credential(
     reason: str | None = None,
     ttl_seconds: int = TTL_SECONDS,
 ) -> str:
-    issued = int(time.time())
+    return _signed(key, role, subject, customer_scope, reason, ttl_seconds, int(time.time()))
+
+
+# Signing is deterministic and `iat` counts whole seconds, so within one second a caller's
+# credential is the same token every time: it is signed once and taken from here after.
+@functools.lru_cache(maxsize=4096)
+def _signed(
+    key: str, role: str, subject: str, customer_scope: str | None, reason: str | None, ttl_seconds: int, issued: int
+) -> str:
     claims = {"iss": ISSUER, "aud": AUDIENCE, "iat": issued, "exp": issued + ttl_seconds, "sub": subject, "role": role}
     if customer_scope is not None:
         claims["scope"] = customer_scope
@@ -58,9 +71,31 @@ def sign_credential(
     return jwt.encode(claims, key, algorithm="HS256")
 
 
+# (key, exact token) -> (its `exp`, the caller). Keyed by the key too, so after the key changes
+# no credential is taken as verified under the old one. Only valid credentials are kept.
+def _verified_cache(size: int) -> TLRUCache[tuple[str, str], tuple[float, Actor]]:
+    return TLRUCache(size, ttu=lambda _key, value, _now: value[0], timer=time.time)
+
+
+_verified = _verified_cache(VERIFIED_CACHE_SIZE)
+
+
 def verify_credential(key: str, credential: str | None) -> Actor:
+    """The caller a credential names, if it is valid under `key`. The gateway sends one caller
+    the same credential for a second (and tools for minutes), so a verified one is remembered
+    until its `exp` and a repeat costs a look-up, not an HMAC and a claims check."""
     if not credential:
         raise Unauthorized("This service answers only calls the gateway vouches for.")
+    try:
+        return _verified[(key, credential)][1]
+    except KeyError:  # not seen, or expired
+        pass
+    actor, expires_at = _verify(key, credential)
+    _verified[(key, credential)] = (expires_at, actor)
+    return actor
+
+
+def _verify(key: str, credential: str) -> tuple[Actor, float]:
     try:
         claims = jwt.decode(
             credential,
@@ -84,7 +119,8 @@ def verify_credential(key: str, credential: str | None) -> Actor:
     ):
         raise Unauthorized("The caller credential is not valid.")
     scope, reason = claims.get("scope"), claims.get("reason")
-    return Actor(subject, role, scope if isinstance(scope, str) else None, reason if isinstance(reason, str) else None)
+    actor = Actor(subject, role, scope if isinstance(scope, str) else None, reason if isinstance(reason, str) else None)
+    return actor, float(claims["exp"])
 
 
 async def caller(
