@@ -237,7 +237,7 @@ def _system_cells() -> list[dict]:
         workdir=workdir,
         components=["profile", "consent", "gateway", "recommendation"],
     )
-    system.env["LOG_LEVEL"] = "WARNING"
+    # Services log as in production (INFO: one line per request); that line is part of the cost.
     # The load generator is one caller sending hundreds of requests a second: no rate limit.
     system.env["GATEWAY_RATE_LIMITS"] = ""
     entries: list[dict] = []
