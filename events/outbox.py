@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import re
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -26,9 +27,13 @@ from events.kafka import event_headers
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
 from events.tracing import current_trace_id
 from services.kit.clock import now
-from services.kit.db import insert_many
+from services.kit.db import insert_many, one_of
 
 log = structlog.get_logger(__name__)
+
+# Events per relay transaction (one read, one batch handed to the producer, one update); the
+# default of the components' `outbox_batch_size` setting (services/kit/settings.py).
+RELAY_BATCH_SIZE = 2000
 
 
 class Outbox:
@@ -54,11 +59,11 @@ class Outbox:
             )
 
     async def _insert(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
-        for envelope in envelopes:
-            topic = event_type(envelope.type, envelope.version).topic
+        for kind in {(envelope.type, envelope.version) for envelope in envelopes}:
+            topic = event_type(*kind).topic
             if topics.PRODUCER.get(topic) != self.source:
                 # The ACLs let a component write only its own topics (events.contracts.topics).
-                raise ValueError(f"{self.source} does not publish on {topic} ({envelope.type})")
+                raise ValueError(f"{self.source} does not publish on {topic} ({kind[0]})")
         await insert_many(
             session,
             self.table,
@@ -85,7 +90,9 @@ class Outbox:
             )
             return result.scalar_one()
 
-    async def relay_once(self, engine: AsyncEngine, producer: AIOKafkaProducer, batch_size: int = 500) -> int:
+    async def relay_once(
+        self, engine: AsyncEngine, producer: AIOKafkaProducer, batch_size: int = RELAY_BATCH_SIZE
+    ) -> int:
         """Publish up to `batch_size` unsent events in commit order; returns how many were sent."""
         t = self.table
         async with engine.begin() as connection:
@@ -106,23 +113,28 @@ class Outbox:
             if not rows:
                 OUTBOX_BACKLOG.labels(self.source).set(0)
                 return 0
-            deliveries, types = [], []
+            # The row's `type` column is "<event type>.v<version>" (see _insert): routed without
+            # parsing the payload, and looked up once per type in the batch.
+            routes: dict[str, tuple[str, str, str]] = {}
+            published: Counter[str] = Counter()
+            deliveries = []
             for row in rows:
-                # The row's `type` column is "<event type>.v<version>" (see _insert): no need to
-                # parse the payload to route it.
-                name, version = row.type.rsplit(".v", 1)
-                types.append(name)
+                route = routes.get(row.type)
+                if route is None:
+                    name, version = row.type.rsplit(".v", 1)
+                    route = routes[row.type] = (name, version, event_type(name, int(version)).topic)
+                name, version, topic = route
+                published[name] += 1
+                # Queued without waiting for the broker: the producer sends the batch in a few requests.
                 deliveries.append(
                     await producer.send(
-                        event_type(name, int(version)).topic,
+                        topic,
                         key=row.aggregateid.encode(),
                         value=row.payload.encode(),
                         headers=[
                             *event_headers(row.id, name, version, self.source),
                             # traceparent: a producer span in the trace of the change that staged it
-                            *tracing.publish_headers(
-                                _traceparent(row.payload), event_type(name, int(version)).topic, row.id
-                            ),
+                            *tracing.publish_headers(_traceparent(row.payload), topic, row.id),
                         ],
                     )
                 )
@@ -130,10 +142,12 @@ class Outbox:
             # the rows stay unsent for the next attempt.
             await asyncio.gather(*deliveries)
             await connection.execute(
-                t.update().where(t.c.position.in_([r.position for r in rows])).values(sent_at=now())
+                t.update()
+                .where(one_of(engine.dialect.name, t.c.position, [r.position for r in rows]))
+                .values(sent_at=now())
             )
-        for name in types:
-            PUBLISHED.labels(self.source, name).inc()
+        for name, count in published.items():
+            PUBLISHED.labels(self.source, name).inc(count)
         return len(rows)
 
     async def run_relay(
@@ -142,7 +156,7 @@ class Outbox:
         producer: AIOKafkaProducer,
         poll_interval: float,
         *,
-        batch_size: int = 500,
+        batch_size: int = RELAY_BATCH_SIZE,
         backlog_interval: float = 5.0,
     ) -> None:
         """Relay until cancelled, backing off while the broker or the database is unavailable.

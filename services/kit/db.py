@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import ColumnElement, DateTime, MetaData, Table, event, text
+from sqlalchemy import ColumnElement, DateTime, MetaData, Table, any_, bindparam, event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import QueryableAttribute
@@ -108,6 +108,17 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 # A request-scoped session; handlers open `async with session.begin():` around each unit of work
 # so a state change and its outbox event commit together.
 SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+def one_of(dialect_name: str, column: ColumnLike, values: list) -> ColumnElement[bool]:
+    """`column IN values` as one array parameter on PostgreSQL (`= ANY($1)`): the statement is the
+    same whatever the number of values, so it is compiled and prepared once instead of carrying
+    one bind parameter per value; a plain IN elsewhere."""
+    if dialect_name != "postgresql":
+        return column.in_(values)
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
 
 
 # Below this many rows a multi-row INSERT (one pipelined round trip) costs about what COPY does.
