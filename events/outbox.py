@@ -10,12 +10,15 @@ import asyncio
 import contextlib
 import re
 import time
+import uuid
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 import structlog
 from aiokafka import AIOKafkaProducer
+from pydantic_core import to_json
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
@@ -51,35 +54,64 @@ class Outbox:
         return envelope
 
     async def emit_many(self, session: AsyncSession, events: Sequence[tuple[str, Payload]]) -> None:
-        """Stage many events in one round trip (bulk operations), in the order given."""
-        if events:
-            trace = _trace()
-            await self._insert(
-                session, [new_event(name, payload, source=self.source, **trace) for name, payload in events]
+        """Stage many events in one round trip (bulk operations), in the order given. Each row's
+        envelope is written straight from its payload in the form `Envelope.model_dump_json`
+        gives (new_event's checks once per type, no envelope object per event)."""
+        if not events:
+            return
+        trace = _trace()
+        moment = datetime.now(UTC)
+        contracts: dict[str, type[Payload]] = {}
+        rows = []
+        for name, payload in events:
+            contract = contracts.get(name)
+            if contract is None:
+                contract = contracts[name] = event_type(name, 1).payload
+                self._check_topic(name, 1)
+            if not isinstance(payload, contract):
+                raise TypeError(f"{name} v1 takes {contract.__name__}, not {type(payload).__name__}")
+            event_id = uuid.uuid4()
+            customer_id: str = vars(payload)["customer_id"]  # every contract's payload names its customer
+            rows.append(
+                self._row(
+                    str(event_id),
+                    name,
+                    1,
+                    customer_id,
+                    envelope_json(event_id, name, self.source, moment, customer_id, trace, payload),
+                    moment,
+                )
             )
+        await self._stage(session, rows)
 
     async def _insert(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
         for kind in {(envelope.type, envelope.version) for envelope in envelopes}:
-            topic = event_type(*kind).topic
-            if topics.PRODUCER.get(topic) != self.source:
-                # The ACLs let a component write only its own topics (events.contracts.topics).
-                raise ValueError(f"{self.source} does not publish on {topic} ({kind[0]})")
-        await insert_many(
+            self._check_topic(*kind)
+        await self._stage(
             session,
-            self.table,
-            [
-                {
-                    "id": str(envelope.id),
-                    # Debezium's outbox router routes by aggregate type: the event's subject.
-                    "aggregatetype": envelope.type.split(".", 1)[0],
-                    "aggregateid": envelope.customer_id,
-                    "type": f"{envelope.type}.v{envelope.version}",
-                    "payload": envelope.model_dump_json(),
-                    "created_at": envelope.time,
-                }
-                for envelope in envelopes
-            ],
+            [self._row(str(e.id), e.type, e.version, e.customer_id, e.model_dump_json(), e.time) for e in envelopes],
         )
+
+    def _check_topic(self, name: str, version: int) -> None:
+        topic = event_type(name, version).topic
+        if topics.PRODUCER.get(topic) != self.source:
+            # The ACLs let a component write only its own topics (events.contracts.topics).
+            raise ValueError(f"{self.source} does not publish on {topic} ({name})")
+
+    @staticmethod
+    def _row(event_id: str, name: str, version: int, customer_id: str, payload: str, at: datetime) -> dict:
+        return {
+            "id": event_id,
+            # Debezium's outbox router routes by aggregate type: the event's subject.
+            "aggregatetype": name.split(".", 1)[0],
+            "aggregateid": customer_id,
+            "type": f"{name}.v{version}",
+            "payload": payload,
+            "created_at": at,
+        }
+
+    async def _stage(self, session: AsyncSession, rows: list[dict]) -> None:
+        await insert_many(session, self.table, rows)
         # The relay in this process may publish at once; other relays find the row by polling.
         session.sync_session.info["outbox_wake"] = self._wake
 
@@ -188,6 +220,34 @@ class Outbox:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
+
+
+def envelope_json(
+    event_id: uuid.UUID,
+    name: str,
+    source: str,
+    at: datetime,
+    customer_id: str,
+    trace: dict[str, str | None],
+    payload: Payload,
+) -> str:
+    """What `new_event(...).model_dump_json()` gives for version 1 of `name`, without building
+    the envelope or a dict of the payload: the envelope's members, then the payload's own JSON
+    in the place of the last member (`payload`)."""
+    head = to_json(
+        {
+            "id": event_id,
+            "type": name,
+            "version": 1,
+            "source": source,
+            "time": at,
+            "customer_id": customer_id,
+            "trace_id": trace["trace_id"],
+            "traceparent": trace["traceparent"],
+            "payload": None,
+        }
+    )
+    return (head[: -len(b"null}")] + payload.__pydantic_serializer__.to_json(payload) + b"}").decode()
 
 
 _TRACEPARENT = re.compile(r'"traceparent":"([0-9a-f-]+)"')
