@@ -10,11 +10,15 @@ import asyncio
 import contextlib
 import re
 import time
+import uuid
+from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 import structlog
 from aiokafka import AIOKafkaProducer
+from pydantic_core import to_json
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
@@ -26,9 +30,13 @@ from events.kafka import event_headers
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
 from events.tracing import current_trace_id
 from services.kit.clock import now
-from services.kit.db import insert_many
+from services.kit.db import insert_many, one_of
 
 log = structlog.get_logger(__name__)
+
+# Events per relay transaction (one read, one batch handed to the producer, one update); the
+# default of the components' `outbox_batch_size` setting (services/kit/settings.py).
+RELAY_BATCH_SIZE = 2000
 
 
 class Outbox:
@@ -46,35 +54,64 @@ class Outbox:
         return envelope
 
     async def emit_many(self, session: AsyncSession, events: Sequence[tuple[str, Payload]]) -> None:
-        """Stage many events in one round trip (bulk operations), in the order given."""
-        if events:
-            trace = _trace()
-            await self._insert(
-                session, [new_event(name, payload, source=self.source, **trace) for name, payload in events]
+        """Stage many events in one round trip (bulk operations), in the order given. Each row's
+        envelope is written straight from its payload in the form `Envelope.model_dump_json`
+        gives (new_event's checks once per type, no envelope object per event)."""
+        if not events:
+            return
+        trace = _trace()
+        moment = datetime.now(UTC)
+        contracts: dict[str, type[Payload]] = {}
+        rows = []
+        for name, payload in events:
+            contract = contracts.get(name)
+            if contract is None:
+                contract = contracts[name] = event_type(name, 1).payload
+                self._check_topic(name, 1)
+            if not isinstance(payload, contract):
+                raise TypeError(f"{name} v1 takes {contract.__name__}, not {type(payload).__name__}")
+            event_id = uuid.uuid4()
+            customer_id: str = vars(payload)["customer_id"]  # every contract's payload names its customer
+            rows.append(
+                self._row(
+                    str(event_id),
+                    name,
+                    1,
+                    customer_id,
+                    envelope_json(event_id, name, self.source, moment, customer_id, trace, payload),
+                    moment,
+                )
             )
+        await self._stage(session, rows)
 
     async def _insert(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
-        for envelope in envelopes:
-            topic = event_type(envelope.type, envelope.version).topic
-            if topics.PRODUCER.get(topic) != self.source:
-                # The ACLs let a component write only its own topics (events.contracts.topics).
-                raise ValueError(f"{self.source} does not publish on {topic} ({envelope.type})")
-        await insert_many(
+        for kind in {(envelope.type, envelope.version) for envelope in envelopes}:
+            self._check_topic(*kind)
+        await self._stage(
             session,
-            self.table,
-            [
-                {
-                    "id": str(envelope.id),
-                    # Debezium's outbox router routes by aggregate type: the event's subject.
-                    "aggregatetype": envelope.type.split(".", 1)[0],
-                    "aggregateid": envelope.customer_id,
-                    "type": f"{envelope.type}.v{envelope.version}",
-                    "payload": envelope.model_dump_json(),
-                    "created_at": envelope.time,
-                }
-                for envelope in envelopes
-            ],
+            [self._row(str(e.id), e.type, e.version, e.customer_id, e.model_dump_json(), e.time) for e in envelopes],
         )
+
+    def _check_topic(self, name: str, version: int) -> None:
+        topic = event_type(name, version).topic
+        if topics.PRODUCER.get(topic) != self.source:
+            # The ACLs let a component write only its own topics (events.contracts.topics).
+            raise ValueError(f"{self.source} does not publish on {topic} ({name})")
+
+    @staticmethod
+    def _row(event_id: str, name: str, version: int, customer_id: str, payload: str, at: datetime) -> dict:
+        return {
+            "id": event_id,
+            # Debezium's outbox router routes by aggregate type: the event's subject.
+            "aggregatetype": name.split(".", 1)[0],
+            "aggregateid": customer_id,
+            "type": f"{name}.v{version}",
+            "payload": payload,
+            "created_at": at,
+        }
+
+    async def _stage(self, session: AsyncSession, rows: list[dict]) -> None:
+        await insert_many(session, self.table, rows)
         # The relay in this process may publish at once; other relays find the row by polling.
         session.sync_session.info["outbox_wake"] = self._wake
 
@@ -85,7 +122,9 @@ class Outbox:
             )
             return result.scalar_one()
 
-    async def relay_once(self, engine: AsyncEngine, producer: AIOKafkaProducer, batch_size: int = 500) -> int:
+    async def relay_once(
+        self, engine: AsyncEngine, producer: AIOKafkaProducer, batch_size: int = RELAY_BATCH_SIZE
+    ) -> int:
         """Publish up to `batch_size` unsent events in commit order; returns how many were sent."""
         t = self.table
         async with engine.begin() as connection:
@@ -106,23 +145,28 @@ class Outbox:
             if not rows:
                 OUTBOX_BACKLOG.labels(self.source).set(0)
                 return 0
-            deliveries, types = [], []
+            # The row's `type` column is "<event type>.v<version>" (see _insert): routed without
+            # parsing the payload, and looked up once per type in the batch.
+            routes: dict[str, tuple[str, str, str]] = {}
+            published: Counter[str] = Counter()
+            deliveries = []
             for row in rows:
-                # The row's `type` column is "<event type>.v<version>" (see _insert): no need to
-                # parse the payload to route it.
-                name, version = row.type.rsplit(".v", 1)
-                types.append(name)
+                route = routes.get(row.type)
+                if route is None:
+                    name, version = row.type.rsplit(".v", 1)
+                    route = routes[row.type] = (name, version, event_type(name, int(version)).topic)
+                name, version, topic = route
+                published[name] += 1
+                # Queued without waiting for the broker: the producer sends the batch in a few requests.
                 deliveries.append(
                     await producer.send(
-                        event_type(name, int(version)).topic,
+                        topic,
                         key=row.aggregateid.encode(),
                         value=row.payload.encode(),
                         headers=[
                             *event_headers(row.id, name, version, self.source),
                             # traceparent: a producer span in the trace of the change that staged it
-                            *tracing.publish_headers(
-                                _traceparent(row.payload), event_type(name, int(version)).topic, row.id
-                            ),
+                            *tracing.publish_headers(_traceparent(row.payload), topic, row.id),
                         ],
                     )
                 )
@@ -130,10 +174,12 @@ class Outbox:
             # the rows stay unsent for the next attempt.
             await asyncio.gather(*deliveries)
             await connection.execute(
-                t.update().where(t.c.position.in_([r.position for r in rows])).values(sent_at=now())
+                t.update()
+                .where(one_of(engine.dialect.name, t.c.position, [r.position for r in rows]))
+                .values(sent_at=now())
             )
-        for name in types:
-            PUBLISHED.labels(self.source, name).inc()
+        for name, count in published.items():
+            PUBLISHED.labels(self.source, name).inc(count)
         return len(rows)
 
     async def run_relay(
@@ -142,7 +188,7 @@ class Outbox:
         producer: AIOKafkaProducer,
         poll_interval: float,
         *,
-        batch_size: int = 500,
+        batch_size: int = RELAY_BATCH_SIZE,
         backlog_interval: float = 5.0,
     ) -> None:
         """Relay until cancelled, backing off while the broker or the database is unavailable.
@@ -174,6 +220,34 @@ class Outbox:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
+
+
+def envelope_json(
+    event_id: uuid.UUID,
+    name: str,
+    source: str,
+    at: datetime,
+    customer_id: str,
+    trace: dict[str, str | None],
+    payload: Payload,
+) -> str:
+    """What `new_event(...).model_dump_json()` gives for version 1 of `name`, without building
+    the envelope or a dict of the payload: the envelope's members, then the payload's own JSON
+    in the place of the last member (`payload`)."""
+    head = to_json(
+        {
+            "id": event_id,
+            "type": name,
+            "version": 1,
+            "source": source,
+            "time": at,
+            "customer_id": customer_id,
+            "trace_id": trace["trace_id"],
+            "traceparent": trace["traceparent"],
+            "payload": None,
+        }
+    )
+    return (head[: -len(b"null}")] + payload.__pydantic_serializer__.to_json(payload) + b"}").decode()
 
 
 _TRACEPARENT = re.compile(r'"traceparent":"([0-9a-f-]+)"')

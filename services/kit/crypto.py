@@ -42,9 +42,25 @@ class KeyRing:
         self._blind_index_key = blind_index_key
 
     def encrypt(self, plaintext: str, *, field: str) -> str:
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = self._ciphers[self.active_key_id].encrypt(nonce, plaintext.encode(), field.encode())
-        return f"{self.active_key_id}:{base64.b64encode(nonce + sealed).decode()}"
+        sealed = self.encrypt_many([plaintext], field=field)[0]
+        assert sealed is not None
+        return sealed
+
+    def encrypt_many(self, plaintexts: list[str | None], *, field: str) -> list[str | None]:
+        """`encrypt` over a column of values (None stays None), for bulk writes: the same stored
+        form, a fresh random nonce per value, all the nonces drawn from the OS at once."""
+        cipher, prefix, associated = self._ciphers[self.active_key_id], f"{self.active_key_id}:", field.encode()
+        nonces = os.urandom(NONCE_BYTES * len(plaintexts))
+        sealed: list[str | None] = []
+        for start, plaintext in zip(range(0, len(nonces), NONCE_BYTES), plaintexts, strict=True):
+            if plaintext is None:
+                sealed.append(None)
+                continue
+            nonce = nonces[start : start + NONCE_BYTES]
+            sealed.append(
+                prefix + base64.b64encode(nonce + cipher.encrypt(nonce, plaintext.encode(), associated)).decode()
+            )
+        return sealed
 
     def decrypt(self, stored: str, *, field: str) -> str:
         key_id, _, encoded = stored.partition(":")
@@ -104,8 +120,15 @@ class EncryptedText(TypeDecorator):
         super().__init__()
         self.field = field
 
+    def plaintext(self, value) -> str:
+        return str(value)
+
     def process_bind_param(self, value, dialect):
-        return None if value is None else keyring().encrypt(str(value), field=self.field)
+        return None if value is None else keyring().encrypt(self.plaintext(value), field=self.field)
+
+    def bind_many(self, values: list) -> list[str | None]:
+        """process_bind_param over a column of values at once (services.kit.db.insert_many)."""
+        return keyring().encrypt_many([None if v is None else self.plaintext(v) for v in values], field=self.field)
 
     def process_result_value(self, value, dialect):
         return None if value is None else keyring().decrypt(value, field=self.field)
@@ -114,8 +137,8 @@ class EncryptedText(TypeDecorator):
 class EncryptedDate(EncryptedText):
     """An encrypted date (stored as its ISO form)."""
 
-    def process_bind_param(self, value, dialect):
-        return super().process_bind_param(None if value is None else value.isoformat(), dialect)
+    def plaintext(self, value) -> str:
+        return value.isoformat()
 
     def process_result_value(self, value, dialect):
         plain = super().process_result_value(value, dialect)

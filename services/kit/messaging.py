@@ -54,7 +54,9 @@ class Messaging:
 
     async def _relay(self, outbox: Outbox) -> None:
         s = self.settings
-        producer = kafka.producer(self.kafka, f"{self.component}-relay", linger_ms=s.kafka_linger_ms)
+        producer = kafka.producer(
+            self.kafka, f"{self.component}-relay", linger_ms=s.kafka_linger_ms, max_batch_bytes=s.kafka_max_batch_bytes
+        )
         await producer.start()
         try:
             await outbox.run_relay(

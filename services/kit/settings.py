@@ -6,7 +6,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from events import kafka
+from events import kafka, outbox
 
 # Local state for the embedded default (SQLite files, dev signing key) lives here, outside git.
 DEV_DIR = Path(__file__).resolve().parents[2] / ".dev"
@@ -89,7 +89,7 @@ class ComponentSettings(BaseSettings):
     http_keep_alive_seconds: int = 5
     http_max_connections: int = 1000
     # Events per relay transaction (one read, one batch to the broker, one update).
-    outbox_batch_size: int = 500
+    outbox_batch_size: int = outbox.RELAY_BATCH_SIZE
     # While batches are full, the unsent backlog (a metric) is counted at most this often.
     outbox_backlog_interval_seconds: float = 5.0
 
@@ -97,6 +97,10 @@ class ComponentSettings(BaseSettings):
     # relay gives the producer whole batches, so it need not linger; the consumer's fetch is
     # answered after at most this wait when nothing new arrived on some partition it covers.
     kafka_linger_ms: int = Field(default=kafka.LINGER_MS, validation_alias=AliasChoices("KAFKA_LINGER_MS"))
+    # Bytes per partition in one produce request: a relay batch goes in a few round trips.
+    kafka_max_batch_bytes: int = Field(
+        default=kafka.MAX_BATCH_BYTES, validation_alias=AliasChoices("KAFKA_MAX_BATCH_BYTES")
+    )
     kafka_fetch_max_wait_ms: int = Field(
         default=kafka.FETCH_MAX_WAIT_MS, validation_alias=AliasChoices("KAFKA_FETCH_MAX_WAIT_MS")
     )

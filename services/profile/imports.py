@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events.contracts import CustomerCreatedV1
 from services.kit import crypto
 from services.kit.clock import now
-from services.kit.db import insert_many
+from services.kit.db import insert_many, one_of
 from services.kit.identity import Actor
 from services.kit.problems import Problem
 from services.profile.models import Customer, StageChange, TierChange, audit, outbox
@@ -205,10 +205,9 @@ async def _check_and_write(
     if not chunk:
         return
     keys = crypto.keyring()
-    existing_refs = await _existing(session, Customer.external_ref, [c.external_ref for _, c, _ in chunk])
+    existing_refs, taken = await _known(session, [c.external_ref for _, c, _ in chunk], [i for _, _, i in chunk])
     fresh = [(line, c, index) for line, c, index in chunk if c.external_ref not in existing_refs]
     report.skipped_existing += len(chunk) - len(fresh)
-    taken = await _existing(session, Customer.national_id_index, [index for _, _, index in fresh])
     for line, _, index in fresh:
         if index in taken:
             report.fail(line, "a customer with this national_id already exists under another external_ref")
@@ -287,10 +286,21 @@ async def _check_and_write(
     report.created += len(customers)
 
 
-async def _existing(session: AsyncSession, column, values: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(values), CHUNK):
-        chunk = values[start : start + CHUNK]
-        if chunk:
-            found.update(await session.scalars(sa.select(column).where(column.in_(chunk))))
-    return found
+async def _known(session: AsyncSession, refs: list[str], indexes: list[str]) -> tuple[set[str], set[str]]:
+    """Which of these external references, and which of these national ID blind indexes, some
+    customer already holds: one look-up (one round trip) for both."""
+    dialect = session.get_bind().dialect.name
+    found = await session.execute(
+        sa.select(Customer.external_ref, Customer.national_id_index).where(
+            one_of(dialect, Customer.external_ref, refs) | one_of(dialect, Customer.national_id_index, indexes)
+        )
+    )
+    wanted_refs, wanted_indexes = set(refs), set(indexes)
+    known_refs: set[str] = set()
+    known_indexes: set[str] = set()
+    for ref, index in found:
+        if ref in wanted_refs:
+            known_refs.add(ref)
+        if index in wanted_indexes:
+            known_indexes.add(index)
+    return known_refs, known_indexes
