@@ -252,6 +252,36 @@ POPULARITY = table(
         ),
     ],
 )
+CHECK_DAYS = table(
+    "suitability_check_days",
+    purpose="Suitability KPIs over any window (R3.2, R7.2): counts of checks per day, no customer.",
+    retention_from="the day counted",
+    fields=_fields(
+        OPS,
+        {
+            "day": "The day of decision (UTC).",
+            "product_code": "The product.",
+            "product_risk_level": "R1-R5 then.",
+            "result": "Pass, warn or block.",
+            "overridden": "The customer insisted after the warning.",
+            "count": "Checks decided that day with these values.",
+        },
+    ),
+)
+MISMATCH_DAYS = table(
+    "suitability_mismatch_days",
+    purpose="Suitability KPIs over any window (R3.2, R7.2): counts of mismatches per day, no customer.",
+    retention_from="the day counted",
+    fields=_fields(
+        OPS,
+        {
+            "day": "The day of detection (UTC).",
+            "product_code": "The product.",
+            "product_risk_level": "R1-R5 now.",
+            "count": "Mismatches detected that day with these values.",
+        },
+    ),
+)
 
 CATALOGUE = Catalogue(
     "recommendation",
@@ -267,6 +297,8 @@ CATALOGUE = Catalogue(
         ITEMS,
         MISMATCHES,
         POPULARITY,
+        CHECK_DAYS,
+        MISMATCH_DAYS,
     ],
     shared=[*MESSAGING, AUDIT_LOG],
 )

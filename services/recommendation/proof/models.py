@@ -99,3 +99,29 @@ class SuitabilityMismatch(Base):
     rule_ids: Mapped[str] = mapped_column(sa.String(300))
     cause: Mapped[str] = mapped_column(sa.String(32))
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class SuitabilityCheckDay(Base):
+    """Suitability checks per UTC day of decision, product, its risk level, result and override,
+    kept by triggers (migration 0008, services/kit/daily_counts.py): the KPIs of long windows
+    read these, not every check."""
+
+    __tablename__ = "suitability_check_days"
+
+    day: Mapped[date] = mapped_column(sa.Date(), primary_key=True)
+    product_code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    product_risk_level: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+    result: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    overridden: Mapped[bool] = mapped_column(sa.Boolean(), primary_key=True)
+    count: Mapped[int] = mapped_column(sa.BigInteger())
+
+
+class SuitabilityMismatchDay(Base):
+    """Suitability mismatches per UTC day of detection, product and its risk level, kept the same way."""
+
+    __tablename__ = "suitability_mismatch_days"
+
+    day: Mapped[date] = mapped_column(sa.Date(), primary_key=True)
+    product_code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    product_risk_level: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+    count: Mapped[int] = mapped_column(sa.BigInteger())
