@@ -172,14 +172,17 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
             async with AsyncExitStack() as stack:
                 if spec.resources is not None:
                     await stack.enter_async_context(spec.resources(app))
-                # What start-up built (modules, routes, models) lives as long as the app: kept out of
-                # the collector's full passes, which bulk work (imports, relay batches) sets off and
-                # which would otherwise walk every one of those objects each time.
-                gc.collect()
-                gc.freeze()
+                # What start-up built (modules, routes, models) lives as long as the served process:
+                # kept out of the collector's full passes, which bulk work (imports, relay batches)
+                # sets off and which would otherwise walk every one of those objects each time. Not
+                # for an app in process (tests start hundreds): each full collection costs there.
+                if background:
+                    gc.collect()
+                    gc.freeze()
                 yield
         finally:
-            gc.unfreeze()
+            if background:
+                gc.unfreeze()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
