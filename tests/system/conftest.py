@@ -46,6 +46,7 @@ def system(postgres_urls, bootstrap_servers, tmp_path_factory):
         bootstrap_servers=bootstrap_servers,
         workdir=tmp_path_factory.mktemp("system"),
         components=only.split(",") if only else None,
+        at_head=True,
     )
     try:
         running.start()

@@ -38,6 +38,7 @@ def pair(outage_broker, tmp_path_factory):
         bootstrap_servers=outage_broker.bootstrap_servers,
         workdir=tmp_path_factory.mktemp("delivery"),
         components=["feedback", "churn"],
+        at_head=True,
     )
     running.start()
     yield running

@@ -31,7 +31,9 @@ async def own_profile(request, bootstrap_servers, tmp_path, keys):
     (active) and k2 loaded."""
     prefix = f"{databases.PREFIX}_{request.module.__name__.rsplit('.', 1)[-1].removeprefix('test_')}"
     urls = await databases.migrated(prefix=prefix, components=["profile"])
-    own = System(database_urls=urls, bootstrap_servers=bootstrap_servers, workdir=tmp_path, components=["profile"])
+    own = System(
+        database_urls=urls, bootstrap_servers=bootstrap_servers, workdir=tmp_path, components=["profile"], at_head=True
+    )
     own.database_prefix = prefix
     own.env.update(key_env(keys, active="k1"))
     try:

@@ -34,6 +34,7 @@ def trio(frozen_broker, tmp_path_factory):
         bootstrap_servers=frozen_broker.bootstrap_servers,
         workdir=tmp_path_factory.mktemp("failclosed"),
         components=["profile", "consent", "gateway"],
+        at_head=True,
     )
     running.start()
     yield running
