@@ -16,10 +16,11 @@ from contextlib import AsyncExitStack
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 
 from events.contracts.envelope import Envelope
 from services.components import spec_of
-from services.kit.app import build_app
+from services.kit.app import ServiceSpec, build_app
 from services.kit.identity import caller_headers
 from tests import databases
 
@@ -106,6 +107,23 @@ def service_databases() -> ServiceDatabases:
     return ServiceDatabases()
 
 
+# Built apps, kept for the worker's whole session: building one (its route objects, their
+# request and response models, the settings) costs more than most tests that use it. Keyed by
+# the environment the app was built from, so a test that starts a component with other settings
+# or on other databases gets an app of its own. Everything a run changes (engine, sessions,
+# consumer, the gateway's limits and caches) is made anew by the lifespan, per test.
+_built: dict[tuple, tuple[FastAPI, ServiceSpec]] = {}
+
+
+def built(name: str) -> tuple[FastAPI, ServiceSpec]:
+    # (PYTEST_CURRENT_TEST changes with every test and configures nothing.)
+    key = (name, frozenset(item for item in os.environ.items() if item[0] != "PYTEST_CURRENT_TEST"))
+    if key not in _built:
+        spec = spec_of(name)
+        _built[key] = (build_app(spec, background=False), spec)
+    return _built[key]
+
+
 @pytest.fixture
 async def service(service_databases) -> AsyncIterator:
     """`await service("profile")`: that component in process, its lifespan running."""
@@ -116,14 +134,13 @@ async def service(service_databases) -> AsyncIterator:
             previous = {k: os.environ.get(k) for k in settings_env}
             os.environ.update(settings_env)
             try:
-                spec = spec_of(name)
+                app, spec = built(name)
             finally:
                 for key, value in previous.items():
                     if value is None:
                         os.environ.pop(key, None)
                     else:
                         os.environ[key] = value
-            app = build_app(spec, background=False)
             await stack.enter_async_context(app.router.lifespan_context(app))
             return InProcessService(name, app, spec)
 
