@@ -28,3 +28,10 @@ def online_model_dir(tmp_path_factory) -> str:
     outcome = train(folder / "features.csv", Spec.load(folder / "spec.yaml"), registry, progress=False)
     assert outcome.promoted
     return str(registry.directory)
+
+
+@pytest.fixture(scope="session")
+def rules_only_dir(tmp_path_factory) -> str:
+    """A registry with no model promoted, so churn scores by its rules (rules-v1). One folder for
+    the session: the tests that start churn on it share one built app."""
+    return str(tmp_path_factory.mktemp("no-models"))

@@ -1,6 +1,6 @@
 """Case life cycle, scoping by customer and manager, frozen closed cases, lists."""
 
-from tests.service.feedback.conftest import case_body, known_customer
+from tests.service.feedback.conftest import case_body, known_customer, routing_of
 
 AGENT = ("service_agent", "agent-7")
 
@@ -138,10 +138,17 @@ async def test_the_complaint_route_opens_a_complaint_case(feedback):
         body = {k: v for k, v in case_body(customer_id).items() if k != "kind"}
         answer = await me.post("/api/v1/complaints", json=body)
         assert answer.status_code == 201, answer.text
-        assert answer.json()["status"] == "opened" and "13800138000" not in answer.text
-        case = (await me.get(f"/api/v1/cases/{answer.json()['id']}")).json()
+        opened = answer.json()
+        assert (opened["customer_id"], opened["category"], opened["channel"], opened["status"]) == (
+            customer_id, "fees", "branch", "opened",
+        )  # fmt: skip
+        assert "13800138000" not in answer.text
+        case = (await me.get(f"/api/v1/cases/{opened['id']}")).json()
     assert case["kind"] == "complaint" and case["case_description"].startswith("Charged twice")
     [event] = await feedback.published("complaint.opened", customer_id=customer_id)
+    assert (event.source, event.version) == ("feedback", 1)
+    assert await routing_of(feedback, event) == ("complaint.opened.v1", customer_id)
+    assert "13800138000" not in event.model_dump_json()
     assert event.payload == {
         "complaint_id": case["id"],
         "customer_id": customer_id,

@@ -89,3 +89,28 @@ async def test_a_lower_reassessment_tells_the_manager_about_holdings_above_the_n
     await assess(svc, customer_id, C3_ANSWERS)
     [event] = await svc.published("suitability.mismatch_detected", customer_id=customer_id)
     assert (event.payload["holding_id"], event.payload["cause"]) == (holding, "assessment_changed")
+
+
+async def test_the_list_has_only_active_products_and_filters_by_risk_level(service):
+    svc = await service("recommendation")
+    async with svc.client("gateway", "gateway") as http:
+        answer = await http.get("/api/v1/products")
+        assert answer.status_code == 200, answer.text
+        products = answer.json()["items"]
+        r4 = await http.get("/api/v1/products", params={"risk_level": "R4"})
+    assert len(products) >= 10
+    assert {p["risk_level"] for p in products} == {"R1", "R2", "R3", "R4", "R5"}
+    assert "BOND-CORP-HY" not in {p["code"] for p in products}  # seeded inactive
+    assert r4.status_code == 200
+    r4_codes = {p["code"] for p in r4.json()["items"]}
+    assert r4_codes and {p["risk_level"] for p in r4.json()["items"]} == {"R4"}
+    assert r4_codes == {p["code"] for p in products if p["risk_level"] == "R4"}
+
+
+async def test_an_unknown_risk_level_is_a_422_naming_the_field(service):
+    svc = await service("recommendation")
+    async with svc.client("gateway", "gateway") as http:
+        answer = await http.get("/api/v1/products", params={"risk_level": "R9"})
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["errors"][0]["field"] == "risk_level"

@@ -82,11 +82,19 @@ async def test_proactive_needs_a_marketing_consent_and_advice_is_for_managers_an
         assert refused.status_code == 403, role
 
 
-async def test_another_customer_gets_a_404(service):
+async def test_another_or_an_unknown_customer_is_a_404_and_an_id_no_column_can_hold_a_422(service):
     svc = await service("recommendation")
     customer_id = await known_customer(svc)
     assert (await recommend(svc, customer_id, subject=str(uuid.uuid4()))).status_code == 404
+    unknown = await recommend(svc, str(uuid.uuid4()), role="gateway", subject="gateway", query="")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    assert "not known to the recommendation service" in unknown.json()["detail"]
     assert (await recommend(svc, str(uuid.uuid4()), role="relationship_manager", subject="rm-1")).status_code == 404
+    for held_by_no_column in ("%00x", "x" * 65):
+        refused = await recommend(svc, held_by_no_column, role="gateway", subject="gateway", query="")
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
 
 
 async def test_kpis_count_checks_by_result_overrides_and_mismatches(service):
