@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from events.broker import LocalBroker
 from events.contracts import topics
@@ -158,33 +158,55 @@ class System:
         return {"Authorization": f"Bearer {self.token(role, subject)}", **extra}
 
 
+async def records_so_far(bootstrap_servers: str, topic_names: list[str], *, timeout: float = 10.0) -> list:
+    """Every record on `topic_names` up to the end offsets they have when asked: read to the
+    end, not until a quiet spell (which costs its whole length on every read)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # metadata of every topic, for their partitions
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topic_names
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        unread = {p for p in partitions if ends[p] > 0}
+        found = []
+        deadline = time.monotonic() + timeout
+        while unread:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"topics not read to their end within {timeout}s: {sorted(map(str, unread))}")
+            batch = await consumer.getmany(*unread, timeout_ms=200)
+            for partition, records in batch.items():
+                found.extend(r for r in records if r.offset < ends[partition])
+            unread = {p for p in unread if await consumer.position(p) < ends[p]}
+        return found
+    finally:
+        await consumer.stop()
+
+
 class KafkaProbe:
     """Reads and writes topics the way another bank system would."""
 
     def __init__(self, bootstrap_servers: str):
         self.bootstrap_servers = bootstrap_servers
 
-    async def read_all(self, topic: str, *, timeout: float = 1.0) -> list[tuple[Envelope | bytes, dict]]:
-        consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=self.bootstrap_servers, group_id=None, auto_offset_reset="earliest"
-        )
-        await consumer.start()
+    async def read_all(self, topic: str, *, timeout: float = 10.0) -> list[tuple[Envelope | bytes, dict]]:
+        """Every record on `topic` published so far (up to its end offsets when asked)."""
         found: list[tuple[Envelope | bytes, dict]] = []
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                batch = await consumer.getmany(timeout_ms=200)
-                for records in batch.values():
-                    for record in records:
-                        headers = {k: v.decode() for k, v in record.headers or []}
-                        # Not a real header: the record key, so tests can check it beside the envelope.
-                        headers["key"] = record.key.decode() if record.key is not None else None
-                        try:
-                            found.append((Envelope.model_validate_json(record.value), headers))
-                        except ValueError:
-                            found.append((record.value, headers))
-        finally:
-            await consumer.stop()
+        for record in await records_so_far(self.bootstrap_servers, [topic], timeout=timeout):
+            headers = {k: v.decode() for k, v in record.headers or []}
+            # Not a real header: the record key, so tests can check it beside the envelope.
+            headers["key"] = record.key.decode() if record.key is not None else None
+            try:
+                found.append((Envelope.model_validate_json(record.value), headers))
+            except ValueError:
+                found.append((record.value, headers))
         return found
 
     async def wait_for(
@@ -194,7 +216,7 @@ class KafkaProbe:
         deadline = time.monotonic() + timeout
         matches: list = []
         while time.monotonic() < deadline:
-            records = await self.read_all(topic, timeout=0.5)
+            records = await self.read_all(topic)
             matches = [(e, h) for e, h in records if isinstance(e, Envelope) and predicate(e, h)]
             if len(matches) >= count:
                 return matches
@@ -330,20 +352,10 @@ class AsyncApiConformance:
     async def check_broker(self, bootstrap_servers: str) -> dict[str, int]:
         """Every record on every documented topic; returns how many of each message were checked."""
         seen: dict[str, int] = {}
-        for topic in self.document["channels"]:
-            consumer = AIOKafkaConsumer(
-                topic, bootstrap_servers=bootstrap_servers, group_id=None, auto_offset_reset="earliest"
-            )
-            await consumer.start()
-            try:
-                while batch := await consumer.getmany(timeout_ms=1000):
-                    for records in batch.values():
-                        for record in records:
-                            name = self.check(topic, record.key, record.value, list(record.headers or []))
-                            if name:
-                                seen[name] = seen.get(name, 0) + 1
-            finally:
-                await consumer.stop()
+        for record in await records_so_far(bootstrap_servers, list(self.document["channels"])):
+            name = self.check(record.topic, record.key, record.value, list(record.headers or []))
+            if name:
+                seen[name] = seen.get(name, 0) + 1
         return seen
 
 
