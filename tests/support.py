@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from events.broker import LocalBroker
 from events.contracts import topics
@@ -158,7 +158,9 @@ class System:
         return {"Authorization": f"Bearer {self.token(role, subject)}", **extra}
 
 
-async def records_so_far(bootstrap_servers: str, topic_names: list[str], *, timeout: float = 10.0) -> list:
+async def records_so_far(
+    bootstrap_servers: str, topic_names: list[str], *, timeout: float = 10.0
+) -> list[ConsumerRecord]:
     """Every record on `topic_names` up to the end offsets they have when asked: read to the
     end, not until a quiet spell (which costs its whole length on every read)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False)
@@ -176,7 +178,7 @@ async def records_so_far(bootstrap_servers: str, topic_names: list[str], *, time
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         unread = {p for p in partitions if ends[p] > 0}
-        found = []
+        found: list[ConsumerRecord] = []
         deadline = time.monotonic() + timeout
         while unread:
             if time.monotonic() > deadline:
