@@ -1,15 +1,17 @@
 """Key rotation in the profile service: the app started with the new key active (as replicas are
-restarted), `rotate_component` (what `crm rotate-keys profile` runs) re-encrypts every customer
-row, and the app started with the new key alone reads every customer back, look-ups included."""
+restarted), `crm rotate-keys profile` (its entry point, in this process) re-encrypts every
+customer row, and the app started with the new key alone reads every customer back, look-ups
+included."""
 
+import asyncio
 import json
 
 import pytest
 import sqlalchemy as sa
 
+from services import cli
 from services.kit import crypto
 from services.kit.identity import caller_headers
-from services.kit.rotation import rotate_component
 from tests.service.conftest import PREFIX, ServiceDatabases
 from tests.service.profile.helpers import create_customer
 
@@ -32,16 +34,20 @@ def key_env(keys: dict[str, str], *, active: str) -> dict[str, str]:
     }
 
 
-async def test_key_rotation_re_encrypts_everything_and_keeps_it_readable(service, monkeypatch):
+async def test_key_rotation_re_encrypts_everything_and_keeps_it_readable(service, monkeypatch, capsys):
     monkeypatch.setattr(crypto, "_installed", crypto._installed)  # the process's key ring, put back after
     profile = await service("profile", **key_env({"k1": K1, "k2": K2}, active="k1"))
     async with profile.client() as client:
         created = [await create_customer(client, ADMIN) for _ in range(7)]
 
     # Operators make k2 active (replicas restarted), then run the rotation online.
-    restarted = await service("profile", **key_env({"k1": K1, "k2": K2}, active="k2"))
-    rotated = await rotate_component(restarted.spec)
-    assert rotated["customers"] == 7 and sum(rotated.values()) == 7, rotated
+    k2_active = key_env({"k1": K1, "k2": K2}, active="k2")
+    restarted = await service("profile", **k2_active)
+    for name, value in k2_active.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    await asyncio.to_thread(cli.main, ["rotate-keys", "profile"])  # it runs its own event loop
+    assert "profile: 7 customers rows re-encrypted" in capsys.readouterr().out
 
     async with restarted.engine.connect() as connection:
         rows = (await connection.execute(sa.text("SELECT key_id, national_id, phone FROM customers"))).all()
