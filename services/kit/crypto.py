@@ -137,6 +137,10 @@ class EncryptedText(TypeDecorator):
 class EncryptedDate(EncryptedText):
     """An encrypted date (stored as its ISO form)."""
 
+    # Declared on each subclass: SQLAlchemy reads it from the class itself, and without it every
+    # statement touching the column is compiled anew instead of taken from the statement cache.
+    cache_ok = True
+
     def plaintext(self, value) -> str:
         return value.isoformat()
 
