@@ -92,21 +92,18 @@ class System:
             self.wait_ready(component)
 
     def migrate(self) -> None:
-        # Every component's init step at once, as pods start together in a release.
-        migrations = {
-            component: subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "migrate", component],
+        """`crm migrate all`, as `make run` does (one process: each `crm` start imports every
+        component's models); a system of some components migrates those, one after another."""
+        targets = ["all"] if set(self.components) == set(COMPONENTS) else self.components
+        for target in targets:
+            done = subprocess.run(
+                [sys.executable, "-m", "services.cli", "migrate", target],
                 env=self.env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+                capture_output=True,
                 text=True,
             )
-            for component in self.components
-        }
-        for component, process in migrations.items():
-            output, _ = process.communicate()
-            if process.returncode:
-                raise RuntimeError(f"crm migrate {component} failed:\n{output}")
+            if done.returncode:
+                raise RuntimeError(f"crm migrate {target} failed:\n{done.stdout}{done.stderr}")
 
     def start_component(self, component: str) -> None:
         log = open(self.workdir / f"{component}.log", "ab")
