@@ -9,6 +9,7 @@ the component's handlers (with the real inbox), and its published events are rea
         events = await profile.published("customer.created")
 """
 
+import functools
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -18,11 +19,14 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from events.contracts import event_type as contract
 from events.contracts.envelope import Envelope
+from events.kafka import event_headers
 from services.components import spec_of
 from services.kit.app import ServiceSpec, build_app
 from services.kit.identity import caller_headers
 from tests import databases
+from tests.support import AsyncApiConformance, customer_created
 
 PREFIX = f"{databases.PREFIX}_svc"
 
@@ -64,22 +68,41 @@ class InProcessService:
 
     async def know_customer(self, customer_id: str) -> None:
         """Let the component learn that the customer exists, as from the profile service."""
-        from tests.support import customer_created
-
         await self.deliver(customer_created(customer_id))
 
     async def published(self, event_type: str | None = None, *, customer_id: str | None = None) -> list[Envelope]:
-        """Events this component has staged in its outbox, oldest first."""
+        """Events this component has staged in its outbox, oldest first. Each one returned is
+        checked against events/contracts/asyncapi.yaml as the relay would publish it (its topic,
+        record key and headers), as the system tier checks every record on its broker."""
         table = self.spec.outbox.table
-        query = sa.select(table.c.payload).order_by(table.c.position)
+        query = sa.select(table.c.id, table.c.aggregateid, table.c.type, table.c.payload).order_by(table.c.position)
+        if event_type is not None:
+            query = query.where(table.c.type.startswith(f"{event_type}.v", autoescape=True))
+        if customer_id is not None:
+            query = query.where(table.c.aggregateid == customer_id)  # the record key: the customer id
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).scalars().all()
-        found = [Envelope.model_validate_json(row) for row in rows]
-        return [
-            e
-            for e in found
-            if (event_type is None or e.type == event_type) and (customer_id is None or e.customer_id == customer_id)
-        ]
+            rows = (await connection.execute(query)).all()
+        found = []
+        for row in rows:
+            name, version = row.type.rsplit(".v", 1)
+            headers = event_headers(row.id, name, version, self.spec.outbox.source)
+            topic = contract(name, int(version)).topic
+            assert _conformance().check(topic, row.aggregateid.encode(), row.payload.encode(), headers)
+            found.append(Envelope.model_validate_json(row.payload))
+        return found
+
+    async def outbox_row(self, event: Envelope) -> sa.Row:
+        """The outbox row of a staged event: the relay sends its `id` as the `event_id` header,
+        routes by its `type` (`<event type>.v<version>`) and keys the record by `aggregateid`."""
+        table = self.spec.outbox.table
+        async with self.engine.connect() as connection:
+            query = sa.select(table.c.id, table.c.type, table.c.aggregateid).where(table.c.id == str(event.id))
+            return (await connection.execute(query)).one()
+
+
+@functools.cache
+def _conformance() -> AsyncApiConformance:
+    return AsyncApiConformance()
 
 
 class ServiceDatabases:

@@ -4,8 +4,6 @@ import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 
-import sqlalchemy as sa
-
 from events.contracts.envelope import Envelope
 from services.kit.clock import now
 from services.kit.identity import caller_headers
@@ -89,15 +87,3 @@ async def history(http, consent_id: str) -> list[tuple]:
 async def consent_events(consent, event_type: str, consent_id: str) -> list[Envelope]:
     """The `event_type` events about one consent staged in the service's outbox, oldest first."""
     return [e for e in await consent.published(event_type) if e.payload.get("consent_id") == consent_id]
-
-
-async def outbox_row(consent, event: Envelope) -> sa.Row:
-    """The outbox row of a staged event: the relay sends its `id` as the `event_id` header, routes
-    by its `type` (`<event type>.v<version>`) and keys the record by its `aggregateid`."""
-    table = consent.spec.outbox.table
-    async with consent.engine.connect() as connection:
-        return (
-            await connection.execute(
-                sa.select(table.c.id, table.c.type, table.c.aggregateid).where(table.c.id == str(event.id))
-            )
-        ).one()

@@ -17,7 +17,6 @@ from tests.service.consent.helpers import (
     in_seconds,
     known_customer,
     new_customer_id,
-    outbox_row,
 )
 
 
@@ -51,7 +50,7 @@ async def test_grant_creates_an_active_consent_and_publishes_consent_granted(con
         "expires_at": "2099-01-01T00:00:00Z",
     }
     # What the relay sends as the record's event_type and event_id headers and its key.
-    row = await outbox_row(consent, event)
+    row = await consent.outbox_row(event)
     assert (row.type, row.id, row.aggregateid) == ("consent.granted.v1", str(event.id), customer_id)
 
 

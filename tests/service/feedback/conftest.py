@@ -4,7 +4,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-import sqlalchemy as sa
 
 from events.contracts import CustomerCreatedV1, new_event
 
@@ -49,9 +48,5 @@ def case_body(customer_id: str, **overrides) -> dict:
 async def routing_of(feedback, event) -> tuple[str, str]:
     """The outbox row's `type` and `aggregateid` for `event`: what the relay sends as the
     event_type and event_version headers and as the record key (events/outbox.py)."""
-    table = feedback.spec.outbox.table
-    async with feedback.engine.connect() as connection:
-        row = (
-            await connection.execute(sa.select(table.c.type, table.c.aggregateid).where(table.c.id == str(event.id)))
-        ).one()
+    row = await feedback.outbox_row(event)
     return row.type, row.aggregateid
