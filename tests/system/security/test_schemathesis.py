@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -97,7 +98,7 @@ def schemathesis_run(system, document_file: Path, customer_id: str, role: str, r
 
 
 @pytest.fixture(scope="module")
-def runs(system, document_file, customer_id, tmp_path_factory) -> dict[str, subprocess.Popen]:
+def runs(system, document_file, customer_id, tmp_path_factory) -> Iterator[dict[str, subprocess.Popen]]:
     """Every role's run started at once: each run mostly waits for answers, so together they keep
     both cores busy where one after another they left them half idle."""
     started = {
