@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from events.consumer import EventConsumer, Handler
@@ -120,9 +121,13 @@ def purge_messaging_job(spec: "ServiceSpec") -> PeriodicJob:
     return PeriodicJob(name="purge-messaging", every_seconds=3600, run=run)
 
 
-def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
+def build_app(spec: ServiceSpec, *, background: bool = True, engine: AsyncEngine | None = None) -> FastAPI:
     """`background=False` leaves out the relay, the consumer, jobs and the audit sealer: the app
-    of one service in process (tests feed its handlers and read its outbox directly)."""
+    of one service in process (tests feed its handlers and read its outbox directly). `engine`:
+    one to use instead of a new one per start; its connections are still closed at shutdown, but
+    its statement cache outlives it (tests start an app per test: a new engine compiled every
+    statement anew each time)."""
+    shared_engine = engine
     settings = spec.settings
     configure_logging(settings.log_level)
     configure_tracing(spec.name, otlp_endpoint=settings.otlp_endpoint, trace_dir=settings.trace_dir)
@@ -130,8 +135,10 @@ def build_app(spec: ServiceSpec, *, background: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        engine = db.create_engine(settings.database_url, settings)
-        trace_engine(engine)
+        engine = shared_engine
+        if engine is None:
+            engine = db.create_engine(settings.database_url, settings)
+            trace_engine(engine)
         sessions = db.session_factory(engine)
         consumer = None
         if spec.handlers and spec.inbox is not None:  # __post_init__: handlers come with an inbox

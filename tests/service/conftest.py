@@ -24,6 +24,7 @@ from events.contracts.envelope import Envelope
 from events.kafka import event_headers
 from services.components import spec_of
 from services.kit.app import ServiceSpec, build_app
+from services.kit.db import create_engine
 from services.kit.identity import caller_headers
 from tests import databases
 from tests.support import AsyncApiConformance, customer_created
@@ -133,8 +134,9 @@ def service_databases() -> ServiceDatabases:
 # Built apps, kept for the worker's whole session: building one (its route objects, their
 # request and response models, the settings) costs more than most tests that use it. Keyed by
 # the environment the app was built from, so a test that starts a component with other settings
-# or on other databases gets an app of its own. Everything a run changes (engine, sessions,
-# consumer, the gateway's limits and caches) is made anew by the lifespan, per test.
+# or on other databases gets an app of its own. Everything a run changes (sessions, consumer,
+# the gateway's limits and caches) is made anew by the lifespan, per test; the engine is kept
+# with the app for its statement cache (its connections are closed after each test).
 _built: dict[tuple, tuple[FastAPI, ServiceSpec]] = {}
 
 
@@ -143,7 +145,8 @@ def built(name: str) -> tuple[FastAPI, ServiceSpec]:
     key = (name, frozenset(item for item in os.environ.items() if item[0] != "PYTEST_CURRENT_TEST"))
     if key not in _built:
         spec = spec_of(name)
-        _built[key] = (build_app(spec, background=False), spec)
+        engine = create_engine(spec.settings.database_url, spec.settings)
+        _built[key] = (build_app(spec, background=False, engine=engine), spec)
     return _built[key]
 
 
