@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 
-from services.components import COMPONENTS, spec_of
+from services.components import COMPONENTS, migrations_of, spec_of
 
 
 def serve(component: str, host: str, port: int | None) -> None:
@@ -59,8 +59,7 @@ def migrate(component: str) -> None:
 
     names = [c for c in COMPONENTS] if component == "all" else [component]
     for name in names:
-        spec = spec_of(name)
-        upgrade(spec.migrations, spec.settings.database_url, spec.metadata)
+        upgrade(*migrations_of(name))
         print(f"{name}: migrations applied")
 
 

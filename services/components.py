@@ -1,5 +1,7 @@
 """The platform's components: the composition root that the `crm` command and the tests share."""
 
+from pathlib import Path
+
 # component -> (module with spec(), default local port)
 COMPONENTS: dict[str, tuple[str, int]] = {
     "gateway": ("gateway.app", 8000),
@@ -16,3 +18,28 @@ def spec_of(component: str):
     import importlib
 
     return importlib.import_module(COMPONENTS[component][0]).spec()
+
+
+# component -> its settings class: with the migrations folder beside its app module, all that
+# `crm migrate` needs. An init container then migrates without importing the app (its routes,
+# models, trained-model and screening libraries), in under half the CPU.
+SETTINGS: dict[str, str] = {
+    "gateway": "gateway.settings:GatewaySettings",
+    "profile": "services.profile.settings:ProfileSettings",
+    "consent": "services.consent.settings:ConsentSettings",
+    "recommendation": "services.recommendation.settings:RecommendationSettings",
+    "churn": "services.churn.settings:ChurnSettings",
+    "feedback": "services.feedback.settings:FeedbackSettings",
+}
+
+
+def migrations_of(component: str) -> tuple[Path, str]:
+    """The component's migrations folder and its database URL (from the current environment)."""
+    import importlib
+    import importlib.util
+
+    module, name = SETTINGS[component].split(":")
+    settings = getattr(importlib.import_module(module), name)()
+    package = importlib.util.find_spec(COMPONENTS[component][0].rsplit(".", 1)[0])
+    assert package is not None and package.origin is not None
+    return Path(package.origin).parent / "migrations", settings.database_url

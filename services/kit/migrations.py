@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.kit.db import create_engine
 
 
-def alembic_config(migrations_dir: Path, database_url: str, metadata: sa.MetaData) -> Config:
+def alembic_config(migrations_dir: Path, database_url: str, metadata: sa.MetaData | None = None) -> Config:
     """`metadata` is the component's whole schema (its ServiceSpec's), which autogenerate and the
-    drift check compare against; each tree's env.py takes it from here."""
+    drift check compare against; each tree's env.py takes it from here. Applying migrations
+    needs none."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
@@ -28,7 +29,9 @@ def alembic_config(migrations_dir: Path, database_url: str, metadata: sa.MetaDat
     return config
 
 
-def upgrade(migrations_dir: Path, database_url: str, metadata: sa.MetaData, revision: str = "head") -> None:
+def upgrade(
+    migrations_dir: Path, database_url: str, metadata: sa.MetaData | None = None, revision: str = "head"
+) -> None:
     """Safe to run from every replica at once (an init container per pod, every release): on
     PostgreSQL the migrations run under an advisory lock, so one applies them and the others
     then find the schema at head and do nothing."""
