@@ -190,4 +190,5 @@ class Policy(BaseModel):
 
 
 def load_policy(path: Path) -> Policy:
-    return Policy.model_validate(yaml.safe_load(path.read_text()))
+    # libyaml's loader: the same document as the pure-Python one, read in a tenth of the time.
+    return Policy.model_validate(yaml.load(path.read_text(), Loader=yaml.CSafeLoader))

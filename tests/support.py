@@ -325,7 +325,9 @@ class AsyncApiConformance:
 
         from events.contracts import asyncapi
 
-        self.document = yaml.safe_load((Path(asyncapi.__file__).parent / "asyncapi.yaml").read_text())
+        self.document = yaml.load(
+            (Path(asyncapi.__file__).parent / "asyncapi.yaml").read_text(), Loader=yaml.CSafeLoader
+        )
         self._jsonschema = jsonschema
 
     def _validate(self, pointer: str, instance) -> None:

@@ -77,7 +77,7 @@ class Spec:
     @classmethod
     def load(cls, path: str | Path) -> "Spec":
         try:
-            raw = yaml.safe_load(Path(path).read_text())
+            raw = yaml.load(Path(path).read_text(), Loader=yaml.CSafeLoader)
         except (OSError, yaml.YAMLError) as error:
             raise DataError(f"{path}: cannot read the spec ({error})") from None
         return cls.from_dict(raw, source=str(path))

@@ -46,7 +46,7 @@ def load(version: str) -> Questionnaire:
     path = HERE / f"questionnaire_{version.replace('.', '_')}.yaml"
     if not path.is_file():
         raise KeyError(version)
-    return Questionnaire.model_validate(yaml.safe_load(path.read_text()))
+    return Questionnaire.model_validate(yaml.load(path.read_text(), Loader=yaml.CSafeLoader))
 
 
 def versions() -> list[str]:
