@@ -70,6 +70,7 @@ def spec() -> ServiceSpec:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await upstream.close()
+            await gateway.audit_writer.close()
 
     return ServiceSpec(
         name="gateway",

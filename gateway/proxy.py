@@ -9,12 +9,11 @@ from urllib.parse import quote
 import structlog
 from cachetools import TTLCache
 from fastapi import Request, Response
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.tracing import current_trace_id
 from gateway import local
-from gateway.audit import GroupCommit, access_audit
+from gateway.audit import AuditWriteFailed, GroupCommit, access_audit
 from gateway.auth import Caller, TokenVerifier
 from gateway.consent import ConsentChecker, ConsentUnavailable
 from gateway.limits import RateLimits, check_json_depth, read_body
@@ -151,8 +150,8 @@ class Gateway:
         )
         try:
             await self.audit_writer.record(row)
-        except (SQLAlchemyError, OSError) as error:
-            log.error("access_audit_unavailable", error_type=type(error).__name__)
+        except AuditWriteFailed as error:
+            log.error("access_audit_unavailable", error_type=type(error.__cause__).__name__)
             raise Problem(
                 "The access could not be recorded, so no customer data is released; retry later.",
                 status=503,

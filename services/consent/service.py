@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from events.contracts import (
@@ -412,14 +411,12 @@ class DecisionReader:
     @classmethod
     @asynccontextmanager
     async def open(cls, database_url: str, size: int) -> AsyncIterator["DecisionReader | None"]:
-        url = make_url(database_url)
-        if url.get_backend_name() != "postgresql":
-            yield None
-            return
-        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         # One read-only statement, no transaction, no session state: nothing to reset between
         # uses, so a bare stack of connections rather than asyncpg's pool (half the CPU per call).
-        connections = BareConnections(dsn, size)
+        connections = BareConnections.for_url(database_url, size)
+        if connections is None:
+            yield None
+            return
         try:
             yield cls(connections)
         finally:

@@ -42,7 +42,7 @@ from events.tracing import current_trace_id
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
 from services.kit.clock import now
-from services.kit.db import SessionDep, UTCDateTime, insert_many
+from services.kit.db import BareConnections, SessionDep, UTCDateTime, insert_many
 
 log = structlog.get_logger(__name__)
 GENESIS = "0" * 64
@@ -379,6 +379,20 @@ class AuditTrail:
         self._wake.set()
 
     _READ_COLUMNS = ("at", "actor", "role", "action", "customer_id", "fields", "reason", "outcome", "request_id")
+
+    # The rows of `row` as one statement of column arrays, for a bare asyncpg connection
+    # (PostgreSQL): a quarter of the client CPU of the same INSERT through SQLAlchemy. A value
+    # too long for its column is refused (assignment cast), as it is through SQLAlchemy.
+    _ARRAY_INSERT = (
+        f"INSERT INTO audit_log ({', '.join(_READ_COLUMNS)}) SELECT * FROM unnest("
+        + ", ".join(f"${i}::{'timestamptz' if name == 'at' else 'text'}[]" for i, name in enumerate(_READ_COLUMNS, 1))
+        + ")"
+    )
+
+    async def insert_rows_bare(self, connections: BareConnections, rows: list[dict]) -> None:
+        """Rows from `row`, in one statement and its own commit (no transaction open)."""
+        await connections.fetch(self._ARRAY_INSERT, *([row[name] for row in rows] for name in self._READ_COLUMNS))
+        self._wake.set()
 
     def audited_read(self, entity, key, released: Callable) -> sa.Select:
         """Built once (at import): a read of the one `entity` row whose `key` column equals the

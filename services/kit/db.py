@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import ColumnElement, DateTime, MetaData, Table, any_, bindparam, event, text
+from sqlalchemy import ColumnElement, DateTime, MetaData, Table, any_, bindparam, event, make_url, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import QueryableAttribute
@@ -192,6 +192,15 @@ class BareConnections:
     (which costs more CPU per call than the query itself). A connection is opened when first
     needed; one that a call leaves in doubt (closed, cancelled or failed mid-protocol) is
     dropped, and its place is opened afresh on the next call."""
+
+    @classmethod
+    def for_url(cls, database_url: str, size: int) -> "BareConnections | None":
+        """Bare connections to the database of a SQLAlchemy URL; None unless it is PostgreSQL
+        (the embedded database keeps the SQLAlchemy path)."""
+        url = make_url(database_url)
+        if url.get_backend_name() != "postgresql":
+            return None
+        return cls(url.set(drivername="postgresql").render_as_string(hide_password=False), size)
 
     def __init__(self, dsn: str, size: int):
         self._dsn = dsn
