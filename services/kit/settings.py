@@ -105,6 +105,11 @@ class ComponentSettings(BaseSettings):
         default=kafka.FETCH_MAX_WAIT_MS, validation_alias=AliasChoices("KAFKA_FETCH_MAX_WAIT_MS")
     )
     kafka_max_poll_records: int = Field(default=100, validation_alias=AliasChoices("KAFKA_MAX_POLL_RECORDS"))
+    # How often each component asks whether the broker answers (the crm_broker_reachable metric,
+    # alerted on): an outage shows within this many seconds, plus the probe's own 3 s timeout.
+    kafka_probe_interval_seconds: float = Field(
+        default=15.0, gt=0, validation_alias=AliasChoices("KAFKA_PROBE_INTERVAL_SECONDS")
+    )
 
     # PostgreSQL pool per process: requests plus the background loops (relay, consumer, audit
     # sealer, jobs). Sized so steady load stays inside the pool: overflow connections are opened
