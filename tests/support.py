@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -414,3 +415,13 @@ async def once_customer_known(call: Callable, *, timeout: float = 20.0):
         return response
 
     return await eventually(attempt, timeout=timeout)
+
+
+@functools.cache
+def openapi_document(component: str) -> dict:
+    """The OpenAPI document of a component's own app, built once per test process (several unit
+    tests read every component's document; building one app costs more than reading it)."""
+    from services.components import spec_of
+    from services.kit.app import build_app
+
+    return build_app(spec_of(component), background=False).openapi()

@@ -15,8 +15,8 @@ from events.contracts.terms import (
     Stage,
     Tier,
 )
-from services.components import COMPONENTS, spec_of
-from services.kit.app import build_app
+from services.components import COMPONENTS
+from tests.support import openapi_document
 
 WIRE_VALUES = {
     RiskLevel: ["C1", "C2", "C3", "C4", "C5"],
@@ -62,7 +62,7 @@ def test_the_asyncapi_document_describes_each_term_once_by_reference():
 
 def test_every_service_publishes_a_term_under_its_name_with_its_values():
     for component in sorted(set(COMPONENTS) - {"gateway"}):
-        schemas = build_app(spec_of(component), background=False).openapi().get("components", {}).get("schemas", {})
+        schemas = openapi_document(component).get("components", {}).get("schemas", {})
         for term, values in WIRE_VALUES.items():
             if term.__name__ in schemas:
                 assert schemas[term.__name__]["enum"] == values, (component, term.__name__)

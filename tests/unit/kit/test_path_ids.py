@@ -1,14 +1,14 @@
 """Every id a service route takes in its path is typed by services/kit/params.py, so a value no
 column can hold (a NUL byte, an over-long id, a number past the column) is a 422, never a 500."""
 
-from services.components import COMPONENTS, spec_of
-from services.kit.app import build_app
+from services.components import COMPONENTS
 from services.kit.params import ID_PATTERN
+from tests.support import openapi_document
 
 
 def _path_parameters():
     for component in sorted(set(COMPONENTS) - {"gateway"}):
-        document = build_app(spec_of(component), background=False).openapi()
+        document = openapi_document(component)
         for path, operations in document["paths"].items():
             for method, operation in operations.items():
                 for parameter in operation.get("parameters", []):
