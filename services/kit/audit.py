@@ -399,7 +399,9 @@ class AuditTrail:
         bind `:key`, and, in the same statement (a data-modifying CTE, PostgreSQL), the insert of
         this access's audit row exactly when `released(row)` holds: the conditions under which
         the caller releases the row. Execute it with `read_params(...)` on its own (autocommit):
-        the statement commits the record and returns the row together, or neither."""
+        the statement commits the record and returns the row together, or neither. It returns
+        the row's columns (a Core row, read by attribute as the entity is), not an ORM object: no
+        session, identity map or instance state for a row that is only answered."""
         found = sa.select(entity).where(key(entity) == sa.bindparam("key")).cte("found")
         row = aliased(entity, found)
         t = self.table
@@ -409,7 +411,7 @@ class AuditTrail:
             .select_from(found)
             .where(released(row)),
         )
-        return sa.select(row).add_cte(insert.cte("audited"))
+        return sa.select(*found.c).add_cte(insert.cte("audited"))
 
     def read_params(
         self,

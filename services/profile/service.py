@@ -4,10 +4,10 @@ its events in the outbox and its audit rows there, so all of it commits or none 
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from events.contracts import (
     CustomerCreatedV1,
@@ -64,11 +64,12 @@ def _visible(customer: Customer | None, actor: Actor, settings: ProfileSettings)
     return customer
 
 
-async def read_audited(session: AsyncSession, customer_id: str, actor: Actor, settings: ProfileSettings) -> Customer:
+async def read_audited(engine: AsyncEngine, customer_id: str, actor: Actor, settings: ProfileSettings) -> Customer:
     """The customer, if `actor` may see it, with the read recorded in the audit trail. On
-    PostgreSQL one statement in one round trip, outside a transaction: it reads the row and
-    inserts the audit row exactly when the row is released (the same conditions as `_visible`),
-    and commits both together. Elsewhere, a transaction of two statements."""
+    PostgreSQL one statement in one round trip on a connection of its own, outside a transaction:
+    it reads the row and inserts the audit row exactly when the row is released (the same
+    conditions as `_visible`), and commits both together; the row comes back as its columns (a
+    Core row, read as a Customer is). Elsewhere, a transaction of two statements in a session."""
     record: dict[str, Any] = {
         "actor": actor.id,
         "role": actor.role,
@@ -77,16 +78,19 @@ async def read_audited(session: AsyncSession, customer_id: str, actor: Actor, se
         "fields": RETURNED_FIELDS,
         "reason": actor.reason,
     }
-    if session.get_bind().dialect.name != "postgresql":
-        async with session.begin():
+    if engine.dialect.name != "postgresql":
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             customer = await get_visible(session, customer_id, actor, settings)
             await audit.record(session, **record)
         return customer
-    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     restricted = actor.role in settings.assigned_only_roles
     query, params = (_READ_ASSIGNED, {"manager": actor.id}) if restricted else (_READ_ANY, {})
-    found = await session.execute(query, {"key": customer_id, **params, **audit.read_params(**record)})
-    return _visible(found.scalar_one_or_none(), actor, settings)
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        found = await connection.execute(query, {"key": customer_id, **params, **audit.read_params(**record)})
+        row = found.first()
+    # Read by attribute exactly as a Customer is (same names, same decrypted values).
+    return _visible(cast(Customer | None, row), actor, settings)
 
 
 # The audited reads of one customer (read_audited), built once: released when not erased and,
