@@ -9,6 +9,7 @@ from urllib.parse import quote
 import structlog
 from cachetools import TTLCache
 from fastapi import Request, Response
+from opentelemetry import propagate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.tracing import current_trace_id
@@ -21,6 +22,7 @@ from gateway.policy import ObjectOwner, Policy, Route, TokenBearer
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream, UpstreamError, UpstreamResponse
 from services.kit.identity import GATEWAY_ROLE, credential_headers
+from services.kit.observability import tracing_recorded
 from services.kit.problems import BadGateway, Forbidden, GatewayTimeout, NotFound, Problem, Unauthorized
 
 log = structlog.get_logger(__name__)
@@ -229,6 +231,10 @@ class Gateway:
             return await local.HANDLERS[route.path](self, request)
         headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
         headers["x-request-id"] = current_trace_id.get() or ""
+        # The caller's trace goes on to the service (with spans recorded, the aiohttp
+        # instrumentation sends its client span's traceparent instead).
+        if not tracing_recorded():
+            propagate.inject(headers)
         headers.update(
             credential_headers(
                 self.settings.service_identity_key,
