@@ -205,10 +205,10 @@ def build_app(spec: ServiceSpec, *, background: bool = True, engine: AsyncEngine
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
-        # Requests are traced by the OpenTelemetry FastAPI instrumentation (install_observability:
-        # one server span per request, health routes left out). FastAPI's own telemetry switches
-        # itself on once a tracer provider is set and would add a second span, metrics and logs
-        # to every request.
+        # Requests are traced by the OpenTelemetry FastAPI instrumentation where spans are
+        # recorded (install_observability: one server span per request, health routes left
+        # out). FastAPI's own telemetry switches itself on once a tracer provider is set and
+        # would add a second span, metrics and logs to every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_problem_handlers(app)

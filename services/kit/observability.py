@@ -160,8 +160,9 @@ _exporting = False
 def configure_tracing(component: str, *, otlp_endpoint: str, trace_dir: str) -> None:
     """Install the process's tracer provider once. Spans are exported over OTLP when
     `otlp_endpoint` is set and to `<trace_dir>/<component>-<pid>.jsonl` when `trace_dir` is set.
-    With neither, spans are not recorded (next to no cost per request), but they still get ids:
-    log lines carry a trace id, and traceparents still travel through HTTP and Kafka."""
+    With neither, no spans are made (install_observability, trace_engine): a caller's
+    traceparent is still carried on through HTTP and Kafka (TraceContextMiddleware), and log
+    lines still carry the request id."""
     global _provider, _exporting
     if _provider is not None:
         return
