@@ -15,7 +15,7 @@ from typing import Annotated
 
 import jwt
 from cachetools import TLRUCache
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from services.kit.problems import Unauthorized
 from services.kit.settings import SERVICE_IDENTITY_KEY_SETTING, resolve_service_identity_key
@@ -123,12 +123,11 @@ def _verify(key: str, credential: str) -> tuple[Actor, float]:
     return actor, float(claims["exp"])
 
 
-async def caller(
-    request: Request,
-    credential: Annotated[str | None, Header(alias=CREDENTIAL_HEADER, include_in_schema=False)] = None,
-) -> Actor:
-    """The verified caller; every service route depends on it (services/kit/app.py)."""
-    return verify_credential(request.app.state.settings.service_identity_key, credential)
+async def caller(request: Request) -> Actor:
+    """The verified caller; every service route depends on it (services/kit/app.py). The header is
+    read from the request itself: declared as a header parameter, it went through FastAPI's
+    parameter validation on every call, for a value `verify_credential` checks anyway."""
+    return verify_credential(request.app.state.settings.service_identity_key, request.headers.get(CREDENTIAL_HEADER))
 
 
 ActorDep = Annotated[Actor, Depends(caller)]
