@@ -39,7 +39,7 @@ class GroupCommit:
     def __init__(self, trail: AuditTrail, engine: AsyncEngine):
         self.trail = trail
         self.engine = engine
-        self._bare = BareConnections.for_url(engine.url.render_as_string(hide_password=False), 1)
+        self._bare = BareConnections.for_url(engine.url, 1)
         self._pending: list[tuple[dict, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 

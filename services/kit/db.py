@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import ColumnElement, DateTime, MetaData, Table, any_, bindparam, event, make_url, text
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import QueryableAttribute
@@ -194,7 +195,7 @@ class BareConnections:
     dropped, and its place is opened afresh on the next call."""
 
     @classmethod
-    def for_url(cls, database_url: str, size: int) -> "BareConnections | None":
+    def for_url(cls, database_url: str | URL, size: int) -> "BareConnections | None":
         """Bare connections to the database of a SQLAlchemy URL; None unless it is PostgreSQL
         (the embedded database keeps the SQLAlchemy path)."""
         url = make_url(database_url)

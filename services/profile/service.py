@@ -22,6 +22,7 @@ from events.contracts import (
 from events.contracts.terms import Stage, Tier
 from services.kit import crypto
 from services.kit.clock import now
+from services.kit.db import session_factory
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, Gone, NotFound
 from services.kit.retention import is_on_hold, place_hold, release_hold
@@ -79,7 +80,7 @@ async def read_audited(engine: AsyncEngine, customer_id: str, actor: Actor, sett
         "reason": actor.reason,
     }
     if engine.dialect.name != "postgresql":
-        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        async with session_factory(engine)() as session, session.begin():
             customer = await get_visible(session, customer_id, actor, settings)
             await audit.record(session, **record)
         return customer

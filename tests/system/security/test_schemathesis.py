@@ -55,7 +55,8 @@ def customer_id(system) -> str:
 
 
 def schemathesis_run(system, document_file: Path, customer_id: str, role: str, report_dir: Path) -> subprocess.Popen:
-    """`st run` as `role`, started and left running."""
+    """`st run` as `role`, started and left running; its output goes to files in `report_dir`
+    (a pipe nobody reads until the role's turn would fill and stall the run)."""
     subject = {"customer": customer_id, "relationship_manager": "rm-fuzz"}.get(role, f"fuzz-{role}")
     command = [
         str(Path(sys.executable).parent / "st"),
@@ -87,35 +88,33 @@ def schemathesis_run(system, document_file: Path, customer_id: str, role: str, r
         "--warnings",
         "off",
     ]
-    return subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=report_dir,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
-    )
+    with open(report_dir / "stdout.txt", "w") as stdout, open(report_dir / "stderr.txt", "w") as stderr:
+        return subprocess.Popen(
+            command, stdout=stdout, stderr=stderr, cwd=report_dir, env={**os.environ, "SCHEMATHESIS_HOOKS": ""}
+        )
 
 
 @pytest.fixture(scope="module")
-def runs(system, document_file, customer_id, tmp_path_factory) -> Iterator[dict[str, subprocess.Popen]]:
-    """Every role's run started at once: each run mostly waits for answers, so together they keep
-    both cores busy where one after another they left them half idle."""
-    started = {
-        role: schemathesis_run(system, document_file, customer_id, role, tmp_path_factory.mktemp(f"st-{role}"))
-        for role in ROLES
-    }
+def runs(system, document_file, customer_id, tmp_path_factory) -> Iterator[dict[str, tuple[subprocess.Popen, Path]]]:
+    """Every role's run (process, report folder) started at once: each run mostly waits for
+    answers, so together they keep both cores busy where one after another they left them half idle."""
+    started = {}
+    for role in ROLES:
+        report_dir = tmp_path_factory.mktemp(f"st-{role}")
+        started[role] = (schemathesis_run(system, document_file, customer_id, role, report_dir), report_dir)
     yield started
-    for process in started.values():
+    for process, _ in started.values():
         if process.poll() is None:
             process.kill()
-            process.communicate()
+            process.wait()
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_no_server_error_and_no_schema_violation(runs, role):
-    stdout, stderr = runs[role].communicate(timeout=SECONDS_PER_ROLE)
-    assert runs[role].returncode == 0, f"{role}:\n{stdout[-6000:]}\n{stderr[-2000:]}"
+    process, report_dir = runs[role]
+    returncode = process.wait(timeout=SECONDS_PER_ROLE)
+    stdout, stderr = ((report_dir / name).read_text() for name in ("stdout.txt", "stderr.txt"))
+    assert returncode == 0, f"{role}:\n{stdout[-6000:]}\n{stderr[-2000:]}"
     # Not a vacuous pass: every operation of the document was exercised.
     selected = re.search(r"Selected: (\d+)/", stdout)
     tested = re.search(r"Tested: (\d+)", stdout)
