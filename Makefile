@@ -5,6 +5,11 @@ BIN    := $(VENV)/bin
 ROLE   ?= relationship_manager
 SUB    ?=
 
+# pytest rewrites each test module on import (for its assertion messages) and caches the result
+# beside it, unless bytecode writing is switched off (some environments switch it off for
+# everything): what make runs writes bytecode, so a second test run does not rewrite them again.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: install lock run test test-fast lint typecheck bench token clean
 
 # Dependencies come from requirements.lock (every package pinned, with hashes); the pins are

@@ -5,6 +5,7 @@ tests/service   one component in process on its own real PostgreSQL database
 tests/system    processes, the broker, the gateway, outages, end to end
 """
 
+import gc
 import os
 from pathlib import Path
 
@@ -18,6 +19,11 @@ import pytest
 for _variable in ("LOKY_MAX_CPU_COUNT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+# Hypothesis, on import, runs the hooks other installed packages register with it; none serves
+# these tests (trio's, the one installed, registers trio's random generator and, once the heap is
+# frozen below, warns that it cannot keep a reference to it).
+os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
+
 TIERS = ("unit", "service", "system")
 
 
@@ -27,3 +33,12 @@ def pytest_collection_modifyitems(items):
         tier = Path(item.fspath).relative_to(root).parts[0]
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
+
+
+def pytest_collection_finish(session):
+    # What collection imported and built (modules, models, apps' routes) lives for the whole run:
+    # frozen, it is left out of the collector's full passes during the tests and of the passes
+    # pytest makes at the end to surface unraisable exceptions (those come from objects the tests
+    # create, which are not frozen).
+    gc.collect()
+    gc.freeze()

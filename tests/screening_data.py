@@ -7,8 +7,6 @@ import random
 import unicodedata
 from dataclasses import dataclass
 
-from pypinyin import Style, lazy_pinyin
-
 from services.profile.screening.matcher import ListedPerson
 from services.profile.screening.names import COMPOUND_SURNAMES
 
@@ -472,12 +470,17 @@ def _cyrillic_roman(word: str) -> str:
     return out[:1].upper() + out[1:]
 
 
+def _syllables(text: str, tones: bool = False) -> list[str]:
+    # pypinyin loads its dictionaries on import (about half a second of a test process's start):
+    # only the tests that romanise Han names pay for it.
+    from pypinyin import Style, lazy_pinyin
+
+    return lazy_pinyin(text, style=Style.TONE if tones else Style.NORMAL)
+
+
 def _pinyin(parts: tuple[str, ...], rng: random.Random, tones: bool = False) -> list[str]:
-    style = Style.TONE if tones else Style.NORMAL
     family, given = parts[0], "".join(parts[1:])
-    return [
-        w.capitalize() for w in ("".join(lazy_pinyin(family, style=style)), "".join(lazy_pinyin(given, style=style)))
-    ]
+    return ["".join(_syllables(family, tones)).capitalize(), "".join(_syllables(given, tones)).capitalize()]
 
 
 def generate_list(size: int, seed: int = 7) -> list[Listed]:
@@ -557,7 +560,7 @@ def perturb(entry: Listed, how: str, rng: random.Random) -> str | None:
                     " ".join(parts),
                     "".join(parts),
                     " ".join(_pinyin(entry.parts, rng, tones=True)),
-                    " ".join(lazy_pinyin("".join(entry.parts))),
+                    " ".join(_syllables("".join(entry.parts))),
                     " ".join(parts).upper(),
                 ]
             )

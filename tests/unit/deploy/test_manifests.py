@@ -38,6 +38,10 @@ NAMESPACE = "bank-crm"
 KAFKA_NAMESPACE = "kafka"
 KAFKA_CLUSTER = "crm-kafka"
 COMPONENTS = ["gateway", "profile", "consent", "recommendation", "churn", "feedback"]
+
+# kubernetes-validate reads and parses its schema files (1.4 MB of definitions among them) anew
+# for each document it validates; they do not change during a run, so each is read once.
+kubernetes_validate.utils.schema_contents = functools.cache(kubernetes_validate.utils.schema_contents)
 SERVICES = [c for c in COMPONENTS if c != "gateway"]
 DAY_MS = 24 * 3600 * 1000
 METRICS_PORT = 9100  # Prometheus scrapes here (METRICS_PORT), never the API port
