@@ -13,7 +13,6 @@ package's full schema model is not needed for that.
 """
 
 import csv
-import functools
 import io
 import json
 import re
@@ -51,8 +50,6 @@ def _sdn_date(text: str) -> str | None:
     return None
 
 
-# A list names a few hundred countries over thousands of records; each lookup normalises its text.
-@functools.lru_cache(maxsize=1024)
 def _country(text: str) -> str | None:
     territory = lookup_territory(text.strip())
     return territory.code.split("-")[0] if territory else None
