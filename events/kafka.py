@@ -1,6 +1,8 @@
 """Kafka client construction in one place, so every component talks to the broker the same way."""
 
+import asyncio
 import contextlib
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer
@@ -47,6 +49,20 @@ class Connection:
                 "sasl_plain_password": self.password,
             }
         return options
+
+
+# How long a Kafka client may take to stop (`stopped`).
+STOP_SECONDS = 2.0
+
+
+async def stopped(stop: Awaitable[object]) -> None:
+    """A Kafka client's stop, bounded: with the broker away, a producer would wait out its request
+    timeout to flush what it holds, and a consumer its metadata and fetch requests, and hold up
+    the shutdown. Nothing is lost by not waiting: an event counts as sent only once the broker
+    acknowledged it (it stays unsent in the outbox), and a consumed event's offset is committed
+    only after it was applied (it is delivered again)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop, STOP_SECONDS)
 
 
 def _connection(kafka: Connection | str) -> Connection:

@@ -184,4 +184,4 @@ class ConsentChecker:
                 log.warning("consent_cache_listener_retry", error_type=type(exc).__name__)
                 await asyncio.sleep(1)
             finally:
-                await consumer.stop()
+                await kafka.stopped(consumer.stop())

@@ -243,11 +243,13 @@ class CheckpointStore:
                             found.append(Checkpoint.from_json(record.value))
             return found
         finally:
-            await consumer.stop()
+            await kafka.stopped(consumer.stop())
 
     async def close(self) -> None:
+        from events import kafka
+
         if self._producer is not None:
-            await self._producer.stop()
+            await kafka.stopped(self._producer.stop())
             self._producer = None
 
 
@@ -548,8 +550,8 @@ class AuditTrail:
                     log.warning("audit_sealer_retry", error_type=type(exc).__name__)
         finally:
             if store is not None:
-                with contextlib.suppress(Exception):  # shutting down: never hang on the broker
-                    await asyncio.wait_for(store.close(), timeout=5)
+                with contextlib.suppress(Exception):  # shutting down: the close is bounded
+                    await store.close()
 
     # --- verification ------------------------------------------------------------------------
 

@@ -2,8 +2,6 @@
 after broker or database outages, and tells readiness whether the broker answers."""
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable
 from functools import partial
 
 import structlog
@@ -17,19 +15,6 @@ from services.kit.settings import ComponentSettings
 from services.kit.supervise import supervise
 
 log = structlog.get_logger(__name__)
-
-# How long a Kafka client may take to stop when the relay or consumer is stopped.
-STOP_SECONDS = 2.0
-
-
-async def _stopped(stop: Awaitable[object]) -> None:
-    """A Kafka client's stop, bounded: with the broker away, a producer would wait out its request
-    timeout to flush what it holds, and hold up the shutdown. Nothing is lost by not waiting: an
-    event counts as sent only once the broker acknowledged it (it stays unsent in the outbox), and
-    a consumed event's offset is committed only after it was applied (it is delivered again)."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop, STOP_SECONDS)
-
 
 class Messaging:
     def __init__(
@@ -81,7 +66,7 @@ class Messaging:
                 backlog_interval=s.outbox_backlog_interval_seconds,
             )
         finally:
-            await _stopped(producer.stop())
+            await kafka.stopped(producer.stop())
 
     async def _consume(self, event_consumer: EventConsumer) -> None:
         consumer = kafka.consumer(
@@ -98,9 +83,9 @@ class Messaging:
             try:
                 await event_consumer.run(consumer, dead_letters)
             finally:
-                await _stopped(consumer.stop())
+                await kafka.stopped(consumer.stop())
         finally:
-            await _stopped(dead_letters.stop())
+            await kafka.stopped(dead_letters.stop())
 
     async def _probe_broker(self, interval: float) -> None:
         """Broker reachability as a metric (alerted), not as readiness: the outbox absorbs outages."""
