@@ -70,6 +70,8 @@ class System:
             **{f"{c.upper()}_DATABASE_URL": url for c, url in database_urls.items()},
             # Audit chains anchored often, so tests see checkpoints of what they just did.
             **{f"{c.upper()}_AUDIT_CHECKPOINT_INTERVAL_SECONDS": "0.5" for c in COMPONENTS},
+            # A new list version re-screened within a second, not up to five.
+            "PROFILE_SCREENING_JOB_SECONDS": "0.5",
             **{f"GATEWAY_{c.upper()}_URL": self.url(c) for c in SERVICES},
         }
 

@@ -16,6 +16,7 @@ from services.kit.supervise import supervise
 
 log = structlog.get_logger(__name__)
 
+
 class Messaging:
     def __init__(
         self,
