@@ -23,6 +23,10 @@ FETCH_MAX_WAIT_MS = 20
 # batch took a broker round trip per 35 events per partition); below the brokers' 1 MiB
 # message.max.bytes and the producer's max_request_size.
 MAX_BATCH_BYTES = 512 * 1024
+# A consumer group member that sends no heartbeat for this long is replaced by a rebalance (the
+# library's default). Heartbeats go every third of it, as Kafka advises. Some brokers also hold
+# a join for part of it while the group gathers: the local broker answers after half of it.
+SESSION_TIMEOUT_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ def consumer(
     *,
     fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
     max_poll_records: int | None = 100,
+    session_timeout_ms: int = SESSION_TIMEOUT_MS,
     **overrides,
 ) -> AIOKafkaConsumer:
     options = {
@@ -118,6 +123,8 @@ def consumer(
         "auto_offset_reset": "earliest",
         "max_poll_records": max_poll_records,
         "fetch_max_wait_ms": fetch_max_wait_ms,
+        "session_timeout_ms": session_timeout_ms,
+        "heartbeat_interval_ms": session_timeout_ms // 3,
         "retry_backoff_ms": 200,
     } | overrides
     return AIOKafkaConsumer(*topic_names, **_connection(kafka).options(), **options)

@@ -70,6 +70,9 @@ class System:
             **{f"{c.upper()}_DATABASE_URL": url for c, url in database_urls.items()},
             # Audit chains anchored often, so tests see checkpoints of what they just did.
             **{f"{c.upper()}_AUDIT_CHECKPOINT_INTERVAL_SECONDS": "0.5" for c in COMPONENTS},
+            # Consumer groups formed in 2 s, not 5: the local broker holds a group's join for half
+            # the session timeout (and longer after a member left).
+            "KAFKA_SESSION_TIMEOUT_MS": "3000",
             # A new list version re-screened within a second, not up to five.
             "PROFILE_SCREENING_JOB_SECONDS": "0.5",
             **{f"GATEWAY_{c.upper()}_URL": self.url(c) for c in SERVICES},

@@ -76,6 +76,7 @@ class Messaging:
             event_consumer.topic_names,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             max_poll_records=self.settings.kafka_max_poll_records,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
         )
         dead_letters = kafka.producer(self.kafka, f"{self.component}-dead-letters")
         await dead_letters.start()

@@ -105,6 +105,10 @@ class ComponentSettings(BaseSettings):
         default=kafka.FETCH_MAX_WAIT_MS, validation_alias=AliasChoices("KAFKA_FETCH_MAX_WAIT_MS")
     )
     kafka_max_poll_records: int = Field(default=100, validation_alias=AliasChoices("KAFKA_MAX_POLL_RECORDS"))
+    # How soon a consumer that stopped answering is replaced in its group (events/kafka.py).
+    kafka_session_timeout_ms: int = Field(
+        default=kafka.SESSION_TIMEOUT_MS, ge=1000, validation_alias=AliasChoices("KAFKA_SESSION_TIMEOUT_MS")
+    )
     # How often each component asks whether the broker answers (the crm_broker_reachable metric,
     # alerted on): an outage shows within this many seconds, plus the probe's own 3 s timeout.
     kafka_probe_interval_seconds: float = Field(
