@@ -15,18 +15,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import opentelemetry.instrumentation.fastapi as otel_fastapi
 import structlog
 from cachetools import LRUCache
 from fastapi import FastAPI
 from opentelemetry import context as otel_context
 from opentelemetry import metrics as otel_metrics
 from opentelemetry import propagate, trace
-from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
@@ -182,6 +179,8 @@ def configure_tracing(component: str, *, otlp_endpoint: str, trace_dir: str) -> 
     if exporting:
         # Outgoing aiohttp requests (the gateway's upstream calls) get client spans (and their
         # traceparent; without spans the gateway passes its caller's on itself: gateway/proxy.py).
+        from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
         AioHttpClientInstrumentor().instrument()
 
 
@@ -223,6 +222,8 @@ def trace_engine(engine: AsyncEngine) -> None:
     where spans are recorded."""
     if not _exporting:
         return
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
     tracer = trace.get_tracer("bank-crm.sql")
     usage = otel_metrics.get_meter("bank-crm.sql").create_up_down_counter("db.client.connections.usage")
     EngineTracer(tracer, engine.sync_engine, usage)
@@ -245,8 +246,15 @@ def _listing_once(flatten: Callable[[Sequence[Any]], Iterator[Any]]) -> Callable
     return flatten_once
 
 
-if hasattr(otel_fastapi, "_flatten_routes"):  # the instrumentation's own lister, looked up per request
-    vars(otel_fastapi)["_flatten_routes"] = _listing_once(otel_fastapi._flatten_routes)
+def fastapi_instrumentation() -> ModuleType:
+    """The FastAPI instrumentation, imported only where spans are recorded (with what it imports,
+    about a sixth of a service's start), its route lister replaced by one that lists once."""
+    import opentelemetry.instrumentation.fastapi as otel_fastapi
+
+    flatten = getattr(otel_fastapi, "_flatten_routes", None)  # looked up per request
+    if flatten is not None and flatten.__name__ != "flatten_once":
+        vars(otel_fastapi)["_flatten_routes"] = _listing_once(flatten)
+    return otel_fastapi
 
 
 def install_observability(app: FastAPI, component: str) -> None:
@@ -257,7 +265,7 @@ def install_observability(app: FastAPI, component: str) -> None:
     # Server spans; the middleware above runs inside them, so its log line has the trace id. No
     # child span per ASGI message (response start, body): they only time the socket write, and
     # cost about as much as the server span itself on every request.
-    FastAPIInstrumentor.instrument_app(
+    fastapi_instrumentation().FastAPIInstrumentor.instrument_app(
         app, excluded_urls="/healthz,/readyz,/metrics", exclude_spans=["receive", "send"]
     )
 
