@@ -65,8 +65,11 @@ async def stopped(stop: Awaitable[object]) -> None:
     the shutdown. Nothing is lost by not waiting: an event counts as sent only once the broker
     acknowledged it (it stays unsent in the outbox), and a consumed event's offset is committed
     only after it was applied (it is delivered again)."""
+    # asyncio.timeout, not wait_for: on Python 3.11, wait_for loses a cancellation that arrives as
+    # the awaited call finishes, and the cancelled loop around it runs on (a shutdown hangs).
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop, STOP_SECONDS)
+        async with asyncio.timeout(STOP_SECONDS):
+            await stop
 
 
 def _connection(kafka: Connection | str) -> Connection:

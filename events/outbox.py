@@ -219,7 +219,8 @@ class Outbox:
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
+                async with asyncio.timeout(poll_interval):  # not wait_for: see events.kafka.stopped
+                    await self._wake.wait()
 
 
 def envelope_json(

@@ -143,7 +143,8 @@ class ConsentChecker:
         if not partitions:
             return
         try:
-            ends = await asyncio.wait_for(consumer.end_offsets(list(partitions)), self.OFFSETS_TIMEOUT_SECONDS)
+            async with asyncio.timeout(self.OFFSETS_TIMEOUT_SECONDS):  # not wait_for: see events.kafka.stopped
+                ends = await consumer.end_offsets(list(partitions))
         except TimeoutError:
             return  # a hung broker proves nothing: the cache lapses
 

@@ -526,7 +526,8 @@ class AuditTrail:
         try:
             while True:
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+                    async with asyncio.timeout(self.poll_interval):  # not wait_for: see events.kafka.stopped
+                        await self._wake.wait()
                     await asyncio.sleep(self.seal_delay)
                 except TimeoutError:
                     pass

@@ -98,7 +98,8 @@ class Messaging:
     async def broker_reachable(self, timeout: float = 3.0) -> bool:
         client = kafka.client(self.kafka, f"{self.component}-probe")
         try:
-            await asyncio.wait_for(client.bootstrap(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: see events.kafka.stopped
+                await client.bootstrap()
             return True
         except Exception:
             return False

@@ -21,3 +21,21 @@ async def test_a_stop_that_fails_still_raises():
 
     with pytest.raises(RuntimeError):
         await kafka.stopped(refused())
+
+
+async def test_a_caller_cancelled_as_the_stop_finishes_stays_cancelled():
+    """A shutdown cancels the loop around a stop; if the cancellation arrived as the stop finished
+    and were lost (asyncio.wait_for on Python 3.11 loses it), the loop would run on."""
+    finished = asyncio.Event()
+    ran_on = asyncio.Event()
+
+    async def loop_around_a_stop() -> None:
+        await kafka.stopped(finished.wait())
+        ran_on.set()
+
+    task = asyncio.create_task(loop_around_a_stop())
+    await asyncio.sleep(0)  # the stop is under way
+    finished.set()  # it finishes ...
+    task.cancel()  # ... as the shutdown cancels the loop
+    await asyncio.wait([task], timeout=1)
+    assert task.cancelled() and not ran_on.is_set()
