@@ -85,9 +85,13 @@ class System:
         return f"http://127.0.0.1:{self.metrics_ports[component]}/metrics"
 
     def run_cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "services.cli", *args], env=self.env, capture_output=True, text=True, check=True
+        """`crm <args>` with this system's settings; an exit other than 0 fails with its output."""
+        done = subprocess.run(
+            [sys.executable, "-m", "services.cli", *args], env=self.env, capture_output=True, text=True
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"crm {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done
 
     def start(self) -> None:
         if not self.at_head:
