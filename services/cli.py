@@ -72,7 +72,8 @@ def revision(component: str, message: str) -> None:
 
 def verify_audit(component: str) -> int:
     """Exit 0 if the chain is intact and agrees with every checkpoint of it on the broker; 1 if
-    broken; 3 if the checkpoints cannot be read (a chain that cannot be checked is not passed)."""
+    broken; 3 if the checkpoints or the chain cannot be read (a chain that cannot be checked is
+    not passed, and is not called broken either)."""
     import asyncio
 
     from services.kit.audit import CheckpointStore
@@ -98,7 +99,11 @@ def verify_audit(component: str) -> int:
     except Exception as error:
         print(f"{component}: cannot read the audit checkpoints ({type(error).__name__}); the chain was not checked")
         return 3
-    result = asyncio.run(run(anchors))
+    try:
+        result = asyncio.run(run(anchors))
+    except Exception as error:  # the database away or refusing connections: not a broken chain
+        print(f"{component}: cannot read the audit trail ({type(error).__name__}); the chain was not checked")
+        return 3
     if result.intact:
         print(
             f"{component}: audit chain intact ({result.sealed} sealed records, {result.unsealed} awaiting sealing; "
@@ -169,7 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("component", choices=sorted(COMPONENTS))
     p.add_argument("-m", "--message", required=True)
 
-    p = commands.add_parser("verify-audit", help="check a component's audit chain; exit 1 if broken")
+    p = commands.add_parser(
+        "verify-audit", help="check a component's audit chain; exit 1 if broken, 3 if it cannot be read"
+    )
     p.add_argument("component", choices=sorted(COMPONENTS))
 
     p = commands.add_parser("run-job", help="run one of a component's scheduled jobs once (e.g. from a CronJob)")

@@ -99,3 +99,16 @@ async def test_removing_the_newest_records_or_rewriting_the_chain_fails_verifica
         assert code == 1 and "rewritten" in out, out
     finally:
         await engine.dispose()
+
+
+def test_a_trail_that_cannot_be_read_is_not_called_broken(system):
+    """Exit 1 means tampering and pages someone; a database that refuses connections is exit 3."""
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "verify-audit", "profile"],
+        env={**system.env, "PROFILE_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:9/nowhere"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "cannot read the audit trail" in done.stdout and "not checked" in done.stdout
