@@ -10,7 +10,7 @@ from events.contracts import topics
 from events.contracts.terms import ConsentStatus
 from services.consent import handlers, kpis, models, service
 from services.consent.declarations import CATALOGUE
-from services.consent.routes import router
+from services.consent.routes import decisions_router, router
 from services.consent.settings import ConsentSettings
 from services.kit.app import ServiceSpec
 from services.kit.audit import audit_router
@@ -51,7 +51,7 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, kpis.router, audit_router(models.audit)],
+        routers=[decisions_router, router, kpis.router, audit_router(models.audit)],
         outbox=models.outbox,
         inbox=models.inbox_table,
         handlers={

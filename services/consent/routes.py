@@ -16,12 +16,31 @@ from services.consent.schemas import (
     DecisionRequest,
 )
 from services.kit.db import SessionDep
+from services.kit.hot_route import HotRoute
 from services.kit.identity import ActorDep
 from services.kit.params import CustomerId, PathId
 from services.kit.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api/v1", tags=["consents"], responses=PROBLEM_RESPONSES)
 FORBIDDEN: dict[int | str, dict[str, Any]] = {403: PROBLEM_RESPONSES[409]}
+# Decisions are asked before every share the gateway makes: their own router, matched first
+# (services/consent/app.py), with the lean request handling of a HotRoute.
+decisions_router = APIRouter(prefix="/api/v1", tags=["decisions"], responses=PROBLEM_RESPONSES, route_class=HotRoute)
+
+
+@decisions_router.post("/decisions", response_model=DecisionOut)
+async def decide(body: DecisionRequest, request: Request) -> Response:
+    """May `recipient` use these categories of the customer's data for `purpose` (now, or as of
+    a past time)? Asked by the gateway before every share."""
+    reader = request.app.state.decisions
+    if body.as_of is None and reader is not None:
+        answer = await reader.decide(body)
+    else:
+        async with request.app.state.sessions() as session:
+            answer = await service.decide(session, body)
+    decisions.count(body, answer)
+    # Built here as a DecisionOut already: written out as is, not validated a second time.
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def _settings(request: Request):
@@ -102,18 +121,3 @@ async def consent_receipt(consent_id: PathId, session: SessionDep, actor: ActorD
 async def list_consents(customer_id: CustomerId, session: SessionDep) -> list[Consent]:
     """Newest first. A customer this service has never seen simply has none."""
     return await service.for_customer(session, customer_id)
-
-
-@router.post("/decisions", response_model=DecisionOut, tags=["decisions"])
-async def decide(body: DecisionRequest, request: Request) -> Response:
-    """May `recipient` use these categories of the customer's data for `purpose` (now, or as of
-    a past time)? Asked by the gateway before every share."""
-    reader = request.app.state.decisions
-    if body.as_of is None and reader is not None:
-        answer = await reader.decide(body)
-    else:
-        async with request.app.state.sessions() as session:
-            answer = await service.decide(session, body)
-    decisions.count(body, answer)
-    # Built here as a DecisionOut already: written out as is, not validated a second time.
-    return Response(answer.model_dump_json(), media_type="application/json")

@@ -144,3 +144,24 @@ async def test_an_invalid_question_is_rejected_naming_the_field(http, change, fi
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == PROBLEM
     assert field in [e["field"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize("content", [b"", b"not json", b'{"customer_id": "c-1",', b"[]"])
+async def test_a_question_that_is_not_a_json_object_is_rejected(http, content):
+    response = await http.post("/api/v1/decisions", content=content, headers={"content-type": "application/json"})
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["errors"], response.text
+
+
+async def test_the_decision_route_is_documented_with_its_question_and_answer(consent):
+    operation = consent.app.openapi()["paths"]["/api/v1/decisions"]["post"]
+
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert (body["$ref"], answer["$ref"]) == (
+        "#/components/schemas/DecisionRequest",
+        "#/components/schemas/DecisionOut",
+    )
+    assert "422" in operation["responses"]
