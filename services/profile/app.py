@@ -11,7 +11,7 @@ from services.profile.documents import flag_expiring_documents_job
 from services.profile.documents_routes import router as documents_router
 from services.profile.handlers import HANDLERS
 from services.profile.retention import apply_retention_job, reannounce_erasures_job
-from services.profile.routes import router
+from services.profile.routes import read_router, router
 from services.profile.screening.book import rescreen_book_job
 from services.profile.screening.routes import router as screening_router
 from services.profile.segments_routes import router as segments_router
@@ -27,7 +27,15 @@ def spec() -> ServiceSpec:
         settings=settings,
         metadata=models.Base.metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, documents_router, segments_router, screening_router, kpis.router, audit_router(models.audit)],
+        routers=[
+            read_router,
+            router,
+            documents_router,
+            segments_router,
+            screening_router,
+            kpis.router,
+            audit_router(models.audit),
+        ],
         outbox=models.outbox,
         inbox=models.inbox_table,
         audit=models.audit,

@@ -135,6 +135,18 @@ async def test_managers_see_and_list_only_their_own_customers(client):
     assert {c["relationship_manager_id"] for c in listed} == {"rm-7"}
 
 
+async def test_a_read_answers_what_the_create_answered_and_refuses_a_malformed_id(client):
+    created = await create(client)
+
+    read = await client.get(f"{CUSTOMERS}/{created['id']}", headers=ADMIN)
+    malformed = await client.get(f"{CUSTOMERS}/{'9' * 65}", headers=ADMIN)
+
+    assert read.status_code == 200 and read.headers["content-type"] == "application/json"
+    assert read.json() == created
+    assert malformed.status_code == 422 and malformed.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in malformed.json()["errors"]] == ["customer_id"]
+
+
 async def test_lost_update_is_refused_with_412(client):
     customer = await create(client)
     path = f"{CUSTOMERS}/{customer['id']}"

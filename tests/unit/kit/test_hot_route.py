@@ -1,42 +1,55 @@
-"""A HotRoute calls its endpoint with the body and the request only; any other endpoint is refused
-when the route is declared, not when a request comes."""
+"""A HotRoute calls its endpoint with path parameters, a body, the caller and the request only; any
+other endpoint is refused when the route is declared, not when a request comes."""
 
 import pytest
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from services.kit.hot_route import HotRoute
+from services.kit.identity import ActorDep
+from services.kit.params import CustomerId
 
 
 class Question(BaseModel):
     text: str
 
 
-async def takes_body_and_request(question: Question, request: Request) -> Response:
+async def takes_a_body_and_the_request(question: Question, request: Request) -> Response:
     return Response()
 
 
-async def takes_a_query_too(question: Question, request: Request, limit: int) -> Response:
+async def takes_a_path_parameter_and_the_caller(customer_id: CustomerId, actor: ActorDep) -> Response:
     return Response()
 
 
-async def takes_no_request(question: Question) -> Response:
+async def takes_a_query_parameter(customer_id: CustomerId, limit: int) -> Response:
     return Response()
 
 
-def takes_body_and_request_synchronously(question: Question, request: Request) -> Response:
+async def takes_two_bodies(question: Question, other: Question) -> Response:
+    return Response()
+
+
+async def takes_the_response(customer_id: CustomerId, response: Response) -> Response:
+    return response
+
+
+def takes_a_body_synchronously(question: Question, request: Request) -> Response:
     return Response()
 
 
 def declare(endpoint) -> None:
-    APIRouter(route_class=HotRoute).add_api_route("/questions", endpoint, methods=["POST"])
+    APIRouter(route_class=HotRoute).add_api_route("/customers/{customer_id}", endpoint, methods=["POST"])
 
 
-def test_an_endpoint_taking_the_body_and_the_request_is_accepted():
-    declare(takes_body_and_request)
+@pytest.mark.parametrize("endpoint", [takes_a_body_and_the_request, takes_a_path_parameter_and_the_caller])
+def test_an_endpoint_it_can_call_is_accepted(endpoint):
+    declare(endpoint)
 
 
-@pytest.mark.parametrize("endpoint", [takes_a_query_too, takes_no_request, takes_body_and_request_synchronously])
+@pytest.mark.parametrize(
+    "endpoint", [takes_a_query_parameter, takes_two_bodies, takes_the_response, takes_a_body_synchronously]
+)
 def test_an_endpoint_it_cannot_call_is_refused_when_declared(endpoint):
     with pytest.raises(TypeError, match=endpoint.__name__):
         declare(endpoint)
