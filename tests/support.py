@@ -25,10 +25,21 @@ from services.kit.clock import now
 SERVICES = [c for c in COMPONENTS if c != "gateway"]
 
 
+# Ports this process has handed out. The system picks a dozen ports before any server binds one,
+# and the kernel may offer a port again once its probe socket is closed: two components given
+# the same port left one of them unable to bind, its readiness answered by the other.
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now and never handed out before by this process."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class System:
