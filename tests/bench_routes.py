@@ -1,0 +1,199 @@
+"""The hot routes' own cost, in process: CPU per call through each app's whole ASGI stack
+(middleware, routing, the route, its database round trip; no sockets, no background tasks),
+beside `/healthz` of the same app, interleaved in rounds. Steadier than the HTTP cells of
+`make bench` on a shared machine: it times this process only, which nothing else shares.
+
+    python -m tests.bench_routes        (or BENCH_ONLY=routes make bench)
+    BENCH_ROUTE_CALLS   calls per cell and round (default 2000); BENCH_ROUNDS as in tests/bench.py
+"""
+
+import asyncio
+import concurrent.futures
+import contextlib
+import gc
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+
+from services.kit.identity import GATEWAY_ROLE, caller_headers
+from tests import databases
+from tests.support import new_customer
+
+CALLS = int(os.environ.get("BENCH_ROUTE_CALLS", "2000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2")) * 2
+PREFIX = f"{databases.PREFIX}_bench_routes"
+CUSTOMER_ID = "bench-routes-customer"
+
+
+def _caller(role: str, subject: str, **claims) -> list[tuple[bytes, bytes]]:
+    """The caller's credential header, and a JSON content type (for the calls with a body)."""
+    signed = [(k.lower().encode(), v.encode()) for k, v in dict(caller_headers(role, subject, **claims)).items()]
+    return [*signed, (b"content-type", b"application/json")]
+
+
+def _asgi_call(app, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> Callable:
+    """A coroutine function making one call to `app` as uvicorn would, returning the status and
+    the body."""
+    all_headers = [(b"host", b"bench"), (b"content-length", str(len(body)).encode()), *headers]
+
+    async def call() -> tuple[int, bytes]:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": all_headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+        status, answer = 0, b""
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:
+            nonlocal status, answer
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                answer += message.get("body", b"")
+
+        await app(scope, receive, send)
+        return status, answer
+
+    return call
+
+
+async def _cpu_per_call(cells: dict[str, Callable]) -> dict[str, float]:
+    """Microseconds of this process's CPU per call, the best round of each cell (a round that a
+    collection or a neighbour's burst slowed tells about them, not the route)."""
+    best: dict[str, float] = {}
+    for _ in range(ROUNDS):
+        for name, call in cells.items():
+            started = time.process_time()
+            for _ in range(CALLS):
+                await call()
+            best[name] = min(best.get(name, float("inf")), (time.process_time() - started) / CALLS * 1e6)
+    return best
+
+
+@contextlib.asynccontextmanager
+async def _app(component: str):
+    from services.components import spec_of
+    from services.kit.app import build_app
+
+    os.environ[f"{component.upper()}_DATABASE_URL"] = await databases.migrated_one(component, prefix=PREFIX)
+    app = build_app(spec_of(component), background=False)
+    async with app.router.lifespan_context(app):
+        # As a served process does after start-up (services/kit/app.py): what start-up built is
+        # kept out of the collector's full passes.
+        gc.collect()
+        gc.freeze()
+        yield app
+
+
+async def _profile_read() -> dict[str, float]:
+    async with _app("profile") as app:
+        create = _asgi_call(app, "POST", "/api/v1/customers", _caller("admin", "bench"), _json(new_customer()))
+        status, created = await create()
+        if status != 201:
+            raise RuntimeError(f"bench_routes: creating a customer answered {status}")
+        customer_id = json.loads(created)["id"]
+        read = _asgi_call(app, "GET", f"/api/v1/customers/{customer_id}", _caller("admin", "bench", reason="bench"))
+        await _expect(read, 200, "the customer read")
+        return await _cpu_per_call({"healthz": _asgi_call(app, "GET", "/healthz", []), "read": read})
+
+
+async def _consent_decision() -> dict[str, float]:
+    async with _app("consent") as app:
+        url = os.environ["CONSENT_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+        await _execute(url, "INSERT INTO known_customers (customer_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        question = {"customer_id": CUSTOMER_ID, "recipient": "partner.bench", "purpose": "marketing"}
+        grant = _asgi_call(
+            app,
+            "POST",
+            "/api/v1/consents",
+            _caller("customer", CUSTOMER_ID, customer_scope=CUSTOMER_ID),
+            body=_json({**question, "data_categories": ["basic"], "channel": "mobile"}),
+        )
+        await _expect(grant, 201, "granting a consent")
+        decide = _asgi_call(
+            app,
+            "POST",
+            "/api/v1/decisions",
+            _caller(GATEWAY_ROLE, "gateway"),
+            body=_json({**question, "data_categories": ["basic"]}),
+        )
+        await _expect(decide, 200, "the decision")
+        return await _cpu_per_call({"healthz": _asgi_call(app, "GET", "/healthz", []), "decision": decide})
+
+
+def _json(value: dict) -> bytes:
+    return json.dumps(value).encode()
+
+
+async def _expect(call: Callable, status: int, what: str) -> None:
+    answered, body = await call()
+    if answered != status:
+        raise RuntimeError(f"bench_routes: {what} answered {answered}: {body[:300]!r}")
+
+
+async def _execute(url: str, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(statement, CUSTOMER_ID)
+    finally:
+        await connection.close()
+
+
+def _measured(name: str) -> dict[str, float]:
+    # Services log one line per request at INFO, as in production: here to nowhere.
+    os.environ.setdefault("LOG_LEVEL", "INFO")
+    with open(os.devnull, "w") as nowhere, contextlib.redirect_stdout(nowhere):
+        return asyncio.run(globals()[name]())
+
+
+def _in_a_process_of_its_own(name: str) -> dict[str, float]:
+    """Each app measured in a fresh process: one app's objects and warm-up skewed the other's
+    figures by a quarter when both ran in one."""
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as process:
+        return process.submit(_measured, name).result()
+
+
+def main() -> list[dict]:
+    from tests.bench import entry
+
+    read = _in_a_process_of_its_own("_profile_read")
+    decision = _in_a_process_of_its_own("_consent_decision")
+    print(
+        f"\nHot routes in process ({CALLS} calls per cell, best of {ROUNDS} interleaved rounds; CPU of this process)\n"
+        f"  profile:  /healthz {read['healthz']:.0f} us, customer read {read['read']:.0f} us\n"
+        f"  consent:  /healthz {decision['healthz']:.0f} us, decision {decision['decision']:.0f} us",
+        flush=True,
+    )
+    return [
+        entry("routes: profile read in process, CPU us per call (of /healthz)", read["read"], "us", read["healthz"]),
+        entry(
+            "routes: consent decision in process, CPU us per call (of /healthz)",
+            decision["decision"],
+            "us",
+            decision["healthz"],
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    from tests.bench import print_entries
+
+    print_entries(main())
