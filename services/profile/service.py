@@ -45,7 +45,10 @@ ADVISOR_ASSIGNMENT = Actor("job:assign-advisor", "system", None, "high-net-worth
 
 
 def may_see(actor: Actor, customer: Customer, settings: ProfileSettings) -> bool:
-    """Relationship managers see only the customers assigned to them."""
+    """A customer sees only their own record, relationship managers only the customers assigned
+    to them. (The gateway scopes its callers so too; the service holds to it on its own.)"""
+    if actor.customer_scope is not None and customer.id != actor.customer_scope:
+        return False
     return actor.role not in settings.assigned_only_roles or customer.relationship_manager_id == actor.id
 
 
@@ -84,6 +87,8 @@ async def read_audited(engine: AsyncEngine, customer_id: str, actor: Actor, sett
             customer = await get_visible(session, customer_id, actor, settings)
             await audit.record(session, **record)
         return customer
+    if actor.customer_scope is not None and customer_id != actor.customer_scope:
+        raise NotFound("No customer has this id.")
     restricted = actor.role in settings.assigned_only_roles
     query, params = (_READ_ASSIGNED, {"manager": actor.id}) if restricted else (_READ_ANY, {})
     async with engine.connect() as connection:

@@ -147,6 +147,15 @@ async def test_a_read_answers_what_the_create_answered_and_refuses_a_malformed_i
     assert [e["field"] for e in malformed.json()["errors"]] == ["customer_id"]
 
 
+async def test_a_customer_reads_their_own_record_and_no_one_elses(client):
+    mine, other = await create(client), await create(client)
+    me = caller_headers("customer", mine["id"], customer_scope=mine["id"])
+
+    assert (await client.get(f"{CUSTOMERS}/{mine['id']}", headers=me)).json() == mine
+    refused = await client.get(f"{CUSTOMERS}/{other['id']}", headers=me)
+    assert refused.status_code == 404 and refused.headers["content-type"] == "application/problem+json"
+
+
 async def test_lost_update_is_refused_with_412(client):
     customer = await create(client)
     path = f"{CUSTOMERS}/{customer['id']}"
