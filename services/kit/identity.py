@@ -17,7 +17,7 @@ import jwt
 from cachetools import TLRUCache
 from fastapi import Depends, Request
 
-from services.kit.problems import Unauthorized
+from services.kit.problems import NotFound, Unauthorized
 from services.kit.settings import SERVICE_IDENTITY_KEY_SETTING, resolve_service_identity_key
 
 CREDENTIAL_HEADER = "X-Caller-Credential"
@@ -126,8 +126,15 @@ def _verify(key: str, credential: str) -> tuple[Actor, float]:
 async def caller(request: Request) -> Actor:
     """The verified caller; every service route depends on it (services/kit/app.py). The header is
     read from the request itself: declared as a header parameter, it went through FastAPI's
-    parameter validation on every call, for a value `verify_credential` checks anyway."""
-    return verify_credential(request.app.state.settings.service_identity_key, request.headers.get(CREDENTIAL_HEADER))
+    parameter validation on every call, for a value `verify_credential` checks anyway.
+
+    A caller scoped to one customer gets, on any route whose path names another customer, the
+    404 an unknown id gets: every service holds to the scope itself, not only the gateway."""
+    actor = verify_credential(request.app.state.settings.service_identity_key, request.headers.get(CREDENTIAL_HEADER))
+    named = request.path_params.get("customer_id")
+    if actor.customer_scope is not None and named is not None and named != actor.customer_scope:
+        raise NotFound("No customer has this id.")
+    return actor
 
 
 ActorDep = Annotated[Actor, Depends(caller)]
