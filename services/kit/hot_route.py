@@ -34,6 +34,11 @@ class HotRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = self.endpoint
         arguments, reads_body = _arguments(endpoint, set(self.param_convertors))
+        # Its own handling runs no dependencies: one declared on the route or its router would be
+        # skipped silently, so it is refused (the caller's guard is the one it runs itself).
+        skipped = [d.call for d in self.dependant.dependencies if d.call is not caller]
+        if skipped:
+            raise TypeError(f"{endpoint.__name__}: a HotRoute runs no dependencies; declared: {skipped}")
 
         async def handle(request: Request) -> Response:
             actor = await caller(request)

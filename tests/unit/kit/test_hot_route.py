@@ -2,11 +2,11 @@
 other endpoint is refused when the route is declared, not when a request comes."""
 
 import pytest
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from services.kit.hot_route import HotRoute
-from services.kit.identity import ActorDep
+from services.kit.identity import ActorDep, caller
 from services.kit.params import CustomerId
 
 
@@ -38,8 +38,10 @@ def takes_a_body_synchronously(question: Question, request: Request) -> Response
     return Response()
 
 
-def declare(endpoint) -> None:
-    APIRouter(route_class=HotRoute).add_api_route("/customers/{customer_id}", endpoint, methods=["POST"])
+def declare(endpoint, dependencies=()) -> None:
+    APIRouter(route_class=HotRoute, dependencies=list(dependencies)).add_api_route(
+        "/customers/{customer_id}", endpoint, methods=["POST"]
+    )
 
 
 @pytest.mark.parametrize("endpoint", [takes_a_body_and_the_request, takes_a_path_parameter_and_the_caller])
@@ -53,3 +55,12 @@ def test_an_endpoint_it_can_call_is_accepted(endpoint):
 def test_an_endpoint_it_cannot_call_is_refused_when_declared(endpoint):
     with pytest.raises(TypeError, match=endpoint.__name__):
         declare(endpoint)
+
+
+def test_a_dependency_it_would_not_run_is_refused_when_declared():
+    async def rate_limited() -> None:
+        pass
+
+    declare(takes_a_body_and_the_request, [Depends(caller)])
+    with pytest.raises(TypeError, match="rate_limited"):
+        declare(takes_a_body_and_the_request, [Depends(rate_limited)])
