@@ -76,6 +76,8 @@ async def list_customers(
     if actor.role in settings.assigned_only_roles:
         manager = actor.id  # managers list their own customers only
     query = sa.select(Customer).where(Customer.erased_at.is_(None))
+    if actor.customer_scope is not None:
+        query = query.where(Customer.id == actor.customer_scope)  # a customer lists only themselves
     for column, value in (
         (Customer.tier, tier),
         (Customer.lifecycle_stage, stage),

@@ -154,6 +154,10 @@ async def test_a_customer_reads_their_own_record_and_no_one_elses(client):
     assert (await client.get(f"{CUSTOMERS}/{mine['id']}", headers=me)).json() == mine
     refused = await client.get(f"{CUSTOMERS}/{other['id']}", headers=me)
     assert refused.status_code == 404 and refused.headers["content-type"] == "application/problem+json"
+    listed = (await client.get(CUSTOMERS, params={"limit": 500}, headers=me)).json()["items"]
+    assert listed == [mine]
+    found = await client.post(f"{CUSTOMERS}/search", json={"national_id": other["national_id"]}, headers=me)
+    assert found.json() == []
 
 
 async def test_lost_update_is_refused_with_412(client):
