@@ -117,14 +117,7 @@ class System:
         component's models); a system of some components migrates those, one after another."""
         targets = ["all"] if set(self.components) == set(COMPONENTS) else self.components
         for target in targets:
-            done = subprocess.run(
-                [sys.executable, "-m", "services.cli", "migrate", target],
-                env=self.env,
-                capture_output=True,
-                text=True,
-            )
-            if done.returncode:
-                raise RuntimeError(f"crm migrate {target} failed:\n{done.stdout}{done.stderr}")
+            self.run_cli("migrate", target)
 
     def start_component(self, component: str) -> None:
         log = open(self.workdir / f"{component}.log", "ab")
