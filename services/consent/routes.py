@@ -19,7 +19,7 @@ from services.kit.db import SessionDep
 from services.kit.hot_route import HotRoute
 from services.kit.identity import ActorDep
 from services.kit.params import CustomerId, PathId
-from services.kit.problems import PROBLEM_RESPONSES
+from services.kit.problems import PROBLEM_RESPONSES, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["consents"], responses=PROBLEM_RESPONSES)
 FORBIDDEN: dict[int | str, dict[str, Any]] = {403: PROBLEM_RESPONSES[409]}
@@ -29,9 +29,11 @@ decisions_router = APIRouter(prefix="/api/v1", tags=["decisions"], responses=PRO
 
 
 @decisions_router.post("/decisions", response_model=DecisionOut)
-async def decide(body: DecisionRequest, request: Request) -> Response:
+async def decide(body: DecisionRequest, actor: ActorDep, request: Request) -> Response:
     """May `recipient` use these categories of the customer's data for `purpose` (now, or as of
     a past time)? Asked by the gateway before every share."""
+    if actor.customer_scope is not None and body.customer_id != actor.customer_scope:
+        raise NotFound("No customer has this id.")  # a customer asks about themselves only
     reader = request.app.state.decisions
     if body.as_of is None and reader is not None:
         answer = await reader.decide(body)

@@ -165,3 +165,15 @@ async def test_the_decision_route_is_documented_with_its_question_and_answer(con
         "#/components/schemas/DecisionOut",
     )
     assert "422" in operation["responses"]
+
+
+async def test_a_customer_asks_about_themselves_only(consent):
+    me, someone_else = await known_customer(consent), await known_customer(consent)
+    question = {"recipient": "r", "purpose": "marketing", "data_categories": ["basic"]}
+
+    async with consent.client("customer", me, customer_scope=me) as http:
+        mine = await http.post("/api/v1/decisions", json={**question, "customer_id": me})
+        theirs = await http.post("/api/v1/decisions", json={**question, "customer_id": someone_else})
+
+    assert (mine.status_code, mine.json()["reason"]) == (200, "no_consent")
+    assert theirs.status_code == 404 and theirs.headers["content-type"] == PROBLEM
