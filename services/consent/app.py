@@ -39,7 +39,7 @@ def spec() -> ServiceSpec:
 
     @asynccontextmanager
     async def resources(app: FastAPI):
-        async with service.DecisionReader.open(settings.database_url, settings.decision_pool_size) as reader:
+        async with service.DecisionReader.open(settings.database_url, settings.decision_statements_in_flight) as reader:
             app.state.decisions = reader
             yield
 

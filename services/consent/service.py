@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -31,6 +31,7 @@ from services.consent.declarations import CATALOGUE
 from services.consent.models import Consent, ConsentChange, audit, known_customers, outbox
 from services.consent.schemas import ConsentGrant, DecisionOut, DecisionReason, DecisionRequest
 from services.consent.settings import ConsentSettings
+from services.kit.batching import Coalescer
 from services.kit.catalogue import Erasure
 from services.kit.clock import now
 from services.kit.db import BareConnections
@@ -383,59 +384,83 @@ def _reason(
     return _REASON_OF_STATUS[status]
 
 
-# The decision as of now, in one statement: every consent of the customer for the recipient
-# (any purpose), newest first, each with its status at $3 from the history, whether it had
-# lapsed by then and whether it covers the categories asked ($4, a JSON list): the inputs of
-# `_reason`, computed by the database so the driver decodes only text and booleans.
+# Decisions as of now in one statement: every consent of the asked customers for the asked
+# recipients (any purpose), newest first, each with its status at $3 from the history, whether it
+# had lapsed by then and the categories it covers (JSON text): the inputs of `_reason`, computed
+# by the database so the driver decodes only text and booleans. For many asks, a row may match a
+# pair nobody asked (customer A's recipient asked with customer B); it is simply not looked up.
 _DECIDE_NOW = """
-SELECT c.id, c.purpose,
+SELECT c.customer_id, c.recipient, c.id, c.purpose,
        (SELECT h.to_status FROM consent_history h WHERE h.consent_id = c.id AND h.at <= $3
         ORDER BY h.at DESC, h.id DESC LIMIT 1) AS status,
        coalesce(c.expires_at <= $3, false) AS lapsed,
-       c.data_categories::jsonb @> $4::jsonb AS covers,
+       c.data_categories::text AS categories,
        c.created_at <= $3 AS existed
-FROM consents c WHERE c.customer_id = $1 AND c.recipient = $2
+FROM consents c WHERE {asked}
 ORDER BY c.created_at DESC
 """
+_DECIDE_ONE = _DECIDE_NOW.format(asked="c.customer_id = $1 AND c.recipient = $2")  # a lone ask: simpler to run
+_DECIDE_MANY = _DECIDE_NOW.format(asked="c.customer_id = ANY($1::text[]) AND c.recipient = ANY($2::text[])")
+# The reader's connections plan each statement once and keep the plan: PostgreSQL's default would
+# re-plan it on every call (an array parameter makes its own estimate look worse than a fresh
+# plan's), which costs more than running it.
+_DECISION_CONNECTION_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
 
 
 class DecisionReader:
     """Decisions as of now on PostgreSQL, the hot path of every partner share: one prepared
-    statement on a small pool of bare asyncpg connections, outside any transaction, no ORM.
-    Exact: it reads the committed state at the moment of the call, by the same rule as the
+    statement on a small pool of bare asyncpg connections, outside any transaction, no ORM;
+    decisions asked at the same moment share one statement (services/kit/batching.py).
+    Exact: each answer reads the committed state after it was asked, by the same rule as the
     history path (`decide`), which still answers past `as_of` and the embedded database."""
 
-    def __init__(self, connections: BareConnections):
+    def __init__(self, connections: BareConnections, in_flight: int):
         self.connections = connections
+        self.asks: Coalescer[DecisionRequest, DecisionOut] = Coalescer(self.decide_all, in_flight=in_flight)
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, database_url: str, size: int) -> AsyncIterator["DecisionReader | None"]:
+    async def open(cls, database_url: str, in_flight: int) -> AsyncIterator["DecisionReader | None"]:
         # One read-only statement, no transaction, no session state: nothing to reset between
         # uses, so a bare stack of connections rather than asyncpg's pool (half the CPU per call).
-        connections = BareConnections.for_url(database_url, size)
+        connections = BareConnections.for_url(database_url, in_flight, server_settings=_DECISION_CONNECTION_SETTINGS)
         if connections is None:
             yield None
             return
+        reader = cls(connections, in_flight)
         try:
-            yield cls(connections)
+            yield reader
         finally:
+            await reader.asks.close()
             await connections.close()
 
     async def decide(self, asked: DecisionRequest) -> DecisionOut:
-        # Built without re-validation: every value comes from this function or the request.
+        return await self.asks.ask(asked)
+
+    async def decide_all(self, asks: Sequence[DecisionRequest]) -> list[DecisionOut]:
         as_of = now()
-        rows = await self.connections.fetch(
-            _DECIDE_NOW, asked.customer_id, asked.recipient, as_of, json.dumps(sorted(set(asked.data_categories)))
-        )
-        best = None  # (closeness, row): the first of the closest, i.e. the newest (rows come newest first)
+        if len(asks) == 1:
+            rows = await self.connections.fetch(_DECIDE_ONE, asks[0].customer_id, asks[0].recipient, as_of)
+        else:
+            customers, recipients = list({a.customer_id for a in asks}), list({a.recipient for a in asks})
+            rows = await self.connections.fetch(_DECIDE_MANY, customers, recipients, as_of)
+        consents: dict[tuple[str, str], list] = {}  # (customer, recipient) -> their rows, newest first
+        for row in rows:
+            consents.setdefault((row["customer_id"], row["recipient"]), []).append(row)
+        return [self._answer(asked, consents.get((asked.customer_id, asked.recipient), ()), as_of) for asked in asks]
+
+    @staticmethod
+    def _answer(asked: DecisionRequest, rows, as_of: datetime) -> DecisionOut:
+        # Built without re-validation: every value comes from this function or the request.
+        wanted = set(asked.data_categories)
+        best = None  # (closeness, reason, id): the first of the closest, i.e. the newest
         for row in rows:
             if row["purpose"] != asked.purpose or row["status"] is None:
                 continue
             lapsed = row["status"] == ConsentHistoryStatus.ACTIVE and row["lapsed"]
             status = ConsentHistoryStatus.EXPIRED if lapsed else row["status"]
             reason: DecisionReason = (
-                ("active_consent" if row["covers"] else "categories_not_covered")
+                ("active_consent" if wanted <= set(json.loads(row["categories"])) else "categories_not_covered")
                 if status == ConsentHistoryStatus.ACTIVE
                 else _REASON_OF_STATUS[status]
             )

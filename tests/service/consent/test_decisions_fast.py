@@ -2,6 +2,7 @@
 answer exactly what the history path answers for the same instant, in every state a consent
 can be in."""
 
+import asyncio
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -48,15 +49,22 @@ async def test_the_fast_path_answers_as_the_history_path_does(service):
             [["basic"], ["basic", "behaviour"], ["risk"]],
         )
     ]
+    reader = consent.app.state.decisions
     answers = set()
+    expected: dict[datetime, list] = {}
     for moment in (datetime.now(UTC), datetime.now(UTC) + timedelta(minutes=2), datetime.now(UTC) - timedelta(days=1)):
         with clock.frozen_at(moment):
             for ask in asks:
-                fast = await consent.app.state.decisions.decide(ask)
+                fast = await reader.decide(ask)
                 async with consent.sessions() as session:
                     slow = await consents.decide(session, ask.model_copy(update={"as_of": moment}))
                 assert fast == slow, (ask, fast, slow)
                 answers.add(fast.reason)
+                expected.setdefault(moment, []).append(fast)
+            # Asked all at once (one statement for every ask), and asked side by side (the
+            # asks that wait for a call in flight go together in the next): the same answers.
+            assert await reader.decide_all(asks) == expected[moment]
+            assert list(await asyncio.gather(*(reader.decide(ask) for ask in asks))) == expected[moment]
     # The states above reach every reason but "pending" and "rejected" (maker-checker only).
     assert answers >= {
         "active_consent",
