@@ -28,7 +28,7 @@ async def settle():
         await asyncio.sleep(0)
 
 
-async def asked(coalescer: Coalescer, first: int, *later: int) -> tuple[asyncio.Future, list[asyncio.Future]]:
+async def asked(coalescer: Coalescer, first: int, *later: int) -> tuple[asyncio.Task, list[asyncio.Task]]:
     """`first` asked, its call started, then `later` asked while it is in flight."""
     started = asyncio.ensure_future(coalescer.ask(first))
     await settle()
