@@ -1,13 +1,15 @@
 """Concurrent asks of one read answered together, one round trip for many.
 
-A hot read asked by many callers at once (the consent decision) costs the caller's process
-more per round trip (the driver's protocol work, the event loop's wake-ups) than per row. A
-`Coalescer` lets at most `in_flight` calls of the read run at once; asks that arrive meanwhile
-wait and go together in the next call. A lone ask starts at once and waits for nothing, so
-batching appears only under load, where it pays.
+A hot statement run for many callers at once (the consent decision, the gateway's access
+audit row) costs more per round trip (the driver's protocol work, the event loop's wake-ups, a
+commit's WAL flush) than per row. A `Coalescer` lets at most `in_flight` calls run at once;
+asks that arrive meanwhile wait and go together in the next call (at most `most` of them). A
+lone ask starts at once and waits for nothing, so batching appears only under load, where it
+pays.
 
 Each answer comes from a call that started after its ask arrived: what a batched read returns
-is as current as what the ask would have read alone.
+is as current as what the ask would have read alone, and a batched write is committed when its
+callers hear of it.
 """
 
 import asyncio
@@ -21,11 +23,17 @@ Answer = TypeVar("Answer")
 class Coalescer(Generic[Ask, Answer]):
     """`answer_all(asks)` returns one answer per ask, in order; `ask(item)` returns item's."""
 
-    def __init__(self, answer_all: Callable[[Sequence[Ask]], Awaitable[Sequence[Answer]]], in_flight: int):
+    def __init__(
+        self,
+        answer_all: Callable[[Sequence[Ask]], Awaitable[Sequence[Answer]]],
+        in_flight: int,
+        most: int | None = None,
+    ):
         if in_flight < 1:
             raise ValueError("at least one call must be allowed in flight")
         self._answer_all = answer_all
         self._free = in_flight  # calls that may still start
+        self._most = most
         self._waiting: list[tuple[Ask, asyncio.Future[Answer]]] = []
         self._batches: set[asyncio.Task] = set()  # referenced until done (the loop holds tasks weakly)
 
@@ -47,7 +55,8 @@ class Coalescer(Generic[Ask, Answer]):
         """A call ended: its place goes to the asks that waited meanwhile, as one batch in a task
         of its own (none of its callers may cancel it for the others), or is freed."""
         waiting = [(item, future) for item, future in self._waiting if not future.done()]
-        self._waiting = []
+        most = len(waiting) if self._most is None else self._most
+        waiting, self._waiting = waiting[:most], waiting[most:]
         if not waiting:
             self._free += 1
             return

@@ -67,6 +67,15 @@ async def test_up_to_in_flight_calls_run_at_once():
     assert answer_all.calls == [[1], [2], [3, 4]]
 
 
+async def test_a_call_takes_at_most_most_asks_and_the_rest_go_in_the_next():
+    answer_all = Doubling()
+    coalescer = Coalescer(answer_all, in_flight=1, most=2)
+    first, later = await asked(coalescer, 1, 2, 3, 4, 5, 6)
+    answer_all.release.set()
+    assert [await first, *await asyncio.gather(*later)] == [2, 4, 6, 8, 10, 12]
+    assert answer_all.calls == [[1], [2, 3], [4, 5], [6]]
+
+
 async def test_a_failed_call_fails_its_own_asks_only():
     answer_all = Doubling()
     answer_all.fail_on = 2
