@@ -440,10 +440,11 @@ class DecisionReader:
     async def decide_all(self, asks: Sequence[DecisionRequest]) -> list[DecisionOut]:
         as_of = now()
         if len(asks) == 1:
-            rows = await self.connections.fetch(_DECIDE_ONE, asks[0].customer_id, asks[0].recipient, as_of)
-        else:
-            customers, recipients = list({a.customer_id for a in asks}), list({a.recipient for a in asks})
-            rows = await self.connections.fetch(_DECIDE_MANY, customers, recipients, as_of)
+            (asked,) = asks
+            rows = await self.connections.fetch(_DECIDE_ONE, asked.customer_id, asked.recipient, as_of)
+            return [self._answer(asked, rows, as_of)]
+        customers, recipients = list({a.customer_id for a in asks}), list({a.recipient for a in asks})
+        rows = await self.connections.fetch(_DECIDE_MANY, customers, recipients, as_of)
         consents: dict[tuple[str, str], list] = {}  # (customer, recipient) -> their rows, newest first
         for row in rows:
             consents.setdefault((row["customer_id"], row["recipient"]), []).append(row)

@@ -54,6 +54,9 @@ class Coalescer(Generic[Ask, Answer]):
     def _call_ended(self) -> None:
         """A call ended: its place goes to the asks that waited meanwhile, as one batch in a task
         of its own (none of its callers may cancel it for the others), or is freed."""
+        if not self._waiting:
+            self._free += 1
+            return
         waiting = [(item, future) for item, future in self._waiting if not future.done()]
         most = len(waiting) if self._most is None else self._most
         waiting, self._waiting = waiting[:most], waiting[most:]
