@@ -408,9 +408,9 @@ _DECISION_CONNECTION_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
 
 
 class DecisionReader:
-    """Decisions as of now on PostgreSQL, the hot path of every partner share: one prepared
-    statement on a small pool of bare asyncpg connections, outside any transaction, no ORM;
-    decisions asked at the same moment share one statement (services/kit/batching.py).
+    """Decisions as of now on PostgreSQL, the hot path of every partner share: prepared
+    statements on `in_flight` bare asyncpg connections, outside any transaction, no ORM; the
+    decisions asked while a statement runs share the next one (services/kit/batching.py).
     Exact: each answer reads the committed state after it was asked, by the same rule as the
     history path (`decide`), which still answers past `as_of` and the embedded database."""
 
