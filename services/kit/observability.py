@@ -103,6 +103,9 @@ class RequestContextMiddleware:
         self.app = app
         self.component = component
         self.log = structlog.get_logger("http")
+        # (method, route, status) -> its counter and histogram series: found once, not per request
+        # (prometheus-client's labels() costs twice the increment and the observation together).
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,8 +133,14 @@ class RequestContextMiddleware:
             route = _route_template(scope)
             method = scope["method"]
             if route not in ("/healthz", "/readyz", "/metrics"):
-                HTTP_REQUESTS.labels(self.component, method, route, str(status)).inc()
-                HTTP_LATENCY.labels(self.component, method, route).observe(elapsed)
+                series = self._series.get((method, route, status))
+                if series is None:
+                    series = self._series[(method, route, status)] = (
+                        HTTP_REQUESTS.labels(self.component, method, route, str(status)),
+                        HTTP_LATENCY.labels(self.component, method, route),
+                    )
+                series[0].inc()
+                series[1].observe(elapsed)
                 self.log.info("request", method=method, route=route, status=status, ms=round(elapsed * 1000, 2))
             structlog.contextvars.unbind_contextvars("request_id")
             current_trace_id.reset(token)
