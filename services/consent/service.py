@@ -414,9 +414,15 @@ class DecisionReader:
     Exact: each answer reads the committed state after it was asked, by the same rule as the
     history path (`decide`), which still answers past `as_of` and the embedded database."""
 
+    # A flood of asks goes in statements of at most this many, so no one statement (and no one
+    # answer's wait) grows with the backlog.
+    MOST_PER_STATEMENT = 500
+
     def __init__(self, connections: BareConnections, in_flight: int):
         self.connections = connections
-        self.asks: Coalescer[DecisionRequest, DecisionOut] = Coalescer(self.decide_all, in_flight=in_flight)
+        self.asks: Coalescer[DecisionRequest, DecisionOut] = Coalescer(
+            self.decide_all, in_flight=in_flight, most=self.MOST_PER_STATEMENT
+        )
 
     @classmethod
     @asynccontextmanager
