@@ -32,7 +32,7 @@ decisions_router = APIRouter(prefix="/api/v1", tags=["decisions"], responses=PRO
 async def decide(body: DecisionRequest, actor: ActorDep, request: Request) -> Response:
     """May `recipient` use these categories of the customer's data for `purpose` (now, or as of
     a past time)? Asked by the gateway before every share."""
-    if actor.customer_scope is not None and body.customer_id != actor.customer_scope:
+    if not actor.reaches(body.customer_id):
         raise NotFound("No customer has this id.")  # a customer asks about themselves only
     reader = request.app.state.decisions
     if body.as_of is None and reader is not None:

@@ -47,7 +47,7 @@ ADVISOR_ASSIGNMENT = Actor("job:assign-advisor", "system", None, "high-net-worth
 def may_see(actor: Actor, customer: Customer, settings: ProfileSettings) -> bool:
     """A customer sees only their own record, relationship managers only the customers assigned
     to them. (The gateway scopes its callers so too; the service holds to it on its own.)"""
-    if actor.customer_scope is not None and customer.id != actor.customer_scope:
+    if not actor.reaches(customer.id):
         return False
     return actor.role not in settings.assigned_only_roles or customer.relationship_manager_id == actor.id
 
@@ -89,7 +89,7 @@ async def read_audited(engine: AsyncEngine, customer_id: str, actor: Actor, sett
         return customer
     # As `may_see` holds it, but before the statement: it would record a read of a row that
     # `_visible` then refuses to release.
-    if actor.customer_scope is not None and customer_id != actor.customer_scope:
+    if not actor.reaches(customer_id):
         raise NotFound("No customer has this id.")
     restricted = actor.role in settings.assigned_only_roles
     query, params = (_READ_ASSIGNED, {"manager": actor.id}) if restricted else (_READ_ANY, {})
