@@ -267,7 +267,8 @@ def system_of_its_own(
 
     broker = LocalBroker(free_port())
     broker.start()
-    urls = asyncio.run(databases.migrated(prefix=f"{databases.PREFIX}_{name}", components=components))
+    prefix = f"{databases.PREFIX}_{name}"
+    urls = asyncio.run(databases.migrated(prefix=prefix, components=components))
     running = System(
         database_urls=urls,
         bootstrap_servers=broker.bootstrap_servers,
@@ -275,6 +276,7 @@ def system_of_its_own(
         components=components,
         at_head=True,
     )
+    running.database_prefix = prefix
     running.env.update(env)
     try:
         running.start()

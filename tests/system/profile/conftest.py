@@ -6,8 +6,7 @@ import json
 import pytest
 
 from services.kit import crypto
-from tests import databases
-from tests.support import System
+from tests.support import system_of_its_own
 
 
 def key_env(keys: dict[str, str], *, active: str) -> dict[str, str]:
@@ -26,18 +25,10 @@ def keys() -> dict[str, str]:
 
 
 @pytest.fixture
-async def own_profile(request, bootstrap_servers, tmp_path, keys):
-    """A profile service with its own database (named after the test module) and keys k1
-    (active) and k2 loaded."""
-    prefix = f"{databases.PREFIX}_{request.module.__name__.rsplit('.', 1)[-1].removeprefix('test_')}"
-    urls = await databases.migrated(prefix=prefix, components=["profile"])
-    own = System(
-        database_urls=urls, bootstrap_servers=bootstrap_servers, workdir=tmp_path, components=["profile"], at_head=True
-    )
-    own.database_prefix = prefix
-    own.env.update(key_env(keys, active="k1"))
-    try:
-        own.start()
+def own_profile(request, tmp_path, keys):
+    """A profile service with its own broker and database (named after the test module) and keys
+    k1 (active) and k2 loaded. Its own broker: on the session's, its consumers would join the
+    session profile's groups and take events meant for it."""
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    with system_of_its_own(tmp_path, name, ["profile"], **key_env(keys, active="k1")) as (own, _):
         yield own
-    finally:
-        own.stop()
