@@ -27,6 +27,9 @@ MAX_BATCH_BYTES = 512 * 1024
 # library's default). Heartbeats go every third of it, as Kafka advises. Some brokers also hold
 # a join for part of it while the group gathers: the local broker answers after half of it.
 SESSION_TIMEOUT_MS = 10_000
+# How long the producer keeps trying to hand a batch to the broker before it fails the batch:
+# the relay then rolls back, counts the unsent backlog (a metric) and retries after a pause.
+REQUEST_TIMEOUT_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,12 @@ def _connection(kafka: Connection | str) -> Connection:
 
 
 def producer(
-    kafka: Connection | str, client_id: str, *, linger_ms: int = LINGER_MS, max_batch_bytes: int = MAX_BATCH_BYTES
+    kafka: Connection | str,
+    client_id: str,
+    *,
+    linger_ms: int = LINGER_MS,
+    max_batch_bytes: int = MAX_BATCH_BYTES,
+    request_timeout_ms: int = REQUEST_TIMEOUT_MS,
 ) -> AIOKafkaProducer:
     # acks=all: an event counts as published only once the in-sync replicas have it. The
     # idempotent producer stays off (not every broker we run against supports it); consumers
@@ -89,7 +97,7 @@ def producer(
         enable_idempotence=False,
         linger_ms=linger_ms,
         max_batch_size=max_batch_bytes,
-        request_timeout_ms=10_000,
+        request_timeout_ms=request_timeout_ms,
         retry_backoff_ms=200,
     )
 

@@ -31,6 +31,7 @@ from events.metrics import OUTBOX_BACKLOG, PUBLISHED
 from events.tracing import current_trace_id
 from services.kit.clock import now
 from services.kit.db import insert_many, one_of
+from services.kit.supervise import Backoff
 
 log = structlog.get_logger(__name__)
 
@@ -194,12 +195,12 @@ class Outbox:
         """Relay until cancelled, backing off while the broker or the database is unavailable.
         The backlog gauge is counted at most every `backlog_interval` seconds while batches
         are full (a count of unsent rows per batch would cost as much as the batch)."""
-        backoff = poll_interval
+        backoff = Backoff(initial=poll_interval, maximum=5.0)
         counted_at = 0.0
         while True:
             try:
                 sent = await self.relay_once(engine, producer, batch_size)
-                backoff = poll_interval
+                backoff.reset()
                 if sent == batch_size:
                     if time.monotonic() - counted_at >= backlog_interval:
                         OUTBOX_BACKLOG.labels(self.source).set(await self.pending(engine))
@@ -211,11 +212,11 @@ class Outbox:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database down: keep the rows, try again later
-                log.warning("outbox_relay_retry", error_type=type(exc).__name__, retry_in_s=backoff)
+                wait = backoff.next()
+                log.warning("outbox_relay_retry", error_type=type(exc).__name__, retry_in_s=wait)
                 with contextlib.suppress(Exception):  # the database may be the one that is down
                     OUTBOX_BACKLOG.labels(self.source).set(await self.pending(engine))
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await asyncio.sleep(wait)
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

@@ -55,7 +55,11 @@ class Messaging:
     async def _relay(self, outbox: Outbox) -> None:
         s = self.settings
         producer = kafka.producer(
-            self.kafka, f"{self.component}-relay", linger_ms=s.kafka_linger_ms, max_batch_bytes=s.kafka_max_batch_bytes
+            self.kafka,
+            f"{self.component}-relay",
+            linger_ms=s.kafka_linger_ms,
+            max_batch_bytes=s.kafka_max_batch_bytes,
+            request_timeout_ms=s.kafka_request_timeout_ms,
         )
         await producer.start()
         try:

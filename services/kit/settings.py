@@ -104,6 +104,10 @@ class ComponentSettings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(
         default=kafka.FETCH_MAX_WAIT_MS, validation_alias=AliasChoices("KAFKA_FETCH_MAX_WAIT_MS")
     )
+    # How long a produce request may go unanswered before the relay retries its batch.
+    kafka_request_timeout_ms: int = Field(
+        default=kafka.REQUEST_TIMEOUT_MS, ge=1000, validation_alias=AliasChoices("KAFKA_REQUEST_TIMEOUT_MS")
+    )
     kafka_max_poll_records: int = Field(default=100, validation_alias=AliasChoices("KAFKA_MAX_POLL_RECORDS"))
     # How soon a consumer that stopped answering is replaced in its group (events/kafka.py).
     kafka_session_timeout_ms: int = Field(
