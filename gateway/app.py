@@ -3,6 +3,7 @@
 import asyncio
 import base64
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 import fastapi_offline
@@ -24,6 +25,7 @@ from gateway.proxy import Gateway
 from gateway.settings import GatewaySettings
 from gateway.upstream import open_upstream
 from services.kit.app import ServiceSpec
+from services.kit.supervise import Backoff, supervise
 
 DOCS_ASSETS = "/docs-assets"
 # The API viewer: Swagger UI from the gateway's own assets (no CDN). The document needs a token,
@@ -62,7 +64,10 @@ def spec() -> ServiceSpec:
         )
         gateway = Gateway(settings, policy, TokenVerifier(settings), upstream, app.state.engine, consent)
         app.state.gateway = gateway
-        background = [asyncio.create_task(_keep_declarations_fresh(gateway)), asyncio.create_task(consent.listen())]
+        background = [
+            asyncio.create_task(supervise("data_declarations", partial(_keep_declarations_fresh, gateway))),
+            asyncio.create_task(supervise("consent_cache_listener", consent.listen, Backoff(initial=1.0))),
+        ]
         try:
             yield
         finally:

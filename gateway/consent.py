@@ -154,35 +154,30 @@ class ConsentChecker:
         self._current_as_of = asked_at
 
     async def listen(self) -> None:
-        """Drop cached decisions of every customer a consent event names; runs until cancelled.
-        Every gateway replica reads every event (no consumer group): each has its own cache."""
-        while True:
-            consumer = kafka.consumer(
-                self.bootstrap_servers,
-                None,
-                self.topic_names,
-                auto_offset_reset="latest",
-                client_id="gateway-consent-cache",
-                fetch_max_wait_ms=500,
-                max_poll_records=None,  # the library's defaults
-            )
-            try:
-                await consumer.start()
-                # Events missed while disconnected cannot be replayed ("latest"): start afresh.
-                self._cache.clear()
-                while True:
-                    batch = await consumer.getmany(timeout_ms=100)
-                    for records in batch.values():
-                        for record in records:
-                            try:
-                                self.forget(Envelope.model_validate_json(record.value).customer_id)
-                            except ValueError:
-                                continue  # not an envelope: nothing to evict
-                    await self._prove_current(consumer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consent_cache_listener_retry", error_type=type(exc).__name__)
-                await asyncio.sleep(1)
-            finally:
-                await kafka.stopped(consumer.stop())
+        """Drop cached decisions of every customer a consent event names; runs until cancelled
+        or the broker fails it (the gateway supervises it: started again after a wait). Every
+        gateway replica reads every event (no consumer group): each has its own cache."""
+        consumer = kafka.consumer(
+            self.bootstrap_servers,
+            None,
+            self.topic_names,
+            auto_offset_reset="latest",
+            client_id="gateway-consent-cache",
+            fetch_max_wait_ms=500,
+            max_poll_records=None,  # the library's defaults
+        )
+        try:
+            await consumer.start()
+            # Events missed while disconnected cannot be replayed ("latest"): start afresh.
+            self._cache.clear()
+            while True:
+                batch = await consumer.getmany(timeout_ms=100)
+                for records in batch.values():
+                    for record in records:
+                        try:
+                            self.forget(Envelope.model_validate_json(record.value).customer_id)
+                        except ValueError:
+                            continue  # not an envelope: nothing to evict
+                await self._prove_current(consumer)
+        finally:
+            await kafka.stopped(consumer.stop())
