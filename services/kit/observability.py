@@ -10,9 +10,9 @@ import json
 import logging
 import os
 import re
+import secrets
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -46,7 +46,9 @@ def accepted_request_id(sent: bytes | None) -> str:
         candidate = sent.decode("latin-1").lower()
         if _REQUEST_ID.fullmatch(candidate):
             return candidate
-    return uuid.uuid4().hex
+    # 128 random bits in the form of a dashless UUID (uuid4().hex costs four times as much: it
+    # builds a UUID object to set six bits nobody reads).
+    return secrets.token_hex(16)
 
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests served", ["component", "method", "route", "status"])
