@@ -124,9 +124,9 @@ def purge_messaging_job(spec: "ServiceSpec") -> PeriodicJob:
 def build_app(spec: ServiceSpec, *, background: bool = True, engine: AsyncEngine | None = None) -> FastAPI:
     """`background=False` leaves out the relay, the consumer, jobs and the audit sealer: the app
     of one service in process (tests feed its handlers and read its outbox directly). `engine`:
-    one to use instead of a new one per start; its connections are still closed at shutdown, but
-    its statement cache outlives it (tests start an app per test: a new engine compiled every
-    statement anew each time)."""
+    one to use instead of a new one per start, and its owner's to close: the lifespan leaves its
+    pool open (tests start an app per test; a new engine per start compiled every statement
+    anew, and closing the pool at each shutdown made every test open its connections again)."""
     shared_engine = engine
     settings = spec.settings
     configure_logging(settings.log_level)
@@ -194,7 +194,8 @@ def build_app(spec: ServiceSpec, *, background: bool = True, engine: AsyncEngine
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await messaging.stop()
-            await engine.dispose()
+            if shared_engine is None:
+                await engine.dispose()
 
     # No public documents or viewers: a service's OpenAPI document is for its callers only.
     app = FastAPI(
