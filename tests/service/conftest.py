@@ -9,9 +9,9 @@ the component's handlers (with the real inbox), and its published events are rea
         events = await profile.published("customer.created")
 """
 
-import asyncio
 import functools
 import os
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
@@ -28,6 +28,7 @@ from services.components import spec_of
 from services.kit.app import ServiceSpec, build_app
 from services.kit.db import create_engine
 from services.kit.identity import caller_headers
+from services.kit.settings import ComponentSettings
 from tests import databases
 from tests.support import AsyncApiConformance, customer_created
 
@@ -123,10 +124,7 @@ class ServiceDatabases:
     async def url(self, component: str) -> str:
         if component not in self.urls:
             self.urls[component] = url = await databases.migrated_one(component, prefix=self.prefix)
-            # A database made anew under a name an app's engine already knew (a module's own
-            # databases, set up again when its tests resume after another module's): the
-            # connections that engine kept went with the old one.
-            await asyncio.gather(*(engine.dispose() for engine in _engines.get(url, ())))
+            await _engines.database_made_anew(url)
         # Set on every call: another module's databases may have been the last ones used.
         os.environ[f"{component.upper()}_DATABASE_URL"] = self.urls[component]
         return self.urls[component]
@@ -137,34 +135,67 @@ def service_databases() -> ServiceDatabases:
     return ServiceDatabases()
 
 
+class KeptEngines:
+    """The engines of the built apps. Each keeps its open connections from test to test (opening
+    them again in every test took a quarter of the tier's time): at most two idle ones, and only
+    the `KEPT` engines used last keep any, since a worker builds tens of apps and the server
+    allows a hundred connections. A pool resets each connection it takes back (rollback), and no
+    code holds session state on one (its advisory locks are per transaction)."""
+
+    KEPT = 8
+
+    def __init__(self) -> None:
+        self.by_url: dict[str, list[AsyncEngine]] = {}
+        self.recent: OrderedDict[AsyncEngine, None] = OrderedDict()  # the last used at the end
+
+    def new(self, url: str, settings: ComponentSettings) -> AsyncEngine:
+        engine = create_engine(url, settings.model_copy(update={"db_pool_size": 2, "db_max_overflow": 30}))
+        self.by_url.setdefault(url, []).append(engine)
+        return engine
+
+    async def used(self, engine: AsyncEngine) -> None:
+        self.recent.pop(engine, None)
+        self.recent[engine] = None
+        while len(self.recent) > self.KEPT:
+            oldest, _ = self.recent.popitem(last=False)
+            await oldest.dispose()  # its connections close; it opens new ones when used again
+
+    async def database_made_anew(self, url: str) -> None:
+        """A module's own database, set up again when its tests resume after another module's:
+        the connections kept to the one of that name before went with it."""
+        for engine in self.by_url.get(url, ()):
+            await engine.dispose()
+
+    async def close(self) -> None:
+        for engines in self.by_url.values():
+            for engine in engines:
+                await engine.dispose()
+
+
+_engines = KeptEngines()
 # Built apps, kept for the worker's whole session: building one (its route objects, their
 # request and response models, the settings) costs more than most tests that use it. Keyed by
 # the environment the app was built from, so a test that starts a component with other settings
 # or on other databases gets an app of its own. Everything a run changes (sessions, consumer,
-# the gateway's limits and caches) is made anew by the lifespan, per test; the engine is kept
-# with the app, its statement cache and its open connections with it (opening them in every
-# test took a quarter of the tier's time). Its pool resets each connection it takes back
-# (rollback), and no code holds session state on one (advisory locks are per transaction).
-_built: dict[tuple, tuple[FastAPI, ServiceSpec]] = {}
-# Those engines by database URL, to close their connections when the database is made anew.
-_engines: dict[str, list[AsyncEngine]] = {}
+# the gateway's limits and caches) is made anew by the lifespan, per test; the engine (see
+# KeptEngines) stays with the app, and its statement cache with it.
+_built: dict[tuple, tuple[FastAPI, ServiceSpec, AsyncEngine]] = {}
 
 
-def built(name: str) -> tuple[FastAPI, ServiceSpec]:
+def built(name: str) -> tuple[FastAPI, ServiceSpec, AsyncEngine]:
     # (PYTEST_CURRENT_TEST changes with every test and configures nothing.)
     key = (name, frozenset(item for item in os.environ.items() if item[0] != "PYTEST_CURRENT_TEST"))
     if key not in _built:
         spec = spec_of(name)
-        engine = create_engine(spec.settings.database_url, spec.settings)
-        _engines.setdefault(spec.settings.database_url, []).append(engine)
-        _built[key] = (build_app(spec, background=False, engine=engine), spec)
+        engine = _engines.new(spec.settings.database_url, spec.settings)
+        _built[key] = (build_app(spec, background=False, engine=engine), spec, engine)
     return _built[key]
 
 
 @pytest.fixture(scope="session", autouse=True)
 async def kept_connections_closed_at_the_end():
     yield
-    await asyncio.gather(*(engine.dispose() for engines in _engines.values() for engine in engines))
+    await _engines.close()
 
 
 @pytest.fixture
@@ -177,13 +208,14 @@ async def service(service_databases) -> AsyncIterator:
             previous = {k: os.environ.get(k) for k in settings_env}
             os.environ.update(settings_env)
             try:
-                app, spec = built(name)
+                app, spec, engine = built(name)
             finally:
                 for key, value in previous.items():
                     if value is None:
                         os.environ.pop(key, None)
                     else:
                         os.environ[key] = value
+            await _engines.used(engine)
             await stack.enter_async_context(app.router.lifespan_context(app))
             return InProcessService(name, app, spec)
 
