@@ -18,6 +18,9 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	# The project's own modules compiled once, as pip compiles the packages it installs (an
+	# editable install leaves them to the first import: every process of the first test run).
+	$(BIN)/python -m compileall -q -j 0 gateway services events tests
 	touch $@
 
 install: $(BIN)/.installed
