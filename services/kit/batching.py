@@ -1,4 +1,4 @@
-"""Concurrent asks of one read answered together, one round trip for many.
+"""Concurrent asks of one statement (a read or a write) answered together, one round trip for many.
 
 A hot statement run for many callers at once (the consent decision, the gateway's access
 audit row) costs more per round trip (the driver's protocol work, the event loop's wake-ups, a

@@ -8,7 +8,7 @@ import uuid
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import new_customer
+from tests.service.profile.helpers import create_customer
 
 READ = "/api/v1/customers/{customer_id}"
 
@@ -29,9 +29,7 @@ def labels(**given: str) -> tuple:
 async def test_requests_are_counted_and_timed_per_route_method_and_status(service):
     profile = await service("profile")
     async with profile.client("admin", "admin-metrics") as http:
-        created = await http.post("/api/v1/customers", json=new_customer())
-        assert created.status_code == 201, created.text
-        customer_id = created.json()["id"]
+        customer_id = (await create_customer(http))["id"]
         before = samples()
         for _ in range(3):
             assert (await http.get(f"/api/v1/customers/{customer_id}")).status_code == 200
