@@ -42,15 +42,22 @@ run: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho --procfile Procfile start
 
 # The unit and service tiers run on two pytest-xdist workers (each worker has databases of its
-# own); WORKERS=0 runs them in one process. The system tier always runs in one process: its
-# session starts the whole system once.
+# own); WORKERS=0 runs them in one process. The system tier always runs on one worker: its
+# session starts the whole system once. `make test` runs the three tiers in one session: one
+# worker takes the system tier (tests/conftest.py groups it) and the others the fast tiers
+# meanwhile; with WORKERS=0, the fast tiers and then the system tier.
 WORKERS ?= 2
-FAST    := tests/unit tests/service $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS))
+PARALLEL := $(filter-out 0,$(WORKERS))
+FAST     := tests/unit tests/service $(if $(PARALLEL),-n $(WORKERS))
 
 ## test: every test, against PostgreSQL on 127.0.0.1:5432 and a real broker
 test: install
-	$(BIN)/python -m pytest $(FAST)
+ifneq ($(PARALLEL),)
+	$(BIN)/python -m pytest tests/system tests/unit tests/service -n $(WORKERS) --dist loadgroup
+else
+	$(BIN)/python -m pytest tests/unit tests/service
 	$(BIN)/python -m pytest tests/system
+endif
 
 ## test-fast: the unit and service tiers only (no broker, no server processes)
 test-fast: install

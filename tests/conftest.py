@@ -35,6 +35,37 @@ def pytest_collection_modifyitems(items):
             item.add_marker(getattr(pytest.mark, tier))
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` (`-n 2 --dist loadgroup`): the system tier is one unit of work, so one worker
+    takes it whole (its session starts the system once) while the other takes the unit and
+    service tests one by one. The system tier mostly waits (outages, quiet periods, processes
+    starting), so the fast tiers run in its idle time. xdist's own loadgroup would need an
+    `xdist_group` mark on every system test, and it applies marks by rewriting node ids, which
+    pytest 9 no longer allows (pytest-xdist 3.8.0)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SystemTierOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "system" if nodeid.startswith("tests/system/") else nodeid
+
+    return SystemTierOnOneWorker(config, log)
+
+
+_yielding = False
+
+
+def pytest_runtest_setup(item):
+    """In `make test`, the worker on the unit and service tiers runs at a lower priority: the
+    system tier's processes are answered first and the fast tiers take the cores they leave idle,
+    so the system tier (the longer one) is not slowed by them."""
+    global _yielding
+    if not _yielding and getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("system") is None:
+        os.nice(10)
+        _yielding = True
+
+
 def pytest_collection_finish(session):
     # What collection imported and built (modules, models, apps' routes) lives for the whole run:
     # frozen, it is left out of the collector's full passes during the tests and of the passes
