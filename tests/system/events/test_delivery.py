@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from events.broker import LocalBroker
+from events.contracts import topics
 from services.kit.identity import caller_headers
 from tests import databases
 from tests.support import KafkaProbe, System, eventually, free_port, introduce_customer, once_customer_known
@@ -90,17 +91,24 @@ async def complaints_seen_by_churn(http: httpx.AsyncClient, system: System, cust
     return response.json()["features"]["complaints"]
 
 
-async def assert_settles_at(http, system, customer_id: str, expected: int, *, quiet: float = 2.0) -> None:
-    """Churn has applied `expected` complaints, and `quiet` seconds later no more (no duplicate
-    applied after the fact). A count taken before the faults a test injects needs no quiet
-    wait: the count at the end would show a late duplicate as well."""
+async def assert_settles_at(http, system, customer_id: str, expected: int, *, settled: bool = True) -> None:
+    """Churn has applied `expected` complaints, and (`settled`) no more can come: feedback's
+    outbox has nothing left to send, and churn has handled everything on the topic for the
+    customer (a marker behind their events reaches its dead-letter topic), so a duplicate would
+    have been applied by now. A count taken before the faults a test injects need not be settled:
+    the count at the end would show a late duplicate as well."""
 
     async def check():
         assert await complaints_seen_by_churn(http, system, customer_id) == expected
 
     await eventually(check, timeout=60)
-    if quiet:
-        await asyncio.sleep(quiet)
+    if settled:
+
+        async def all_sent():
+            assert await unsent_events(system, "feedback") == 0
+
+        await eventually(all_sent, timeout=60)
+        await KafkaProbe(system.bootstrap_servers).drained(topics.COMPLAINT, "complaint.opened", customer_id, "churn")
         await check()
 
 
@@ -141,7 +149,7 @@ async def test_broker_restart_loses_no_committed_event(pair, outage_broker):
     writer = ComplaintWriter(pair, str(uuid.uuid4()))
     async with httpx.AsyncClient(timeout=30, headers=caller_headers("service_agent", "agent-1")) as http:
         await writer.write(http, 10)
-        await assert_settles_at(http, pair, writer.customer_id, 10, quiet=0)
+        await assert_settles_at(http, pair, writer.customer_id, 10, settled=False)
 
         outage_broker.stop()
         await writer.write_for(http, seconds=3)  # accepted while no broker runs at all
@@ -171,7 +179,7 @@ async def test_republished_events_are_applied_once(pair, outage_broker):
     writer = ComplaintWriter(pair, str(uuid.uuid4()))
     async with httpx.AsyncClient(timeout=30, headers=caller_headers("service_agent", "agent-1")) as http:
         await writer.write(http, 5)
-        await assert_settles_at(http, pair, writer.customer_id, 5, quiet=0)
+        await assert_settles_at(http, pair, writer.customer_id, 5, settled=False)
 
         engine = create_async_engine(pair.database_urls["feedback"])
         try:
