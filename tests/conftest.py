@@ -27,30 +27,51 @@ os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
 TIERS = ("unit", "service", "system")
 
 
+# System-tier modules whose tests run only on systems of their own, never on the session's
+# `system`: under `make test` each is a unit of work of its own, so they need not wait for the
+# worker that runs the session's system (see pytest_xdist_make_scheduler).
+APART = (
+    "tests/system/events/test_delivery.py",
+    "tests/system/profile/test_backup_restore.py",
+    "tests/system/security/test_api6_unrestricted_access_to_sensitive_business_flows.py",
+    "tests/system/test_broker_outage.py",
+    "tests/system/test_tracing.py",
+)
+
+
 def pytest_collection_modifyitems(items):
     root = Path(__file__).parent
     for item in items:
-        tier = Path(item.fspath).relative_to(root).parts[0]
+        path = Path(item.fspath).relative_to(root)
+        tier = path.parts[0]
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
+        # Another worker would start a second session system beside the first, and on a shared
+        # broker (CI's) their consumers would share groups and take each other's events.
+        if f"tests/{path.as_posix()}" in APART and "system" in item.fixturenames:
+            raise pytest.UsageError(f"{item.nodeid} uses the session's system: take its module out of APART")
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """`make test` (`-n 2 --dist loadgroup`): the system tier is one unit of work, so one worker
-    takes it whole (its session starts the system once) while the other takes the unit and
-    service tests one by one. The system tier mostly waits (outages, quiet periods, processes
-    starting), so the fast tiers run in its idle time. xdist's own loadgroup would need an
-    `xdist_group` mark on every system test, and it applies marks by rewriting node ids, which
-    pytest 9 no longer allows (pytest-xdist 3.8.0)."""
+    """`make test` (`-n 2 --dist loadgroup`): the system tests on the session's system are one
+    unit of work, so one worker takes them all (the session starts the system once), while the
+    other takes the modules that run systems of their own (APART) and the unit and service tests
+    one by one. The system tier mostly waits (outages, quiet periods, processes starting), so
+    the rest runs in its idle time. xdist's own loadgroup would need an `xdist_group` mark on
+    every system test, and it applies marks by rewriting node ids, which pytest 9 no longer
+    allows (pytest-xdist 3.8.0)."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class SystemTierOnOneWorker(LoadScopeScheduling):
+    class SessionSystemOnOneWorker(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "system" if nodeid.startswith("tests/system/") else nodeid
+            module = nodeid.split("::", 1)[0]
+            if module in APART:
+                return module
+            return "system" if module.startswith("tests/system/") else nodeid
 
-    return SystemTierOnOneWorker(config, log)
+    return SessionSystemOnOneWorker(config, log)
 
 
 _yielding = False
