@@ -44,8 +44,9 @@ run: install
 # The unit and service tiers run on two pytest-xdist workers (each worker has databases of its
 # own); WORKERS=0 runs them in one process. The system tier always runs on one worker: its
 # session starts the whole system once. `make test` runs the three tiers in one session: one
-# worker takes the system tier (tests/conftest.py groups it) and the others the fast tiers
-# meanwhile; with WORKERS=0, the fast tiers and then the system tier.
+# worker takes the tests on the session's system, the others the system modules with systems of
+# their own and the fast tiers meanwhile (tests/conftest.py schedules them); with WORKERS=0, the
+# fast tiers and then the system tier.
 WORKERS ?= 2
 PARALLEL := $(filter-out 0,$(WORKERS))
 FAST     := tests/unit tests/service $(if $(PARALLEL),-n $(WORKERS))
