@@ -50,7 +50,9 @@ async def test_removing_the_newest_records_or_rewriting_the_chain_fails_verifica
             sealed = await connection.scalar(sa.text("SELECT count(*) FROM audit_log WHERE hash IS NOT NULL"))
             unsealed = await connection.scalar(sa.text("SELECT count(*) FROM audit_log WHERE hash IS NULL"))
         assert sealed >= 4 and unsealed == 0
-        assert max(c.position for c in await store.read(chain)) == sealed
+        # The checkpoint of the head follows the sealing: until it is on the topic, wait.
+        checkpoints = await store.read(chain)
+        assert checkpoints and max(c.position for c in checkpoints) == sealed
         return sealed
 
     try:
