@@ -1,7 +1,7 @@
 """Database plumbing shared by every component: metadata, engine and sessions."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -215,6 +215,16 @@ class BareConnections:
         self._open: set = set()
 
     async def fetch(self, query: str, *args) -> list:
+        """The rows of one run of `query`."""
+        return await self._on_a_connection(lambda connection: connection.fetch(query, *args))
+
+    async def fetch_each(self, query: str, each_args: Sequence[Sequence]) -> list:
+        """The rows of `query` run once per set of arguments, all in one round trip (the runs
+        pipelined, as asyncpg's `fetchmany`), one list in that order. Many asks of one cheap
+        indexed statement cost the server far less this way than as one statement over arrays."""
+        return await self._on_a_connection(lambda connection: connection.fetchmany(query, each_args))
+
+    async def _on_a_connection(self, call: Callable[[Any], Awaitable[list]]) -> list:
         import asyncpg
 
         connection = self._idle.get_nowait() if self._idle.qsize() else await self._idle.get()
@@ -224,7 +234,7 @@ class BareConnections:
                 connection = None
                 connection = await asyncpg.connect(self._dsn, server_settings=self._server_settings)
                 self._open.add(connection)
-            rows = await connection.fetch(query, *args)
+            rows = await call(connection)
         except asyncpg.PostgresError:
             self._idle.put_nowait(connection)  # the server refused the statement; the connection is sound
             raise

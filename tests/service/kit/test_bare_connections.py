@@ -56,3 +56,16 @@ async def test_a_connection_the_server_ended_is_replaced():
     finally:
         await admin.close()
         await connections.close()
+
+
+async def test_each_run_of_a_statement_answers_in_order_and_a_refused_run_keeps_the_connection():
+    connections = BareConnections(databases.ADMIN_URL, 1)
+    try:
+        first = await pid(connections)
+        rows = await connections.fetch_each("SELECT $1::int AS n, pg_backend_pid() AS pid", [(3,), (1,), (2,)])
+        assert [(r["n"], r["pid"]) for r in rows] == [(3, first), (1, first), (2, first)]
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            await connections.fetch_each("SELECT 1 / $1::int AS n", [(1,), (0,), (2,)])
+        assert await pid(connections) == first
+    finally:
+        await connections.close()
