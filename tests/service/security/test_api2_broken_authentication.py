@@ -8,6 +8,7 @@ from services.kit.identity import CREDENTIAL_HEADER, sign_credential
 
 ROUTES = [
     ("profile", "GET", "/api/v1/customers"),
+    ("profile", "GET", "/api/v1/customers/c-1"),  # the read, a HotRoute on the app's own route list
     ("profile", "GET", "/api/v1/audit-records"),
     ("consent", "GET", "/api/v1/customers/c-1/consents"),
     ("consent", "POST", "/api/v1/decisions"),
