@@ -538,6 +538,7 @@ async def _decisions(system: System) -> list[dict]:
     pid = (system.processes["consent"].pid,)
     # Signed as the gateway signs its own decision calls (an unsigned call is answered 401).
     asked_by_gateway = {**JSON, **caller_headers(GATEWAY_ROLE, "gateway")}
+    backends_before = await _backend_cpu(system.database_urls["consent"])
     r = await table(
         f"3. Consent decisions (POST /api/v1/decisions direct to consent; {SEEDED_CONSENTS} consents seeded "
         f"in {seeded:.1f} s; random customers)",
@@ -561,6 +562,11 @@ async def _decisions(system: System) -> list[dict]:
         ],
         (10,),
     )
+    # Everything consent's database did meanwhile (its background jobs too), per decision asked.
+    database_cpu = await _database_cpu_since(system.database_urls["consent"], backends_before)
+    decided = sum(r[(name, 10)]["requests"] for name in ("decision: permit", "decision: deny (other purpose)"))
+    database_us = database_cpu / decided * 1e6
+    print(f"\n  PostgreSQL (consent's database): {database_us:.0f} us of CPU per decision over HTTP", flush=True)
     health = r[("consent /healthz (baseline)", 10)]["rps"]
     in_process = await _decisions_in_process(system.database_urls["consent"], recipient, purpose)
     return [
@@ -573,6 +579,7 @@ async def _decisions(system: System) -> list[dict]:
             "req/s",
             health,
         ),
+        entry("decide: PostgreSQL CPU per decision over HTTP", database_us, "us"),
         *in_process,
     ]
 
@@ -878,6 +885,13 @@ async def _backend_cpu(database_url: str) -> dict[int, float]:
     return found
 
 
+async def _database_cpu_since(database_url: str, before: dict[int, float]) -> float:
+    """CPU-seconds the database's backends spent since `before` (from `_backend_cpu`). Backends
+    opened since count whole; pools keep theirs open, so none is missed."""
+    after = await _backend_cpu(database_url)
+    return sum(cpu - before.get(backend, 0.0) for backend, cpu in after.items())
+
+
 async def _import(system: System) -> list[dict]:
     started = time.perf_counter()
     content = _import_file(IMPORT_ROWS)
@@ -902,9 +916,7 @@ async def _import(system: System) -> list[dict]:
         elapsed = time.perf_counter() - started
         sampler.stop()
     profile_cpu = cpu_seconds(pid) - cpu_before
-    # Backends opened during the import count whole; the pool keeps them, so none is missed.
-    backends_after = await _backend_cpu(system.database_urls["profile"])
-    database_cpu = sum(cpu - backends_before.get(backend, 0.0) for backend, cpu in backends_after.items())
+    database_cpu = await _database_cpu_since(system.database_urls["profile"], backends_before)
     after = _memory_kib(pid)
     # A new high-water mark is exact; otherwise the import stayed below an earlier peak.
     peak = after["VmHWM"] if after["VmHWM"] > before["VmHWM"] else sampler.peak_kib
