@@ -195,20 +195,16 @@ class BareConnections:
     dropped, and its place is opened afresh on the next call."""
 
     @classmethod
-    def for_url(
-        cls, database_url: str | URL, size: int, server_settings: dict[str, str] | None = None
-    ) -> "BareConnections | None":
-        """Bare connections to the database of a SQLAlchemy URL, each opened with these
-        `server_settings`; None unless it is PostgreSQL (the embedded database keeps the
-        SQLAlchemy path)."""
+    def for_url(cls, database_url: str | URL, size: int) -> "BareConnections | None":
+        """Bare connections to the database of a SQLAlchemy URL; None unless it is PostgreSQL
+        (the embedded database keeps the SQLAlchemy path)."""
         url = make_url(database_url)
         if url.get_backend_name() != "postgresql":
             return None
-        return cls(url.set(drivername="postgresql").render_as_string(hide_password=False), size, server_settings)
+        return cls(url.set(drivername="postgresql").render_as_string(hide_password=False), size)
 
-    def __init__(self, dsn: str, size: int, server_settings: dict[str, str] | None = None):
+    def __init__(self, dsn: str, size: int):
         self._dsn = dsn
-        self._server_settings = server_settings
         self._idle: asyncio.LifoQueue = asyncio.LifoQueue()
         for _ in range(size):
             self._idle.put_nowait(None)  # a place, its connection not yet open
@@ -232,7 +228,7 @@ class BareConnections:
             if connection is None or connection.is_closed():
                 self._open.discard(connection)
                 connection = None
-                connection = await asyncpg.connect(self._dsn, server_settings=self._server_settings)
+                connection = await asyncpg.connect(self._dsn)
                 self._open.add(connection)
             rows = await call(connection)
         except asyncpg.PostgresError:
