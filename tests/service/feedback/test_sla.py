@@ -60,8 +60,8 @@ async def test_warning_then_breach_escalates_to_a_supervisor_once(feedback):
         assert read["team"] == "service-supervisors" and read["sla_breached"] is True
         assert read["escalated_at"] is not None
 
-        frozen.to(T0 + timedelta(days=5))
-        assert await _run_job(feedback) == 0
+        frozen.to(T0 + timedelta(days=5))  # other tests' cases share the database: count this customer's events
+        await _run_job(feedback)
         assert len(await _sla_events(feedback, customer_id)) == 4
 
 
@@ -96,7 +96,7 @@ async def test_waiting_on_the_customer_pauses_the_clock_and_resuming_moves_the_d
             assert {c["kind"]: c["state"] for c in waiting["clocks"]}["resolution"] == "paused"
 
             frozen.to(T0 + timedelta(hours=40))  # past the original breach time, but paused
-            assert await _run_job(feedback) == 0
+            await _run_job(feedback)
             assert await _sla_events(feedback, customer_id) == []
 
             frozen.to(T0 + timedelta(hours=42))  # waited 32 h: the breach moves from 24 h to 56 h
