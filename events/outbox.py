@@ -19,9 +19,7 @@ import sqlalchemy as sa
 import structlog
 from aiokafka import AIOKafkaProducer
 from pydantic_core import to_json
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import Session
 
 from events import tracing
 from events.contracts import Payload, event_type, new_event, topics
@@ -30,7 +28,7 @@ from events.kafka import event_headers
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
 from events.tracing import current_trace_id
 from services.kit.clock import now
-from services.kit.db import insert_many, one_of
+from services.kit.db import insert_many, one_of, wake_after_commit
 from services.kit.supervise import Backoff
 
 log = structlog.get_logger(__name__)
@@ -113,8 +111,8 @@ class Outbox:
 
     async def _stage(self, session: AsyncSession, rows: list[dict]) -> None:
         await insert_many(session, self.table, rows)
-        # The relay in this process may publish at once; other relays find the row by polling.
-        session.sync_session.info["outbox_wake"] = self._wake
+        # The relay in this process may publish once they commit; other relays find them by polling.
+        wake_after_commit(session, self._wake)
 
     async def pending(self, engine: AsyncEngine) -> int:
         async with engine.connect() as connection:
@@ -264,11 +262,3 @@ def _traceparent(payload: str) -> str | None:
 def _trace() -> dict:
     """The request id and trace context an event staged now carries."""
     return {"trace_id": current_trace_id.get(), "traceparent": tracing.current_traceparent()}
-
-
-@sa_event.listens_for(Session, "after_commit")
-def _wake_relay_after_commit(session: Session) -> None:
-    """Wake this process's relay right after a transaction that staged events commits."""
-    wake = session.info.pop("outbox_wake", None)
-    if wake is not None:
-        wake.set()

@@ -42,7 +42,7 @@ from events.tracing import current_trace_id
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
 from services.kit.clock import now
-from services.kit.db import BareConnections, SessionDep, UTCDateTime, insert_many
+from services.kit.db import BareConnections, SessionDep, UTCDateTime, insert_many, wake_after_commit
 
 log = structlog.get_logger(__name__)
 GENESIS = "0" * 64
@@ -376,9 +376,13 @@ class AuditTrail:
         return {**values, "customer_id": access["customer_id"]}
 
     async def insert_rows(self, session: AsyncSession | AsyncConnection, rows: list[dict]) -> None:
-        """Rows from `row`, in one round trip, in the caller's transaction."""
+        """Rows from `row`, in one round trip, in the caller's transaction; the sealer is woken
+        when a session's transaction commits (a connection's: at once)."""
         await insert_many(session, self.table, rows)
-        self._wake.set()
+        if isinstance(session, AsyncSession):
+            wake_after_commit(session, self._wake)
+        else:
+            self._wake.set()
 
     _READ_COLUMNS = ("at", "actor", "role", "action", "customer_id", "fields", "reason", "outcome", "request_id")
 

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, DateTime, MetaData, Table, any_, bindparam
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import TypeDecorator
 
@@ -123,6 +123,28 @@ def one_of(dialect_name: str, column: ColumnLike, values: list) -> ColumnElement
 
 # Below this many rows a multi-row INSERT (one pipelined round trip) costs about what COPY does.
 COPY_MIN_ROWS = 200
+
+
+_WAKE_AFTER_COMMIT = "wake_after_commit"
+
+
+def wake_after_commit(session: AsyncSession, wake: asyncio.Event) -> None:
+    """Set `wake` when the session's transaction commits, and not if it rolls back. A background
+    task that reads what the transaction wrote (the outbox relay, the audit sealer) is then woken
+    once the rows are visible to it, not to scan rows it cannot see yet: a long transaction (a
+    bulk import) would wake it for every chunk, and each scan would walk every row written so far."""
+    session.sync_session.info.setdefault(_WAKE_AFTER_COMMIT, set()).add(wake)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    for wake in session.info.pop(_WAKE_AFTER_COMMIT, ()):
+        wake.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_to_wake_after_rollback(session: Session) -> None:
+    session.info.pop(_WAKE_AFTER_COMMIT, None)
 
 
 async def insert_many(session: AsyncSession | AsyncConnection, table: Table, rows: list[dict]) -> None:

@@ -2,9 +2,11 @@
 the row is released), batched sealing under the HMAC key, and verification against checkpoints
 (truncation and wholesale rewriting detected)."""
 
+import asyncio
 import hashlib
 import hmac
 import json
+import uuid
 
 import sqlalchemy as sa
 
@@ -52,6 +54,52 @@ async def test_a_read_writes_its_audit_row_only_when_the_row_is_released(service
         assert (await http.get(f"/api/v1/customers/{own['id']}")).status_code == 200
     reads = [r for r in await _rows(profile.engine, own["id"]) if r.action == "read"]
     assert [(r.actor, r.role) for r in reads] == [("rm-own", "relationship_manager")]
+
+
+async def test_the_sealer_is_woken_by_a_commit_not_by_rows_it_cannot_see_yet(service, monkeypatch):
+    """A long transaction writing audit rows (a bulk import, chunk by chunk) must not wake the
+    sealer to scan rows that are not committed; its commit wakes it, its rollback does not."""
+    profile = await service("profile")
+    monkeypatch.setattr(audit, "poll_interval", 60.0)  # only a wake makes it look
+    scans: list[str] = []
+
+    def count_scans(_connection, _cursor, statement, *_):
+        if "audit_log.hash IS NULL" in statement:
+            scans.append(statement)
+
+    async def sealed(customer_id: str) -> bool:
+        rows = await _rows(profile.engine, customer_id)
+        return bool(rows) and all(row.hash is not None for row in rows)
+
+    async def write(customer_id: str, *, commit: bool) -> None:
+        async with profile.sessions() as session:
+            await session.begin()
+            for _ in range(3):  # three chunks, each longer than the sealer's delay
+                await audit.record_many(
+                    session, actor="job", role="system", action="import", customer_ids=[customer_id]
+                )
+                await asyncio.sleep(2 * audit.seal_delay)
+            assert await _rows(profile.engine, customer_id) == []  # not visible outside the transaction
+            await (session.commit() if commit else session.rollback())
+
+    sa.event.listen(profile.engine.sync_engine, "before_cursor_execute", count_scans)
+    sealer = asyncio.create_task(audit.run_sealer(profile.engine))
+    try:
+        await asyncio.sleep(4 * audit.seal_delay)  # a wake left by an earlier test is spent
+        before = len(scans)
+        await write(rolled_back := str(uuid.uuid4()), commit=False)
+        await asyncio.sleep(2 * audit.seal_delay)
+        assert len(scans) == before and await _rows(profile.engine, rolled_back) == []
+
+        await write(committed := str(uuid.uuid4()), commit=True)
+        assert len(scans) == before
+        async with asyncio.timeout(5):
+            while not await sealed(committed):
+                await asyncio.sleep(audit.seal_delay)
+        assert len(scans) > before
+    finally:
+        sealer.cancel()
+        sa.event.remove(profile.engine.sync_engine, "before_cursor_execute", count_scans)
 
 
 async def test_sealing_is_batched_keyed_and_checked_against_checkpoints(service):
