@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from services.kit.audit import Checkpoint, _canonical, _canonical_time
 from services.kit.clock import now
 from services.profile.models import audit
-from tests.support import new_customer
+from tests.support import eventually, new_customer
 
 
 async def _rows(engine, customer_id: str) -> list:
@@ -93,9 +93,11 @@ async def test_the_sealer_is_woken_by_a_commit_not_by_rows_it_cannot_see_yet(ser
 
         await write(committed := str(uuid.uuid4()), commit=True)
         assert len(scans) == before
-        async with asyncio.timeout(5):
-            while not await sealed(committed):
-                await asyncio.sleep(audit.seal_delay)
+
+        async def is_sealed():
+            assert await sealed(committed)
+
+        await eventually(is_sealed, timeout=5, interval=audit.seal_delay)
         assert len(scans) > before
     finally:
         sealer.cancel()
