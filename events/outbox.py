@@ -28,7 +28,7 @@ from events.kafka import event_headers
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
 from events.tracing import current_trace_id
 from services.kit.clock import now
-from services.kit.db import insert_many, one_of, wake_after_commit
+from services.kit.db import HeldBack, insert_many, one_of, wake_after_commit
 from services.kit.supervise import Backoff
 
 log = structlog.get_logger(__name__)
@@ -53,11 +53,15 @@ class Outbox:
         return envelope
 
     async def emit_many(self, session: AsyncSession, events: Sequence[tuple[str, Payload]]) -> None:
-        """Stage many events in one round trip (bulk operations), in the order given. Each row's
-        envelope is written straight from its payload in the form `Envelope.model_dump_json`
-        gives (new_event's checks once per type, no envelope object per event)."""
-        if not events:
-            return
+        """Stage many events in one round trip (bulk operations), in the order given."""
+        if events:
+            await self._stage(session, self.rows_for(events))
+
+    def rows_for(self, events: Sequence[tuple[str, Payload]]) -> list[dict]:
+        """The outbox rows of these events (for `emit_many`, or a `held_back` of a bulk import).
+        Each row's envelope is written straight from its payload in the form
+        `Envelope.model_dump_json` gives (new_event's checks once per type, no envelope object
+        per event)."""
         trace = _trace()
         moment = datetime.now(UTC)
         contracts: dict[str, type[Payload]] = {}
@@ -81,7 +85,12 @@ class Outbox:
                     moment,
                 )
             )
-        await self._stage(session, rows)
+        return rows
+
+    def held_back(self) -> HeldBack:
+        """Where a long transaction stages its events (rows from `rows_for`) until it releases
+        them just before it commits (services/kit/db.py)."""
+        return HeldBack(self.table, self._wake)
 
     async def _insert(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
         for kind in {(envelope.type, envelope.version) for envelope in envelopes}:

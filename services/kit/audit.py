@@ -42,7 +42,7 @@ from events.tracing import current_trace_id
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
 from services.kit.clock import now
-from services.kit.db import BareConnections, SessionDep, UTCDateTime, insert_many, wake_after_commit
+from services.kit.db import BareConnections, HeldBack, SessionDep, UTCDateTime, insert_many, wake_after_commit
 
 log = structlog.get_logger(__name__)
 GENESIS = "0" * 64
@@ -282,6 +282,18 @@ class Access(TypedDict):
     outcome: NotRequired[str]
 
 
+class ManyAccess(TypedDict):
+    """One access to many customers' data (a list, a bulk import): a row per customer."""
+
+    actor: str
+    role: str
+    action: str
+    customer_ids: Sequence[str | None]
+    fields: NotRequired[Collection[str]]
+    reason: NotRequired[str | None]
+    outcome: NotRequired[str]
+
+
 class AuditTrail:
     def __init__(self, metadata: sa.MetaData):
         self.table = sa.Table("audit_log", metadata, *_columns())
@@ -344,28 +356,29 @@ class AuditTrail:
     async def record(self, session: AsyncSession | AsyncConnection, **access: Unpack["Access"]) -> None:
         await self.insert_rows(session, [self.row(**access)])
 
-    async def record_many(
-        self,
-        session: AsyncSession | AsyncConnection,
-        *,
-        actor: str,
-        role: str,
-        action: str,
-        customer_ids: Sequence[str | None],
-        fields: Collection[str] = (),
-        reason: str | None = None,
-        outcome: str = "ok",
-    ) -> None:
+    async def record_many(self, session: AsyncSession | AsyncConnection, **access: Unpack["ManyAccess"]) -> None:
         """One row per customer for the same access (lists, bulk imports), in one round trip."""
-        if not customer_ids:
-            return
-        common = self._row(actor=actor, role=role, action=action, fields=fields, reason=reason, outcome=outcome)
-        await self.insert_rows(session, [{**common, "customer_id": c} for c in customer_ids])
+        if access["customer_ids"]:
+            await self.insert_rows(session, self.rows_for(**access))
+
+    def rows_for(self, **access: Unpack["ManyAccess"]) -> list[dict]:
+        """The rows of one access to many customers (for `record_many`, or a `held_back`)."""
+        common = self._common(access)
+        return [{**common, "customer_id": c} for c in access["customer_ids"]]
+
+    def held_back(self) -> HeldBack:
+        """Where a long transaction stages its records (rows from `rows_for`) until it releases
+        them just before it commits (services/kit/db.py)."""
+        return HeldBack(self.table, self._wake)
 
     def row(self, **access: Unpack["Access"]) -> dict:
         """One access's row, taken now (time, request id), for `insert_rows` to write later with
         the rows of other accesses (the gateway's group commit)."""
-        values = self._row(
+        return {**self._common(access), "customer_id": access["customer_id"]}
+
+    def _common(self, access: "Access | ManyAccess") -> dict:
+        """A row's values but the customer."""
+        return self._row(
             actor=access["actor"],
             role=access["role"],
             action=access["action"],
@@ -373,7 +386,6 @@ class AuditTrail:
             reason=access.get("reason"),
             outcome=access.get("outcome", "ok"),
         )
-        return {**values, "customer_id": access["customer_id"]}
 
     async def insert_rows(self, session: AsyncSession | AsyncConnection, rows: list[dict]) -> None:
         """Rows from `row`, in one round trip, in the caller's transaction; the sealer is woken

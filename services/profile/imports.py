@@ -5,7 +5,9 @@ and the reason; a file with any bad row writes nothing. Idempotent by the bank's
 reference: rows whose `external_ref` is already known are skipped, so a re-run of the same file
 creates nothing new. The whole import commits in one transaction, events and audit included.
 The file is read as a stream (spooled to disk past 1 MiB) and written in chunks, so memory stays
-flat in the file size.
+flat in the file size. Its events and audit records are held back from the outbox and the audit
+log until the import is whole (services/kit/db.py, HeldBack): the relay's and the sealer's scans
+do not walk them while it runs.
 """
 
 import asyncio
@@ -25,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events.contracts import CustomerCreatedV1
 from services.kit import crypto
 from services.kit.clock import now
-from services.kit.db import insert_many, one_of
+from services.kit.db import HeldBack, insert_many, one_of
 from services.kit.identity import Actor
 from services.kit.problems import Problem
 from services.profile.models import Customer, StageChange, TierChange, audit, outbox
@@ -152,12 +154,13 @@ async def import_customers(
     time), and the database works on one chunk while the next is read and checked."""
     report = ImportReport()
     moment = now()
+    held = _Held(events=outbox.held_back(), records=audit.held_back())
     writing: asyncio.Task | None = None  # the one chunk being written, if any
 
     async def write(chunk: list[tuple[int, CustomerImportRow, str]]) -> asyncio.Task:
         if writing is not None:
             await writing  # in file order, one at a time; raises what the last write raised
-        return asyncio.create_task(_check_and_write(session, chunk, report, moment, actor, settings))
+        return asyncio.create_task(_check_and_write(session, chunk, report, moment, actor, settings, held))
 
     try:
         chunk: list[tuple[int, CustomerImportRow, str]] = []
@@ -186,9 +189,20 @@ async def import_customers(
             errors=report.errors,
             error_count=report.error_count,
         )
+    await held.events.release(session)
+    await held.records.release(session)
     if report.created:  # screened by the `rescreen-book` job (as the whole book, in batches)
         session.add(ScreeningRun(list_id=None, status="pending", screened=0, created_at=moment))
     return report
+
+
+@dataclass
+class _Held:
+    """The import's events and audit records, out of the outbox and the audit log (whose
+    background scans would walk them at every look) until the import is whole."""
+
+    events: HeldBack
+    records: HeldBack
 
 
 async def _check_and_write(
@@ -198,6 +212,7 @@ async def _check_and_write(
     moment,
     actor: Actor,
     settings: ProfileSettings,
+    held: _Held,
 ) -> None:
     """Rows already known by external_ref are skipped; a national ID held by another customer
     is an error; the rest are written (with their history, events and audit rows) unless an
@@ -273,15 +288,17 @@ async def _check_and_write(
         ) from None
     await insert_many(session, StageChange.__table__, stages)
     await insert_many(session, TierChange.__table__, tiers)
-    await outbox.emit_many(session, events)
-    await audit.record_many(
+    await held.events.add(session, outbox.rows_for(events))
+    await held.records.add(
         session,
-        actor=actor.id,
-        role=actor.role,
-        action="import",
-        customer_ids=[c["id"] for c in customers],
-        fields=sorted(CustomerImportRow.model_fields),
-        reason=actor.reason,
+        audit.rows_for(
+            actor=actor.id,
+            role=actor.role,
+            action="import",
+            customer_ids=[c["id"] for c in customers],
+            fields=sorted(CustomerImportRow.model_fields),
+            reason=actor.reason,
+        ),
     )
     report.created += len(customers)
 
