@@ -210,6 +210,9 @@ async def insert_many(session: AsyncSession | AsyncConnection, table: Table, row
         raise IntegrityError(f"COPY {table.name}", None, error) from error
 
 
+_HELD_ORDER = "held_order"  # the holding table's column for the order rows arrived in
+
+
 class HeldBack:
     """Rows for a table that a background task scans for what is new (the outbox relay, the
     audit sealer), held back from it while one long transaction (a bulk import) writes them chunk
@@ -243,7 +246,7 @@ class HeldBack:
         """Move the held rows into the table, in the order they were added."""
         if self._held is None:
             return
-        names = ", ".join(f'"{c.name}"' for c in self._held.columns if c.name != _HELD_ORDER)
+        names = ", ".join(f'"{c.name}"' for c in self._held.columns)
         await session.execute(
             text(
                 f'INSERT INTO "{self.table.name}" ({names}) SELECT {names} FROM "{self._held.name}" '
@@ -264,16 +267,14 @@ class HeldBack:
         columns = ", ".join(f'"{name}"' for name in names)
         await connection.execute(
             text(
-                f'CREATE TEMPORARY TABLE "{held.name}" ON COMMIT DROP AS SELECT {columns} FROM "{self.table.name}" WITH NO DATA'
+                f'CREATE TEMPORARY TABLE "{held.name}" ON COMMIT DROP '
+                f'AS SELECT {columns} FROM "{self.table.name}" WITH NO DATA'
             )
         )
         await connection.execute(
             text(f'ALTER TABLE "{held.name}" ADD COLUMN {_HELD_ORDER} bigint GENERATED ALWAYS AS IDENTITY')
         )
         return held
-
-
-_HELD_ORDER = "held_order"
 
 
 class BareConnections:
