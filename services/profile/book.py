@@ -16,6 +16,12 @@ breakdown values or an erasure moves the customer's churn moves and documents wi
 On PostgreSQL one statement-level trigger per table and operation folds all the rows a statement
 changed into one upsert, in key order (writers meeting on the same rows, e.g. today's, queue
 there rather than deadlock); on SQLite a row-level trigger does the same per row.
+
+A transaction that writes many customers over a long time (a bulk import) would hold those rows
+from its first chunk to its commit, and every other change of a customer created in the same
+year would queue behind it. On PostgreSQL it defers the book instead (`defer_statement`): the
+triggers leave its writes alone, and `catch_up_statements`, just before it commits, adds the
+customers it created in one upsert, so it holds the rows for that statement only.
 """
 
 from datetime import date
@@ -93,10 +99,16 @@ def _postgresql_upsert(parts: list[tuple[str, int]]) -> str:
     """Add each select of `parts` (as `_sources` writes them) times its sign to the day, month and
     year rows it falls in; changes that cancel out (an update of columns nothing here depends on)
     touch no row."""
+    # Each select summed by day and breakdown values first, so that a statement of many rows (an
+    # import's catch-up, a bulk tier review) spreads a few groups, not every row, over the
+    # breakdowns and periods.
+    keys = ", ".join(f"s.{column}" for column in COLUMNS.values())
+    grouped = ", ".join(f"sum(s.{name}) AS {name}" for name in SUMS)
     rows = " UNION ALL ".join(
-        f"SELECT {sign} AS sign, s.day, s.customers, s.assets, s.high_risk, s.churned, s.documents, "
-        f"d.dimension, d.value FROM ({source}) s CROSS JOIN LATERAL (VALUES "
-        + ", ".join(f"('{name}', coalesce(s.{column}, ''))" for name, column in COLUMNS.items())
+        f"SELECT {sign} AS sign, g.day, g.customers, g.assets, g.high_risk, g.churned, g.documents, "
+        f"d.dimension, d.value FROM (SELECT s.day, {grouped}, {keys} FROM ({source}) s GROUP BY s.day, {keys}) g "
+        "CROSS JOIN LATERAL (VALUES "
+        + ", ".join(f"('{name}', coalesce(g.{column}, ''))" for name, column in COLUMNS.items())
         + ") d(dimension, value)"
         for source, sign in parts
     )
@@ -179,12 +191,36 @@ def _triggers(dialect: str) -> list[tuple[str, str, str, list[tuple[str, int]]]]
     return triggers
 
 
+# Set (for the transaction only) by a writer that adds its customers to the book itself.
+_DEFERRED = "crm.customer_book_deferred"
+
+
+def defer_statement() -> str:
+    """PostgreSQL: the book's triggers leave the rest of this transaction's writes alone."""
+    return f"SELECT set_config('{_DEFERRED}', 'on', true)"
+
+
+def catch_up_statements() -> list[str]:
+    """PostgreSQL, in a transaction that ran `defer_statement` and then only created customers
+    (with their first lifecycle rows; no documents, no savepoints), all created at the bound
+    `:created_at`: add them, and their churn moves, to the book; the triggers then apply again.
+    The customers are those of `:created_at` that this transaction wrote (`xmin`): a customer
+    another request created at the same instant was counted by its own transaction."""
+    created = (
+        f"(SELECT {', '.join(READS['customers'])} FROM customers "
+        "WHERE created_at = :created_at AND xmin = pg_current_xact_id()::xid)"
+    )
+    sources = _sources("postgresql", created, "lifecycle_history", "customer_documents")
+    return [_postgresql_upsert([(source, 1) for source in sources]), f"SELECT set_config('{_DEFERRED}', 'off', true)"]
+
+
 def _name(table: str, operation: str) -> str:
     return f"{TABLE}_{table}_{operation}"
 
 
-def create_statements(dialect: str) -> list[str]:
-    """The triggers that keep the book's rows (for a migration)."""
+def create_statements(dialect: str, *, deferrable: bool = True) -> list[str]:
+    """The triggers that keep the book's rows (for a migration); on PostgreSQL `deferrable`
+    ones leave a transaction alone once it ran `defer_statement`."""
     statements = []
     for table, operation, transition, parts in _triggers(dialect):
         name = _name(table, operation)
@@ -204,6 +240,7 @@ def create_statements(dialect: str) -> list[str]:
             # EXECUTE: planned afresh for each statement's number of rows (a plan cached from a
             # one-customer update would join a bulk update's thousands of rows by nested loops).
             f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE changed boolean; BEGIN "
+            + (f"IF current_setting('{_DEFERRED}', true) = 'on' THEN RETURN NULL; END IF; " if deferrable else "")
             + (
                 f"EXECUTE $sql$SELECT EXISTS {_changed(table, 'new')}$sql$ INTO changed; "
                 "IF NOT changed THEN RETURN NULL; END IF; "

@@ -7,7 +7,9 @@ creates nothing new. The whole import commits in one transaction, events and aud
 The file is read as a stream (spooled to disk past 1 MiB) and written in chunks, so memory stays
 flat in the file size. Its events and audit records are held back from the outbox and the audit
 log until the import is whole (services/kit/db.py, HeldBack): the relay's and the sealer's scans
-do not walk them while it runs.
+do not walk them while it runs. On PostgreSQL it adds its customers to the customer book in one
+statement at the end (services/profile/book.py), so other changes of customers do not queue
+behind the import for the book's rows.
 """
 
 import asyncio
@@ -30,6 +32,7 @@ from services.kit.clock import now
 from services.kit.db import HeldBack, insert_many, one_of
 from services.kit.identity import Actor
 from services.kit.problems import Problem
+from services.profile import book
 from services.profile.models import Customer, StageChange, TierChange, audit, outbox
 from services.profile.schemas import CustomerCreate, ExternalRef
 from services.profile.screening.models import ScreeningRun
@@ -154,6 +157,9 @@ async def import_customers(
     time), and the database works on one chunk while the next is read and checked."""
     report = ImportReport()
     moment = now()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        await session.execute(sa.text(book.defer_statement()))
     held = _Held(events=outbox.held_back(), records=audit.held_back())
     writing: asyncio.Task | None = None  # the one chunk being written, if any
 
@@ -189,6 +195,9 @@ async def import_customers(
             errors=report.errors,
             error_count=report.error_count,
         )
+    if postgresql:
+        for statement in book.catch_up_statements():
+            await session.execute(sa.text(statement), {"created_at": moment})
     await held.events.release(session)
     await held.records.release(session)
     if report.created:  # screened by the `rescreen-book` job (as the whole book, in batches)

@@ -4,6 +4,7 @@ same figures counted customer by customer."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -11,6 +12,7 @@ from events.contracts import RiskAssessmentCompletedV1, new_event
 from services.kit import clock
 from services.kit.db import COPY_MIN_ROWS
 from services.kit.kpi import KpiWindow, count_in_window
+from services.profile import imports
 from services.profile.book import TABLE, rebuild_statements
 from services.profile.kpis import _CHURNED, _CUSTOMER_MOVES, BREAKDOWNS, _scanned, _summed, _summed_series
 from services.profile.models import Customer, StageChange
@@ -98,10 +100,11 @@ async def test_the_sums_equal_a_scan_after_every_kind_of_write(service):
             await _assess(profile, kept, "C2")  # out of the high-risk count
             answer = await admin.post(f"/api/v1/customers/{erased}/erasure", json={"reason": "customer asked"})
             assert answer.status_code == 202, answer.text
+            rows = customers(COPY_MIN_ROWS + 5)  # the COPY path
+            for row in rows[:3]:
+                row["lifecycle_stage"] = "churned"  # churn moves the import adds to the book
             imported = await manager.post(
-                "/api/v1/customers/imports",
-                content=csv_file(customers(COPY_MIN_ROWS + 5)),  # the COPY path
-                headers={"content-type": "text/csv"},
+                "/api/v1/customers/imports", content=csv_file(rows), headers={"content-type": "text/csv"}
             )
             assert imported.status_code == 200, imported.text
         with clock.frozen_at(datetime(2016, 6, 1, tzinfo=UTC)):
@@ -116,7 +119,7 @@ async def test_the_sums_equal_a_scan_after_every_kind_of_write(service):
     assert days[("risk_level", "")] == 1 and days[("risk_level", "C2")] == 1
     assert sum(n for (d, _), n in days.items() if d == "tier") == 2
     moves = {(d, v): n for d, p, s, v, _, _, _, n, _ in book if p == "day" and str(s) == "2014-02-01" and n}
-    assert moves[("stage", "churned")] == 1 and moves[("manager", "rm-book-b")] == 1
+    assert moves[("stage", "churned")] == 1 + 3 and moves[("manager", "rm-book-b")] == 1
     documents = {(d, v): n for d, p, s, v, *_, n in book if p == "day" and str(s) == "2014-03-15" and n}
     assert documents[("manager", "rm-book-b")] == 1 and ("manager", "rm-book-a") not in documents
     imports = {v: n for d, p, s, v, n, *_ in book if d == "manager" and p == "day" and str(s) == "2014-02-01"}
@@ -165,3 +168,34 @@ async def test_bank_wide_figures_from_the_sums_equal_those_counted_one_by_one(se
 def _counting(rows) -> list[tuple]:
     """The groups that count somewhere (a group with nothing to count is listed under no KPI)."""
     return sorted((tuple(row) for row in rows if any(row[1:])), key=str)
+
+
+async def test_changes_of_customers_do_not_wait_for_an_import_in_progress(service, monkeypatch):
+    """An import adds its customers to the book when it ends: until then another transaction
+    changes a customer of the same day (the book's same rows) without waiting for it."""
+    profile = await service("profile")
+    async with profile.client("admin") as admin:
+        other = await _create(admin, assets_under_management="100.00")
+    write_chunk = imports._check_and_write
+    changed: list[str] = []
+
+    async def write_then_change_another_customer(*args) -> None:
+        await write_chunk(*args)
+        async with profile.engine.connect() as connection:  # while the import's transaction is open
+            await connection.execute(sa.text("SET lock_timeout = '2s'"))
+            await connection.execute(
+                sa.update(Customer).where(Customer.id == other).values(assets_under_management=Decimal("250.00"))
+            )
+            await connection.commit()
+        changed.append(other)
+
+    monkeypatch.setattr(imports, "_check_and_write", write_then_change_another_customer)
+    async with profile.client("relationship_manager", "rm-book-c") as manager:
+        answer = await manager.post(
+            "/api/v1/customers/imports",
+            content=csv_file(customers(COPY_MIN_ROWS + 5)),
+            headers={"content-type": "text/csv"},
+        )
+    assert answer.status_code == 200, answer.text
+    assert changed == [other]
+    assert await _book(profile) == await _rebuilt(profile)
