@@ -11,7 +11,8 @@ figures across machines or runs; the machine may be shared).
 4. Commit -> effect: a change committed in profile until recommendation's read model has it
    (PostgreSQL NOTIFY from the read model's table), beside the broker alone (produce -> consume).
 5. Outbox relay throughput on PostgreSQL beside the bare producer on the same broker.
-6. Bulk import of BENCH_IMPORT_ROWS customers: time and the profile process's memory growth.
+6. Bulk import of BENCH_IMPORT_ROWS customers: time and the profile process's memory growth;
+   and how long changes of another customer take meanwhile.
 
 Then every other `tests/bench_*.py` module's `main() -> list[dict]` (other areas' cells). All
 entries go to bench-results.json: {"cell", "value", "unit", "baseline", "ratio"}.
@@ -892,6 +893,29 @@ async def _database_cpu_since(database_url: str, before: dict[int, float]) -> fl
     return sum(cpu - before.get(backend, 0.0) for backend, cpu in after.items())
 
 
+async def _changes_during(system: System, running: asyncio.Event) -> list[float]:
+    """Seconds each change of another customer took (one after another, as an adviser would make
+    them) while `running` is set: a customer created today, so in the same day's rows of the
+    customer book as the import's customers."""
+    customer_id = await _customer(system)
+    url = f"{system.url('profile')}/api/v1/customers/{customer_id}"
+    took: list[float] = []
+    async with aiohttp.ClientSession() as session:
+        while running.is_set():
+            started = time.perf_counter()
+            async with session.patch(
+                url,
+                json={"assets_under_management": f"{1000 + len(took)}.00"},
+                headers=dict(caller_headers("admin", "bench-admin")),
+            ) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"change during the import: {response.status}")
+            took.append(time.perf_counter() - started)
+            await asyncio.sleep(0.2)  # a few a second: the import's time stays its own
+    return took
+
+
 async def _import(system: System) -> list[dict]:
     started = time.perf_counter()
     content = _import_file(IMPORT_ROWS)
@@ -902,6 +926,9 @@ async def _import(system: System) -> list[dict]:
     cpu_before = cpu_seconds(pid)
     sampler = MemorySampler(pid)
     headers = {"Content-Type": "text/csv", **caller_headers("relationship_manager")}
+    running = asyncio.Event()
+    running.set()
+    changing = asyncio.create_task(_changes_during(system, running))
     sampler.start()
     started = time.perf_counter()
     try:
@@ -915,6 +942,8 @@ async def _import(system: System) -> list[dict]:
     finally:
         elapsed = time.perf_counter() - started
         sampler.stop()
+        running.clear()
+    changes = sorted(await changing)
     profile_cpu = cpu_seconds(pid) - cpu_before
     database_cpu = await _database_cpu_since(system.database_urls["profile"], backends_before)
     after = _memory_kib(pid)
@@ -952,6 +981,12 @@ async def _import(system: System) -> list[dict]:
     )
     print(f"  profile RSS peak          {_mib(peak):>12}  (+{growth_mib:.0f} MiB over before)", flush=True)
     print(f"  profile RSS after         {_mib(after['VmRSS']):>12}", flush=True)
+    change_p50, change_max = changes[len(changes) // 2] * 1000, changes[-1] * 1000
+    print(
+        f"  changes of another customer meanwhile: {len(changes)}, p50 {change_p50:.1f} ms, "
+        f"slowest {change_max:.0f} ms",
+        flush=True,
+    )
     if status != 200:
         return [entry("import: FAILED", float(status), "status")]
     return [
@@ -959,6 +994,7 @@ async def _import(system: System) -> list[dict]:
         entry("import: profile CPU-s per 1,000 rows", 1000 * profile_cpu / IMPORT_ROWS, "CPU-s"),
         entry("import: PostgreSQL CPU-s per 1,000 rows", 1000 * database_cpu / IMPORT_ROWS, "CPU-s"),
         entry("import: peak memory growth", growth_mib, "MiB"),
+        entry("import: slowest change of another customer meanwhile", change_max, "ms"),
         entry("import: file size", len(content) / 2**20, "MiB"),
     ]
 

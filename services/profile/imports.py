@@ -195,13 +195,14 @@ async def import_customers(
             errors=report.errors,
             error_count=report.error_count,
         )
-    if postgresql:
-        for statement in book.catch_up_statements():
-            await session.execute(sa.text(statement), {"created_at": moment})
     await held.events.release(session)
     await held.records.release(session)
     if report.created:  # screened by the `rescreen-book` job (as the whole book, in batches)
         session.add(ScreeningRun(list_id=None, status="pending", screened=0, created_at=moment))
+    if postgresql:  # last: other changes of customers wait for the book's rows from here to the commit
+        await session.flush()
+        for statement in book.catch_up_statements():
+            await session.execute(sa.text(statement), {"created_at": moment})
     return report
 
 
