@@ -895,13 +895,13 @@ async def _database_cpu_since(database_url: str, before: dict[int, float]) -> fl
 
 async def _changes_during(system: System, running: asyncio.Event) -> list[float]:
     """Seconds each change of another customer took (one after another, as an adviser would make
-    them) while `running` is set: a customer created today, so in the same day's rows of the
-    customer book as the import's customers."""
+    them) while `running` is set, and at least one: a customer created today, so in the same
+    day's rows of the customer book as the import's customers."""
     customer_id = await _customer(system)
     url = f"{system.url('profile')}/api/v1/customers/{customer_id}"
     took: list[float] = []
     async with aiohttp.ClientSession() as session:
-        while running.is_set():
+        while running.is_set() or not took:
             started = time.perf_counter()
             async with session.patch(
                 url,
