@@ -105,8 +105,8 @@ def print_entries(entries: list[dict]) -> None:
 
 class Cell:
     """One kind of request: method, URL, headers, a body (fixed bytes, or a function making a
-    fresh one per request), the status that counts as success, and the server process whose CPU
-    time is charged to it."""
+    fresh one per request), the status that counts as success, the server processes whose CPU
+    time is charged to it, and the databases (URLs) whose PostgreSQL backends' CPU is."""
 
     def __init__(
         self,
@@ -117,9 +117,11 @@ class Cell:
         ok_status: int = 200,
         ok_body: bytes | None = None,
         pids: tuple[int, ...] = (),
+        databases: tuple[str, ...] = (),
     ):
         self.method, self.url, self.headers = method, url, headers or {}
         self.body, self.ok_status, self.ok_body, self.pids = body, ok_status, ok_body, pids
+        self.databases = databases
 
     def next_body(self) -> bytes | None:
         return self.body() if callable(self.body) else self.body
@@ -130,12 +132,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def busy_cpu_seconds() -> float:
+    """CPU-seconds the whole machine spent busy (all but idle and I/O wait) since boot."""
+    jiffies = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(jiffies) - jiffies[3] - jiffies[4]) / os.sysconf("SC_CLK_TCK")
+
+
 class Tally:
     def __init__(self):
         self.latencies: list[float] = []
         self.errors = 0
         self.elapsed = 0.0
         self.cpu = 0.0
+        self.database_cpu = 0.0
+        self.machine_cpu = 0.0
 
     def result(self) -> dict:
         latencies = sorted(self.latencies)
@@ -147,6 +157,10 @@ class Tally:
             "errors": self.errors,
             "requests": n,
             "cpu_ms": self.cpu / n * 1000 if n else 0.0,
+            "database_ms": self.database_cpu / n * 1000 if n else 0.0,
+            # How much of the machine was busy meanwhile (every process): whether the cell was
+            # bound by CPU or by waiting.
+            "cores_busy": self.machine_cpu / self.elapsed if self.elapsed else 0.0,
         }
 
 
@@ -177,11 +191,16 @@ async def load(cell: Cell, concurrency: int, seconds: float, tally: Tally) -> No
                 tally.latencies.append(time.perf_counter() - started)
                 tally.errors += not good
 
+        backends_before = [await _backend_cpu(database) for database in cell.databases]
         cpu_before = sum(cpu_seconds(pid) for pid in cell.pids)
+        machine_before = busy_cpu_seconds()
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         tally.elapsed += time.perf_counter() - started
+        tally.machine_cpu += busy_cpu_seconds() - machine_before
         tally.cpu += sum(cpu_seconds(pid) for pid in cell.pids) - cpu_before
+        for database, before in zip(cell.databases, backends_before, strict=True):
+            tally.database_cpu += await _database_cpu_since(database, before)
 
 
 async def table(title: str, cells: list[tuple[str, Cell]], concurrencies: tuple[int, ...]) -> dict:
@@ -190,7 +209,7 @@ async def table(title: str, cells: list[tuple[str, Cell]], concurrencies: tuple[
     print(f"\n{title}\n", flush=True)
     print(
         f"{'target':<34}{'clients':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}"
-        f"{'requests':>10}{'errors':>8}",
+        f"{'DB ms/req':>11}{'cores':>7}{'requests':>10}{'errors':>8}",
         flush=True,
     )
     results = {}
@@ -203,7 +222,7 @@ async def table(title: str, cells: list[tuple[str, Cell]], concurrencies: tuple[
             r = results[(name, concurrency)] = tallies[name].result()
             print(
                 f"{name:<34}{concurrency:>8}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
-                f"{r['cpu_ms']:>12.2f}{r['requests']:>10}{r['errors']:>8}",
+                f"{r['cpu_ms']:>12.2f}{r['database_ms']:>11.2f}{r['cores_busy']:>7.2f}{r['requests']:>10}{r['errors']:>8}",
                 flush=True,
             )
     return results
@@ -389,14 +408,23 @@ async def _reads(system: System) -> list[dict]:
     customer_id = await _customer(system)
     path = f"/api/v1/customers/{customer_id}"
     pid = {name: system.processes[name].pid for name in ("baseline", "profile", "gateway")}
+    database = system.database_urls
     # Direct calls carry the actor headers the gateway would pass on, so the service does the same work.
     direct = dict(caller_headers("service_agent"))
     cells = [
         (
             "minimal app (baseline)",
-            Cell("GET", f"{system.url('baseline')}/customers/{customer_id}", pids=(pid["baseline"],)),
+            Cell(
+                "GET",
+                f"{system.url('baseline')}/customers/{customer_id}",
+                pids=(pid["baseline"],),
+                databases=(database["profile"],),
+            ),
         ),
-        ("profile direct", Cell("GET", system.url("profile") + path, direct, pids=(pid["profile"],))),
+        (
+            "profile direct",
+            Cell("GET", system.url("profile") + path, direct, pids=(pid["profile"],), databases=(database["profile"],)),
+        ),
         (
             "gateway",
             Cell(
@@ -404,12 +432,14 @@ async def _reads(system: System) -> list[dict]:
                 system.url("gateway") + path,
                 system.headers("service_agent"),
                 pids=(pid["gateway"], pid["profile"]),
+                databases=(database["profile"], database["gateway"]),
             ),
         ),
     ]
     r = await table(
         "1. Read one customer (GET /api/v1/customers/{id}, role service_agent; CPU: the serving "
-        "processes, gateway + profile for the gateway)",
+        "processes, gateway + profile for the gateway; DB: their PostgreSQL backends; cores: the "
+        f"whole machine's busy cores meanwhile, of {os.cpu_count()})",
         cells,
         (10, 1),
     )
@@ -420,6 +450,9 @@ async def _reads(system: System) -> list[dict]:
         entry("read: profile CPU per request", direct10["cpu_ms"], "ms", base["cpu_ms"]),
         entry("read: gateway, 10 clients (of profile direct)", gw10["rps"], "req/s", direct10["rps"]),
         entry("read: gateway p99, 10 clients", gw10["p99"], "ms", direct10["p99"]),
+        # Where the gateway's share goes: its own CPU with profile's, and its access audit's in PostgreSQL.
+        entry("read: gateway + profile CPU per request", gw10["cpu_ms"], "ms", direct10["cpu_ms"]),
+        entry("read: PostgreSQL CPU per request, gateway", gw10["database_ms"], "ms", direct10["database_ms"]),
         entry("read: gateway p50, 1 client", gw1["p50"], "ms", direct1["p50"]),
         entry("read: gateway adds at p50, 1 client", gw1["p50"] - direct1["p50"], "ms", None),
         entry("read: gateway p99, 1 client", gw1["p99"], "ms", direct1["p99"]),
@@ -536,18 +569,25 @@ async def _decisions(system: System) -> list[dict]:
         return body
 
     url = f"{consent}/api/v1/decisions"
-    pid = (system.processes["consent"].pid,)
+    pid, database = (system.processes["consent"].pid,), (system.database_urls["consent"],)
     # Signed as the gateway signs its own decision calls (an unsigned call is answered 401).
     asked_by_gateway = {**JSON, **caller_headers(GATEWAY_ROLE, "gateway")}
-    backends_before = await _backend_cpu(system.database_urls["consent"])
     r = await table(
         f"3. Consent decisions (POST /api/v1/decisions direct to consent; {SEEDED_CONSENTS} consents seeded "
         f"in {seeded:.1f} s; random customers)",
         [
-            ("consent /healthz (baseline)", Cell("GET", f"{consent}/healthz", pids=pid)),
+            ("consent /healthz (baseline)", Cell("GET", f"{consent}/healthz", pids=pid, databases=database)),
             (
                 "decision: permit",
-                Cell("POST", url, asked_by_gateway, asking(purpose, '["basic"]'), ok_body=b'"permit"', pids=pid),
+                Cell(
+                    "POST",
+                    url,
+                    asked_by_gateway,
+                    asking(purpose, '["basic"]'),
+                    ok_body=b'"permit"',
+                    pids=pid,
+                    databases=database,
+                ),
             ),
             (
                 "decision: deny (other purpose)",
@@ -558,16 +598,15 @@ async def _decisions(system: System) -> list[dict]:
                     asking("credit_assessment", '["basic"]'),
                     ok_body=b'"purpose_not_consented"',
                     pids=pid,
+                    databases=database,
                 ),
             ),
         ],
         (10,),
     )
-    # Everything consent's database did meanwhile (its background jobs too), per decision asked.
-    database_cpu = await _database_cpu_since(system.database_urls["consent"], backends_before)
-    decided = sum(r[(name, 10)]["requests"] for name in ("decision: permit", "decision: deny (other purpose)"))
-    database_us = database_cpu / decided * 1e6
-    print(f"\n  PostgreSQL (consent's database): {database_us:.0f} us of CPU per decision over HTTP", flush=True)
+    # Everything consent's database did during the decision cells (its background jobs too), per decision.
+    decided = [r[(name, 10)] for name in ("decision: permit", "decision: deny (other purpose)")]
+    database_us = sum(d["database_ms"] * d["requests"] for d in decided) / sum(d["requests"] for d in decided) * 1000
     health = r[("consent /healthz (baseline)", 10)]["rps"]
     in_process = await _decisions_in_process(system.database_urls["consent"], recipient, purpose)
     return [
