@@ -55,8 +55,9 @@ async def bench_retier(url: str) -> dict:
     sessions = db.session_factory(engine)
     moment = now()
     async with engine.begin() as connection:
-        await connection.execute(
-            sa.insert(Customer),
+        await db.insert_many(
+            connection,
+            Customer.__table__,
             [
                 {
                     "id": str(uuid.uuid4()),

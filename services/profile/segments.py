@@ -310,12 +310,18 @@ async def retier_all(
         due = (await session.execute(query)).all()
         if not due:
             return 0
-        await session.execute(
-            sa.update(c)
-            .where(c.c.id == sa.bindparam("customer_id"))
-            .values(tier=sa.bindparam("new_tier"), version=c.c.version + 1, updated_at=moment),
-            [{"customer_id": row.id, "new_tier": row.new_tier} for row in due],
-        )
+        # One UPDATE per new tier, not one per customer: on PostgreSQL each statement runs the
+        # customer book's statement trigger once (book.py), about a millisecond however few rows.
+        by_tier: dict[str, list[str]] = {}
+        for row in due:
+            by_tier.setdefault(row.new_tier, []).append(row.id)
+        for new_tier, ids in sorted(by_tier.items()):
+            await session.execute(
+                sa.update(c)
+                .where(c.c.id.in_(ids))
+                .values(tier=new_tier, version=c.c.version + 1, updated_at=moment)
+                .execution_options(synchronize_session=False)
+            )
         await session.execute(
             sa.insert(TierChange),
             [{"customer_id": row.id, "from_tier": row.tier, "to_tier": row.new_tier, "at": moment} for row in due],
