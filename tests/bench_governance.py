@@ -5,6 +5,9 @@
    UPDATE of the same rows (no history, no events): what the bookkeeping costs.
 2. `apply-retention` in feedback (survey answers past the behaviour limit, legal holds checked,
    batches of 500 under SKIP LOCKED), beside one plain DELETE of the same rows.
+3. The customer book's triggers (services/profile/book.py) on a write of one customer: the
+   PostgreSQL CPU of an UPDATE changing one customer's tier, and of one changing only their
+   last activity, beside the same statements with the triggers disabled.
 
 In process, on PostgreSQL databases of its own (prefix <CRM_TEST_DB_PREFIX>_govbench).
 
@@ -18,6 +21,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+import asyncpg
 import sqlalchemy as sa
 
 from services.components import spec_of
@@ -25,6 +29,7 @@ from services.kit import db
 from services.kit.clock import now
 from services.kit.migrations import upgrade
 from tests import databases
+from tests.bench import cpu_seconds
 
 ROWS = int(os.environ.get("BENCH_GOV_ROWS", "5000"))
 
@@ -99,6 +104,47 @@ async def bench_retier(url: str) -> dict:
     return _entry("retier after a lowered threshold (history + event each)", ROWS, seconds, baseline)
 
 
+async def bench_book_triggers(url: str) -> list[dict]:
+    """PostgreSQL CPU per one-customer UPDATE with the book's triggers, beside the same UPDATE
+    with them disabled (customers from bench_retier)."""
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        backend = await connection.fetchval("SELECT pg_backend_pid()")
+        ids = [row["id"] for row in await connection.fetch("SELECT id FROM customers ORDER BY id LIMIT 1000")]
+        statements = {
+            "tier": await connection.prepare(
+                "UPDATE customers SET tier = CASE tier WHEN 'mass' THEN 'affluent' ELSE 'mass' END WHERE id = $1"
+            ),
+            "last activity": await connection.prepare("UPDATE customers SET last_activity_at = now() WHERE id = $1"),
+        }
+
+        async def cpu_per_update(statement) -> float:
+            for customer_id in ids[:50]:  # warm up: plans made and kept
+                await statement.fetch(customer_id)
+            before = cpu_seconds(backend)
+            for customer_id in ids:
+                await statement.fetch(customer_id)
+            return (cpu_seconds(backend) - before) / len(ids) * 1e6
+
+        with_triggers = {name: await cpu_per_update(statement) for name, statement in statements.items()}
+        await connection.execute("ALTER TABLE customers DISABLE TRIGGER USER")
+        try:
+            without = {name: await cpu_per_update(statement) for name, statement in statements.items()}
+        finally:
+            await connection.execute("ALTER TABLE customers ENABLE TRIGGER USER")
+    finally:
+        await connection.close()
+    entries = []
+    for name in statements:
+        cell = f"customer book: one customer's {name} changed (PostgreSQL CPU)"
+        value, baseline = with_triggers[name], without[name]
+        print(
+            f"  {cell:<58} {value:>10,.0f} us        baseline {baseline:>10,.0f} us        ratio {value / baseline:.2f}"
+        )
+        entries.append({"cell": cell, "value": value, "unit": "us", "baseline": baseline, "ratio": value / baseline})
+    return entries
+
+
 async def bench_retention(url: str) -> dict:
     os.environ["FEEDBACK_DATABASE_URL"] = url
     spec = spec_of("feedback")
@@ -152,7 +198,11 @@ async def _main() -> list[dict]:
         spec = spec_of(component)
         await asyncio.to_thread(upgrade, spec.migrations, urls[component], spec.metadata)
     print(f"governance jobs, {ROWS:,} rows per cell (PostgreSQL at {databases.ADMIN_URL.rsplit('@', 1)[-1]})")
-    return [await bench_retier(urls["profile"]), await bench_retention(urls["feedback"])]
+    return [
+        await bench_retier(urls["profile"]),
+        *await bench_book_triggers(urls["profile"]),
+        await bench_retention(urls["feedback"]),
+    ]
 
 
 def main() -> list[dict]:

@@ -13,7 +13,7 @@ from services.kit import clock
 from services.kit.db import COPY_MIN_ROWS
 from services.kit.kpi import KpiWindow, count_in_window
 from services.profile import imports
-from services.profile.book import TABLE, rebuild_statements
+from services.profile.book import PLANNED_ONCE_UP_TO_ROWS, TABLE, rebuild_statements
 from services.profile.kpis import _CHURNED, _CUSTOMER_MOVES, BREAKDOWNS, _scanned, _summed, _summed_series
 from services.profile.models import Customer, StageChange
 from tests.service.profile.test_imports import csv_file, customers
@@ -109,13 +109,36 @@ async def test_the_sums_equal_a_scan_after_every_kind_of_write(service):
             assert imported.status_code == 200, imported.text
         with clock.frozen_at(datetime(2016, 6, 1, tzinfo=UTC)):
             await profile.run_job("retier")  # one UPDATE of many customers' tiers
+            # Statements of more rows than PLANNED_ONCE_UP_TO_ROWS, whose book SQL is planned for
+            # their size (written by SQL, as an operator's correction would be): churn moves of
+            # a whole portfolio in one INSERT, then the portfolio handed to another manager.
+            async with profile.engine.begin() as connection:
+                moved_out = await connection.execute(
+                    sa.insert(StageChange).from_select(
+                        ["customer_id", "from_stage", "to_stage", "at", "actor", "reason"],
+                        sa.select(
+                            Customer.id,
+                            sa.literal("active"),
+                            sa.literal("churned"),
+                            sa.literal(clock.now()),
+                            sa.literal("test"),
+                            sa.literal("correction"),
+                        ).where(Customer.relationship_manager_id == "rm-book-a"),
+                    )
+                )
+                handed_over = await connection.execute(
+                    sa.update(Customer)
+                    .where(Customer.relationship_manager_id == "rm-book-a")
+                    .values(relationship_manager_id="rm-book-c")
+                )
+            assert min(moved_out.rowcount, handed_over.rowcount) > PLANNED_ONCE_UP_TO_ROWS
 
     book = await _book(profile)
     assert book == await _rebuilt(profile)
     # The writes above are in it: the erased customer is gone from her day, the moved one is
     # under his new manager, the import under its day.
     days = {(d, v): n for d, p, s, v, n, *_ in book if p == "day" and str(s) == "2014-01-31" and n}
-    assert days[("manager", "rm-book-a")] == 1 and days[("manager", "rm-book-b")] == 1
+    assert days[("manager", "rm-book-c")] == 1 and days[("manager", "rm-book-b")] == 1
     assert days[("risk_level", "")] == 1 and days[("risk_level", "C2")] == 1
     assert sum(n for (d, _), n in days.items() if d == "tier") == 2
     moves = {(d, v): n for d, p, s, v, _, _, _, n, _ in book if p == "day" and str(s) == "2014-02-01" and n}
@@ -123,7 +146,7 @@ async def test_the_sums_equal_a_scan_after_every_kind_of_write(service):
     documents = {(d, v): n for d, p, s, v, *_, n in book if p == "day" and str(s) == "2014-03-15" and n}
     assert documents[("manager", "rm-book-b")] == 1 and ("manager", "rm-book-a") not in documents
     imports = {v: n for d, p, s, v, n, *_ in book if d == "manager" and p == "day" and str(s) == "2014-02-01"}
-    assert imports["rm-book-a"] == COPY_MIN_ROWS + 5
+    assert imports["rm-book-c"] == COPY_MIN_ROWS + 5 and "rm-book-a" not in imports
 
 
 async def test_bank_wide_figures_from_the_sums_equal_those_counted_one_by_one(service):

@@ -34,7 +34,7 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":  # nothing they count written between the backfill and the triggers
         op.execute("LOCK TABLE customers, lifecycle_history, customer_documents IN SHARE ROW EXCLUSIVE MODE")
-    for statement in [*rebuild_statements(dialect), *create_statements(dialect, deferrable=False)]:
+    for statement in [*rebuild_statements(dialect), *create_statements(dialect, deferrable=False, planned_once=False)]:
         op.execute(statement)
 
 

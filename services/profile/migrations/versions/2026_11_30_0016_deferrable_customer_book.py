@@ -8,7 +8,7 @@ Create Date: 2026-11-30
 
 from alembic import op
 
-from services.profile.book import create_statements, drop_statements
+from services.profile.book import replace_statements
 
 revision = "0016"
 down_revision = "0015"
@@ -25,10 +25,7 @@ def downgrade() -> None:
 
 
 def _replace_triggers(*, deferrable: bool) -> None:
-    dialect = op.get_bind().dialect.name
-    if dialect != "postgresql":  # SQLite's triggers are not deferrable (one writer at a time)
+    if op.get_bind().dialect.name != "postgresql":  # SQLite's triggers are not deferrable (one writer at a time)
         return
-    # Nothing they count written while the triggers are away.
-    op.execute("LOCK TABLE customers, lifecycle_history, customer_documents IN SHARE ROW EXCLUSIVE MODE")
-    for statement in [*drop_statements(dialect), *create_statements(dialect, deferrable=deferrable)]:
+    for statement in replace_statements(deferrable=deferrable, planned_once=False):
         op.execute(statement)
