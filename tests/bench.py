@@ -261,30 +261,10 @@ def _system_cells() -> list[dict]:
     # The load generator is one caller sending hundreds of requests a second: no rate limit.
     system.env["GATEWAY_RATE_LIMITS"] = ""
     entries: list[dict] = []
-    baseline = None
     try:
         system.start()
-        baseline_port = free_port()
-        baseline = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "tests.baseline_app:app",
-                "--loop",
-                "uvloop",
-                "--port",
-                str(baseline_port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env={**system.env, "BASELINE_DATABASE_URL": urls["profile"]},
-            cwd=ROOT,
-            stdout=open(workdir / "baseline.log", "ab"),
-            stderr=subprocess.STDOUT,
-        )
-        system.ports["baseline"], system.processes["baseline"] = baseline_port, baseline
+        _start_baseline(system, "baseline", "tests.baseline_app:app", BASELINE_DATABASE_URL=urls["profile"])
+        _start_baseline(system, "proxy", "tests.baseline_proxy:app", BASELINE_UPSTREAM_URL=system.url("profile"))
         _print_settings(workdir)
         entries = _run_async(_run(system, broker))
     finally:
@@ -293,6 +273,31 @@ def _system_cells() -> list[dict]:
         finally:
             broker.stop()
     return entries
+
+
+def _start_baseline(system: System, name: str, app: str, **env: str) -> None:
+    """A baseline app (`module:app`) served as the services are: uvicorn, uvloop, one process."""
+    port = free_port()
+    system.processes[name] = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--loop",
+            "uvloop",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env={**system.env, **env},
+        cwd=ROOT,
+        stdout=open(system.workdir / f"{name}.log", "ab"),
+        stderr=subprocess.STDOUT,
+    )
+    system.ports[name] = port
 
 
 def _stop(system: System, timeout: float = 30.0) -> None:
@@ -363,6 +368,7 @@ def _print_settings(workdir: Path) -> None:
 async def _run(system: System, broker: LocalBroker) -> list[dict]:
     entries: list[dict] = []
     await system_wait(system, "baseline")
+    await system_wait(system, "proxy")
     for section, step in (
         ("read", _reads),
         ("create", _creates),
@@ -407,7 +413,7 @@ async def _customer(system: System) -> str:
 async def _reads(system: System) -> list[dict]:
     customer_id = await _customer(system)
     path = f"/api/v1/customers/{customer_id}"
-    pid = {name: system.processes[name].pid for name in ("baseline", "profile", "gateway")}
+    pid = {name: system.processes[name].pid for name in ("baseline", "proxy", "profile", "gateway")}
     database = system.database_urls
     # Direct calls carry the actor headers the gateway would pass on, so the service does the same work.
     direct = dict(caller_headers("service_agent"))
@@ -426,6 +432,16 @@ async def _reads(system: System) -> list[dict]:
             Cell("GET", system.url("profile") + path, direct, pids=(pid["profile"],), databases=(database["profile"],)),
         ),
         (
+            "minimal proxy (baseline)",
+            Cell(
+                "GET",
+                system.url("proxy") + path,
+                direct,
+                pids=(pid["proxy"], pid["profile"]),
+                databases=(database["profile"],),
+            ),
+        ),
+        (
             "gateway",
             Cell(
                 "GET",
@@ -438,17 +454,21 @@ async def _reads(system: System) -> list[dict]:
     ]
     r = await table(
         "1. Read one customer (GET /api/v1/customers/{id}, role service_agent; CPU: the serving "
-        "processes, gateway + profile for the gateway; DB: their PostgreSQL backends; cores: the "
+        "processes, proxy or gateway + profile through them; DB: their PostgreSQL backends; cores: the "
         f"whole machine's busy cores meanwhile, of {os.cpu_count()})",
         cells,
         (10, 1),
     )
     base, direct10, gw10 = r[("minimal app (baseline)", 10)], r[("profile direct", 10)], r[("gateway", 10)]
+    proxy10 = r[("minimal proxy (baseline)", 10)]
     direct1, gw1 = r[("profile direct", 1)], r[("gateway", 1)]
     return [
         entry("read: profile direct, 10 clients", direct10["rps"], "req/s", base["rps"]),
         entry("read: profile CPU per request", direct10["cpu_ms"], "ms", base["cpu_ms"]),
         entry("read: gateway, 10 clients (of profile direct)", gw10["rps"], "req/s", direct10["rps"]),
+        # The ceiling of any hop on this stack, and the gateway beside it: what its own work costs.
+        entry("read: minimal proxy, 10 clients (of profile direct)", proxy10["rps"], "req/s", direct10["rps"]),
+        entry("read: gateway, 10 clients (of the minimal proxy)", gw10["rps"], "req/s", proxy10["rps"]),
         entry("read: gateway p99, 10 clients", gw10["p99"], "ms", direct10["p99"]),
         # Where the gateway's share goes: its own CPU with profile's, and its access audit's in PostgreSQL.
         entry("read: gateway + profile CPU per request", gw10["cpu_ms"], "ms", direct10["cpu_ms"]),
