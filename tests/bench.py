@@ -497,6 +497,8 @@ def _customer_bodies(prefix: str) -> Callable[[], bytes]:
 async def _creates(system: System) -> list[dict]:
     role = "relationship_manager"
     direct_actor = dict(caller_headers(role))
+    profile, gateway = system.processes["profile"].pid, system.processes["gateway"].pid
+    database = system.database_urls
     r = await table(
         "2. Create a customer (POST /api/v1/customers, unique bodies, role relationship_manager)",
         [
@@ -508,6 +510,8 @@ async def _creates(system: System) -> list[dict]:
                     {**JSON, **direct_actor},
                     _customer_bodies("BD1"),
                     ok_status=201,
+                    pids=(profile,),
+                    databases=(database["profile"],),
                 ),
             ),
             (
@@ -518,6 +522,8 @@ async def _creates(system: System) -> list[dict]:
                     {**JSON, **system.headers(role)},
                     _customer_bodies("BG2"),
                     ok_status=201,
+                    pids=(gateway, profile),
+                    databases=(database["profile"], database["gateway"]),
                 ),
             ),
         ],
