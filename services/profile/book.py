@@ -17,17 +17,19 @@ On PostgreSQL one statement-level trigger per table and operation folds all the 
 changed into one upsert, in key order (writers meeting on the same rows, e.g. today's, queue
 there rather than deadlock); on SQLite a row-level trigger does the same per row.
 
-A transaction that writes many customers over a long time (a bulk import) would hold those rows
-from its first chunk to its commit, and every other change of a customer created in the same
-year would queue behind it. On PostgreSQL it defers the book instead (`defer_statement`): the
-triggers leave its writes alone, and `catch_up_statements`, just before it commits, adds the
-customers it created in one upsert, so it holds the rows for that statement only.
+A transaction that creates customers and then goes on working (a bulk import over minutes, a
+creation through screening and risk rating) would hold those rows from its first insert to its
+commit, and every other change of a customer created in the same year would queue behind it:
+customer creations one at a time, bank-wide. On PostgreSQL it defers the book instead (`defer`):
+the triggers leave its writes alone, and `catch_up`, just before it commits, adds the customers
+it created in one upsert, so it holds the rows for that statement only.
 """
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from events.contracts.terms import RiskLevel, Stage
@@ -212,6 +214,23 @@ def catch_up_statements() -> list[str]:
     )
     sources = _sources("postgresql", created, "lifecycle_history", "customer_documents")
     return [_postgresql_upsert([(source, 1) for source in sources]), f"SELECT set_config('{_DEFERRED}', 'off', true)"]
+
+
+async def defer(session: AsyncSession) -> bool:
+    """PostgreSQL: the book's triggers leave the rest of this transaction's writes alone, until
+    `catch_up`; whether they do (on SQLite the row triggers keep the book as always)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    await session.execute(sa.text(defer_statement()))
+    return True
+
+
+async def catch_up(session: AsyncSession, created_at: datetime) -> None:
+    """The last statements before the commit of a transaction that ran `defer` and then only
+    created customers, all at `created_at` (see `catch_up_statements`)."""
+    await session.flush()
+    for statement in catch_up_statements():
+        await session.execute(sa.text(statement), {"created_at": created_at})
 
 
 def _name(table: str, operation: str) -> str:

@@ -157,9 +157,7 @@ async def import_customers(
     time), and the database works on one chunk while the next is read and checked."""
     report = ImportReport()
     moment = now()
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        await session.execute(sa.text(book.defer_statement()))
+    deferred = await book.defer(session)
     held = _Held(events=outbox.held_back(), records=audit.held_back())
     writing: asyncio.Task | None = None  # the one chunk being written, if any
 
@@ -199,10 +197,8 @@ async def import_customers(
     await held.records.release(session)
     if report.created:  # screened by the `rescreen-book` job (as the whole book, in batches)
         session.add(ScreeningRun(list_id=None, status="pending", screened=0, created_at=moment))
-    if postgresql:  # last: other changes of customers wait for the book's rows from here to the commit
-        await session.flush()
-        for statement in book.catch_up_statements():
-            await session.execute(sa.text(statement), {"created_at": moment})
+    if deferred:  # last: other changes of customers wait for the book's rows from here to the commit
+        await book.catch_up(session, moment)
     return report
 
 

@@ -26,6 +26,7 @@ from services.kit.db import session_factory
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, Gone, NotFound
 from services.kit.retention import is_on_hold, place_hold, release_hold
+from services.profile import book
 from services.profile.declarations import CATALOGUE, FIELDS
 from services.profile.documents import erase_documents_and_links
 from services.profile.models import Customer, StageChange, TierChange, audit, legal_holds, outbox
@@ -112,6 +113,8 @@ _READ_ASSIGNED = audit.audited_read(
 
 
 async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, settings: ProfileSettings) -> Customer:
+    """A new customer, in the caller's transaction, which is to commit next: on PostgreSQL the
+    last statement adds the customer to the book's sums (book.catch_up)."""
     keys = crypto.keyring()
     national_id_index = keys.blind_index(body.national_id, field="national_id")
     same_id = list(await session.scalars(sa.select(Customer).where(Customer.national_id_index == national_id_index)))
@@ -129,6 +132,9 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
     fields = body.model_dump()
     if actor.role in settings.assigned_only_roles:
         fields["relationship_manager_id"] = actor.id  # a manager's new customer is theirs
+    # The customer goes into the book's sums just before the commit, not at the insert: screening
+    # and risk rating come between, and every other creation would wait for the book's rows.
+    deferred = await book.defer(session)
     customer = Customer(
         id=str(uuid.uuid4()),
         version=1,
@@ -189,6 +195,8 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
             reason_code="SCREENING_HIT_OPEN",
         )
     await risk.rerate(session, customer, settings)
+    if deferred:
+        await book.catch_up(session, moment)
     return customer
 
 

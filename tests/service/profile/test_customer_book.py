@@ -16,6 +16,7 @@ from services.profile import imports
 from services.profile.book import PLANNED_ONCE_UP_TO_ROWS, TABLE, rebuild_statements
 from services.profile.kpis import _CHURNED, _CUSTOMER_MOVES, BREAKDOWNS, _scanned, _summed, _summed_series
 from services.profile.models import Customer, StageChange
+from services.profile.screening import risk
 from tests.service.profile.test_imports import csv_file, customers
 from tests.support import new_customer
 
@@ -193,6 +194,17 @@ def _counting(rows) -> list[tuple]:
     return sorted((tuple(row) for row in rows if any(row[1:])), key=str)
 
 
+async def _change_without_waiting(profile, customer_id: str) -> None:
+    """Change a customer's assets (their book rows) from a connection of its own, which gives up
+    after waiting 2 s for a lock."""
+    async with profile.engine.connect() as connection:
+        await connection.execute(sa.text("SET lock_timeout = '2s'"))
+        await connection.execute(
+            sa.update(Customer).where(Customer.id == customer_id).values(assets_under_management=Decimal("250.00"))
+        )
+        await connection.commit()
+
+
 async def test_changes_of_customers_do_not_wait_for_an_import_in_progress(service, monkeypatch):
     """An import adds its customers to the book when it ends: until then another transaction
     changes a customer of the same day (the book's same rows) without waiting for it."""
@@ -204,12 +216,7 @@ async def test_changes_of_customers_do_not_wait_for_an_import_in_progress(servic
 
     async def write_then_change_another_customer(*args) -> None:
         await write_chunk(*args)
-        async with profile.engine.connect() as connection:  # while the import's transaction is open
-            await connection.execute(sa.text("SET lock_timeout = '2s'"))
-            await connection.execute(
-                sa.update(Customer).where(Customer.id == other).values(assets_under_management=Decimal("250.00"))
-            )
-            await connection.commit()
+        await _change_without_waiting(profile, other)  # while the import's transaction is open
         changed.append(other)
 
     monkeypatch.setattr(imports, "_check_and_write", write_then_change_another_customer)
@@ -222,3 +229,28 @@ async def test_changes_of_customers_do_not_wait_for_an_import_in_progress(servic
     assert answer.status_code == 200, answer.text
     assert changed == [other]
     assert await _book(profile) == await _rebuilt(profile)
+
+
+async def test_creations_of_customers_do_not_wait_for_one_in_progress(service, monkeypatch):
+    """A creation adds its customer to the book as its last statement: while it screens and
+    rates the customer, another transaction changes a customer of the same day (the book's same
+    rows) without waiting for it."""
+    profile = await service("profile")
+    rerate = risk.rerate
+    changed: list[str] = []
+
+    async def rerate_then_change_another_customer(*args, **kwargs) -> None:
+        await rerate(*args, **kwargs)
+        await _change_without_waiting(profile, other)  # while the creation's transaction is open
+        changed.append(other)
+
+    async with profile.client("admin") as admin:
+        with clock.frozen_at(datetime(2015, 3, 2, 9, 0, tzinfo=UTC)):
+            other = await _create(admin, assets_under_management="100.00")
+            monkeypatch.setattr(risk, "rerate", rerate_then_change_another_customer)
+            created = await _create(admin, assets_under_management="300.00")
+    assert changed == [other]
+    book = await _book(profile)
+    assert book == await _rebuilt(profile)
+    day = {(d, v): n for d, p, s, v, n, *_ in book if p == "day" and str(s) == "2015-03-02" and n}
+    assert sum(n for (d, _), n in day.items() if d == "tier") == 2, created
