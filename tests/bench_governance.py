@@ -5,7 +5,10 @@
    UPDATE of the same rows (no history, no events): what the bookkeeping costs.
 2. `apply-retention` in feedback (survey answers past the behaviour limit, legal holds checked,
    batches of 500 under SKIP LOCKED), beside one plain DELETE of the same rows.
-3. The customer book's triggers (services/profile/book.py) on a write of one customer: the
+3. `mark-dormant` over customers long inactive (each gets the dormant stage, a history row, a
+   `customer.lifecycle_changed` event and an audit row, in batches of 200), beside one plain SQL
+   UPDATE of the same rows.
+4. The customer book's triggers (services/profile/book.py) on a write of one customer: the
    PostgreSQL CPU of an UPDATE changing one customer's tier, and of one changing only their
    last activity, beside the same statements with the triggers disabled.
 
@@ -18,6 +21,7 @@ import asyncio
 import os
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -44,6 +48,32 @@ async def _timed(action) -> float:
     started = time.perf_counter()
     await action()
     return time.perf_counter() - started
+
+
+async def _job_beside_plain_update(
+    engine, *, plain: sa.Update, reset: sa.Update, job: Callable[[], Awaitable[int]], left: sa.Select
+) -> tuple[float, float]:
+    """Seconds of the job's batches until one finds nothing to do, and of one `plain` UPDATE
+    making the bare change first (then undone by `reset`); `left` counts what the job left
+    undone (none, or it fails). Disposes of `engine`."""
+
+    async def plain_update():
+        async with engine.begin() as connection:
+            await connection.execute(plain)
+
+    async def run_job():
+        while await job():
+            pass
+
+    baseline = await _timed(plain_update)
+    async with engine.begin() as connection:
+        await connection.execute(reset)
+    seconds = await _timed(run_job)
+    async with engine.connect() as connection:
+        remaining = await connection.scalar(left)
+    await engine.dispose()
+    assert remaining == 0, remaining
+    return seconds, baseline
 
 
 async def bench_retier(url: str) -> dict:
@@ -81,27 +111,38 @@ async def bench_retier(url: str) -> dict:
             ],
         )
 
-    async def plain_update():
-        async with engine.begin() as connection:
-            await connection.execute(
-                sa.update(Customer)
-                .where(Customer.tier == "mass", Customer.assets_under_management >= 400000)
-                .values(tier="affluent")
-            )
-
-    async def job():
-        while await retier_all(sessions, settings=spec.settings):
-            pass
-
-    baseline = await _timed(plain_update)
-    async with engine.begin() as connection:
-        await connection.execute(sa.update(Customer).values(tier="mass"))
-    seconds = await _timed(job)
-    async with engine.connect() as connection:
-        left = await connection.scalar(sa.select(sa.func.count()).where(Customer.tier == "mass"))
-    await engine.dispose()
-    assert left == 0, left
+    seconds, baseline = await _job_beside_plain_update(
+        engine,
+        plain=sa.update(Customer)
+        .where(Customer.tier == "mass", Customer.assets_under_management >= 400000)
+        .values(tier="affluent"),
+        reset=sa.update(Customer).values(tier="mass"),
+        job=lambda: retier_all(sessions, settings=spec.settings),
+        left=sa.select(sa.func.count()).where(Customer.tier == "mass"),
+    )
     return _entry("retier after a lowered threshold (history + event each)", ROWS, seconds, baseline)
+
+
+async def bench_mark_dormant(url: str) -> dict:
+    """The customers of bench_retier, inactive for two years."""
+    os.environ["PROFILE_DATABASE_URL"] = url
+    spec = spec_of("profile")
+    from services.profile.models import Customer
+    from services.profile.segments import mark_dormant
+
+    engine = db.create_engine(url)
+    sessions = db.session_factory(engine)
+    async with engine.begin() as connection:
+        await connection.execute(sa.update(Customer).values(last_activity_at=now() - timedelta(days=730)))
+
+    seconds, baseline = await _job_beside_plain_update(
+        engine,
+        plain=sa.update(Customer).where(Customer.lifecycle_stage == "active").values(lifecycle_stage="dormant"),
+        reset=sa.update(Customer).values(lifecycle_stage="active"),
+        job=lambda: mark_dormant(sessions, days=spec.settings.dormant_after_days),
+        left=sa.select(sa.func.count()).where(Customer.lifecycle_stage == "active"),
+    )
+    return _entry("mark-dormant (history + event + audit each)", ROWS, seconds, baseline)
 
 
 async def bench_book_triggers(url: str) -> list[dict]:
@@ -200,6 +241,7 @@ async def _main() -> list[dict]:
     print(f"governance jobs, {ROWS:,} rows per cell (PostgreSQL at {databases.ADMIN_URL.rsplit('@', 1)[-1]})")
     return [
         await bench_retier(urls["profile"]),
+        await bench_mark_dormant(urls["profile"]),
         *await bench_book_triggers(urls["profile"]),
         await bench_retention(urls["feedback"]),
     ]

@@ -357,8 +357,7 @@ async def mark_dormant(sessions: async_sessionmaker[AsyncSession], *, days: int,
     )
     async with sessions() as session, session.begin():
         due = list(await session.scalars(query))
-        for customer in due:
-            await service.move_stage(session, customer, Stage.DORMANT, DORMANCY, f"no activity for {days} days")
+        await service.move_stages(session, due, Stage.DORMANT, DORMANCY, f"no activity for {days} days")
     return len(due)
 
 

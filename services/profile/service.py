@@ -3,11 +3,13 @@ lifecycle, reassigned or erased. Each function runs inside the caller's transact
 its events in the outbox and its audit rows there, so all of it commits or none of it does."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from events.contracts import (
     CustomerCreatedV1,
@@ -22,7 +24,7 @@ from events.contracts import (
 from events.contracts.terms import Stage, Tier
 from services.kit import crypto
 from services.kit.clock import now
-from services.kit.db import session_factory
+from services.kit.db import insert_many, session_factory
 from services.kit.identity import Actor
 from services.kit.problems import Conflict, Gone, NotFound
 from services.kit.retention import is_on_hold, place_hold, release_hold
@@ -311,37 +313,83 @@ async def move_stage(
     """`settings` is needed for the move from onboarding to active (the screening guard): without
     them that move is refused, never made unscreened."""
     current = Stage(customer.lifecycle_stage)
-    if stage not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
-        raise Conflict(f"A customer cannot move from {current} to {stage}; from {current} they may move to: {allowed}.")
+    _check_move(current, stage)
     if current == Stage.ONBOARDING and stage == Stage.ACTIVE:
         if settings is None:
             raise TypeError("activation needs the profile settings (the screening guard)")
         await screening.guard_activation(session, customer, actor, settings)
-    customer.lifecycle_stage = stage.value
-    customer.version += 1
-    customer.updated_at = now()
-    session.add(
-        StageChange(
-            customer_id=customer.id,
-            from_stage=current.value,
-            to_stage=stage.value,
-            at=now(),
-            actor=actor.id,
-            reason=reason,
-        )
+    await _write_moves(session, [customer], stage, actor, reason)
+
+
+async def move_stages(
+    session: AsyncSession, customers: Sequence[Customer], stage: Stage, actor: Actor, reason: str
+) -> None:
+    """`move_stage` for a job's batch of customers (loaded in `session`, locked), in a few
+    statements whatever their number; not activation, whose screening guard is per customer."""
+    for customer in customers:
+        current = Stage(customer.lifecycle_stage)
+        _check_move(current, stage)
+        if current == Stage.ONBOARDING and stage == Stage.ACTIVE:
+            raise TypeError("activation goes through move_stage (the screening guard)")
+    await _write_moves(session, customers, stage, actor, reason)
+
+
+def _check_move(current: Stage, stage: Stage) -> None:
+    if stage not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
+        raise Conflict(f"A customer cannot move from {current} to {stage}; from {current} they may move to: {allowed}.")
+
+
+async def _write_moves(
+    session: AsyncSession, customers: Sequence[Customer], stage: Stage, actor: Actor, reason: str
+) -> None:
+    """The moves' writes: the customers' stage (one UPDATE: on PostgreSQL the customer book's
+    trigger runs once, not once per customer), their history rows, events and audit rows."""
+    if not customers:
+        return
+    moment = now()
+    previous = {customer.id: customer.lifecycle_stage for customer in customers}
+    await session.execute(
+        sa.update(Customer)
+        .where(Customer.id.in_(list(previous)))
+        .values(lifecycle_stage=stage.value, version=Customer.version + 1, updated_at=moment)
+        .execution_options(synchronize_session=False)
     )
-    await outbox.emit(
+    for customer in customers:  # as the UPDATE left them, without a second write
+        set_committed_value(customer, "lifecycle_stage", stage.value)
+        set_committed_value(customer, "version", customer.version + 1)
+        set_committed_value(customer, "updated_at", moment)
+    await insert_many(
         session,
-        "customer.lifecycle_changed",
-        CustomerLifecycleChangedV1(customer_id=customer.id, previous_stage=current.value, stage=stage.value),
+        StageChange.__table__,
+        [
+            {
+                "customer_id": i,
+                "from_stage": s,
+                "to_stage": stage.value,
+                "at": moment,
+                "actor": actor.id,
+                "reason": reason,
+            }
+            for i, s in previous.items()
+        ],
     )
-    await audit.record(
+    await outbox.emit_many(
+        session,
+        [
+            (
+                "customer.lifecycle_changed",
+                CustomerLifecycleChangedV1(customer_id=i, previous_stage=s, stage=stage.value),
+            )
+            for i, s in previous.items()
+        ],
+    )
+    await audit.record_many(
         session,
         actor=actor.id,
         role=actor.role,
         action="lifecycle",
-        customer_id=customer.id,
+        customer_ids=list(previous),
         fields=["lifecycle_stage"],
         reason=reason,
     )

@@ -113,21 +113,28 @@ async def test_engagement_lifts_a_tier_while_the_customer_is_active(service):
     assert [h["to_tier"] for h in history] == ["affluent", "mass", "affluent"]
 
 
-async def test_an_inactive_customer_becomes_dormant_and_activity_brings_them_back(service):
+async def test_inactive_customers_become_dormant_and_activity_brings_them_back(service):
     profile = await service("profile")
     async with profile.client(*ADMIN) as admin:
-        customer = await create(admin)
-        await move(admin, customer["id"], "onboarding", "active")
+        customer, second = await create(admin), await create(admin)
+        for moved in (customer, second):
+            await move(admin, moved["id"], "onboarding", "active")
     with clock.shifted(timedelta(days=364)):
         await profile.run_job("mark-dormant")
     async with profile.client(*ADMIN) as admin:
         assert (await admin.get(f"/api/v1/customers/{customer['id']}")).json()["lifecycle_stage"] == "active"
     with clock.shifted(timedelta(days=366)):
-        assert await profile.run_job("mark-dormant") >= 1
+        assert await profile.run_job("mark-dormant") >= 2  # the two in one batch
     async with profile.client(*ADMIN) as admin:
-        assert (await admin.get(f"/api/v1/customers/{customer['id']}")).json()["lifecycle_stage"] == "dormant"
-    changes = await profile.published("customer.lifecycle_changed", customer_id=customer["id"])
-    assert changes[-1].payload["stage"] == "dormant"
+        for dormant in (customer, second):
+            record = (await admin.get(f"/api/v1/customers/{dormant['id']}")).json()
+            assert record["lifecycle_stage"] == "dormant" and record["version"] == dormant["version"] + 3
+            history = (await admin.get(f"/api/v1/customers/{dormant['id']}/lifecycle")).json()
+            assert (history[-1]["from_stage"], history[-1]["to_stage"]) == ("active", "dormant")
+            changes = await profile.published("customer.lifecycle_changed", customer_id=dormant["id"])
+            assert changes[-1].payload == {"customer_id": dormant["id"], "previous_stage": "active", "stage": "dormant"}
+            trail = (await admin.get("/api/v1/audit-records", params={"customer_id": dormant["id"]})).json()
+            assert ("lifecycle", "job:mark-dormant") in {(r["action"], r["actor"]) for r in trail["items"]}
 
     await profile.deliver(
         new_event(
