@@ -42,7 +42,8 @@ def test_a_repeated_credential_is_checked_once(fresh_caches):
 
 
 def test_a_cached_credential_is_refused_once_it_expires(fresh_caches):
-    token = sign_credential(KEY, "admin", "a-1", ttl_seconds=1)
+    # `iat` is the whole second of signing: two seconds leave at least one to verify it in.
+    token = sign_credential(KEY, "admin", "a-1", ttl_seconds=2)
     verify_credential(KEY, token)
     expires = jwt.decode(token, options={"verify_signature": False})["exp"]
     time.sleep(max(0.0, expires - time.time()) + 0.05)
