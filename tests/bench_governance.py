@@ -8,7 +8,10 @@
 3. `mark-dormant` over customers long inactive (each gets the dormant stage, a history row, a
    `customer.lifecycle_changed` event and an audit row, in batches of 200), beside one plain SQL
    UPDATE of the same rows.
-4. The customer book's triggers (services/profile/book.py) on a write of one customer: the
+4. `expire-consents` over consents past their expiry (each gets the expired status, a history
+   row, an audit row and a `consent.expired` event, in batches of 500), beside one plain SQL
+   UPDATE of the same rows.
+5. The customer book's triggers (services/profile/book.py) on a write of one customer: the
    PostgreSQL CPU of an UPDATE changing one customer's tier, and of one changing only their
    last activity, beside the same statements with the triggers disabled.
 
@@ -145,6 +148,47 @@ async def bench_mark_dormant(url: str) -> dict:
     return _entry("mark-dormant (history + event + audit each)", ROWS, seconds, baseline)
 
 
+async def bench_expire_consents(url: str) -> dict:
+    os.environ["CONSENT_DATABASE_URL"] = url
+    from services.consent.models import Consent
+    from services.consent.service import expire_due
+
+    engine = db.create_engine(url)
+    sessions = db.session_factory(engine)
+    granted = now() - timedelta(days=400)
+    async with engine.begin() as connection:
+        await db.insert_many(
+            connection,
+            Consent.__table__,
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "customer_id": f"bench-{i}",
+                    "recipient": "partner.bench",
+                    "recipient_type": "partner",
+                    "purpose": "marketing",
+                    "data_categories": ["basic"],
+                    "legal_basis": "consent",
+                    "channel": "mobile",
+                    "language": "zh-CN",
+                    "status": "active",
+                    "created_at": granted,
+                    "granted_at": granted,
+                    "expires_at": granted + timedelta(days=365),
+                }
+                for i in range(ROWS)
+            ],
+        )
+    seconds, baseline = await _job_beside_plain_update(
+        engine,
+        plain=sa.update(Consent).where(Consent.status == "active").values(status="expired"),
+        reset=sa.update(Consent).values(status="active"),
+        job=lambda: expire_due(sessions),
+        left=sa.select(sa.func.count()).where(Consent.status == "active"),
+    )
+    return _entry("expire-consents (history + audit + event each)", ROWS, seconds, baseline)
+
+
 async def bench_book_triggers(url: str) -> list[dict]:
     """PostgreSQL CPU per one-customer UPDATE with the book's triggers, beside the same UPDATE
     with them disabled (customers from bench_retier)."""
@@ -235,7 +279,7 @@ async def bench_retention(url: str) -> dict:
 async def _main() -> list[dict]:
     prefix = f"{databases.PREFIX}_govbench"
     urls = await databases.recreate(prefix=prefix)
-    for component in ("profile", "feedback"):
+    for component in ("profile", "consent", "feedback"):
         spec = spec_of(component)
         await asyncio.to_thread(upgrade, spec.migrations, urls[component], spec.metadata)
     print(f"governance jobs, {ROWS:,} rows per cell (PostgreSQL at {databases.ADMIN_URL.rsplit('@', 1)[-1]})")
@@ -243,6 +287,7 @@ async def _main() -> list[dict]:
         await bench_retier(urls["profile"]),
         await bench_mark_dormant(urls["profile"]),
         *await bench_book_triggers(urls["profile"]),
+        await bench_expire_consents(urls["consent"]),
         await bench_retention(urls["feedback"]),
     ]
 

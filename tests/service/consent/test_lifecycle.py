@@ -5,6 +5,7 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from services.kit import clock
 from tests.service.consent.helpers import (
@@ -238,20 +239,30 @@ async def test_a_customer_cannot_fetch_another_customers_receipt_or_history(cons
         assert response.json()["detail"] == "No consent has this id."
 
 
-async def test_the_expiry_job_marks_a_lapsed_consent_expired_and_publishes_consent_expired(consent, http):
-    customer_id = await known_customer(consent)
-    granted = await grant(http, grant_body(customer_id, expires_at=in_seconds(60)))
+async def test_the_expiry_job_marks_lapsed_consents_expired_and_publishes_consent_expired(consent, http):
+    customer_ids = [await known_customer(consent), await known_customer(consent)]
+    lapsing = [await grant(http, grant_body(c, expires_at=in_seconds(60 + i))) for i, c in enumerate(customer_ids)]
 
-    with clock.shifted(timedelta(seconds=61)):
-        assert await consent.run_job("expire-consents") >= 1
+    with clock.shifted(timedelta(seconds=62)):
+        assert await consent.run_job("expire-consents") >= 2  # the two in one batch
         assert await consent.run_job("expire-consents") == 0  # marked once
 
-    [event] = await consent_events(consent, "consent.expired", granted["id"])
-    assert event.customer_id == customer_id
-    assert datetime.fromisoformat(event.payload["expired_at"]) == datetime.fromisoformat(granted["expires_at"])
-    changes = (await http.get(f"/api/v1/consents/{granted['id']}/history")).json()
-    assert [(c["from_status"], c["to_status"], c["actor"]) for c in changes] == [
-        (None, "active", customer_id),
-        ("active", "expired", "consent:expire-consents"),
-    ]
-    assert datetime.fromisoformat(changes[-1]["at"]) == datetime.fromisoformat(granted["expires_at"])
+    for customer_id, granted in zip(customer_ids, lapsing, strict=True):
+        [event] = await consent_events(consent, "consent.expired", granted["id"])
+        assert event.customer_id == customer_id
+        assert datetime.fromisoformat(event.payload["expired_at"]) == datetime.fromisoformat(granted["expires_at"])
+        changes = (await http.get(f"/api/v1/consents/{granted['id']}/history")).json()
+        assert [(c["from_status"], c["to_status"], c["actor"]) for c in changes] == [
+            (None, "active", customer_id),
+            ("active", "expired", "consent:expire-consents"),
+        ]
+        # Recorded when it lapsed, each at its own moment, not when the job noticed.
+        assert datetime.fromisoformat(changes[-1]["at"]) == datetime.fromisoformat(granted["expires_at"])
+        async with consent.engine.connect() as connection:
+            actions = set(
+                await connection.scalars(
+                    sa.text("SELECT action FROM audit_log WHERE customer_id = :c AND actor = :a"),
+                    {"c": customer_id, "a": "consent:expire-consents"},
+                )
+            )
+        assert actions == {"consent.expired"}
