@@ -125,6 +125,21 @@ async def test_lifecycle_moves_are_checked_and_kept(profile, client):
     ]
 
 
+async def test_a_lifecycle_move_is_refused_to_another_manager_and_another_customer(profile, client):
+    """Which roles may move a stage at all is the gateway's policy (tests/system/gateway/test_access.py);
+    the service keeps each caller to their own customers."""
+    customer = await create(client, headers=MANAGER)
+    lifecycle = f"{CUSTOMERS}/{customer['id']}/lifecycle"
+    move = {"stage": "onboarding", "reason": "kyc"}
+    other_manager = caller_headers("relationship_manager", "rm-8")
+    assert (await client.post(lifecycle, json=move, headers=other_manager)).status_code == 404
+    other = caller_headers("customer", "someone-else", customer_scope="someone-else")
+    assert (await client.post(lifecycle, json=move, headers=other)).status_code == 404
+    history = (await client.get(lifecycle, headers=MANAGER)).json()
+    assert [h["to_stage"] for h in history] == ["prospect"]  # nothing moved
+    assert (await client.get(f"{CUSTOMERS}/{customer['id']}", headers=MANAGER)).json()["version"] == 1
+
+
 async def test_managers_see_and_list_only_their_own_customers(client):
     mine = await create(client, headers=MANAGER)
     assert mine["relationship_manager_id"] == "rm-7"
