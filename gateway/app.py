@@ -45,7 +45,7 @@ SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 def spec() -> ServiceSpec:
     settings = GatewaySettings()
-    policy = load_policy(settings.policy_file)
+    policy = load_policy(settings.access_policy_file)
     # Consent events evict cached permits (no consumer group: every replica reads them all).
     consumed_topics = [topics.CONSENT]
 

@@ -189,6 +189,10 @@ class Policy(BaseModel):
         return walk(body), in_clear
 
 
+# The policy as shipped (the default of CRM_ACCESS_POLICY_FILE, read by the gateway and every service).
+POLICY_FILE = Path(__file__).parent / "policy.yaml"
+
+
 def load_policy(path: Path) -> Policy:
     # libyaml's loader: the same document as the pure-Python one, read in a tenth of the time.
     return Policy.model_validate(yaml.load(path.read_text(), Loader=yaml.CSafeLoader))

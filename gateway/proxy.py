@@ -21,6 +21,7 @@ from gateway.limits import RateLimits, check_json_depth, read_body
 from gateway.policy import ObjectOwner, Policy, Route, TokenBearer
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream, UpstreamError, UpstreamResponse
+from services.kit.access import ANONYMOUS_ROLE
 from services.kit.identity import GATEWAY_ROLE, credential_headers
 from services.kit.observability import tracing_recorded
 from services.kit.problems import BadGateway, Forbidden, GatewayTimeout, NotFound, Problem, Unauthorized
@@ -28,7 +29,7 @@ from services.kit.problems import BadGateway, Forbidden, GatewayTimeout, NotFoun
 log = structlog.get_logger(__name__)
 
 # The caller of a token_bearer route: no identity, no role, nothing in clear.
-ANONYMOUS = Caller(subject="anonymous", role="anonymous")
+ANONYMOUS = Caller(subject="anonymous", role=ANONYMOUS_ROLE)
 FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
 MAX_REASON_CHARS = 500
 

@@ -50,8 +50,6 @@ class GatewaySettings(ComponentSettings):
     # Serve the interactive API viewer (/docs); the document itself always needs a token.
     docs_enabled: bool = True
 
-    policy_file: Path = Path(__file__).parent / "policy.yaml"
-
     # Key of the per-recipient pseudonyms that replace customer ids in data shared with partners
     # (HMAC-SHA256, base64, at least 256 bits); from a KMS-backed secret in production.
     pseudonym_key: str = ""

@@ -20,7 +20,9 @@ from events.consumer import EventConsumer, Handler
 from events.contracts import topics
 from events.outbox import Outbox
 from events.store import purge_messaging
+from gateway.policy import load_policy
 from services.kit import crypto, db, migrations
+from services.kit.access import RouteRoles
 from services.kit.audit import AuditTrail, CheckpointStore
 from services.kit.catalogue import Catalogue
 from services.kit.clock import now
@@ -215,6 +217,7 @@ def build_app(spec: ServiceSpec, *, background: bool = True, engine: AsyncEngine
     )
     install_problem_handlers(app)
     install_observability(app, spec.name)
+    app.state.route_roles = RouteRoles.of(load_policy(settings.access_policy_file), spec.name)
     for middleware, options in spec.middleware:
         app.add_middleware(middleware, **options)
 

@@ -133,9 +133,13 @@ async def caller(request: Request) -> Actor:
     read from the request itself: declared as a header parameter, it went through FastAPI's
     parameter validation on every call, for a value `verify_credential` checks anyway.
 
+    A role the access policy does not grant the route is refused (403), as the gateway does.
+
     A caller scoped to one customer gets, on any route whose path names another customer, the
     404 an unknown id gets: every service holds to the scope itself, not only the gateway."""
     actor = verify_credential(request.app.state.settings.service_identity_key, request.headers.get(CREDENTIAL_HEADER))
+    # The role is checked again here, against the route the request matched (services/kit/access.py).
+    request.app.state.route_roles.check(actor.role, request.method, request.scope["route"].path)
     named = request.path_params.get("customer_id")
     if named is not None and not actor.reaches(named):
         raise NotFound("No customer has this id.")

@@ -7,6 +7,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events import kafka, outbox
+from gateway.policy import POLICY_FILE
 
 # Local state for the embedded default (SQLite files, dev signing key) lives here, outside git.
 DEV_DIR = Path(__file__).resolve().parents[2] / ".dev"
@@ -74,6 +75,12 @@ class ComponentSettings(BaseSettings):
     # services/kit/identity.py. Base64, at least 256 bits; from a KMS-backed secret in production.
     # Needed by the serving processes only (resolved when the app is built), not by migrations.
     service_identity_key: str = Field(default="", validation_alias=AliasChoices(SERVICE_IDENTITY_KEY_SETTING))
+    # The access policy: which role may call which route (the gateway enforces it for every
+    # call, each service again for its own routes: services/kit/access.py). One file for all.
+    access_policy_file: Path = Field(
+        default=POLICY_FILE,
+        validation_alias=AliasChoices("CRM_ACCESS_POLICY_FILE"),
+    )
     log_level: str = "INFO"
     # How often the outbox relay looks for unsent events when nothing woke it (seconds).
     outbox_poll_interval: float = 0.2

@@ -167,13 +167,21 @@ async def test_the_decision_route_is_documented_with_its_question_and_answer(con
     assert "422" in operation["responses"]
 
 
-async def test_a_customer_asks_about_themselves_only(consent):
+async def test_decisions_are_refused_to_roles_the_policy_does_not_let_ask(consent):
+    """The gateway asks before every share, and compliance looks; a customer or a manager asking
+    directly is refused by the service (its hot route checks the role as every route does)."""
     me, someone_else = await known_customer(consent), await known_customer(consent)
     question = {"recipient": "r", "purpose": "marketing", "data_categories": ["basic"]}
 
     async with consent.client("customer", me, customer_scope=me) as http:
         mine = await http.post("/api/v1/decisions", json={**question, "customer_id": me})
         theirs = await http.post("/api/v1/decisions", json={**question, "customer_id": someone_else})
+    async with consent.client("relationship_manager", "rm-1") as http:
+        managers = await http.post("/api/v1/decisions", json={**question, "customer_id": me})
+    async with consent.client("compliance_officer", "co-1") as http:
+        allowed = await http.post("/api/v1/decisions", json={**question, "customer_id": me})
 
-    assert (mine.status_code, mine.json()["reason"]) == (200, "no_consent")
-    assert theirs.status_code == 404 and theirs.headers["content-type"] == PROBLEM
+    assert [r.status_code for r in (mine, theirs, managers)] == [403, 403, 403]
+    assert mine.headers["content-type"] == PROBLEM
+    assert mine.json()["detail"].endswith("these roles may: admin, compliance_officer.")
+    assert (allowed.status_code, allowed.json()["reason"]) == (200, "no_consent")

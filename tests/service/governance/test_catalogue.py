@@ -4,6 +4,7 @@
 import pytest
 
 from services.kit.catalogue import undeclared_columns
+from services.kit.identity import GATEWAY_ROLE
 
 SERVICES = ["profile", "consent", "recommendation", "churn", "feedback"]
 
@@ -11,7 +12,7 @@ SERVICES = ["profile", "consent", "recommendation", "churn", "feedback"]
 @pytest.mark.parametrize("component", SERVICES)
 async def test_each_component_serves_a_declaration_for_every_column(service, component):
     svc = await service(component)
-    async with svc.client("service_agent", "agent-1") as http:
+    async with svc.client(GATEWAY_ROLE, "gateway") as http:  # the gateway merges them (gateway/local.py)
         answer = await http.get("/api/v1/data-declarations")
     assert answer.status_code == 200, answer.text
     served = {(f["table"], f["name"]) for f in answer.json()}

@@ -101,10 +101,12 @@ async def test_the_sums_equal_a_scan_after_every_kind_of_write(service):
             await _assess(profile, kept, "C2")  # out of the high-risk count
             answer = await admin.post(f"/api/v1/customers/{erased}/erasure", json={"reason": "customer asked"})
             assert answer.status_code == 202, answer.text
-            rows = customers(COPY_MIN_ROWS + 5)  # the COPY path
+            rows = customers(COPY_MIN_ROWS + 5)  # the COPY path, by an admin, into one portfolio
+            for row in rows:
+                row["relationship_manager_id"] = "rm-book-a"
             for row in rows[:3]:
                 row["lifecycle_stage"] = "churned"  # churn moves the import adds to the book
-            imported = await manager.post(
+            imported = await admin.post(
                 "/api/v1/customers/imports", content=csv_file(rows), headers={"content-type": "text/csv"}
             )
             assert imported.status_code == 200, imported.text
@@ -220,8 +222,8 @@ async def test_changes_of_customers_do_not_wait_for_an_import_in_progress(servic
         changed.append(other)
 
     monkeypatch.setattr(imports, "_check_and_write", write_then_change_another_customer)
-    async with profile.client("relationship_manager", "rm-book-c") as manager:
-        answer = await manager.post(
+    async with profile.client("admin", "admin-book-c") as admin:
+        answer = await admin.post(
             "/api/v1/customers/imports",
             content=csv_file(customers(COPY_MIN_ROWS + 5)),
             headers={"content-type": "text/csv"},

@@ -125,16 +125,26 @@ async def test_lifecycle_moves_are_checked_and_kept(profile, client):
     ]
 
 
-async def test_a_lifecycle_move_is_refused_to_another_manager_and_another_customer(profile, client):
-    """Which roles may move a stage at all is the gateway's policy (tests/system/gateway/test_access.py);
-    the service keeps each caller to their own customers."""
+async def test_a_lifecycle_move_is_refused_to_another_manager_and_to_roles_that_may_not_move(profile, client):
+    """The service keeps managers to their own customers, and refuses the roles the access policy
+    does not let move a stage, the customer's own credential included, as the gateway does."""
     customer = await create(client, headers=MANAGER)
     lifecycle = f"{CUSTOMERS}/{customer['id']}/lifecycle"
     move = {"stage": "onboarding", "reason": "kyc"}
     other_manager = caller_headers("relationship_manager", "rm-8")
     assert (await client.post(lifecycle, json=move, headers=other_manager)).status_code == 404
-    other = caller_headers("customer", "someone-else", customer_scope="someone-else")
-    assert (await client.post(lifecycle, json=move, headers=other)).status_code == 404
+    for role, subject in (("customer", customer["id"]), ("customer", "someone-else"), ("service_agent", "agent-1")):
+        refused = await client.post(
+            lifecycle,
+            json=move,
+            headers=caller_headers(role, subject, customer_scope=subject if role == "customer" else None),
+        )
+        assert refused.status_code == 403, (role, subject)
+        assert (
+            refused.json()["detail"]
+            == f"The role '{role}' may not call POST /api/v1/customers/{{customer_id}}/lifecycle; "
+            "these roles may: admin, relationship_manager."
+        )
     history = (await client.get(lifecycle, headers=MANAGER)).json()
     assert [h["to_stage"] for h in history] == ["prospect"]  # nothing moved
     assert (await client.get(f"{CUSTOMERS}/{customer['id']}", headers=MANAGER)).json()["version"] == 1
@@ -169,10 +179,15 @@ async def test_a_customer_reads_their_own_record_and_no_one_elses(client):
     assert (await client.get(f"{CUSTOMERS}/{mine['id']}", headers=me)).json() == mine
     refused = await client.get(f"{CUSTOMERS}/{other['id']}", headers=me)
     assert refused.status_code == 404 and refused.headers["content-type"] == "application/problem+json"
-    listed = (await client.get(CUSTOMERS, params={"limit": 500}, headers=me)).json()["items"]
-    assert listed == [mine]
+    # Listing and searching the book are not a customer's routes (the access policy): refused
+    # by the service as by the gateway.
+    listed = await client.get(CUSTOMERS, params={"limit": 500}, headers=me)
     found = await client.post(f"{CUSTOMERS}/search", json={"national_id": other["national_id"]}, headers=me)
-    assert found.json() == []
+    assert (listed.status_code, found.status_code) == (403, 403)
+    assert listed.json()["detail"] == (
+        "The role 'customer' may not call GET /api/v1/customers; these roles may: admin, compliance_officer, "
+        "relationship_manager."
+    )
 
 
 async def test_lost_update_is_refused_with_412(client):

@@ -133,7 +133,8 @@ async def test_inactive_customers_become_dormant_and_activity_brings_them_back(s
             assert (history[-1]["from_stage"], history[-1]["to_stage"]) == ("active", "dormant")
             changes = await profile.published("customer.lifecycle_changed", customer_id=dormant["id"])
             assert changes[-1].payload == {"customer_id": dormant["id"], "previous_stage": "active", "stage": "dormant"}
-            trail = (await admin.get("/api/v1/audit-records", params={"customer_id": dormant["id"]})).json()
+            async with profile.client("compliance_officer", "co-1") as officer:
+                trail = (await officer.get("/api/v1/audit-records", params={"customer_id": dormant["id"]})).json()
             assert ("lifecycle", "job:mark-dormant") in {(r["action"], r["actor"]) for r in trail["items"]}
 
     await profile.deliver(

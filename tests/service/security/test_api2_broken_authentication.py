@@ -4,7 +4,7 @@ document or metrics are served to them."""
 
 import pytest
 
-from services.kit.identity import CREDENTIAL_HEADER, sign_credential
+from services.kit.identity import CREDENTIAL_HEADER, GATEWAY_ROLE, sign_credential
 
 ROUTES = [
     ("profile", "GET", "/api/v1/customers"),
@@ -32,9 +32,11 @@ async def test_anonymous_and_forged_calls_are_refused(service, component, method
 @pytest.mark.parametrize("component", ["profile", "consent", "feedback"])
 async def test_documents_need_a_credential_and_metrics_are_not_on_the_api_port(service, component):
     svc = await service(component)
-    async with svc.client() as anonymous, svc.client("admin") as admin:
+    async with svc.client() as anonymous, svc.client("admin") as admin, svc.client(GATEWAY_ROLE, "gateway") as gateway:
         assert (await anonymous.get("/openapi.json")).status_code == 401
-        assert (await admin.get("/openapi.json")).status_code == 200
+        # The gateway merges the documents (gateway/openapi.py); no person reads a service's own.
+        assert (await admin.get("/openapi.json")).status_code == 403
+        assert (await gateway.get("/openapi.json")).status_code == 200
         for path in ("/docs", "/redoc", "/metrics"):
             assert (await admin.get(path)).status_code == 404, path
         assert (await anonymous.get("/healthz")).status_code == 200  # probes stay open

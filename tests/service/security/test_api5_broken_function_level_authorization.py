@@ -1,9 +1,17 @@
 """OWASP API5:2023 Broken Function Level Authorization: staff cannot create an active consent
-alone (maker-checker), and customers cannot use staff-only fields (issue 7, item 3)."""
+alone (maker-checker), customers cannot use staff-only fields (issue 7, item 3), and every
+service refuses, route by route, the roles the access policy does not grant (services/kit/access.py)."""
 
+import re
 import uuid
 
 import pytest
+from fastapi.routing import APIRoute
+
+from gateway.policy import load_policy
+from services.kit.access import ANONYMOUS_ROLE
+from services.kit.observability import fastapi_instrumentation
+from services.kit.settings import ComponentSettings
 
 
 def body(customer_id: str, **changes) -> dict:
@@ -29,7 +37,10 @@ async def test_staff_cannot_grant_a_consent_directly(consent, role):
     async with consent.client(role, f"{role}-1") as http:
         response = await http.post("/api/v1/consents", json=body(customer_id))
     assert response.status_code == 403, response.text
-    assert "consent-requests" in response.json()["detail"]
+    # Refused by the role before the grant's own rule (which points staff to /consent-requests).
+    assert (
+        response.json()["detail"] == f"The role '{role}' may not call POST /api/v1/consents; these roles may: customer."
+    )
     assert await consent.published("consent.granted", customer_id=customer_id) == []
 
 
@@ -72,3 +83,59 @@ async def test_staff_consent_becomes_active_only_when_a_second_person_approves(c
         "admin-1",
         "co-2",
     )
+
+
+SERVICES = ["profile", "consent", "recommendation", "churn", "feedback"]
+POLICY = load_policy(ComponentSettings().access_policy_file)
+ROLES = [*POLICY.roles, ANONYMOUS_ROLE]
+# Routes only the gateway calls, in its own name: documents, catalogues, a customer's manager.
+GATEWAY_ONLY = {
+    ("GET", "/openapi.json"),
+    ("GET", "/api/v1/data-declarations"),
+    ("GET", "/api/v1/customers/{customer_id}/relationship-manager"),
+}
+
+
+def _called_routes(app) -> list[tuple[str, str]]:
+    """(method, template) of every route of the app that a caller's credential opens."""
+    listed = fastapi_instrumentation()._flatten_routes(app.routes)
+    return sorted(
+        (method, route.path)
+        for route in listed
+        if isinstance(route.route, APIRoute) and route.path not in ("/healthz", "/readyz")
+        for method in route.methods
+    )
+
+
+@pytest.mark.parametrize("component", SERVICES)
+async def test_every_route_refuses_the_roles_the_policy_does_not_grant_it_and_writes_nothing(service, component):
+    """Each service holds to the access policy on each of its routes, not only the gateway: a
+    role the policy does not grant a route gets the 403 the gateway gives, before any work, and a
+    granted one gets past that check (whatever its dummy ids and empty body then earn)."""
+    svc = await service(component)
+    grants = svc.app.state.route_roles.grants
+    routes = _called_routes(svc.app)
+    # Every route is some role's, but the gateway's own look-ups (found by the policy's paths,
+    # through `upstream_path` where the gateway's path differs).
+    assert {route for route in routes if not grants.get(route)} <= GATEWAY_ONLY
+    before = await svc.published()
+    refused_calls = granted_calls = 0
+    for method, path in routes:
+        url = re.sub(r"\{[^}]+\}", "c-matrix-1", path)
+        granted = grants.get((method, path), frozenset())
+        for role in ROLES:
+            async with svc.client(
+                role, "c-matrix-1", customer_scope="c-matrix-1" if role == "customer" else None
+            ) as http:
+                answer = await http.request(method, url, json={} if method != "GET" else None)
+            refusal = f"The role '{role}' may not call {method} {path}; "
+            if role in granted:
+                granted_calls += 1
+                assert answer.status_code != 403 or not answer.json()["detail"].startswith(refusal), (method, path)
+            else:
+                refused_calls += 1
+                assert answer.status_code == 403, (role, method, path, answer.text)
+                assert answer.headers["content-type"] == "application/problem+json"
+                assert answer.json()["detail"].startswith(refusal), answer.text
+    assert refused_calls and granted_calls
+    assert await svc.published() == before  # no refused call left an event (nor a granted one, on dummy ids)

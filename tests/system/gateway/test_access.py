@@ -461,7 +461,7 @@ async def test_merged_openapi_documents_every_route(system, client):
     from gateway.policy import load_policy
     from gateway.settings import GatewaySettings
 
-    for route in load_policy(GatewaySettings().policy_file).routes:
+    for route in load_policy(GatewaySettings().access_policy_file).routes:
         assert route.method.lower() in document["paths"].get(route.path, {}), (route.method, route.path)
     assert "bearer" in document["components"]["securitySchemes"]
 
