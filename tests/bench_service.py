@@ -134,8 +134,8 @@ async def _load(url: str) -> dict[str, float]:
             await connection.execute(f'DROP INDEX "{index["indexname"]}"')
         await connection.copy_records_to_table(
             "known_customers",
-            records=[(c, None, t, False, END) for c, t in customers],
-            columns=["customer_id", "relationship_manager_id", "tier", "erased", "updated_at"],
+            records=[(c, None, t, None, END) for c, t in customers],
+            columns=["customer_id", "relationship_manager_id", "tier", "erased_at", "updated_at"],
         )
         await connection.copy_records_to_table(
             "feedback",
