@@ -123,7 +123,7 @@ async def unsent_events(system: System, component: str) -> int:
 
 async def test_writes_go_on_while_the_broker_hangs(pair, outage_broker):
     writer = ComplaintWriter(pair, str(uuid.uuid4()))
-    async with httpx.AsyncClient(timeout=30, headers=caller_headers("service_agent", "agent-1")) as http:
+    async with httpx.AsyncClient(timeout=30, headers=caller_headers("admin", "admin-1")) as http:
         await writer.write(http)  # the feedback service knows the customer before the broker hangs
         background = asyncio.create_task(writer.write_for(http, seconds=6))
         await asyncio.sleep(1.5)
@@ -147,7 +147,7 @@ async def test_writes_go_on_while_the_broker_hangs(pair, outage_broker):
 
 async def test_broker_restart_loses_no_committed_event(pair, outage_broker):
     writer = ComplaintWriter(pair, str(uuid.uuid4()))
-    async with httpx.AsyncClient(timeout=30, headers=caller_headers("service_agent", "agent-1")) as http:
+    async with httpx.AsyncClient(timeout=30, headers=caller_headers("admin", "admin-1")) as http:
         await writer.write(http, 10)
         await assert_settles_at(http, pair, writer.customer_id, 10, settled=False)
 
@@ -177,7 +177,7 @@ async def test_broker_restart_loses_no_committed_event(pair, outage_broker):
 async def test_republished_events_are_applied_once(pair, outage_broker):
     """A relay that crashed after publishing re-sends its batch; the consumer's inbox drops it."""
     writer = ComplaintWriter(pair, str(uuid.uuid4()))
-    async with httpx.AsyncClient(timeout=30, headers=caller_headers("service_agent", "agent-1")) as http:
+    async with httpx.AsyncClient(timeout=30, headers=caller_headers("admin", "admin-1")) as http:
         await writer.write(http, 5)
         await assert_settles_at(http, pair, writer.customer_id, 5, settled=False)
 
