@@ -11,7 +11,10 @@
 4. `expire-consents` over consents past their expiry (each gets the expired status, a history
    row, an audit row and a `consent.expired` event, in batches of 500), beside one plain SQL
    UPDATE of the same rows.
-5. The customer book's triggers (services/profile/book.py) on a write of one customer: the
+5. `expire-points` in churn over a ledger whose every customer has lapsed points (each gets an
+   `expire` movement under its account's row lock, batches of 100), beside one plain INSERT of
+   the same movements (no locks, no balances).
+6. The customer book's triggers (services/profile/book.py) on a write of one customer: the
    PostgreSQL CPU of an UPDATE changing one customer's tier, and of one changing only their
    last activity, beside the same statements with the triggers disabled.
 
@@ -54,7 +57,7 @@ async def _timed(action) -> float:
 
 
 async def _job_beside_plain_update(
-    engine, *, plain: sa.Update, reset: sa.Update, job: Callable[[], Awaitable[int]], left: sa.Select
+    engine, *, plain: sa.Executable, reset: sa.Executable, job: Callable[[], Awaitable[int]], left: sa.Select
 ) -> tuple[float, float]:
     """Seconds of the job's batches until one finds nothing to do, and of one `plain` UPDATE
     making the bare change first (then undone by `reset`); `left` counts what the job left
@@ -189,6 +192,63 @@ async def bench_expire_consents(url: str) -> dict:
     return _entry("expire-consents (history + audit + event each)", ROWS, seconds, baseline)
 
 
+async def bench_expire_points(url: str) -> dict:
+    """ROWS customers with LOTS lapsed lots each: the ledger the expiry walks is LOTS times the
+    customers it expires."""
+    lots = 10
+    os.environ["CHURN_DATABASE_URL"] = url
+    expiry = next(job for job in spec_of("churn").jobs if job.name == "expire-points")
+    from services.churn.points.models import PointsAccount, PointsMovement
+
+    engine = db.create_engine(url)
+    sessions = db.session_factory(engine)
+    granted = now() - timedelta(days=400)
+    customers = [f"bench-{i:06d}" for i in range(ROWS)]
+    async with engine.begin() as connection:
+        await db.insert_many(
+            connection,
+            PointsAccount.__table__,
+            [{"customer_id": c, "balance": 10 * lots, "updated_at": granted} for c in customers],
+        )
+        await db.insert_many(
+            connection,
+            PointsMovement.__table__,
+            [
+                {
+                    "customer_id": c,
+                    "kind": "adjust",
+                    "points": 10,
+                    "source_id": f"bench:{c}:{lot}",
+                    "reason": "bench",
+                    "created_at": granted,
+                    "expires_at": granted + timedelta(days=365),
+                }
+                for c in customers
+                for lot in range(lots)
+            ],
+        )
+        await connection.execute(sa.text("ANALYZE points_movements"))  # as autovacuum would after a bulk load
+    expired = PointsMovement.kind == "expire"
+    lapsed = sa.select(
+        PointsMovement.customer_id,
+        sa.literal("expire"),
+        -sa.func.sum(PointsMovement.points),
+        sa.literal("plain:") + PointsMovement.customer_id,
+        sa.literal("expired"),
+        sa.func.now(),
+    ).group_by(PointsMovement.customer_id)
+    seconds, baseline = await _job_beside_plain_update(
+        engine,
+        plain=sa.insert(PointsMovement).from_select(
+            ["customer_id", "kind", "points", "source_id", "reason", "created_at"], lapsed
+        ),
+        reset=sa.delete(PointsMovement).where(expired),
+        job=lambda: expiry.run(sessions),
+        left=sa.select(sa.func.count()).select_from(PointsAccount).where(PointsAccount.balance > 0),
+    )
+    return _entry(f"expire-points (ledger of {lots} lots per customer)", ROWS, seconds, baseline)
+
+
 async def bench_book_triggers(url: str) -> list[dict]:
     """PostgreSQL CPU per one-customer UPDATE with the book's triggers, beside the same UPDATE
     with them disabled (customers from bench_retier)."""
@@ -279,7 +339,7 @@ async def bench_retention(url: str) -> dict:
 async def _main() -> list[dict]:
     prefix = f"{databases.PREFIX}_govbench"
     urls = await databases.recreate(prefix=prefix)
-    for component in ("profile", "consent", "feedback"):
+    for component in ("profile", "consent", "feedback", "churn"):
         spec = spec_of(component)
         await asyncio.to_thread(upgrade, spec.migrations, urls[component], spec.metadata)
     print(f"governance jobs, {ROWS:,} rows per cell (PostgreSQL at {databases.ADMIN_URL.rsplit('@', 1)[-1]})")
@@ -288,6 +348,7 @@ async def _main() -> list[dict]:
         await bench_mark_dormant(urls["profile"]),
         *await bench_book_triggers(urls["profile"]),
         await bench_expire_consents(urls["consent"]),
+        await bench_expire_points(urls["churn"]),
         await bench_retention(urls["feedback"]),
     ]
 

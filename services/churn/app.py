@@ -68,7 +68,7 @@ def spec() -> ServiceSpec:
         handlers={**ChurnEvents(settings, scorer).handlers(), **legal_hold_handlers(models.legal_holds)},
         consumed_topics=[topics.CUSTOMER, topics.FEEDBACK, topics.COMPLAINT, topics.COREBANKING_ACTIVITY],
         jobs=[
-            PeriodicJob("expire-points", every_seconds=3600, run=ledger.expire_due),
+            PeriodicJob("expire-points", every_seconds=3600, run=ledger.PointsExpiry()),
             PeriodicJob("revalue-customers", every_seconds=60, run=value.revalue_job(settings)),
             retention_job(RULES, settings.retention_days, models.legal_holds),
         ],

@@ -151,14 +151,14 @@ async def test_expiry_is_a_scheduled_movement_of_unspent_old_points(service, tmp
                 json={"points": 30, "request_id": str(uuid.uuid4())},
             )
             assert answer.status_code == 201
-        await ledger.expire_due(churn.sessions)  # nothing of this customer has lapsed yet
+        await churn.run_job("expire-points")  # nothing of this customer has lapsed yet
         assert await balance(churn, customer_id) == 120
     with clock.frozen_at(start + timedelta(days=366)):
-        await ledger.expire_due(churn.sessions)
+        await churn.run_job("expire-points")
         assert await balance(churn, customer_id) == 50  # the 70 left of the first 100 lapsed
-        assert await ledger.expire_due(churn.sessions) == 0  # run again: nothing more
+        assert await churn.run_job("expire-points") == 0  # run again: nothing more
     with clock.frozen_at(start + timedelta(days=600)):
-        await ledger.expire_due(churn.sessions)
+        await churn.run_job("expire-points")
         assert await balance(churn, customer_id) == 0
         async with churn.client("customer", customer_id) as http:
             history = (await http.get(f"/api/v1/customers/{customer_id}/points/history")).json()
@@ -169,6 +169,70 @@ async def test_expiry_is_a_scheduled_movement_of_unspent_old_points(service, tmp
         ("adjust", 50),
         ("adjust", 100),
     ]
+
+
+async def customers_with_a_lot(churn, count: int, points: int, granted_at: datetime) -> list[str]:
+    """`count` new customers, in id order, each granted `points` at `granted_at` (lapsing a year on)."""
+    customers = sorted(f"c-lot-{uuid.uuid4().hex[:12]}" for _ in range(count))
+    with clock.frozen_at(granted_at):
+        for customer_id in customers:
+            await grant(churn, customer_id, points)
+    return customers
+
+
+async def expiries(churn, customers: list[str]) -> list[tuple[str, int, int]]:
+    """(customer, expire movements, points they took), in id order."""
+    movement = ledger.PointsMovement
+    async with churn.sessions() as session:
+        rows = await session.execute(
+            sa.select(movement.customer_id, sa.func.count(), sa.func.sum(movement.points))
+            .where(movement.customer_id.in_(customers), movement.kind == "expire")
+            .group_by(movement.customer_id)
+            .order_by(movement.customer_id)
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_an_expiry_pass_takes_customers_in_batches_after_the_last_one_and_each_once(
+    service, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(ledger, "EXPIRY_BATCH", 3)
+    churn = await service("churn", CHURN_MODEL_DIR=str(tmp_path))
+    start = datetime(2031, 1, 1, tzinfo=UTC)
+    ours = await customers_with_a_lot(churn, 7, 40, start)
+    expiry = ledger.PointsExpiry()
+    runs = []
+    with clock.frozen_at(start + timedelta(days=400)):
+        while handled := await expiry(churn.sessions):
+            runs.append((handled, expiry.after))
+        assert await expiry(churn.sessions) == 0  # a new pass: nothing left
+    # Full batches moved the cursor on; the short one ended the pass (other tests' customers
+    # may lapse by then too, so only the shape is fixed).
+    assert len(runs) >= 3 and all(handled <= 3 for handled, _ in runs)
+    assert runs[0] == (3, runs[0][1]) and runs[0][1] != ""  # a full batch: the next run starts after it
+    assert [after for _, after in runs[:-1]] == sorted(after for _, after in runs[:-1]) and runs[-1][1] == ""
+    assert await expiries(churn, ours) == [(customer_id, 1, -40) for customer_id in ours]
+    assert [await balance(churn, customer_id) for customer_id in ours] == [0] * 7
+
+
+async def test_a_replica_expiring_while_another_is_mid_batch_takes_nothing_twice(service, tmp_path):
+    churn = await service("churn", CHURN_MODEL_DIR=str(tmp_path))
+    start = datetime(2033, 1, 1, tzinfo=UTC)
+    ours = await customers_with_a_lot(churn, 5, 25, start)
+    with clock.frozen_at(start + timedelta(days=400)):
+        async with churn.sessions() as first, first.begin():
+            await ledger._expire(first, ours, clock.now())  # one replica's batch, not committed yet
+
+            async def drain(expiry: ledger.PointsExpiry) -> None:
+                while await expiry(churn.sessions):
+                    pass
+
+            second = asyncio.create_task(drain(ledger.PointsExpiry()))  # it saw the points lapsed
+            await asyncio.sleep(0.5)
+            assert not second.done()  # waiting for the first replica's locks
+        await second
+    assert await expiries(churn, ours) == [(customer_id, 1, -25) for customer_id in ours]
+    assert [await balance(churn, customer_id) for customer_id in ours] == [0] * 5
 
 
 async def test_only_permitted_roles_redeem_or_adjust(service, tmp_path):
