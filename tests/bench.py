@@ -1018,7 +1018,7 @@ async def _import(system: System) -> list[dict]:
 
     print(
         "\n6. Bulk import (POST /api/v1/customers/imports, one CSV file, direct to profile, "
-        "role relationship_manager)\n",
+        "role admin)\n",
         flush=True,
     )
     print(f"  rows                      {IMPORT_ROWS:>12,}", flush=True)
