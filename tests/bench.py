@@ -1017,8 +1017,7 @@ async def _import(system: System) -> list[dict]:
     growth_mib = (peak - before["VmRSS"]) / 1024
 
     print(
-        "\n6. Bulk import (POST /api/v1/customers/imports, one CSV file, direct to profile, "
-        "role admin)\n",
+        "\n6. Bulk import (POST /api/v1/customers/imports, one CSV file, direct to profile, role admin)\n",
         flush=True,
     )
     print(f"  rows                      {IMPORT_ROWS:>12,}", flush=True)
