@@ -32,6 +32,14 @@ class RouteRoles:
                 grants.setdefault((route.method, route.upstream_path or route.path), set()).update(_roles(route))
         return cls({key: frozenset(roles) for key, roles in grants.items()})
 
+    def require_served(self, served: set[tuple[str, str]], service: str) -> None:
+        """Refuses to start when the policy grants roles on a route this service does not serve
+        (a mistyped path would otherwise leave the real route to the gateway alone)."""
+        unknown = sorted(set(self.grants) - served)
+        if unknown:
+            listed = "; ".join(f"{method} {path}" for method, path in unknown)
+            raise ValueError(f"The access policy names routes the {service} service does not serve: {listed}")
+
     def check(self, role: str, method: str, path: str) -> None:
         """Refuses (403) a role the policy does not grant this route; a route the policy does
         not list is the gateway's own (its look-ups)."""

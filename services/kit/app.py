@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
@@ -264,4 +265,14 @@ def build_app(spec: ServiceSpec, *, background: bool = True, engine: AsyncEngine
         app.include_router(spec.catalogue.router(), dependencies=guarded)
     if spec.static_mounts is not None:
         spec.static_mounts(app)
+    if guarded:
+        routers = [*spec.routers, app.router]
+        served = {
+            (method, route.path)
+            for router in routers
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            for method in route.methods or ()
+        }
+        app.state.route_roles.require_served(served, spec.name)
     return app
