@@ -56,14 +56,14 @@ async def _timed(action) -> float:
     return time.perf_counter() - started
 
 
-async def _job_beside_plain_update(
+async def _job_beside_plain_statement(
     engine, *, plain: sa.Executable, reset: sa.Executable, job: Callable[[], Awaitable[int]], left: sa.Select
 ) -> tuple[float, float]:
-    """Seconds of the job's batches until one finds nothing to do, and of one `plain` UPDATE
-    making the bare change first (then undone by `reset`); `left` counts what the job left
+    """Seconds of the job's batches until one finds nothing to do, and of one `plain` statement
+    (an UPDATE, DELETE or INSERT) making the bare change first (then undone by `reset`); `left` counts what the job left
     undone (none, or it fails). Disposes of `engine`."""
 
-    async def plain_update():
+    async def plain_statement():
         async with engine.begin() as connection:
             await connection.execute(plain)
 
@@ -71,7 +71,7 @@ async def _job_beside_plain_update(
         while await job():
             pass
 
-    baseline = await _timed(plain_update)
+    baseline = await _timed(plain_statement)
     async with engine.begin() as connection:
         await connection.execute(reset)
     seconds = await _timed(run_job)
@@ -117,7 +117,7 @@ async def bench_retier(url: str) -> dict:
             ],
         )
 
-    seconds, baseline = await _job_beside_plain_update(
+    seconds, baseline = await _job_beside_plain_statement(
         engine,
         plain=sa.update(Customer)
         .where(Customer.tier == "mass", Customer.assets_under_management >= 400000)
@@ -141,7 +141,7 @@ async def bench_mark_dormant(url: str) -> dict:
     async with engine.begin() as connection:
         await connection.execute(sa.update(Customer).values(last_activity_at=now() - timedelta(days=730)))
 
-    seconds, baseline = await _job_beside_plain_update(
+    seconds, baseline = await _job_beside_plain_statement(
         engine,
         plain=sa.update(Customer).where(Customer.lifecycle_stage == "active").values(lifecycle_stage="dormant"),
         reset=sa.update(Customer).values(lifecycle_stage="active"),
@@ -182,7 +182,7 @@ async def bench_expire_consents(url: str) -> dict:
                 for i in range(ROWS)
             ],
         )
-    seconds, baseline = await _job_beside_plain_update(
+    seconds, baseline = await _job_beside_plain_statement(
         engine,
         plain=sa.update(Consent).where(Consent.status == "active").values(status="expired"),
         reset=sa.update(Consent).values(status="active"),
@@ -237,7 +237,7 @@ async def bench_expire_points(url: str) -> dict:
         sa.literal("expired"),
         sa.func.now(),
     ).group_by(PointsMovement.customer_id)
-    seconds, baseline = await _job_beside_plain_update(
+    seconds, baseline = await _job_beside_plain_statement(
         engine,
         plain=sa.insert(PointsMovement).from_select(
             ["customer_id", "kind", "points", "source_id", "reason", "created_at"], lapsed

@@ -218,7 +218,8 @@ def build_app(spec: ServiceSpec, *, background: bool = True, engine: AsyncEngine
     )
     install_problem_handlers(app)
     install_observability(app, spec.name)
-    app.state.route_roles = RouteRoles.of(load_policy(settings.access_policy_file), spec.name)
+    if spec.authenticate_callers:  # the services (the gateway authenticates people instead)
+        app.state.route_roles = RouteRoles.of(load_policy(settings.access_policy_file), spec.name)
     for middleware, options in spec.middleware:
         app.add_middleware(middleware, **options)
 

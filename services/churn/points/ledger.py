@@ -31,12 +31,17 @@ class SourceReused(Conflict):
     title = "Request id already used"
 
 
-async def _locked_account(session: AsyncSession, customer_id: str) -> PointsAccount:
+async def _open_accounts(session: AsyncSession, customer_ids: list[str], at: datetime) -> None:
+    """An empty account for each of these customers who has none (the others' are untouched).
+    Rows as parameters (executemany): compiled once, whatever their number."""
     await session.execute(
-        upsert_insert(session, PointsAccount)
-        .values(customer_id=customer_id, balance=0, updated_at=now())
-        .on_conflict_do_nothing(index_elements=["customer_id"])
+        upsert_insert(session, PointsAccount.__table__).on_conflict_do_nothing(index_elements=["customer_id"]),
+        [{"customer_id": customer_id, "balance": 0, "updated_at": at} for customer_id in customer_ids],
     )
+
+
+async def _locked_account(session: AsyncSession, customer_id: str) -> PointsAccount:
+    await _open_accounts(session, [customer_id], now())
     query = (
         sa.select(PointsAccount)
         .where(PointsAccount.customer_id == customer_id)
@@ -157,10 +162,7 @@ async def _expire(session: AsyncSession, customers: list[str], at: datetime) -> 
     # Each statement takes its rows as parameters (executemany): compiled once and cached, where
     # rows written into the statement made a new statement to compile for every batch.
     accounts, ledger = PointsAccount.__table__, PointsMovement.__table__
-    await session.execute(
-        upsert_insert(session, accounts).on_conflict_do_nothing(index_elements=["customer_id"]),
-        [{"customer_id": c, "balance": 0, "updated_at": at} for c in customers],
-    )
+    await _open_accounts(session, customers, at)
     await session.execute(
         sa.select(PointsAccount.customer_id)
         .where(PointsAccount.customer_id.in_(customers))
