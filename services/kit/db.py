@@ -3,12 +3,13 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Column, ColumnElement, DateTime, MetaData, Table, any_, bindparam, event, make_url, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import QueryableAttribute, Session
@@ -156,47 +157,85 @@ async def insert_many(session: AsyncSession | AsyncConnection, table: Table, row
     filled in; a constraint violation raises sqlalchemy's IntegrityError as an INSERT would."""
     if not rows:
         return
+    connection = await _connection_of(session)
+    await write_bound(connection, BoundRows.of(connection.dialect, table, rows))
+
+
+@dataclass(frozen=True)
+class BoundRows:
+    """Rows for one table, bound for their write ahead of it (`of`): the CPU of binding (field
+    encryption, type conversion) can then run while the database works on something else, and
+    the write (`write_bound`) is one bare round trip. On PostgreSQL, from COPY_MIN_ROWS rows on,
+    `records` holds binary COPY records; otherwise the rows go by INSERT as given."""
+
+    table: Table
+    rows: list[dict]
+    names: list[str]  # the columns of each record: the rows' own, then Python-side defaults
+    records: list[tuple] | None
+
+    @classmethod
+    def of(cls, dialect: Dialect, table: Table, rows: list[dict]) -> "BoundRows":
+        if dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
+            return cls(table, rows, list(rows[0]) if rows else [], None)
+        given = list(rows[0])
+        defaults: dict[str, Any] = {}
+        for column in table.columns:
+            default = column.default
+            if column.key in rows[0] or default is None:
+                continue
+            if not isinstance(default, ScalarElementColumnDefault):
+                raise ValueError(f"{table.name}.{column.key}: give a value (its default is computed per row)")
+            defaults[column.key] = default.arg
+        names = given + list(defaults)
+        width, count = len(given), len(rows)
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"rows for {table.name} must all name the same columns")
+        # Column by column: each column's bind processing runs over all its values in one call
+        # where the type offers it (`bind_many`, e.g. field encryption), else value by value.
+        columns: list[list] = [[row[name] for row in rows] for name in given]
+        columns += [[default] * count for default in defaults.values()]
+        for i, name in enumerate(names):
+            impl = table.c[name].type.dialect_impl(dialect)
+            bind_many = getattr(impl, "bind_many", None)
+            if isinstance(impl, TypeDecorator) and bind_many is not None:
+                # What the decorator's own bind processor does value by value: its step, then its impl's.
+                columns[i] = bind_many(columns[i])
+                process = impl.impl_instance.bind_processor(dialect)
+            else:
+                process = impl.bind_processor(dialect)
+            if process is not None:
+                columns[i] = [process(value) for value in columns[i]]
+        return cls(table, rows, names, list(zip(*columns, strict=True)))
+
+    def only(self, keep: Sequence[bool]) -> "BoundRows":
+        """The rows whose `keep` is true (one flag per row, in order)."""
+        rows = [row for row, kept in zip(self.rows, keep, strict=True) if kept]
+        if self.records is None:
+            return BoundRows(self.table, rows, self.names, None)
+        records = [record for record, kept in zip(self.records, keep, strict=True) if kept]
+        return BoundRows(self.table, rows, self.names, records)
+
+
+async def _connection_of(session: AsyncSession | AsyncConnection) -> AsyncConnection:
     if isinstance(session, AsyncSession):
         await session.flush()  # pending ORM rows first, as an INSERT's autoflush would
-        connection = await session.connection()
-    else:
-        connection = session
-    if connection.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
-        await connection.execute(table.insert(), rows)
+        return await session.connection()
+    return session
+
+
+async def write_bound(session: AsyncSession | AsyncConnection, bound: BoundRows, into: Table | None = None) -> None:
+    """Write `bound` into its table (or `into`, a table with the same columns), in the caller's
+    transaction; a constraint violation raises sqlalchemy's IntegrityError as an INSERT would."""
+    if not bound.rows:
+        return
+    connection = await _connection_of(session)
+    table = bound.table if into is None else into
+    if bound.records is None:
+        await connection.execute(table.insert(), bound.rows)
         return
     import asyncpg
 
-    dialect = connection.dialect
-    given = list(rows[0])
-    defaults: dict[str, Any] = {}
-    for column in table.columns:
-        default = column.default
-        if column.key in rows[0] or default is None:
-            continue
-        if not isinstance(default, ScalarElementColumnDefault):
-            raise ValueError(f"{table.name}.{column.key}: give a value (its default is computed per row)")
-        defaults[column.key] = default.arg
-    names = given + list(defaults)
-    width, count = len(given), len(rows)
-    for row in rows:
-        if len(row) != width:
-            raise ValueError(f"rows for {table.name} must all name the same columns")
-    # Column by column: each column's bind processing runs over all its values in one call where
-    # the type offers it (`bind_many`, e.g. field encryption), else value by value.
-    columns: list[list] = [[row[name] for row in rows] for name in given]
-    columns += [[default] * count for default in defaults.values()]
-    for i, name in enumerate(names):
-        impl = table.c[name].type.dialect_impl(dialect)
-        bind_many = getattr(impl, "bind_many", None)
-        if isinstance(impl, TypeDecorator) and bind_many is not None:
-            # What the decorator's own bind processor does value by value: its step, then its impl's.
-            columns[i] = bind_many(columns[i])
-            process = impl.impl_instance.bind_processor(dialect)
-        else:
-            process = impl.bind_processor(dialect)
-        if process is not None:
-            columns[i] = [process(value) for value in columns[i]]
-    records = list(zip(*columns, strict=True))
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None  # an open connection's asyncpg connection
     if not driver.is_in_transaction():
@@ -204,7 +243,7 @@ async def insert_many(session: AsyncSession | AsyncConnection, table: Table, row
         await connection.execute(text("SELECT 1"))
     try:
         await driver.copy_records_to_table(
-            table.name, schema_name=table.schema, records=records, columns=[table.c[n].name for n in names]
+            table.name, schema_name=table.schema, records=bound.records, columns=[table.c[n].name for n in bound.names]
         )
     except asyncpg.IntegrityConstraintViolationError as error:
         raise IntegrityError(f"COPY {table.name}", None, error) from error
@@ -231,16 +270,22 @@ class HeldBack:
         self._held: Table | None = None
 
     async def add(self, session: AsyncSession, rows: list[dict]) -> None:
-        if not rows:
+        if rows:
+            connection = await session.connection()
+            await self.add_bound(session, BoundRows.of(connection.dialect, self.table, rows))
+
+    async def add_bound(self, session: AsyncSession, bound: BoundRows) -> None:
+        """Rows bound for the table ahead of their write (BoundRows.of), held back as `add`'s are."""
+        if not bound.rows:
             return
         connection = await session.connection()
         if connection.dialect.name != "postgresql":
-            await insert_many(session, self.table, rows)
+            await write_bound(session, bound)
             wake_after_commit(session, self.wake)
             return
         if self._held is None:
-            self._held = await self._hold(connection, list(rows[0]))
-        await insert_many(session, self._held, rows)
+            self._held = await self._hold(connection, bound.names)
+        await write_bound(session, bound, into=self._held)
 
     async def release(self, session: AsyncSession) -> None:
         """Move the held rows into the table, in the order they were added."""

@@ -15,6 +15,7 @@ behind the import for the book's rows.
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -24,12 +25,13 @@ from typing import TextIO
 
 import sqlalchemy as sa
 from pydantic import ValidationError
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.contracts import CustomerCreatedV1
 from services.kit import crypto
 from services.kit.clock import now
-from services.kit.db import HeldBack, insert_many, one_of
+from services.kit.db import BoundRows, HeldBack, one_of, write_bound
 from services.kit.identity import Actor
 from services.kit.problems import Problem
 from services.profile import book
@@ -47,6 +49,9 @@ PAUSE_EVERY = 100  # rows checked between chances for the writer to go on (a few
 
 class CustomerImportRow(CustomerCreate):
     external_ref: ExternalRef  # required: the key that makes a re-run harmless
+
+
+_Checked = tuple[int, CustomerImportRow, str]  # line, row, its national ID's blind index
 
 
 @dataclass
@@ -113,9 +118,7 @@ def _reason(error: ValidationError) -> str:
     )
 
 
-def _checked_rows(
-    stream: TextIO, media_type: str, report: ImportReport
-) -> Iterator[tuple[int, CustomerImportRow, str]]:
+def _checked_rows(stream: TextIO, media_type: str, report: ImportReport) -> Iterator[_Checked]:
     """The file's valid rows (line, row, its national ID's blind index); bad rows and rows
     repeating an earlier one in the file are reported instead."""
     keys = crypto.keyring()
@@ -152,22 +155,27 @@ async def import_customers(
     ImportRejected raised at the end rolls back what was written. Memory stays flat in the file
     size but for two compact keys per row (duplicate checks) and two chunks in flight.
 
-    Reading and checking the file runs beside the writing: each checked chunk is written by a
-    task of its own, started once the one before has finished (so the session has one user at a
-    time), and the database works on one chunk while the next is read and checked."""
+    Reading, checking and binding the file runs beside the writing: each checked chunk is bound
+    for its tables (field encryption, blind indexes, events, audit rows: most of the import's
+    CPU), then written by a task of its own, started once the one before has finished (so the
+    session has one user at a time). The database works on one chunk while the next is read,
+    checked and bound, and the writing task itself only sends statements."""
     report = ImportReport()
     moment = now()
+    dialect = session.get_bind().dialect
     deferred = await book.defer(session)
     held = _Held(events=outbox.held_back(), records=audit.held_back())
     writing: asyncio.Task | None = None  # the one chunk being written, if any
 
-    async def write(chunk: list[tuple[int, CustomerImportRow, str]]) -> asyncio.Task:
+    async def write(rows: list[_Checked]) -> asyncio.Task:
+        # Bound here, while the database writes the chunk before (skipped once the import is doomed).
+        tables = None if report.error_count else await _bound(rows, dialect, moment, actor, settings)
         if writing is not None:
             await writing  # in file order, one at a time; raises what the last write raised
-        return asyncio.create_task(_check_and_write(session, chunk, report, moment, actor, settings, held))
+        return asyncio.create_task(_check_and_write(session, rows, tables, report, held))
 
     try:
-        chunk: list[tuple[int, CustomerImportRow, str]] = []
+        chunk: list[_Checked] = []
         for checked, item in enumerate(_checked_rows(stream, media_type, report), start=1):
             chunk.append(item)
             if len(chunk) >= CHUNK:
@@ -211,33 +219,29 @@ class _Held:
     records: HeldBack
 
 
-async def _check_and_write(
-    session: AsyncSession,
-    chunk: list[tuple[int, CustomerImportRow, str]],
-    report: ImportReport,
-    moment,
-    actor: Actor,
-    settings: ProfileSettings,
-    held: _Held,
-) -> None:
-    """Rows already known by external_ref are skipped; a national ID held by another customer
-    is an error; the rest are written (with their history, events and audit rows) unless an
-    error has already doomed the import."""
-    if not chunk:
-        return
+@dataclass
+class _Tables:
+    """A chunk's rows for each table they go to, bound ahead of their write (one per customer in
+    each, in the chunk's order)."""
+
+    customers: BoundRows
+    stages: BoundRows
+    tiers: BoundRows
+    events: BoundRows
+    records: BoundRows
+
+    def only(self, keep: list[bool]) -> "_Tables":
+        return _Tables(*(getattr(self, f.name).only(keep) for f in dataclasses.fields(self)))
+
+
+async def _bound(chunk: list[_Checked], dialect: Dialect, moment, actor: Actor, settings: ProfileSettings) -> _Tables:
+    """Every row of the chunk as a new customer, bound for its tables; the write drops the rows
+    of customers already known. Lets other tasks go on between tables (a few ms each)."""
     keys = crypto.keyring()
-    existing_refs, taken = await _known(session, [c.external_ref for _, c, _ in chunk], [i for _, _, i in chunk])
-    fresh = [(line, c, index) for line, c, index in chunk if c.external_ref not in existing_refs]
-    report.skipped_existing += len(chunk) - len(fresh)
-    for line, _, index in fresh:
-        if index in taken:
-            report.fail(line, "a customer with this national_id already exists under another external_ref")
-    if report.error_count or not fresh:
-        return
     policy, today = settings.tier_policy(), moment.date()
     assigned = actor.id if actor.role in settings.assigned_only_roles else None
     customers, stages, tiers, events = [], [], [], []
-    for _, row, index in fresh:
+    for _, row, index in chunk:
         fields = row.model_dump()
         if assigned is not None:
             fields["relationship_manager_id"] = assigned
@@ -283,8 +287,46 @@ async def _check_and_write(
                 ),
             )
         )
+    bound_customers = BoundRows.of(dialect, Customer.__table__, customers)
+    await asyncio.sleep(0)
+    bound_stages = BoundRows.of(dialect, StageChange.__table__, stages)
+    bound_tiers = BoundRows.of(dialect, TierChange.__table__, tiers)
+    await asyncio.sleep(0)
+    bound_events = BoundRows.of(dialect, outbox.table, outbox.rows_for(events))
+    await asyncio.sleep(0)
+    records = audit.rows_for(
+        actor=actor.id,
+        role=actor.role,
+        action="import",
+        customer_ids=[c["id"] for c in customers],
+        fields=sorted(CustomerImportRow.model_fields),
+        reason=actor.reason,
+    )
+    return _Tables(
+        bound_customers, bound_stages, bound_tiers, bound_events, BoundRows.of(dialect, audit.table, records)
+    )
+
+
+async def _check_and_write(
+    session: AsyncSession, chunk: list[_Checked], tables: _Tables | None, report: ImportReport, held: _Held
+) -> None:
+    """Rows already known by external_ref are skipped; a national ID held by another customer
+    is an error; the rest are written (with their history, events and audit rows) unless an
+    error has already doomed the import (`tables` is None once it was doomed before binding)."""
+    if not chunk:
+        return
+    existing_refs, taken = await _known(session, [c.external_ref for _, c, _ in chunk], [i for _, _, i in chunk])
+    keep = [row.external_ref not in existing_refs for _, row, _ in chunk]
+    report.skipped_existing += keep.count(False)
+    for (line, _, index), kept in zip(chunk, keep, strict=True):
+        if kept and index in taken:
+            report.fail(line, "a customer with this national_id already exists under another external_ref")
+    if report.error_count or tables is None or not any(keep):
+        return
+    if not all(keep):
+        tables = tables.only(keep)
     try:
-        await insert_many(session, Customer.__table__, customers)
+        await write_bound(session, tables.customers)
     except sa.exc.IntegrityError:
         # Checked above, so another transaction took one of these external references or
         # national IDs in the meantime (a concurrent import of the same customers).
@@ -292,21 +334,11 @@ async def _check_and_write(
             "Some of these customers were created by another request during the import; nothing was "
             "written. Send the file again: customers already known by external_ref are then skipped."
         ) from None
-    await insert_many(session, StageChange.__table__, stages)
-    await insert_many(session, TierChange.__table__, tiers)
-    await held.events.add(session, outbox.rows_for(events))
-    await held.records.add(
-        session,
-        audit.rows_for(
-            actor=actor.id,
-            role=actor.role,
-            action="import",
-            customer_ids=[c["id"] for c in customers],
-            fields=sorted(CustomerImportRow.model_fields),
-            reason=actor.reason,
-        ),
-    )
-    report.created += len(customers)
+    await write_bound(session, tables.stages)
+    await write_bound(session, tables.tiers)
+    await held.events.add_bound(session, tables.events)
+    await held.records.add_bound(session, tables.records)
+    report.created += len(tables.customers.rows)
 
 
 async def _known(session: AsyncSession, refs: list[str], indexes: list[str]) -> tuple[set[str], set[str]]:

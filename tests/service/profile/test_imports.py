@@ -90,6 +90,55 @@ async def test_a_bulk_import_writes_each_customer_with_history_event_and_audit_o
     assert len(await profile.published("customer.created")) == len(events)
 
 
+async def test_a_file_partly_imported_before_writes_only_its_new_customers_each_with_its_own_rows(service):
+    """The rows of a chunk are bound for every table before the known ones are dropped
+    (services.kit.db.BoundRows.only): what is written for each new customer is still its own."""
+    profile = await service("profile")
+    rows = customers(ROWS)
+    earlier = await post(profile, csv_file(rows[::2]))
+    assert earlier.status_code == 200, earlier.text
+    answer = await post(profile, csv_file(rows))
+    assert answer.json() == {"rows": ROWS, "created": ROWS - len(rows[::2]), "skipped_existing": len(rows[::2])}
+
+    async with profile.sessions() as session:
+        stored = (
+            (
+                await session.execute(
+                    sa.select(Customer).where(Customer.external_ref.in_([r["external_ref"] for r in rows]))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        new_ids = {c.id for c in stored if c.external_ref in {r["external_ref"] for r in rows[1::2]}}
+        written = {
+            name: (await session.execute(sa.select(column).where(column.in_(new_ids | {c.id for c in stored})))).all()
+            for name, column in (
+                ("stages", StageChange.customer_id),
+                ("tiers", TierChange.customer_id),
+                ("outbox", outbox_table.c.aggregateid),
+            )
+        }
+        audited = (
+            await session.execute(
+                sa.select(audit.table.c.customer_id).where(
+                    audit.table.c.customer_id.in_(new_ids), audit.table.c.action == "import"
+                )
+            )
+        ).all()
+    by_ref = {c.external_ref: c for c in stored}
+    assert len(stored) == ROWS and len(new_ids) == ROWS - len(rows[::2])
+    for row in rows:  # each customer's sealed fields are its own row's, not a neighbour's
+        assert (by_ref[row["external_ref"]].national_id, by_ref[row["external_ref"]].name) == (
+            row["national_id"],
+            row["name"],
+        )
+    # One of each per customer: once for those of the first file, once for the new ones.
+    for found in written.values():
+        assert sorted(r[0] for r in found) == sorted(c.id for c in stored)
+    assert sorted(r[0] for r in audited) == sorted(new_ids)
+
+
 async def test_two_imports_of_the_same_customers_at_once_create_each_customer_once(service):
     profile = await service("profile")
     content = csv_file(customers(ROWS))
