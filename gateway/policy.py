@@ -1,5 +1,6 @@
 """The access policy (policy.yaml) as typed data: routes, roles and field masking."""
 
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -92,9 +93,15 @@ class Route(BaseModel):
     max_body_bytes: int | None = None
 
     def forbidden_fields(self, role: str, body: object) -> list[str]:
-        if self.writable is None or not isinstance(body, dict):
-            return []
-        return sorted(name for name in body if role not in self.writable.get(name, ()))
+        return not_writable(self.writable, role, body)
+
+
+def not_writable(writable: Mapping[str, Collection[str]] | None, role: str, body: object) -> list[str]:
+    """The fields of a JSON body that `role` may not set under a route's `writable` rules (none
+    where the route has no rules, or the body is not an object)."""
+    if writable is None or not isinstance(body, dict):
+        return []
+    return sorted(name for name in body if role not in writable.get(name, ()))
 
 
 class ConsentRule(BaseModel):

@@ -21,7 +21,7 @@ from gateway.limits import RateLimits, check_json_depth, read_body
 from gateway.policy import ObjectOwner, Policy, Route, TokenBearer
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream, UpstreamError, UpstreamResponse
-from services.kit.access import ANONYMOUS_ROLE
+from services.kit.access import ANONYMOUS_ROLE, fields_refused
 from services.kit.identity import GATEWAY_ROLE, credential_headers
 from services.kit.observability import tracing_recorded
 from services.kit.problems import BadGateway, Forbidden, GatewayTimeout, NotFound, Problem, Unauthorized
@@ -109,7 +109,7 @@ class Gateway:
                 customer_id = await self._owner_of(request, route, route.owner)
             self._authorise(caller, route, customer_id, reason)
             if refused := route.forbidden_fields(caller.role, parsed):
-                raise Forbidden(f"The role '{caller.role}' may not set: {', '.join(refused)}.")
+                raise fields_refused(caller.role, refused)
             # Profile keeps managers to their own customers itself; for the other services, the
             # gateway asks profile who manages the customer.
             if (

@@ -8,6 +8,7 @@ request without a valid one (401): there is no anonymous or "internal" caller.
 """
 
 import functools
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -138,12 +139,24 @@ async def caller(request: Request) -> Actor:
     A caller scoped to one customer gets, on any route whose path names another customer, the
     404 an unknown id gets: every service holds to the scope itself, not only the gateway."""
     actor = verify_credential(request.app.state.settings.service_identity_key, request.headers.get(CREDENTIAL_HEADER))
-    # The role is checked again here, against the route the request matched (services/kit/access.py).
-    request.app.state.route_roles.check(actor.role, request.method, request.scope["route"].path)
+    # The role is checked again here, against the route the request matched (services/kit/access.py),
+    # and so are the fields it sets, where the route has write rules (a few write routes only).
+    route_roles, route = request.app.state.route_roles, request.scope["route"].path
+    route_roles.check(actor.role, request.method, route)
+    if route_roles.restricts_fields(request.method, route):
+        route_roles.check_fields(actor.role, request.method, route, await _json_body(request))
     named = request.path_params.get("customer_id")
     if named is not None and not actor.reaches(named):
         raise NotFound("No customer has this id.")
     return actor
+
+
+async def _json_body(request: Request) -> object:
+    """The request's JSON body, or None where it is none (the route itself then answers the 422)."""
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        return None
 
 
 ActorDep = Annotated[Actor, Depends(caller)]

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from services.kit.identity import caller_headers
+from services.kit.identity import GATEWAY_ROLE, caller_headers
 from services.profile.models import audit
 from tests.service.profile.helpers import announced, create_customer
 from tests.service.profile.test_imports import csv_file
@@ -69,7 +69,13 @@ async def test_duplicate_national_id_is_a_conflict(client):
 
 
 async def test_undeclared_fields_are_refused_and_the_catalogue_is_served(client):
-    response = await client.post(CUSTOMERS, json={**new_customer(), "religion": "none"}, headers=ADMIN)
+    undeclared = {**new_customer(), "religion": "none"}
+    # The access policy lets no role set a field it does not list, at the service as at the gateway;
+    response = await client.post(CUSTOMERS, json=undeclared, headers=ADMIN)
+    assert response.status_code == 403
+    assert response.json()["detail"] == "The role 'admin' may not set: religion."
+    # and the model takes no field the catalogue does not declare, whoever sends it.
+    response = await client.post(CUSTOMERS, json=undeclared, headers=caller_headers(GATEWAY_ROLE))
     assert response.status_code == 422
     [error] = response.json()["errors"]
     assert error["field"] == "religion" and "declared" in error["message"]

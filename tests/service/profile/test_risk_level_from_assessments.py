@@ -33,18 +33,20 @@ async def test_nobody_sets_risk_level_and_the_refusal_says_where_it_comes_from(s
         assert created.status_code == 201, created.text
         customer_id = created.json()["id"]
         assert created.json()["risk_level"] is None
-    for role, subject in (
-        ("relationship_manager", "rm-1"),
-        ("customer", customer_id),
-        ("admin", "admin-1"),
-        ("service_agent", "sa-1"),
-    ):
+    # The roles the access policy lets write profile fields are told where the level comes from;
+    # the others may not set it at all (the policy's write rules, services/kit/access.py).
+    for role, subject in (("relationship_manager", "rm-1"), ("admin", "admin-1")):
         async with profile.client(role, subject) as http:
             refused = await http.patch(f"/api/v1/customers/{customer_id}", json={"risk_level": "C5"})
         assert refused.status_code == 422, role
         [error] = refused.json()["errors"]
         assert error["field"] == "risk_level"
         assert "comes from a risk assessment" in error["message"]
+    for role, subject in (("customer", customer_id), ("service_agent", "sa-1")):
+        async with profile.client(role, subject, customer_scope=customer_id if role == "customer" else None) as http:
+            refused = await http.patch(f"/api/v1/customers/{customer_id}", json={"risk_level": "C5"})
+        assert refused.status_code == 403, role
+        assert refused.json()["detail"] == f"The role '{role}' may not set: risk_level."
     for event in await profile.published("customer.created", customer_id=customer_id):
         assert event.payload["risk_level"] is None and event.payload["age_band"] == "40_64"
 

@@ -1,13 +1,17 @@
-"""A service refuses to start on an access policy that grants roles on a route it does not serve:
-a mistyped path would otherwise leave the real route to the gateway alone, refused to every
-person (services/kit/access.py)."""
+"""The access policy as each service reads it (services/kit/access.py). A service refuses to
+start on a policy that grants roles on a route it does not serve: a mistyped path would
+otherwise leave the real route to the gateway alone, refused to every person. Where several of
+the policy's routes lead to one route of a service, their write rules add up."""
 
 import pytest
 import yaml
 
 from gateway.policy import POLICY_FILE
 from services.components import spec_of
+from services.kit.access import RouteRoles
 from services.kit.app import build_app
+from services.kit.identity import GATEWAY_ROLE
+from services.kit.problems import Problem
 
 
 def test_the_shipped_policy_names_only_routes_each_service_serves():
@@ -33,3 +37,40 @@ def test_a_policy_naming_a_route_the_service_does_not_serve_stops_it_from_starti
         ValueError, match=r"profile service does not serve: POST /api/v1/customers/\{customer_id\}/lifecycles"
     ):
         build_app(spec_of("profile"), background=False)
+
+
+def _with_route(extra: dict):
+    """The shipped policy and one more of its routes leading to profile's customer update."""
+    from gateway.policy import Policy
+
+    document = yaml.safe_load(POLICY_FILE.read_text())
+    document["routes"].append(
+        {
+            "method": "PATCH",
+            "path": "/api/v1/branch/customers/{customer_id}",
+            "upstream": "profile",
+            "upstream_path": "/api/v1/customers/{customer_id}",
+            "customer_param": "customer_id",
+            "roles": ["service_agent"],
+            **extra,
+        }
+    )
+    return RouteRoles.of(Policy.model_validate(document), "profile")
+
+
+def test_write_rules_of_several_routes_to_one_service_route_add_up():
+    """A field is settable by a role if any route leading there lets the role set it."""
+    roles = _with_route({"writable": {"name": ["service_agent"], "occupation": ["service_agent"]}})
+    update = ("PATCH", "/api/v1/customers/{customer_id}")
+    roles.check_fields("service_agent", *update, {"occupation": "teacher", "name": "A"})
+    with pytest.raises(Problem, match=r"The role 'service_agent' may not set: assets_under_management\."):
+        roles.check_fields("service_agent", *update, {"occupation": "teacher", "assets_under_management": "1"})
+    with pytest.raises(Problem, match=r"The role 'customer' may not set: occupation\."):
+        roles.check_fields("customer", *update, {"occupation": "teacher", "phone": "+41000000000"})
+    roles.check_fields(GATEWAY_ROLE, *update, {"anything": 1})
+
+
+def test_a_route_without_write_rules_leaves_its_service_route_unrestricted():
+    roles = _with_route({})
+    assert not roles.restricts_fields("PATCH", "/api/v1/customers/{customer_id}")
+    assert roles.restricts_fields("POST", "/api/v1/customers")
