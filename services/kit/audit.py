@@ -407,9 +407,19 @@ class AuditTrail:
         + ")"
     )
 
+    # One row as plain values: a third less client CPU, and less server time, than the arrays
+    # (one row is the common case: a lone call, or calls spaced wider than a commit).
+    _ROW_INSERT = (
+        f"INSERT INTO audit_log ({', '.join(_READ_COLUMNS)}) "
+        f"VALUES ({', '.join(f'${i}' for i in range(1, len(_READ_COLUMNS) + 1))})"
+    )
+
     async def insert_rows_bare(self, connections: BareConnections, rows: list[dict]) -> None:
         """Rows from `row`, in one statement and its own commit (no transaction open)."""
-        await connections.fetch(self._ARRAY_INSERT, *([row[name] for row in rows] for name in self._READ_COLUMNS))
+        if len(rows) == 1:
+            await connections.fetch(self._ROW_INSERT, *(rows[0][name] for name in self._READ_COLUMNS))
+        else:
+            await connections.fetch(self._ARRAY_INSERT, *([row[name] for row in rows] for name in self._READ_COLUMNS))
         self._wake.set()
 
     def audited_read(self, entity, key, released: Callable) -> sa.Select:
