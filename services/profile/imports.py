@@ -44,7 +44,7 @@ from services.profile.tiers import tier_for
 
 MAX_REPORTED_ERRORS = 1000
 CHUNK = 1000  # rows per write (COPY on PostgreSQL) and per look-up of known customers
-PAUSE_EVERY = 100  # rows checked or bound between chances for the writer to go on (a few ms)
+PAUSE_EVERY = 100  # rows checked between chances for the writer to go on (a few ms)
 
 
 class CustomerImportRow(CustomerCreate):
@@ -236,14 +236,12 @@ class _Tables:
 
 async def _bound(chunk: list[_Checked], dialect: Dialect, moment, actor: Actor, settings: ProfileSettings) -> _Tables:
     """Every row of the chunk as a new customer, bound for its tables; the write drops the rows
-    of customers already known. Lets other tasks go on every PAUSE_EVERY rows and between tables."""
+    of customers already known. Lets other tasks go on between tables (a few ms each)."""
     keys = crypto.keyring()
     policy, today = settings.tier_policy(), moment.date()
     assigned = actor.id if actor.role in settings.assigned_only_roles else None
     customers, stages, tiers, events = [], [], [], []
-    for bound, (_, row, index) in enumerate(chunk, start=1):
-        if bound % PAUSE_EVERY == 0:
-            await asyncio.sleep(0)  # lets the write in progress send its next statement
+    for _, row, index in chunk:
         fields = row.model_dump()
         if assigned is not None:
             fields["relationship_manager_id"] = assigned
