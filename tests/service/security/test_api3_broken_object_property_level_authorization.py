@@ -15,7 +15,7 @@ WITH_WRITE_RULES = sorted({route.upstream for route in POLICY.routes if route.wr
 
 
 def test_the_policy_has_write_rules_for_services_to_hold_to():
-    assert WITH_WRITE_RULES == ["consent", "profile"]
+    assert WITH_WRITE_RULES == ["churn", "consent", "feedback", "profile", "recommendation"]
 
 
 @pytest.mark.parametrize("component", WITH_WRITE_RULES)

@@ -3,14 +3,19 @@ start on a policy that grants roles on a route it does not serve: a mistyped pat
 otherwise leave the real route to the gateway alone, refused to every person. Where several of
 the policy's routes lead to one route of a service, their write rules add up."""
 
+from typing import get_args
+
 import pytest
 import yaml
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
-from gateway.policy import POLICY_FILE
+from gateway.policy import POLICY_FILE, load_policy
 from services.components import spec_of
 from services.kit.access import RouteRoles
 from services.kit.app import build_app
 from services.kit.identity import GATEWAY_ROLE
+from services.kit.observability import fastapi_instrumentation
 from services.kit.problems import Problem
 
 
@@ -74,3 +79,40 @@ def test_a_route_without_write_rules_leaves_its_service_route_unrestricted():
     roles = _with_route({})
     assert not roles.restricts_fields("PATCH", "/api/v1/customers/{customer_id}")
     assert roles.restricts_fields("POST", "/api/v1/customers")
+
+
+def _body_fields(route) -> set[str] | None:
+    """The fields of a route's JSON body model (None: the route takes no JSON body)."""
+    body = route.body_field
+    if body is None:
+        return None
+    annotation = body.field_info.annotation
+    (model,) = [a for a in (get_args(annotation) or (annotation,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return set(model.model_fields)
+
+
+def test_every_route_taking_a_json_body_says_which_roles_may_set_each_of_its_fields():
+    """Every writable field says which roles may write it: each route of the policy whose
+    service route takes a JSON body lists exactly that body's fields in `writable` (the
+    token-bearer route, called by no role, takes its credential in the body instead)."""
+    policy = load_policy(POLICY_FILE)
+    missing, differing = [], []
+    for component in ("profile", "consent", "recommendation", "churn", "feedback"):
+        app = build_app(spec_of(component), background=False)
+        served = {
+            (method, listed.path): listed.route
+            for listed in fastapi_instrumentation()._flatten_routes(app.routes)
+            if isinstance(listed.route, APIRoute)
+            for method in listed.methods
+        }
+        for route in policy.routes:
+            if route.upstream != component or route.token_bearer is not None:
+                continue
+            fields = _body_fields(served[(route.method, route.upstream_path or route.path)])
+            if fields is None:
+                continue
+            if route.writable is None:
+                missing.append(f"{route.method} {route.path}")
+            elif set(route.writable) != fields:
+                differing.append(f"{route.method} {route.path}: {sorted(set(route.writable) ^ fields)}")
+    assert missing == [] and differing == []
