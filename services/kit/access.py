@@ -76,8 +76,9 @@ class RouteRoles:
         who = f"these roles may: {', '.join(sorted(granted))}" if granted else "only the gateway calls it"
         raise Forbidden(f"The role '{role}' may not call {method} {path}; {who}.")
 
-    def restricts_fields(self, method: str, path: str) -> bool:
-        return (method, path) in self.writable
+    def checks_fields(self, role: str, method: str, path: str) -> bool:
+        """Whether `role`'s body on this route is held to write rules (the gateway's never is)."""
+        return role != GATEWAY_ROLE and (method, path) in self.writable
 
     def check_fields(self, role: str, method: str, path: str, body: object) -> None:
         """Refuses (403) a body setting a field the policy does not let `role` set on this route."""

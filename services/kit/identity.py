@@ -134,16 +134,18 @@ async def caller(request: Request) -> Actor:
     read from the request itself: declared as a header parameter, it went through FastAPI's
     parameter validation on every call, for a value `verify_credential` checks anyway.
 
-    A role the access policy does not grant the route is refused (403), as the gateway does.
+    A role the access policy does not grant the route is refused (403), as the gateway does, and
+    so is a body setting a field the policy does not let the role set there.
 
     A caller scoped to one customer gets, on any route whose path names another customer, the
     404 an unknown id gets: every service holds to the scope itself, not only the gateway."""
     actor = verify_credential(request.app.state.settings.service_identity_key, request.headers.get(CREDENTIAL_HEADER))
     # The role is checked again here, against the route the request matched (services/kit/access.py),
-    # and so are the fields it sets, where the route has write rules (a few write routes only).
+    # and so are the fields it sets, where the route has write rules (the body is then parsed
+    # here too; the gateway's own calls, the hot decision among them, skip it).
     route_roles, route = request.app.state.route_roles, request.scope["route"].path
     route_roles.check(actor.role, request.method, route)
-    if route_roles.restricts_fields(request.method, route):
+    if route_roles.checks_fields(actor.role, request.method, route):
         route_roles.check_fields(actor.role, request.method, route, await _json_body(request))
     named = request.path_params.get("customer_id")
     if named is not None and not actor.reaches(named):

@@ -77,8 +77,9 @@ def test_write_rules_of_several_routes_to_one_service_route_add_up():
 
 def test_a_route_without_write_rules_leaves_its_service_route_unrestricted():
     roles = _with_route({})
-    assert not roles.restricts_fields("PATCH", "/api/v1/customers/{customer_id}")
-    assert roles.restricts_fields("POST", "/api/v1/customers")
+    assert not roles.checks_fields("admin", "PATCH", "/api/v1/customers/{customer_id}")
+    assert roles.checks_fields("admin", "POST", "/api/v1/customers")
+    assert not roles.checks_fields(GATEWAY_ROLE, "POST", "/api/v1/customers")
 
 
 def _body_fields(route) -> set[str] | None:
