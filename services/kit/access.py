@@ -81,9 +81,8 @@ class RouteRoles:
         return role != GATEWAY_ROLE and (method, path) in self.writable
 
     def check_fields(self, role: str, method: str, path: str, body: object) -> None:
-        """Refuses (403) a body setting a field the policy does not let `role` set on this route."""
-        if role == GATEWAY_ROLE:
-            return
+        """Refuses (403) a body setting a field the policy does not let `role` set on this route
+        (asked where `checks_fields` says so)."""
         if refused := not_writable(self.writable.get((method, path)), role, body):
             raise fields_refused(role, refused)
 
