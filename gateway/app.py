@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
+from starlette.routing import Route as PlainRoute
 
 from events.contracts import topics
 from gateway.audit import Base, access_audit
@@ -129,7 +130,12 @@ def _router(policy: Policy, settings: GatewaySettings) -> APIRouter:
     for route in policy.routes:
         by_path.setdefault(route.path, {})[route.method] = route
     for path, routes in by_path.items():
-        router.add_api_route(path, _proxy_endpoint(routes), methods=list(routes), name=path)
+        # A plain Starlette route: the endpoint takes the request and returns a response, so
+        # FastAPI's per-request work (solving dependencies, exit stacks, validating a return
+        # value) would do nothing for it (measured through the app: 58 against 29 us a call).
+        proxied = PlainRoute(path, _proxy_endpoint(routes), methods=list(routes), name=path, include_in_schema=False)
+        proxied.methods = set(routes)  # the policy's methods only (Starlette adds HEAD to GET)
+        router.routes.append(proxied)
 
     @router.get("/openapi.json")
     async def openapi(request: Request) -> dict:

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+import orjson
 import structlog
 from cachetools import TTLCache
 from fastapi import Request, Response
@@ -274,8 +275,8 @@ class Gateway:
                 if route.mask == "catalogue"
                 else {name: self.policy.masking.fields[name] for name in route.mask}
             )
-            masked, in_clear = self.policy.mask(json.loads(answer.body), caller.role, rules)
-            content = json.dumps(masked, separators=(",", ":"), ensure_ascii=False).encode()
+            masked, in_clear = self.policy.mask(orjson.loads(answer.body), caller.role, rules)
+            content = orjson.dumps(masked)
         headers_back = {k: v for k, v in answer.headers.items() if k not in ("content-type", "x-request-id")}
         return Response(
             content, status_code=answer.status, headers=headers_back, media_type=media_type or None
