@@ -32,8 +32,9 @@ class Consent(Base):
     __tablename__ = "consents"
     __table_args__ = (
         sa.Index("ix_consents_customer_id_created_at", "customer_id", "created_at"),
-        # Decisions look consents up by exactly these three.
-        sa.Index("ix_consents_customer_id_recipient_purpose", "customer_id", "recipient", "purpose"),
+        # Decisions look consents up by customer and recipient, newest first (services/consent/
+        # service.py, _DECIDE_NOW): the index gives them in that order, with no sort.
+        sa.Index("ix_consents_customer_id_recipient_created_at", "customer_id", "recipient", "created_at"),
         # What the expiry job scans: only the active ones with an expiry.
         sa.Index(
             "ix_consents_due",
@@ -101,7 +102,9 @@ class ConsentChange(Base):
     `to_status` of the last change at or before it."""
 
     __tablename__ = "consent_history"
-    __table_args__ = (sa.Index("ix_consent_history_consent_id_at", "consent_id", "at"),)
+    # A consent's status as of a time is its last change at or before it, by time and then id:
+    # read backwards from this index, the first entry, with no sort.
+    __table_args__ = (sa.Index("ix_consent_history_consent_id_at_id", "consent_id", "at", "id"),)
 
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True

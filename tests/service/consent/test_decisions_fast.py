@@ -4,11 +4,15 @@ can be in."""
 
 import asyncio
 import itertools
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+
 from services.consent import service as consents
 from services.consent.schemas import DecisionRequest
+from services.consent.service import _DECIDE_NOW
 from services.kit import clock
 
 
@@ -74,3 +78,28 @@ async def test_the_fast_path_answers_as_the_history_path_does(service):
         "consent_expired",
         "consent_revoked",
     }
+
+
+def _nodes(plan: dict) -> list[dict]:
+    return [plan, *(node for child in plan.get("Plans", ()) for node in _nodes(child))]
+
+
+async def test_the_decision_reads_its_rows_from_indexes_in_the_order_it_needs_without_sorting(consent):
+    """The hottest statement (`_DECIDE_NOW`) is planned as index scans that find its rows by every
+    condition and give them newest first: no sort and no filtering per decision. Whole-table
+    scans are ruled out, since this test's tables are small enough for the planner to prefer them."""
+    statement = _DECIDE_NOW.replace("$1", ":customer").replace("$2", ":recipient").replace("$3", ":at")
+    async with consent.sessions() as session:
+        await session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        (plan,) = (
+            await session.execute(
+                sa.text("EXPLAIN (FORMAT JSON) " + statement),
+                {"customer": "cust-1", "recipient": "insurer.one", "at": datetime.now(UTC)},
+            )
+        ).scalar_one()
+    nodes = _nodes(plan["Plan"])
+    described = json.dumps(plan)
+    assert not [node for node in nodes if "Sort" in node["Node Type"]], described
+    scans = {node["Relation Name"]: node for node in nodes if "Relation Name" in node}
+    assert set(scans) == {"consents", "consent_history"}, described
+    assert all(node["Node Type"] == "Index Scan" and "Filter" not in node for node in scans.values()), described
