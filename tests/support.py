@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -440,3 +441,18 @@ def openapi_document(component: str) -> dict:
     from services.kit.app import build_app
 
     return build_app(spec_of(component), background=False).openapi()
+
+
+def served_routes(app) -> dict[tuple[str, str], Any]:
+    """(method, route template) -> the FastAPI route of every one the app serves, its included
+    routers' too (listed as the FastAPI instrumentation lists them for its spans)."""
+    from fastapi.routing import APIRoute
+
+    from services.kit.observability import fastapi_instrumentation
+
+    return {
+        (method, listed.path): listed.route
+        for listed in fastapi_instrumentation()._flatten_routes(app.routes)
+        if isinstance(listed.route, APIRoute)
+        for method in listed.methods
+    }

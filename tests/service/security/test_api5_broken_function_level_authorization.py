@@ -6,12 +6,11 @@ import re
 import uuid
 
 import pytest
-from fastapi.routing import APIRoute
 
 from gateway.policy import load_policy
 from services.kit.access import ANONYMOUS_ROLE
-from services.kit.observability import fastapi_instrumentation
 from services.kit.settings import ComponentSettings
+from tests.support import served_routes
 
 
 def body(customer_id: str, **changes) -> dict:
@@ -98,13 +97,7 @@ GATEWAY_ONLY = {
 
 def _called_routes(app) -> list[tuple[str, str]]:
     """(method, template) of every route of the app that a caller's credential opens."""
-    listed = fastapi_instrumentation()._flatten_routes(app.routes)
-    return sorted(
-        (method, route.path)
-        for route in listed
-        if isinstance(route.route, APIRoute) and route.path not in ("/healthz", "/readyz")
-        for method in route.methods
-    )
+    return sorted(key for key in served_routes(app) if key[1] not in ("/healthz", "/readyz"))
 
 
 @pytest.mark.parametrize("component", SERVICES)

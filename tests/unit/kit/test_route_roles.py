@@ -7,7 +7,6 @@ from typing import get_args
 
 import pytest
 import yaml
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from gateway.policy import POLICY_FILE, Policy, load_policy
@@ -15,8 +14,8 @@ from services.components import spec_of
 from services.kit.access import RouteRoles
 from services.kit.app import build_app
 from services.kit.identity import GATEWAY_ROLE
-from services.kit.observability import fastapi_instrumentation
 from services.kit.problems import Problem
+from tests.support import served_routes
 
 
 def test_the_shipped_policy_names_only_routes_each_service_serves():
@@ -98,12 +97,7 @@ def test_every_route_taking_a_json_body_says_which_roles_may_set_each_of_its_fie
     missing, differing = [], []
     for component in ("profile", "consent", "recommendation", "churn", "feedback"):
         app = build_app(spec_of(component), background=False)
-        served = {
-            (method, listed.path): listed.route
-            for listed in fastapi_instrumentation()._flatten_routes(app.routes)
-            if isinstance(listed.route, APIRoute)
-            for method in listed.methods
-        }
+        served = served_routes(app)
         for route in policy.routes:
             if route.upstream != component or route.token_bearer is not None:
                 continue
