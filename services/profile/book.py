@@ -2,17 +2,19 @@
 bank-wide KPIs (kpis.py) read a few rows per year, month and day instead of every customer,
 churn move and identity document.
 
-One row per (breakdown, period, first day of the period, breakdown value) of the customers not
-erased who have that tier, stage, manager or risk level now ('' stands for no manager or no risk
-level): how many of them were created in the period, their assets and how many of those have a
-high risk appetite; how many moves to `churned` they made in the period; how many of their
-identity documents expire in it. Every customer counts once under each breakdown, so the rows of
+One row per (breakdown, period, first day of the period, breakdown value) of the customers who
+have that tier, stage, manager or risk level now ('' stands for no manager or no risk level):
+how many of them were created in the period, their assets and how many of those have a high
+risk appetite; how many moves to `churned` they made in the period; how many of their identity
+documents expire in it. Erased customers stay in the sums, as their rows keep what the sums
+read (R2.2: an erasure leaves the aggregates, past figures included, as they were); their
+documents leave them, since nobody renews an erased customer's documents. Every customer counts once under each breakdown, so the rows of
 any one breakdown sum to the whole book.
 
 Triggers keep the rows in the transaction of each write to `customers`, `lifecycle_history` or
 `customer_documents`: whatever writes them (the API, an import by COPY, a bulk tier review, a
 risk assessment event, an erasure) cannot leave the sums behind. A change of a customer's
-breakdown values or an erasure moves the customer's churn moves and documents with the customer.
+breakdown values moves the customer's churn moves and documents with the customer.
 On PostgreSQL one statement-level trigger per table and operation folds all the rows a statement
 changed into one upsert, in key order (writers meeting on the same rows, e.g. today's, queue
 there rather than deadlock); on SQLite a row-level trigger does the same per row.
@@ -80,18 +82,21 @@ def _counting(name: str) -> str:
     return ", ".join(f"{int(sum_ == name)} AS {sum_}" for sum_ in SUMS)
 
 
-def _sources(dialect: str, customers: str, moves: str, documents: str) -> list[str]:
+def _sources(dialect: str, customers: str, moves: str, documents: str, *, erased_counted: bool = True) -> list[str]:
     """What the rows count, from relations named `customers`, `moves` (lifecycle history) and
     `documents` (a table, or a trigger's old or new rows): one select each of (day, customers,
     assets, high risk, churned, documents) per customer, churn move and document, with the
-    customer's columns as `c`."""
+    customer's columns as `c`. Without `erased_counted` (the book before revision 0018) erased
+    customers and their churn moves leave the sums too."""
     high = f"CASE WHEN c.risk_level IN ({_HIGH}) THEN 1 ELSE 0 END"
     groups = ", ".join(f"c.{column}" for column in COLUMNS.values())
+    not_erased = "" if erased_counted else "c.erased_at IS NULL"
     return [
         f"SELECT {_day('c.created_at', dialect)} AS day, 1 AS customers, c.assets_under_management AS assets, "
-        f"{high} AS high_risk, 0 AS churned, 0 AS documents, {groups} FROM {customers} c WHERE c.erased_at IS NULL",
+        f"{high} AS high_risk, 0 AS churned, 0 AS documents, {groups} FROM {customers} c"
+        + (f" WHERE {not_erased}" if not_erased else ""),
         f"SELECT {_day('h.at', dialect)} AS day, {_counting('churned')}, {groups} FROM {moves} h JOIN {customers} c "
-        f"ON c.id = h.customer_id WHERE h.to_stage = {_CHURNED} AND c.erased_at IS NULL",
+        f"ON c.id = h.customer_id WHERE h.to_stage = {_CHURNED}" + (f" AND {not_erased}" if not_erased else ""),
         f"SELECT d.expires_on AS day, {_counting('documents')}, {groups} FROM {documents} d JOIN {customers} c "
         "ON c.id = d.customer_id WHERE c.erased_at IS NULL",
     ]
@@ -158,7 +163,7 @@ def _changed(table: str, which: str) -> str:
     return f"(SELECT {columns} FROM {which}_rows EXCEPT SELECT {columns} FROM {other}_rows)"
 
 
-def _triggers(dialect: str) -> list[tuple[str, str, str, list[tuple[str, int]]]]:
+def _triggers(dialect: str, *, erased_counted: bool = True) -> list[tuple[str, str, str, list[tuple[str, int]]]]:
     """(table, operation, transition tables, the selects it adds and takes away) per trigger.
     On SQLite a row trigger's old or new row is a one-row subquery of the columns read."""
 
@@ -167,10 +172,13 @@ def _triggers(dialect: str) -> list[tuple[str, str, str, list[tuple[str, int]]]]
             return f"{which.lower()}_rows"
         return "(SELECT " + ", ".join(f"{which}.{column} AS {column}" for column in READS[table]) + ")"
 
+    def sources(customers: str, moves: str, documents: str) -> list[str]:
+        return _sources(dialect, customers, moves, documents, erased_counted=erased_counted)
+
     changes = [
-        ("customers", lambda rows: _sources(dialect, rows, "lifecycle_history", "customer_documents")),
-        ("lifecycle_history", lambda rows: _sources(dialect, "customers", rows, "customer_documents")[1:2]),
-        ("customer_documents", lambda rows: _sources(dialect, "customers", "lifecycle_history", rows)[2:]),
+        ("customers", lambda rows: sources(rows, "lifecycle_history", "customer_documents")),
+        ("lifecycle_history", lambda rows: sources("customers", rows, "customer_documents")[1:2]),
+        ("customer_documents", lambda rows: sources("customers", "lifecycle_history", rows)[2:]),
     ]
     triggers = []
     for table, sources_of in changes:
@@ -246,12 +254,15 @@ def _name(table: str, operation: str) -> str:
 PLANNED_ONCE_UP_TO_ROWS = 16
 
 
-def create_statements(dialect: str, *, deferrable: bool = True, planned_once: bool = True) -> list[str]:
+def create_statements(
+    dialect: str, *, deferrable: bool = True, planned_once: bool = True, erased_counted: bool = True
+) -> list[str]:
     """The triggers that keep the book's rows (for a migration); on PostgreSQL `deferrable`
     ones leave a transaction alone once it ran `defer_statement`, and with `planned_once` a
-    statement of few rows runs the book's SQL planned once per connection."""
+    statement of few rows runs the book's SQL planned once per connection (`erased_counted`:
+    see `_sources`)."""
     statements = []
-    for table, operation, transition, parts in _triggers(dialect):
+    for table, operation, transition, parts in _triggers(dialect, erased_counted=erased_counted):
         name = _name(table, operation)
         if dialect != "postgresql":
             columns = f" OF {', '.join(READS[table])}" if operation == "update" else ""
@@ -292,13 +303,15 @@ def create_statements(dialect: str, *, deferrable: bool = True, planned_once: bo
     return statements
 
 
-def replace_statements(*, deferrable: bool = True, planned_once: bool = True) -> list[str]:
+def replace_statements(*, deferrable: bool = True, planned_once: bool = True, erased_counted: bool = True) -> list[str]:
     """PostgreSQL: the triggers dropped and created again with these choices (for a migration),
     nothing they count written while they are away."""
     return [
         "LOCK TABLE customers, lifecycle_history, customer_documents IN SHARE ROW EXCLUSIVE MODE",
         *drop_statements("postgresql"),
-        *create_statements("postgresql", deferrable=deferrable, planned_once=planned_once),
+        *create_statements(
+            "postgresql", deferrable=deferrable, planned_once=planned_once, erased_counted=erased_counted
+        ),
     ]
 
 
@@ -313,9 +326,9 @@ def drop_statements(dialect: str) -> list[str]:
     return statements
 
 
-def rebuild_statements(dialect: str) -> list[str]:
+def rebuild_statements(dialect: str, *, erased_counted: bool = True) -> list[str]:
     """Recompute every row from the customers, their churn moves and documents (the migration's
     backfill; a check in tests)."""
-    sources = _sources(dialect, "customers", "lifecycle_history", "customer_documents")
+    sources = _sources(dialect, "customers", "lifecycle_history", "customer_documents", erased_counted=erased_counted)
     upsert = _postgresql_upsert if dialect == "postgresql" else _sqlite_upsert
     return [f"DELETE FROM {TABLE}", upsert([(s, 1) for s in sources]).rstrip(";")]

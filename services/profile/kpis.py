@@ -41,7 +41,8 @@ BREAKDOWNS = {name: Customer.__table__.c[column] for name, column in book_column
 async def customer_kpis(
     session: SessionDep, actor: ActorDep, request: Request, window: KpiWindow = kpi_query(*BREAKDOWNS)
 ) -> KpiReport:
-    scope: list[sa.ColumnElement[bool]] = [Customer.erased_at.is_(None)]
+    # Erased customers count too (R2.2: their rows keep the aggregates; the book sums them).
+    scope: list[sa.ColumnElement[bool]] = []
     portfolio = actor.role in request.app.state.settings.assigned_only_roles
     if portfolio:
         scope.append(Customer.relationship_manager_id == actor.id)  # a manager's own portfolio only
@@ -138,7 +139,8 @@ async def _scanned(
             sa.func.count().filter(events.c.kind == "document"),
         )
         .select_from(sa.join(Customer, events, Customer.id == events.c.customer_id))
-        .where(*scope)
+        # An erased customer's documents are up for renewal no more (as in the book).
+        .where(*scope, sa.or_(events.c.kind != "document", Customer.erased_at.is_(None)))
         .group_by(*keys)
     )
     return rows, [(row[0] if keys else None, *row[len(keys) :]) for row in await session.execute(query)]

@@ -97,3 +97,43 @@ async def test_a_manager_never_sees_another_portfolio_and_bad_windows_are_refuse
         assert backwards.headers["content-type"].startswith("application/problem+json")
         unknown = await admin.get("/api/v1/kpis/customers", params={**window, "by": "colour"})
         assert unknown.status_code == 422 and "tier" in unknown.json()["detail"]
+
+
+async def test_an_erasure_leaves_past_figures_as_they_were(service):
+    """R2.2: an erased customer's row keeps what the figures count (created, assets, risk level,
+    churn move), so a past window reads the same after the erasure, bank-wide (from the book's
+    sums) and in the manager's portfolio (counted customer by customer). Only the erased
+    customer's identity document stops counting as due for renewal."""
+    profile = await service("profile")
+    async with profile.client("relationship_manager", "rm-kpi-erase") as manager, profile.client("admin") as admin:
+        with clock.frozen_at(datetime(2007, 5, 2, 9, tzinfo=UTC)):
+            await _create(manager, assets_under_management="2500.00", risk_level="C4", profile=profile)
+            leaving = await _create(manager, assets_under_management="7000.00", risk_level="C5", profile=profile)
+            document = {"type": "passport", "document_number": "E1234567", "issuer": "CN", "expires_on": "2007-06-10"}
+            answer = await manager.post(f"/api/v1/customers/{leaving}/documents", json=document)
+            assert answer.status_code == 201, answer.text
+        with clock.frozen_at(datetime(2007, 5, 20, 9, tzinfo=UTC)):
+            await _churn(manager, leaving)
+        window = {"from": "2007-05-01T00:00:00Z", "to": "2007-06-01T00:00:00Z"}
+
+        async def figures() -> list[dict]:
+            """The manager's figures, then the bank's."""
+            reports = []
+            for http in (manager, admin):
+                answer = await http.get("/api/v1/kpis/customers", params=window)
+                assert answer.status_code == 200, answer.text
+                reports.append({kpi["name"]: kpi["value"] for kpi in answer.json()["kpis"]})
+            return reports
+
+        before = await figures()
+        answer = await admin.post(f"/api/v1/customers/{leaving}/erasure", json={"reason": "customer asked"})
+        assert answer.status_code == 202, answer.text
+        after = await figures()
+
+    mine = after[0]
+    assert (mine["customers"], mine["churned_customers"], mine["assets_under_management"]) == (2, 1, 9500.0)
+    assert mine["high_risk_appetite_share"] == 1.0
+    for was, now in zip(before, after, strict=True):
+        assert now["kyc_documents_expiring"] == was["kyc_documents_expiring"] - 1
+        del was["kyc_documents_expiring"], now["kyc_documents_expiring"]
+        assert now == was

@@ -34,7 +34,12 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":  # nothing they count written between the backfill and the triggers
         op.execute("LOCK TABLE customers, lifecycle_history, customer_documents IN SHARE ROW EXCLUSIVE MODE")
-    for statement in [*rebuild_statements(dialect), *create_statements(dialect, deferrable=False, planned_once=False)]:
+    # The book as this revision made it: erased customers out of the sums (0018 keeps them in).
+    statements = [
+        *rebuild_statements(dialect, erased_counted=False),
+        *create_statements(dialect, deferrable=False, planned_once=False, erased_counted=False),
+    ]
+    for statement in statements:
         op.execute(statement)
 
 

@@ -27,5 +27,5 @@ def downgrade() -> None:
 def _replace_triggers(*, deferrable: bool) -> None:
     if op.get_bind().dialect.name != "postgresql":  # SQLite's triggers are not deferrable (one writer at a time)
         return
-    for statement in replace_statements(deferrable=deferrable, planned_once=False):
+    for statement in replace_statements(deferrable=deferrable, planned_once=False, erased_counted=False):
         op.execute(statement)

@@ -27,5 +27,5 @@ def downgrade() -> None:
 def _replace_triggers(*, planned_once: bool) -> None:
     if op.get_bind().dialect.name != "postgresql":  # SQLite's row triggers keep no plans
         return
-    for statement in replace_statements(planned_once=planned_once):
+    for statement in replace_statements(planned_once=planned_once, erased_counted=False):
         op.execute(statement)
