@@ -416,6 +416,14 @@ async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason:
                 reason="erased",
             )
         )
+        # Every lifecycle move is announced (R1.3), this one before the erasure itself.
+        await outbox.emit(
+            session,
+            "customer.lifecycle_changed",
+            CustomerLifecycleChangedV1(
+                customer_id=customer.id, previous_stage=customer.lifecycle_stage, stage=Stage.CHURNED.value
+            ),
+        )
         customer.lifecycle_stage = Stage.CHURNED.value
     await erase_documents_and_links(session, customer.id)
     from services.profile.segments import leave_household  # segments builds on this module

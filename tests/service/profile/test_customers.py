@@ -131,6 +131,20 @@ async def test_lifecycle_moves_are_checked_and_kept(profile, client):
     ]
 
 
+async def test_an_erasure_moves_the_customer_to_churned_and_announces_the_move_first(profile, client):
+    customer = await create(client)
+    lifecycle = f"{CUSTOMERS}/{customer['id']}/lifecycle"
+    for stage in ("onboarding", "active"):
+        moved = await client.post(lifecycle, json={"stage": stage, "reason": f"to {stage}"}, headers=ADMIN)
+        assert moved.status_code == 200, moved.text
+    erased = await client.post(f"{CUSTOMERS}/{customer['id']}/erasure", json={"reason": "asked"}, headers=ADMIN)
+    assert erased.status_code == 202, erased.text
+
+    *_, move, erasure = await profile.published(customer_id=customer["id"])  # in the order they go out
+    assert (move.type, erasure.type) == ("customer.lifecycle_changed", "customer.erased")
+    assert move.payload == {"customer_id": customer["id"], "previous_stage": "active", "stage": "churned"}
+
+
 async def test_a_lifecycle_move_is_refused_to_another_manager_and_to_roles_that_may_not_move(profile, client):
     """The service keeps managers to their own customers, and refuses the roles the access policy
     does not let move a stage, the customer's own credential included, as the gateway does."""
