@@ -16,6 +16,7 @@ from services.feedback.cases.schemas import (
     Closing,
     ComplaintCreate,
     ComplaintOut,
+    FollowUp,
     NoteCreate,
     NoteOut,
     Resolution,
@@ -162,12 +163,13 @@ def _transition_route(action: str, body_type):
     change.__doc__ = (
         f"Transition `{action}`: from {', '.join(sorted(service.TRANSITIONS[action][0]))} to "
         f"{service.TRANSITIONS[action][1]}."
+        + (" A detractor's follow-up case closes from resolved too." if action == "close" else "")
     )
     return change
 
 
 for _action in service.TRANSITIONS:
-    _body = {"resolve": Resolution, "close": Closing}.get(_action, Transition)
+    _body = {"resolve": Resolution, "follow-up": FollowUp, "close": Closing}.get(_action, Transition)
     router.add_api_route(
         f"/cases/{{case_id}}/{_action}", _transition_route(_action, _body), methods=["POST"], response_model=CaseOut
     )

@@ -61,6 +61,10 @@ class Transition(BaseModel):
     note: NoteText | None = Field(default=None, description="Optional note kept with the case (encrypted).")
 
 
+class FollowUp(Transition):
+    note: NoteText = Field(description="What the customer said when called back (kept with the case, encrypted).")
+
+
 class Resolution(Transition):
     root_cause: Code | None = Field(default=None, description="One of the category's configured root causes.")
 

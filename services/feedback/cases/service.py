@@ -1,5 +1,8 @@
 """Case life cycle: opened → acknowledged → in progress ⇄ waiting on the customer → resolved →
-followed up → closed. A closed case is frozen; reopening opens a new case linked to it."""
+followed up → closed. The follow-up (R3.1: the customer called back once the case is resolved)
+records what they said, and a request or complaint closes only after it; a detractor's follow-up
+case, itself the call back, closes once resolved. A closed case is frozen; reopening opens a new
+case linked to it."""
 
 import uuid
 
@@ -28,8 +31,10 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "resume": (frozenset({"waiting_on_customer"}), "in_progress"),
     "resolve": (frozenset({"acknowledged", "in_progress", "waiting_on_customer"}), "resolved"),
     "follow-up": (frozenset({"resolved"}), "followed_up"),
-    "close": (frozenset({"resolved", "followed_up"}), "closed"),
+    "close": (frozenset({"followed_up"}), "closed"),
 }
+# A detractor's follow-up case is the call back itself: it closes from resolved as well.
+FOLLOW_UP_CASE_CLOSES_FROM = frozenset({"resolved", "followed_up"})
 REOPENABLE = frozenset({"resolved", "followed_up", "closed"})
 
 
@@ -42,8 +47,15 @@ class InvalidCategory(Problem):
     title = "Invalid request"
 
 
+def _sources(case: Case, action: str) -> frozenset[str]:
+    """The states `action` may start from, for this case."""
+    if action == "close" and case.kind == "follow_up":
+        return FOLLOW_UP_CASE_CLOSES_FROM
+    return TRANSITIONS[action][0]
+
+
 def actions(case: Case) -> list[str]:
-    allowed = [name for name, (sources, _) in TRANSITIONS.items() if case.state in sources]
+    allowed = [name for name in TRANSITIONS if case.state in _sources(case, name)]
     return allowed + (["reopen"] if case.state in REOPENABLE else [])
 
 
@@ -168,7 +180,7 @@ async def transition(
     root_cause: str | None = None,
 ) -> Case:
     refuse_if_closed(case)
-    sources, target = TRANSITIONS[action]
+    sources, target = _sources(case, action), TRANSITIONS[action][1]
     if case.state not in sources:
         raise Conflict(
             f"A case that is {case.state.replace('_', ' ')} cannot {action.replace('-', ' ')}; "

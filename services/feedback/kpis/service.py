@@ -132,6 +132,8 @@ DEFINITIONS = [
         "mean_time_to_first_answer", "hours", "cases", _ratio("first_answer_hours", "answered"), "/api/v1/cases"
     ),
     Definition("mean_time_to_resolve", "hours", "cases", _ratio("resolve_hours", "resolved"), "/api/v1/cases"),
+    # Of the cases opened in the window, the share resolved by now (R7.2's resolution rate).
+    Definition("resolution_rate", "ratio", "cases", _ratio("resolved", "cases"), "/api/v1/cases"),
     Definition(
         "closed_loop_rate", "ratio", "answers", _ratio("in_time", "detractors"), "/api/v1/survey-answers?detractor=true"
     ),

@@ -23,7 +23,7 @@ async def test_a_case_runs_its_life_cycle_and_is_frozen_once_closed(feedback):
             ("wait", {}, "waiting_on_customer"),
             ("resume", {}, "in_progress"),
             ("resolve", {"root_cause": "fee_error"}, "resolved"),
-            ("follow-up", {}, "followed_up"),
+            ("follow-up", {"note": "Refund confirmed on the call"}, "followed_up"),
             ("close", {}, "closed"),
         ):
             answer = await agent.post(f"/api/v1/cases/{case_id}/{action}", json=body)
@@ -39,7 +39,7 @@ async def test_a_case_runs_its_life_cycle_and_is_frozen_once_closed(feedback):
         assert (await agent.post(f"/api/v1/cases/{case_id}/notes", json={"text": "late"})).status_code == 409
         assert (await agent.post(f"/api/v1/cases/{case_id}/assignment", json={"team": "x"})).status_code == 409
         notes = (await agent.get(f"/api/v1/cases/{case_id}/notes")).json()
-        assert [n["note_text"] for n in notes] == ["Looked at the statement"]
+        assert [n["note_text"] for n in notes] == ["Looked at the statement", "Refund confirmed on the call"]
 
     async with as_customer(feedback, customer_id) as me:
         reopened = await me.post(f"/api/v1/cases/{case_id}/reopen", json={"note": "Charged again"})
@@ -58,12 +58,30 @@ async def test_closing_needs_a_configured_root_cause(feedback):
         case_id = (await agent.post("/api/v1/cases", json=case_body(customer_id))).json()["id"]
         await agent.post(f"/api/v1/cases/{case_id}/acknowledge", json={})
         await agent.post(f"/api/v1/cases/{case_id}/resolve", json={})
+        await agent.post(f"/api/v1/cases/{case_id}/follow-up", json={"note": "Customer content"})
         missing = await agent.post(f"/api/v1/cases/{case_id}/close", json={})
         assert missing.status_code == 422 and "fee_error" in missing.json()["detail"]
         wrong = await agent.post(f"/api/v1/cases/{case_id}/close", json={"root_cause": "weather"})
         assert wrong.status_code == 422
-        assert (await agent.get(f"/api/v1/cases/{case_id}")).json()["state"] == "resolved"  # nothing half-written
+        assert (await agent.get(f"/api/v1/cases/{case_id}")).json()["state"] == "followed_up"  # nothing half-written
         assert (await agent.post(f"/api/v1/cases/{case_id}/close", json={"root_cause": "policy"})).status_code == 200
+
+
+async def test_a_resolved_case_closes_only_after_the_follow_up_which_says_what_the_customer_said(feedback):
+    customer_id = await known_customer(feedback)
+    async with feedback.client(*AGENT) as agent:
+        case_id = (await agent.post("/api/v1/cases", json=case_body(customer_id))).json()["id"]
+        await agent.post(f"/api/v1/cases/{case_id}/acknowledge", json={})
+        resolved = await agent.post(f"/api/v1/cases/{case_id}/resolve", json={"root_cause": "policy"})
+        assert resolved.json()["actions"] == ["follow-up", "reopen"]
+        early = await agent.post(f"/api/v1/cases/{case_id}/close", json={})
+        assert early.status_code == 409 and early.json()["actions"] == ["follow-up", "reopen"]
+        silent = await agent.post(f"/api/v1/cases/{case_id}/follow-up", json={})
+        assert silent.status_code == 422 and "note" in silent.text
+        assert (await agent.get(f"/api/v1/cases/{case_id}")).json()["state"] == "resolved"  # nothing half-written
+        called = await agent.post(f"/api/v1/cases/{case_id}/follow-up", json={"note": "Satisfied with the answer"})
+        assert called.status_code == 200 and called.json()["actions"] == ["close", "reopen"]
+        assert (await agent.post(f"/api/v1/cases/{case_id}/close", json={})).status_code == 200
 
 
 async def test_a_transition_not_allowed_from_the_state_says_what_is(feedback):

@@ -88,6 +88,7 @@ async def build_fixture(feedback) -> None:
             await act(at(30), "K3", "acknowledge")  # 1 h
             await act(at(32), "K2", "resolve")  # 28 h
             await act(at(33), "K1", "resolve", root_cause="fee_error")  # 30 h
+            await act(at(34), "K1", "follow-up", note="Fee refunded; customer content")
             await act(at(34), "K1", "close")
             await answer(at(49), "C", "ces", 2, "web")
             await answer(at(50), "D", "ces", 7, "branch", follow_up="F3")  # detractor, left open
@@ -119,6 +120,7 @@ async def test_service_kpis_match_the_hand_computed_values(feedback):
         "sla_breach_rate": (round(2 / 7, 4), 7),
         "mean_time_to_first_answer": (6.2, 5),  # K1 2, K2 26, K3 1, F1 1, F2 1
         "mean_time_to_resolve": (28.5, 4),  # K1 30, K2 28, F1 2, F2 54
+        "resolution_rate": (round(4 / 7, 4), 7),  # K1, K2, F1, F2 of the seven opened
         "closed_loop_rate": (round(1 / 3, 4), 3),  # of three detractors only F1 was closed in time
         "reopen_rate": (0.25, 4),  # K1 of K1, K2, F1, F2
     }
@@ -139,6 +141,7 @@ async def test_a_relationship_manager_gets_the_figures_of_their_own_portfolio(fe
         "sla_breach_rate": (0.25, 4),  # K1, K2 (late), F1, R1
         "mean_time_to_first_answer": (round(29 / 3, 4), 3),  # K1 2, K2 26, F1 1
         "mean_time_to_resolve": (20.0, 3),  # K1 30, K2 28, F1 2
+        "resolution_rate": (0.75, 4),  # K1, K2, F1 of K1, K2, F1, R1
         "closed_loop_rate": (1.0, 1),  # B's detractor answer, F1 closed in time
         "reopen_rate": (round(1 / 3, 4), 3),  # K1 of K1, K2, F1
     }

@@ -48,6 +48,7 @@ async def test_a_complaint_is_worked_to_closed_and_then_frozen(system, client, g
         ("acknowledge", {"note": "Called the customer"}, "acknowledged"),
         ("wait", {}, "waiting_on_customer"),
         ("resolve", {"root_cause": "fee_error"}, "resolved"),
+        ("follow-up", {"note": "Refund confirmed on the call"}, "followed_up"),
         ("close", {}, "closed"),
     ):
         answer = await client.post(f"{gateway}/cases/{case_id}/{action}", json=body, headers=agent)
