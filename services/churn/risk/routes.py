@@ -46,6 +46,11 @@ class ChurnRiskOut(BaseModel):
     contributions: list[ContributionOut] = Field(description="Largest effect first (model); per factor (rules).")
     features: FeaturesOut
     signals: dict[str, float | str | None] = Field(description="The event-fed features now.")
+    lifetime_value: float | None = Field(
+        description="Estimated customer lifetime value (currency): the yearly margin on the customer's assets over "
+        "the years they are expected to stay at the churn probability of their last scoring, discounted "
+        "(services/churn/features/value.py; the churn KPIs average the same figure). Null until assets are known."
+    )
     updated_at: datetime
 
 
@@ -70,5 +75,6 @@ async def churn_risk(customer_id: CustomerId, session: SessionDep, request: Requ
         ],
         features=FeaturesOut.model_validate(row),
         signals={k: round(v, 4) if isinstance(v, float) else v for k, v in vector(row.state or {}, at).items()},
+        lifetime_value=round(row.lifetime_value, 2) if row.lifetime_value is not None else None,
         updated_at=row.updated_at,
     )

@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from events.contracts import (
     ComplaintOpenedV1,
@@ -15,6 +16,8 @@ from events.contracts import (
     new_event,
 )
 from events.contracts.envelope import Envelope
+from services.churn.features.models import CustomerFeatures
+from services.churn.features.value import lifetime_value
 
 PROBLEM = "application/problem+json"
 
@@ -172,3 +175,19 @@ async def test_leaving_high_and_crossing_again_warns_again(churn):
         ("high", ["complaints", "aum_drop", "low_csat"]),
         ("high", ["complaints", "nps_detractor", "low_csat"]),
     ]
+
+
+async def test_the_risk_carries_the_customers_lifetime_value_at_their_last_scoring(churn):
+    customer_id = str(uuid.uuid4())
+    await deliver(churn, customer_created(customer_id, "250000"), complaint(customer_id))
+    body = await churn_risk(churn, customer_id)
+    async with churn.engine.connect() as connection:
+        probability = await connection.scalar(
+            sa.select(CustomerFeatures.probability).where(CustomerFeatures.customer_id == customer_id)
+        )
+    expected = lifetime_value(250_000.0, probability, churn.spec.settings)
+    assert expected > 0 and body["lifetime_value"] == pytest.approx(expected, abs=0.01)
+
+    unvalued = str(uuid.uuid4())  # feedback only: no assets known yet
+    await deliver(churn, feedback(unvalued, "csat", 2))
+    assert (await churn_risk(churn, unvalued))["lifetime_value"] is None
