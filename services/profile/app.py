@@ -12,6 +12,7 @@ from services.profile.documents_routes import router as documents_router
 from services.profile.handlers import HANDLERS
 from services.profile.retention import apply_retention_job, reannounce_erasures_job
 from services.profile.routes import read_router, router
+from services.profile.screening import kpis as compliance_kpis
 from services.profile.screening.book import rescreen_book_job
 from services.profile.screening.routes import router as screening_router
 from services.profile.segments_routes import router as segments_router
@@ -34,6 +35,7 @@ def spec() -> ServiceSpec:
             segments_router,
             screening_router,
             kpis.router,
+            compliance_kpis.router,
             audit_router(models.audit),
         ],
         outbox=models.outbox,

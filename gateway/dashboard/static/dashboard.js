@@ -12,7 +12,7 @@ const LABELS = {
     unavailable: "暂不可用", signed_in_as: "当前身份", bad_token: "令牌无效或已过期",
     show_list: "查看明细", rows: "条",
     area_customers: "客户", area_consent: "授权同意", area_service: "服务与满意度",
-    area_churn: "流失与挽留", area_recommendation: "适当性与推荐",
+    area_churn: "流失与挽留", area_recommendation: "适当性与推荐", area_compliance: "合规风险",
     customers: "客户数", new_customers: "新增客户", churned_customers: "流失客户", churn_rate: "流失率",
     assets_under_management: "管理资产", high_risk_appetite_share: "高风险偏好占比",
     kyc_documents_expiring: "即将到期证件",
@@ -26,6 +26,9 @@ const LABELS = {
     lifetime_value: "客户终身价值", model_drift_psi: "模型漂移 PSI",
     suitability_mismatches: "适当性不匹配", overrides: "超风险购买确认", checks_pass: "适当性检查：通过",
     checks_warn: "适当性检查：警示", checks_block: "适当性检查：拦截", retention_uplift: "挽留提升",
+    high_aml_risk_share: "高洗钱风险客户占比", enhanced_due_diligence: "强化尽职调查客户",
+    screening_alerts_raised: "新增筛查警报", screening_alerts_undecided: "待决筛查警报",
+    aml_reviews_overdue: "逾期反洗钱复核",
   },
   en: {
     title: "Bank CRM · KPI dashboard", switch_language: "中文", sign_in: "Sign in", sign_out: "Sign out",
@@ -37,6 +40,7 @@ const LABELS = {
     show_list: "Show the list", rows: "rows",
     area_customers: "Customers", area_consent: "Consent", area_service: "Service and satisfaction",
     area_churn: "Churn and retention", area_recommendation: "Suitability and recommendations",
+    area_compliance: "Compliance risk",
     customers: "Customers", new_customers: "New customers", churned_customers: "Churned customers",
     churn_rate: "Churn rate", assets_under_management: "Assets under management",
     high_risk_appetite_share: "High risk appetite share", kyc_documents_expiring: "ID documents expiring",
@@ -53,6 +57,9 @@ const LABELS = {
     suitability_mismatches: "Suitability mismatches", overrides: "Overrides acknowledged",
     checks_pass: "Suitability checks passed", checks_warn: "Suitability checks warned",
     checks_block: "Suitability checks blocked", retention_uplift: "Retention uplift",
+    high_aml_risk_share: "High AML risk share", enhanced_due_diligence: "Under enhanced due diligence",
+    screening_alerts_raised: "Screening alerts raised", screening_alerts_undecided: "Screening alerts awaiting a decision",
+    aml_reviews_overdue: "AML reviews overdue",
   },
 };
 

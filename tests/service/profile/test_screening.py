@@ -317,3 +317,58 @@ async def test_activation_waits_until_the_book_is_screened_against_a_new_list_ve
     assert waiting.status_code == 409 and waiting.json()["reason_code"] == "SCREENING_PENDING"
     await rescreen_book(profile)
     assert (await activate(profile, customer["id"])).status_code == 200
+
+
+async def test_compliance_figures_per_portfolio_for_compliance_only(service):
+    """A portfolio of three: one rated high (enhanced due diligence), one screening hit awaiting
+    a decision, raised today; at +400 days the high one's review is past due."""
+    profile = await service("profile")
+    await load(profile, listed("欧阳文博"), name=f"sanctions-{uuid.uuid4().hex[:6]}")
+    portfolio = f"rm-aml-{uuid.uuid4().hex[:6]}"
+    async with profile.client("relationship_manager", portfolio) as http:
+        created = []
+        for name, fields in (
+            ("Sigrid Haugen", {"nationality": "NO"}),
+            ("Torvald Lie", {"nationality": "NO"}),
+            ("Ouyang Wenbo", {"nationality": "CN", "birth_date": "1961-03-09"}),
+        ):
+            answer = await http.post(
+                "/api/v1/customers", json=new_customer(name=name, lifecycle_stage="onboarding", **fields)
+            )
+            assert answer.status_code == 201, answer.text
+            created.append(answer.json()["id"])
+        moved = await http.patch(f"/api/v1/customers/{created[0]}", json={"residence_country": "IR"})
+        assert moved.status_code == 200, moved.text
+    assert len(await open_alerts(profile, created[2])) == 1
+
+    today = clock.now().date()
+    window = {"from": f"{today - timedelta(days=1)}T00:00:00Z", "to": f"{today + timedelta(days=1)}T00:00:00Z"}
+
+    async def figures(caller) -> dict:
+        async with profile.client(*caller) as http:
+            answer = await http.get("/api/v1/kpis/compliance", params={**window, "by": "manager"})
+        assert answer.status_code == 200, answer.text
+        return {
+            kpi["name"]: next(((g["value"], g["count"]) for g in kpi["breakdown"] if g["key"] == portfolio), None)
+            for kpi in answer.json()["kpis"]
+        }
+
+    assert await figures(OFFICER_A) == {
+        "high_aml_risk_share": (1 / 3, 3),
+        "enhanced_due_diligence": (1.0, 1),
+        "screening_alerts_raised": (1.0, 1),
+        "screening_alerts_undecided": (1.0, 1),
+        "aml_reviews_overdue": None,  # nothing past due in this portfolio
+    }
+    with clock.shifted(timedelta(days=400)):
+        assert (await figures(("admin", "admin-1")))["aml_reviews_overdue"] == (1.0, 1)
+
+    # Not a figure for the portfolio's own manager, another manager, a customer or marketing.
+    for caller in (
+        (("relationship_manager", portfolio)),
+        ("relationship_manager", "rm-other"),
+        ("customer", created[0]),
+        ("marketing_analyst", "ma-1"),
+    ):
+        async with profile.client(*caller) as http:
+            assert (await http.get("/api/v1/kpis/compliance", params=window)).status_code == 403, caller
