@@ -12,6 +12,7 @@ from services.churn.declarations import CATALOGUE
 from services.churn.features import value
 from services.churn.features.events import ChurnEvents
 from services.churn.kpis.routes import router as kpis
+from services.churn.model import drift
 from services.churn.playbooks.routes import router as tasks
 from services.churn.points import ledger
 from services.churn.points.routes import router as points
@@ -70,6 +71,7 @@ def spec() -> ServiceSpec:
         jobs=[
             PeriodicJob("expire-points", every_seconds=3600, run=ledger.PointsExpiry()),
             PeriodicJob("revalue-customers", every_seconds=60, run=value.revalue_job(settings)),
+            PeriodicJob("measure-drift", every_seconds=900, run=drift.measure_drift_job(scorer)),
             retention_job(RULES, settings.retention_days, models.legal_holds),
         ],
         resources=resources,

@@ -29,7 +29,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,6 +63,11 @@ HTTP_LATENCY = Histogram(
 # deadlines increments it once per case when the deadline passes (alerted in deploy/).
 SLA_BREACHES = Counter(
     "crm_sla_breaches_total", "Cases that passed their service-level deadline", ["component", "kind"]
+)
+# The population stability index of the promoted churn model's current scores against its
+# validation scores, measured in the background by churn (services/churn/model/drift.py).
+CHURN_MODEL_DRIFT = Gauge(
+    "crm_churn_model_drift_psi", "PSI of the promoted churn model's current scores against its validation", ["model"]
 )
 
 

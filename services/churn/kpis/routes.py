@@ -15,6 +15,7 @@ value, model drift.
 """
 
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -22,7 +23,7 @@ from fastapi import APIRouter, Request
 
 from events.contracts.terms import ChurnBand
 from services.churn.features.models import CustomerFeatures
-from services.churn.model import metrics
+from services.churn.model import drift
 from services.churn.playbooks.models import Intervention
 from services.churn.settings import ChurnSettings
 from services.kit.db import SessionDep
@@ -50,25 +51,18 @@ async def churn_kpis(
         sa.or_(F.churned_at.is_(None), F.churned_at >= window.start),
     )
     churned_in_window = sa.and_(F.churned_at >= window.start, F.churned_at < window.end)
-    # The drift: current scores of the promoted model per reference bin (bin i: edges[i-1] <=
-    # score < edges[i], as metrics.psi), counted in the same pass.
+    # The drift: current scores of the promoted model per reference bin (model/drift.py),
+    # counted in the same pass.
     model = request.app.state.churn_scorer.model()
-    scored_now = (
-        sa.and_(F.churned_at.is_(None), F.model == model.name, F.probability.is_not(None))
-        if model is not None
-        else sa.false()
-    )
-    edges = model.meta["reference_scores"]["edges"] if model is not None else []
-    score_bin = (
-        sa.case(*((F.probability < edge, i) for i, edge in enumerate(edges)), else_=len(edges)) if edges else None
-    )
-    bins = np.zeros(len(edges) + 1, dtype=np.int64)
+    scored = drift.scored_now(model) if model is not None else sa.false()
+    score_bin = drift.score_bin(model) if model is not None else None
+    bins = drift.bins_of(model) if model is not None else np.zeros(1, dtype=np.int64)
     # One pass over the customers: known at the window's start, churned in it, and, of those not
     # churned, the count by band and the sum of their stored lifetime values.
     valued = sa.and_(F.assets_under_management.is_not(None), F.probability.is_not(None), F.churned_at.is_(None))
     by_band: defaultdict[str, int] = defaultdict(int)
     known, churned, value_sum, valued_count = 0, 0, 0.0, 0
-    groups = [F.level, *([score_bin] if score_bin is not None else [])]
+    groups: list[Any] = [F.level, *([score_bin] if score_bin is not None else [])]
     for n_known, n_churned, n, total, count, n_scored, level, *which in await session.execute(
         sa.select(
             sa.func.count().filter(known_at_start),
@@ -76,7 +70,7 @@ async def churn_kpis(
             sa.func.count().filter(F.churned_at.is_(None)),
             sa.func.sum(F.lifetime_value).filter(valued),
             sa.func.count().filter(valued),
-            sa.func.count().filter(scored_now),
+            sa.func.count().filter(scored),
             *groups,
         )
         .where(*mine)
@@ -117,8 +111,7 @@ async def churn_kpis(
     treated, control = retention("treated"), retention("control")
     uplift = (treated.value - control.value) if treated.value is not None and control.value is not None else None
 
-    drift = metrics.psi_of_counts(model.meta["reference_scores"], bins) if model is not None else None
-    scored = int(bins.sum())
+    model_drift = drift.psi(model, bins) if model is not None else None
 
     return KpiReport.of(
         "churn",
@@ -141,6 +134,6 @@ async def churn_kpis(
                 unit="currency",
                 count=valued_count,
             ),
-            Kpi(name="model_drift_psi", value=drift, unit="index", count=scored),
+            Kpi(name="model_drift_psi", value=model_drift, unit="index", count=int(bins.sum())),
         ],
     )

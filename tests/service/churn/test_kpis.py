@@ -15,6 +15,7 @@ from services.churn.playbooks.service import in_holdout
 from services.churn.settings import ChurnSettings
 from services.kit import clock
 from services.kit.kpi import KpiReport
+from services.kit.observability import CHURN_MODEL_DRIFT
 
 WINDOW_START = datetime(2031, 3, 1, tzinfo=UTC)
 
@@ -119,6 +120,16 @@ async def test_drift_is_measured_against_the_promoted_models_validation_scores(s
         kpis = {k["name"]: k for k in (await http.get("/api/v1/kpis/churn")).json()["kpis"]}
     drift = kpis["model_drift_psi"]
     assert drift["count"] >= 5 and drift["value"] >= 0 and drift["unit"] == "index"
+
+    # The background measurement exports the same figure for the alert (deploy/), for the
+    # promoted model only.
+    CHURN_MODEL_DRIFT.labels("model-0").set(9.0)  # a model promoted before, since replaced
+    await churn.run_job("measure-drift")
+    exported = {
+        sample.labels["model"]: sample.value for metric in CHURN_MODEL_DRIFT.collect() for sample in metric.samples
+    }
+    model = churn.app.state.churn_scorer.model()
+    assert exported == {model.name: pytest.approx(drift["value"], abs=1e-6)}
 
 
 def test_lifetime_value_falls_as_churn_probability_rises():

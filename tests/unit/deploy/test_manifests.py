@@ -673,6 +673,7 @@ def test_alert_rules_cover_the_platform_and_name_real_metrics(target):
         "crm_broker_reachable",
         "crm_sla_breaches_total",
         "crm_audit_chain_verification_failures_total",
+        "crm_churn_model_drift_psi",
     ):
         assert metric in alerted, f"no alert on {metric}"
     # Consumer lag as the brokers see it too: it keeps growing when a consumer is stuck.
