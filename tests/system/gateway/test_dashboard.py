@@ -125,3 +125,33 @@ async def test_assets_come_from_the_platform_and_dev_sign_in_is_bounded(system):
         refused = await http.post("/dashboard/dev-sign-in", json={"role": "partner", "subject": "x"})
         assert refused.status_code == 422  # only staff roles, never a customer or partner identity
         assert (await http.get("/dashboard/areas")).status_code == 401
+
+
+async def test_a_compliance_officer_sees_the_compliance_figures_as_the_api_does(system, browser):
+    from selenium.webdriver.common.by import By
+
+    gateway = system.url("gateway")
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as http:
+        manager = system.headers("relationship_manager", f"rm-dash-{uuid.uuid4().hex[:6]}")
+        answer = await http.post("/api/v1/customers", json=new_customer(residence_country="IR"), headers=manager)
+        assert answer.status_code == 201, answer.text  # rated high: enhanced due diligence
+        token = system.token("compliance_officer", "co-dash")
+        api = (await http.get("/api/v1/kpis/compliance", headers={"Authorization": f"Bearer {token}"})).json()
+    from_api = {k["name"]: k for k in api["kpis"]}
+    assert from_api["enhanced_due_diligence"]["value"] >= 1
+
+    browser.delete_all_cookies()
+    browser.get(f"{gateway}/dashboard")
+    browser.execute_script("window.localStorage.clear(); window.sessionStorage.clear();")
+    browser.get(f"{gateway}/dashboard")
+    browser.find_element(By.ID, "token").send_keys(token)
+    browser.find_element(By.ID, "use-token").click()
+    _wait(browser, lambda d: _card_value(d, "compliance", "enhanced_due_diligence") not in (None, ""))
+
+    assert browser.find_element(By.CSS_SELECTOR, "#area-compliance h2").text == "合规风险"
+    for kpi in ("enhanced_due_diligence", "screening_alerts_undecided", "aml_reviews_overdue"):
+        assert float(_card_value(browser, "compliance", kpi)) == from_api[kpi]["value"], kpi
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "dashboard-compliance.png"))
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == [], errors
