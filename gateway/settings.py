@@ -1,7 +1,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import BaseModel, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import DEV_DIR, ComponentSettings, secret_or_development
@@ -9,6 +9,13 @@ from services.kit.settings import DEV_DIR, ComponentSettings, secret_or_developm
 # Issuer and audience of the tokens `crm token` signs with the local development key.
 DEV_ISSUER = "crm-local-dev"
 DEV_AUDIENCE = "bank-crm"
+
+
+class KpiTarget(BaseModel):
+    """The bank's target for one KPI (R7.3: the "check" of plan-do-check-act)."""
+
+    value: float
+    better: Literal["higher", "lower"]
 
 
 class GatewaySettings(ComponentSettings):
@@ -58,6 +65,10 @@ class GatewaySettings(ComponentSettings):
     upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     upstream_pool_size: int = 100
     upstream_timeout_seconds: float = 10.0
+    # The dashboard's targets, per KPI area and KPI name (JSON, e.g.
+    # {"service": {"nps": {"value": 30, "better": "higher"}}}): each card shows its target and
+    # whether the figure meets it. The bank's own; none by default.
+    kpi_targets: dict[str, dict[str, KpiTarget]] = {}
 
     def upstream_url(self, service: str) -> str:
         return getattr(self, f"{service}_url").rstrip("/")

@@ -87,6 +87,15 @@ class System:
             "KAFKA_SESSION_TIMEOUT_MS": "3000",
             # A new list version re-screened within a second, not up to five.
             "PROFILE_SCREENING_JOB_SECONDS": "0.5",
+            # Dashboard targets (tests/system/gateway/test_dashboard.py): one met, one not.
+            "GATEWAY_KPI_TARGETS": json.dumps(
+                {
+                    "customers": {
+                        "customers": {"value": 1, "better": "higher"},
+                        "new_customers": {"value": 5, "better": "higher"},
+                    }
+                }
+            ),
             **{f"GATEWAY_{c.upper()}_URL": self.url(c) for c in SERVICES},
         }
 

@@ -36,14 +36,18 @@ def dashboard_router() -> APIRouter:
 
     @router.get("/dashboard/areas")
     async def areas(request: Request) -> list[dict]:
-        """The KPI routes the caller's role may read, by the same policy as the API."""
+        """The KPI routes the caller's role may read, by the same policy as the API, each with the
+        bank's targets for its KPIs (GATEWAY_KPI_TARGETS)."""
         gateway = request.app.state.gateway
         caller = await gateway.verifier.verify(request.headers.get("authorization"))
-        return [
-            {"name": route.path.rsplit("/", 1)[-1], "path": route.path}
-            for route in gateway.policy.routes
-            if route.method == "GET" and route.path.startswith(KPI_PREFIX) and caller.role in route.roles
-        ]
+        targets = gateway.settings.kpi_targets
+        areas = []
+        for route in gateway.policy.routes:
+            if route.method == "GET" and route.path.startswith(KPI_PREFIX) and caller.role in route.roles:
+                name = route.path.rsplit("/", 1)[-1]
+                area_targets = {kpi: target.model_dump() for kpi, target in targets.get(name, {}).items()}
+                areas.append({"name": name, "path": route.path, "targets": area_targets})
+        return areas
 
     @router.post("/dashboard/dev-sign-in")
     async def dev_sign_in(body: DevSignIn, request: Request) -> dict[str, str]:

@@ -10,7 +10,7 @@ const LABELS = {
     day: "日", week: "周", month: "月", drill: "明细", close: "关闭",
     trend: "趋势", breakdown: "细分对比", no_data: "无数据", loading: "加载中…",
     unavailable: "暂不可用", signed_in_as: "当前身份", bad_token: "令牌无效或已过期",
-    show_list: "查看明细", rows: "条",
+    show_list: "查看明细", rows: "条", target: "目标",
     area_customers: "客户", area_consent: "授权同意", area_service: "服务与满意度",
     area_churn: "流失与挽留", area_recommendation: "适当性与推荐", area_compliance: "合规风险",
     customers: "客户数", new_customers: "新增客户", churned_customers: "流失客户", churn_rate: "流失率",
@@ -37,7 +37,7 @@ const LABELS = {
     day: "Day", week: "Week", month: "Month", drill: "Details", close: "Close",
     trend: "Trend", breakdown: "By breakdown", no_data: "No data", loading: "Loading…",
     unavailable: "Not available", signed_in_as: "Signed in as", bad_token: "The token is invalid or has expired",
-    show_list: "Show the list", rows: "rows",
+    show_list: "Show the list", rows: "rows", target: "Target",
     area_customers: "Customers", area_consent: "Consent", area_service: "Service and satisfaction",
     area_churn: "Churn and retention", area_recommendation: "Suitability and recommendations",
     area_compliance: "Compliance risk",
@@ -168,6 +168,19 @@ function renderArea(area) {
     value.className = "value";
     value.textContent = formatValue(kpi, kpi.value);
     card.append(label, value);
+    const target = area.targets?.[kpi.name];
+    if (target) {
+      // The bank's target: the card says whether the figure meets it (no figure: not judged).
+      const mark = document.createElement("span");
+      mark.className = "target";
+      mark.textContent = `${t("target")} ${target.better === "higher" ? "≥" : "≤"} ${formatValue(kpi, target.value)}`;
+      card.append(mark);
+      if (kpi.value !== null && kpi.value !== undefined) {
+        const met = target.better === "higher" ? kpi.value >= target.value : kpi.value <= target.value;
+        card.dataset.onTarget = String(met);
+        card.classList.add(met ? "on-target" : "off-target");
+      }
+    }
     card.addEventListener("click", () => { state.selected[area.name] = kpi.name; renderAll(); });
     if (kpi.drill) {
       const drill = document.createElement("a");

@@ -84,6 +84,12 @@ async def test_the_dashboard_shows_a_managers_portfolio_as_the_api_does(system, 
     # The cards show the API's numbers for this manager only.
     assert float(_card_value(browser, "customers", "customers")) == 2
     assert float(_card_value(browser, "customers", "new_customers")) == from_api["new_customers"]["value"] == 2
+    # Against the bank's targets (GATEWAY_KPI_TARGETS in tests/support.py): 2 customers meet
+    # "at least 1"; 2 new customers miss "at least 5".
+    for kpi, met, shown in (("customers", "true", "目标 ≥ 1"), ("new_customers", "false", "目标 ≥ 5")):
+        card = browser.find_element(By.CSS_SELECTOR, f"#area-customers [data-kpi='{kpi}']")
+        assert card.get_attribute("data-on-target") == met and card.find_element(By.CLASS_NAME, "target").text == shown
+    assert browser.find_elements(By.CSS_SELECTOR, "#area-service [data-on-target]") == []  # no targets there
     # Areas the role may not read are not offered (consent KPIs are not for managers); the
     # service KPIs are, scoped to the portfolio (no survey answers from these customers yet).
     assert browser.find_elements(By.ID, "area-consent") == []
