@@ -3,7 +3,7 @@ assets, holdings and activity re-evaluated when thresholds change, dormancy from
 dedicated advisors for high-net-worth customers, reviews at the plan's cadence."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -190,6 +190,38 @@ async def test_high_net_worth_customers_get_a_dedicated_advisor_and_reviews_at_t
     async with profile.client("relationship_manager", advisor) as own:
         reviews = (await own.get(f"/api/v1/customers/{first['id']}/service-reviews")).json()
     assert len(reviews) == 2 and reviews[1]["done_at"] is None
+
+
+async def test_each_tier_is_reviewed_at_its_plans_cadence_from_the_last_review(service):
+    """The plans' cadences exactly (R4.1): 3 months for high net worth, 6 for affluent, 12 for
+    mass, from the customer's creation and then from the last review done; a month-end creation
+    falls due at the end of a shorter month."""
+    profile = await service("profile")
+    with clock.frozen_at(datetime(2019, 1, 31, 10, tzinfo=UTC)):
+        async with profile.client("relationship_manager", "rm-cadence") as manager:
+            customers = {
+                tier: await create(manager, assets_under_management=assets)
+                for tier, assets in (("high_net_worth", "7000000.00"), ("affluent", "600000.00"), ("mass", "60000.00"))
+            }
+        async with profile.client(*ADMIN) as admin:
+            for customer in customers.values():
+                await move(admin, customer["id"], "onboarding")
+        await profile.run_job("schedule-reviews")
+
+    async def open_review(manager, customer_id: str) -> dict:
+        reviews = (await manager.get(f"/api/v1/customers/{customer_id}/service-reviews")).json()
+        return next(r for r in reviews if r["done_at"] is None)
+
+    async with profile.client("relationship_manager", "rm-cadence") as manager:
+        due = {tier: (await open_review(manager, c["id"]))["due_on"] for tier, c in customers.items()}
+        assert due == {"high_net_worth": "2019-04-30", "affluent": "2019-07-31", "mass": "2020-01-31"}
+        with clock.frozen_at(datetime(2019, 5, 10, 9, tzinfo=UTC)):
+            rich = customers["high_net_worth"]["id"]
+            review = await open_review(manager, rich)
+            done = await manager.post(f"/api/v1/customers/{rich}/service-reviews/{review['id']}/complete")
+            assert done.status_code == 200, done.text
+            await profile.run_job("schedule-reviews")
+        assert (await open_review(manager, rich))["due_on"] == "2019-08-10"
 
 
 async def test_reassigning_the_manager_is_announced(service):
