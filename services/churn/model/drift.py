@@ -39,13 +39,13 @@ def psi(model: ChurnModel, bins: np.ndarray) -> float | None:
     return metrics.psi_of_counts(model.meta["reference_scores"], bins)
 
 
-async def drift(session: AsyncSession, model: ChurnModel) -> tuple[float | None, int]:
-    """The PSI of the model's current scores over every customer, and how many were scored."""
+async def drift(session: AsyncSession, model: ChurnModel) -> float | None:
+    """The PSI of the model's current scores over every customer (None: nobody scored by it)."""
     which = score_bin(model)
     bins = bins_of(model)
     for i, n in await session.execute(sa.select(which, sa.func.count()).where(scored_now(model)).group_by(which)):
         bins[i] += n
-    return psi(model, bins), int(bins.sum())
+    return psi(model, bins)
 
 
 def measure_drift_job(scorer: OnlineScorer) -> Callable[[async_sessionmaker[AsyncSession]], Awaitable[int]]:
@@ -54,12 +54,13 @@ def measure_drift_job(scorer: OnlineScorer) -> Callable[[async_sessionmaker[Asyn
 
     async def run(sessions: async_sessionmaker[AsyncSession]) -> int:
         model = scorer.model()
+        value = None
+        if model is not None:
+            async with sessions() as session:
+                value = await drift(session, model)
+        # Replaced only once measured: a failed measurement leaves the last one (and its alert).
         CHURN_MODEL_DRIFT.clear()
-        if model is None:
-            return 0
-        async with sessions() as session:
-            value, _ = await drift(session, model)
-        if value is not None:
+        if model is not None and value is not None:
             CHURN_MODEL_DRIFT.labels(model.name).set(value)
         return 0  # a measurement, not a queue: the job waits its interval
 

@@ -1,11 +1,12 @@
 """Compliance KPIs (R6.2): money-laundering risk and screening per portfolio. For compliance
 officers and admins only: alerts and ratings are compliance's working material, not a sales
-figure. Per portfolio with `by=manager` (or by tier); erased customers have no ratings or open
-work left and are not counted.
+figure. Per portfolio with `by=manager` (or by tier).
 
-Now: the share of rated customers rated high, customers under enhanced due diligence, alerts
-awaiting a decision (open, or decided by one officer of two), periodic reviews past due. In the
-window: alerts raised, with their series."""
+Now, over the customers not erased (no open work is left on an erased customer): the share of
+rated customers rated high, customers under enhanced due diligence, alerts awaiting a decision
+(open, or decided by one officer of two), periodic reviews past due. In the window, erased
+customers included (an erasure leaves past figures as they were): alerts raised, with their
+series."""
 
 from typing import Any
 
@@ -73,7 +74,6 @@ async def compliance_kpis(
             session,
             ScreeningAlert.created_at,
             window,
-            where=[living],
             group=group,
             from_=sa.join(Customer, ScreeningAlert, Customer.id == ScreeningAlert.customer_id),
         )
