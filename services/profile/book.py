@@ -8,8 +8,8 @@ how many of them were created in the period, their assets and how many of those 
 risk appetite; how many moves to `churned` they made in the period; how many of their identity
 documents expire in it. Erased customers stay in the sums, as their rows keep what the sums
 read (R2.2: an erasure leaves the aggregates, past figures included, as they were); their
-documents leave them, since nobody renews an erased customer's documents. Every customer counts once under each breakdown, so the rows of
-any one breakdown sum to the whole book.
+documents leave them, since nobody renews an erased customer's documents. Every customer counts
+once under each breakdown, so the rows of any one breakdown sum to the whole book.
 
 Triggers keep the rows in the transaction of each write to `customers`, `lifecycle_history` or
 `customer_documents`: whatever writes them (the API, an import by COPY, a bulk tier review, a
