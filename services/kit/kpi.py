@@ -136,6 +136,41 @@ def ratio(numerator: float, denominator: float) -> float | None:
     return None if not denominator else numerator / denominator
 
 
+def totals_kpi(
+    name: str, unit: Unit, values: dict, *, counts: dict | None = None, series=None, drill: str | None = None
+) -> Kpi:
+    """A KPI from totals as `add_to` keeps them ({None: total, group value: subtotal, ...}), each
+    figure counted over `counts` (totals of the same shape; the values themselves by default)."""
+    counts = values if counts is None else counts
+    return Kpi(
+        name=name,
+        unit=unit,
+        value=float(values.get(None, 0)),
+        count=int(counts.get(None, 0)),
+        breakdown=[
+            KpiGroup(key=str(k), value=float(v), count=int(counts.get(k, 0)))
+            for k, v in values.items()
+            if k is not None
+        ],
+        series=series or [],
+        drill=drill,
+    )
+
+
+def ratio_kpi(name: str, values: dict, denominators: dict) -> Kpi:
+    """A ratio KPI from ratios per group ({None: overall, group value: its ratio}), each counted
+    over its denominator (totals of the same shape)."""
+    return Kpi(
+        name=name,
+        unit="ratio",
+        value=values.get(None),
+        count=int(denominators.get(None, 0)),
+        breakdown=[
+            KpiGroup(key=str(k), value=v, count=int(denominators.get(k, 0))) for k, v in values.items() if k is not None
+        ],
+    )
+
+
 def add_to(totals: dict, key, value) -> None:
     """Add one group's `value` to `totals` ({None: total, group value: subtotal, ...}): to the
     total always, and under the group's own key when it has one."""

@@ -11,8 +11,6 @@ from events.contracts.terms import Stage
 from services.kit.db import SessionDep
 from services.kit.identity import ActorDep
 from services.kit.kpi import (
-    Kpi,
-    KpiGroup,
     KpiPoint,
     KpiReport,
     KpiWindow,
@@ -23,6 +21,8 @@ from services.kit.kpi import (
     kpi_query,
     points,
     ratio,
+    ratio_kpi,
+    totals_kpi,
 )
 from services.kit.problems import PROBLEM_RESPONSES
 from services.profile.book import COLUMNS as book_columns
@@ -72,21 +72,8 @@ async def customer_kpis(
             for measured, value in zip((churned, expiring_docs), counts, strict=True):
                 add_to(measured, key if value else None, value)
 
-    def kpi(name, unit, values, *, series=None, drill=None):
-        total = values.get(None, 0)
-        return Kpi(
-            name=name,
-            unit=unit,
-            value=float(total),
-            count=int(book.get(None, 0)),
-            breakdown=[
-                KpiGroup(key=str(k), value=float(v), count=int(book.get(k, 0)))
-                for k, v in values.items()
-                if k is not None
-            ],
-            series=series or [],
-            drill=drill,
-        )
+    def kpi(name, unit, values, **shown):
+        return totals_kpi(name, unit, values, counts=book, **shown)
 
     churn_rate = {k: ratio(churned.get(k, 0), at_start.get(k, 0)) for k in set(at_start) | set(churned)}
     high_risk_share = {k: ratio(high_risk.get(k, 0), book.get(k, 0)) for k in book}
@@ -97,9 +84,9 @@ async def customer_kpis(
             kpi("customers", "count", book, drill="/api/v1/customers"),
             kpi("new_customers", "count", new, series=new_series, drill="/api/v1/customers?stage=prospect"),
             kpi("churned_customers", "count", churned, series=churn_series, drill="/api/v1/customers?stage=churned"),
-            _ratio_kpi("churn_rate", churn_rate, at_start),
+            ratio_kpi("churn_rate", churn_rate, at_start),
             kpi("assets_under_management", "currency", assets),
-            _ratio_kpi("high_risk_appetite_share", high_risk_share, book),
+            ratio_kpi("high_risk_appetite_share", high_risk_share, book),
             kpi("kyc_documents_expiring", "count", expiring_docs, drill="/api/v1/documents/expiring"),
         ],
     )
@@ -300,15 +287,3 @@ async def _summed_series(session, window: KpiWindow, scope: list) -> tuple[list[
         counts = new if created else moves
         counts[as_date(day)] = counts.get(as_date(day), 0) + n
     return points(new, window.bucket), points(moves, window.bucket)
-
-
-def _ratio_kpi(name: str, values: dict, denominators: dict) -> Kpi:
-    return Kpi(
-        name=name,
-        unit="ratio",
-        value=values.get(None),
-        count=int(denominators.get(None, 0)),
-        breakdown=[
-            KpiGroup(key=str(k), value=v, count=int(denominators.get(k, 0))) for k, v in values.items() if k is not None
-        ],
-    )

@@ -15,8 +15,7 @@ from fastapi import APIRouter
 
 from services.kit.clock import now
 from services.kit.db import SessionDep
-from services.kit.identity import ActorDep
-from services.kit.kpi import Kpi, KpiGroup, KpiReport, KpiWindow, add_to, count_in_window, kpi_query, ratio
+from services.kit.kpi import KpiReport, KpiWindow, add_to, count_in_window, kpi_query, ratio, ratio_kpi, totals_kpi
 from services.kit.problems import PROBLEM_RESPONSES
 from services.profile.models import Customer
 from services.profile.screening.models import AmlRating, AmlReview, ScreeningAlert
@@ -28,9 +27,8 @@ UNDECIDED = ("open", "confirming")
 
 
 @router.get("/compliance", response_model=KpiReport, summary="Compliance KPIs: AML risk, due diligence, screening")
-async def compliance_kpis(
-    session: SessionDep, actor: ActorDep, window: KpiWindow = kpi_query(*BREAKDOWNS)
-) -> KpiReport:
+async def compliance_kpis(session: SessionDep, window: KpiWindow = kpi_query(*BREAKDOWNS)) -> KpiReport:
+    # The caller's role is checked by every service route's guard (services/kit/app.py).
     group = BREAKDOWNS[window.by] if window.by else None
     keys = [group] if group is not None else []
     living = Customer.erased_at.is_(None)
@@ -78,34 +76,17 @@ async def compliance_kpis(
             from_=sa.join(Customer, ScreeningAlert, Customer.id == ScreeningAlert.customer_id),
         )
 
-    def count_kpi(name: str, values: dict, *, drill: str | None = None, series=None) -> Kpi:
-        return Kpi(
-            name=name,
-            unit="count",
-            value=float(values.get(None, 0)),
-            count=int(values.get(None, 0)),
-            breakdown=[KpiGroup(key=str(k), value=float(v), count=int(v)) for k, v in values.items() if k is not None],
-            series=series or [],
-            drill=drill,
-        )
-
-    share = Kpi(
-        name="high_aml_risk_share",
-        unit="ratio",
-        value=ratio(high[None], rated[None]),
-        count=rated[None],
-        breakdown=[
-            KpiGroup(key=str(k), value=ratio(high.get(k, 0), n), count=n) for k, n in rated.items() if k is not None
-        ],
-    )
+    share = {key: ratio(high.get(key, 0), n) for key, n in rated.items()}
     return KpiReport.of(
         "compliance",
         window,
         [
-            share,
-            count_kpi("enhanced_due_diligence", diligence),
-            count_kpi("screening_alerts_raised", raised, drill="/api/v1/screening/alerts", series=raised_series),
-            count_kpi("screening_alerts_undecided", undecided, drill="/api/v1/screening/alerts"),
-            count_kpi("aml_reviews_overdue", overdue, drill="/api/v1/aml-reviews"),
+            ratio_kpi("high_aml_risk_share", share, rated),
+            totals_kpi("enhanced_due_diligence", "count", diligence),
+            totals_kpi(
+                "screening_alerts_raised", "count", raised, series=raised_series, drill="/api/v1/screening/alerts"
+            ),
+            totals_kpi("screening_alerts_undecided", "count", undecided, drill="/api/v1/screening/alerts"),
+            totals_kpi("aml_reviews_overdue", "count", overdue, drill="/api/v1/aml-reviews"),
         ],
     )
