@@ -8,11 +8,12 @@ the broker takes it.
 
 import asyncio
 import contextlib
+import functools
 import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -28,7 +29,7 @@ from events.kafka import event_headers
 from events.metrics import OUTBOX_BACKLOG, PUBLISHED
 from events.tracing import current_trace_id
 from services.kit.clock import now
-from services.kit.db import HeldBack, insert_many, one_of, wake_after_commit
+from services.kit.db import HeldBack, call_after_commit, insert_many, one_of, wake_after_commit
 from services.kit.supervise import Backoff
 
 log = structlog.get_logger(__name__)
@@ -45,6 +46,10 @@ class Outbox:
         self.table = table
         self.source = source  # the component whose events these are
         self._wake = asyncio.Event()
+        # Told the customers of the events of each transaction of this process that commits
+        # (`committed_listener`): a replica's own changes reach its caches at once, before
+        # their events come back from the broker.
+        self._commit_listeners: list[Callable[[set[str]], None]] = []
 
     async def emit(self, session: AsyncSession, name: str, payload: Payload, *, version: int = 1) -> Envelope:
         """Stage event `name` in the caller's transaction; it is published only if that commits."""
@@ -87,6 +92,16 @@ class Outbox:
             )
         return rows
 
+    @contextlib.contextmanager
+    def committed_listener(self, listener: Callable[[set[str]], None]):
+        """While in this block, `listener` is called with the customers whose events a
+        transaction staged (through `emit` or `emit_many`), as that transaction commits."""
+        self._commit_listeners.append(listener)
+        try:
+            yield
+        finally:
+            self._commit_listeners.remove(listener)
+
     def held_back(self) -> HeldBack:
         """Where a long transaction stages its events (rows from `rows_for`) until it releases
         them just before it commits (services/kit/db.py)."""
@@ -122,6 +137,10 @@ class Outbox:
         await insert_many(session, self.table, rows)
         # The relay in this process may publish once they commit; other relays find them by polling.
         wake_after_commit(session, self._wake)
+        if self._commit_listeners:
+            customers = {row["aggregateid"] for row in rows}
+            for listener in list(self._commit_listeners):
+                call_after_commit(session, functools.partial(listener, customers))
 
     async def pending(self, engine: AsyncEngine) -> int:
         async with engine.connect() as connection:

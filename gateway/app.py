@@ -48,7 +48,7 @@ def spec() -> ServiceSpec:
     settings = GatewaySettings()
     policy = load_policy(settings.access_policy_file)
     # Consent events evict cached permits (no consumer group: every replica reads them all).
-    consumed_topics = [topics.CONSENT]
+    followed_topics = [topics.CONSENT]
 
     @asynccontextmanager
     async def resources(app: FastAPI):
@@ -60,7 +60,7 @@ def spec() -> ServiceSpec:
             consent_url=settings.upstream_url("consent"),
             bootstrap_servers=settings.kafka(),
             pseudonym_key=base64.b64decode(settings.pseudonym_key),
-            topic_names=consumed_topics,
+            topic_names=followed_topics,
             credential=lambda: gateway.own_credential(),
         )
         gateway = Gateway(settings, policy, TokenVerifier(settings), upstream, app.state.engine, consent)
@@ -88,7 +88,7 @@ def spec() -> ServiceSpec:
         routers=[_router(policy, settings), dashboard_router()],
         static_mounts=mount_assets,
         resources=resources,
-        consumed_topics=consumed_topics,
+        followed_topics=followed_topics,
         audit=access_audit,
         catalogue=CATALOGUE,
         serve_catalogue=False,  # the policy route merges every component's (gateway/local.py)

@@ -4,10 +4,9 @@ event about a customer (revoked, expired, granted, ...) drops that customer's ca
 so a revocation takes effect through the gateway within a second.
 
 The cache fails closed: a cached permit is trusted only while the gateway can show it has read
-every consent event published up to a moment less than FRESHNESS_SECONDS ago (its eviction
-consumer reached the topic's high-water marks, asked of the broker, at that moment). A hung or
-unreachable broker (which still lets empty polls return) stops those proofs, so within that
-time every check goes to the consent service again; an unreachable consent service denies.
+every consent event published up to a moment less than FRESHNESS_SECONDS ago (events/follower.py).
+A hung or unreachable broker stops those proofs, so within that time every check goes to the
+consent service again; an unreachable consent service denies.
 """
 
 import asyncio
@@ -18,12 +17,12 @@ import time
 from collections.abc import Callable, Sequence
 
 import structlog
-from aiokafka import AIOKafkaConsumer
 from cachetools import TTLCache
 
 from events import kafka
 from events.contracts import topics
 from events.contracts.envelope import Envelope
+from events.follower import TopicFollower
 from gateway.upstream import Upstream, UpstreamError
 
 log = structlog.get_logger(__name__)
@@ -38,8 +37,6 @@ class ConsentChecker:
     # A cached permit is trusted only while the eviction consumer has proved, this recently,
     # that it had read up to the consent topic's high-water marks.
     FRESHNESS_SECONDS = 1.0
-    # How long the broker may take to tell the high-water marks before the proof lapses.
-    OFFSETS_TIMEOUT_SECONDS = 0.5
     MAX_CUSTOMERS = 100_000
     # Decisions kept per customer (recipient x purpose x category); the least recently used go first.
     MAX_DECISIONS_PER_CUSTOMER = 256
@@ -56,8 +53,16 @@ class ConsentChecker:
     ):
         self.upstream = upstream
         self.consent_url = consent_url
-        self.bootstrap_servers = bootstrap_servers
-        self.topic_names = list(topic_names)  # the consent topic (the gateway's ServiceSpec.consumed_topics)
+        # Every gateway replica reads every consent event (the gateway's ServiceSpec.followed_topics)
+        # and drops the cached decisions of the customer it names.
+        self.follower = TopicFollower(
+            bootstrap_servers,
+            topic_names,
+            client_id="gateway-consent-cache",
+            on_event=self._evict,
+            on_restart=self._start_afresh,
+            freshness_seconds=self.FRESHNESS_SECONDS,
+        )
         self.pseudonym_key = pseudonym_key
         self.credential = credential
         # customer -> decision key -> permit; each decision lives TTL_SECONDS, and a customer's
@@ -65,8 +70,6 @@ class ConsentChecker:
         self._cache: TTLCache[str, TTLCache[tuple, bool]] = TTLCache(
             self.MAX_CUSTOMERS, self.TTL_SECONDS, time.monotonic
         )
-        # When the consumer was last shown to have read every consent event published by then.
-        self._current_as_of = float("-inf")
         # Bumped by every eviction: a decision asked before one is not cached after it.
         self._epoch = 0
 
@@ -78,7 +81,7 @@ class ConsentChecker:
             return False
 
     def cache_trusted(self) -> bool:
-        return time.monotonic() - self._current_as_of < self.FRESHNESS_SECONDS
+        return self.follower.current()
 
     def pseudonym(self, recipient: str, customer_id: str) -> str:
         """Stable per recipient, unlinkable across recipients, not reversible without the key."""
@@ -135,49 +138,12 @@ class ConsentChecker:
         self._epoch += 1
         self._cache.pop(customer_id, None)
 
-    async def _prove_current(self, consumer: AIOKafkaConsumer) -> None:
-        """Ask the broker for the topic's high-water marks; if the consumer has read up to them,
-        it has seen every consent event published before the question was asked."""
-        asked_at = time.monotonic()
-        partitions = consumer.assignment()
-        if not partitions:
-            return
-        try:
-            async with asyncio.timeout(self.OFFSETS_TIMEOUT_SECONDS):  # not wait_for: see events.kafka.stopped
-                ends = await consumer.end_offsets(list(partitions))
-        except TimeoutError:
-            return  # a hung broker proves nothing: the cache lapses
+    def _evict(self, envelope: Envelope) -> None:
+        self.forget(envelope.customer_id)
 
-        for partition, end in ends.items():
-            if await consumer.position(partition) < end:
-                return  # events remain to read: the next round proves it
-        self._current_as_of = asked_at
+    def _start_afresh(self) -> None:
+        self._cache.clear()
 
     async def listen(self) -> None:
-        """Drop cached decisions of every customer a consent event names; runs until cancelled
-        or the broker fails it (the gateway supervises it: started again after a wait). Every
-        gateway replica reads every event (no consumer group): each has its own cache."""
-        consumer = kafka.consumer(
-            self.bootstrap_servers,
-            None,
-            self.topic_names,
-            auto_offset_reset="latest",
-            client_id="gateway-consent-cache",
-            fetch_max_wait_ms=500,
-            max_poll_records=None,  # the library's defaults
-        )
-        try:
-            await consumer.start()
-            # Events missed while disconnected cannot be replayed ("latest"): start afresh.
-            self._cache.clear()
-            while True:
-                batch = await consumer.getmany(timeout_ms=100)
-                for records in batch.values():
-                    for record in records:
-                        try:
-                            self.forget(Envelope.model_validate_json(record.value).customer_id)
-                        except ValueError:
-                            continue  # not an envelope: nothing to evict
-                await self._prove_current(consumer)
-        finally:
-            await kafka.stopped(consumer.stop())
+        """Follow the consent topic (runs until cancelled; the gateway supervises it)."""
+        await self.follower.follow()

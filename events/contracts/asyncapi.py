@@ -161,15 +161,25 @@ def _operations(channels: dict, components: dict) -> dict:
                     "messages": [{"$ref": f"#/channels/{topic}/messages/{m}"} for m in channels[topic]["messages"]],
                 }
                 continue
-            refs = [m for m in channels[topic]["messages"] if not handled or REGISTRY_BY_MESSAGE[m].name in handled]
+            followed = topic in access.follows
+            if followed:
+                how = " in every replica (no consumer group), to keep its cache current"
+            elif access.group:
+                how = f" in consumer group `{access.group}`"
+            else:
+                how = " in every replica (no consumer group)"
+            refs = [
+                m
+                for m in channels[topic]["messages"]
+                if followed or not handled or REGISTRY_BY_MESSAGE[m].name in handled
+            ]
             operation = {
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{topic}"},
-                "summary": f"{component} consumes {topic}"
-                + (f" in consumer group `{access.group}`" if access.group else " in every replica (no consumer group)"),
+                "summary": f"{component} consumes {topic}{how}",
                 "messages": [{"$ref": f"#/channels/{topic}/messages/{m}"} for m in refs],
             }
-            if access.group:
+            if access.group and not followed:
                 operation["bindings"] = {
                     "kafka": {"groupId": {"type": "string", "enum": [access.group]}, "bindingVersion": BINDING_VERSION}
                 }

@@ -1,5 +1,6 @@
 """Consent: the customer's permissions to use and share their data (R2.4, R6.1)."""
 
+import asyncio
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from services.kit.audit import audit_router
 from services.kit.catalogue import Category
 from services.kit.jobs import PeriodicJob
 from services.kit.retention import RetentionRule, legal_hold_handlers, retention_job
+from services.kit.supervise import Backoff, supervise
 
 C, H = models.Consent, models.ConsentChange
 # A consent is proof as long as the business limit after it ended (revoked, rejected, expired);
@@ -34,12 +36,39 @@ RULES = [
 ]
 
 
+@asynccontextmanager
+async def _index_kept_current(index: service.DecisionIndex | None):
+    """This replica's own consent changes drop what the index holds of their customers as they
+    commit; everyone's consent events, as they arrive."""
+    if index is None:
+        yield
+        return
+    follower = asyncio.create_task(supervise("decision_index_follower", index.follower.follow, Backoff(initial=1.0)))
+    try:
+        with models.outbox.committed_listener(index.forget):
+            yield
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+
+
 def spec() -> ServiceSpec:
     settings = ConsentSettings()
 
     @asynccontextmanager
     async def resources(app: FastAPI):
-        async with service.DecisionReader.open(settings.database_url, settings.decision_statements_in_flight) as reader:
+        index = None
+        # Not in an app without background work (one service in process): nothing would keep it current.
+        if settings.decision_index_customers and app.state.background:
+            index = service.DecisionIndex(
+                settings.kafka(),
+                customers=settings.decision_index_customers,
+                ttl_seconds=settings.decision_index_ttl_seconds,
+            )
+        async with (
+            service.DecisionReader.open(settings.database_url, settings.decision_statements_in_flight, index) as reader,
+            _index_kept_current(reader.index if reader is not None else None),
+        ):
             app.state.decisions = reader
             yield
 
@@ -60,6 +89,7 @@ def spec() -> ServiceSpec:
             **legal_hold_handlers(models.legal_holds),
         },
         consumed_topics=[topics.CUSTOMER],
+        followed_topics=[topics.CONSENT],  # the decision index (service.DecisionIndex)
         audit=models.audit,
         catalogue=CATALOGUE,
         resources=resources,

@@ -10,14 +10,17 @@ the same transaction, so all of it commits or none of it does.
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -27,8 +30,10 @@ from events.contracts import (
     ConsentGrantedV1,
     ConsentRequestedV1,
     ConsentRevokedV1,
+    topics,
 )
 from events.contracts.terms import ConsentHistoryStatus, ConsentStatus
+from events.follower import TopicFollower
 from services.consent.declarations import CATALOGUE
 from services.consent.models import Consent, ConsentChange, audit, known_customers, outbox
 from services.consent.schemas import ConsentGrant, DecisionOut, DecisionReason, DecisionRequest
@@ -38,6 +43,7 @@ from services.kit.catalogue import Erasure
 from services.kit.clock import now
 from services.kit.db import BareConnections, insert_many
 from services.kit.identity import Actor
+from services.kit.observability import CONSENT_DECISION_READS
 from services.kit.problems import Conflict, Forbidden, NotFound
 
 EXPIRY = Actor("consent:expire-consents", "system", None, None)
@@ -409,118 +415,220 @@ _REASON_OF_STATUS: dict[str, DecisionReason] = {
 
 
 def _reason(
-    status: str, expires_at: datetime | None, categories: list[str], wanted: AbstractSet[str], as_of: datetime
+    status: str,
+    expires_at: datetime | None,
+    categories: AbstractSet[str],
+    wanted: AbstractSet[str],
+    as_of: datetime,
 ) -> DecisionReason:
     if status == ConsentHistoryStatus.ACTIVE and expires_at is not None and expires_at <= as_of:
         status = ConsentHistoryStatus.EXPIRED  # lapsed, whether or not the expiry job has marked it yet
     if status == ConsentHistoryStatus.ACTIVE:
-        return "active_consent" if wanted <= set(categories) else "categories_not_covered"
+        return "active_consent" if wanted <= categories else "categories_not_covered"
     return _REASON_OF_STATUS[status]
 
 
-# A decision as of now in one statement: every consent of the customer for the recipient (any
-# purpose), newest first, each with its status at $3 from the history, whether it had lapsed by
-# then and the categories it covers (JSON text): the inputs of `_reason`, computed by the database
-# so the driver decodes only text and booleans.
-_DECIDE_NOW = """
-SELECT c.customer_id, c.recipient, c.id, c.purpose,
-       (SELECT h.to_status FROM consent_history h WHERE h.consent_id = c.id AND h.at <= $3
-        ORDER BY h.at DESC, h.id DESC LIMIT 1) AS status,
-       coalesce(c.expires_at <= $3, false) AS lapsed,
+# Every consent of the customer for the recipient (any purpose), newest first, with its whole
+# history in order (when, to which status): what a decision at any later moment needs, so the
+# rows can be kept (DecisionIndex) and answered from again. The categories come as JSON text,
+# so the driver decodes only text, times and arrays.
+_CONSENTS_OF_PAIR = """
+SELECT c.customer_id, c.recipient, c.id, c.purpose, c.created_at, c.expires_at,
        c.data_categories::text AS categories,
-       c.created_at <= $3 AS existed
+       ARRAY(SELECT h.at FROM consent_history h WHERE h.consent_id = c.id ORDER BY h.at, h.id) AS changed_at,
+       ARRAY(SELECT h.to_status FROM consent_history h WHERE h.consent_id = c.id ORDER BY h.at, h.id) AS statuses
 FROM consents c WHERE c.customer_id = $1 AND c.recipient = $2
 ORDER BY c.created_at DESC
 """
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentSnapshot:
+    """One consent as a decision reads it: its purpose, when it was made and lapses, what it
+    covers, and every status it took, in order."""
+
+    id: str
+    purpose: str
+    created_at: datetime
+    expires_at: datetime | None
+    categories: frozenset[str]
+    history: tuple[tuple[datetime, str], ...]  # (at, to_status), oldest first
+
+    @classmethod
+    def of(cls, row) -> "ConsentSnapshot":
+        return cls(
+            id=row["id"],
+            purpose=row["purpose"],
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+            categories=frozenset(json.loads(row["categories"])),
+            history=tuple(zip(row["changed_at"], row["statuses"], strict=True)),
+        )
+
+    def status_at(self, as_of: datetime) -> str | None:
+        """The status of the last change at or before `as_of` (None: it did not exist yet)."""
+        status = None
+        for at, to_status in self.history:
+            if at > as_of:
+                break
+            status = to_status
+        return status
+
+
+def answer_from(asked: DecisionRequest, consents: Sequence[ConsentSnapshot], as_of: datetime) -> DecisionOut:
+    """The decision on `asked` as of `as_of` from the pair's consents (newest first), by the same
+    rule as the history path (`decide`). Built without re-validation: every value comes from
+    this function or the request."""
+    wanted = set(asked.data_categories)
+    best = None  # (closeness, reason, id): the first of the closest, i.e. the newest
+    for consent in consents:
+        if consent.purpose != asked.purpose or (status := consent.status_at(as_of)) is None:
+            continue
+        reason = _reason(status, consent.expires_at, consent.categories, wanted, as_of)
+        closeness = _CLOSENESS.index(reason)
+        if best is None or closeness < best[0]:
+            best = (closeness, reason, consent.id)
+    if best is not None:
+        _, reason, consent_id = best
+        return DecisionOut.model_construct(
+            decision="permit" if reason == "active_consent" else "deny",
+            consent_id=consent_id,
+            reason=reason,
+            as_of=as_of,
+        )
+    other_purpose = any(consent.created_at <= as_of for consent in consents)
+    return DecisionOut.model_construct(
+        decision="deny",
+        consent_id=None,
+        reason="purpose_not_consented" if other_purpose else "no_consent",
+        as_of=as_of,
+    )
+
+
+Pair = tuple[str, str]  # (customer, recipient)
+_FROM_INDEX, _FROM_DATABASE = CONSENT_DECISION_READS.labels("index"), CONSENT_DECISION_READS.labels("database")
+
+
+class DecisionIndex:
+    """Each replica's own copy of the consents it decided on lately, per customer and recipient,
+    so that a decision asked again needs no round trip. Kept current by consent events: the
+    replica's own changes drop what it holds of their customers as they commit
+    (`Outbox.committed_listener`), every other replica's when their events arrive (`follower`,
+    reading the consent topic whole). It is used only while the follower can show it has read
+    every event published less than a second ago; otherwise every decision asks the database
+    (fail closed, as the gateway's permit cache). So a change made on another replica reaches
+    this one's decisions within its delivery time (commit -> effect in `make bench`); on the
+    replica that made it, at once. Bounded: the least recently used customers go first, and
+    each customer's consents are read again after `ttl_seconds` (changes that send no event,
+    such as retention deleting long-ended consents, change a decision's reason only)."""
+
+    def __init__(self, bootstrap_servers, *, customers: int, ttl_seconds: float):
+        self._held: TTLCache[str, dict[str, tuple[ConsentSnapshot, ...]]] = TTLCache(
+            customers, ttl_seconds, time.monotonic
+        )
+        # Bumped by every drop: consents read before one are not kept after it.
+        self._epoch = 0
+        self.follower = TopicFollower(
+            bootstrap_servers,
+            [topics.CONSENT],
+            client_id="consent-decision-index",
+            on_event=lambda envelope: self.forget({envelope.customer_id}),
+            on_restart=self.clear,
+        )
+
+    def consents(self, pair: Pair) -> tuple[ConsentSnapshot, ...] | None:
+        if not self.follower.current():
+            return None
+        customer, recipient = pair
+        try:
+            return self._held[customer][recipient]
+        except KeyError:
+            return None
+
+    def epoch(self) -> int:
+        return self._epoch
+
+    def keep(self, pair: Pair, consents: tuple[ConsentSnapshot, ...], read_in_epoch: int) -> None:
+        if read_in_epoch != self._epoch:
+            return  # a change may have committed since they were read
+        customer, recipient = pair
+        held = self._held.get(customer) or {}
+        held[recipient] = consents
+        self._held[customer] = held  # (re)set: the customer's consents are read again after the TTL
+
+    def forget(self, customers: AbstractSet[str]) -> None:
+        self._epoch += 1
+        for customer in customers:
+            self._held.pop(customer, None)
+
+    def clear(self) -> None:
+        self._epoch += 1
+        self._held.clear()
+
+
 class DecisionReader:
-    """Decisions as of now on PostgreSQL, the hot path of every partner share: one prepared
+    """Decisions as of now, the hot path of every partner share: from the replica's
+    `DecisionIndex` where it holds the pair's consents, else from PostgreSQL in one prepared
     statement on `in_flight` bare asyncpg connections, outside any transaction, no ORM; the
-    decisions asked while a round trip is out go together in the next (services/kit/batching.py).
-    Exact: each answer reads the committed state after it was asked, by the same rule as the
-    history path (`decide`), which still answers past `as_of` and the embedded database."""
+    pairs asked while a round trip is out go together in the next (services/kit/batching.py).
+    Each answer reads the state after it was asked, by the same rule as the history path
+    (`decide`), which still answers past `as_of` and the embedded database."""
 
     # A flood of asks goes in round trips of at most this many, so no one round trip (and no one
     # answer's wait) grows with the backlog.
     MOST_PER_ROUND_TRIP = 500
 
-    def __init__(self, connections: BareConnections, in_flight: int):
+    def __init__(self, connections: BareConnections, in_flight: int, index: DecisionIndex | None = None):
         self.connections = connections
-        self.asks: Coalescer[DecisionRequest, DecisionOut] = Coalescer(
-            self.decide_all, in_flight=in_flight, most=self.MOST_PER_ROUND_TRIP
+        self.index = index
+        self.reads: Coalescer[Pair, tuple[ConsentSnapshot, ...]] = Coalescer(
+            self.read_all, in_flight=in_flight, most=self.MOST_PER_ROUND_TRIP
         )
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, database_url: str, in_flight: int) -> AsyncIterator["DecisionReader | None"]:
+    async def open(
+        cls, database_url: str, in_flight: int, index: DecisionIndex | None = None
+    ) -> AsyncIterator["DecisionReader | None"]:
         # One read-only statement, no transaction, no session state: nothing to reset between
         # uses, so a bare stack of connections rather than asyncpg's pool (half the CPU per call).
         connections = BareConnections.for_url(database_url, in_flight)
         if connections is None:
             yield None
             return
-        reader = cls(connections, in_flight)
+        reader = cls(connections, in_flight, index)
         try:
             yield reader
         finally:
-            await reader.asks.close()
+            await reader.reads.close()
             await connections.close()
 
     async def decide(self, asked: DecisionRequest) -> DecisionOut:
-        return await self.asks.ask(asked)
-
-    async def decide_all(self, asks: Sequence[DecisionRequest]) -> list[DecisionOut]:
+        pair = (asked.customer_id, asked.recipient)
+        if self.index is not None and (consents := self.index.consents(pair)) is not None:
+            _FROM_INDEX.inc()
+            return answer_from(asked, consents, now())
+        _FROM_DATABASE.inc()
         as_of = now()
-        if len(asks) == 1:
-            (asked,) = asks
-            rows = await self.connections.fetch(_DECIDE_NOW, asked.customer_id, asked.recipient, as_of)
-            return [self._answer(asked, rows, as_of)]
-        # The statement once per (customer, recipient) asked, pipelined in one round trip. One
-        # statement over arrays of them (`= ANY($1)`) cost the server more per decision than this
-        # (at five asks a trip: 47-60 against 17-23 us of its CPU, and twice the wait).
-        pairs = dict.fromkeys((a.customer_id, a.recipient) for a in asks)
-        rows = await self.connections.fetch_each(
-            _DECIDE_NOW, [(customer, recipient, as_of) for customer, recipient in pairs]
-        )
-        consents: dict[tuple[str, str], list] = {}  # (customer, recipient) -> their rows, newest first
-        for row in rows:
-            consents.setdefault((row["customer_id"], row["recipient"]), []).append(row)
-        return [self._answer(asked, consents.get((asked.customer_id, asked.recipient), ()), as_of) for asked in asks]
+        epoch = self.index.epoch() if self.index is not None else 0
+        consents = await self.reads.ask(pair)
+        if self.index is not None:
+            self.index.keep(pair, consents, epoch)
+        return answer_from(asked, consents, as_of)
 
-    @staticmethod
-    def _answer(asked: DecisionRequest, rows, as_of: datetime) -> DecisionOut:
-        # Built without re-validation: every value comes from this function or the request.
-        wanted = set(asked.data_categories)
-        best = None  # (closeness, reason, id): the first of the closest, i.e. the newest
+    async def read_all(self, pairs: Sequence[Pair]) -> list[tuple[ConsentSnapshot, ...]]:
+        if len(pairs) == 1:
+            rows = await self.connections.fetch(_CONSENTS_OF_PAIR, *pairs[0])
+            return [tuple(ConsentSnapshot.of(row) for row in rows)]
+        # The statement once per pair asked, pipelined in one round trip. One statement over
+        # arrays of them (`= ANY($1)`) cost the server more per decision than this (at five asks
+        # a trip: 47-60 against 17-23 us of its CPU, and twice the wait).
+        distinct = list(dict.fromkeys(pairs))
+        rows = await self.connections.fetch_each(_CONSENTS_OF_PAIR, distinct)
+        consents: dict[Pair, list[ConsentSnapshot]] = {}  # newest first, as the statement orders them
         for row in rows:
-            if row["purpose"] != asked.purpose or row["status"] is None:
-                continue
-            lapsed = row["status"] == ConsentHistoryStatus.ACTIVE and row["lapsed"]
-            status = ConsentHistoryStatus.EXPIRED if lapsed else row["status"]
-            reason: DecisionReason = (
-                ("active_consent" if wanted <= set(json.loads(row["categories"])) else "categories_not_covered")
-                if status == ConsentHistoryStatus.ACTIVE
-                else _REASON_OF_STATUS[status]
-            )
-            closeness = _CLOSENESS.index(reason)
-            if best is None or closeness < best[0]:
-                best = (closeness, reason, row["id"])
-        if best is not None:
-            _, reason, consent_id = best
-            return DecisionOut.model_construct(
-                decision="permit" if reason == "active_consent" else "deny",
-                consent_id=consent_id,
-                reason=reason,
-                as_of=as_of,
-            )
-        other_purpose = any(row["existed"] for row in rows)
-        return DecisionOut.model_construct(
-            decision="deny",
-            consent_id=None,
-            reason="purpose_not_consented" if other_purpose else "no_consent",
-            as_of=as_of,
-        )
+            consents.setdefault((row["customer_id"], row["recipient"]), []).append(ConsentSnapshot.of(row))
+        return [tuple(consents.get(pair, ())) for pair in pairs]
 
 
 async def decide(session: AsyncSession, asked: DecisionRequest) -> DecisionOut:
@@ -550,7 +658,7 @@ async def decide(session: AsyncSession, asked: DecisionRequest) -> DecisionOut:
     ).all()
     wanted = set(asked.data_categories)
     candidates = [
-        (_reason(row.status, row.expires_at, row.data_categories, wanted, as_of), row)
+        (_reason(row.status, row.expires_at, set(row.data_categories), wanted, as_of), row)
         for row in rows
         if row.status is not None  # None: the consent did not exist yet at `as_of`
     ]

@@ -1,4 +1,4 @@
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import ComponentSettings, secret_or_development
@@ -25,6 +25,11 @@ class ConsentSettings(ComponentSettings):
     # of CPU per decision against 77-85 with five (with five, asks seldom had to wait); over HTTP
     # at 10 clients, two gave no more decisions per second than one.
     decision_statements_in_flight: int = 1
+    # Customers whose consents each replica keeps for its decisions (service.DecisionIndex, on
+    # PostgreSQL), kept current by consent events; 0: every decision asks the database. Each
+    # customer's are read again after the TTL (seconds) at the latest.
+    decision_index_customers: int = Field(100_000, ge=0)
+    decision_index_ttl_seconds: float = Field(60.0, gt=0)
 
     # How often each replica looks for consents that reached their expiry (seconds).
     expiry_check_seconds: float = 2.0

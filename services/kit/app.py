@@ -41,6 +41,7 @@ class KafkaAccess:
     writes: tuple[str, ...]
     reads: tuple[str, ...]
     group: str | None  # the consumer group, when the component commits offsets
+    follows: tuple[str, ...] = ()  # of `reads`, those every replica reads whole (no group)
 
 
 @dataclass
@@ -59,6 +60,9 @@ class ServiceSpec:
     # event type -> handler; the consumer reads the topics those types are published on.
     handlers: dict[str, Handler] = field(default_factory=dict)
     consumed_topics: list[str] = field(default_factory=list)
+    # Topics every replica reads whole, without a group, to keep a cache of its own current
+    # (events/follower.py: the gateway's permit cache, consent's decision index).
+    followed_topics: list[str] = field(default_factory=list)
     # Hash-chained audit of access to customer data, sealed by a background task.
     audit: AuditTrail | None = None
     # Scheduled work (expiry, retention, ...), run in the background of every replica.
@@ -86,10 +90,15 @@ class ServiceSpec:
             writes = [*writes, topics.AUDIT_CHECKPOINTS]  # the signed heads of its audit chain
         if self.handlers:
             writes = [*writes, topics.DEAD_LETTER]  # what it cannot handle goes there
-        reads = list(self.consumed_topics)
+        reads = list(dict.fromkeys([*self.consumed_topics, *self.followed_topics]))
         if self.audit is not None:
             reads.append(topics.AUDIT_CHECKPOINTS)  # `crm verify-audit` reads its checkpoints back
-        return KafkaAccess(writes=tuple(writes), reads=tuple(reads), group=self.name if self.handlers else None)
+        return KafkaAccess(
+            writes=tuple(writes),
+            reads=tuple(reads),
+            group=self.name if self.handlers else None,
+            follows=tuple(self.followed_topics),
+        )
 
     def __post_init__(self):
         if self.handlers and self.inbox is None:
@@ -169,6 +178,8 @@ def build_app(spec: ServiceSpec, *, background: bool = True, engine: AsyncEngine
         app.state.messaging = messaging
         app.state.audit = spec.audit
         app.state.consumer = consumer
+        # Whether this app runs its background work (what `resources` may start besides).
+        app.state.background = background
         tasks: list[asyncio.Task] = []
         if background:
             messaging.start()

@@ -138,15 +138,27 @@ def wake_after_commit(session: AsyncSession, wake: asyncio.Event) -> None:
     session.sync_session.info.setdefault(_WAKE_AFTER_COMMIT, set()).add(wake)
 
 
+_CALL_AFTER_COMMIT = "call_after_commit"
+
+
+def call_after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Call `callback` (quick, synchronous, never raising) when the session's transaction
+    commits, and not if it rolls back: e.g. to drop what a cache holds of the rows it changed."""
+    session.sync_session.info.setdefault(_CALL_AFTER_COMMIT, []).append(callback)
+
+
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
     for wake in session.info.pop(_WAKE_AFTER_COMMIT, ()):
         wake.set()
+    for callback in session.info.pop(_CALL_AFTER_COMMIT, ()):
+        callback()
 
 
 @event.listens_for(Session, "after_rollback")
 def _nothing_to_wake_after_rollback(session: Session) -> None:
     session.info.pop(_WAKE_AFTER_COMMIT, None)
+    session.info.pop(_CALL_AFTER_COMMIT, None)
 
 
 async def insert_many(session: AsyncSession | AsyncConnection, table: Table, rows: list[dict]) -> None:

@@ -70,6 +70,12 @@ CHURN_MODEL_DRIFT = Gauge(
     "crm_churn_model_drift_psi", "PSI of the promoted churn model's current scores against its validation", ["model"]
 )
 
+# Consent decisions as of now, by where the consents they read came from: the replica's decision
+# index or the database (services/consent/service.py, DecisionReader); the index's hit rate.
+CONSENT_DECISION_READS = Counter(
+    "crm_consent_decision_reads_total", "Consent decisions as of now, by where their consents came from", ["source"]
+)
+
 
 def _add_trace_context(_logger, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Every log line written inside a span names its trace (and span): logs and traces join."""

@@ -39,7 +39,7 @@ def small_checker(service: Service) -> SmallChecker:
         pseudonym_key=b"k" * 32,
         credential=lambda: {"X-Caller-Credential": "signed"},
     )
-    checker._current_as_of = float("inf")  # the eviction consumer is current throughout
+    checker.follower._current_as_of = float("inf")  # the eviction consumer is current throughout
     return checker
 
 

@@ -70,13 +70,13 @@ async def permits(checker):
 
 
 async def test_a_cached_permit_is_used_only_while_the_consumer_is_provably_current(checker, consent):
-    await checker._prove_current(Consumer(position=7, end=7))
+    await checker.follower._prove_current(Consumer(position=7, end=7))
     assert await permits(checker) and await permits(checker)
     assert consent.asked == 1  # the second answer came from the cache
 
 
 async def test_a_consumer_behind_the_high_water_mark_proves_nothing(checker, consent):
-    await checker._prove_current(Consumer(position=6, end=7))
+    await checker.follower._prove_current(Consumer(position=6, end=7))
     assert not checker.cache_trusted()
     await permits(checker)
     await permits(checker)
@@ -84,12 +84,12 @@ async def test_a_consumer_behind_the_high_water_mark_proves_nothing(checker, con
 
 
 async def test_with_the_broker_hung_a_revocation_denies_once_the_proof_lapses(checker, consent):
-    await checker._prove_current(Consumer(position=7, end=7))
+    await checker.follower._prove_current(Consumer(position=7, end=7))
     assert await permits(checker)
     consent.decision = "deny"  # the customer revoked; the event cannot reach the gateway
 
-    await checker._prove_current(Consumer(position=7, end=None))  # gives up after its timeout
-    checker._current_as_of -= checker.FRESHNESS_SECONDS  # the last proof is now too old
+    await checker.follower._prove_current(Consumer(position=7, end=None))  # gives up after its timeout
+    checker.follower._current_as_of -= checker.FRESHNESS_SECONDS  # the last proof is now too old
     assert not checker.cache_trusted()
     assert not await permits(checker)
 
@@ -101,7 +101,7 @@ async def test_an_unreachable_consent_service_denies(checker, consent):
 
 
 async def test_a_permit_answered_across_an_eviction_is_not_cached(checker, consent):
-    await checker._prove_current(Consumer(position=7, end=7))
+    await checker.follower._prove_current(Consumer(position=7, end=7))
     original = consent.request
 
     async def answer_after_an_eviction(*args, **kwargs):
