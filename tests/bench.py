@@ -6,7 +6,8 @@ figures across machines or runs; the machine may be shared).
    profile direct vs through the gateway, at 10 and 1 clients, interleaved in rounds; server
    CPU per request from /proc.
 2. Create customers: gateway vs profile direct.
-3. Consent decisions over HTTP beside the consent service's `/healthz`; and in process,
+3. Consent decisions over HTTP beside the consent service's `/healthz`; and in process (read
+   from the database, and answered from a replica's decision index),
    decisions per CPU-second beside a bare asyncpg query per CPU-second.
 4. Commit -> effect: a change committed in profile until recommendation's read model has it
    (PostgreSQL NOTIFY from the read model's table), beside the broker alone (produce -> consume).
@@ -55,7 +56,7 @@ import asyncpg
 from events.broker import LocalBroker
 from services.kit.identity import GATEWAY_ROLE, caller_headers
 from tests import databases
-from tests.support import System, free_port, new_customer
+from tests.support import System, eventually, free_port, new_customer
 
 DURATION_SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
@@ -634,7 +635,9 @@ async def _decisions(system: System) -> list[dict]:
     decided = [r[(name, 10)] for name in ("decision: permit", "decision: deny (other purpose)")]
     database_us = sum(d["database_ms"] * d["requests"] for d in decided) / sum(d["requests"] for d in decided) * 1000
     health = r[("consent /healthz (baseline)", 10)]["rps"]
-    in_process = await _decisions_in_process(system.database_urls["consent"], recipient, purpose)
+    in_process = await _decisions_in_process(
+        system.database_urls["consent"], system.bootstrap_servers, recipient, purpose
+    )
     return [
         entry(
             "decide: permit over HTTP, 10 clients (of /healthz)", r[("decision: permit", 10)]["rps"], "req/s", health
@@ -650,9 +653,11 @@ async def _decisions(system: System) -> list[dict]:
     ]
 
 
-async def _decisions_in_process(database_url: str, recipient: str, purpose: str) -> list[dict]:
+async def _decisions_in_process(database_url: str, bootstrap_servers: str, recipient: str, purpose: str) -> list[dict]:
     """Decisions as the route makes them (`DecisionReader.decide`), per CPU-second of this
-    process, beside the bare driver: one prepared asyncpg query per call on one connection."""
+    process, beside the bare driver (one prepared asyncpg query per call on one connection): read
+    from the database (no index: each its own statement, or ten at a time), and answered from a
+    replica's index (`DecisionIndex`, its follower on the bench's broker) once it holds them."""
     from services.consent import service
     from services.consent.schemas import DecisionRequest
     from services.consent.settings import ConsentSettings
@@ -686,6 +691,25 @@ async def _decisions_in_process(database_url: str, recipient: str, purpose: str)
         cpu = time.process_time()
         permits += sum(await asyncio.gather(*(asker() for _ in range(10))))  # ten at a time, as under load
         side_by_side_cpu = time.process_time() - cpu
+    index = service.DecisionIndex(bootstrap_servers, customers=SEEDED_CONSENTS, ttl_seconds=600)
+    following = asyncio.create_task(index.follower.follow())
+    try:
+        async with service.DecisionReader.open(database_url, in_flight, index) as reader:
+            assert reader is not None
+
+            def follower_current() -> None:
+                assert index.follower.current(), "the decision index's follower is not current"
+
+            await eventually(follower_current, timeout=30)
+            for ask in asks:  # fills the index (every seeded customer a few times over)
+                await reader.decide(ask)
+            cpu = time.process_time()
+            for ask in asks:
+                permits += (await reader.decide(ask)).decision == "permit"
+            indexed_cpu = time.process_time() - cpu
+    finally:
+        following.cancel()
+        await asyncio.gather(following, return_exceptions=True)
     connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         query = await connection.prepare("SELECT id FROM consents WHERE customer_id = $1 AND recipient = $2")
@@ -695,11 +719,12 @@ async def _decisions_in_process(database_url: str, recipient: str, purpose: str)
         bare_cpu = time.process_time() - cpu
     finally:
         await connection.close()
-    if permits != 2 * len(asks):
-        raise RuntimeError(f"in-process decisions: {permits} permits of {2 * len(asks)}; every seeded consent permits")
+    if permits != 3 * len(asks):
+        raise RuntimeError(f"in-process decisions: {permits} permits of {3 * len(asks)}; every seeded consent permits")
     print(
-        f"\n  in process: {len(asks)} decisions in {decide_cpu:.2f} CPU-s one at a time, "
-        f"{side_by_side_cpu:.2f} CPU-s ten at a time; bare asyncpg query: {bare_cpu:.2f} CPU-s",
+        f"\n  in process: {len(asks)} decisions read from the database in {decide_cpu:.2f} CPU-s one at a time, "
+        f"{side_by_side_cpu:.2f} CPU-s ten at a time; from the index {indexed_cpu:.3f} CPU-s; "
+        f"bare asyncpg query: {bare_cpu:.2f} CPU-s",
         flush=True,
     )
     return [
@@ -712,6 +737,12 @@ async def _decisions_in_process(database_url: str, recipient: str, purpose: str)
         entry(
             "decide: in process, ten at a time (of bare asyncpg)",
             len(asks) / side_by_side_cpu,
+            "decisions/CPU-s",
+            len(asks) / bare_cpu,
+        ),
+        entry(
+            "decide: in process, from the index (of bare asyncpg)",
+            len(asks) / indexed_cpu,
             "decisions/CPU-s",
             len(asks) / bare_cpu,
         ),
