@@ -694,18 +694,18 @@ async def _decisions_in_process(database_url: str, bootstrap_servers: str, recip
     index = service.DecisionIndex(bootstrap_servers, customers=SEEDED_CONSENTS, ttl_seconds=600)
     following = asyncio.create_task(index.follower.follow())
     try:
-        async with service.DecisionReader.open(database_url, in_flight, index) as reader:
-            assert reader is not None
+        async with service.DecisionReader.open(database_url, in_flight, index) as indexed:
+            assert indexed is not None
 
             def follower_current() -> None:
                 assert index.follower.current(), "the decision index's follower is not current"
 
             await eventually(follower_current, timeout=30)
             for ask in asks:  # fills the index (every seeded customer a few times over)
-                await reader.decide(ask)
+                await indexed.decide(ask)
             cpu = time.process_time()
             for ask in asks:
-                permits += (await reader.decide(ask)).decision == "permit"
+                permits += (await indexed.decide(ask)).decision == "permit"
             indexed_cpu = time.process_time() - cpu
     finally:
         following.cancel()
