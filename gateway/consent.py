@@ -142,6 +142,7 @@ class ConsentChecker:
         self.forget(envelope.customer_id)
 
     def _start_afresh(self) -> None:
+        self._epoch += 1  # a decision asked before is not cached after it either
         self._cache.clear()
 
     async def listen(self) -> None:

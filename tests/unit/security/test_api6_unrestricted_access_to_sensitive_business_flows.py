@@ -100,15 +100,23 @@ async def test_an_unreachable_consent_service_denies(checker, consent):
         await permits(checker)
 
 
-async def test_a_permit_answered_across_an_eviction_is_not_cached(checker, consent):
+@pytest.mark.parametrize(
+    "meanwhile",
+    [
+        lambda checker: checker.forget("c-1"),  # a consent event about the customer arrived
+        lambda checker: checker.follower.on_restart(),  # the consumer started again: events may be missed
+    ],
+    ids=["an eviction", "a restart of the eviction consumer"],
+)
+async def test_a_permit_answered_across_an_eviction_or_a_restart_is_not_cached(checker, consent, meanwhile):
     await checker.follower._prove_current(Consumer(position=7, end=7))
     original = consent.request
 
-    async def answer_after_an_eviction(*args, **kwargs):
-        checker.forget("c-1")  # a consent event about the customer arrived meanwhile
+    async def answer_after_it(*args, **kwargs):
+        meanwhile(checker)
         return await original(*args, **kwargs)
 
-    consent.request = answer_after_an_eviction
+    consent.request = answer_after_it
     assert await permits(checker)
     consent.request = original
     await permits(checker)
