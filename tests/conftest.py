@@ -35,6 +35,7 @@ APART = (
     "tests/system/profile/test_backup_restore.py",
     "tests/system/security/test_api6_unrestricted_access_to_sensitive_business_flows.py",
     "tests/system/test_broker_outage.py",
+    "tests/system/test_restore_drill.py",
     "tests/system/test_tracing.py",
 )
 

@@ -108,7 +108,7 @@ async def test_backup_and_restore_drill(own_profile, client, keys, tmp_path):
 
     # Back up: uncompressed, so the bytes read here are the data as stored.
     dump = tmp_path / "profile.dump"
-    backup = run_script("profile-backup.sh", str(dump), "--compress=0", database_url=database_url)
+    backup = run_script("backup.sh", "profile", str(dump), "--compress=0", database_url=database_url)
     assert backup.returncode == 0, backup.stderr  # e.g. pg_dump older than the server, explained there
     assert "needs encryption key ids: k1 k2 " in backup.stdout, backup.stdout
     content = dump.read_bytes()
@@ -124,10 +124,10 @@ async def test_backup_and_restore_drill(own_profile, client, keys, tmp_path):
     # Disaster: the database is lost. Restore into a new, empty one of the same name.
     own.stop_component("profile")
     await databases.recreate(prefix=own.database_prefix, components=["profile"])
-    restored = run_script("profile-restore.sh", str(dump), database_url=database_url)
+    restored = run_script("restore.sh", "profile", str(dump), database_url=database_url)
     assert restored.returncode == 0, restored.stderr
-    assert "sealed with key ids: k1 k2 " in restored.stdout, restored.stdout
-    again = run_script("profile-restore.sh", str(dump), database_url=database_url)
+    assert "sealed with key ids: k1 k2;" in restored.stdout, restored.stdout
+    again = run_script("restore.sh", "profile", str(dump), database_url=database_url)
     assert again.returncode == 2 and "already has" in again.stderr  # never over live data
 
     # Same keys: everything reads back in clear, look-ups work, the audit chain is intact.
