@@ -14,7 +14,7 @@ from events.broker import LocalBroker
 from services.consent.schemas import DecisionRequest
 from services.consent.service import DecisionIndex, DecisionReader
 from tests import databases
-from tests.support import System, eventually, free_port, new_customer, once_customer_known
+from tests.support import System, eventually, free_port, marketing_consent, new_customer, once_customer_known
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -53,12 +53,7 @@ async def consenting_customer(http: httpx.AsyncClient, trio: System) -> tuple[st
         lambda: http.post(
             f"{gateway}/api/v1/consents",
             headers=trio.headers("customer", customer_id),
-            json={
-                "customer_id": customer_id,
-                "recipient": "bank-marketing",
-                "purpose": "marketing",
-                "data_categories": ["basic"],
-            },
+            json=marketing_consent(customer_id, data_categories=["basic"]),
         )
     )
     assert granted.status_code == 201, granted.text
