@@ -49,6 +49,17 @@ async def test_a_revocation_reaches_its_own_replica_at_once_and_another_through_
             assert answer.status_code == 200, answer.text
             return answer.json()["reason"]
 
+        # What the other replica's follower has read, as (event type, customer).
+        read: list[tuple[str, str]] = []
+        drop = index.follower.on_event
+
+        def reading(envelope) -> None:
+            read.append((envelope.type, envelope.customer_id))
+            drop(envelope)
+
+        index.follower.on_event = reading
+        pair = (customer_id, asked.recipient)
+
         granted = await once_customer_known(
             lambda: http.post(
                 "/api/v1/consents",
@@ -57,28 +68,28 @@ async def test_a_revocation_reaches_its_own_replica_at_once_and_another_through_
             )
         )
         assert granted.status_code == 201, granted.text
+        await eventually(lambda: _assert(("consent.granted", customer_id) in read))
 
         async def kept_by_the_other() -> None:
             assert (await other.decide(asked)).reason == "active_consent"
-            # Kept: asked again, not read (once the follower is current and the grant's own
-            # event, which drops what was read before it, has come through).
-            assert index.consents((customer_id, asked.recipient)) is not None
+            assert index.consents(pair) is not None  # kept: asked again, not read
 
         await eventually(kept_by_the_other)
 
-        # The consent service's own index serves repeated decisions.
-        metrics = (await http.get(system.metrics_url("consent"))).text
-        assert await decided_by_the_service() == "active_consent"
-        assert await decided_by_the_service() == "active_consent"
-        served_from_index = _decisions_from((await http.get(system.metrics_url("consent"))).text, "index")
-        assert served_from_index > _decisions_from(metrics, "index")
+        async def served_from_the_services_index() -> None:
+            before = _decisions_from((await http.get(system.metrics_url("consent"))).text, "index")
+            assert await decided_by_the_service() == "active_consent"
+            assert _decisions_from((await http.get(system.metrics_url("consent"))).text, "index") > before
+
+        await eventually(served_from_the_services_index)
 
         revoked = await http.post(f"/api/v1/consents/{granted.json()['id']}/revoke", headers=customer)
         assert revoked.status_code == 200, revoked.text
         # The replica that revoked: at once, with no event in between.
         assert await decided_by_the_service() == "consent_revoked"
-        # The other: once the revocation's event has come through the broker.
-        await eventually(lambda: _assert(index.consents((customer_id, asked.recipient)) is None), timeout=10)
+        # The other holds the permit until the revocation's event comes through the broker.
+        await eventually(lambda: _assert(("consent.revoked", customer_id) in read), timeout=10)
+        assert index.consents(pair) is None
         assert (await other.decide(asked)).reason == "consent_revoked"
     following.cancel()
     await asyncio.gather(following, return_exceptions=True)
