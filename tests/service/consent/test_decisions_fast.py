@@ -1,6 +1,6 @@
-"""Decisions as of now take the fast path (one prepared statement, no transaction); they must
-answer exactly what the history path answers for the same instant, in every state a consent
-can be in."""
+"""Decisions as of now take the fast path (one prepared statement, no transaction, or a
+replica's decision index holding what it read); they must answer exactly what the history path
+answers for the same instant, in every state a consent can be in."""
 
 import asyncio
 import itertools
