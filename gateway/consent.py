@@ -13,16 +13,13 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import Callable, Sequence
 
 import structlog
-from cachetools import TTLCache
 
 from events import kafka
 from events.contracts import topics
-from events.contracts.envelope import Envelope
-from events.follower import TopicFollower
+from events.follower import FollowedCache
 from gateway.upstream import Upstream, UpstreamError
 
 log = structlog.get_logger(__name__)
@@ -53,32 +50,21 @@ class ConsentChecker:
     ):
         self.upstream = upstream
         self.consent_url = consent_url
-        # Every gateway replica reads every consent event (the gateway's ServiceSpec.followed_topics)
-        # and drops the cached decisions of the customer it names.
-        self.follower = TopicFollower(
+        self.pseudonym_key = pseudonym_key
+        self.credential = credential
+        # customer -> (recipient, purpose, categories) -> permit. Every gateway replica reads every
+        # consent event (the gateway's ServiceSpec.followed_topics) and drops the cached decisions
+        # of the customer it names.
+        self._permits: FollowedCache[tuple, bool] = FollowedCache(
             bootstrap_servers,
             topic_names,
             client_id="gateway-consent-cache",
-            on_event=self._evict,
-            on_restart=self._start_afresh,
+            customers=self.MAX_CUSTOMERS,
+            per_customer=self.MAX_DECISIONS_PER_CUSTOMER,
+            ttl_seconds=self.TTL_SECONDS,
             freshness_seconds=self.FRESHNESS_SECONDS,
         )
-        self.pseudonym_key = pseudonym_key
-        self.credential = credential
-        # customer -> decision key -> permit; each decision lives TTL_SECONDS, and a customer's
-        # entry as long as its newest decision, the least recently used customer going first.
-        self._cache: TTLCache[str, TTLCache[tuple, bool]] = TTLCache(
-            self.MAX_CUSTOMERS, self.TTL_SECONDS, time.monotonic
-        )
-        # Bumped by every eviction: a decision asked before one is not cached after it.
-        self._epoch = 0
-
-    def _cached(self, customer_id: str, key: tuple) -> bool:
-        """Whether an unexpired permit is cached (a look-up of an entry expiring meanwhile misses)."""
-        try:
-            return self._cache[customer_id][key]
-        except KeyError:
-            return False
+        self.follower = self._permits.follower
 
     def cache_trusted(self) -> bool:
         return self.follower.current()
@@ -90,9 +76,9 @@ class ConsentChecker:
 
     async def permits(self, *, customer_id: str, recipient: str, purpose: str, categories: tuple[str, ...]) -> bool:
         key = (recipient, purpose, categories)
-        if self._cached(customer_id, key) and self.cache_trusted():
+        if self._permits.get(customer_id, key):
             return True
-        epoch = self._epoch
+        epoch = self._permits.epoch
         body = json.dumps(
             {
                 "customer_id": customer_id,
@@ -115,13 +101,8 @@ class ConsentChecker:
         permitted = json.loads(answer.body)["decision"] == "permit"
         # Only permits are cached (a new grant takes effect on the next call), and only if no
         # consent event arrived meanwhile (it may be the revocation of this very permit).
-        if permitted and epoch == self._epoch:
-            try:
-                decisions = self._cache[customer_id]
-            except KeyError:
-                decisions = TTLCache(self.MAX_DECISIONS_PER_CUSTOMER, self.TTL_SECONDS, time.monotonic)
-            decisions[key] = True
-            self._cache[customer_id] = decisions  # (re)set: the customer lives as long as this decision
+        if permitted:
+            self._permits.keep(customer_id, key, True, epoch)
         return permitted
 
     async def permitted_categories(
@@ -135,15 +116,7 @@ class ConsentChecker:
         return {category for category, permitted in zip(checks, results, strict=False) if permitted}
 
     def forget(self, customer_id: str) -> None:
-        self._epoch += 1
-        self._cache.pop(customer_id, None)
-
-    def _evict(self, envelope: Envelope) -> None:
-        self.forget(envelope.customer_id)
-
-    def _start_afresh(self) -> None:
-        self._epoch += 1  # a decision asked before is not cached after it either
-        self._cache.clear()
+        self._permits.forget((customer_id,))
 
     async def listen(self) -> None:
         """Follow the consent topic (runs until cancelled; the gateway supervises it)."""

@@ -10,7 +10,6 @@ the same transaction, so all of it commits or none of it does.
 import hashlib
 import hmac
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -20,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -33,7 +31,7 @@ from events.contracts import (
     topics,
 )
 from events.contracts.terms import ConsentHistoryStatus, ConsentStatus
-from events.follower import TopicFollower
+from events.follower import FollowedCache
 from services.consent.declarations import CATALOGUE
 from services.consent.models import Consent, ConsentChange, audit, known_customers, outbox
 from services.consent.schemas import ConsentGrant, DecisionOut, DecisionReason, DecisionRequest
@@ -509,10 +507,10 @@ Pair = tuple[str, str]  # (customer, recipient)
 _FROM_INDEX, _FROM_DATABASE = CONSENT_DECISION_READS.labels("index"), CONSENT_DECISION_READS.labels("database")
 
 
-class DecisionIndex:
-    """Each replica's own copy of the consents it decided on lately, per customer and recipient,
-    so that a decision asked again needs no round trip. Kept current by consent events: the
-    replica's own changes drop what it holds of their customers as they commit
+class DecisionIndex(FollowedCache[str, tuple[ConsentSnapshot, ...]]):
+    """Each replica's own copy of the consents it decided on lately: customer -> recipient ->
+    their consents, so that a decision asked again needs no round trip. Kept current by consent
+    events: the replica's own changes drop what it holds of their customers as they commit
     (`Outbox.committed_listener`), every other replica's when their events arrive (`follower`,
     reading the consent topic whole). It is used only while the follower can show it has read
     every event published less than a second ago; otherwise every decision asks the database
@@ -522,48 +520,18 @@ class DecisionIndex:
     each customer's consents are read again after `ttl_seconds` (changes that send no event,
     such as retention deleting long-ended consents, change a decision's reason only)."""
 
+    # Recipients kept per customer; the least recently used go first.
+    RECIPIENTS_PER_CUSTOMER = 64
+
     def __init__(self, bootstrap_servers, *, customers: int, ttl_seconds: float):
-        self._held: TTLCache[str, dict[str, tuple[ConsentSnapshot, ...]]] = TTLCache(
-            customers, ttl_seconds, time.monotonic
-        )
-        # Bumped by every drop: consents read before one are not kept after it.
-        self._epoch = 0
-        self.follower = TopicFollower(
+        super().__init__(
             bootstrap_servers,
             [topics.CONSENT],
             client_id="consent-decision-index",
-            on_event=lambda envelope: self.forget({envelope.customer_id}),
-            on_restart=self.clear,
+            customers=customers,
+            per_customer=self.RECIPIENTS_PER_CUSTOMER,
+            ttl_seconds=ttl_seconds,
         )
-
-    def consents(self, pair: Pair) -> tuple[ConsentSnapshot, ...] | None:
-        if not self.follower.current():
-            return None
-        customer, recipient = pair
-        try:
-            return self._held[customer][recipient]
-        except KeyError:
-            return None
-
-    def epoch(self) -> int:
-        return self._epoch
-
-    def keep(self, pair: Pair, consents: tuple[ConsentSnapshot, ...], read_in_epoch: int) -> None:
-        if read_in_epoch != self._epoch:
-            return  # a change may have committed since they were read
-        customer, recipient = pair
-        held = self._held.get(customer) or {}
-        held[recipient] = consents
-        self._held[customer] = held  # (re)set: the customer's consents are read again after the TTL
-
-    def forget(self, customers: AbstractSet[str]) -> None:
-        self._epoch += 1
-        for customer in customers:
-            self._held.pop(customer, None)
-
-    def clear(self) -> None:
-        self._epoch += 1
-        self._held.clear()
 
 
 class DecisionReader:
@@ -604,16 +572,16 @@ class DecisionReader:
             await connections.close()
 
     async def decide(self, asked: DecisionRequest) -> DecisionOut:
-        pair = (asked.customer_id, asked.recipient)
-        if self.index is not None and (consents := self.index.consents(pair)) is not None:
+        customer_id, recipient = asked.customer_id, asked.recipient
+        if self.index is not None and (consents := self.index.get(customer_id, recipient)) is not None:
             _FROM_INDEX.inc()
             return answer_from(asked, consents, now())
         _FROM_DATABASE.inc()
         as_of = now()
-        epoch = self.index.epoch() if self.index is not None else 0
-        consents = await self.reads.ask(pair)
+        epoch = self.index.epoch if self.index is not None else 0
+        consents = await self.reads.ask((customer_id, recipient))
         if self.index is not None:
-            self.index.keep(pair, consents, epoch)
+            self.index.keep(customer_id, recipient, consents, epoch)
         return answer_from(asked, consents, as_of)
 
     async def read_all(self, pairs: Sequence[Pair]) -> list[tuple[ConsentSnapshot, ...]]:

@@ -78,7 +78,7 @@ async def test_the_fast_path_answers_as_the_history_path_does(service):
             read = await reader.read_all(pairs)
             assert [answer_from(ask, held, moment) for ask, held in zip(asks, read, strict=True)] == expected[moment]
             assert list(await asyncio.gather(*(reader.decide(ask) for ask in asks))) == expected[moment]
-    assert all(index.consents(pair) is not None for pair in pairs)  # every pair's consents were kept
+    assert all(index.get(*pair) is not None for pair in pairs)  # every pair's consents were kept
     # The states above reach every reason but "pending" and "rejected" (maker-checker only).
     assert answers >= {
         "active_consent",

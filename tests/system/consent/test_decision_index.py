@@ -72,7 +72,7 @@ async def test_a_revocation_reaches_its_own_replica_at_once_and_another_through_
 
         async def kept_by_the_other() -> None:
             assert (await other.decide(asked)).reason == "active_consent"
-            assert index.consents(pair) is not None  # kept: asked again, not read
+            assert index.get(*pair) is not None  # kept: asked again, not read
 
         await eventually(kept_by_the_other)
 
@@ -89,7 +89,7 @@ async def test_a_revocation_reaches_its_own_replica_at_once_and_another_through_
         assert await decided_by_the_service() == "consent_revoked"
         # The other holds the permit until the revocation's event comes through the broker.
         await eventually(lambda: _assert(("consent.revoked", customer_id) in read), timeout=10)
-        assert index.consents(pair) is None
+        assert index.get(*pair) is None
         assert (await other.decide(asked)).reason == "consent_revoked"
     following.cancel()
     await asyncio.gather(following, return_exceptions=True)

@@ -104,7 +104,7 @@ async def test_another_consent_replica_answers_a_revocation_within_a_second_whil
 
             async def kept() -> None:
                 assert (await other.decide(asked)).reason == "active_consent"
-                assert index.consents((customer_id, "bank-marketing")) is not None
+                assert index.get(customer_id, "bank-marketing") is not None
 
             await eventually(kept)
             frozen_broker.freeze()
