@@ -6,7 +6,6 @@ dumped with deploy/backup/backup.sh, lost, restored with restore.sh into a new, 
 migrated; the component then serves again, every table holds exactly the rows it held, and its
 audit chain (where it keeps one) verifies against the checkpoints it published before the loss."""
 
-import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from services.components import spec_of
 from tests import databases
 from tests.service.recommendation.helpers import C4_ANSWERS
 from tests.support import eventually, onboard_through_gateway, once_customer_known, system_of_its_own
-from tests.system.profile.test_backup_restore import run_script
+from tests.system.profile.test_backup_restore import audit_chain, run_script
 
 pytestmark = pytest.mark.timeout(600)
 # Every component with a database of its own but profile (drilled with its keys elsewhere).
@@ -45,13 +44,10 @@ async def row_counts(database_url: str) -> dict[str, int]:
 
 
 def sealed_records(own, component: str) -> int:
-    """How many sealed records `crm verify-audit` found in an intact chain with nothing awaiting
-    sealing (it fails on a broken chain, or one short of a published checkpoint)."""
-    checked = own.run_cli("verify-audit", component).stdout
-    found = re.search(r"chain intact \((\d+) sealed records, (\d+) awaiting", checked)
-    assert found is not None, checked
-    assert found.group(2) == "0", checked
-    return int(found.group(1))
+    """How many records the component's intact audit chain holds, all of them sealed."""
+    sealed, unsealed = audit_chain(own, component)
+    assert unsealed == 0
+    return sealed
 
 
 async def test_every_database_restores_whole_and_its_component_serves_it(own, client, tmp_path: Path):

@@ -38,9 +38,10 @@ def run_script(name: str, *args: str, database_url: str) -> subprocess.Completed
     return subprocess.run([SCRIPTS / name, *args], env=env, capture_output=True, text=True, check=False)
 
 
-def audit_chain(own: System) -> tuple[int, int]:
-    """(sealed, awaiting sealing) from `crm verify-audit profile`, which fails on a broken chain."""
-    checked = own.run_cli("verify-audit", "profile").stdout
+def audit_chain(own: System, component: str) -> tuple[int, int]:
+    """(sealed, awaiting sealing) from `crm verify-audit <component>`, which fails on a broken
+    chain (or one short of a checkpoint it published)."""
+    checked = own.run_cli("verify-audit", component).stdout
     found = re.search(r"chain intact \((\d+) sealed records, (\d+) awaiting", checked)
     assert found is not None, checked
     sealed, unsealed = found.groups()
@@ -100,7 +101,7 @@ async def test_backup_and_restore_drill(own_profile, client, keys, tmp_path):
     assert document.status_code == 201, document.text
 
     def sealed_chain() -> int:
-        sealed, unsealed = audit_chain(own)
+        sealed, unsealed = audit_chain(own, "profile")
         assert sealed > 0 and unsealed == 0
         return sealed
 
@@ -142,7 +143,7 @@ async def test_backup_and_restore_drill(own_profile, client, keys, tmp_path):
     assert [c["id"] for c in found.json()] == [created[3]["id"]]
     documents = (await client.get(f"{url}/{created[0]['id']}/documents", headers=ADMIN)).json()
     assert [d["document_number"] for d in documents] == [document_number]
-    assert audit_chain(own)[0] >= sealed_before
+    assert audit_chain(own, "profile")[0] >= sealed_before
 
     # Keys decide: the right ones open the restored values; others, or a missing id, do not.
     old = await stored(database_url, created[0]["id"], "name")  # sealed under k1
