@@ -215,6 +215,22 @@ class CaseResolvedV1(Payload):
     sla_breached: bool
 
 
+class SurveyInvitedV1(Payload):
+    """A customer is invited to answer a survey once (sent when a service case is resolved),
+    for the bank's messaging system to deliver on `channel`. `token` is the answer link's only
+    credential (POST /api/v1/survey-answers): single use, void after `expires_at`. The invitation
+    keeps only its hash; in clear it is only in this event (the feedback outbox row, purged
+    after the messaging retention, and this topic, for the messaging system alone)."""
+
+    invitation_id: str
+    customer_id: str
+    survey: Survey
+    channel: str
+    case_id: str | None = Field(default=None, description="The service case the survey rates, if any.")
+    expires_at: datetime
+    token: str = Field(description="The invitation's credential, to put in the answer link; never log it.")
+
+
 class CaseClosedV1(Payload):
     case_id: str
     customer_id: str
@@ -438,6 +454,13 @@ _TYPES = [
     EventType("consent.revoked", 1, topics.CONSENT, ConsentRevokedV1, "A consent was revoked; sharing stops at once."),
     EventType(
         "feedback.received", 1, topics.FEEDBACK, FeedbackReceivedV1, "A survey answer (CSAT, NPS or CES) arrived."
+    ),
+    EventType(
+        "survey.invited",
+        1,
+        topics.SURVEY_INVITATIONS,
+        SurveyInvitedV1,
+        "A customer is invited to a survey (a resolved case's CSAT); deliver the link with its token.",
     ),
     EventType(
         "complaint.opened",

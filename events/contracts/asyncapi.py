@@ -28,6 +28,7 @@ TOPIC_SUBJECTS = {
     topics.FEEDBACK: "Survey answers (CSAT, NPS, CES)",
     topics.COMPLAINT: "Customer complaints",
     topics.CASE: "Service cases: opened, SLA warnings and escalations, resolved, closed",
+    topics.SURVEY_INVITATIONS: "Survey invitations to deliver, with their one-time answer tokens",
     topics.CHURN: "Churn warnings for customers rising a churn band",
     topics.RISK_ASSESSMENT: "Risk assessments completed (C1-C5) and re-assessments requested",
     topics.SUITABILITY: "Suitability mismatches for relationship managers and recommendation lists made",

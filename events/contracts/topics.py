@@ -5,6 +5,9 @@ CONSENT = "crm.consent"
 FEEDBACK = "crm.feedback"
 COMPLAINT = "crm.complaint"
 CASE = "crm.case"
+# Survey invitations for the bank's messaging system to deliver (they carry the answer link's
+# one-time token: a topic of their own, so that no other reader of survey answers sees it).
+SURVEY_INVITATIONS = "crm.survey-invitations"
 CHURN = "crm.churn"
 # Risk assessments (results, re-assessment requests) owned by the recommendation service.
 RISK_ASSESSMENT = "crm.risk-assessment"
@@ -29,6 +32,7 @@ ALL = (
     FEEDBACK,
     COMPLAINT,
     CASE,
+    SURVEY_INVITATIONS,
     CHURN,
     RISK_ASSESSMENT,
     SUITABILITY,
@@ -49,6 +53,7 @@ PRODUCER = {
     FEEDBACK: "feedback",
     COMPLAINT: "feedback",
     CASE: "feedback",
+    SURVEY_INVITATIONS: "feedback",
     CHURN: "churn",
     RISK_ASSESSMENT: "recommendation",
     SUITABILITY: "recommendation",

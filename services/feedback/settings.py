@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -64,6 +66,9 @@ class FeedbackSettings(EncryptionSettings):
     sla_job_batch: int = 100
     # A survey invitation can be answered for this long.
     invitation_valid_days: int = 30
+    # The survey a customer is invited to when their case is resolved (published as
+    # `survey.invited` for the bank's messaging system to deliver); "none" sends none.
+    resolution_survey: Literal["csat", "nps", "ces", "none"] = "csat"
 
     @model_validator(mode="after")
     def _follow_up_category(self):

@@ -18,6 +18,7 @@ from services.feedback.kpis import rollup
 from services.feedback.settings import FOLLOW_UP_CATEGORY, FeedbackSettings
 from services.feedback.sla import service as sla
 from services.feedback.sla.models import SlaClock
+from services.feedback.surveys import invitations
 from services.feedback.surveys.models import SurveyAnswer
 from services.kit.clock import now
 from services.kit.identity import Actor
@@ -236,6 +237,7 @@ async def transition(
                 sla_breached=case.sla_breached,
             ),
         )
+        await invitations.invite_after_resolution(session, case, settings)
     elif action == "close":
         await outbox.emit(
             session,

@@ -38,7 +38,8 @@ class SurveyAnswer(Base):
 
 class SurveyInvitation(Base):
     """An invitation to answer one survey once, without a staff login. The token is the
-    credential: 256 random bits, handed out once, stored only as its SHA-256."""
+    credential: 256 random bits, handed out once, stored only as its SHA-256
+    (services/feedback/surveys/invitations.py)."""
 
     __tablename__ = "survey_invitations"
 
@@ -47,7 +48,7 @@ class SurveyInvitation(Base):
     customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     survey: Mapped[str] = mapped_column(sa.String(8))
     channel: Mapped[str] = mapped_column(sa.String(16))
-    case_id: Mapped[str | None] = mapped_column(sa.String(36))
+    case_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
     interaction_id: Mapped[str | None] = mapped_column(sa.String(64))
     product: Mapped[str | None] = mapped_column(sa.String(64))
     created_by: Mapped[str] = mapped_column(sa.String(128))

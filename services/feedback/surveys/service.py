@@ -1,9 +1,6 @@
 """Survey answers and invitations; a detractor's answer opens a follow-up case (closed loop)."""
 
-import hashlib
-import secrets
 import uuid
-from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +12,7 @@ from services.feedback.customers.models import tier_of_known
 from services.feedback.db import outbox
 from services.feedback.kpis import rollup
 from services.feedback.settings import FOLLOW_UP_CATEGORY, FeedbackSettings
+from services.feedback.surveys import invitations
 from services.feedback.surveys.models import SurveyAnswer, SurveyInvitation
 from services.feedback.surveys.schemas import AnswerOut, InvitationCreate, InvitationOut, is_detractor, score_error
 from services.kit.clock import now
@@ -25,11 +23,6 @@ from services.kit.problems import Conflict, NotFound, Problem
 class InvitationGone(Problem):
     status = 410
     title = "Invitation expired"
-
-
-def token_hash(token: str) -> str:
-    # The token carries 256 random bits: a plain SHA-256 cannot be reversed by guessing.
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def check_rated_case(session: AsyncSession, customer_id: str, case_id: str | None) -> None:
@@ -115,18 +108,7 @@ async def invite(
 ) -> InvitationOut:
     await tier_of_known(session, body.customer_id)
     await check_rated_case(session, body.customer_id, body.case_id)
-    token = secrets.token_urlsafe(32)
-    moment = now()
-    invitation = SurveyInvitation(
-        id=str(uuid.uuid4()),
-        token_hash=token_hash(token),
-        created_by=actor.id,
-        created_at=moment,
-        expires_at=moment + timedelta(days=settings.invitation_valid_days),
-        **body.model_dump(),
-    )
-    session.add(invitation)
-    await session.flush()
+    invitation, token = await invitations.issue(session, settings, created_by=actor.id, **body.model_dump())
     return InvitationOut.model_validate({**InvitationOut.fields_of(invitation), "token": token})
 
 
@@ -136,7 +118,9 @@ async def answer_invitation(
     """One answer per invitation: the invitation row is locked, checked and marked in the same
     transaction as the answer, so two concurrent answers cannot both count."""
     invitation = await session.scalar(
-        sa.select(SurveyInvitation).where(SurveyInvitation.token_hash == token_hash(token)).with_for_update()
+        sa.select(SurveyInvitation)
+        .where(SurveyInvitation.token_hash == invitations.token_hash(token))
+        .with_for_update()
     )
     if invitation is None:
         raise NotFound("No survey invitation matches this token; check the link you received.")

@@ -145,3 +145,78 @@ async def test_an_answer_rates_only_a_case_of_the_same_customer(feedback):
         assert right.status_code == 201 and right.json()["case_id"] == case_id
     [event] = await feedback.published("feedback.received", customer_id=mine)
     assert event.payload["case_id"] == case_id
+
+
+async def _resolve(agent, case_id: str, root_cause: str = "fee_error") -> None:
+    for action, body in (("acknowledge", {}), ("resolve", {"root_cause": root_cause})):
+        answer = await agent.post(f"/api/v1/cases/{case_id}/{action}", json=body)
+        assert answer.status_code == 200, (action, answer.text)
+
+
+async def test_a_resolved_case_invites_its_customer_once_and_the_published_token_answers_it(feedback):
+    from tests.service.feedback.conftest import case_body
+
+    customer_id = await known_customer(feedback)
+    async with feedback.client(*AGENT) as agent:
+        case_id = (await agent.post("/api/v1/cases", json=case_body(customer_id, channel="mobile"))).json()["id"]
+        assert await feedback.published("survey.invited", customer_id=customer_id) == []  # not before resolution
+        await _resolve(agent, case_id)
+    [invited] = await feedback.published("survey.invited", customer_id=customer_id)
+    assert {k: invited.payload[k] for k in ("survey", "channel", "case_id")} == {
+        "survey": "csat",
+        "channel": "mobile",
+        "case_id": case_id,
+    }
+    # The token exists in clear only in the event; the database keeps its hash.
+    token = invited.payload["token"]
+    async with feedback.sessions() as session:
+        stored = (
+            await session.execute(
+                sa.text("SELECT token_hash, created_by, expires_at FROM survey_invitations WHERE case_id = :c"),
+                {"c": case_id},
+            )
+        ).one()
+    assert token not in stored.token_hash and stored.created_by == "case-resolution"
+
+    async with feedback.client("anonymous", "anonymous") as anonymous:
+        answered = await anonymous.post("/api/v1/survey-answers", json={"token": token, "score": 5})
+        again = await anonymous.post("/api/v1/survey-answers", json={"token": token, "score": 1})
+    assert answered.status_code == 201, answered.text
+    assert again.status_code == 409
+    [rated] = await feedback.published("feedback.received", customer_id=customer_id)
+    assert (rated.payload["case_id"], rated.payload["survey"], rated.payload["score"]) == (case_id, "csat", 5)
+
+    # The case followed up, closed and reopened: the new case is resolved, and surveyed, on its own.
+    async with feedback.client(*AGENT) as agent:
+        await agent.post(f"/api/v1/cases/{case_id}/follow-up", json={"note": "Refund confirmed"})
+        await agent.post(f"/api/v1/cases/{case_id}/close", json={"root_cause": "fee_error"})
+        reopened = (await agent.post(f"/api/v1/cases/{case_id}/reopen", json={"note": "Charged again"})).json()["id"]
+        await _resolve(agent, reopened)
+    invitations = await feedback.published("survey.invited", customer_id=customer_id)
+    assert [e.payload["case_id"] for e in invitations] == [case_id, reopened]
+
+
+async def test_no_survey_for_a_follow_up_case_a_case_already_invited_or_when_switched_off(service):
+    from tests.service.feedback.conftest import case_body
+
+    feedback = await service("feedback")
+    customer_id = await known_customer(feedback)
+    async with feedback.client(*AGENT) as agent:
+        # A detractor's answer opens a follow-up case: resolving the call back asks nothing again.
+        body = {"customer_id": customer_id, "survey": "csat", "score": 1, "channel": "web"}
+        follow_up = (await agent.post("/api/v1/feedback", json=body)).json()["follow_up_case_id"]
+        await _resolve(agent, follow_up, root_cause="contacted_resolved")
+        # Staff invited the customer to rate this case already: one invitation per case.
+        case_id = (await agent.post("/api/v1/cases", json=case_body(customer_id))).json()["id"]
+        invite = {"customer_id": customer_id, "survey": "nps", "channel": "web", "case_id": case_id}
+        assert (await agent.post("/api/v1/survey-invitations", json=invite)).status_code == 201
+        await _resolve(agent, case_id)
+    assert await feedback.published("survey.invited", customer_id=customer_id) == []
+
+    quiet = await service("feedback", FEEDBACK_RESOLUTION_SURVEY="none")
+    customer_id = await known_customer(quiet)
+    async with quiet.client(*AGENT) as agent:
+        case_id = (await agent.post("/api/v1/cases", json=case_body(customer_id))).json()["id"]
+        await _resolve(agent, case_id)
+        assert (await agent.get(f"/api/v1/cases/{case_id}")).json()["state"] == "resolved"
+    assert await quiet.published("survey.invited", customer_id=customer_id) == []
