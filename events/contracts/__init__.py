@@ -256,6 +256,16 @@ class ChurnWarningV1(Payload):
     model: str | None = Field(default=None, description="The model that scored: `rules-v1` or `model-<version>`.")
 
 
+class ChurnSurveyRequestedV1(Payload):
+    """The medium band's retention playbook asks the customer how satisfied they are (R4.3): the
+    feedback service invites them (`survey.invited`). Not sent for the hold-out group."""
+
+    customer_id: str
+    intervention_id: str = Field(description="The retention episode (churn's intervention) that asks.")
+    survey: Survey
+    channel: Channel = Field(description="Where the customer is to answer.")
+
+
 Direction = Literal["credit", "debit"]
 
 
@@ -486,6 +496,13 @@ _TYPES = [
         topics.CHURN,
         ChurnWarningV1,
         "A customer rose a churn band (low to medium, medium to high, low to high), with the top reasons.",
+    ),
+    EventType(
+        "churn.survey_requested",
+        1,
+        topics.CHURN,
+        ChurnSurveyRequestedV1,
+        "A retention playbook asks for a satisfaction survey (medium band, treated group only).",
     ),
     EventType(
         "risk_assessment.completed",

@@ -3,6 +3,7 @@ from pathlib import Path
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
+from events.contracts import Channel, Survey
 from events.contracts.terms import ChurnBand, Tier
 from services.kit.settings import DEV_DIR, ComponentSettings
 
@@ -22,7 +23,10 @@ class ChurnSettings(ComponentSettings):
     holdout_salt: str = "churn-holdout-1"
     high_call_within_hours: int = 24
     medium_callback_within_hours: int = 72
-    medium_survey_within_hours: int = 168
+    # The medium band's satisfaction survey, sent through the feedback service (an invitation
+    # the bank's messaging system delivers), and where the customer is to answer it.
+    medium_survey: Survey = "nps"
+    medium_survey_channel: Channel = "mobile"
     # Loyalty points earned: per 100 of card and account spending (debits), times the tier's
     # multiplier; per survey answered; by a retention offer the customer accepts.
     points_per_100_spent: int = 1

@@ -10,6 +10,7 @@ from services.feedback.declarations import CATALOGUE
 from services.feedback.kpis.routes import router as kpis_router
 from services.feedback.settings import FeedbackSettings
 from services.feedback.sla.service import escalate_due
+from services.feedback.surveys import invitations
 from services.feedback.surveys.routes import router as surveys_router
 from services.kit.app import ServiceSpec
 from services.kit.catalogue import Category
@@ -65,8 +66,8 @@ def spec() -> ServiceSpec:
         outbox=models.outbox,
         inbox=models.inbox_table,
         catalogue=CATALOGUE,
-        handlers={**HANDLERS, **legal_hold_handlers(models.legal_holds)},
-        consumed_topics=[topics.CUSTOMER],
+        handlers={**HANDLERS, **invitations.handlers(settings), **legal_hold_handlers(models.legal_holds)},
+        consumed_topics=[topics.CUSTOMER, topics.CHURN],
         jobs=[
             PeriodicJob("escalate-sla", settings.sla_job_every_seconds, escalate),
             retention_job(RULES, settings.retention_days, models.legal_holds),

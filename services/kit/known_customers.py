@@ -52,6 +52,12 @@ class KnownCustomers:
             raise NotFound("No customer has this id.")
         return row
 
+    async def exists(self, session: AsyncSession, customer_id: str) -> bool:
+        """Whether the customer was announced and not erased (what `require` refuses otherwise)."""
+        erased_at = sa.select(self.c.erased_at).where(self.c.customer_id == customer_id)
+        row = (await session.execute(erased_at)).first()
+        return row is not None and row.erased_at is None
+
     async def remember(self, session: AsyncSession, customer_id: str, **values) -> None:
         """Record the customer (if new) with `values`, or update those values of a known one."""
         insert = upsert_insert(session, self.table).values(customer_id=customer_id, **values)

@@ -29,6 +29,7 @@ class TaskOut(BaseModel):
     id: str
     customer_id: str
     manager_id: str | None
+    # satisfaction_survey: tasks made before the survey was sent through the feedback service.
     kind: Literal["retention_call", "callback", "satisfaction_survey"]
     band: ChurnBand
     offer_points: int

@@ -2,7 +2,8 @@
 
     high    a task for the relationship manager: call within 24 h with a retention offer
             (points granted if the customer accepts)
-    medium  a call-back and a satisfaction survey
+    medium  a call-back, and a satisfaction survey: `churn.survey_requested`, for the feedback
+            service to invite the customer (its invitation goes out as `survey.invited`)
     low     no task: points and basic care through the ordinary earning rules
 
 A hold-out group, chosen by a hash of the customer id (stable, about `holdout_fraction` of
@@ -18,7 +19,9 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.contracts import Channel, ChurnSurveyRequestedV1, Survey
 from events.contracts.terms import ChurnBand
+from services.churn.base import outbox
 from services.churn.playbooks.models import Intervention, RetentionTask
 from services.churn.settings import ChurnSettings
 from services.kit.clock import now
@@ -37,10 +40,14 @@ def playbook(band: str, settings: ChurnSettings) -> list[Step]:
     if band == ChurnBand.HIGH:
         return [Step("retention_call", settings.high_call_within_hours, settings.points_retention_offer)]
     if band == ChurnBand.MEDIUM:
-        return [
-            Step("callback", settings.medium_callback_within_hours, 0),
-            Step("satisfaction_survey", settings.medium_survey_within_hours, 0),
-        ]
+        return [Step("callback", settings.medium_callback_within_hours, 0)]
+    return []
+
+
+def surveys(band: str, settings: ChurnSettings) -> list[tuple[Survey, Channel]]:
+    """The surveys the band's playbook asks the customer (survey, where to answer)."""
+    if band == ChurnBand.MEDIUM:
+        return [(settings.medium_survey, settings.medium_survey_channel)]
     return []
 
 
@@ -96,4 +103,17 @@ async def start(
     )
     session.add_all(tasks)
     await session.flush()
+    if not control:
+        await outbox.emit_many(
+            session,
+            [
+                (
+                    "churn.survey_requested",
+                    ChurnSurveyRequestedV1(
+                        customer_id=customer_id, intervention_id=intervention.id, survey=survey, channel=channel
+                    ),
+                )
+                for survey, channel in surveys(band, settings)
+            ],
+        )
     return intervention, tasks

@@ -1,10 +1,12 @@
-"""Survey invitations: issued by staff (POST /api/v1/survey-invitations) or by the service itself
-when a case is resolved (R3.1: the customer evaluates the service). An invitation is answered
-once, without a login: its token is the credential, 256 random bits, stored only as its SHA-256.
+"""Survey invitations: issued by staff (POST /api/v1/survey-invitations) or by the service itself,
+when a case is resolved (R3.1: the customer evaluates the service) and when a retention
+playbook asks (R4.3: churn's `churn.survey_requested`). An invitation is answered once, without
+a login: its token is the credential, 256 random bits, stored only as its SHA-256.
 
-A case's invitation is issued in the transaction that resolves it, and published through the
-outbox (`survey.invited`, on its own topic) for the bank's messaging system to deliver: the
-invitation exists exactly when the resolution does, and is announced once."""
+The service's own invitations are issued in the transaction of what causes them (the
+resolution, the consumed event) and published through the outbox (`survey.invited`, on a topic
+of its own) for the bank's messaging system to deliver: an invitation exists exactly when its
+cause does, and is announced once."""
 
 import hashlib
 import secrets
@@ -14,8 +16,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from events.contracts import Survey, SurveyInvitedV1
+from events.consumer import Handler
+from events.contracts import ChurnSurveyRequestedV1, Survey, SurveyInvitedV1
+from events.contracts.envelope import Envelope
 from services.feedback.cases.models import Case
+from services.feedback.customers.models import known_customers
 from services.feedback.db import outbox
 from services.feedback.settings import FeedbackSettings
 from services.feedback.surveys.models import SurveyInvitation
@@ -23,6 +28,7 @@ from services.kit.clock import now
 
 # Who issued the invitations the service sends by itself (`created_by`).
 ISSUED_ON_RESOLUTION = "case-resolution"
+ISSUED_FOR_RETENTION = "retention-playbook"
 # A detractor's follow-up case is the bank calling back about an answer just given: asking
 # again once it is resolved would survey the same experience twice.
 NOT_SURVEYED_KINDS = frozenset({"follow_up"})
@@ -75,7 +81,7 @@ async def invite_after_resolution(session: AsyncSession, case: Case, settings: F
     invited = await session.scalar(sa.select(SurveyInvitation.id).where(SurveyInvitation.case_id == case.id).limit(1))
     if invited is not None:
         return
-    invitation, token = await issue(
+    await announce(
         session,
         settings,
         customer_id=case.customer_id,
@@ -85,15 +91,59 @@ async def invite_after_resolution(session: AsyncSession, case: Case, settings: F
         case_id=case.id,
         product=case.product,
     )
+
+
+def handlers(settings: FeedbackSettings) -> dict[str, Handler]:
+    """The events on which the service invites a customer by itself."""
+
+    async def on_survey_requested(session: AsyncSession, envelope: Envelope, payload: ChurnSurveyRequestedV1) -> None:
+        # A retention playbook (churn, medium band, treated group) asks how satisfied they are.
+        await announce(
+            session,
+            settings,
+            customer_id=payload.customer_id,
+            survey=payload.survey,
+            channel=payload.channel,
+            created_by=ISSUED_FOR_RETENTION,
+        )
+
+    return {"churn.survey_requested": on_survey_requested}
+
+
+async def announce(
+    session: AsyncSession,
+    settings: FeedbackSettings,
+    *,
+    customer_id: str,
+    survey: Survey,
+    channel: str,
+    created_by: str,
+    case_id: str | None = None,
+    product: str | None = None,
+) -> None:
+    """An invitation the service sends by itself, published for the bank's messaging system;
+    none for a customer this service does not know or who was erased."""
+    if not await known_customers.exists(session, customer_id):
+        return
+    invitation, token = await issue(
+        session,
+        settings,
+        customer_id=customer_id,
+        survey=survey,
+        channel=channel,
+        created_by=created_by,
+        case_id=case_id,
+        product=product,
+    )
     await outbox.emit(
         session,
         "survey.invited",
         SurveyInvitedV1(
             invitation_id=invitation.id,
-            customer_id=invitation.customer_id,
-            survey=settings.resolution_survey,
-            channel=invitation.channel,
-            case_id=case.id,
+            customer_id=customer_id,
+            survey=survey,
+            channel=channel,
+            case_id=case_id,
             expires_at=invitation.expires_at,
             token=token,
         ),

@@ -145,8 +145,14 @@ async def test_complaints_and_a_balance_drop_raise_the_band_warn_with_reasons_an
 
     async with churn.client("relationship_manager", manager) as http:
         tasks = (await http.get("/api/v1/retention-tasks", params={"customer_id": customer_id})).json()
-    expected = {"high": ["retention_call"], "medium": ["callback", "satisfaction_survey"]}[after["level"]]
+    expected = {"high": ["retention_call"], "medium": ["callback"]}[after["level"]]
     assert sorted(t["kind"] for t in tasks) == sorted(expected)
+    # The medium band's survey goes to the feedback service, which invites the customer.
+    requested = [
+        (e.payload["survey"], e.payload["channel"])
+        for e in await churn.published("churn.survey_requested", customer_id=customer_id)
+    ]
+    assert requested == {"high": [], "medium": [("nps", "mobile")]}[after["level"]]
     first = min(tasks, key=lambda t: t["due_at"])
     hours = settings.high_call_within_hours if after["level"] == "high" else settings.medium_callback_within_hours
     created_at, due = (datetime.fromisoformat(first[k]) for k in ("created_at", "due_at"))
@@ -193,6 +199,7 @@ async def test_the_hold_out_group_gets_no_tasks_but_its_episode_is_recorded(serv
     assert await churn.published("churn.warning", customer_id=customer_id)
     async with churn.client("admin") as http:
         assert (await http.get("/api/v1/retention-tasks", params={"customer_id": customer_id})).json() == []
+    assert await churn.published("churn.survey_requested", customer_id=customer_id) == []
     async with churn.sessions() as session:
         groups = (
             await session.scalars(sa.select(Intervention.group).where(Intervention.customer_id == customer_id))
@@ -225,6 +232,12 @@ async def test_without_a_promoted_model_the_rules_score_and_a_new_manager_takes_
     await churn.deliver(moved)
     async with churn.client("relationship_manager", "rm-b") as http:
         tasks = (await http.get("/api/v1/retention-tasks", params={"customer_id": customer_id})).json()
-    assert {t["kind"] for t in tasks} == {"callback", "satisfaction_survey"}
+    assert {t["kind"] for t in tasks} == {"callback"}
+    [requested] = await churn.published("churn.survey_requested", customer_id=customer_id)
+    async with churn.sessions() as session:
+        [episode] = (
+            await session.scalars(sa.select(Intervention.id).where(Intervention.customer_id == customer_id))
+        ).all()
+    assert (requested.payload["survey"], requested.payload["intervention_id"]) == ("nps", episode)
     async with churn.client("relationship_manager", "rm-a") as http:
         assert (await http.get("/api/v1/retention-tasks", params={"customer_id": customer_id})).json() == []

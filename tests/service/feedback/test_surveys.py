@@ -1,12 +1,14 @@
 """Survey invitations answered once by token, detractors' follow-ups, free text at rest."""
 
 import asyncio
-from datetime import datetime, timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from events.contracts import ChurnSurveyRequestedV1, CustomerErasedV1, new_event
 from services.kit.clock import movable
-from tests.service.feedback.conftest import T0, known_customer
+from tests.service.feedback.conftest import T0, case_body, known_customer
 
 AGENT = ("service_agent", "agent-7")
 COMMENT = "Wang Fang here, 13800138000, the app froze"
@@ -128,8 +130,6 @@ async def test_answers_are_listed_only_to_whom_may_see_them(feedback):
 
 
 async def test_an_answer_rates_only_a_case_of_the_same_customer(feedback):
-    from tests.service.feedback.conftest import case_body
-
     mine, other = await known_customer(feedback), await known_customer(feedback)
     async with feedback.client(*AGENT) as agent:
         case_id = (await agent.post("/api/v1/cases", json=case_body(mine))).json()["id"]
@@ -154,8 +154,6 @@ async def _resolve(agent, case_id: str, root_cause: str = "fee_error") -> None:
 
 
 async def test_a_resolved_case_invites_its_customer_once_and_the_published_token_answers_it(feedback):
-    from tests.service.feedback.conftest import case_body
-
     customer_id = await known_customer(feedback)
     async with feedback.client(*AGENT) as agent:
         case_id = (await agent.post("/api/v1/cases", json=case_body(customer_id, channel="mobile"))).json()["id"]
@@ -197,8 +195,6 @@ async def test_a_resolved_case_invites_its_customer_once_and_the_published_token
 
 
 async def test_no_survey_for_a_follow_up_case_a_case_already_invited_or_when_switched_off(service):
-    from tests.service.feedback.conftest import case_body
-
     feedback = await service("feedback")
     customer_id = await known_customer(feedback)
     async with feedback.client(*AGENT) as agent:
@@ -220,3 +216,47 @@ async def test_no_survey_for_a_follow_up_case_a_case_already_invited_or_when_swi
         await _resolve(agent, case_id)
         assert (await agent.get(f"/api/v1/cases/{case_id}")).json()["state"] == "resolved"
     assert await quiet.published("survey.invited", customer_id=customer_id) == []
+
+
+def _survey_requested(customer_id: str):
+    payload = ChurnSurveyRequestedV1(
+        customer_id=customer_id, intervention_id=str(uuid.uuid4()), survey="nps", channel="mobile"
+    )
+    return new_event("churn.survey_requested", payload, source="churn")
+
+
+async def test_a_retention_playbooks_request_invites_the_customer_once_and_never_an_unknown_or_erased_one(feedback):
+    customer_id = await known_customer(feedback)
+    request = _survey_requested(customer_id)
+    await feedback.deliver(request)
+    await feedback.deliver(request)  # delivered again (at least once): applied once
+    [invited] = await feedback.published("survey.invited", customer_id=customer_id)
+    assert (invited.payload["survey"], invited.payload["channel"], invited.payload["case_id"]) == (
+        "nps",
+        "mobile",
+        None,
+    )
+    async with feedback.client("anonymous", "anonymous") as anonymous:
+        answered = await anonymous.post("/api/v1/survey-answers", json={"token": invited.payload["token"], "score": 9})
+    assert answered.status_code == 201, answered.text
+
+    stranger = f"cust-{uuid.uuid4()}"  # never announced by profile
+    await feedback.deliver(_survey_requested(stranger))
+    erased = await known_customer(feedback)
+    await feedback.deliver(
+        new_event(
+            "customer.erased",
+            CustomerErasedV1(customer_id=erased, erased_at=datetime.now(UTC)),
+            source="profile",
+        )
+    )
+    await feedback.deliver(_survey_requested(erased))
+    for nobody in (stranger, erased):
+        assert await feedback.published("survey.invited", customer_id=nobody) == []
+    async with feedback.sessions() as session:
+        count = (
+            sa.select(sa.func.count())
+            .select_from(sa.text("survey_invitations"))
+            .where(sa.column("customer_id").in_([stranger, erased]))
+        )
+        assert await session.scalar(count) == 0
