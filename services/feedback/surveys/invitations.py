@@ -17,13 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.consumer import Handler
-from events.contracts import ChurnSurveyRequestedV1, Survey, SurveyInvitedV1
+from events.contracts import ChurnSurveyRequestedV1, SurveyInvitedV1
 from events.contracts.envelope import Envelope
 from services.feedback.cases.models import Case
 from services.feedback.customers.models import known_customers
 from services.feedback.db import outbox
 from services.feedback.settings import FeedbackSettings
 from services.feedback.surveys.models import SurveyInvitation
+from services.feedback.surveys.schemas import InvitationCreate
 from services.kit.clock import now
 
 # Who issued the invitations the service sends by itself (`created_by`).
@@ -40,16 +41,7 @@ def token_hash(token: str) -> str:
 
 
 async def issue(
-    session: AsyncSession,
-    settings: FeedbackSettings,
-    *,
-    customer_id: str,
-    survey: Survey,
-    channel: str,
-    created_by: str,
-    case_id: str | None = None,
-    interaction_id: str | None = None,
-    product: str | None = None,
+    session: AsyncSession, settings: FeedbackSettings, what: InvitationCreate, *, created_by: str
 ) -> tuple[SurveyInvitation, str]:
     """A new invitation, flushed, and its token (the only time the token exists in clear)."""
     token = secrets.token_urlsafe(32)
@@ -57,15 +49,10 @@ async def issue(
     invitation = SurveyInvitation(
         id=str(uuid.uuid4()),
         token_hash=token_hash(token),
-        customer_id=customer_id,
-        survey=survey,
-        channel=channel,
-        case_id=case_id,
-        interaction_id=interaction_id,
-        product=product,
         created_by=created_by,
         created_at=moment,
         expires_at=moment + timedelta(days=settings.invitation_valid_days),
+        **what.model_dump(),
     )
     session.add(invitation)
     await session.flush()
@@ -81,16 +68,14 @@ async def invite_after_resolution(session: AsyncSession, case: Case, settings: F
     invited = await session.scalar(sa.select(SurveyInvitation.id).where(SurveyInvitation.case_id == case.id).limit(1))
     if invited is not None:
         return
-    await announce(
-        session,
-        settings,
+    what = InvitationCreate(
         customer_id=case.customer_id,
         survey=settings.resolution_survey,
         channel=case.channel,
-        created_by=ISSUED_ON_RESOLUTION,
         case_id=case.id,
         product=case.product,
     )
+    await send(session, settings, what, created_by=ISSUED_ON_RESOLUTION)
 
 
 def handlers(settings: FeedbackSettings) -> dict[str, Handler]:
@@ -98,52 +83,27 @@ def handlers(settings: FeedbackSettings) -> dict[str, Handler]:
 
     async def on_survey_requested(session: AsyncSession, envelope: Envelope, payload: ChurnSurveyRequestedV1) -> None:
         # A retention playbook (churn, medium band, treated group) asks how satisfied they are.
-        await announce(
-            session,
-            settings,
-            customer_id=payload.customer_id,
-            survey=payload.survey,
-            channel=payload.channel,
-            created_by=ISSUED_FOR_RETENTION,
-        )
+        what = InvitationCreate(customer_id=payload.customer_id, survey=payload.survey, channel=payload.channel)
+        await send(session, settings, what, created_by=ISSUED_FOR_RETENTION)
 
     return {"churn.survey_requested": on_survey_requested}
 
 
-async def announce(
-    session: AsyncSession,
-    settings: FeedbackSettings,
-    *,
-    customer_id: str,
-    survey: Survey,
-    channel: str,
-    created_by: str,
-    case_id: str | None = None,
-    product: str | None = None,
-) -> None:
+async def send(session: AsyncSession, settings: FeedbackSettings, what: InvitationCreate, *, created_by: str) -> None:
     """An invitation the service sends by itself, published for the bank's messaging system;
     none for a customer this service does not know or who was erased."""
-    if not await known_customers.exists(session, customer_id):
+    if not await known_customers.exists(session, what.customer_id):
         return
-    invitation, token = await issue(
-        session,
-        settings,
-        customer_id=customer_id,
-        survey=survey,
-        channel=channel,
-        created_by=created_by,
-        case_id=case_id,
-        product=product,
-    )
+    invitation, token = await issue(session, settings, what, created_by=created_by)
     await outbox.emit(
         session,
         "survey.invited",
         SurveyInvitedV1(
             invitation_id=invitation.id,
-            customer_id=customer_id,
-            survey=survey,
-            channel=channel,
-            case_id=case_id,
+            customer_id=what.customer_id,
+            survey=what.survey,
+            channel=what.channel,
+            case_id=what.case_id,
             expires_at=invitation.expires_at,
             token=token,
         ),

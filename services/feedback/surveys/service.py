@@ -108,7 +108,7 @@ async def invite(
 ) -> InvitationOut:
     await tier_of_known(session, body.customer_id)
     await check_rated_case(session, body.customer_id, body.case_id)
-    invitation, token = await invitations.issue(session, settings, created_by=actor.id, **body.model_dump())
+    invitation, token = await invitations.issue(session, settings, body, created_by=actor.id)
     return InvitationOut.model_validate({**InvitationOut.fields_of(invitation), "token": token})
 
 
