@@ -155,7 +155,9 @@ async def test_risk_rises_a_band_warns_with_reasons_and_the_managers_task_takes_
     # A warning each time the band rose (the customer may cross a boundary more than once while
     # the events arrive); the last one names the band reached.
     async def warned() -> list:
-        found = await kafka.wait_for(topics.CHURN, lambda e, h: e.customer_id == customer_id)
+        found = await kafka.wait_for(
+            topics.CHURN, lambda e, h: e.customer_id == customer_id and e.type == "churn.warning"
+        )
         assert found[-1][0].payload["level"] == after["level"]
         return found
 
