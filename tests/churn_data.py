@@ -98,8 +98,41 @@ ONLINE_SPEC = {
         "complaints_90d": "numeric",
         "satisfaction": "numeric",
         "unhappy_answers_90d": "numeric",
+        "products_held": "numeric",
+        "products_closed_90d": "numeric",
     },
 }
+
+
+def _holdings(cid: str, at, leaves: bool, rng) -> list:
+    """Core banking's products: one to three opened years ago; leavers close some of them in the
+    last three months more often than those who stay."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from events.contracts import CoreBankingProductClosedV1, CoreBankingProductOpenedV1, new_event
+
+    events = []
+    for n in range(int(rng.integers(1, 4))):
+        holding = f"{cid}-p{n}"
+        opened = at - timedelta(days=float(rng.uniform(200, 1500)))
+        payload = CoreBankingProductOpenedV1(
+            customer_id=cid, holding_id=holding, product_code="DEP-1Y", amount=Decimal("5000"), opened_at=opened
+        )
+        events.append(
+            new_event("corebanking.product_opened", payload, source="corebanking").model_copy(update={"time": opened})
+        )
+        if rng.random() < (0.5 if leaves else 0.05):
+            closed = at - timedelta(days=float(rng.uniform(0, 90)))
+            closing = CoreBankingProductClosedV1(
+                customer_id=cid, holding_id=holding, product_code="DEP-1Y", closed_at=closed
+            )
+            events.append(
+                new_event("corebanking.product_closed", closing, source="corebanking").model_copy(
+                    update={"time": closed}
+                )
+            )
+    return events
 
 
 def histories(customers: int, at, seed: int = 3, horizon_days: int = 90):
@@ -120,6 +153,8 @@ def histories(customers: int, at, seed: int = 3, horizon_days: int = 90):
     )
 
     rng = np.random.default_rng(seed)
+    # Product use from its own stream, so the other events are the same as without it.
+    products = np.random.default_rng([seed, 1])
 
     def stamped(name, payload, moment):
         return new_event(name, payload, source="history").model_copy(update={"time": moment})
@@ -197,7 +232,8 @@ def histories(customers: int, at, seed: int = 3, horizon_days: int = 90):
                     moment,
                 )
             )
-        events.sort(key=lambda e: e.payload.get("posted_at") or e.payload.get("as_of") or e.time.isoformat())
+        events += _holdings(cid, at, leaves, products)
+        events.sort(key=lambda e: e.time)
         if leaves:
             moment = at + timedelta(days=float(rng.uniform(1, horizon_days)))
             events.append(

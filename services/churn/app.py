@@ -67,7 +67,13 @@ def spec() -> ServiceSpec:
         inbox=models.inbox_table,
         catalogue=CATALOGUE,
         handlers={**ChurnEvents(settings, scorer).handlers(), **legal_hold_handlers(models.legal_holds)},
-        consumed_topics=[topics.CUSTOMER, topics.FEEDBACK, topics.COMPLAINT, topics.COREBANKING_ACTIVITY],
+        consumed_topics=[
+            topics.CUSTOMER,
+            topics.FEEDBACK,
+            topics.COMPLAINT,
+            topics.COREBANKING_ACTIVITY,
+            topics.COREBANKING_HOLDINGS,
+        ],
         jobs=[
             PeriodicJob("expire-points", every_seconds=3600, run=ledger.PointsExpiry()),
             PeriodicJob("revalue-customers", every_seconds=60, run=value.revalue_job(settings)),

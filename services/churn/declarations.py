@@ -20,7 +20,12 @@ FEATURES = table(
         field("nps_detractors", BEH, "NPS detractor answers.", **ROW),
         field("last_feedback_survey", BEH, "Survey of the last answer.", **ROW),
         field("last_feedback_score", BEH, "Score of the last answer.", **ROW),
-        field("state", BEH, "Running feature state folded from events (decayed counts, last times).", **ROW),
+        field(
+            "state",
+            BEH,
+            "Running feature state folded from events (decayed counts, last times, core banking holding ids).",
+            **ROW,
+        ),
         field("manager_id", BUS, "The customer's relationship manager (task routing).", **ROW),
         field("tier", BUS, "The customer's tier.", **ROW),
         field("churned_at", BEH, "When the customer left, if they did (KPIs).", **ROW),

@@ -28,7 +28,13 @@ half-lives); a snapshot older than the account's latest one is ignored.
     satisfaction                 decayed mean of survey answers scaled to 0-1 (CSAT 1-5, NPS 0-10)
     unhappy_answers_90d          decayed count of low CSAT (<= 2) and NPS detractor (<= 6) answers
     contacts_90d                 decayed count of contacts: surveys, complaints, retention calls
+    products_held                products open in core banking now; empty before any product event
+    products_closed_90d          decayed count of products closed (90-day half-life)
     tier                         the customer's tier (categorical)
+
+Product use comes from core banking's holdings (corebanking.product_opened/_closed): each
+holding is kept as [opened at, closed at], so an opening and a closing count once whichever
+arrives first, and a closing published twice counts once.
 """
 
 from datetime import datetime
@@ -55,6 +61,8 @@ FEATURES: dict[str, ColumnType] = {
     "satisfaction": "numeric",
     "unhappy_answers_90d": "numeric",
     "contacts_90d": "numeric",
+    "products_held": "numeric",
+    "products_closed_90d": "numeric",
     "tier": "categorical",
 }
 # Decayed sums kept in the state; "sat" counts survey answers, "sat_sum" adds their scaled scores.
@@ -67,6 +75,7 @@ HALF_LIFE_DAYS = {
     "sat_sum": 90,
     "unhappy": 90,
     "contacts": 90,
+    "closed": 90,
 }
 EWMA_HALF_LIFE_DAYS = {"bal30": 30, "bal90": 90}
 
@@ -151,6 +160,16 @@ def apply(state: State, event_type: str, time: datetime, payload: Any) -> None:
         state["last_txn"] = max(state.get("last_txn") or at, at)
         _add_decayed(state, "txn", at)
         _add_decayed(state, "debit" if payload.direction == "debit" else "credit", at, float(payload.amount))
+    elif event_type in ("corebanking.product_opened", "corebanking.product_closed"):
+        _touch(state, at)
+        holdings = state.setdefault("holdings", {})
+        opened, closed = holdings.get(payload.holding_id, (None, None))
+        if event_type == "corebanking.product_opened":
+            opened = at
+        elif closed is None:
+            closed = at
+            _add_decayed(state, "closed", at)
+        holdings[payload.holding_id] = [opened, closed]
     elif event_type == "balance.snapshot":
         _touch(state, at)
         accounts = state.setdefault("accounts", {})
@@ -182,6 +201,7 @@ def vector(state: State, at: datetime) -> dict[str, float | str | None]:
     answers = _decayed(state, "sat", t)
     satisfaction = _decayed(state, "sat_sum", t) / answers if answers > 0 else None
     assets, peak = state.get("assets"), state.get("assets_peak")
+    holdings = state.get("holdings")
     return {
         "tenure_days": (t - state["since"]) / DAY if state.get("since") is not None else None,
         "days_since_last_transaction": (t - state["last_txn"]) / DAY if state.get("last_txn") is not None else None,
@@ -197,6 +217,12 @@ def vector(state: State, at: datetime) -> dict[str, float | str | None]:
         "satisfaction": satisfaction,
         "unhappy_answers_90d": _decayed(state, "unhappy", t),
         "contacts_90d": _decayed(state, "contacts", t),
+        "products_held": (
+            sum(1 for opened, closed in holdings.values() if opened is not None and closed is None)
+            if holdings is not None
+            else None
+        ),
+        "products_closed_90d": _decayed(state, "closed", t),
         "tier": state.get("tier"),
     }
 
@@ -207,4 +233,8 @@ def event_time(event_type: str, envelope_time: datetime, payload: Any) -> dateti
         return payload.posted_at
     if event_type == "balance.snapshot":
         return payload.as_of
+    if event_type == "corebanking.product_opened":
+        return payload.opened_at
+    if event_type == "corebanking.product_closed":
+        return payload.closed_at
     return envelope_time

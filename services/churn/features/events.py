@@ -86,6 +86,8 @@ class ChurnEvents:
             "complaint.opened": self.on_event,
             "transaction.posted": self.on_event,
             "balance.snapshot": self.on_event,
+            "corebanking.product_opened": self.on_event,
+            "corebanking.product_closed": self.on_event,
         }
 
     async def on_event(self, session: AsyncSession, envelope: Envelope, payload) -> None:

@@ -54,6 +54,8 @@ async def test_online_and_batch_features_agree(service, tmp_path):
     # The generated histories carry the signals the features are for.
     assert any(_number(vector(s, AT)["complaints_90d"]) > 0 for s in batch.values())
     assert any(_number(vector(s, AT)["balance_trend_30d"] or 0) < -0.1 for s in batch.values())
+    assert any(_number(vector(s, AT)["products_closed_90d"]) > 0 for s in batch.values())
+    assert {vector(s, AT)["products_held"] for s in batch.values()} >= {None, 0, 1, 2}
 
 
 async def test_decayed_counts_do_not_depend_on_arrival_order(service, tmp_path):

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from events.contracts import (
     BalanceSnapshotV1,
     ComplaintOpenedV1,
+    CoreBankingProductClosedV1,
+    CoreBankingProductOpenedV1,
     CustomerCreatedV1,
     CustomerUpdatedV1,
     FeedbackReceivedV1,
@@ -128,8 +130,11 @@ async def test_complaints_and_a_balance_drop_raise_the_band_warn_with_reasons_an
     assert (before["model"], before["model_version"], before["level"]) == ("model-1", 1, "low")
     assert not await churn.published("churn.warning", customer_id=customer_id)
 
+    at_warning = None  # the explanation when the band rose (a tree model's shares move with every feature)
     for envelope in trouble(customer_id):
         await churn.deliver(envelope)
+        if at_warning is None and await churn.published("churn.warning", customer_id=customer_id):
+            at_warning = await risk(churn, customer_id)
     after = await risk(churn, customer_id)
     assert BANDS.index(after["level"]) > BANDS.index(before["level"])
     assert after["probability"] > before["probability"]
@@ -141,7 +146,9 @@ async def test_complaints_and_a_balance_drop_raise_the_band_warn_with_reasons_an
     payload = warning.payload
     assert (payload["previous_level"], payload["level"], payload["model"]) == ("low", after["level"], "model-1")
     assert len(payload["reasons"]) <= 3 and {"complaints_90d", "balance_trend_30d"} & set(payload["reasons"])
-    assert all(contributions[r] > 0 for r in payload["reasons"])
+    assert at_warning is not None
+    raised = {c["factor"]: c["points"] for c in at_warning["contributions"]}
+    assert all(raised[r] > 0 for r in payload["reasons"]), (payload["reasons"], raised)
 
     async with churn.client("relationship_manager", manager) as http:
         tasks = (await http.get("/api/v1/retention-tasks", params={"customer_id": customer_id})).json()
@@ -241,3 +248,41 @@ async def test_without_a_promoted_model_the_rules_score_and_a_new_manager_takes_
     assert (requested.payload["survey"], requested.payload["intervention_id"]) == ("nps", episode)
     async with churn.client("relationship_manager", "rm-a") as http:
         assert (await http.get("/api/v1/retention-tasks", params={"customer_id": customer_id})).json() == []
+
+
+def holding(customer_id: str, n: int, *, closed_days_ago: float | None = None):
+    """Core banking's product `n` of the customer: opened two years ago, or closed since."""
+    holding_id = f"{customer_id}-p{n}"
+    if closed_days_ago is None:
+        payload = CoreBankingProductOpenedV1(
+            customer_id=customer_id,
+            holding_id=holding_id,
+            product_code="DEP-1Y",
+            amount=Decimal("5000"),
+            opened_at=now() - timedelta(days=730),
+        )
+        return new_event("corebanking.product_opened", payload, source="corebanking")
+    closing = CoreBankingProductClosedV1(
+        customer_id=customer_id,
+        holding_id=holding_id,
+        product_code="DEP-1Y",
+        closed_at=now() - timedelta(days=closed_days_ago),
+    )
+    return new_event("corebanking.product_closed", closing, source="corebanking")
+
+
+async def test_closing_products_raises_the_risk_through_the_product_use_features(service, online_model_dir):
+    churn = await service("churn", CHURN_MODEL_DIR=online_model_dir)
+    customer_id = customer_outside_holdout(churn.spec.settings)
+    for envelope in [*steady_customer(customer_id, "rm-p"), *(holding(customer_id, n) for n in range(3))]:
+        await churn.deliver(envelope)
+    before = await risk(churn, customer_id)
+    assert before["signals"]["products_held"] == 3 and before["signals"]["products_closed_90d"] == 0
+
+    for n in range(2):
+        await churn.deliver(holding(customer_id, n, closed_days_ago=1))
+    after = await risk(churn, customer_id)
+    assert after["signals"]["products_held"] == 1 and after["signals"]["products_closed_90d"] > 1.9
+    assert after["probability"] > before["probability"]
+    contributions = {c["factor"]: c["points"] for c in after["contributions"]}
+    assert contributions["products_closed_90d"] > 0
