@@ -3,7 +3,7 @@
 crm serve <component> [--host H] [--port P]
 crm migrate <component>|all
 crm revision <component> -m MESSAGE   autogenerate a migration from the models
-crm rotate-keys [component]  re-encrypt every declared encrypted field under the active key
+crm rotate-keys [component]  re-encrypt every declared encrypted field under the active key, re-index every blind index under the current key
 crm verify-audit <component> check the hash chain of a component's audit trail
 crm run-job <component> <job>  run a scheduled job once
 crm broker [--port P]        local Kafka-protocol broker with every topic (development, tests)
@@ -125,8 +125,11 @@ def rotate_keys(component: str | None) -> None:
         spec = spec_of(name)
         if not isinstance(spec.settings, EncryptionSettings) or spec.catalogue is None:
             continue
-        for table, count in asyncio.run(rotate_component(spec)).items():
+        rotated, reindexed = asyncio.run(rotate_component(spec))
+        for table, count in rotated.items():
             print(f"{name}: {count} {table} rows re-encrypted under the active key")
+        for table, count in reindexed.items():
+            print(f"{name}: {count} {table} rows re-indexed under the current blind-index key")
 
 
 def run_job(component: str, name: str) -> int:
@@ -184,7 +187,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("job")
 
     p = commands.add_parser(
-        "rotate-keys", help="re-encrypt every declared encrypted field under the active key (online, in batches)"
+        "rotate-keys",
+        help="re-encrypt every declared encrypted field under the active key and re-index every blind index "
+        "under the current blind-index key (online, in batches)",
     )
     p.add_argument("component", nargs="?", choices=sorted(COMPONENTS), help="one component (default: every one)")
 

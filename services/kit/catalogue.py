@@ -58,6 +58,9 @@ class FieldDeclaration(BaseModel):
     # for a partner, whatever the consent (data is shared pseudonymised).
     identifying: bool = False
     erasure: Erasure = Erasure.KEEP
+    # A keyed hash (blind index) of this field of the same table: re-computed from it when the
+    # blind-index key is rotated (services/kit/rotation.py).
+    blind_index_of: str | None = None
     purpose: str = ""
     description: str
     retention_days: int | None = Field(
@@ -200,6 +203,10 @@ class Catalogue:
 
     def encrypted(self, table_name: str) -> list[str]:
         return [f.name for f in self.fields(table_name) if f.encrypted]
+
+    def blind_indexes(self, table_name: str) -> dict[str, str]:
+        """The table's blind-index columns, each with the field it hashes."""
+        return {f.name: f.blind_index_of for f in self.fields(table_name) if f.blind_index_of}
 
     def erased_values(self, table_name: str) -> dict[str, None]:
         """What erasure writes over a row of `table_name`: every `destroy` field set to null."""

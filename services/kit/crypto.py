@@ -11,6 +11,7 @@ import base64
 import hmac
 import os
 import unicodedata
+from collections.abc import Sequence
 from datetime import date
 
 from cryptography.exceptions import InvalidTag
@@ -27,7 +28,13 @@ class UndecryptableValue(Exception):
 
 
 class KeyRing:
-    def __init__(self, keys: dict[str, bytes], active_key_id: str, blind_index_key: bytes):
+    def __init__(
+        self,
+        keys: dict[str, bytes],
+        active_key_id: str,
+        blind_index_key: bytes,
+        previous_blind_index_keys: Sequence[bytes] = (),
+    ):
         if active_key_id not in keys:
             raise ValueError(f"the active key id {active_key_id!r} is not among the configured keys")
         for key_id, key in keys.items():
@@ -35,11 +42,12 @@ class KeyRing:
                 raise ValueError(f"key {key_id!r} must be 32 bytes (AES-256)")
             if ":" in key_id:
                 raise ValueError(f"key id {key_id!r} may not contain ':'")
-        if len(blind_index_key) < 32:
-            raise ValueError("the blind index key must be at least 32 bytes")
+        if any(len(key) < 32 for key in (blind_index_key, *previous_blind_index_keys)):
+            raise ValueError("a blind index key must be at least 32 bytes")
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self.active_key_id = active_key_id
         self._blind_index_key = blind_index_key
+        self._previous_blind_index_keys = tuple(previous_blind_index_keys)
 
     def encrypt(self, plaintext: str, *, field: str) -> str:
         sealed = self.encrypt_many([plaintext], field=field)[0]
@@ -80,10 +88,25 @@ class KeyRing:
         return stored.partition(":")[0]
 
     def blind_index(self, value: str, *, field: str) -> str:
-        """Deterministic keyed hash of a normalised value, for equality look-ups only."""
-        normalised = unicodedata.normalize("NFKC", value).strip().upper()
-        message = f"{field}\x00{normalised}".encode()
-        return hmac.digest(self._blind_index_key, message, "sha256").hex()  # one-shot: a third of hmac.new's cost
+        """Deterministic keyed hash of a normalised value, for equality look-ups only: what is
+        written, under the current blind-index key."""
+        return _keyed_hash(self._blind_index_key, value, field)
+
+    def previous_blind_indexes(self, value: str, *, field: str) -> list[str]:
+        """The value's hashes under the blind-index keys a rotation is replacing (none outside a
+        rotation): rows not yet re-indexed still hold one of these."""
+        return [_keyed_hash(key, value, field) for key in self._previous_blind_index_keys]
+
+    def blind_indexes(self, value: str, *, field: str) -> list[str]:
+        """Every hash a row holding the value may have: the current one first. Look-ups and
+        duplicate checks match any of them, so they hold while a rotation re-indexes."""
+        return [self.blind_index(value, field=field), *self.previous_blind_indexes(value, field=field)]
+
+
+def _keyed_hash(key: bytes, value: str, field: str) -> str:
+    normalised = unicodedata.normalize("NFKC", value).strip().upper()
+    message = f"{field}\x00{normalised}".encode()
+    return hmac.digest(key, message, "sha256").hex()  # one-shot: a third of hmac.new's cost
 
 
 def new_key() -> str:

@@ -219,8 +219,11 @@ class EncryptionSettings(ComponentSettings):
     # production. Keep retired keys here until a rotation has re-encrypted their values.
     encryption_keys: dict[str, str] = {}
     active_key_id: str = ""
-    # Key of the blind indexes (exact look-ups without plaintext). Changing it means re-indexing.
+    # Key of the blind indexes (exact look-ups without plaintext). To rotate it, move the current
+    # one to <PREFIX>_PREVIOUS_BLIND_INDEX_KEYS (JSON list; look-ups still match it), set the new
+    # one here, then run `crm rotate-keys`: remove the previous key once it reports 0 left.
     blind_index_key: str = ""
+    previous_blind_index_keys: list[str] = []
 
     @model_validator(mode="after")
     def _keys(self):
@@ -256,4 +259,5 @@ class EncryptionSettings(ComponentSettings):
             {key_id: crypto.decode_key(key) for key_id, key in self.encryption_keys.items()},
             self.active_key_id,
             crypto.decode_key(self.blind_index_key),
+            [crypto.decode_key(key) for key in self.previous_blind_index_keys],
         )

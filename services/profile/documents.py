@@ -227,6 +227,15 @@ async def add_document(
     session: AsyncSession, customer: Customer, body: DocumentIn, actor: Actor, settings: ProfileSettings
 ) -> DocumentOut:
     keys = crypto.keyring()
+    duplicate = Conflict("This document is already on record; a document belongs to one customer only.")
+    # The unique constraint compares current hashes only; while the blind-index key is rotated, a
+    # row not yet re-indexed holds the number's hash under the previous key.
+    if previous := keys.previous_blind_indexes(body.document_number, field="document_number"):
+        same = sa.select(Document.id).where(
+            Document.type == body.type, Document.issuer == body.issuer, Document.number_index.in_(previous)
+        )
+        if await session.scalar(same.limit(1)) is not None:
+            raise duplicate
     document = Document(
         id=str(uuid.uuid4()),
         customer_id=customer.id,
@@ -239,7 +248,7 @@ async def add_document(
     try:
         await session.flush()
     except IntegrityError:
-        raise Conflict("This document is already on record; a document belongs to one customer only.") from None
+        raise duplicate from None
     await audit.record(
         session,
         actor=actor.id,

@@ -315,11 +315,19 @@ async def _check_and_write(
     error has already doomed the import (`tables` is None once it was doomed before binding)."""
     if not chunk:
         return
-    existing_refs, taken = await _known(session, [c.external_ref for _, c, _ in chunk], [i for _, _, i in chunk])
+    # While the blind-index key is rotated, a customer not yet re-indexed holds the national ID's
+    # hash under the previous key: those are asked for too (none outside a rotation).
+    keys = crypto.keyring()
+    previous = [keys.previous_blind_indexes(row.national_id, field="national_id") for _, row, _ in chunk]
+    existing_refs, taken = await _known(
+        session,
+        [c.external_ref for _, c, _ in chunk],
+        [i for _, _, i in chunk] + [p for hashes in previous for p in hashes],
+    )
     keep = [row.external_ref not in existing_refs for _, row, _ in chunk]
     report.skipped_existing += keep.count(False)
-    for (line, _, index), kept in zip(chunk, keep, strict=True):
-        if kept and index in taken:
+    for (line, _, index), earlier, kept in zip(chunk, previous, keep, strict=True):
+        if kept and (index in taken or taken.intersection(earlier)):
             report.fail(line, "a customer with this national_id already exists under another external_ref")
     if report.error_count or tables is None or not any(keep):
         return

@@ -118,8 +118,10 @@ async def create(session: AsyncSession, body: CustomerCreate, actor: Actor, sett
     """A new customer, in the caller's transaction, which is to commit next: on PostgreSQL the
     last statement adds the customer to the book's sums (book.catch_up)."""
     keys = crypto.keyring()
-    national_id_index = keys.blind_index(body.national_id, field="national_id")
-    same_id = list(await session.scalars(sa.select(Customer).where(Customer.national_id_index == national_id_index)))
+    national_id_index, *previous = keys.blind_indexes(body.national_id, field="national_id")
+    same_id = list(
+        await session.scalars(sa.select(Customer).where(Customer.national_id_index.in_([national_id_index, *previous])))
+    )
     if any(may_see(actor, c, settings) for c in same_id):
         raise Conflict("A customer with this national ID already exists; read or update that record instead.")
     # A customer the caller may not see has this national ID. Saying so would tell a manager who

@@ -43,10 +43,16 @@ def reason_code(topics) -> str:
     return "watchlist_screening_hit"
 
 
-def customer_fingerprint(customer: Customer) -> str:
-    """A keyed hash of what screening looked at: changes when name, birth date or nationality do."""
+def customer_fingerprints(customer: Customer) -> list[str]:
+    """Keyed hashes of what screening looked at, which change when name, birth date or nationality
+    do: the current one first, then those under blind-index keys being rotated out (a dismissal
+    recorded before the rotation still matches the same customer)."""
     screened = f"{customer.name}\x00{customer.birth_date}\x00{customer.nationality or ''}"
-    return crypto.keyring().blind_index(screened, field="screening")
+    return crypto.keyring().blind_indexes(screened, field="screening")
+
+
+def customer_fingerprint(customer: Customer) -> str:
+    return customer_fingerprints(customer)[0]
 
 
 async def screen(
@@ -56,7 +62,7 @@ async def screen(
     if customer.erased_at is not None or not customer.name:
         return []
     limits = thresholds(settings)
-    fingerprint = customer_fingerprint(customer)
+    fingerprint, *previous_fingerprints = customer_fingerprints(customer)
     raised = []
     for active in await ACTIVE.current(session):
         candidates = active.index.search(
@@ -67,7 +73,8 @@ async def screen(
             if decision == "clear":
                 continue
             entry_print = active.fingerprints[candidate.entity_id]
-            if await _already_known(session, customer.id, active.name, candidate.entity_id, entry_print, fingerprint):
+            known_as = (fingerprint, *previous_fingerprints)
+            if await _already_known(session, customer.id, active.name, candidate.entity_id, entry_print, known_as):
                 continue
             alert = await _raise(
                 session,
@@ -139,7 +146,7 @@ async def _raise(session: AsyncSession, customer: Customer, *, reasons: dict, **
     return alert
 
 
-async def _already_known(session, customer_id, list_name, entity_id, entry_print, customer_print) -> bool:
+async def _already_known(session, customer_id, list_name, entity_id, entry_print, customer_prints) -> bool:
     pending = await session.scalar(
         sa.select(ScreeningAlert.id)
         .where(
@@ -153,9 +160,10 @@ async def _already_known(session, customer_id, list_name, entity_id, entry_print
     if pending:
         return True
     dismissal = await session.get(ScreeningDismissal, (customer_id, list_name, entity_id))
-    return dismissal is not None and (dismissal.entry_fingerprint, dismissal.customer_fingerprint) == (
-        entry_print,
-        customer_print,
+    return (
+        dismissal is not None
+        and dismissal.entry_fingerprint == entry_print
+        and dismissal.customer_fingerprint in customer_prints
     )
 
 
