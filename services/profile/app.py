@@ -5,7 +5,7 @@ from pathlib import Path
 from events.contracts import topics
 from services.kit.app import ServiceSpec
 from services.kit.audit import audit_router
-from services.profile import kpis, models, segments
+from services.profile import holdings, kpis, models, segments
 from services.profile.declarations import CATALOGUE
 from services.profile.documents import flag_expiring_documents_job
 from services.profile.documents_routes import router as documents_router
@@ -50,7 +50,13 @@ def spec() -> ServiceSpec:
             *segments.jobs(settings),
         ],
         # The risk level from assessments; activity (the customer's interactions with the bank)
-        # for tiers and dormancy.
-        handlers={**HANDLERS, **segments.HANDLERS},
-        consumed_topics=[topics.RISK_ASSESSMENT, topics.FEEDBACK, topics.COMPLAINT, topics.CONSENT],
+        # for tiers and dormancy; the products core banking reports, for tiers.
+        handlers={**HANDLERS, **segments.HANDLERS, **holdings.handlers(settings)},
+        consumed_topics=[
+            topics.RISK_ASSESSMENT,
+            topics.FEEDBACK,
+            topics.COMPLAINT,
+            topics.CONSENT,
+            topics.COREBANKING_HOLDINGS,
+        ],
     )

@@ -196,6 +196,20 @@ HOUSEHOLD_MEMBERS = table(
         field("joined_at", B, "Since when.", erasure=ROW),
     ],
 )
+HOLDINGS = table(
+    "holdings",
+    purpose="The customer's products as core banking reports them (opened, closed): the number held "
+    "for tiering (R1.1).",
+    retention_from="deleted with the customer's identifiers",
+    fields=[
+        field("holding_id", B, "Core banking's id of the contract or account.", identifying=True, erasure=ROW),
+        field("customer_id", OPS, "The customer.", identifying=True, erasure=ROW),
+        field("product_code", BUS, "The product.", erasure=ROW),
+        field("opened_at", BUS, "When core banking opened it.", erasure=ROW),
+        field("closed_at", BUS, "When core banking closed it.", erasure=ROW),
+        field("updated_at", OPS, "When core banking last reported it.", erasure=ROW),
+    ],
+)
 SERVICE_REVIEWS = table(
     "service_reviews",
     purpose="Reviews the tier's service plan schedules (R4.1).",
@@ -397,6 +411,7 @@ TABLES = [
     LIFECYCLE_HISTORY,
     TIER_HISTORY,
     DOCUMENTS,
+    HOLDINGS,
     RELATIONSHIPS,
     HOUSEHOLDS,
     HOUSEHOLD_MEMBERS,

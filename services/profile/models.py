@@ -120,6 +120,19 @@ class TierChange(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class Holding(Base):
+    """A product of the customer's as core banking reports it (services/profile/holdings.py)."""
+
+    __tablename__ = "holdings"
+
+    holding_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    product_code: Mapped[str] = mapped_column(sa.String(64))
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 outbox_table, inbox_table = add_messaging_tables(Base.metadata)
 outbox = Outbox(outbox_table, source="profile")
 audit = AuditTrail(Base.metadata)

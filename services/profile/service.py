@@ -31,7 +31,7 @@ from services.kit.retention import is_on_hold, place_hold, release_hold
 from services.profile import book
 from services.profile.declarations import CATALOGUE, FIELDS
 from services.profile.documents import erase_documents_and_links
-from services.profile.models import Customer, StageChange, TierChange, audit, legal_holds, outbox
+from services.profile.models import Customer, Holding, StageChange, TierChange, audit, legal_holds, outbox
 from services.profile.schemas import CustomerCreate
 from services.profile.screening import alerts as screening
 from services.profile.screening import risk
@@ -208,6 +208,10 @@ async def update(
     session: AsyncSession, customer: Customer, changes: dict, actor: Actor, settings: ProfileSettings
 ) -> Customer:
     changes = {k: v for k, v in changes.items() if getattr(customer, k) != v}
+    if "product_holdings" in changes and actor.role != "system" and await _holdings_reported(session, customer.id):
+        raise Conflict(
+            "Core banking reports this customer's products: the number held follows it and cannot be set here."
+        )
     if changes:
         for field, value in changes.items():
             setattr(customer, field, value)
@@ -246,6 +250,14 @@ async def announce_update(session: AsyncSession, customer: Customer, changed_fie
             relationship_manager_id=customer.relationship_manager_id,
             age_band=age_band(customer.birth_date),
         ),
+    )
+
+
+async def _holdings_reported(session: AsyncSession, customer_id: str) -> bool:
+    """Whether core banking reports the customer's products (services/profile/holdings.py)."""
+    return (
+        await session.scalar(sa.select(Holding.holding_id).where(Holding.customer_id == customer_id).limit(1))
+        is not None
     )
 
 
@@ -428,6 +440,7 @@ async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason:
         )
         customer.lifecycle_stage = Stage.CHURNED.value
     await erase_documents_and_links(session, customer.id)
+    await session.execute(sa.delete(Holding).where(Holding.customer_id == customer.id))
     from services.profile.segments import leave_household  # segments builds on this module
 
     await leave_household(session, customer.id)
@@ -441,7 +454,7 @@ async def erase(session: AsyncSession, customer: Customer, actor: Actor, reason:
         role=actor.role,
         action="erase",
         customer_id=customer.id,
-        fields=[*ERASED, "document_number", "relationships"],
+        fields=[*ERASED, "document_number", "relationships", "holdings"],
         reason=reason,
     )
 
