@@ -33,6 +33,7 @@ TIERS = ("unit", "service", "system")
 APART = (
     "tests/system/events/test_delivery.py",
     "tests/system/profile/test_backup_restore.py",
+    "tests/system/profile/test_point_in_time_recovery.py",
     "tests/system/security/test_api6_unrestricted_access_to_sensitive_business_flows.py",
     "tests/system/test_broker_outage.py",
     "tests/system/test_restore_drill.py",

@@ -48,6 +48,17 @@ def audit_chain(own: System, component: str) -> tuple[int, int]:
     return int(sealed), int(unsealed)
 
 
+async def assert_read_back(client, url: str, created: list[dict], bodies: list[dict]) -> None:
+    """Each created customer reads back with its personal data in clear, and the last is found
+    by its national ID's blind index."""
+    for customer, body in zip(created, bodies, strict=True):
+        read = await client.get(f"{url}/{customer['id']}", headers=ADMIN)
+        assert read.status_code == 200, read.text
+        assert {field: read.json()[field] for field in PERSONAL} == {field: body[field] for field in PERSONAL}
+    found = await client.post(f"{url}/search", json={"national_id": bodies[-1]["national_id"]}, headers=ADMIN)
+    assert [c["id"] for c in found.json()] == [created[-1]["id"]]
+
+
 def ring_of(keys: dict[str, str]) -> crypto.KeyRing:
     """What a reader holding `keys` (the blind key included) can decrypt with."""
     sealing = {key_id: crypto.decode_key(key) for key_id, key in keys.items() if key_id != "blind"}
@@ -135,12 +146,7 @@ async def test_backup_and_restore_drill(own_profile, client, keys, tmp_path):
     own.run_cli("migrate", "profile")
     own.start_component("profile")
     own.wait_ready("profile")
-    for customer, body in zip(created, bodies, strict=True):
-        read = await client.get(f"{url}/{customer['id']}", headers=ADMIN)
-        assert read.status_code == 200, read.text
-        assert {field: read.json()[field] for field in PERSONAL} == {field: body[field] for field in PERSONAL}
-    found = await client.post(f"{url}/search", json={"national_id": bodies[3]["national_id"]}, headers=ADMIN)
-    assert [c["id"] for c in found.json()] == [created[3]["id"]]
+    await assert_read_back(client, url, created, bodies)
     documents = (await client.get(f"{url}/{created[0]['id']}/documents", headers=ADMIN)).json()
     assert [d["document_number"] for d in documents] == [document_number]
     assert audit_chain(own, "profile")[0] >= sealed_before
