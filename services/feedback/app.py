@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from events.contracts import topics
 from services.feedback import models
 from services.feedback.cases.routes import router as cases_router
@@ -16,6 +18,11 @@ from services.kit.app import ServiceSpec
 from services.kit.catalogue import Category
 from services.kit.jobs import PeriodicJob
 from services.kit.retention import RetentionRule, legal_hold_handlers, retention_job
+
+# A case reopened as a newer one is its history: it stays while the newer case does (which then
+# goes first), so no kept case names a deleted one (`reopened_from`).
+_REOPENING = models.Case.__table__.alias("reopening")
+_NOT_REOPENED_LATER = ~sa.exists().where(_REOPENING.c.reopened_from == models.Case.__table__.c.id)
 
 # Survey answers are behavioural data; cases are business records (regulatory complaint statistics),
 # and a case's notes and clocks go with it.
@@ -40,6 +47,7 @@ RULES = [
         Category.BUSINESS,
         since=models.Case.opened_at,
         customer=models.Case.customer_id,
+        where=(_NOT_REOPENED_LATER,),
         dependents=(
             (models.CaseNote.__table__, models.CaseNote.case_id),
             (models.SlaClock.__table__, models.SlaClock.case_id),

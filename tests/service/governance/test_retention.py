@@ -16,7 +16,7 @@ from events.contracts import (
 )
 from services.kit import clock
 from services.kit.clock import now
-from tests.service.feedback.conftest import known_customer
+from tests.service.feedback.conftest import case_body, known_customer
 from tests.support import new_customer
 
 DAY = timedelta(days=1)
@@ -103,6 +103,30 @@ async def test_feedback_expires_behaviour_then_business_data_but_not_a_held_cust
         await feedback.run_job("apply-retention")
     assert await count(feedback, "feedback", "customer_id", held) == 0
     assert await count(feedback, "cases", "customer_id", held) == 0
+
+
+async def test_a_case_reopened_later_keeps_its_original_until_it_expires_itself(service):
+    feedback = await service("feedback")
+    customer_id = await known_customer(feedback)
+    async with feedback.client("service_agent", "agent-r") as agent:
+        original = (await agent.post("/api/v1/cases", json=case_body(customer_id))).json()["id"]
+        for action, step in (
+            ("acknowledge", {}),
+            ("resolve", {"root_cause": "fee_error"}),
+            ("follow-up", {"note": "Refund confirmed"}),
+            ("close", {"root_cause": "fee_error"}),
+        ):
+            assert (await agent.post(f"/api/v1/cases/{original}/{action}", json=step)).status_code == 200
+        with later(200):
+            reopened = await agent.post(f"/api/v1/cases/{original}/reopen", json={"note": "Charged again"})
+            assert reopened.status_code == 201, reopened.text
+
+    with later(BUSINESS + 1):  # the original is due, the reopening is not
+        await feedback.run_job("apply-retention")
+    assert await count(feedback, "cases", "customer_id", customer_id) == 2
+    with later(BUSINESS + 201):  # both due: the reopening goes first, then the original
+        await feedback.run_job("apply-retention")
+    assert await count(feedback, "cases", "customer_id", customer_id) == 0
 
 
 @pytest.mark.parametrize(
