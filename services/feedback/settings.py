@@ -69,6 +69,10 @@ class FeedbackSettings(EncryptionSettings):
     # The survey a customer is invited to when their case is resolved (published as
     # `survey.invited` for the bank's messaging system to deliver); "none" sends none.
     resolution_survey: Literal["csat", "nps", "ces", "none"] = "csat"
+    # No invitation the service sends by itself (on resolution, for retention) to a customer it
+    # sent one within this many days: surveys are not to wear customers out (0: no limit).
+    # Staff invitations are not limited.
+    survey_quiet_days: int = Field(7, ge=0)
 
     @model_validator(mode="after")
     def _follow_up_category(self):

@@ -30,6 +30,7 @@ from services.kit.clock import now
 # Who issued the invitations the service sends by itself (`created_by`).
 ISSUED_ON_RESOLUTION = "case-resolution"
 ISSUED_FOR_RETENTION = "retention-playbook"
+SENT_BY_THE_SERVICE = (ISSUED_ON_RESOLUTION, ISSUED_FOR_RETENTION)
 # A detractor's follow-up case is the bank calling back about an answer just given: asking
 # again once it is resolved would survey the same experience twice.
 NOT_SURVEYED_KINDS = frozenset({"follow_up"})
@@ -78,6 +79,15 @@ async def invite_after_resolution(session: AsyncSession, case: Case, settings: F
     await send(session, settings, what, created_by=ISSUED_ON_RESOLUTION)
 
 
+async def _sent_lately(session: AsyncSession, customer_id: str, days: int) -> bool:
+    lately = sa.select(SurveyInvitation.id).where(
+        SurveyInvitation.customer_id == customer_id,
+        SurveyInvitation.created_by.in_(SENT_BY_THE_SERVICE),
+        SurveyInvitation.created_at > now() - timedelta(days=days),
+    )
+    return await session.scalar(lately.limit(1)) is not None
+
+
 def handlers(settings: FeedbackSettings) -> dict[str, Handler]:
     """The events on which the service invites a customer by itself."""
 
@@ -91,8 +101,11 @@ def handlers(settings: FeedbackSettings) -> dict[str, Handler]:
 
 async def send(session: AsyncSession, settings: FeedbackSettings, what: InvitationCreate, *, created_by: str) -> None:
     """An invitation the service sends by itself, published for the bank's messaging system;
-    none for a customer this service does not know or who was erased."""
+    none for a customer this service does not know or who was erased, nor for one it sent an
+    invitation within the quiet period (`survey_quiet_days`)."""
     if not await known_customers.exists(session, what.customer_id):
+        return
+    if settings.survey_quiet_days and await _sent_lately(session, what.customer_id, settings.survey_quiet_days):
         return
     invitation, token = await issue(session, settings, what, created_by=created_by)
     await outbox.emit(

@@ -184,14 +184,35 @@ async def test_a_resolved_case_invites_its_customer_once_and_the_published_token
     [rated] = await feedback.published("feedback.received", customer_id=customer_id)
     assert (rated.payload["case_id"], rated.payload["survey"], rated.payload["score"]) == (case_id, "csat", 5)
 
-    # The case followed up, closed and reopened: the new case is resolved, and surveyed, on its own.
-    async with feedback.client(*AGENT) as agent:
-        await agent.post(f"/api/v1/cases/{case_id}/follow-up", json={"note": "Refund confirmed"})
-        await agent.post(f"/api/v1/cases/{case_id}/close", json={"root_cause": "fee_error"})
-        reopened = (await agent.post(f"/api/v1/cases/{case_id}/reopen", json={"note": "Charged again"})).json()["id"]
-        await _resolve(agent, reopened)
+    # The case followed up, closed and reopened: the new case, resolved after the quiet week, is
+    # surveyed on its own.
+    with movable(datetime.now(UTC) + timedelta(days=8)):
+        async with feedback.client(*AGENT) as agent:
+            await agent.post(f"/api/v1/cases/{case_id}/follow-up", json={"note": "Refund confirmed"})
+            await agent.post(f"/api/v1/cases/{case_id}/close", json={"root_cause": "fee_error"})
+            reopened = (await agent.post(f"/api/v1/cases/{case_id}/reopen", json={"note": "Again"})).json()["id"]
+            await _resolve(agent, reopened)
     invitations = await feedback.published("survey.invited", customer_id=customer_id)
     assert [e.payload["case_id"] for e in invitations] == [case_id, reopened]
+
+
+async def test_the_service_sends_a_customer_at_most_one_survey_a_week_and_staff_may_still_invite(feedback):
+    customer_id = await known_customer(feedback)
+    with movable(T0) as clock:
+        async with feedback.client(*AGENT) as agent:
+            first, second, later = [
+                (await agent.post("/api/v1/cases", json=case_body(customer_id))).json()["id"] for _ in range(3)
+            ]
+            await _resolve(agent, first)
+            clock.to(T0 + timedelta(days=6))
+            await _resolve(agent, second)  # within the quiet week: no survey
+            await feedback.deliver(_survey_requested(customer_id))  # nor for retention
+            staff = {"customer_id": customer_id, "survey": "nps", "channel": "web", "case_id": second}
+            assert (await agent.post("/api/v1/survey-invitations", json=staff)).status_code == 201
+            clock.to(T0 + timedelta(days=8))
+            await _resolve(agent, later)
+    invited = await feedback.published("survey.invited", customer_id=customer_id)
+    assert [e.payload["case_id"] for e in invited] == [first, later]
 
 
 async def test_no_survey_for_a_follow_up_case_a_case_already_invited_or_when_switched_off(service):
