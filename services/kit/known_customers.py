@@ -45,18 +45,20 @@ class KnownCustomers:
     async def require(self, session: AsyncSession, customer_id: str, *columns: sa.Column) -> Row:
         """The customer's `columns` (of the component's own); 404 for a customer never
         announced or erased."""
-        row = (
-            await session.execute(sa.select(self.c.erased_at, *columns).where(self.c.customer_id == customer_id))
-        ).first()
-        if row is None or row.erased_at is not None:
+        row = await self._current(session, customer_id, *columns)
+        if row is None:
             raise NotFound("No customer has this id.")
         return row
 
     async def exists(self, session: AsyncSession, customer_id: str) -> bool:
         """Whether the customer was announced and not erased (what `require` refuses otherwise)."""
-        erased_at = sa.select(self.c.erased_at).where(self.c.customer_id == customer_id)
-        row = (await session.execute(erased_at)).first()
-        return row is not None and row.erased_at is None
+        return await self._current(session, customer_id) is not None
+
+    async def _current(self, session: AsyncSession, customer_id: str, *columns: sa.Column) -> Row | None:
+        """The customer's row (`erased_at` and `columns`), unless never announced or erased."""
+        query = sa.select(self.c.erased_at, *columns).where(self.c.customer_id == customer_id)
+        row = (await session.execute(query)).first()
+        return row if row is not None and row.erased_at is None else None
 
     async def remember(self, session: AsyncSession, customer_id: str, **values) -> None:
         """Record the customer (if new) with `values`, or update those values of a known one."""
