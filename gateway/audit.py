@@ -1,4 +1,5 @@
-"""The gateway's access audit: one hash-chained row per call that reads or changes customer data."""
+"""The gateway's access audit: one hash-chained row per call that reads or changes customer data,
+except a call whose service recorded the access itself (gateway/proxy.py, `recorded_upstream`)."""
 
 from collections.abc import Sequence
 

@@ -25,7 +25,15 @@ from gateway.upstream import Upstream, UpstreamError, UpstreamResponse
 from services.kit.access import ANONYMOUS_ROLE, fields_refused
 from services.kit.identity import GATEWAY_ROLE, credential_headers
 from services.kit.observability import tracing_recorded
-from services.kit.problems import BadGateway, Forbidden, GatewayTimeout, NotFound, Problem, Unauthorized
+from services.kit.problems import (
+    AuditUnavailable,
+    BadGateway,
+    Forbidden,
+    GatewayTimeout,
+    NotFound,
+    Problem,
+    Unauthorized,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +113,7 @@ class Gateway:
         customer_id = self._customer_id(request, route, parsed)
         status = 500
         in_clear: set[str] = set()
+        recorded_upstream = False
         try:
             if route.owner is not None and caller.role in route.roles:
                 customer_id = await self._owner_of(request, route, route.owner)
@@ -127,7 +136,14 @@ class Gateway:
             else:
                 if customer_id is not None and caller.role in self.policy.consent_required:
                     await self._require_consent(caller, customer_id)
-                response, in_clear = self._respond(await self._call(request, route, caller, body), caller, route)
+                rules = self._mask_rules(route)
+                masked = None if rules is None else tuple(sorted(rules.keys() - self.policy.clear_fields(caller.role)))
+                answer = await self._call(request, route, caller, body, masked=masked)
+                response, in_clear = self._respond(answer, caller, rules)
+                # The service recorded this access itself, in the statement that read the data,
+                # with the fields this caller receives in clear (the `masked` it was told): one
+                # access, one record. Refusals and failures are the gateway's to record.
+                recorded_upstream = masked is not None and answer.recorded_by is not None and 200 <= answer.status < 300
             status = response.status_code
             if customer_id is None and route.response_customer_field and 200 <= status < 300:
                 customer_id = _field_of(response, route.response_customer_field)
@@ -136,7 +152,7 @@ class Gateway:
             status = problem.status
             raise
         finally:
-            if route.customer_data:
+            if route.customer_data and not recorded_upstream:
                 await self._audit(caller, route, customer_id, in_clear, reason, status)
 
     async def _audit(self, caller: Caller, route: Route, customer_id, in_clear: set[str], reason, status: int) -> None:
@@ -156,11 +172,7 @@ class Gateway:
             await self.audit_writer.record(row)
         except AuditWriteFailed as error:
             log.error("access_audit_unavailable", error_type=type(error.__cause__).__name__)
-            raise Problem(
-                "The access could not be recorded, so no customer data is released; retry later.",
-                status=503,
-                title="Audit unavailable",
-            ) from None
+            raise AuditUnavailable() from None
 
     def _parsed(self, request: Request, body: bytes) -> object:
         """The JSON body, parsed once its nesting is known to be bounded; None when not JSON
@@ -228,7 +240,11 @@ class Gateway:
                 title="Access reason required",
             )
 
-    async def _call(self, request: Request, route: Route, caller: Caller, body: bytes) -> UpstreamResponse:
+    async def _call(
+        self, request: Request, route: Route, caller: Caller, body: bytes, masked: tuple[str, ...] | None = None
+    ) -> UpstreamResponse:
+        """The route's answer, from its service (or the gateway's own handler); `masked`, the
+        fields the gateway masks for the caller in it, goes to the service with the caller."""
         if route.upstream == "gateway":
             return await local.HANDLERS[route.path](self, request)
         headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
@@ -244,6 +260,7 @@ class Gateway:
                 caller.subject,
                 customer_scope=caller.subject if caller.role in self.policy.self_scoped_roles else None,
                 reason=request.headers.get("x-access-reason"),
+                masked=masked,
             )
         )
         if route.upstream_path:
@@ -264,17 +281,20 @@ class Gateway:
                 raise GatewayTimeout(f"The {route.upstream} service did not answer in time; retry later.") from None
             raise BadGateway(f"The {route.upstream} service is unavailable; retry later.") from None
 
-    def _respond(self, answer: UpstreamResponse, caller: Caller, route: Route) -> tuple[Response, set[str]]:
-        """The service's answer, with the fields the route masks masked for the caller's role."""
+    def _mask_rules(self, route: Route) -> dict | None:
+        """The masking rules of the route's answer (field -> rule); None when it masks nothing."""
+        if not route.mask:
+            return None
+        if route.mask == "catalogue":
+            return self.mask_rules
+        return {name: self.policy.masking.fields[name] for name in route.mask}
+
+    def _respond(self, answer: UpstreamResponse, caller: Caller, rules: dict | None) -> tuple[Response, set[str]]:
+        """The service's answer, with the fields `rules` names masked for the caller's role."""
         content = answer.body
         in_clear: set[str] = set()
         media_type = answer.headers.get("content-type", "")
-        if route.mask and answer.body and "application/json" in media_type:
-            rules = (
-                self.mask_rules
-                if route.mask == "catalogue"
-                else {name: self.policy.masking.fields[name] for name in route.mask}
-            )
+        if rules is not None and answer.body and "application/json" in media_type:
             masked, in_clear = self.policy.mask(orjson.loads(answer.body), caller.role, rules)
             content = orjson.dumps(masked)
         headers_back = {k: v for k, v in answer.headers.items() if k not in ("content-type", "x-request-id")}
@@ -315,7 +335,7 @@ class Gateway:
         if answer.status == 404:
             raise not_shared  # as for a customer who shares nothing with this partner
         if answer.status != 200:
-            return self._respond(answer, caller, route)
+            return self._respond(answer, caller, self._mask_rules(route))
         record = json.loads(answer.body)
         shareable = {
             name

@@ -8,12 +8,16 @@ from typing import Protocol
 import aiohttp
 import httpx
 
+from services.kit.audit import ACCESS_RECORDED_HEADER
+
 
 @dataclass
 class UpstreamResponse:
     status: int
     headers: dict[str, str]
     body: bytes
+    # The component that recorded this access in its own audit trail, if it says so.
+    recorded_by: str | None = None
 
 
 class UpstreamError(Exception):
@@ -55,7 +59,7 @@ class AiohttpUpstream:
             ) as response:
                 content = await response.read()
                 passed = {k: response.headers[k] for k in PASSED_BACK if k in response.headers}
-                return UpstreamResponse(response.status, passed, content)
+                return UpstreamResponse(response.status, passed, content, response.headers.get(ACCESS_RECORDED_HEADER))
         except TimeoutError:
             raise UpstreamError(timed_out=True) from None
         except aiohttp.ClientError:
@@ -84,7 +88,9 @@ class HttpxUpstream:
         except httpx.TransportError:
             raise UpstreamError(timed_out=False) from None
         passed = {k: response.headers[k] for k in PASSED_BACK if k in response.headers}
-        return UpstreamResponse(response.status_code, passed, response.content)
+        return UpstreamResponse(
+            response.status_code, passed, response.content, response.headers.get(ACCESS_RECORDED_HEADER)
+        )
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -46,6 +46,10 @@ from services.kit.db import BareConnections, HeldBack, SessionDep, UTCDateTime, 
 
 log = structlog.get_logger(__name__)
 GENESIS = "0" * 64
+# On an answer whose access the service recorded itself, in the statement that read the data and
+# with the fields the caller receives in clear (Actor.released_in_clear): names the component
+# whose trail holds the record, and the gateway writes no second one (gateway/proxy.py).
+ACCESS_RECORDED_HEADER = "X-Access-Recorded"
 
 AUDIT_VERIFICATION_FAILURES = Counter(
     "crm_audit_chain_verification_failures_total",

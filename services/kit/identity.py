@@ -3,16 +3,17 @@
 Services trust no identity headers. The gateway (the only component holding the service
 identity key besides the services that verify with it) signs, for every call it forwards, a JWT
 (HS256, issuer `crm-gateway`, audience `crm-services`, one minute) naming the caller's role and
-id, the customer a self-scoped caller may act for, and the access reason. A service refuses any
-request without a valid one (401): there is no anonymous or "internal" caller.
+id, the customer a self-scoped caller may act for, the access reason and, where the gateway
+masks the answer, the fields it masks for this caller. A service refuses any request without a
+valid one (401): there is no anonymous or "internal" caller.
 """
 
 import functools
 import json
 import os
 import time
-from collections.abc import Mapping
-from typing import Annotated
+from collections.abc import Mapping, Sequence
+from typing import Annotated, TypedDict, Unpack
 
 import jwt
 from cachetools import TLRUCache
@@ -37,13 +38,22 @@ VERIFIED_CACHE_SIZE = 10_000
 class Actor:
     """Who is acting, as the gateway vouches for it."""
 
-    def __init__(self, actor_id: str, role: str, scope: str | None, reason: str | None):
+    def __init__(
+        self, actor_id: str, role: str, scope: str | None, reason: str | None, masked: frozenset[str] | None = None
+    ):
         self.id = actor_id
         self.role = role
         # Set for self-scoped callers (customers): the only customer id they may act for.
         self.customer_scope = scope
         # Why the caller accesses customer data, where their role must say (X-Access-Reason).
         self.reason = reason
+        # Set when the gateway masks this call's answer: the fields it masks for this caller
+        # (empty: none), so that a service recording the access records what leaves in clear.
+        self.masked = masked
+
+    def released_in_clear(self, returned: Sequence[str]) -> list[str]:
+        """Of the fields an answer carries, those the caller receives in clear."""
+        return [name for name in returned if self.masked is None or name not in self.masked]
 
     def reaches(self, customer_id: str) -> bool:
         """Whether the caller may act for this customer as far as its scope goes: a self-scoped
@@ -58,22 +68,39 @@ def sign_credential(
     *,
     customer_scope: str | None = None,
     reason: str | None = None,
+    masked: tuple[str, ...] | None = None,
     ttl_seconds: int = TTL_SECONDS,
 ) -> str:
-    return _signed(key, role, subject, customer_scope, reason, ttl_seconds, int(time.time()))
+    return _signed(key, role, subject, customer_scope, reason, masked, ttl_seconds, int(time.time()))
 
 
 # Signing is deterministic and `iat` counts whole seconds, so within one second a caller's
 # credential is the same token every time: it is signed once and taken from here after.
 @functools.lru_cache(maxsize=4096)
 def _signed(
-    key: str, role: str, subject: str, customer_scope: str | None, reason: str | None, ttl_seconds: int, issued: int
+    key: str,
+    role: str,
+    subject: str,
+    customer_scope: str | None,
+    reason: str | None,
+    masked: tuple[str, ...] | None,
+    ttl_seconds: int,
+    issued: int,
 ) -> str:
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "iat": issued, "exp": issued + ttl_seconds, "sub": subject, "role": role}
+    claims: dict = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+        "sub": subject,
+        "role": role,
+    }
     if customer_scope is not None:
         claims["scope"] = customer_scope
     if reason is not None:
         claims["reason"] = reason
+    if masked is not None:
+        claims["masked"] = list(masked)
     return jwt.encode(claims, key, algorithm="HS256")
 
 
@@ -124,8 +151,16 @@ def _verify(key: str, credential: str) -> tuple[Actor, float]:
         or not 0 < lifetime <= MAX_TTL_SECONDS
     ):
         raise Unauthorized("The caller credential is not valid.")
-    scope, reason = claims.get("scope"), claims.get("reason")
-    actor = Actor(subject, role, scope if isinstance(scope, str) else None, reason if isinstance(reason, str) else None)
+    scope, reason, masked = claims.get("scope"), claims.get("reason"), claims.get("masked")
+    if masked is not None and not (isinstance(masked, list) and all(isinstance(name, str) for name in masked)):
+        raise Unauthorized("The caller credential is not valid.")
+    actor = Actor(
+        subject,
+        role,
+        scope if isinstance(scope, str) else None,
+        reason if isinstance(reason, str) else None,
+        frozenset(masked) if masked is not None else None,
+    )
     return actor, float(claims["exp"])
 
 
@@ -164,29 +199,43 @@ async def _json_body(request: Request) -> object:
 ActorDep = Annotated[Actor, Depends(caller)]
 
 
-def credential_headers(
-    key: str, role: str, subject: str, *, customer_scope: str | None = None, reason: str | None = None
-) -> dict[str, str]:
-    return {CREDENTIAL_HEADER: sign_credential(key, role, subject, customer_scope=customer_scope, reason=reason)}
+class CallerClaims(TypedDict, total=False):
+    """The optional claims of a credential (see `sign_credential`)."""
+
+    customer_scope: str | None
+    reason: str | None
+    masked: tuple[str, ...] | None
+
+
+def credential_headers(key: str, role: str, subject: str, **claims: Unpack[CallerClaims]) -> dict[str, str]:
+    return {CREDENTIAL_HEADER: sign_credential(key, role, subject, **claims)}
 
 
 class _CallerHeaders(Mapping[str, str]):
     """A caller's headers whose credential is signed afresh each time it is read, so a test or
     tool can keep them for longer than one credential lives."""
 
-    def __init__(self, role: str, subject: str, customer_scope: str | None, reason: str | None):
-        self._identity = (role, subject, customer_scope, reason)
+    def __init__(
+        self, role: str, subject: str, customer_scope: str | None, reason: str | None, masked: tuple[str, ...] | None
+    ):
+        self._identity = (role, subject, customer_scope, reason, masked)
 
     def __getitem__(self, name: str) -> str:
         if name != CREDENTIAL_HEADER:
             raise KeyError(name)
-        role, subject, customer_scope, reason = self._identity
+        role, subject, customer_scope, reason, masked = self._identity
         key = resolve_service_identity_key(
             os.environ.get(SERVICE_IDENTITY_KEY_SETTING, ""), os.environ.get("CRM_ENVIRONMENT", "development")
         )
         # As long-lived as services accept, for tools that sign once and call for a while.
         return sign_credential(
-            key, role, subject, customer_scope=customer_scope, reason=reason, ttl_seconds=MAX_TTL_SECONDS
+            key,
+            role,
+            subject,
+            customer_scope=customer_scope,
+            reason=reason,
+            masked=masked,
+            ttl_seconds=MAX_TTL_SECONDS,
         )
 
     def __iter__(self):
@@ -197,9 +246,14 @@ class _CallerHeaders(Mapping[str, str]):
 
 
 def caller_headers(
-    role: str, subject: str | None = None, *, customer_scope: str | None = None, reason: str | None = None
+    role: str,
+    subject: str | None = None,
+    *,
+    customer_scope: str | None = None,
+    reason: str | None = None,
+    masked: tuple[str, ...] | None = None,
 ) -> Mapping[str, str]:
     """The headers by which a service learns who calls it, as the gateway sends them (and as
     tests and tools that call one service directly send them). The one place that knows their
     form; signs with the key of this environment (CRM_SERVICE_IDENTITY_KEY)."""
-    return _CallerHeaders(role, subject or f"user-{role}", customer_scope, reason)
+    return _CallerHeaders(role, subject or f"user-{role}", customer_scope, reason, masked)

@@ -94,6 +94,16 @@ class GatewayTimeout(Problem):
     title = "Gateway timeout"
 
 
+class AuditUnavailable(Problem):
+    """An access to customer data could not be recorded: no record, no answer."""
+
+    status = 503
+    title = "Audit unavailable"
+
+    def __init__(self, detail: str = "The access could not be recorded, so no customer data is released; retry later."):
+        super().__init__(detail)
+
+
 class ProblemBody(BaseModel):
     """Schema of every error body, for the OpenAPI documents."""
 

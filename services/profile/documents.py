@@ -255,7 +255,7 @@ async def add_document(
         role=actor.role,
         action="document_add",
         customer_id=customer.id,
-        fields=DOCUMENT_FIELDS,
+        fields=actor.released_in_clear(DOCUMENT_FIELDS),
         reason=actor.reason,
     )
     return _out(document, DocumentOut, settings)
@@ -273,7 +273,7 @@ async def list_documents(
         role=actor.role,
         action="document_list",
         customer_id=customer.id,
-        fields=DOCUMENT_FIELDS,
+        fields=actor.released_in_clear(DOCUMENT_FIELDS),
         reason=actor.reason,
     )
     return [_out(document, DocumentOut, settings) for document in found]

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from events.contracts.terms import Stage, Tier
 from services.kit import crypto
+from services.kit.audit import ACCESS_RECORDED_HEADER
 from services.kit.db import SessionDep
 from services.kit.hot_route import HotRoute
 from services.kit.identity import ActorDep
@@ -93,7 +94,7 @@ async def list_customers(
             role=actor.role,
             action="list",
             customer_ids=[c.id for c in page],
-            fields=service.RETURNED_FIELDS,
+            fields=actor.released_in_clear(service.RETURNED_FIELDS),
             reason=actor.reason,
         )
     return CustomerPage(items=page, next_cursor=next_cursor)
@@ -106,7 +107,7 @@ async def read_customer(customer_id: CustomerId, actor: ActorDep, request: Reque
     return Response(
         CustomerOut.model_validate(customer).model_dump_json(),
         media_type="application/json",
-        headers={"ETag": _etag(customer)},
+        headers={"ETag": _etag(customer), ACCESS_RECORDED_HEADER: "profile"},
     )
 
 
@@ -159,7 +160,7 @@ async def find_customers(
             role=actor.role,
             action="search",
             customer_ids=[c.id for c in found],
-            fields=service.RETURNED_FIELDS,
+            fields=actor.released_in_clear(service.RETURNED_FIELDS),
             reason=actor.reason,
         )
     return found

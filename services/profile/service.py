@@ -8,6 +8,8 @@ from datetime import date
 from typing import Any, cast
 
 import sqlalchemy as sa
+import structlog
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -26,7 +28,7 @@ from services.kit import crypto
 from services.kit.clock import now
 from services.kit.db import insert_many, session_factory
 from services.kit.identity import Actor
-from services.kit.problems import Conflict, Gone, NotFound
+from services.kit.problems import AuditUnavailable, Conflict, Gone, NotFound
 from services.kit.retention import is_on_hold, place_hold, release_hold
 from services.profile import book
 from services.profile.declarations import CATALOGUE, FIELDS
@@ -38,7 +40,10 @@ from services.profile.screening import risk
 from services.profile.settings import ProfileSettings
 from services.profile.tiers import TRANSITIONS, tier_for
 
-# Every declared field a customer response carries; recorded by name in the audit trail.
+log = structlog.get_logger(__name__)
+
+# Every declared field a customer response carries; those released in clear are recorded by name
+# in the audit trail (Actor.released_in_clear).
 RETURNED_FIELDS = [field.name for field in FIELDS]
 # What erasure destroys on the customer row (the catalogue's `destroy` fields).
 ERASED = CATALOGUE.erased_values("customers")
@@ -72,34 +77,42 @@ def _visible(customer: Customer | None, actor: Actor, settings: ProfileSettings)
 
 
 async def read_audited(engine: AsyncEngine, customer_id: str, actor: Actor, settings: ProfileSettings) -> Customer:
-    """The customer, if `actor` may see it, with the read recorded in the audit trail. On
-    PostgreSQL one statement in one round trip on a connection of its own, outside a transaction:
-    it reads the row and inserts the audit row exactly when the row is released (the same
-    conditions as `_visible`), and commits both together; the row comes back as its columns (a
-    Core row, read as a Customer is). Elsewhere, a transaction of two statements in a session."""
+    """The customer, if `actor` may see it, with the read recorded in the audit trail (the fields
+    the caller receives in clear, by name). On PostgreSQL one statement in one round trip on a
+    connection of its own, outside a transaction: it reads the row and inserts the audit row
+    exactly when the row is released (the same conditions as `_visible`), and commits both
+    together; the row comes back as its columns (a Core row, read as a Customer is). Elsewhere, a
+    transaction of two statements in a session. If the record cannot be committed, nothing is
+    released (AuditUnavailable, 503)."""
     record: dict[str, Any] = {
         "actor": actor.id,
         "role": actor.role,
         "action": "read",
         "customer_id": customer_id,
-        "fields": RETURNED_FIELDS,
+        "fields": actor.released_in_clear(RETURNED_FIELDS),
         "reason": actor.reason,
     }
-    if engine.dialect.name != "postgresql":
-        async with session_factory(engine)() as session, session.begin():
-            customer = await get_visible(session, customer_id, actor, settings)
-            await audit.record(session, **record)
-        return customer
-    # As `may_see` holds it, but before the statement: it would record a read of a row that
-    # `_visible` then refuses to release.
-    if not actor.reaches(customer_id):
-        raise NotFound("No customer has this id.")
-    restricted = actor.role in settings.assigned_only_roles
-    query, params = (_READ_ASSIGNED, {"manager": actor.id}) if restricted else (_READ_ANY, {})
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        found = await connection.execute(query, {"key": customer_id, **params, **audit.read_params(**record)})
-        row = found.first()
+    try:
+        if engine.dialect.name != "postgresql":
+            async with session_factory(engine)() as session, session.begin():
+                customer = await get_visible(session, customer_id, actor, settings)
+                await audit.record(session, **record)
+            return customer
+        # As `may_see` holds it, but before the statement: it would record a read of a row that
+        # `_visible` then refuses to release.
+        if not actor.reaches(customer_id):
+            raise NotFound("No customer has this id.")
+        restricted = actor.role in settings.assigned_only_roles
+        query, params = (_READ_ASSIGNED, {"manager": actor.id}) if restricted else (_READ_ANY, {})
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            found = await connection.execute(query, {"key": customer_id, **params, **audit.read_params(**record)})
+            row = found.first()
+    except DBAPIError as error:
+        if error.connection_invalidated:
+            raise  # a dead pooled connection: answered 503 and replaced (services/kit/problems.py)
+        log.error("read_audit_failed", error_type=type(error.orig).__name__)
+        raise AuditUnavailable() from None
     # Read by attribute exactly as a Customer is (same names, same decrypted values).
     return _visible(cast(Customer | None, row), actor, settings)
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from services.kit.audit import Checkpoint, _canonical, _canonical_time
 from services.kit.clock import now
 from services.profile.models import audit
+from services.profile.service import RETURNED_FIELDS
 from tests.support import eventually, new_customer
 
 
@@ -54,6 +55,48 @@ async def test_a_read_writes_its_audit_row_only_when_the_row_is_released(service
         assert (await http.get(f"/api/v1/customers/{own['id']}")).status_code == 200
     reads = [r for r in await _rows(profile.engine, own["id"]) if r.action == "read"]
     assert [(r.actor, r.role) for r in reads] == [("rm-own", "relationship_manager")]
+
+
+async def test_a_read_records_the_fields_its_caller_receives_in_clear_and_says_it_did(service):
+    """The gateway names the fields it masks for the caller (the credential's `masked`): the
+    read's audit row names the rest, and the answer says the access is recorded, so the gateway
+    records no second row. Lists record so too."""
+    profile = await service("profile")
+    customer = await _create(profile)
+    masked = ("name", "national_id", "phone")
+
+    async with profile.client("service_agent", "agent-8", masked=masked) as http:
+        answer = await http.get(f"/api/v1/customers/{customer['id']}")
+        refused = await http.get(f"/api/v1/customers/{uuid.uuid4()}")
+    assert answer.status_code == 200
+    assert answer.headers["x-access-recorded"] == "profile"
+    assert refused.status_code == 404
+    assert "x-access-recorded" not in refused.headers  # nothing released, nothing recorded
+    async with profile.client("admin", "admin-8", masked=("email",)) as http:
+        assert (await http.get("/api/v1/customers", params={"limit": 500})).status_code == 200
+
+    rows = await _rows(profile.engine, customer["id"])
+    (read,) = [r for r in rows if r.action == "read"]
+    assert read.fields.split(",") == sorted(set(RETURNED_FIELDS) - set(masked))
+    listed = [r for r in rows if r.action == "list"]
+    assert listed and all(r.fields.split(",") == sorted(set(RETURNED_FIELDS) - {"email"}) for r in listed)
+
+
+async def test_a_read_that_cannot_be_recorded_releases_nothing(service):
+    profile = await service("profile")
+    customer = await _create(profile)
+    async with profile.engine.begin() as connection:
+        await connection.execute(sa.text("ALTER TABLE audit_log RENAME TO audit_log_away"))
+    try:
+        async with profile.client("admin", "admin-9") as http:
+            answer = await http.get(f"/api/v1/customers/{customer['id']}")
+    finally:
+        async with profile.engine.begin() as connection:
+            await connection.execute(sa.text("ALTER TABLE audit_log_away RENAME TO audit_log"))
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["title"] == "Audit unavailable"
+    assert customer["name"] not in answer.text and customer["national_id"] not in answer.text
 
 
 async def test_the_sealer_is_woken_by_a_commit_not_by_rows_it_cannot_see_yet(service, monkeypatch):
