@@ -36,7 +36,7 @@ async def read_body(request: Request, *, limit: int, timeout: float) -> bytes:
     """The request body, refused (413) beyond `limit` bytes, before reading it when the client
     declares its length, and cut off (408) when the client sends it slower than `timeout`."""
     declared = request.headers.get("content-length")
-    if declared is None and "transfer-encoding" not in request.headers:
+    if declared == "0" or (declared is None and "transfer-encoding" not in request.headers):
         return b""  # a request with neither header has no body (RFC 9112, 6.3): nothing to wait for
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise PayloadTooLarge(f"The request body may be at most {limit} bytes.")

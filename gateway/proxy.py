@@ -268,9 +268,10 @@ class Gateway:
                 **{name: quote(value, safe="") for name, value in request.path_params.items()}
             )
         else:
-            url = self.settings.upstream_url(route.upstream) + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
+            # From the scope: `request.url` would build (and parse the Host of) a whole URL per call.
+            url = self.settings.upstream_url(route.upstream) + request.scope["path"]
+        if query := request.scope["query_string"]:
+            url += "?" + query.decode("latin-1")
         try:
             return await self.upstream.request(
                 route.method, url, headers=headers, body=body, timeout=route.timeout_seconds
