@@ -45,7 +45,11 @@ class AiohttpUpstream:
             connector=aiohttp.TCPConnector(limit=pool_size, limit_per_host=pool_size, keepalive_timeout=30),
             timeout=aiohttp.ClientTimeout(total=timeout_seconds),
             auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
+            # The answers are masked as the services send them: never ask for them compressed.
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            # One session serves every caller: a cookie a service set must never travel with
+            # another caller's call (and no jar is searched per call).
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def request(

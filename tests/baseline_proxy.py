@@ -21,7 +21,10 @@ CREDENTIAL = "x-caller-credential"
 async def lifespan(app: FastAPI):
     # The gateway's pool (gateway/upstream.py): keep-alive connections, answers passed through.
     app.state.upstream = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30), auto_decompress=False
+        connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
     yield
     await app.state.upstream.close()
