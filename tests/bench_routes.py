@@ -1,5 +1,6 @@
 """The hot routes' own cost, in process: CPU per call through each app's whole ASGI stack
-(middleware, routing, the route, its database round trip; no sockets, no background tasks),
+(middleware, routing, the route, its database round trip; no sockets, no background tasks; for
+the gateway's read, the service's answer stubbed, so that the cell is the gateway's work alone),
 beside `/healthz` of the same app, interleaved in rounds. Steadier than the HTTP cells of
 `make bench` on a shared machine: it times this process only, which nothing else shares.
 
@@ -136,6 +137,40 @@ async def _consent_decision() -> dict[str, float]:
         return await _cpu_per_call({"healthz": _asgi_call(app, "GET", "/healthz", []), "decision": decide})
 
 
+class _Answering:
+    """Stands in for the services behind the gateway: the same answer to every call, at no cost,
+    so the gateway's own work is what a cell times."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    async def request(self, method: str, url: str, *, headers: dict, body: bytes, timeout=None):
+        return self.answer
+
+    async def close(self) -> None:
+        pass
+
+
+async def _gateway_read() -> dict[str, float]:
+    """The gateway's own cost of a customer read: authentication, routing, masking, the log line
+    and metrics, its whole ASGI stack, with profile's answer (an access profile recorded) stubbed."""
+    from gateway.auth import issue_dev_token
+    from gateway.upstream import UpstreamResponse
+
+    os.environ["GATEWAY_RATE_LIMITS"] = ""  # as in `make bench`: the caller's limit would refuse most calls
+    async with _app("gateway") as app:
+        record = _json({"id": CUSTOMER_ID, **new_customer(), "segment": "mass", "tier": "mass"})
+        app.state.gateway.upstream = _Answering(
+            UpstreamResponse(200, {"content-type": "application/json", "etag": '"1"'}, record, "profile")
+        )
+        token = issue_dev_token(role="service_agent", subject="bench-agent", ttl_seconds=3600)
+        read = _asgi_call(
+            app, "GET", f"/api/v1/customers/{CUSTOMER_ID}", [(b"authorization", f"Bearer {token}".encode())]
+        )
+        await _expect(read, 200, "the gateway's read")
+        return await _cpu_per_call({"healthz": _asgi_call(app, "GET", "/healthz", []), "read": read})
+
+
 def _json(value: dict) -> bytes:
     return json.dumps(value).encode()
 
@@ -176,10 +211,12 @@ def main() -> list[dict]:
 
     read = _in_a_process_of_its_own("_profile_read")
     decision = _in_a_process_of_its_own("_consent_decision")
+    gateway = _in_a_process_of_its_own("_gateway_read")
     print(
         f"\nHot routes in process ({CALLS} calls per cell, best of {ROUNDS} interleaved rounds; CPU of this process)\n"
         f"  profile:  /healthz {read['healthz']:.0f} us, customer read {read['read']:.0f} us\n"
-        f"  consent:  /healthz {decision['healthz']:.0f} us, decision {decision['decision']:.0f} us",
+        f"  consent:  /healthz {decision['healthz']:.0f} us, decision {decision['decision']:.0f} us\n"
+        f"  gateway:  /healthz {gateway['healthz']:.0f} us, customer read {gateway['read']:.0f} us (profile's answer stubbed)",
         flush=True,
     )
     return [
@@ -189,6 +226,12 @@ def main() -> list[dict]:
             decision["decision"],
             "us",
             decision["healthz"],
+        ),
+        entry(
+            "routes: gateway read in process, service stubbed, CPU us per call (of /healthz)",
+            gateway["read"],
+            "us",
+            gateway["healthz"],
         ),
     ]
 
