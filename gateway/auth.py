@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.settings import DEV_AUDIENCE, DEV_ISSUER, GatewaySettings
 from services.kit.problems import Unauthorized
+from services.kit.settings import create_once
 
 
 @dataclass(frozen=True)
@@ -22,17 +23,17 @@ class Caller:
 
 
 def ensure_dev_keypair(private_key_file: Path, public_key_file: Path) -> None:
-    """Create a local ES256 key pair once (development only; never committed: .dev/ is ignored)."""
+    """Create a local ES256 key pair once (development only; never committed: .dev/ is ignored).
+    The public half is derived from whichever private key landed first, so the pair always matches."""
     if private_key_file.exists() and public_key_file.exists():
         return
-    private_key_file.parent.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    private_key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    generated = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    private_key_file.chmod(0o600)
-    public_key_file.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    key = serialization.load_pem_private_key(create_once(private_key_file, generated), password=None)
+    create_once(
+        public_key_file,
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
     )
 
 

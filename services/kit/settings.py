@@ -13,6 +13,29 @@ from gateway.policy import POLICY_FILE
 DEV_DIR = Path(__file__).resolve().parents[2] / ".dev"
 
 
+def create_once(path: Path, content: bytes) -> bytes:
+    """What `path` holds, writing `content` (owner-only) first if nothing is there yet.
+
+    Processes starting together (the services under `make run`, test workers) may each generate a
+    local key: the first to link its file in wins and the others read the winner's, so no process
+    ever seals data under a key the others do not share."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        descriptor, staged = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
+        try:
+            with os.fdopen(descriptor, "wb") as staged_file:
+                staged_file.write(content)
+            os.link(staged, path)  # atomic, and refuses to replace a file another process linked first
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(staged)
+    return path.read_bytes()
+
+
 def secret_or_development(value: str, *, setting: str, environment: str, dev_name: str) -> str:
     """`value` (a base64 key of at least 256 bits) if set; in development, a local random key
     generated once under .dev/ (never committed); anywhere else, a refusal to start."""
@@ -22,12 +45,7 @@ def secret_or_development(value: str, *, setting: str, environment: str, dev_nam
     if not value:
         if environment != "development":
             raise ValueError(f"{setting} must be set outside development")
-        path = DEV_DIR / f"{dev_name}.key"
-        if not path.exists():
-            DEV_DIR.mkdir(exist_ok=True)
-            path.write_text(base64.b64encode(os.urandom(32)).decode())
-            path.chmod(0o600)
-        value = path.read_text().strip()
+        value = create_once(DEV_DIR / f"{dev_name}.key", base64.b64encode(os.urandom(32))).decode().strip()
     if len(base64.b64decode(value)) < 32:
         raise ValueError(f"{setting} must be at least 32 bytes, base64-encoded")
     return value
@@ -240,14 +258,8 @@ class EncryptionSettings(ComponentSettings):
         """Local keys, generated once and kept apart from the data under .dev/ (never committed)."""
         from services.kit import crypto
 
-        path = DEV_DIR / f"{self.component_name()}-keys.json"
-        if not path.exists():
-            DEV_DIR.mkdir(exist_ok=True)
-            path.write_text(
-                json.dumps({"keys": {"dev1": crypto.new_key()}, "active": "dev1", "blind": crypto.new_key()})
-            )
-            path.chmod(0o600)
-        stored = json.loads(path.read_text())
+        generated = {"keys": {"dev1": crypto.new_key()}, "active": "dev1", "blind": crypto.new_key()}
+        stored = json.loads(create_once(DEV_DIR / f"{self.component_name()}-keys.json", json.dumps(generated).encode()))
         self.encryption_keys = self.encryption_keys or stored["keys"]
         self.active_key_id = self.active_key_id or stored["active"]
         self.blind_index_key = self.blind_index_key or stored["blind"]
