@@ -1,7 +1,8 @@
 """The hot routes' own cost, in process: CPU per call through each app's whole ASGI stack
 (middleware, routing, the route, its database round trip; no sockets, no background tasks; for
 the gateway's read, the service's answer stubbed, so that the cell is the gateway's work alone),
-beside `/healthz` of the same app, interleaved in rounds. Steadier than the HTTP cells of
+beside `/healthz` of the same app, interleaved in rounds; and the gateway's call to a service on
+its own (over loopback, to a server in another process that answers at once). Steadier than the HTTP cells of
 `make bench` on a shared machine: it times this process only, which nothing else shares.
 
     python -m tests.bench_routes        (or BENCH_ONLY=routes make bench)
@@ -171,6 +172,58 @@ async def _gateway_read() -> dict[str, float]:
         return await _cpu_per_call({"healthz": _asgi_call(app, "GET", "/healthz", []), "read": read})
 
 
+def _answer_every_request(ports: "multiprocessing.Queue[int]", answer: bytes) -> None:
+    """A server answering each HTTP/1.1 request on a kept-alive connection with `answer`, at
+    next to no cost: the far end of the upstream cell, in a process of its own."""
+
+    class Answering(asyncio.Protocol):
+        def connection_made(self, transport) -> None:
+            self.transport, self.pending = transport, b""
+
+        def data_received(self, data: bytes) -> None:
+            # Requests without a body: each ends at a blank line.
+            *requests, self.pending = (self.pending + data).split(b"\r\n\r\n")
+            self.transport.write(answer * len(requests))
+
+    async def serve() -> None:
+        server = await asyncio.get_running_loop().create_server(Answering, "127.0.0.1", 0)
+        ports.put(server.sockets[0].getsockname()[1])
+        await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+async def _upstream_call() -> dict[str, float]:
+    """The gateway's call to a service (gateway/upstream.py, its pooled aiohttp session): this
+    process's CPU per call, to a server elsewhere that answers a customer record at once. With the
+    gateway's own work (the cell above) and uvicorn's, it is what a read through the gateway adds."""
+    from gateway.upstream import open_upstream
+
+    record = _json({"id": CUSTOMER_ID, **new_customer(), "segment": "mass", "tier": "mass"})
+    answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
+        len(record),
+        record,
+    )
+    spawn = multiprocessing.get_context("spawn")
+    ports = spawn.Queue()
+    server = spawn.Process(target=_answer_every_request, args=(ports, answer), daemon=True)
+    server.start()
+    upstream = open_upstream("aiohttp", pool_size=10, timeout_seconds=5.0)
+    try:
+        url = f"http://127.0.0.1:{ports.get(timeout=30)}/api/v1/customers/{CUSTOMER_ID}"
+        headers = dict(caller_headers("service_agent", "bench-agent"))
+
+        async def call() -> tuple[int, bytes]:
+            answered = await upstream.request("GET", url, headers=headers, body=b"")
+            return answered.status, answered.body
+
+        await _expect(call, 200, "the upstream call")
+        return await _cpu_per_call({"call": call})
+    finally:
+        await upstream.close()
+        server.terminate()
+
+
 def _json(value: dict) -> bytes:
     return json.dumps(value).encode()
 
@@ -212,11 +265,13 @@ def main() -> list[dict]:
     read = _in_a_process_of_its_own("_profile_read")
     decision = _in_a_process_of_its_own("_consent_decision")
     gateway = _in_a_process_of_its_own("_gateway_read")
+    upstream = _in_a_process_of_its_own("_upstream_call")
     print(
         f"\nHot routes in process ({CALLS} calls per cell, best of {ROUNDS} interleaved rounds; CPU of this process)\n"
         f"  profile:  /healthz {read['healthz']:.0f} us, customer read {read['read']:.0f} us\n"
         f"  consent:  /healthz {decision['healthz']:.0f} us, decision {decision['decision']:.0f} us\n"
-        f"  gateway:  /healthz {gateway['healthz']:.0f} us, customer read {gateway['read']:.0f} us (profile's answer stubbed)",
+        f"  gateway:  /healthz {gateway['healthz']:.0f} us, customer read {gateway['read']:.0f} us (profile's answer stubbed)\n"
+        f"  gateway:  its call to a service (aiohttp, loopback, the far end answering at once) {upstream['call']:.0f} us",
         flush=True,
     )
     return [
@@ -232,6 +287,12 @@ def main() -> list[dict]:
             gateway["read"],
             "us",
             gateway["healthz"],
+        ),
+        entry(
+            "routes: gateway's call to a service, CPU us per call (of the gateway read in process)",
+            upstream["call"],
+            "us",
+            gateway["read"],
         ),
     ]
 
