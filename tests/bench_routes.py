@@ -2,8 +2,9 @@
 (middleware, routing, the route, its database round trip; no sockets, no background tasks; for
 the gateway's read, the service's answer stubbed, so that the cell is the gateway's work alone),
 beside `/healthz` of the same app, interleaved in rounds; and the gateway's call to a service on
-its own (over loopback, to a server in another process that answers at once). Steadier than the HTTP cells of
-`make bench` on a shared machine: it times this process only, which nothing else shares.
+its own (over loopback, to a server in another process that answers at once). Steadier than the
+HTTP cells of `make bench` on a shared machine: it times this process only, which nothing else
+shares.
 
     python -m tests.bench_routes        (or BENCH_ONLY=routes make bench)
     BENCH_ROUTE_CALLS   calls per cell and round (default 2000); BENCH_ROUNDS as in tests/bench.py
