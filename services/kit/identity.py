@@ -215,28 +215,17 @@ class _CallerHeaders(Mapping[str, str]):
     """A caller's headers whose credential is signed afresh each time it is read, so a test or
     tool can keep them for longer than one credential lives."""
 
-    def __init__(
-        self, role: str, subject: str, customer_scope: str | None, reason: str | None, masked: tuple[str, ...] | None
-    ):
-        self._identity = (role, subject, customer_scope, reason, masked)
+    def __init__(self, role: str, subject: str, claims: CallerClaims):
+        self._role, self._subject, self._claims = role, subject, claims
 
     def __getitem__(self, name: str) -> str:
         if name != CREDENTIAL_HEADER:
             raise KeyError(name)
-        role, subject, customer_scope, reason, masked = self._identity
         key = resolve_service_identity_key(
             os.environ.get(SERVICE_IDENTITY_KEY_SETTING, ""), os.environ.get("CRM_ENVIRONMENT", "development")
         )
         # As long-lived as services accept, for tools that sign once and call for a while.
-        return sign_credential(
-            key,
-            role,
-            subject,
-            customer_scope=customer_scope,
-            reason=reason,
-            masked=masked,
-            ttl_seconds=MAX_TTL_SECONDS,
-        )
+        return sign_credential(key, self._role, self._subject, **self._claims, ttl_seconds=MAX_TTL_SECONDS)
 
     def __iter__(self):
         return iter((CREDENTIAL_HEADER,))
@@ -245,15 +234,8 @@ class _CallerHeaders(Mapping[str, str]):
         return 1
 
 
-def caller_headers(
-    role: str,
-    subject: str | None = None,
-    *,
-    customer_scope: str | None = None,
-    reason: str | None = None,
-    masked: tuple[str, ...] | None = None,
-) -> Mapping[str, str]:
+def caller_headers(role: str, subject: str | None = None, **claims: Unpack[CallerClaims]) -> Mapping[str, str]:
     """The headers by which a service learns who calls it, as the gateway sends them (and as
     tests and tools that call one service directly send them). The one place that knows their
     form; signs with the key of this environment (CRM_SERVICE_IDENTITY_KEY)."""
-    return _CallerHeaders(role, subject or f"user-{role}", customer_scope, reason, masked)
+    return _CallerHeaders(role, subject or f"user-{role}", claims)

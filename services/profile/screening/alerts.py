@@ -62,7 +62,8 @@ async def screen(
     if customer.erased_at is not None or not customer.name:
         return []
     limits = thresholds(settings)
-    fingerprint, *previous_fingerprints = customer_fingerprints(customer)
+    # The current fingerprint is recorded on an alert; a dismissal under any of them still holds.
+    fingerprints = customer_fingerprints(customer)
     raised = []
     for active in await ACTIVE.current(session):
         candidates = active.index.search(
@@ -73,8 +74,7 @@ async def screen(
             if decision == "clear":
                 continue
             entry_print = active.fingerprints[candidate.entity_id]
-            known_as = (fingerprint, *previous_fingerprints)
-            if await _already_known(session, customer.id, active.name, candidate.entity_id, entry_print, known_as):
+            if await _already_known(session, customer.id, active.name, candidate.entity_id, entry_print, fingerprints):
                 continue
             alert = await _raise(
                 session,
@@ -83,7 +83,7 @@ async def screen(
                 list_version=active.version,
                 entity_id=candidate.entity_id,
                 entry_fingerprint=entry_print,
-                customer_fingerprint=fingerprint,
+                customer_fingerprint=fingerprints[0],
                 score=Decimal(str(candidate.score)),
                 decision=decision,
                 reason_code=reason_code(candidate.topics),
