@@ -81,6 +81,9 @@ class ServiceSpec:
     authenticate_callers: bool = True
     # ASGI middleware (class, options) around everything else, e.g. the gateway's edge guard.
     middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = field(default_factory=list)
+    # ASGI middleware inside all the others (the request's context, log line and metrics among
+    # them) and in front of the framework's routing, e.g. the gateway's policy routes.
+    inner_middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = field(default_factory=list)
 
     def kafka_access(self) -> "KafkaAccess":
         """What the component does on the broker, from its outbox and its consumers: the Kafka ACLs
@@ -228,6 +231,8 @@ def build_app(spec: ServiceSpec, *, background: bool = True, engine: AsyncEngine
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_problem_handlers(app)
+    for middleware, options in spec.inner_middleware:  # the first added is the innermost
+        app.add_middleware(middleware, **options)
     install_observability(app, spec.name)
     if spec.authenticate_callers:  # the services (the gateway authenticates people instead)
         app.state.route_roles = RouteRoles.of(load_policy(settings.access_policy_file), spec.name)
