@@ -1,6 +1,9 @@
 """Settings shared by every component; each component subclasses with its own env prefix."""
 
+import base64
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, model_validator
@@ -19,9 +22,6 @@ def create_once(path: Path, content: bytes) -> bytes:
     Processes starting together (the services under `make run`, test workers) may each generate a
     local key: the first to link its file in wins and the others read the winner's, so no process
     ever seals data under a key the others do not share."""
-    import os
-    import tempfile
-
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         descriptor, staged = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
@@ -39,9 +39,6 @@ def create_once(path: Path, content: bytes) -> bytes:
 def secret_or_development(value: str, *, setting: str, environment: str, dev_name: str) -> str:
     """`value` (a base64 key of at least 256 bits) if set; in development, a local random key
     generated once under .dev/ (never committed); anywhere else, a refusal to start."""
-    import base64
-    import os
-
     if not value:
         if environment != "development":
             raise ValueError(f"{setting} must be set outside development")
@@ -204,8 +201,6 @@ class ComponentSettings(BaseSettings):
         )
 
     def audit_chain_key(self) -> bytes:
-        import base64
-
         prefix = self.component_name().upper()
         return base64.b64decode(
             secret_or_development(
