@@ -19,7 +19,8 @@ Then every other `tests/bench_*.py` module's `main() -> list[dict]` (other areas
 entries go to bench-results.json: {"cell", "value", "unit", "baseline", "ratio"}.
 
 Runs its own broker and PostgreSQL databases (prefix $CRM_TEST_DB_PREFIX_bench); servers are
-separate processes; the load generator (aiohttp on uvloop, this process) shares the cores.
+separate processes; the load generator (this process, on uvloop: one keep-alive connection per client, answers
+parsed by httptools) shares the cores; its own CPU per request is printed too.
 
     BENCH_SECONDS       seconds per measured cell, split over BENCH_ROUNDS rounds (default 6)
     BENCH_ROUNDS        interleaved rounds per table (default 2)
@@ -48,10 +49,12 @@ import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
+import httptools
 
 from events.broker import LocalBroker
 from services.kit.identity import GATEWAY_ROLE, caller_headers
@@ -67,6 +70,7 @@ IMPORT_ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
 SEEDED_CONSENTS = 1000
 WARM_UP_REQUESTS = 20
+ANSWER_TIMEOUT_SECONDS = 60
 JSON = {"Content-Type": "application/json"}
 PREFIX = f"{databases.PREFIX}_bench"
 RESULTS_FILE = Path(__file__).resolve().parents[1] / "bench-results.json"
@@ -123,9 +127,25 @@ class Cell:
         self.method, self.url, self.headers = method, url, headers or {}
         self.body, self.ok_status, self.ok_body, self.pids = body, ok_status, ok_body, pids
         self.databases = databases
+        parsed = urlsplit(url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        target = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {parsed.netloc}"]
+        lines += [f"{name}: {value}" for name, value in self.headers.items()]
+        self._head = "\r\n".join(lines).encode("latin-1")
+        self._fixed = None if callable(body) else self._with_body(body)
 
-    def next_body(self) -> bytes | None:
-        return self.body() if callable(self.body) else self.body
+    def _with_body(self, body: bytes | None) -> bytes:
+        if body is None:
+            return self._head + b"\r\n\r\n"
+        return b"%s\r\nContent-Length: %d\r\n\r\n%s" % (self._head, len(body), body)
+
+    def request(self) -> bytes:
+        """The whole request as sent: the same bytes each time, or with a fresh body."""
+        if self._fixed is not None:
+            return self._fixed
+        assert callable(self.body)
+        return self._with_body(self.body())
 
 
 def cpu_seconds(pid: int) -> float:
@@ -147,6 +167,7 @@ class Tally:
         self.cpu = 0.0
         self.database_cpu = 0.0
         self.machine_cpu = 0.0
+        self.generator_cpu = 0.0
 
     def result(self) -> dict:
         latencies = sorted(self.latencies)
@@ -162,46 +183,118 @@ class Tally:
             # How much of the machine was busy meanwhile (every process): whether the cell was
             # bound by CPU or by waiting.
             "cores_busy": self.machine_cpu / self.elapsed if self.elapsed else 0.0,
+            "generator_ms": self.generator_cpu / n * 1000 if n else 0.0,
         }
 
 
+class _Connection(asyncio.Protocol):
+    """One client's keep-alive HTTP/1.1 connection, one request at a time; httptools (llhttp, in
+    C) parses the answers. The generator shares the cores with the servers it measures, so it is
+    kept to the least work that still times and checks every answer: an HTTP client library's
+    session cost about as much CPU per request as the read it was timing."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.answer: asyncio.Future[tuple[int, bytes]] | None = None
+        self.body: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as error:
+            self._fail(error)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._fail(error or ConnectionResetError("the server closed the connection"))
+
+    # httptools' callbacks
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_result((self.parser.get_status_code(), b"".join(self.body)))
+        if not self.parser.should_keep_alive():
+            self._fail(ConnectionResetError("the server asked to close the connection"))
+
+    def _fail(self, error: BaseException) -> None:
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_exception(error)
+        if self.transport is not None:
+            self.transport.close()
+
+    def usable(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """Sends one whole request; its answer's status and body."""
+        assert self.transport is not None
+        self.body = []
+        self.answer = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        return await self.answer
+
+
+class _Client:
+    """One client of a cell: connects on first use and again after the server closed."""
+
+    def __init__(self, cell: Cell):
+        self.cell = cell
+        self.connection: _Connection | None = None
+
+    async def once(self) -> bool:
+        """One request; whether its answer has the expected status (and, where one is given,
+        contains `ok_body`)."""
+        if self.connection is None or not self.connection.usable():
+            loop = asyncio.get_running_loop()
+            _, self.connection = await loop.create_connection(_Connection, self.cell.host, self.cell.port)
+        status, content = await self.connection.exchange(self.cell.request())
+        return status == self.cell.ok_status and (self.cell.ok_body is None or self.cell.ok_body in content)
+
+
 async def load(cell: Cell, concurrency: int, seconds: float, tally: Tally) -> None:
-    """`concurrency` clients, each sending its next request as soon as the last one answered,
-    for `seconds`. An answer is an error unless it has the expected status (and, where one is
-    given, contains `ok_body`)."""
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    """`concurrency` clients, each on its own connection, sending its next request as soon as
+    the last one answered, for `seconds`. An answer is an error unless it has the expected status
+    (and, where one is given, contains `ok_body`); so is a request still unanswered
+    ANSWER_TIMEOUT_SECONDS after the end."""
+    clients = [_Client(cell) for _ in range(concurrency)]
+    for _ in range(WARM_UP_REQUESTS):  # warm up a connection and the servers' caches
+        await clients[0].once()
+    deadline = time.perf_counter() + seconds
 
-        async def once() -> bool:
-            async with session.request(cell.method, cell.url, headers=cell.headers, data=cell.next_body()) as response:
-                content = await response.read()
-                return response.status == cell.ok_status and (cell.ok_body is None or cell.ok_body in content)
+    async def worker(client: _Client) -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                good = await client.once()
+            except (OSError, httptools.HttpParserError):
+                good = False
+            tally.latencies.append(time.perf_counter() - started)
+            tally.errors += not good
 
-        for _ in range(WARM_UP_REQUESTS):  # warm up connections and caches
-            await once()
-        deadline = time.perf_counter() + seconds
-
-        async def worker():
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                try:
-                    good = await once()
-                except (TimeoutError, aiohttp.ClientError):
-                    good = False
-                tally.latencies.append(time.perf_counter() - started)
-                tally.errors += not good
-
-        backends_before = [await _backend_cpu(database) for database in cell.databases]
-        cpu_before = sum(cpu_seconds(pid) for pid in cell.pids)
-        machine_before = busy_cpu_seconds()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        tally.elapsed += time.perf_counter() - started
-        tally.machine_cpu += busy_cpu_seconds() - machine_before
-        tally.cpu += sum(cpu_seconds(pid) for pid in cell.pids) - cpu_before
-        for database, before in zip(cell.databases, backends_before, strict=True):
-            tally.database_cpu += await _database_cpu_since(database, before)
+    backends_before = [await _backend_cpu(database) for database in cell.databases]
+    cpu_before = sum(cpu_seconds(pid) for pid in cell.pids)
+    machine_before = busy_cpu_seconds()
+    generator_before = time.process_time()
+    started = time.perf_counter()
+    workers = [asyncio.ensure_future(worker(client)) for client in clients]
+    _, unanswered = await asyncio.wait(workers, timeout=seconds + ANSWER_TIMEOUT_SECONDS)
+    for stuck in unanswered:
+        stuck.cancel()
+    tally.errors += len(unanswered)
+    tally.elapsed += time.perf_counter() - started
+    tally.generator_cpu += time.process_time() - generator_before
+    tally.machine_cpu += busy_cpu_seconds() - machine_before
+    tally.cpu += sum(cpu_seconds(pid) for pid in cell.pids) - cpu_before
+    for database, before in zip(cell.databases, backends_before, strict=True):
+        tally.database_cpu += await _database_cpu_since(database, before)
+    for client in clients:
+        if client.connection is not None and client.connection.transport is not None:
+            client.connection.transport.close()
 
 
 async def table(title: str, cells: list[tuple[str, Cell]], concurrencies: tuple[int, ...]) -> dict:
@@ -210,7 +303,7 @@ async def table(title: str, cells: list[tuple[str, Cell]], concurrencies: tuple[
     print(f"\n{title}\n", flush=True)
     print(
         f"{'target':<34}{'clients':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}"
-        f"{'DB ms/req':>11}{'cores':>7}{'requests':>10}{'errors':>8}",
+        f"{'DB ms/req':>11}{'cores':>7}{'gen ms':>7}{'requests':>10}{'errors':>8}",
         flush=True,
     )
     results = {}
@@ -223,7 +316,7 @@ async def table(title: str, cells: list[tuple[str, Cell]], concurrencies: tuple[
             r = results[(name, concurrency)] = tallies[name].result()
             print(
                 f"{name:<34}{concurrency:>8}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
-                f"{r['cpu_ms']:>12.2f}{r['database_ms']:>11.2f}{r['cores_busy']:>7.2f}{r['requests']:>10}{r['errors']:>8}",
+                f"{r['cpu_ms']:>12.2f}{r['database_ms']:>11.2f}{r['cores_busy']:>7.2f}{r['generator_ms']:>7.2f}{r['requests']:>10}{r['errors']:>8}",
                 flush=True,
             )
     return results
@@ -361,7 +454,8 @@ def _print_settings(workdir: Path) -> None:
     )
     print(
         f"  servers: one uvicorn process each (baseline, profile, consent, gateway, recommendation); load "
-        f"generator: aiohttp on {LOOP}, one process, sharing the cores; logs in {workdir}",
+        f"generator: keep-alive connections and httptools on {LOOP}, one process, sharing the cores "
+        f"('gen ms': its CPU per request); logs in {workdir}",
         flush=True,
     )
 
