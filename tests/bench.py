@@ -124,14 +124,13 @@ class Cell:
         pids: tuple[int, ...] = (),
         databases: tuple[str, ...] = (),
     ):
-        self.method, self.url, self.headers = method, url, headers or {}
         self.body, self.ok_status, self.ok_body, self.pids = body, ok_status, ok_body, pids
         self.databases = databases
         parsed = urlsplit(url)
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
         target = parsed.path + (f"?{parsed.query}" if parsed.query else "")
         lines = [f"{method} {target} HTTP/1.1", f"Host: {parsed.netloc}"]
-        lines += [f"{name}: {value}" for name, value in self.headers.items()]
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         self._head = "\r\n".join(lines).encode("latin-1")
         self._fixed = None if callable(body) else self._with_body(body)
 
