@@ -249,8 +249,8 @@ class Gateway:
             return await local.HANDLERS[route.path](self, request)
         headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
         headers["x-request-id"] = current_trace_id.get() or ""
-        # The caller's trace goes on to the service (with spans recorded, the aiohttp
-        # instrumentation sends its client span's traceparent instead).
+        # The caller's trace goes on to the service (with spans recorded, the transport's client
+        # span sends its own traceparent instead: gateway/upstream.py).
         if not tracing_recorded():
             propagate.inject(headers)
         headers.update(

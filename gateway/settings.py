@@ -61,8 +61,10 @@ class GatewaySettings(ComponentSettings):
     # (HMAC-SHA256, base64, at least 256 bits); from a KMS-backed secret in production.
     pseudonym_key: str = ""
 
-    # aiohttp is the default by measurement (README, `make bench`); httpx stays for comparison.
-    upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    # How the gateway calls the services (gateway/upstream.py): kept-alive HTTP/1.1 connections
+    # parsed by httptools, the default by measurement (README, `make bench`); aiohttp's pooled
+    # session stays for comparison, and as a fallback.
+    upstream_transport: Literal["http11", "aiohttp"] = "http11"
     upstream_pool_size: int = 100
     upstream_timeout_seconds: float = 10.0
     # The dashboard's targets, per KPI area and KPI name (JSON, e.g.

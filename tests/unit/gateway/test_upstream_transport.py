@@ -1,10 +1,17 @@
-"""The gateway's pooled session to the services: one session serves every caller, so nothing a
-service sends back may travel with the next caller's call."""
+"""The gateway's pooled connections to the services (gateway/upstream.py), against real servers
+on local sockets. One pool serves every caller, so nothing a service sends back may travel with
+the next caller's call; the default transport keeps connections alive, and must neither lose a
+call to a connection the service is closing nor send a non-idempotent call twice."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from aiohttp import web
 
-from gateway.upstream import AiohttpUpstream, HttpxUpstream
+from gateway.upstream import AiohttpUpstream, Http11Upstream, UpstreamError, open_upstream
+
+TRANSPORTS = ("http11", "aiohttp")
 
 
 @pytest.fixture
@@ -32,8 +39,9 @@ async def service_setting_a_cookie():
     await runner.cleanup()
 
 
-async def test_a_cookie_a_service_sets_is_not_sent_with_the_next_call(service_setting_a_cookie):
-    upstream = AiohttpUpstream(pool_size=2, timeout_seconds=5)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_cookie_a_service_sets_is_not_sent_with_the_next_call(service_setting_a_cookie, transport):
+    upstream = open_upstream(transport, pool_size=2, timeout_seconds=5)
     try:
         first = await upstream.request("GET", service_setting_a_cookie, headers={}, body=b"")
         second = await upstream.request("GET", service_setting_a_cookie, headers={}, body=b"")
@@ -46,12 +54,214 @@ async def test_a_cookie_a_service_sets_is_not_sent_with_the_next_call(service_se
     # The service's word that it recorded the access reaches the gateway, not the caller's headers.
     assert first.recorded_by == "profile"
     assert "x-access-recorded" not in first.headers
+    assert first.headers["content-type"].startswith("application/json")
+    assert "set-cookie" not in first.headers
 
 
-async def test_the_httpx_transport_reads_the_recorded_signal_too(service_setting_a_cookie):
-    upstream = HttpxUpstream(pool_size=2, timeout_seconds=5)
+async def test_the_transport_is_chosen_by_name():
+    for name, kind in (("aiohttp", AiohttpUpstream), ("http11", Http11Upstream)):
+        upstream = open_upstream(name, 1, 1)
+        assert isinstance(upstream, kind)
+        await upstream.close()
+
+
+class RawService:
+    """An HTTP/1.1 server on a local port whose answer to each request `answer(n, request)`
+    decides (n counts requests over every connection; None: close the connection unanswered;
+    b"": never answer), `delay` seconds after it arrived. Counts the connections it accepted and the most open at once."""
+
+    def __init__(self, answer: Callable[[int, bytes], bytes | None], delay: float):
+        self.answer, self.delay = answer, delay
+        self.requests: list[bytes] = []
+        self.connections = self.open = self.most_open = self.port = 0
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.lower().split(b"\r\n")
+                        if line.startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                request = head + (await reader.readexactly(length) if length else b"")
+                self.requests.append(request)
+                await asyncio.sleep(self.delay)
+                answer = self.answer(len(self.requests), request)
+                if answer is None:
+                    break
+                if answer:
+                    writer.write(answer)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self.open -= 1
+            writer.close()
+
+
+@pytest.fixture
+async def start_raw() -> AsyncIterator[Callable[..., RawService]]:
+    servers: list[asyncio.Server] = []
+
+    async def start(answer: Callable[[int, bytes], bytes | None], delay: float = 0.0) -> RawService:
+        service = RawService(answer, delay)
+        server = await asyncio.start_server(service._serve, "127.0.0.1", 0)
+        service.port = server.sockets[0].getsockname()[1]
+        servers.append(server)
+        return service
+
+    yield start  # type: ignore[misc]
+    for server in servers:
+        server.close()
+
+
+def ok(body: bytes = b"{}", *headers: bytes) -> bytes:
+    head = b"".join(h + b"\r\n" for h in headers)
+    return b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n%bcontent-length: %d\r\n\r\n%b" % (
+        head,
+        len(body),
+        body,
+    )
+
+
+async def test_calls_share_a_kept_alive_connection_and_the_body_goes_whole(start_raw):
+    service = await start_raw(lambda n, request: ok(request.rsplit(b"\r\n\r\n", 1)[1] or b"{}"))
+    upstream = Http11Upstream(pool_size=4, timeout_seconds=5)
     try:
-        answer = await upstream.request("GET", service_setting_a_cookie, headers={}, body=b"")
+        url = f"http://127.0.0.1:{service.port}/api/v1/customers"
+        created = await upstream.request("POST", url, headers={"content-type": "application/json"}, body=b'{"a":1}')
+        read = await upstream.request("GET", url + "/c-1?fields=a", headers={"x-request-id": "r-1"}, body=b"")
     finally:
         await upstream.close()
-    assert answer.recorded_by == "profile"
+    assert (created.status, created.body) == (200, b'{"a":1}')
+    assert read.body == b"{}"
+    assert service.connections == 1
+    first, second = service.requests
+    assert first.startswith(b"POST /api/v1/customers HTTP/1.1\r\n") and b"content-length: 7\r\n" in first
+    assert second.startswith(b"GET /api/v1/customers/c-1?fields=a HTTP/1.1\r\n")
+    assert b"x-request-id: r-1\r\n" in second and b"content-length" not in second
+
+
+async def test_a_chunked_answer_is_read_whole_and_a_path_is_sent_encoded(start_raw):
+    chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    service = await start_raw(lambda n, request: chunked)
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    try:
+        answer = await upstream.request("GET", f"http://127.0.0.1:{service.port}/a b/é", headers={}, body=b"")
+    finally:
+        await upstream.close()
+    assert answer.body == b"abcde"
+    assert service.requests[0].startswith(b"GET /a%20b/%C3%A9 HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize(("method", "sent_again"), [("GET", True), ("PUT", True), ("POST", False), ("PATCH", False)])
+async def test_a_call_on_a_connection_the_service_closed_goes_again_only_if_idempotent(start_raw, method, sent_again):
+    # The service closes the kept-alive connection as the second call arrives on it, unanswered.
+    service = await start_raw(lambda n, request: None if n == 2 else ok())
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    url = f"http://127.0.0.1:{service.port}/x"
+    try:
+        await upstream.request(method, url, headers={}, body=b"{}")
+        if sent_again:
+            assert (await upstream.request(method, url, headers={}, body=b"{}")).status == 200
+        else:
+            with pytest.raises(UpstreamError) as failed:
+                await upstream.request(method, url, headers={}, body=b"{}")
+            assert not failed.value.timed_out
+            # The pool is not left holding the dead connection: the next call gets a new one.
+            assert (await upstream.request(method, url, headers={}, body=b"{}")).status == 200
+    finally:
+        await upstream.close()
+    assert service.connections == 2 and len(service.requests) == 3
+
+
+async def test_a_service_that_does_not_answer_times_out_and_its_connection_is_not_reused(start_raw):
+    service = await start_raw(lambda n, request: b"" if n == 1 else ok(b'{"n":%d}' % n))
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    url = f"http://127.0.0.1:{service.port}/x"
+    try:
+        with pytest.raises(UpstreamError) as failed:
+            await upstream.request("GET", url, headers={}, body=b"", timeout=0.2)
+        answer = await upstream.request("GET", url, headers={}, body=b"")
+    finally:
+        await upstream.close()
+    assert failed.value.timed_out
+    assert answer.body == b'{"n":2}' and service.connections == 2
+
+
+async def test_a_refused_connection_is_an_upstream_error():
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    try:
+        with pytest.raises(UpstreamError) as failed:
+            await upstream.request("GET", "http://127.0.0.1:1/x", headers={}, body=b"")
+    finally:
+        await upstream.close()
+    assert not failed.value.timed_out
+
+
+async def test_a_malformed_answer_is_an_upstream_error(start_raw):
+    service = await start_raw(lambda n, request: b"NOT HTTP AT ALL\r\n\r\n")
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    try:
+        with pytest.raises(UpstreamError):
+            await upstream.request("GET", f"http://127.0.0.1:{service.port}/x", headers={}, body=b"")
+    finally:
+        await upstream.close()
+
+
+async def test_no_more_calls_than_the_pool_holds_are_open_at_once(start_raw):
+    service = await start_raw(lambda n, request: ok(), delay=0.02)
+    upstream = Http11Upstream(pool_size=2, timeout_seconds=5)
+    try:
+        answers = await asyncio.gather(
+            *(upstream.request("GET", f"http://127.0.0.1:{service.port}/x", headers={}, body=b"") for _ in range(20))
+        )
+    finally:
+        await upstream.close()
+    assert [a.status for a in answers] == [200] * 20
+    assert service.most_open == 2 and service.connections == 2
+
+
+async def test_a_connection_idle_too_long_is_closed_rather_than_used(start_raw):
+    service = await start_raw(lambda n, request: ok())
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5, idle_seconds=0.1)
+    url = f"http://127.0.0.1:{service.port}/x"
+    try:
+        await upstream.request("GET", url, headers={}, body=b"")
+        await upstream.request("GET", url, headers={}, body=b"")
+        await asyncio.sleep(0.3)
+        await upstream.request("GET", url, headers={}, body=b"")
+    finally:
+        await upstream.close()
+    assert service.connections == 2
+
+
+async def test_an_answer_asking_to_close_is_not_followed_by_a_call_on_that_connection(start_raw):
+    service = await start_raw(lambda n, request: ok(b"{}", b"connection: close"))
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    url = f"http://127.0.0.1:{service.port}/x"
+    try:
+        for _ in range(3):
+            assert (await upstream.request("GET", url, headers={}, body=b"")).status == 200
+    finally:
+        await upstream.close()
+    assert service.connections == 3
+
+
+async def test_a_header_holding_a_line_break_is_refused_before_anything_is_sent(start_raw):
+    service = await start_raw(lambda n, request: ok())
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    try:
+        with pytest.raises(ValueError, match="line break"):
+            await upstream.request(
+                "GET", f"http://127.0.0.1:{service.port}/x", headers={"x-a": "v\r\nx-role: admin"}, body=b""
+            )
+    finally:
+        await upstream.close()
+    assert service.requests == []
