@@ -92,7 +92,11 @@ def test_a_server_that_closes_each_connection_is_reconnected_to():
     async def scenario() -> None:
         app, tally = await loaded("/close", 2, 0.3)
         assert tally.errors == 0
-        assert len(tally.latencies) + bench.WARM_UP_REQUESTS == len(app.statuses) == len(app.connections)
+        assert len(tally.latencies) + bench.WARM_UP_REQUESTS == len(app.statuses)
+        # The server closes each connection after one answer, so every answer beyond the first two
+        # came on a connection opened again. Counted by client address, connections can be fewer
+        # than answers: on loopback the system may give a closed connection's port to a new one.
+        assert len(tally.latencies) > 2 and len(app.connections) > 2
 
     bench._run_async(scenario())
 
