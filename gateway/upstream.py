@@ -159,12 +159,20 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self.waiter is None:  # nothing asked: the stream can no longer be trusted to line up
+            self.close()
+            return
         self.answer_begun = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as error:
             self._fail(ConnectionError(f"a malformed answer: {error}"))
             self.close()
+
+    def eof_received(self) -> bool:
+        # The service closed its side: not to be used again, even before the transport says lost.
+        self.open = False
+        return False  # the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False

@@ -68,10 +68,11 @@ async def test_the_transport_is_chosen_by_name():
 class RawService:
     """An HTTP/1.1 server on a local port whose answer to each request `answer(n, request)`
     decides (n counts requests over every connection; None: close the connection unanswered;
-    b"": never answer), `delay` seconds after it arrived. Counts the connections it accepted and the most open at once."""
+    b"": never answer), `delay` seconds after it arrived, closing the connection after each
+    answer if `then_close` (without saying so, as a service does with an idle connection). Counts the connections it accepted and the most open at once."""
 
-    def __init__(self, answer: Callable[[int, bytes], bytes | None], delay: float):
-        self.answer, self.delay = answer, delay
+    def __init__(self, answer: Callable[[int, bytes], bytes | None], delay: float, then_close: bool):
+        self.answer, self.delay, self.then_close = answer, delay, then_close
         self.requests: list[bytes] = []
         self.connections = self.open = self.most_open = self.port = 0
 
@@ -98,6 +99,8 @@ class RawService:
                 if answer:
                     writer.write(answer)
                     await writer.drain()
+                if self.then_close:
+                    break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -109,8 +112,10 @@ class RawService:
 async def start_raw() -> AsyncIterator[Callable[..., RawService]]:
     servers: list[asyncio.Server] = []
 
-    async def start(answer: Callable[[int, bytes], bytes | None], delay: float = 0.0) -> RawService:
-        service = RawService(answer, delay)
+    async def start(
+        answer: Callable[[int, bytes], bytes | None], delay: float = 0.0, then_close: bool = False
+    ) -> RawService:
+        service = RawService(answer, delay, then_close)
         server = await asyncio.start_server(service._serve, "127.0.0.1", 0)
         service.port = server.sockets[0].getsockname()[1]
         servers.append(server)
@@ -179,6 +184,20 @@ async def test_a_call_on_a_connection_the_service_closed_goes_again_only_if_idem
     finally:
         await upstream.close()
     assert service.connections == 2 and len(service.requests) == 3
+
+
+async def test_a_connection_the_service_has_closed_is_not_used_for_the_next_call(start_raw):
+    service = await start_raw(lambda n, request: ok(), then_close=True)
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    url = f"http://127.0.0.1:{service.port}/x"
+    try:
+        for _ in range(3):
+            # A POST is never sent twice: it succeeds only if it goes out on a live connection.
+            assert (await upstream.request("POST", url, headers={}, body=b"{}")).status == 200
+            await asyncio.sleep(0.05)  # the service's close arrives
+    finally:
+        await upstream.close()
+    assert service.connections == 3 and len(service.requests) == 3
 
 
 async def test_a_service_that_does_not_answer_times_out_and_its_connection_is_not_reused(start_raw):
