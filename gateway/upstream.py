@@ -1,8 +1,8 @@
 """Pooled HTTP clients to the services, behind one small interface so the benchmark can compare
 them. The default is `Http11Upstream`: kept-alive HTTP/1.1 connections whose answers httptools
-parses (llhttp, the parser uvicorn serves with). Per call it costs about a third of the CPU of
-aiohttp's session, which was a third of the gateway's own work on a read (README, `make bench`).
-aiohttp's session (the previous default) stays selectable (`GATEWAY_UPSTREAM_TRANSPORT=aiohttp`)."""
+parses (llhttp, the parser uvicorn serves with). Per call it costs about half the CPU of
+aiohttp's pooled session (`BENCH_ONLY=routes make bench`; README, Benchmarks). aiohttp's session
+(the previous default) stays selectable (`GATEWAY_UPSTREAM_TRANSPORT=aiohttp`)."""
 
 import asyncio
 import re
@@ -98,7 +98,8 @@ def _origin(scheme_and_authority: str) -> _Origin:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"An upstream URL must be http or https with a host, not {scheme_and_authority!r}.")
     tls = parts.scheme == "https"
-    return _Origin(parts.hostname, parts.port or (443 if tls else 80), tls, parts.netloc)
+    # The Host header names the authority without any user:password part.
+    return _Origin(parts.hostname, parts.port or (443 if tls else 80), tls, parts.netloc.rpartition("@")[2])
 
 
 # What may stand in a request target as it is; anything else is percent-encoded (a path taken
@@ -227,6 +228,7 @@ class Http11Upstream:
         self._idle: defaultdict[_Origin, list[_Connection]] = defaultdict(list)
         self._tls: ssl.SSLContext | None = None
         self._tracer = trace.get_tracer("bank-crm.gateway")
+        self._closed = False
 
     async def request(
         self, method: str, url: str, *, headers: dict[str, str], body: bytes, timeout: float | None = None
@@ -278,7 +280,7 @@ class Http11Upstream:
             finally:
                 # A connection whose call failed, timed out or was cancelled may still receive
                 # that call's answer: it is closed, never used again.
-                if answered and connection.reusable and connection.open:
+                if answered and connection.reusable and connection.open and not self._closed:
                     connection.idle_since = time.monotonic()
                     self._idle[origin].append(connection)
                 else:
@@ -302,6 +304,8 @@ class Http11Upstream:
         return connection
 
     async def close(self) -> None:
+        """Closes the idle connections; those of calls still out close as their answers arrive."""
+        self._closed = True
         for idle in self._idle.values():
             for connection in idle:
                 connection.close()

@@ -284,3 +284,25 @@ async def test_a_header_holding_a_line_break_is_refused_before_anything_is_sent(
     finally:
         await upstream.close()
     assert service.requests == []
+
+
+async def test_the_host_header_names_the_service_without_any_credentials_in_its_url(start_raw):
+    service = await start_raw(lambda n, request: ok())
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    try:
+        await upstream.request("GET", f"http://user:secret@127.0.0.1:{service.port}/x", headers={}, body=b"")
+    finally:
+        await upstream.close()
+    assert f"host: 127.0.0.1:{service.port}\r\n".encode() in service.requests[0]
+    assert b"secret" not in service.requests[0]
+
+
+async def test_a_call_still_out_when_the_pool_closes_is_answered_and_its_connection_closed(start_raw):
+    service = await start_raw(lambda n, request: ok(), delay=0.2)
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    call = asyncio.create_task(upstream.request("GET", f"http://127.0.0.1:{service.port}/x", headers={}, body=b""))
+    await asyncio.sleep(0.05)
+    await upstream.close()
+    assert (await call).status == 200
+    await asyncio.sleep(0.1)
+    assert service.open == 0
