@@ -127,8 +127,9 @@ def _request_bytes(method: str, target: str, host: str, headers: dict[str, str],
     return "".join(lines).encode("latin-1") + body
 
 
-class _Connection(asyncio.Protocol):
-    """One kept-alive HTTP/1.1 connection to a service, one call at a time."""
+class KeptAliveConnection(asyncio.Protocol):
+    """One kept-alive HTTP/1.1 connection to a service, one call at a time (also `make bench`'s
+    load generator's connection to the server it measures)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -148,6 +149,11 @@ class _Connection(asyncio.Protocol):
         self.answer_begun, self._head_only = False, head_only
         self.transport.write(request)
         return self.waiter
+
+    @property
+    def usable(self) -> bool:
+        """Open, and no answer on it asked to close it."""
+        return self.open and self.reusable
 
     def close(self) -> None:
         self.open = False
@@ -225,7 +231,7 @@ class Http11Upstream:
     def __init__(self, pool_size: int, timeout_seconds: float, idle_seconds: float = 4.0):
         self.timeout_seconds, self.idle_seconds = timeout_seconds, idle_seconds
         self._calls = asyncio.Semaphore(pool_size)
-        self._idle: defaultdict[_Origin, list[_Connection]] = defaultdict(list)
+        self._idle: defaultdict[_Origin, list[KeptAliveConnection]] = defaultdict(list)
         self._tls: ssl.SSLContext | None = None
         self._tracer = trace.get_tracer("bank-crm.gateway")
         self._closed = False
@@ -280,13 +286,13 @@ class Http11Upstream:
             finally:
                 # A connection whose call failed, timed out or was cancelled may still receive
                 # that call's answer: it is closed, never used again.
-                if answered and connection.reusable and connection.open and not self._closed:
+                if answered and connection.usable and not self._closed:
                     connection.idle_since = time.monotonic()
                     self._idle[origin].append(connection)
                 else:
                     connection.close()
 
-    def _idle_connection(self, origin: _Origin) -> _Connection | None:
+    def _idle_connection(self, origin: _Origin) -> KeptAliveConnection | None:
         idle = self._idle[origin]
         while idle:
             connection = idle.pop()  # the most recently used: the least likely to be closing
@@ -295,11 +301,11 @@ class Http11Upstream:
             connection.close()
         return None
 
-    async def _connect(self, origin: _Origin) -> _Connection:
+    async def _connect(self, origin: _Origin) -> KeptAliveConnection:
         if origin.tls and self._tls is None:
             self._tls = ssl.create_default_context()
         _, connection = await asyncio.get_running_loop().create_connection(
-            _Connection, origin.host, origin.port, ssl=self._tls if origin.tls else None
+            KeptAliveConnection, origin.host, origin.port, ssl=self._tls if origin.tls else None
         )
         return connection
 

@@ -20,7 +20,7 @@ entries go to bench-results.json: {"cell", "value", "unit", "baseline", "ratio"}
 
 Runs its own broker and PostgreSQL databases (prefix $CRM_TEST_DB_PREFIX_bench); servers are
 separate processes; the load generator (this process, on uvloop: one keep-alive connection per
-client, answers parsed by httptools) shares the cores; its own CPU per request is printed too.
+client, the gateway's own `KeptAliveConnection`, answers parsed by httptools) shares the cores; its own CPU per request is printed too.
 
     BENCH_SECONDS       seconds per measured cell, split over BENCH_ROUNDS rounds (default 6)
     BENCH_ROUNDS        interleaved rounds per table (default 2)
@@ -49,14 +49,14 @@ import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
-import httptools
 
 from events.broker import LocalBroker
+from gateway.upstream import KeptAliveConnection
 from services.kit.identity import GATEWAY_ROLE, caller_headers
 from tests import databases
 from tests.support import System, eventually, free_port, new_customer
@@ -186,73 +186,23 @@ class Tally:
         }
 
 
-class _Connection(asyncio.Protocol):
-    """One client's keep-alive HTTP/1.1 connection, one request at a time; httptools (llhttp, in
-    C) parses the answers. The generator shares the cores with the servers it measures, so it is
-    kept to the least work that still times and checks every answer: an HTTP client library's
-    session (aiohttp's) cost a quarter of the CPU of the read it timed, this a fifteenth."""
-
-    def __init__(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.answer: asyncio.Future[tuple[int, bytes]] | None = None
-        self.body: list[bytes] = []
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as error:
-            self._fail(error)
-
-    def connection_lost(self, error: Exception | None) -> None:
-        self._fail(error or ConnectionResetError("the server closed the connection"))
-
-    # httptools' callbacks
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        if self.answer is not None and not self.answer.done():
-            self.answer.set_result((self.parser.get_status_code(), b"".join(self.body)))
-        if not self.parser.should_keep_alive():
-            self._fail(ConnectionResetError("the server asked to close the connection"))
-
-    def _fail(self, error: BaseException) -> None:
-        if self.answer is not None and not self.answer.done():
-            self.answer.set_exception(error)
-        if self.transport is not None:
-            self.transport.close()
-
-    def usable(self) -> bool:
-        return self.transport is not None and not self.transport.is_closing()
-
-    async def exchange(self, request: bytes) -> tuple[int, bytes]:
-        """Sends one whole request; its answer's status and body."""
-        assert self.transport is not None
-        self.body = []
-        self.answer = asyncio.get_running_loop().create_future()
-        self.transport.write(request)
-        return await self.answer
-
-
 class _Client:
     """One client of a cell: connects on first use and again after the server closed."""
 
     def __init__(self, cell: Cell):
         self.cell = cell
-        self.connection: _Connection | None = None
+        self.connection: KeptAliveConnection | None = None
 
     async def once(self) -> bool:
         """One request; whether its answer has the expected status (and, where one is given,
         contains `ok_body`)."""
-        if self.connection is None or not self.connection.usable():
+        if self.connection is None or not self.connection.usable:
+            if self.connection is not None:
+                self.connection.close()
             loop = asyncio.get_running_loop()
-            _, self.connection = await loop.create_connection(_Connection, self.cell.host, self.cell.port)
-        status, content = await self.connection.exchange(self.cell.request())
-        return status == self.cell.ok_status and (self.cell.ok_body is None or self.cell.ok_body in content)
+            _, self.connection = await loop.create_connection(KeptAliveConnection, self.cell.host, self.cell.port)
+        answer = await self.connection.call(self.cell.request(), head_only=False)
+        return answer.status == self.cell.ok_status and (self.cell.ok_body is None or self.cell.ok_body in answer.body)
 
 
 async def load(cell: Cell, concurrency: int, seconds: float, tally: Tally) -> None:
@@ -270,7 +220,7 @@ async def load(cell: Cell, concurrency: int, seconds: float, tally: Tally) -> No
             started = time.perf_counter()
             try:
                 good = await client.once()
-            except (OSError, httptools.HttpParserError):
+            except OSError:  # refused, reset, closed, a malformed answer
                 good = False
             tally.latencies.append(time.perf_counter() - started)
             tally.errors += not good
@@ -292,8 +242,8 @@ async def load(cell: Cell, concurrency: int, seconds: float, tally: Tally) -> No
     for database, before in zip(cell.databases, backends_before, strict=True):
         tally.database_cpu += await _database_cpu_since(database, before)
     for client in clients:
-        if client.connection is not None and client.connection.transport is not None:
-            client.connection.transport.close()
+        if client.connection is not None:
+            client.connection.close()
 
 
 async def table(title: str, cells: list[tuple[str, Cell]], concurrencies: tuple[int, ...]) -> dict:
