@@ -116,11 +116,11 @@ _ANSWER_HEADERS_READ = frozenset((*PASSED_BACK, ACCESS_RECORDED_HEADER.lower()))
 def _request_bytes(method: str, target: str, host: str, headers: dict[str, str], body: bytes) -> bytes:
     if not _TARGET_AS_IS.fullmatch(target):
         target = quote(target, safe="/?=&%:@!$'()*+,;~")
+    if _BREAKS_A_HEADER.search("".join((*headers, *headers.values()))):  # one search for them all
+        broken = next(name for name, value in headers.items() if _BREAKS_A_HEADER.search(name + value))
+        raise ValueError(f"The header {broken!r} holds a line break.")
     lines = [f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n"]
-    for name, value in headers.items():
-        if _BREAKS_A_HEADER.search(name) or _BREAKS_A_HEADER.search(value):
-            raise ValueError(f"The header {name!r} holds a line break.")
-        lines.append(f"{name}: {value}\r\n")
+    lines += [f"{name}: {value}\r\n" for name, value in headers.items()]
     if body or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
         lines.append(f"content-length: {len(body)}\r\n")
     lines.append("\r\n")
