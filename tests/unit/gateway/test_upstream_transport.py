@@ -4,10 +4,17 @@ the next caller's call; the default transport keeps connections alive, and must 
 call to a connection the service is closing nor send a non-idempotent call twice."""
 
 import asyncio
+import datetime
+import ssl
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from gateway.upstream import AiohttpUpstream, Http11Upstream, UpstreamError, open_upstream
 
@@ -113,10 +120,13 @@ async def start_raw() -> AsyncIterator[Callable[..., RawService]]:
     servers: list[asyncio.Server] = []
 
     async def start(
-        answer: Callable[[int, bytes], bytes | None], delay: float = 0.0, then_close: bool = False
+        answer: Callable[[int, bytes], bytes | None],
+        delay: float = 0.0,
+        then_close: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> RawService:
         service = RawService(answer, delay, then_close)
-        server = await asyncio.start_server(service._serve, "127.0.0.1", 0)
+        server = await asyncio.start_server(service._serve, "127.0.0.1", 0, ssl=tls)
         service.port = server.sockets[0].getsockname()[1]
         servers.append(server)
         return service
@@ -306,3 +316,72 @@ async def test_a_call_still_out_when_the_pool_closes_is_answered_and_its_connect
     assert (await call).status == 200
     await asyncio.sleep(0.1)
     assert service.open == 0
+
+
+@pytest.fixture
+def localhost_certificate(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """A TLS server context for a self-signed certificate naming `localhost` only (not
+    127.0.0.1), and the certificate's file, for a client to trust."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_file, key_file = tmp_path / "service.pem", tmp_path / "service.key"
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(certificate_file, key_file)
+    return server, certificate_file
+
+
+async def test_an_https_service_is_reached_over_tls_on_a_kept_alive_connection(
+    start_raw, localhost_certificate, monkeypatch
+):
+    server_tls, certificate_file = localhost_certificate
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate_file))  # the trust store the default context reads
+    service = await start_raw(lambda n, request: ok(b'{"n": %d}' % n), tls=server_tls)
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    try:
+        answers = [
+            await upstream.request("GET", f"https://localhost:{service.port}/x", headers={}, body=b"") for _ in range(2)
+        ]
+    finally:
+        await upstream.close()
+    assert [answer.body for answer in answers] == [b'{"n": 1}', b'{"n": 2}']
+    assert service.connections == 1
+    assert f"host: localhost:{service.port}\r\n".encode() in service.requests[0]
+
+
+@pytest.mark.parametrize(
+    ("trusted", "host"),
+    [(False, "localhost"), (True, "127.0.0.1")],
+    ids=["a certificate the trust store does not hold", "a certificate for another name"],
+)
+async def test_an_https_service_whose_certificate_does_not_verify_gets_no_call(
+    start_raw, localhost_certificate, monkeypatch, tmp_path, trusted, host
+):
+    server_tls, certificate_file = localhost_certificate
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate_file if trusted else tmp_path / "no-such-file.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))  # no system certificates either
+    service = await start_raw(lambda n, request: ok(), tls=server_tls)
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    try:
+        with pytest.raises(UpstreamError) as failed:
+            await upstream.request("GET", f"https://{host}:{service.port}/x", headers={}, body=b"")
+    finally:
+        await upstream.close()
+    assert not failed.value.timed_out
+    assert service.requests == []
