@@ -193,6 +193,10 @@ class KeptAliveConnection(asyncio.Protocol):
     # httptools' callbacks
 
     def on_message_begin(self) -> None:
+        if self.waiter is None:
+            # An answer nobody asked for, in the same bytes as the one asked for: what follows it
+            # on this connection cannot be trusted to line up with the next call.
+            self.reusable = False
         self._headers, self._body = {}, []
 
     def on_header(self, name: bytes, value: bytes) -> None:

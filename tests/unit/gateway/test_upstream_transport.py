@@ -283,6 +283,22 @@ async def test_an_answer_asking_to_close_is_not_followed_by_a_call_on_that_conne
     assert service.connections == 3
 
 
+async def test_an_answer_sent_with_one_nobody_asked_for_is_not_followed_by_a_call_on_that_connection(start_raw):
+    # The first answer arrives with the head of a second nobody asked for, in the same bytes: on
+    # that connection, the next call's answer would be read as the rest of the second one.
+    unsolicited = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 80\r\n\r\n{"
+    service = await start_raw(lambda n, request: ok(b'{"n": %d}' % n) + (unsolicited if n == 1 else b""))
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    try:
+        answers = [
+            await upstream.request("GET", f"http://127.0.0.1:{service.port}/x", headers={}, body=b"") for _ in range(2)
+        ]
+    finally:
+        await upstream.close()
+    assert [answer.body for answer in answers] == [b'{"n": 1}', b'{"n": 2}']
+    assert service.connections == 2
+
+
 async def test_a_header_holding_a_line_break_is_refused_before_anything_is_sent(start_raw):
     service = await start_raw(lambda n, request: ok())
     upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
