@@ -145,6 +145,15 @@ def ok(body: bytes = b"{}", *headers: bytes) -> bytes:
     )
 
 
+async def bodies_of_gets(url: str, calls: int = 2) -> list[bytes]:
+    """The answers' bodies to `calls` GETs of `url`, one after another, through a pool of one."""
+    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
+    try:
+        return [(await upstream.request("GET", url, headers={}, body=b"")).body for _ in range(calls)]
+    finally:
+        await upstream.close()
+
+
 async def test_calls_share_a_kept_alive_connection_and_the_body_goes_whole(start_raw):
     service = await start_raw(lambda n, request: ok(request.rsplit(b"\r\n\r\n", 1)[1] or b"{}"))
     upstream = Http11Upstream(pool_size=4, timeout_seconds=5)
@@ -288,14 +297,7 @@ async def test_an_answer_sent_with_one_nobody_asked_for_is_not_followed_by_a_cal
     # that connection, the next call's answer would be read as the rest of the second one.
     unsolicited = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 80\r\n\r\n{"
     service = await start_raw(lambda n, request: ok(b'{"n": %d}' % n) + (unsolicited if n == 1 else b""))
-    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
-    try:
-        answers = [
-            await upstream.request("GET", f"http://127.0.0.1:{service.port}/x", headers={}, body=b"") for _ in range(2)
-        ]
-    finally:
-        await upstream.close()
-    assert [answer.body for answer in answers] == [b'{"n": 1}', b'{"n": 2}']
+    assert await bodies_of_gets(f"http://127.0.0.1:{service.port}/x") == [b'{"n": 1}', b'{"n": 2}']
     assert service.connections == 2
 
 
@@ -369,14 +371,7 @@ async def test_an_https_service_is_reached_over_tls_on_a_kept_alive_connection(
     server_tls, certificate_file = localhost_certificate
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate_file))  # the trust store the default context reads
     service = await start_raw(lambda n, request: ok(b'{"n": %d}' % n), tls=server_tls)
-    upstream = Http11Upstream(pool_size=1, timeout_seconds=5)
-    try:
-        answers = [
-            await upstream.request("GET", f"https://localhost:{service.port}/x", headers={}, body=b"") for _ in range(2)
-        ]
-    finally:
-        await upstream.close()
-    assert [answer.body for answer in answers] == [b'{"n": 1}', b'{"n": 2}']
+    assert await bodies_of_gets(f"https://localhost:{service.port}/x") == [b'{"n": 1}', b'{"n": 2}']
     assert service.connections == 1
     assert f"host: localhost:{service.port}\r\n".encode() in service.requests[0]
 
