@@ -26,21 +26,41 @@ from services.kit.clock import now
 SERVICES = [c for c in COMPONENTS if c != "gateway"]
 
 
-# Ports this process has handed out. The system picks a dozen ports before any server binds one,
-# and the kernel may offer a port again once its probe socket is closed: two components given
-# the same port left one of them unable to bind, its readiness answered by the other.
+# Ports for the servers tests start. A port probed free inside the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range) can be taken by any outgoing connection (to PostgreSQL, the broker,
+# between components) before its server binds it, and another pytest-xdist worker's probe can be
+# offered the same port: either leaves a component unable to bind, and it exits. So ports come from
+# below that range, each worker from a slice of its own, and are never handed out twice.
+PORTS_PER_WORKER = 1000
 _handed_out: set[int] = set()
 
 
+def _ephemeral_range_start() -> int:
+    with contextlib.suppress(OSError, ValueError):
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    return 32768  # Linux's default
+
+
+def _worker_ports() -> range:
+    """This process's slice: the ports just below the ephemeral range, one slice per worker."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    end = _ephemeral_range_start() - worker * PORTS_PER_WORKER
+    return range(max(end - PORTS_PER_WORKER, 1024), end)
+
+
 def free_port() -> int:
-    """A port free now and never handed out before by this process."""
-    while True:
+    """A port of this process's slice, free now and never handed out before by this process."""
+    for port in _worker_ports():
+        if port in _handed_out:
+            continue
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use by something else
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"every port of {_worker_ports()} is taken or handed out")
 
 
 class System:
@@ -154,14 +174,22 @@ class System:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.processes[component].poll() is not None:
-                raise RuntimeError(f"{component} exited; see {self.workdir / (component + '.log')}")
+                raise RuntimeError(f"{component} exited:\n{self.log_tail(component)}")
             try:
                 if httpx.get(f"{self.url(component)}/readyz", timeout=5).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)  # a refused or answered /readyz costs next to nothing
-        raise RuntimeError(f"{component} not ready within {timeout}s; see {self.workdir / (component + '.log')}")
+        raise RuntimeError(f"{component} not ready within {timeout}s:\n{self.log_tail(component)}")
+
+    def log_tail(self, component: str, lines: int = 40) -> str:
+        """The end of a component's log, for a failure's message: CI keeps the output, not the files."""
+        log = self.workdir / f"{component}.log"
+        if not log.exists():
+            return f"({log} was never written)"
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join([f"(the last {len(tail)} lines of {log})", *tail])
 
     def stop(self) -> None:
         # All asked to stop at once; each shuts down gracefully in parallel with the others.
