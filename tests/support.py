@@ -35,6 +35,7 @@ PORTS_PER_WORKER = 1000
 _handed_out: set[int] = set()
 
 
+@functools.cache
 def _ephemeral_range_start() -> int:
     with contextlib.suppress(OSError, ValueError):
         return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])

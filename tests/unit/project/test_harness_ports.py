@@ -18,8 +18,10 @@ def test_each_worker_has_its_own_slice_below_the_ephemeral_range(monkeypatch):
 def test_a_port_is_handed_out_once_and_one_in_use_is_passed_over(monkeypatch):
     monkeypatch.setattr(support, "_handed_out", set())
     first = support.free_port()
+    in_use = support.free_port()
+    support._handed_out.discard(in_use)  # free to hand out again, but taken by something else:
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", first + 1))  # in use by something else, not by the harness
+        taken.bind(("127.0.0.1", in_use))
         second = support.free_port()
     assert first in support._worker_ports() and second in support._worker_ports()
-    assert second not in (first, first + 1)
+    assert second not in (first, in_use)
